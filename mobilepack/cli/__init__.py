@@ -1,0 +1,44 @@
+"""The typer application.  Only parsing and printing here; the work is in the library.
+
+Importing this module must stay cheap: no TensorFlow, no numpy-heavy imports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mobilepack._version import __version__
+from mobilepack.cli._console import set_debug
+from mobilepack.cli.convert import convert_command
+
+app = typer.Typer(
+    name="mobilepack",
+    help="Ship a trained TensorFlow model to phones: convert, quantize, validate, benchmark, render apps.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"mobilepack {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    set_debug(debug)
+
+
+app.command("convert")(convert_command)
+
+
+def main() -> None:
+    app(prog_name="mobilepack")

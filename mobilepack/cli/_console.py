@@ -1,0 +1,106 @@
+"""Consoles, error mapping and progress display for every command.
+
+The consoles write to duplicates of the original stdout/stderr file descriptors,
+so output survives while the library redirects fds 1/2 to silence native logs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Iterator
+
+from rich.console import Console
+
+from mobilepack.errors import EXIT_FAILURE, EXIT_INTERRUPTED, MobilepackError
+
+_state = {"debug": bool(os.environ.get("MOBILEPACK_DEBUG"))}
+
+
+def set_debug(value: bool) -> None:
+    _state["debug"] = value or _state["debug"]
+
+
+def _dup_stream(fd: int, fallback):
+    try:
+        return os.fdopen(os.dup(fd), "w", buffering=1, encoding="utf-8", errors="replace")
+    except OSError:
+        return fallback
+
+
+_out_stream = None
+_err_stream = None
+
+
+def out_console() -> Console:
+    global _out_stream
+    if _out_stream is None:
+        sys.stdout.flush()
+        _out_stream = _dup_stream(sys.stdout.fileno(), sys.stdout) if _has_fileno(sys.stdout) else sys.stdout
+    return Console(file=_out_stream, soft_wrap=True, highlight=False)
+
+
+def err_console() -> Console:
+    global _err_stream
+    if _err_stream is None:
+        _err_stream = _dup_stream(sys.stderr.fileno(), sys.stderr) if _has_fileno(sys.stderr) else sys.stderr
+    return Console(file=_err_stream, stderr=True, highlight=False, soft_wrap=True)
+
+
+def _has_fileno(stream) -> bool:
+    try:
+        stream.fileno()
+        return True
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def print_json(payload) -> None:
+    stream = out_console().file
+    stream.write(json.dumps(payload, indent=2) + "\n")
+    stream.flush()
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def handle_errors() -> Iterator[None]:
+    """Map every failure to one line plus a hint and the documented exit code."""
+    import typer
+
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    err = err_console()
+    try:
+        yield
+    except MobilepackError as exc:
+        if _state["debug"]:
+            err.print(traceback.format_exc(), markup=False)
+        err.print(f"[bold red]error:[/] {_escape(exc.message)}")
+        if exc.hint:
+            err.print(f"  [dim]hint:[/] {_escape(exc.hint)}")
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("[bold yellow]interrupted[/]: outputs were left as they were")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:  # a bug: still one line unless --debug
+        if _state["debug"]:
+            err.print(traceback.format_exc(), markup=False)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {_escape(first[:300])}")
+        err.print("  [dim]hint:[/] rerun with --debug for the traceback and report it")
+        raise typer.Exit(EXIT_FAILURE) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

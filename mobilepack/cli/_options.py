@@ -1,0 +1,18 @@
+"""Shared ``Annotated`` option aliases for the typer commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (no progress output).")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow/converter logs.")]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output directory (written atomically).")]
+MeanOpt = Annotated[Optional[list[float]], typer.Option(
+    "--mean", help="Input normalization mean, once or once per channel: (x - mean) / std.")]
+StdOpt = Annotated[Optional[list[float]], typer.Option(
+    "--std", help="Input normalization std, once or once per channel.")]
+UnsafeLoadOpt = Annotated[bool, typer.Option(
+    "--unsafe-load", help="Load Keras models with safe_mode off: runs Python code stored in Lambda layers.")]

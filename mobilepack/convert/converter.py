@@ -1,0 +1,65 @@
+"""One conversion: a fixed-signature SavedModel + a quantization mode -> .tflite bytes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from mobilepack.convert.quantization import ConverterOptions, QuantMode, get
+from mobilepack.errors import ConversionError
+from mobilepack.model.flatbuffer import float_compute_ops
+from mobilepack.model.tfimport import silenced, tensorflow as _tf
+
+_OP_PATTERNS = (
+    re.compile(r"TF Select ops: ([^\n]+)"),
+    re.compile(r"Quantization not yet supported for op: '?([A-Za-z0-9_.]+)'?"),
+    re.compile(r"'(tf\.[A-Za-z0-9_]+)' op is neither a custom op nor a flex op"),
+    re.compile(r"'(tfl\.[A-Za-z0-9_]+)' op [^\n]*(?:quantiz|not supported)"),
+)
+
+
+def _ops_in_error(text: str) -> list[str]:
+    found: list[str] = []
+    for pattern in _OP_PATTERNS:
+        for m in pattern.finditer(text):
+            for name in m.group(1).split(","):
+                name = name.strip()
+                if name and name not in found:
+                    found.append(name)
+    return found
+
+
+def convert_saved_model(saved_model_dir: str, mode: QuantMode, *, options: ConverterOptions,
+                        representative: Callable[[], Iterable[list[Any]]] | None = None,
+                        signature_key: str = "serving_default") -> bytes:
+    """Run ``TFLiteConverter`` once.  Raises ``ConversionError`` naming the ops
+    that blocked conversion, or that would silently run in float in an integer mode."""
+    tf = _tf()
+    spec = get(mode)
+    with silenced() as log:
+        try:
+            conv = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[signature_key])
+            spec.configure(conv, tf, options)
+            if spec.needs_calibration:
+                conv.representative_dataset = representative
+            data = conv.convert()
+        except Exception as exc:  # ConverterError and friends
+            text = str(exc)
+            ops = _ops_in_error(text + "\n" + log.text)
+            if ops:
+                msg = f"{mode.value}: the converter cannot convert op(s) {', '.join(ops)}"
+                hint = ("these ops have no TFLite builtin kernel; replace them in the model"
+                        if "neither a custom op" in text or "TF Select" in text
+                        else "pass --allow-float-fallback to keep them in float, or drop this mode")
+            else:
+                first = next((ln for ln in text.splitlines() if "error:" in ln), text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
+                msg = f"{mode.value}: conversion failed: {first.strip()[:300]}"
+                hint = "rerun with --verbose to see the converter's log"
+            raise ConversionError(msg, hint) from exc
+    if spec.integer and not options.allow_float_fallback:
+        floats = float_compute_ops(data)
+        if floats:
+            raise ConversionError(f"{mode.value}: op(s) {', '.join(floats)} have no integer kernel and would run "
+                                  f"in float", "pass --allow-float-fallback to accept mixed kernels, or drop this mode")
+    return data

@@ -1,0 +1,91 @@
+"""Numerical validation of a converted variant against the source model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mobilepack.convert.quantization import Tolerance
+from mobilepack.errors import ValidationError
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    samples: int
+    max_abs_error: float
+    mean_abs_error: float
+    cosine_similarity: float
+    top1_agreement: float | None   # None when no output looks like class scores
+    passed: bool
+    tolerance: Tolerance
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "samples": self.samples,
+            "max_abs_error": self.max_abs_error,
+            "mean_abs_error": self.mean_abs_error,
+            "cosine_similarity": self.cosine_similarity,
+            "top1_agreement": self.top1_agreement,
+            "passed": self.passed,
+            "tolerance": {"min_cosine": self.tolerance.min_cosine, "min_top1": self.tolerance.min_top1},
+            "warnings": list(self.warnings),
+        }
+
+
+def looks_like_class_scores(shape: tuple[int, ...]) -> bool:
+    return len(shape) == 2 and shape[1] > 1
+
+
+def compare(references: list[dict[str, Any]], outputs: list[dict[str, Any]], *, label: str,
+            tolerance: Tolerance) -> ValidationResult:
+    """Compare variant outputs with source outputs batch by batch."""
+    import numpy as np
+
+    if not references:
+        raise ValidationError(f"{label}: no samples to validate with", "pass --validation or --calibration data")
+    ref_cat: dict[str, list] = {}
+    out_cat: dict[str, list] = {}
+    for ref, out in zip(references, outputs):
+        if set(ref) != set(out):
+            raise ValidationError(f"{label}: outputs {sorted(out)} do not match the source's {sorted(ref)}",
+                                  "report this model to the mobilepack developers")
+        for k in ref:
+            r, o = np.asarray(ref[k]), np.asarray(out[k])
+            if r.shape != o.shape:
+                raise ValidationError(f"{label}: output {k!r} has shape {list(o.shape)}, the source gives "
+                                      f"{list(r.shape)}", "check --input-shape / --batch")
+            if not np.all(np.isfinite(o.astype(np.float64))):
+                raise ValidationError(f"{label}: output {k!r} contains NaN or Inf",
+                                      "the conversion is broken; if this is a subclassed Keras model, "
+                                      "save it after calling it once on real data")
+            ref_cat.setdefault(k, []).append(r.astype(np.float64))
+            out_cat.setdefault(k, []).append(o.astype(np.float64))
+    max_err = mean_err = 0.0
+    cosines, tops = [], []
+    total = 0
+    for k in ref_cat:
+        r = np.concatenate(ref_cat[k])
+        o = np.concatenate(out_cat[k])
+        diff = np.abs(r - o)
+        max_err = max(max_err, float(diff.max()) if diff.size else 0.0)
+        mean_err = max(mean_err, float(diff.mean()) if diff.size else 0.0)
+        rf, of = r.reshape(len(r), -1), o.reshape(len(o), -1)
+        num = (rf * of).sum(axis=1)
+        den = np.linalg.norm(rf, axis=1) * np.linalg.norm(of, axis=1)
+        cos = np.where(den > 0, num / np.where(den > 0, den, 1), np.where(np.abs(rf - of).max(axis=1) == 0, 1.0, 0.0))
+        cosines.append(float(cos.mean()))
+        total = len(r)
+        if looks_like_class_scores(r.shape):
+            tops.append(float((r.argmax(axis=1) == o.argmax(axis=1)).mean()))
+    cosine = min(cosines)
+    top1 = min(tops) if tops else None
+    warnings = []
+    if cosine < tolerance.min_cosine:
+        warnings.append(f"{label}: cosine similarity {cosine:.5f} < {tolerance.min_cosine} "
+                        f"(max abs error {max_err:.4g}, mean {mean_err:.4g})")
+    if top1 is not None and top1 < tolerance.min_top1:
+        warnings.append(f"{label}: top-1 agreement {top1:.3f} < {tolerance.min_top1} on {total} samples")
+    return ValidationResult(samples=total, max_abs_error=max_err, mean_abs_error=mean_err,
+                            cosine_similarity=cosine, top1_agreement=top1, passed=not warnings,
+                            tolerance=tolerance, warnings=tuple(warnings))

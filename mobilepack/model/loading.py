@@ -1,0 +1,360 @@
+"""Loading source models (SavedModel, .keras, .h5, .tflite, in-memory Keras) into a
+``SourceModel``: a ``ModelSpec`` with fixed shapes plus the means to export a
+fixed-signature SavedModel for the converter and to run the source model."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from mobilepack.errors import InputError, ModelLoadError, UsageError
+from mobilepack.model.spec import ModelSpec, Normalization, SourceFormat, TensorSpec
+from mobilepack.model.tfimport import keras as _keras, silenced, tensorflow as _tf
+
+SERVING_KEY = "serving_default"
+SUPPORTED = "a SavedModel directory, a .keras file, a legacy .h5 Keras file, or a .tflite file"
+
+
+def detect_format(path: str | Path) -> SourceFormat:
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"model path does not exist: {p}", f"pass {SUPPORTED}")
+    if p.is_dir():
+        if (p / "saved_model.pb").is_file() or (p / "saved_model.pbtxt").is_file():
+            return SourceFormat.SAVED_MODEL
+        raise InputError(f"{p} is a directory but not a SavedModel (no saved_model.pb inside)",
+                         f"pass {SUPPORTED}")
+    if p.stat().st_size == 0:
+        raise InputError(f"{p} is empty", f"pass {SUPPORTED}")
+    suffix = p.suffix.lower()
+    if suffix == ".keras":
+        if not zipfile.is_zipfile(p):
+            raise ModelLoadError(f"{p} is not a Keras 3 archive (a .keras file is a zip)",
+                                 "re-save the model with model.save('model.keras')")
+        return SourceFormat.KERAS
+    if suffix in (".h5", ".hdf5"):
+        with open(p, "rb") as fh:
+            if fh.read(8) != b"\x89HDF\r\n\x1a\n":
+                raise ModelLoadError(f"{p} is not an HDF5 file", "re-save the model with model.save('model.h5')")
+        return SourceFormat.H5
+    if suffix == ".tflite":
+        with open(p, "rb") as fh:
+            head = fh.read(8)
+        if len(head) < 8 or head[4:8] != b"TFL3":
+            raise ModelLoadError(f"{p} is not a TFLite flatbuffer (no TFL3 identifier)",
+                                 "pass a .tflite produced by a TFLite converter")
+        return SourceFormat.TFLITE
+    raise InputError(f"unsupported model file {p.name!r}", f"pass {SUPPORTED}")
+
+
+def parse_input_shapes(items: list[str] | None) -> dict[str, tuple[int, ...]]:
+    """``["image=1,224,224,3", ...]`` -> ``{"image": (1, 224, 224, 3)}``."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for item in items or []:
+        m = re.fullmatch(r"\s*([^=]+?)\s*=\s*(\d+(?:\s*,\s*\d+)*)\s*", item)
+        if not m:
+            raise UsageError(f"--input-shape {item!r} is not NAME=D1,D2,...",
+                             "e.g. --input-shape image=1,224,224,3")
+        dims = tuple(int(d) for d in m.group(2).split(","))
+        if any(d <= 0 for d in dims):
+            raise UsageError(f"--input-shape {item!r} has a non-positive dimension", "every dimension must be ≥ 1")
+        shapes[m.group(1)] = dims
+    return shapes
+
+
+def _fmt_shape(shape) -> str:
+    return "[" + ",".join("?" if d is None or d < 0 else str(d) for d in shape) + "]"
+
+
+def resolve_shape(name: str, raw: tuple, *, batch: int, overrides: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
+    """Fix the dynamic batch dimension to ``batch``; any other dynamic dimension needs an override."""
+    if name in overrides:
+        given = overrides[name]
+        if len(given) != len(raw):
+            raise UsageError(f"--input-shape {name}={','.join(map(str, given))} has rank {len(given)} "
+                             f"but input {name!r} has shape {_fmt_shape(raw)} (rank {len(raw)})",
+                             "give one dimension per axis, batch included")
+        for g, r in zip(given, raw):
+            if r is not None and r >= 0 and g != r:
+                raise UsageError(f"--input-shape {name}={','.join(map(str, given))} conflicts with the fixed "
+                                 f"shape {_fmt_shape(raw)} of input {name!r}",
+                                 "only dynamic (?) dimensions can be set")
+        return given
+    fixed = []
+    for i, d in enumerate(raw):
+        if d is None or d < 0:
+            if i == 0:
+                fixed.append(batch)
+                continue
+            example = ",".join(str(batch) if j == 0 else ("N" if (x is None or x < 0) else str(x))
+                               for j, x in enumerate(raw))
+            raise InputError(f"input {name!r} has dynamic shape {_fmt_shape(raw)}: mobile runtimes and GPU "
+                             f"delegates need fixed shapes",
+                             f"pass --input-shape {name}={example} with N set")
+        fixed.append(int(d))
+    return tuple(fixed)
+
+
+@dataclass
+class SourceModel:
+    """A loaded source model.  ``spec`` has the fixed shapes the variants will have."""
+
+    spec: ModelSpec
+    raw_input_shapes: dict[str, tuple]
+    _keras_model: Any = None
+    _saved_model: Any = None
+    _signature_fn: Any = None
+    tflite_bytes: bytes | None = None
+    _export_cache: dict = field(default_factory=dict)
+
+    @property
+    def is_tflite(self) -> bool:
+        return self.spec.source_format == SourceFormat.TFLITE
+
+    # -- export -------------------------------------------------------------------------
+    def export_saved_model(self, directory: str | Path) -> str:
+        """Write a SavedModel whose ``serving_default`` signature has the fixed input shapes."""
+        if self.is_tflite:
+            raise UsageError("a .tflite source cannot be re-exported", "convert from the original model")
+        tf = _tf()
+        directory = str(directory)
+        specs = [tf.TensorSpec(t.shape, tf.as_dtype(t.dtype), name=t.name) for t in self.spec.inputs]
+        names = [t.name for t in self.spec.inputs]
+        out_names = [t.name for t in self.spec.outputs]
+        with silenced():
+            if self._keras_model is not None:
+                model = self._keras_model
+                from keras.export import ExportArchive
+
+                def serve(*args):
+                    x = args[0] if len(args) == 1 else list(args)
+                    y = model(x, training=False)
+                    return _name_outputs(y, out_names)
+
+                archive = ExportArchive()
+                archive.track(model)
+                archive.add_endpoint(SERVING_KEY, serve, input_signature=specs)
+                archive.write_out(directory)
+            else:
+                fn = self._signature_fn
+                module = tf.Module()
+                module.source = self._saved_model
+
+                def serve(*args):
+                    return fn(**dict(zip(names, args)))
+
+                module.serve = tf.function(serve, input_signature=specs)
+                tf.saved_model.save(module, directory,
+                                    signatures={SERVING_KEY: module.serve.get_concrete_function()})
+        return directory
+
+    # -- reference inference ------------------------------------------------------------
+    def predict(self, feeds: dict[str, Any]) -> dict[str, Any]:
+        """Run the *source* model (not the export) on one batch of inputs."""
+        import numpy as np
+
+        tf = _tf()
+        if self._keras_model is not None:
+            args = [tf.constant(feeds[t.name]) for t in self.spec.inputs]
+            x = args[0] if len(args) == 1 else args
+            y = self._keras_model(x, training=False)
+            named = _name_outputs(y, [t.name for t in self.spec.outputs])
+        elif self._signature_fn is not None:
+            named = self._signature_fn(**{k: tf.constant(v) for k, v in feeds.items()})
+        else:
+            raise UsageError("a .tflite source has no reference model", "validate against the original model")
+        return {k: np.asarray(v) for k, v in named.items()}
+
+
+def _name_outputs(y, names: list[str]) -> dict:
+    if isinstance(y, dict):
+        return {k: y[k] for k in names} if set(names) == set(y) else dict(y)
+    if isinstance(y, (list, tuple)):
+        return dict(zip(names, y))
+    return {names[0]: y}
+
+
+def _model_name(path: Path) -> str:
+    stem = path.name if path.is_dir() else path.stem
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")
+    return name or "model"
+
+
+def load(source: Any, *, signature_key: str | None = None, input_shapes: dict[str, tuple[int, ...]] | None = None,
+         batch: int = 1, safe_mode: bool = True) -> SourceModel:
+    """Load ``source`` (a path, or an in-memory ``keras.Model``)."""
+    if batch < 1:
+        raise UsageError(f"--batch must be ≥ 1 (got {batch})", "the default is 1")
+    overrides = dict(input_shapes or {})
+    if not isinstance(source, (str, Path)):
+        return _from_keras(source, name=_model_name(Path(getattr(source, "name", "model") or "model")),
+                           path="<in-memory keras.Model>", fmt=SourceFormat.KERAS_OBJECT,
+                           batch=batch, overrides=overrides)
+    path = Path(source)
+    fmt = detect_format(path)
+    if fmt == SourceFormat.TFLITE:
+        if overrides:
+            raise UsageError("--input-shape does not apply to a .tflite source", "convert from the original model")
+        return _from_tflite(path)
+    if fmt == SourceFormat.SAVED_MODEL:
+        return _from_saved_model(path, signature_key=signature_key, batch=batch, overrides=overrides)
+    if signature_key not in (None, SERVING_KEY):
+        raise UsageError(f"--signature {signature_key!r} applies to SavedModels only",
+                         "Keras models have one call signature; drop --signature")
+    keras = _keras()
+    try:
+        with silenced() as log:
+            model = keras.models.load_model(str(path), compile=False, safe_mode=safe_mode)
+    except Exception as exc:  # keras raises many kinds
+        msg = _first_line(exc)
+        if "safe_mode" in str(exc) or "Lambda" in str(exc):
+            raise ModelLoadError(f"{path} contains a Lambda layer with serialized Python code; "
+                                 f"it was not loaded because that code would run",
+                                 "if you trust this file, pass --unsafe-load") from exc
+        raise ModelLoadError(f"cannot load Keras model {path}: {msg}",
+                             "check that it was saved by Keras 3 (model.save) and that custom layers are importable") from exc
+    del log
+    return _from_keras(model, name=_model_name(path), path=str(path), fmt=fmt, batch=batch, overrides=overrides)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def _keras_inputs(model, overrides) -> list[tuple[str, tuple, str]]:
+    """(name, raw shape with None, dtype) for each input of a Keras model."""
+    try:
+        inputs = list(model.inputs)
+    except (AttributeError, ValueError):
+        inputs = []
+    if inputs:
+        return [(t.name, tuple(t.shape), str(t.dtype)) for t in inputs]
+    # subclassed model: use its build config, else the user's --input-shape
+    shape = None
+    try:
+        shape = (model.get_build_config() or {}).get("input_shape")
+    except Exception:
+        shape = None
+    if isinstance(shape, (list, tuple)) and shape and all(isinstance(d, (int, type(None))) for d in shape):
+        name = next(iter(overrides), "input")
+        return [(name, tuple(shape), "float32")]
+    if len(overrides) == 1:
+        name, dims = next(iter(overrides.items()))
+        return [(name, tuple(dims), "float32")]
+    raise InputError("cannot tell the input shape of this subclassed Keras model",
+                     "call it once before saving, or pass --input-shape input=1,H,W,C")
+
+
+def _from_keras(model, *, name: str, path: str, fmt: SourceFormat, batch: int, overrides) -> SourceModel:
+    from mobilepack.model.normalization import from_keras_model
+
+    raw_inputs = _keras_inputs(model, overrides)
+    _check_override_names(overrides, [n for n, _, _ in raw_inputs])
+    inputs = tuple(TensorSpec(name=n, shape=resolve_shape(n, raw, batch=batch, overrides=overrides), dtype=dt,
+                              shape_signature=tuple(-1 if d is None else int(d) for d in raw))
+                   for n, raw, dt in raw_inputs)
+    # run once symbolically to learn output shapes and names
+    tf = _tf()
+    with silenced():
+        feeds = [tf.zeros(t.shape, tf.as_dtype(t.dtype)) for t in inputs]
+        try:
+            y = model(feeds[0] if len(feeds) == 1 else feeds, training=False)
+        except Exception as exc:
+            raise ModelLoadError(f"the Keras model failed on inputs of shape "
+                                 f"{', '.join(_fmt_shape(t.shape) for t in inputs)}: {_first_line(exc)}",
+                                 "check --input-shape / --batch") from exc
+    out_names = _keras_output_names(model, y)
+    named = _name_outputs(y, out_names)
+    outputs = tuple(TensorSpec(name=k, shape=tuple(int(d) for d in v.shape), dtype=v.dtype.name)
+                    for k, v in named.items())
+    norm = from_keras_model(model)
+    spec = ModelSpec(name=name, source_path=path, source_format=fmt, inputs=inputs, outputs=outputs,
+                     signature_key=SERVING_KEY, normalization=norm,
+                     provenance={"inputs": "keras model", **({"normalization": "model_layer"} if norm else {})})
+    return SourceModel(spec=spec, raw_input_shapes={n: raw for n, raw, _ in raw_inputs}, _keras_model=model)
+
+
+def _keras_output_names(model, y) -> list[str]:
+    if isinstance(y, dict):
+        return list(y)
+    count = len(y) if isinstance(y, (list, tuple)) else 1
+    names = None
+    try:
+        names = list(model.output_names)
+    except Exception:
+        names = None
+    if not names or len(names) != count or len(set(names)) != count:
+        names = ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
+    return names
+
+
+def _check_override_names(overrides, names) -> None:
+    unknown = [n for n in overrides if n not in names]
+    if unknown:
+        raise UsageError(f"--input-shape names unknown input {unknown[0]!r}",
+                         f"the model's inputs are: {', '.join(names)}")
+
+
+def _from_saved_model(path: Path, *, signature_key, batch, overrides) -> SourceModel:
+    tf = _tf()
+    try:
+        with silenced():
+            loaded = tf.saved_model.load(str(path))
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load SavedModel {path}: {_first_line(exc)}",
+                             "check that the directory was written by tf.saved_model.save") from exc
+    keys = list(loaded.signatures.keys())
+    if not keys:
+        raise ModelLoadError(f"SavedModel {path} has no signatures",
+                             "save it with signatures=..., or pass the Keras model instead")
+    if signature_key is None:
+        signature_key = SERVING_KEY if SERVING_KEY in keys else (keys[0] if len(keys) == 1 else None)
+        if signature_key is None:
+            raise UsageError(f"SavedModel {path} has several signatures and none is {SERVING_KEY!r}",
+                             f"pass --signature with one of: {', '.join(keys)}")
+    if signature_key not in keys:
+        raise UsageError(f"SavedModel {path} has no signature {signature_key!r}",
+                         f"valid signatures: {', '.join(keys)}")
+    fn = loaded.signatures[signature_key]
+    _, kwargs = fn.structured_input_signature
+    names = sorted(kwargs)
+    _check_override_names(overrides, names)
+    raw = {n: tuple(None if d is None else int(d) for d in kwargs[n].shape.as_list()) for n in names}
+    inputs = tuple(TensorSpec(name=n, shape=resolve_shape(n, raw[n], batch=batch, overrides=overrides),
+                              dtype=kwargs[n].dtype.name, shape_signature=tuple(-1 if d is None else d for d in raw[n]))
+                   for n in names)
+    with silenced():
+        try:
+            y = fn(**{t.name: tf.zeros(t.shape, tf.as_dtype(t.dtype)) for t in inputs})
+        except Exception as exc:
+            raise ModelLoadError(f"the SavedModel failed on inputs of shape "
+                                 f"{', '.join(_fmt_shape(t.shape) for t in inputs)}: {_first_line(exc)}",
+                                 "check --input-shape / --batch") from exc
+    outputs = tuple(TensorSpec(name=k, shape=tuple(int(d) for d in v.shape), dtype=v.dtype.name)
+                    for k, v in sorted(y.items()))
+    spec = ModelSpec(name=_model_name(path), source_path=str(path), source_format=SourceFormat.SAVED_MODEL,
+                     inputs=inputs, outputs=outputs, signature_key=signature_key,
+                     provenance={"inputs": f"signature {signature_key}"})
+    return SourceModel(spec=spec, raw_input_shapes=raw, _saved_model=loaded, _signature_fn=fn)
+
+
+def _from_tflite(path: Path) -> SourceModel:
+    from mobilepack.runtime.interpreter import describe_tflite
+
+    data = path.read_bytes()
+    inputs, outputs, key = describe_tflite(data)
+    spec = ModelSpec(name=_model_name(path), source_path=str(path), source_format=SourceFormat.TFLITE,
+                     inputs=inputs, outputs=outputs, signature_key=key, provenance={"inputs": "tflite"})
+    return SourceModel(spec=spec, raw_input_shapes={t.name: t.shape_signature for t in inputs}, tflite_bytes=data)
+
+
+def with_normalization(source: SourceModel, norm: Normalization | None) -> SourceModel:
+    if norm is None:
+        return source
+    prov = dict(source.spec.provenance, normalization=norm.source)
+    source.spec = replace(source.spec, normalization=norm, provenance=prov)
+    return source

@@ -1,0 +1,104 @@
+"""``ModelSpec``: the single description of a model that every later stage reads."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class SourceFormat(str, Enum):
+    SAVED_MODEL = "saved_model"
+    KERAS = "keras"          # Keras 3 .keras archive
+    H5 = "h5"                # legacy Keras HDF5
+    TFLITE = "tflite"        # an existing flatbuffer, passed through
+    KERAS_OBJECT = "keras_object"  # an in-memory keras.Model given to the Python API
+
+
+class Task(str, Enum):
+    IMAGE_CLASSIFICATION = "image_classification"
+    OBJECT_DETECTION = "object_detection"
+    IMAGE_SEGMENTATION = "image_segmentation"
+    TEXT_CLASSIFICATION = "text_classification"
+    AUDIO_CLASSIFICATION = "audio_classification"
+    GENERIC = "generic"
+
+
+@dataclass(frozen=True)
+class Quantization:
+    scale: float
+    zero_point: int
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input or output tensor.  ``shape`` is concrete; ``shape_signature``
+    keeps ``-1`` where the source had a dynamic dimension."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    shape_signature: tuple[int, ...] | None = None
+    quantization: Quantization | None = None
+
+    @property
+    def is_dynamic(self) -> bool:
+        sig = self.shape_signature if self.shape_signature is not None else self.shape
+        return any(d is None or d < 0 for d in sig)
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Per-channel ``(x - mean) / std``.  ``in_model`` means the model normalizes
+    itself (a leading Rescaling/Normalization layer): the app must feed raw
+    pixels and must not normalize again."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    source: str  # "config" | "model_layer" | "metadata" | "flags"
+    in_model: bool = False
+
+    def apply(self, pixels):  # numpy array (..., C) -> float32
+        import numpy as np
+
+        x = np.asarray(pixels, dtype=np.float32)
+        if self.in_model:
+            return x
+        return (x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    source_path: str
+    source_format: SourceFormat
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    signature_key: str | None = None
+    task: Task = Task.GENERIC
+    labels: tuple[str, ...] = ()
+    normalization: Normalization | None = None
+    # where each fact came from, e.g. {"task": "detected", "normalization": "model_layer"}
+    provenance: dict[str, str] = field(default_factory=dict)
+
+    def input_named(self, name: str) -> TensorSpec:
+        for t in self.inputs:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["source_format"] = self.source_format.value
+        d["task"] = self.task.value
+        return _jsonable(d)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Enum):
+        return obj.value
+    return obj

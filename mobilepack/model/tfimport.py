@@ -1,0 +1,99 @@
+"""Importing TensorFlow lazily and quietly.
+
+TensorFlow takes seconds to import and writes log noise from C++ straight to
+file descriptors 1 and 2.  Everything that needs TF calls :func:`tensorflow`
+inside the function that needs it, and wraps noisy native work in
+:func:`silenced`, which redirects the process-level stdout/stderr to a
+temporary file unless verbose output was asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator
+
+_VERBOSE = False
+
+
+def set_verbose(verbose: bool) -> None:
+    global _VERBOSE
+    _VERBOSE = verbose
+
+
+def is_verbose() -> bool:
+    return _VERBOSE
+
+
+class CapturedLog:
+    """What the native code printed while silenced (available after the block)."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def tail(self, lines: int = 20) -> str:
+        return "\n".join(self.text.strip().splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def silenced(verbose: bool | None = None) -> Iterator[CapturedLog]:
+    """Redirect fds 1 and 2 (and Python warnings) for the duration of the block."""
+    log = CapturedLog()
+    if verbose if verbose is not None else _VERBOSE:
+        yield log
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile(mode="w+b") as sink, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield log
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            sink.seek(0)
+            log.text = sink.read().decode("utf-8", "replace")
+
+
+def _quiet_environment() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if not _VERBOSE:
+        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+
+def tensorflow():
+    """Return the ``tensorflow`` module, importing it quietly the first time."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    _quiet_environment()
+    with silenced():
+        import tensorflow as tf
+
+        tf.get_logger().setLevel(logging.ERROR)
+        try:
+            import absl.logging
+
+            absl.logging.set_verbosity(absl.logging.ERROR)
+        except ImportError:  # pragma: no cover - absl ships with TF
+            pass
+    return tf
+
+
+def keras():
+    tensorflow()
+    with silenced():
+        import keras as _keras
+    return _keras

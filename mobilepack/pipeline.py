@@ -1,0 +1,269 @@
+"""The ordered stages behind each command, and their atomic outputs.
+
+``convert``: load -> normalization -> calibration/validation data -> export a
+fixed-signature SavedModel -> per mode: convert, write, validate -> convert.json
+and convert.md -> move everything into OUT at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mobilepack.convert.quantization import ConverterOptions, IODtype, QuantMode, get as mode_spec, parse_modes
+from mobilepack.errors import DataError, UsageError
+from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
+from mobilepack.report.schema import CONVERT_SCHEMA_VERSION, tool_versions
+from mobilepack.staging import StagedOutput
+
+DEFAULT_MODES = (QuantMode.FP32, QuantMode.FP16, QuantMode.DYNAMIC)
+DEFAULT_CALIBRATION_SAMPLES = 100
+DEFAULT_VALIDATION_SAMPLES = 200
+RECORD = "convert.json"
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    mode: str
+    path: str
+    bytes: int
+    sha256: str
+    input_dtypes: tuple[str, ...]
+    output_dtypes: tuple[str, ...]
+    conversion_seconds: float
+    validation_seconds: float
+    validation: dict[str, Any] | None
+    tool_versions: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode, "path": self.path, "bytes": self.bytes, "sha256": self.sha256,
+            "input_dtypes": list(self.input_dtypes), "output_dtypes": list(self.output_dtypes),
+            "conversion_seconds": round(self.conversion_seconds, 4),
+            "validation_seconds": round(self.validation_seconds, 4),
+            "validation": self.validation, "tool_versions": self.tool_versions,
+        }
+
+
+@dataclass(frozen=True)
+class ConvertResult:
+    out_dir: str
+    source: dict[str, Any]
+    model: dict[str, Any]
+    options: dict[str, Any]
+    calibration: dict[str, Any] | None
+    validation_data: dict[str, Any]
+    variants: tuple[VariantResult, ...]
+    warnings: tuple[str, ...]
+    tools: dict[str, Any]
+    files: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": CONVERT_SCHEMA_VERSION,
+            "out_dir": self.out_dir,
+            "source": self.source,
+            "model": self.model,
+            "options": self.options,
+            "calibration": self.calibration,
+            "validation_data": self.validation_data,
+            "variants": [v.to_dict() for v in self.variants],
+            "warnings": list(self.warnings),
+            "tools": self.tools,
+            "files": list(self.files),
+        }
+
+
+def _sha256_path(path: Path) -> str:
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        if path.is_dir():
+            h.update(str(f.relative_to(path)).encode())
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _plan_modes(quantize, source_is_tflite: bool, calibration) -> tuple[QuantMode, ...]:
+    if source_is_tflite:
+        if quantize is not None:
+            raise UsageError("--quantize does not apply to a .tflite source: it is already converted",
+                             "convert from the original SavedModel or Keras model to get other variants")
+        return ()
+    if quantize is None:
+        return DEFAULT_MODES + ((QuantMode.INT8,) if calibration is not None else ())
+    return parse_modes(quantize) if not isinstance(quantize, tuple) else quantize
+
+
+def convert(source: Any, out: str | Path, *, quantize: str | list[str] | None = None,
+            calibration: str | Path | None = None, calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES,
+            validation: str | Path | None = None, validation_samples: int = DEFAULT_VALIDATION_SAMPLES,
+            io_dtype: str = "float32", signature: str | None = None, input_shapes: dict | None = None,
+            batch: int = 1, mean: list[float] | None = None, std: list[float] | None = None,
+            allow_float_fallback: bool = False, unsafe_load: bool = False,
+            progress: ProgressCallback | None = None) -> ConvertResult:
+    """Convert ``source`` into one ``.tflite`` per quantization mode under ``out``."""
+    from mobilepack.model.loading import detect_format
+    from mobilepack.model.normalization import from_flags
+    from mobilepack.model.spec import SourceFormat
+
+    emit = or_ignore(progress)
+    # -- 1. validate every option before any heavy work --------------------------------
+    try:
+        io = IODtype(io_dtype)
+    except ValueError:
+        raise UsageError(f"unknown --io-dtype {io_dtype!r}", f"valid: {', '.join(d.value for d in IODtype)}") from None
+    if calibration_samples < 1 or validation_samples < 1:
+        raise UsageError("sample counts must be ≥ 1", "e.g. --calibration-samples 100")
+    fmt = detect_format(source) if isinstance(source, (str, Path)) else SourceFormat.KERAS_OBJECT
+    modes = _plan_modes(quantize, fmt == SourceFormat.TFLITE, calibration)
+    if io != IODtype.FLOAT32:
+        if QuantMode.INT8 not in modes:
+            raise UsageError(f"--io-dtype {io.value} applies to the int8 mode, which is not selected",
+                             "add int8 to --quantize or drop --io-dtype")
+        if QuantMode.INT16X8 in modes:
+            raise UsageError(f"--io-dtype {io.value} cannot apply to int16x8 (its integer I/O would be int16)",
+                             "convert int16x8 in a separate run with float32 I/O")
+    needs_cal = [m.value for m in modes if mode_spec(m).needs_calibration]
+    if needs_cal and calibration is None:
+        raise UsageError(f"{', '.join(needs_cal)} need(s) calibration data",
+                         "pass --calibration DIR|FILE.npy|FILE.npz (or --calibration random, accepting "
+                         "that int8 accuracy may collapse)")
+    for what, p in (("calibration", calibration), ("validation", validation)):
+        if p is not None and str(p) != "random" and not Path(p).exists():
+            raise DataError(f"{what} data not found: {p}", "pass a folder of images, a .npy or a .npz file")
+    norm_flags = from_flags(mean, std)
+    options = {
+        "quantize": [m.value for m in modes], "calibration": str(calibration) if calibration is not None else None,
+        "calibration_samples": calibration_samples, "validation": str(validation) if validation else None,
+        "validation_samples": validation_samples, "io_dtype": io.value, "signature": signature,
+        "input_shapes": {k: list(v) for k, v in (input_shapes or {}).items()}, "batch": batch,
+        "mean": list(mean) if mean else None, "std": list(std) if std else None,
+        "allow_float_fallback": allow_float_fallback, "unsafe_load": unsafe_load,
+    }
+    warnings: list[str] = []
+
+    def warn(text: str) -> None:
+        warnings.append(text)
+        emit(ProgressEvent("warning", text, warning=True))
+
+    with StagedOutput(out, record=RECORD) as stage:
+        # -- 2. load ---------------------------------------------------------------------
+        from mobilepack.model.loading import load, with_normalization
+
+        emit(ProgressEvent("load", f"loading {source if isinstance(source, (str, Path)) else 'model'}"))
+        src = load(source, signature_key=signature, input_shapes=input_shapes, batch=batch,
+                   safe_mode=not unsafe_load)
+        if norm_flags is not None:
+            src = with_normalization(src, norm_flags)
+        spec = src.spec
+        name = spec.name
+        planned = [f"{name}_{m.value}.tflite" for m in modes] or [f"{name}.tflite"]
+        stage.check_names(planned + [RECORD, "convert.md"])
+        source_info = {
+            "path": spec.source_path, "format": spec.source_format.value,
+            "sha256": _sha256_path(Path(source)) if isinstance(source, (str, Path)) else None,
+        }
+        tools = tool_versions()
+        variants: list[VariantResult] = []
+
+        if src.is_tflite:
+            data = src.tflite_bytes or b""
+            target = stage.path / planned[0]
+            target.write_bytes(data)
+            variants.append(VariantResult("passthrough", planned[0], len(data), hashlib.sha256(data).hexdigest(),
+                                          tuple(t.dtype for t in spec.inputs), tuple(t.dtype for t in spec.outputs),
+                                          0.0, 0.0, None, tools))
+            cal_info = None
+            val_info = {"source": None, "samples": 0}
+            warn("a .tflite source is passed through unchanged and not validated (no reference model)")
+        else:
+            cal_info, val_info, variants = _convert_modes(
+                src, modes, stage.path, planned, calibration=calibration, calibration_samples=calibration_samples,
+                validation=validation, validation_samples=validation_samples,
+                options=ConverterOptions(io_dtype=io, allow_float_fallback=allow_float_fallback),
+                tools=tools, emit=emit, warn=warn)
+
+        files = tuple([v.path for v in variants] + [RECORD, "convert.md"])
+        result = ConvertResult(out_dir=str(stage.out), source=source_info, model=spec.to_dict(), options=options,
+                               calibration=cal_info, validation_data=val_info, variants=tuple(variants),
+                               warnings=tuple(warnings), tools=tools, files=files)
+        emit(ProgressEvent("write", f"writing {stage.out}"))
+        payload = result.to_dict()
+        (stage.path / RECORD).write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        from mobilepack.render.environment import render
+
+        (stage.path / "convert.md").write_text(render("report/convert.md.j2", **payload), encoding="utf-8")
+        stage.commit()
+    return result
+
+
+def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration, calibration_samples, validation,
+                   validation_samples, options: ConverterOptions, tools, emit, warn):
+    from mobilepack.convert.converter import convert_saved_model
+    from mobilepack.convert.validation import compare
+    from mobilepack.data.readers import RANDOM, read_samples
+    from mobilepack.model.tfimport import silenced
+    from mobilepack.runtime.interpreter import SignatureSession
+
+    spec = src.spec
+    cal = None
+    cal_info = None
+    if calibration is not None:
+        emit(ProgressEvent("calibration", f"reading calibration data {calibration}"))
+        cal = read_samples(calibration, spec, limit=calibration_samples, what="calibration")
+        cal_info = {"source": str(calibration), "kind": cal.kind, "samples": cal.count}
+        if cal.kind == "random":
+            warn("calibrating with random inputs (--calibration random): int8 accuracy may collapse; "
+                 "use real samples for anything you ship")
+    if validation is not None:
+        val = read_samples(validation, spec, limit=validation_samples, what="validation")
+    elif cal is not None:
+        val = cal
+    else:
+        val = read_samples(RANDOM, spec, limit=min(validation_samples, 32), what="validation")
+    val_info = {"source": val.source, "kind": val.kind, "samples": val.count}
+    if val.kind == "random":
+        warn("validating on random inputs: pass --validation (or --calibration) data for meaningful numbers")
+
+    emit(ProgressEvent("reference", f"running the source model on {val.count} validation samples"))
+    references = [src.predict(b) for b in val.batches]
+
+    def representative():
+        for b in cal.batches:
+            yield {k: v for k, v in b.items()}
+
+    variants = []
+    with tempfile.TemporaryDirectory(prefix="mobilepack-export-") as tmp:
+        emit(ProgressEvent("export", "exporting a fixed-shape SavedModel"))
+        saved = src.export_saved_model(Path(tmp) / "saved_model")
+        for i, (mode, filename) in enumerate(zip(modes, planned), start=1):
+            emit(ProgressEvent("convert", f"converting {mode.value}", i, len(modes)))
+            t0 = time.perf_counter()
+            data = convert_saved_model(saved, mode, options=options,
+                                       representative=representative if cal is not None else None)
+            seconds = time.perf_counter() - t0
+            (staging / filename).write_bytes(data)
+            emit(ProgressEvent("validate", f"validating {mode.value}", i, len(modes)))
+            t1 = time.perf_counter()
+            with silenced():
+                session = SignatureSession(data)
+                outputs = [session.run(b) for b in val.batches]
+            result = compare(references, outputs, label=mode.value, tolerance=mode_spec(mode).tolerance)
+            vseconds = time.perf_counter() - t1
+            for w in result.warnings:
+                warn(w)
+            variants.append(VariantResult(
+                mode=mode.value, path=filename, bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                input_dtypes=tuple(str(session.inputs[t.name]["dtype"].__name__) for t in spec.inputs),
+                output_dtypes=tuple(str(session.outputs[t.name]["dtype"].__name__) for t in spec.outputs),
+                conversion_seconds=seconds, validation_seconds=vseconds, validation=result.to_dict(),
+                tool_versions=tools))
+    return cal_info, val_info, variants

@@ -1,0 +1,20 @@
+"""Versions of the machine-readable results.  Bump on any key change; contract
+tests pin the keys of each schema."""
+
+CONVERT_SCHEMA_VERSION = "1.0"
+
+
+def tool_versions() -> dict[str, str | None]:
+    """Versions of mobilepack and the libraries that produce results (no imports)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from mobilepack._version import __version__
+
+    out: dict[str, str | None] = {"mobilepack": __version__, "python": platform.python_version()}
+    for dist in ("tensorflow", "keras", "ai-edge-litert", "tflite-support", "numpy"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = None
+    return out

@@ -1,0 +1,91 @@
+"""Running a .tflite in the LiteRT runtime (``ai-edge-litert``) in this process.
+
+Used by numerical validation right after conversion.  Benchmarks and lint run
+native inference in child processes (see the bench and inspect stages)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mobilepack.errors import RuntimeFailure
+from mobilepack.model.spec import Quantization, TensorSpec
+
+
+def _interpreter(model: bytes, *, reference_kernels: bool = False, num_threads: int | None = None):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    resolver = (OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES if reference_kernels else OpResolverType.AUTO)
+    try:
+        it = Interpreter(model_content=model, experimental_op_resolver_type=resolver, num_threads=num_threads)
+        it.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise RuntimeFailure(f"LiteRT cannot load the model: {str(exc).strip().splitlines()[0]}",
+                             "run `mobilepack inspect` on it to see unsupported ops") from exc
+    return it
+
+
+def _tensor_spec(name: str, d: dict) -> TensorSpec:
+    import numpy as np
+
+    scale, zp = d.get("quantization", (0.0, 0))
+    q = Quantization(float(scale), int(zp)) if scale else None
+    return TensorSpec(name=name, shape=tuple(int(x) for x in d["shape"]), dtype=np.dtype(d["dtype"]).name,
+                      shape_signature=tuple(int(x) for x in d.get("shape_signature", d["shape"])), quantization=q)
+
+
+def describe_tflite(model: bytes) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...], str | None]:
+    """Inputs, outputs and the signature key used (the first one), from LiteRT itself."""
+    it = _interpreter(model)
+    sigs = it.get_signature_list()
+    if sigs:
+        key = "serving_default" if "serving_default" in sigs else sorted(sigs)[0]
+        runner = it.get_signature_runner(key)
+        ins = runner.get_input_details()
+        outs = runner.get_output_details()
+        return (tuple(_tensor_spec(n, ins[n]) for n in sorted(ins)),
+                tuple(_tensor_spec(n, outs[n]) for n in sorted(outs)), key)
+    return (tuple(_tensor_spec(d["name"], d) for d in it.get_input_details()),
+            tuple(_tensor_spec(d["name"], d) for d in it.get_output_details()), None)
+
+
+class SignatureSession:
+    """One interpreter; feed float inputs by name, get float outputs by name.
+
+    Integer inputs are quantized with the tensor's scale/zero point, integer
+    outputs dequantized, so a variant can be compared with the float source."""
+
+    def __init__(self, model: bytes, *, reference_kernels: bool = False) -> None:
+        self.interpreter = _interpreter(model, reference_kernels=reference_kernels)
+        sigs = self.interpreter.get_signature_list()
+        if not sigs:
+            raise RuntimeFailure("the model has no signature", "convert it with mobilepack, which always writes one")
+        self.key = "serving_default" if "serving_default" in sigs else sorted(sigs)[0]
+        self.runner = self.interpreter.get_signature_runner(self.key)
+        self.inputs = self.runner.get_input_details()
+        self.outputs = self.runner.get_output_details()
+
+    def run(self, feeds: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+
+        args = {}
+        for name, d in self.inputs.items():
+            x = np.asarray(feeds[name])
+            dtype = np.dtype(d["dtype"])
+            scale, zp = d["quantization"]
+            if np.issubdtype(dtype, np.integer) and scale:
+                info = np.iinfo(dtype)
+                x = np.clip(np.rint(x.astype(np.float64) / scale + zp), info.min, info.max)
+            args[name] = x.astype(dtype)
+        try:
+            raw = self.runner(**args)
+        except (ValueError, RuntimeError) as exc:
+            raise RuntimeFailure(f"LiteRT failed to run the model: {str(exc).strip().splitlines()[0]}",
+                                 "run `mobilepack inspect` on it") from exc
+        out = {}
+        for name, value in raw.items():
+            scale, zp = self.outputs[name]["quantization"]
+            value = np.asarray(value)
+            if np.issubdtype(value.dtype, np.integer) and scale:
+                value = (value.astype(np.float32) - zp) * np.float32(scale)
+            out[name] = value
+        return out

@@ -1,0 +1,104 @@
+"""Atomic output directories.
+
+Outputs are written into a staging directory beside OUT and moved into place
+only when every stage succeeded.  A failure or Ctrl-C before that leaves OUT
+exactly as it was; the move itself runs with SIGINT/SIGTERM blocked.  Files in
+OUT that mobilepack did not create (not listed in the previous run's record)
+are never overwritten or deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+from mobilepack.errors import OutputError
+
+
+def _nearest_existing(path: Path) -> Path:
+    p = path
+    while not p.exists():
+        if p.parent == p:
+            break
+        p = p.parent
+    return p
+
+
+class StagedOutput:
+    """``with StagedOutput(out, record="convert.json") as stage: ... stage.commit()``"""
+
+    def __init__(self, out: str | Path, *, record: str) -> None:
+        self.out = Path(out).absolute()
+        self.record = record
+        self.path: Path | None = None
+        self._committed = False
+        self.previous: set[str] = set()
+
+    # -- checks before any work ---------------------------------------------------------
+    def _check_out(self) -> None:
+        if self.out.exists() and not self.out.is_dir():
+            raise OutputError(f"output path {self.out} exists and is not a directory",
+                              "choose a directory path for -o")
+        anchor = _nearest_existing(self.out.parent if not self.out.exists() else self.out)
+        if anchor.exists() and not anchor.is_dir():
+            raise OutputError(f"cannot create {self.out}: {anchor} is a file", "choose another -o")
+        if self.out.is_dir():
+            rec = self.out / self.record
+            if rec.is_file():
+                try:
+                    data = json.loads(rec.read_text(encoding="utf-8"))
+                    self.previous = {str(f) for f in data.get("files", [])} | {self.record}
+                except (OSError, ValueError):
+                    self.previous = set()
+
+    def check_names(self, names: list[str]) -> None:
+        """Refuse up front to overwrite a file in OUT that mobilepack did not create."""
+        if not self.out.is_dir():
+            return
+        foreign = [n for n in names if (self.out / n).exists() and n not in self.previous]
+        if foreign:
+            raise OutputError(f"{self.out} already holds {', '.join(foreign)}, not written by mobilepack",
+                              "move them away or choose another -o")
+
+    def __enter__(self) -> StagedOutput:
+        self._check_out()
+        anchor = _nearest_existing(self.out.parent)
+        try:
+            self.path = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.mobilepack-", dir=anchor))
+        except OSError as exc:
+            raise OutputError(f"cannot write to {self.out}: {exc.strerror or exc}",
+                              "choose a writable -o directory") from exc
+        return self
+
+    def commit(self) -> None:
+        assert self.path is not None
+        names = sorted(p.name for p in self.path.iterdir())
+        self.check_names(names)
+        blocked = {signal.SIGINT, signal.SIGTERM}
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        try:
+            if not self.out.exists():
+                self.out.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(self.path, self.out)
+            else:
+                for name in names:
+                    os.replace(self.path / name, self.out / name)
+                for stale in sorted(self.previous - set(names)):
+                    target = self.out / stale
+                    if target.is_file() and target.parent == self.out:
+                        target.unlink()
+                self.path.rmdir()
+            self._committed = True
+        except OSError as exc:
+            raise OutputError(f"cannot move outputs into {self.out}: {exc.strerror or exc}",
+                              "check free space and permissions") from exc
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+    def __exit__(self, *exc) -> None:
+        if not self._committed and self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
