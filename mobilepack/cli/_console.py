@@ -31,23 +31,27 @@ def _dup_stream(fd: int, fallback):
         return fallback
 
 
-_out_stream = None
-_err_stream = None
+_dups: dict[int, object] = {}
+
+
+def _stream(stream):
+    """A duplicate of ``stream``'s file descriptor (cached per fd), or the stream
+    itself when it has none (e.g. under a test runner)."""
+    if not _has_fileno(stream):
+        return stream
+    fd = stream.fileno()
+    if fd not in _dups:
+        stream.flush()
+        _dups[fd] = _dup_stream(fd, stream)
+    return _dups[fd]
 
 
 def out_console() -> Console:
-    global _out_stream
-    if _out_stream is None:
-        sys.stdout.flush()
-        _out_stream = _dup_stream(sys.stdout.fileno(), sys.stdout) if _has_fileno(sys.stdout) else sys.stdout
-    return Console(file=_out_stream, soft_wrap=True, highlight=False)
+    return Console(file=_stream(sys.stdout), soft_wrap=True, highlight=False)
 
 
 def err_console() -> Console:
-    global _err_stream
-    if _err_stream is None:
-        _err_stream = _dup_stream(sys.stderr.fileno(), sys.stderr) if _has_fileno(sys.stderr) else sys.stderr
-    return Console(file=_err_stream, stderr=True, highlight=False, soft_wrap=True)
+    return Console(file=_stream(sys.stderr), stderr=True, highlight=False, soft_wrap=True)
 
 
 def _has_fileno(stream) -> bool:
