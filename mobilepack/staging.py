@@ -85,13 +85,20 @@ class StagedOutput:
                 self.out.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(self.path, self.out)
             else:
+                trash = Path(tempfile.mkdtemp(prefix=".mobilepack-old-", dir=self.out.parent))
                 for name in names:
-                    os.replace(self.path / name, self.out / name)
+                    target = self.out / name
+                    if target.is_dir() and not target.is_symlink():
+                        os.rename(target, trash / name)  # a directory cannot be replaced in place
+                    os.replace(self.path / name, target)
                 for stale in sorted(self.previous - set(names)):
                     target = self.out / stale
-                    if target.is_file() and target.parent == self.out:
+                    if target.parent == self.out and (target.is_file() or target.is_symlink()):
                         target.unlink()
+                    elif target.parent == self.out and target.is_dir():
+                        os.rename(target, trash / stale)
                 self.path.rmdir()
+                shutil.rmtree(trash, ignore_errors=True)
             self._committed = True
         except OSError as exc:
             raise OutputError(f"cannot move outputs into {self.out}: {exc.strerror or exc}",

@@ -49,7 +49,7 @@ def from_keras_model(model) -> Normalization | None:
         n = max(len(scale), len(offset))
         scale = scale * n if len(scale) == 1 else scale
         offset = offset * n if len(offset) == 1 else offset
-        mean = tuple(-o / s for o, s in zip(offset, scale))
+        mean = tuple((-o / s) + 0.0 for o, s in zip(offset, scale))  # + 0.0 turns -0.0 into 0.0
         std = tuple(1.0 / s for s in scale)
         return Normalization(mean=mean, std=std, source="model_layer", in_model=True)
     if kind == "Normalization":

@@ -102,3 +102,22 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, Enum):
         return obj.value
     return obj
+
+
+def spec_from_dict(d: dict[str, Any]) -> ModelSpec:
+    """Inverse of :meth:`ModelSpec.to_dict` (e.g. the ``model`` entry of convert.json)."""
+
+    def tensor(t: dict[str, Any]) -> TensorSpec:
+        q = t.get("quantization")
+        return TensorSpec(name=t["name"], shape=tuple(t["shape"]), dtype=t["dtype"],
+                          shape_signature=tuple(t["shape_signature"]) if t.get("shape_signature") else None,
+                          quantization=Quantization(q["scale"], q["zero_point"]) if q else None)
+
+    n = d.get("normalization")
+    norm = Normalization(mean=tuple(n["mean"]), std=tuple(n["std"]), source=n["source"],
+                         in_model=bool(n.get("in_model"))) if n else None
+    return ModelSpec(name=d["name"], source_path=d["source_path"], source_format=SourceFormat(d["source_format"]),
+                     inputs=tuple(tensor(t) for t in d["inputs"]), outputs=tuple(tensor(t) for t in d["outputs"]),
+                     signature_key=d.get("signature_key"), task=Task(d.get("task", "generic")),
+                     labels=tuple(d.get("labels", ())), normalization=norm,
+                     provenance=dict(d.get("provenance", {})))

@@ -1,0 +1,72 @@
+"""Shared fixtures and helpers.
+
+* ``require(ok, reason)``: skip with a visible reason when a system tool is missing —
+  but fail when ``CI=true`` (CI must run everything).
+* ``run_cli(*args)``: run ``python -m mobilepack`` in a child process (real exit codes,
+  real stderr).
+* tiny models built in the tests, session-scoped so TensorFlow work is shared.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DIGITS = ROOT / "examples" / "digits"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def require(ok: bool, reason: str) -> None:
+    if ok:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and a required tool is missing: {reason}")
+    pytest.skip(reason)
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, timeout: float = 300, env: dict | None = None, cwd: str | Path | None = None) -> CliResult:
+    full_env = dict(os.environ, **(env or {}))
+    full_env.pop("MOBILEPACK_DEBUG", None)
+    proc = subprocess.run([sys.executable, "-m", "mobilepack", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, cwd=cwd)
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def assert_clean_error(result: CliResult, code: int, *fragments: str) -> None:
+    """Exit code, one error line plus an optional hint line, no traceback, and the fragments."""
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert any(ln.strip().startswith("hint:") for ln in lines), result.stderr
+    text = " ".join(lines)
+    for f in fragments:
+        assert f in text, (f, result.stderr)
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    """Every file under ``path`` (relative name -> bytes), for 'unchanged' assertions."""
+    if not path.exists():
+        return {}
+    if path.is_file():
+        return {"": path.read_bytes()}
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def digits_model() -> Path:
+    return DIGITS / "digits.keras"
