@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mobilepack.convert.quantization import ConverterOptions, IODtype, QuantMode, get as mode_spec, parse_modes
+from mobilepack.conversion.quantization import ConverterOptions, IODtype, QuantMode, get as mode_spec, parse_modes
 from mobilepack.errors import DataError, UsageError
 from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
 from mobilepack.report.schema import CONVERT_SCHEMA_VERSION, tool_versions
@@ -207,8 +207,8 @@ def convert(source: Any, out: str | Path, *, quantize: str | list[str] | None = 
 
 def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration, calibration_samples, validation,
                    validation_samples, options: ConverterOptions, tools, emit, warn):
-    from mobilepack.convert.converter import convert_saved_model
-    from mobilepack.convert.validation import compare
+    from mobilepack.conversion.converter import convert_saved_model
+    from mobilepack.conversion.validation import compare
     from mobilepack.data.readers import RANDOM, read_samples
     from mobilepack.model.tfimport import silenced
     from mobilepack.runtime.interpreter import SignatureSession

@@ -85,7 +85,8 @@ def _check_array(name: str, arr, t: TensorSpec, source: str):
                         f"for input {t.name!r}", "re-export the data with the model's input shape")
     target = np.dtype(t.dtype)
     if arr.dtype != target:
-        if not np.can_cast(arr.dtype, target, casting="safe"):
+        float_to_float = np.issubdtype(arr.dtype, np.floating) and np.issubdtype(target, np.floating)
+        if not (float_to_float or np.can_cast(arr.dtype, target, casting="safe")):
             raise DataError(f"{source}: {name!r} has dtype {arr.dtype}, expected {target} for input {t.name!r}",
                             f"save the array as {target}")
         arr = arr.astype(target)

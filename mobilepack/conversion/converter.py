@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from mobilepack.convert.quantization import ConverterOptions, QuantMode, get
+from mobilepack.conversion.quantization import ConverterOptions, QuantMode, get
 from mobilepack.errors import ConversionError
 from mobilepack.model.flatbuffer import float_compute_ops
 from mobilepack.model.tfimport import silenced, tensorflow as _tf

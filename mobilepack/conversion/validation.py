@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mobilepack.convert.quantization import Tolerance
+from mobilepack.conversion.quantization import Tolerance
 from mobilepack.errors import ValidationError
 
 
