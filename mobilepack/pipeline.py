@@ -62,6 +62,7 @@ class ConvertResult:
     warnings: tuple[str, ...]
     tools: dict[str, Any]
     files: tuple[str, ...] = field(default=())
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +77,7 @@ class ConvertResult:
             "warnings": list(self.warnings),
             "tools": self.tools,
             "files": list(self.files),
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
 
@@ -154,6 +156,8 @@ def convert(source: Any, out: str | Path, *, quantize: str | list[str] | None = 
         warnings.append(text)
         emit(ProgressEvent("warning", text, warning=True))
 
+    timings: dict[str, float] = {}
+    t_start = time.perf_counter()
     with StagedOutput(out, record=RECORD) as stage:
         # -- 2. load ---------------------------------------------------------------------
         from mobilepack.model.loading import load, with_normalization
@@ -161,6 +165,7 @@ def convert(source: Any, out: str | Path, *, quantize: str | list[str] | None = 
         emit(ProgressEvent("load", f"loading {source if isinstance(source, (str, Path)) else 'model'}"))
         src = load(source, signature_key=signature, input_shapes=input_shapes, batch=batch,
                    safe_mode=not unsafe_load)
+        timings["load"] = time.perf_counter() - t_start
         if norm_flags is not None:
             src = with_normalization(src, norm_flags)
         spec = src.spec
@@ -189,13 +194,14 @@ def convert(source: Any, out: str | Path, *, quantize: str | list[str] | None = 
                 src, modes, stage.path, planned, calibration=calibration, calibration_samples=calibration_samples,
                 validation=validation, validation_samples=validation_samples,
                 options=ConverterOptions(io_dtype=io, allow_float_fallback=allow_float_fallback),
-                tools=tools, emit=emit, warn=warn)
+                tools=tools, emit=emit, warn=warn, timings=timings)
 
         files = tuple([v.path for v in variants] + [RECORD, "convert.md"])
         result = ConvertResult(out_dir=str(stage.out), source=source_info, model=spec.to_dict(), options=options,
                                calibration=cal_info, validation_data=val_info, variants=tuple(variants),
-                               warnings=tuple(warnings), tools=tools, files=files)
+                               warnings=tuple(warnings), tools=tools, files=files, timings=timings)
         emit(ProgressEvent("write", f"writing {stage.out}"))
+        timings["total"] = time.perf_counter() - t_start  # everything but writing the record itself
         payload = result.to_dict()
         (stage.path / RECORD).write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         from mobilepack.render.environment import render
@@ -206,7 +212,7 @@ def convert(source: Any, out: str | Path, *, quantize: str | list[str] | None = 
 
 
 def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration, calibration_samples, validation,
-                   validation_samples, options: ConverterOptions, tools, emit, warn):
+                   validation_samples, options: ConverterOptions, tools, emit, warn, timings):
     from mobilepack.conversion.converter import convert_saved_model
     from mobilepack.conversion.validation import compare
     from mobilepack.data.readers import RANDOM, read_samples
@@ -216,6 +222,7 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
     spec = src.spec
     cal = None
     cal_info = None
+    t0 = time.perf_counter()
     if calibration is not None:
         emit(ProgressEvent("calibration", f"reading calibration data {calibration}"))
         cal = read_samples(calibration, spec, limit=calibration_samples, what="calibration")
@@ -233,8 +240,11 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
     if val.kind == "random":
         warn("validating on random inputs: pass --validation (or --calibration) data for meaningful numbers")
 
+    timings["data"] = time.perf_counter() - t0
     emit(ProgressEvent("reference", f"running the source model on {val.count} validation samples"))
+    t0 = time.perf_counter()
     references = [src.predict(b) for b in val.batches]
+    timings["reference"] = time.perf_counter() - t0
 
     def representative():
         for b in cal.batches:
@@ -243,7 +253,10 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
     variants = []
     with tempfile.TemporaryDirectory(prefix="mobilepack-export-") as tmp:
         emit(ProgressEvent("export", "exporting a fixed-shape SavedModel"))
+        t0 = time.perf_counter()
         saved = src.export_saved_model(Path(tmp) / "saved_model")
+        timings["export"] = time.perf_counter() - t0
+        timings["convert"] = timings["validate"] = 0.0
         for i, (mode, filename) in enumerate(zip(modes, planned), start=1):
             emit(ProgressEvent("convert", f"converting {mode.value}", i, len(modes)))
             t0 = time.perf_counter()
@@ -258,6 +271,8 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
                 outputs = [session.run(b) for b in val.batches]
             result = compare(references, outputs, label=mode.value, tolerance=mode_spec(mode).tolerance)
             vseconds = time.perf_counter() - t1
+            timings["convert"] += seconds
+            timings["validate"] += vseconds
             for w in result.warnings:
                 warn(w)
             variants.append(VariantResult(

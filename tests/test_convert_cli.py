@@ -120,7 +120,7 @@ def test_foreign_file_in_out_is_never_overwritten(tmp_path):
 
 
 CONVERT_KEYS = {"schema_version", "out_dir", "source", "model", "options", "calibration", "validation_data",
-                "variants", "warnings", "tools", "files"}
+                "variants", "warnings", "tools", "files", "timings"}
 VARIANT_KEYS = {"mode", "path", "bytes", "sha256", "input_dtypes", "output_dtypes", "conversion_seconds",
                 "validation_seconds", "validation", "tool_versions"}
 VALIDATION_KEYS = {"samples", "max_abs_error", "mean_abs_error", "cosine_similarity", "top1_agreement", "passed",
@@ -139,6 +139,7 @@ def test_json_contract_and_quiet_logs(tmp_path):
     assert set(payload) == CONVERT_KEYS
     assert payload["schema_version"] == "1.0"
     assert set(payload["source"]) == {"path", "format", "sha256"}
+    assert set(payload["timings"]) == {"load", "data", "reference", "export", "convert", "validate", "total"}
     assert set(payload["calibration"]) == {"source", "kind", "samples"}
     assert set(payload["validation_data"]) == {"source", "kind", "samples"}
     for v in payload["variants"]:
