@@ -1,0 +1,221 @@
+"""``mobilepack.toml``: every build option in one file; the CLI overrides it.
+
+The schema below is the single list of options: it validates the file (an unknown
+section or key is an error naming it and the nearest valid one), writes the
+commented starter file for ``mobilepack init``, and resolves relative paths
+against the file's directory."""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mobilepack.errors import InputError, UsageError
+
+CONFIG_NAME = "mobilepack.toml"
+
+
+class ConfigError(UsageError):
+    """mobilepack.toml is invalid (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Option:
+    kind: str                 # "str" | "int" | "float" | "bool" | "path" | "list[str]" | "list[int]" | "list[float]" | "table[list[int]]"
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    example: Any = None       # shown (commented) in the starter file when default is None
+
+
+SCHEMA: dict[str, dict[str, Option]] = {
+    "build": {
+        "source": Option("path", None, "the model: SavedModel dir, .keras, .h5 or .tflite", example="model.keras"),
+        "target": Option("str", "android", "which app projects to render", ("android", "ios", "all")),
+        "out": Option("path", "mobilepack-out", "output directory"),
+        "eval_data": Option("path", None, "labelled data: a folder per class, or .npz with x and y",
+                            example="data/eval"),
+        "max_accuracy_drop": Option("float", 0.01, "largest accuracy drop vs fp32 a shipped variant may have"),
+        "cache_dir": Option("path", None, "conversion/bench cache (default ~/.cache/mobilepack)",
+                            example="~/.cache/mobilepack"),
+        "force": Option("bool", False, "overwrite files you edited in OUT, or write into a foreign directory"),
+    },
+    "convert": {
+        "quantize": Option("list[str]", ["fp32", "fp16", "dynamic", "int8"], "quantization modes",
+                           ("fp32", "fp16", "dynamic", "int8", "int16x8")),
+        "calibration": Option("path", None, "calibration data: image folder, .npy, .npz or 'random'",
+                              example="data/calibration"),
+        "calibration_samples": Option("int", 100, "calibration samples used"),
+        "validation": Option("path", None, "numerical-validation data (default: calibration data)",
+                             example="data/validation"),
+        "io_dtype": Option("str", "float32", "I/O dtype of the int8 variant", ("float32", "int8", "uint8")),
+        "signature": Option("str", None, "SavedModel signature key", example="serving_default"),
+        "input_shape": Option("table[list[int]]", None, "fixed input shapes, batch included",
+                              example={"image": [1, 224, 224, 3]}),
+        "batch": Option("int", 1, "batch size dynamic batch dimensions are fixed to"),
+        "allow_float_fallback": Option("bool", False, "let integer modes keep ops without integer kernels in float"),
+        "unsafe_load": Option("bool", False, "load Keras Lambda layers (runs the model's Python code)"),
+    },
+    "metadata": {
+        "task": Option("str", None, "task (detected when unset)", ("image_classification", "object_detection",
+                       "image_segmentation", "text_classification", "audio_classification", "generic"),
+                       example="image_classification"),
+        "labels": Option("path", None, "labels file, one per line", example="labels.txt"),
+        "mean": Option("list[float]", None, "input normalization mean (once or per channel)", example=[127.5]),
+        "std": Option("list[float]", None, "input normalization std (once or per channel)", example=[127.5]),
+        "name": Option("str", None, "model name in the metadata", example="My classifier"),
+        "version": Option("str", None, "model version", example="1.0"),
+        "author": Option("str", None, "model author", example="Example Inc."),
+        "license": Option("str", None, "model license", example="Apache-2.0"),
+    },
+    "bench": {
+        "delegates": Option("list[str]", ["cpu", "xnnpack", "gpu"], "host delegates to measure"),
+        "threads": Option("list[int]", [1, 2], "thread counts swept for xnnpack"),
+        "runs": Option("int", 50, "timed runs per configuration"),
+        "warmup": Option("int", 5, "warm-up runs per configuration"),
+    },
+    "render": {
+        "app_name": Option("str", None, "visible app name (default from the model name)", example="Digits Demo"),
+        "package": Option("str", None, "Android application id", example="com.example.digits"),
+        "bundle_id": Option("str", None, "iOS bundle identifier", example="com.example.digits"),
+        "samples": Option("path", None, "folder of sample images bundled into the apps", example="samples"),
+    },
+}
+
+
+def _nearest(name: str, valid) -> str:
+    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
+    return f"did you mean {close[0]!r}?" if close else f"valid: {', '.join(valid)}"
+
+
+def _check_value(section: str, key: str, opt: Option, value: Any, base: Path) -> Any:
+    where = f"[{section}] {key}"
+
+    def bad(expected: str) -> ConfigError:
+        return ConfigError(f"{CONFIG_NAME}: {where} must be {expected} (got {value!r})",
+                           f"see `mobilepack init` for an example of every option")
+
+    k = opt.kind
+    if k == "bool":
+        if not isinstance(value, bool):
+            raise bad("true or false")
+    elif k == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("an integer")
+    elif k == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("a number")
+        value = float(value)
+    elif k in ("str", "path"):
+        if not isinstance(value, str) or not value:
+            raise bad("a non-empty string")
+        if k == "path" and value != "random":
+            p = Path(value).expanduser()
+            value = str(p if p.is_absolute() else (base / p))
+    elif k.startswith("list["):
+        inner = k[5:-1]
+        if not isinstance(value, list):
+            raise bad(f"a list of {inner}s")
+        for item in value:
+            ok = (isinstance(item, str) if inner == "str" else
+                  (isinstance(item, int) and not isinstance(item, bool)) if inner == "int" else
+                  (isinstance(item, (int, float)) and not isinstance(item, bool)))
+            if not ok:
+                raise bad(f"a list of {inner}s")
+        if inner == "float":
+            value = [float(v) for v in value]
+    elif k == "table[list[int]]":
+        if not isinstance(value, dict) or not all(
+                isinstance(v, list) and v and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in v)
+                for v in value.values()):
+            raise bad("a table of name = [positive integers]")
+    if opt.choices:
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if item not in opt.choices:
+                raise ConfigError(f"{CONFIG_NAME}: {where} has invalid value {item!r}",
+                                  _nearest(str(item), opt.choices))
+    return value
+
+
+def parse_config(text: str, *, base: Path, source: str = CONFIG_NAME) -> dict[str, dict[str, Any]]:
+    """Validate TOML text against the schema; returns only the keys the file sets."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source} is not valid TOML: {exc}", "fix the syntax (see `mobilepack init`)") from exc
+    result: dict[str, dict[str, Any]] = {}
+    for section, table in data.items():
+        if section not in SCHEMA:
+            raise ConfigError(f"{source}: unknown section [{section}]", _nearest(section, SCHEMA))
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: {section} must be a [{section}] table", "see `mobilepack init`")
+        result[section] = {}
+        for key, value in table.items():
+            if key not in SCHEMA[section]:
+                raise ConfigError(f"{source}: unknown key {key!r} in [{section}]", _nearest(key, SCHEMA[section]))
+            result[section][key] = _check_value(section, key, SCHEMA[section][key], value, base)
+    return result
+
+
+def load_config(path: str | Path) -> dict[str, dict[str, Any]]:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"config file not found: {p}", "create one with `mobilepack init`")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {p}: {exc}", "save it as UTF-8 text") from exc
+    return parse_config(text, base=p.resolve().parent, source=str(p))
+
+
+def resolve(config: dict[str, dict[str, Any]], overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Defaults < config file < CLI (``None`` in ``overrides`` means 'not given')."""
+    out: dict[str, dict[str, Any]] = {}
+    for section, options in SCHEMA.items():
+        out[section] = {}
+        for key, opt in options.items():
+            value = opt.default
+            if key in config.get(section, {}):
+                value = config[section][key]
+            cli = overrides.get(section, {}).get(key)
+            if cli is not None:
+                value = cli
+            out[section][key] = value
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(value)
+
+
+def starter_config(source: str | None = None) -> str:
+    """The commented file ``mobilepack init`` writes: every option, with its default."""
+    lines = ["# mobilepack.toml — every `mobilepack build` option; command-line flags override these.",
+             "# Relative paths are relative to this file. Uncomment a line to set it.", ""]
+    for section, options in SCHEMA.items():
+        lines.append(f"[{section}]")
+        for key, opt in options.items():
+            choices = f" ({' | '.join(opt.choices)})" if opt.choices else ""
+            lines.append(f"# {opt.help}{choices}")
+            if section == "build" and key == "source" and source:
+                lines.append(f"{key} = {_toml_value(source)}")
+            elif opt.default is None:
+                lines.append(f"# {key} = {_toml_value(opt.example)}")
+            else:
+                lines.append(f"# {key} = {_toml_value(opt.default)}")
+        lines.append("")
+    return "\n".join(lines)

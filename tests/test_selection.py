@@ -1,0 +1,52 @@
+"""Variant selection on crafted accuracy tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from mobilepack.evaluate.selection import Candidate, select
+
+
+def table(**accs):
+    sizes = {"fp32": 4000, "fp16": 2000, "dynamic": 1100, "int8": 1000, "int16x8": 1200}
+    lat = {"fp32": 90.0, "fp16": 95.0, "dynamic": 70.0, "int8": 50.0, "int16x8": 120.0}
+    return [Candidate(m, sizes[m], lat[m], {"cpu": a, "xnnpack": a}) for m, a in accs.items()]
+
+
+def test_smallest_within_drop_wins():
+    s = select(table(fp32=0.95, fp16=0.95, int8=0.945), max_accuracy_drop=0.01)
+    assert s.winner == "int8" and s.rejected == ()
+    assert "ships" in s.reasons["int8"] and "eligible" in s.reasons["fp16"]
+
+
+def test_int8_collapse_is_rejected_with_numbers():
+    s = select(table(fp32=0.95, fp16=0.95, dynamic=0.949, int8=0.60), max_accuracy_drop=0.01)
+    assert s.winner == "dynamic"
+    assert s.rejected == ("int8",)
+    assert "0.6000" in s.reasons["int8"] and "35.00 points" in s.reasons["int8"]
+
+
+def test_worst_delegate_counts():
+    cands = table(fp32=0.95, int8=0.95)
+    cands[1] = Candidate("int8", 1000, 50.0, {"cpu": 0.95, "gpu": 0.90})
+    assert select(cands, max_accuracy_drop=0.01).winner == "fp32"
+
+
+def test_size_tie_breaks_on_latency():
+    cands = [Candidate("fp32", 100, 9.0, {"cpu": 0.9}), Candidate("a", 50, 20.0, {"cpu": 0.9}),
+             Candidate("b", 50, 10.0, {"cpu": 0.9})]
+    assert select(cands).winner == "b"
+
+
+def test_drop_limit_is_respected_exactly():
+    assert select(table(fp32=0.90, int8=0.89), max_accuracy_drop=0.01).winner == "int8"
+    assert select(table(fp32=0.90, int8=0.8899), max_accuracy_drop=0.01).winner == "fp32"
+
+
+@pytest.mark.parametrize("agreement,winner", [(0.995, "int8"), (0.99, "int8"), (0.985, "fp16"), (None, "fp16")])
+def test_no_labels_uses_agreement_rule(agreement, winner):
+    cands = [Candidate("fp32", 4000, agreement=1.0), Candidate("fp16", 2000, agreement=1.0),
+             Candidate("int8", 1000, agreement=agreement)]
+    s = select(cands)
+    assert s.winner == winner
+    assert "no labelled data" in s.rule
