@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mobilepack.conversion.quantization import ConverterOptions, IODtype, QuantMode, get as mode_spec, parse_modes
-from mobilepack.errors import DataError, UsageError
+from mobilepack.errors import DataError, RuntimeFailure, UsageError, ValidationError
 from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
 from mobilepack.report.schema import CONVERT_SCHEMA_VERSION, tool_versions
 from mobilepack.staging import StagedOutput
@@ -266,9 +266,14 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
             (staging / filename).write_bytes(data)
             emit(ProgressEvent("validate", f"validating {mode.value}", i, len(modes)))
             t1 = time.perf_counter()
-            with silenced():
-                session = SignatureSession(data)
-                outputs = [session.run(b) for b in val.batches]
+            try:
+                with silenced():
+                    session = SignatureSession(data)
+                    outputs = [session.run(b) for b in val.batches]
+            except RuntimeFailure as exc:
+                raise ValidationError(f"{mode.value}: the converted model does not run in LiteRT: "
+                                      f"{exc.message.split(': ', 1)[-1]}",
+                                      "drop this mode from --quantize, or calibrate with representative data") from exc
             result = compare(references, outputs, label=mode.value, tolerance=mode_spec(mode).tolerance)
             vseconds = time.perf_counter() - t1
             timings["convert"] += seconds

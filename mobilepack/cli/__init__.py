@@ -11,6 +11,7 @@ import typer
 from mobilepack._version import __version__
 from mobilepack.cli._console import set_debug
 from mobilepack.cli.convert import convert_command
+from mobilepack.cli.init import init_command
 from mobilepack.cli.render import render_command
 
 app = typer.Typer(
@@ -40,6 +41,7 @@ def _root(
 
 app.command("convert")(convert_command)
 app.command("render")(render_command)
+app.command("init")(init_command)
 
 
 def main() -> None:

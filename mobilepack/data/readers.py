@@ -143,26 +143,38 @@ def read_samples(source: str | Path, spec: ModelSpec, *, limit: int | None = Non
             labels = labels[:len(batches) * t.shape[0]]
         return Samples(batches, str(path), "images", labels=labels, class_names=tuple(classes) if classes else None)
     suffix = path.suffix.lower()
-    try:
+    if suffix in (".npy", ".npz"):
+        data = _load_numpy(path)
         if suffix == ".npy":
-            arr = np.load(path, allow_pickle=False)
+            if isinstance(data, dict):
+                raise DataError(f"{path} holds an .npz archive, not a single array", "rename it to .npz")
             if len(spec.inputs) != 1:
                 raise DataError(f"{path} is a single array but the model has {len(spec.inputs)} inputs",
                                 f"use .npz with one key per input: {', '.join(t.name for t in spec.inputs)}")
             t = spec.inputs[0]
-            arr = _check_array(path.name, arr, t, str(path))
+            arr = _check_array(path.name, data, t, str(path))
             arr = arr[:limit] if limit else arr
             return Samples(_batched({t.name: arr}, spec), str(path), "npy")
-        if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                data = {k: z[k] for k in z.files}
-            return _from_npz(data, spec, path, limit)
-    except (ValueError, OSError) as exc:
-        if isinstance(exc, DataError):
-            raise
-        raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}", "save it with numpy.save / numpy.savez") from exc
+        if not isinstance(data, dict):
+            raise DataError(f"{path} holds a single array, not an .npz archive", "save it with numpy.savez")
+        return _from_npz(data, spec, path, limit)
     raise DataError(f"unsupported {what} data {path.name!r}",
                     "pass a folder of images, a .npy or a .npz file, or 'random'")
+
+
+def _load_numpy(path: Path):
+    """An array (.npy) or {key: array} (.npz); anything unreadable is a DataError."""
+    import numpy as np
+
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):
+            return loaded
+        with loaded as z:
+            return {k: z[k] for k in z.files}
+    except Exception as exc:  # numpy raises ValueError, OSError, EOFError, BadZipFile, KeyError...
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise DataError(f"cannot read {path}: {reason}", "save it with numpy.save / numpy.savez") from exc
 
 
 def _from_npz(data: dict, spec: ModelSpec, path: Path, limit: int | None) -> Samples:

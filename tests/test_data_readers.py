@@ -1,0 +1,106 @@
+"""Calibration/validation/evaluation readers: formats, shape and dtype checks, labels; property test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from PIL import Image
+
+from mobilepack.data.readers import read_samples
+from mobilepack.errors import DataError, MobilepackError
+from mobilepack.model.spec import ModelSpec, Normalization, SourceFormat, TensorSpec
+
+IMG = ModelSpec("m", "m", SourceFormat.KERAS, (TensorSpec("image", (1, 4, 4, 3), "float32"),),
+                (TensorSpec("out", (1, 2), "float32"),))
+TWO = ModelSpec("m", "m", SourceFormat.KERAS, (TensorSpec("a", (2, 3), "float32"), TensorSpec("b", (2, 1), "int32")),
+                (TensorSpec("out", (2, 2), "float32"),))
+
+
+def _folder(tmp_path, classes=("cat", "dog"), per=3):
+    for c in classes:
+        (tmp_path / c).mkdir()
+        for i in range(per):
+            Image.new("RGB", (8, 8), (i * 40, 10, 200)).save(tmp_path / c / f"{i}.png")
+    return tmp_path
+
+
+def test_image_folder_resizes_normalizes_and_labels(tmp_path):
+    folder = _folder(tmp_path)
+    norm = Normalization((127.5,), (127.5,), "flags")
+    s = read_samples(folder, IMG, normalization=norm)
+    assert s.kind == "images" and s.count == 6
+    x = s.batches[0]["image"]
+    assert x.shape == (1, 4, 4, 3) and x.dtype == np.float32
+    assert np.isclose(x[0, 0, 0, 2], (200 - 127.5) / 127.5)
+    assert s.class_names == ("cat", "dog") and s.labels == (0, 0, 0, 1, 1, 1)
+
+
+def test_image_folder_without_normalization_is_an_error(tmp_path):
+    with pytest.raises(DataError) as err:
+        read_samples(_folder(tmp_path), IMG)
+    assert "--mean/--std" in err.value.hint
+
+
+def test_in_model_normalization_feeds_raw_pixels(tmp_path):
+    s = read_samples(_folder(tmp_path), IMG, normalization=Normalization((0.0,), (255.0,), "model_layer", True))
+    assert s.batches[0]["image"].max() == 200.0
+
+
+def test_corrupt_image_is_named(tmp_path):
+    folder = _folder(tmp_path)
+    (folder / "cat" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    with pytest.raises(DataError, match="broken.png"):
+        read_samples(folder, IMG, normalization=Normalization((0.0,), (1.0,), "flags"))
+
+
+def test_npz_per_input_batches_and_dtypes(tmp_path):
+    np.savez(tmp_path / "d.npz", a=np.ones((5, 3), np.float64), b=np.arange(5, dtype=np.int16)[:, None])
+    s = read_samples(tmp_path / "d.npz", TWO)
+    assert len(s.batches) == 2 and s.count == 4  # batch 2: the odd sample is not used
+    assert s.batches[0]["a"].dtype == np.float32 and s.batches[0]["b"].dtype == np.int32
+
+
+@pytest.mark.parametrize("arrays,fragment", [
+    ({"a": np.ones((4, 3), np.float32)}, "no key for input(s) ['b']"),
+    ({"a": np.ones((4, 5), np.float32), "b": np.ones((4, 1), np.int32)}, "expected [N, 3]"),
+    ({"a": np.ones((4, 3), np.float32), "b": np.ones((4, 1), np.float32)}, "dtype float32, expected int32"),
+    ({"a": np.ones((4, 3), np.float32), "b": np.ones((3, 1), np.int32)}, "different sample counts"),
+])
+def test_npz_mismatches_name_expected_and_got(tmp_path, arrays, fragment):
+    np.savez(tmp_path / "d.npz", **arrays)
+    with pytest.raises(DataError) as err:
+        read_samples(tmp_path / "d.npz", TWO)
+    assert fragment in err.value.message
+
+
+def test_npy_for_multi_input_model_is_refused(tmp_path):
+    np.save(tmp_path / "d.npy", np.ones((4, 3), np.float32))
+    with pytest.raises(DataError, match="use .npz"):
+        read_samples(tmp_path / "d.npy", TWO)
+
+
+def test_labelled_npz(tmp_path):
+    np.savez(tmp_path / "e.npz", x=np.zeros((3, 4, 4, 3), np.float32), y=np.array([1, 0, 1]))
+    s = read_samples(tmp_path / "e.npz", IMG)
+    assert s.labels == (1, 0, 1)
+
+
+def test_random_is_seeded_and_within_integer_range():
+    q = ModelSpec("m", "m", SourceFormat.KERAS, (TensorSpec("q", (1, 6), "int8"),), (TensorSpec("o", (1, 1), "int8"),))
+    a, b = read_samples("random", q, limit=5), read_samples("random", q, limit=5)
+    assert all(np.array_equal(x["q"], y["q"]) for x, y in zip(a.batches, b.batches))
+    assert all(-128 <= v.min() and v.max() <= 127 for bt in a.batches for v in bt.values())
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=600))
+def test_arbitrary_bytes_as_npz_or_npy_never_crash(tmp_path_factory, blob):
+    """Property: whatever bytes a data file holds, the reader returns samples or raises a MobilepackError."""
+    d = tmp_path_factory.mktemp("blob")
+    for name in ("x.npz", "x.npy"):
+        (d / name).write_bytes(blob)
+        try:
+            read_samples(d / name, IMG)
+        except MobilepackError as exc:
+            assert exc.exit_code == 2
