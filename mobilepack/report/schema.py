@@ -18,3 +18,7 @@ def tool_versions() -> dict[str, str | None]:
         except PackageNotFoundError:
             out[dist] = None
     return out
+
+# ``mobilepack metadata --json`` and ``mobilepack inspect --json`` (issue 3)
+METADATA_SCHEMA_VERSION = "1.0"
+INSPECT_SCHEMA_VERSION = "1.0"

@@ -1,0 +1,313 @@
+"""Task detection and one tflite-support metadata writer per task (a registry by name).
+
+Each writer gets a :class:`WriteRequest` and returns a tflite-support
+``MetadataWriter``; :func:`mobilepack.metadata.attach` populates it and checks the
+result.  TensorFlow is never imported here (the writers need only tflite-support's
+flatbuffer code)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mobilepack.errors import InputError, UsageError
+from mobilepack.model.flatbuffer import FbModel, FbTensor
+from mobilepack.model.spec import Task
+
+IMAGE_TASKS = (Task.IMAGE_CLASSIFICATION, Task.OBJECT_DETECTION, Task.IMAGE_SEGMENTATION)
+INT_TYPES = ("INT8", "UINT8", "INT16", "INT32", "INT64", "UINT16", "UINT32")
+MIN_AUDIO_SAMPLES = 4000   # below this a 1-D float input is more likely a feature vector
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    model: bytearray
+    fb: FbModel
+    inputs: tuple[FbTensor, ...]
+    outputs: tuple[FbTensor, ...]
+    general: object                     # metadata_info.GeneralMd
+    mean: tuple[float, ...] | None
+    std: tuple[float, ...] | None
+    label_path: str | None
+    vocab_path: str | None = None
+    tokenizer: str | None = None        # "regex" | "bert"
+    delim_regex: str = r"[^\w\']+"
+    sample_rate: int | None = None
+    channels: int = 1
+    value_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+# -- detection -------------------------------------------------------------------------
+
+def _is_image(t: FbTensor) -> bool:
+    return len(t.shape) == 4 and t.shape[-1] in (1, 3, 4) and t.shape[1] > 4 and t.shape[2] > 4 \
+        and t.type in ("FLOAT32", "UINT8", "INT8", "FLOAT16")
+
+
+def _is_vector(t: FbTensor) -> bool:
+    return len(t.shape) == 2 and t.shape[0] == 1 and t.shape[1] >= 2
+
+
+def _detection_roles(outputs: tuple[FbTensor, ...]) -> dict[str, FbTensor] | None:
+    """SSD-style outputs: boxes [1,N,4], classes [1,N], scores [1,N], count [1]."""
+    if len(outputs) != 4:
+        return None
+    boxes = [t for t in outputs if len(t.shape) == 3 and t.shape[-1] == 4]
+    count = [t for t in outputs if t.shape in ((1,), ())]
+    pair = [t for t in outputs if len(t.shape) == 2]
+    if len(boxes) != 1 or len(count) != 1 or len(pair) != 2 or any(p.shape[1] != boxes[0].shape[1] for p in pair):
+        return None
+    classes = [p for p in pair if "class" in p.name.lower()]
+    scores = [p for p in pair if "score" in p.name.lower()]
+    if len(classes) == 1 and len(scores) == 1 and classes[0] is not scores[0]:
+        cls, score = classes[0], scores[0]
+    else:  # TFLite_Detection_PostProcess order: boxes, classes, scores, count
+        cls, score = sorted(pair, key=lambda t: t.index)
+    return {"location": boxes[0], "category": cls, "score": score, "number": count[0]}
+
+
+def detect_task(inputs: tuple[FbTensor, ...], outputs: tuple[FbTensor, ...]) -> Task | None:
+    """The task the tensor signature implies, or ``None`` when it is not clear."""
+    if len(inputs) == 1 and _is_image(inputs[0]):
+        if len(outputs) == 1 and _is_vector(outputs[0]):
+            return Task.IMAGE_CLASSIFICATION
+        if _detection_roles(outputs):
+            return Task.OBJECT_DETECTION
+        if len(outputs) == 1 and len(outputs[0].shape) == 4 and outputs[0].shape[1] > 1 and outputs[0].shape[2] > 1:
+            return Task.IMAGE_SEGMENTATION
+        return None
+    if len(outputs) == 1 and _is_vector(outputs[0]):
+        if len(inputs) == 1 and inputs[0].type == "STRING":
+            return Task.TEXT_CLASSIFICATION
+        if len(inputs) == 1 and inputs[0].type in ("INT32", "INT64") and len(inputs[0].shape) == 2:
+            return Task.TEXT_CLASSIFICATION
+        if len(inputs) == 3 and all(t.type in ("INT32", "INT64") and len(t.shape) == 2 for t in inputs):
+            return Task.TEXT_CLASSIFICATION
+        if len(inputs) == 1 and inputs[0].type == "FLOAT32" and len(inputs[0].shape) in (1, 2) \
+                and inputs[0].shape[-1] >= MIN_AUDIO_SAMPLES:
+            return Task.AUDIO_CLASSIFICATION
+    return None
+
+
+def class_count(task: Task, outputs: tuple[FbTensor, ...]) -> tuple[int | None, str]:
+    """The class dimension labels must match, and the tensor it belongs to."""
+    if task == Task.OBJECT_DETECTION or not outputs:
+        return None, ""
+    t = outputs[0]
+    return (t.shape[-1] if t.shape else None), t.name
+
+
+# -- writers ---------------------------------------------------------------------------
+
+def load_tflite_support():
+    """Import tflite-support's metadata module without TensorFlow.
+
+    It imports TensorFlow only to open files through ``tf.io.gfile`` and falls back
+    to ``open`` without it; blocking that import keeps ``metadata`` fast and quiet.
+    (Never ``import tflite_support`` itself next to TensorFlow: see DESIGN.md.)"""
+    import sys
+
+    name = "tensorflow_lite_support.metadata.python.metadata"
+    if name in sys.modules:
+        return sys.modules[name]
+    blocked = "tensorflow" not in sys.modules
+    if blocked:
+        sys.modules["tensorflow"] = None  # type: ignore[assignment]  # makes `import tensorflow` raise ImportError
+    try:
+        from tensorflow_lite_support.metadata.python import metadata
+    except ImportError as exc:
+        from mobilepack.errors import RuntimeFailure
+
+        raise RuntimeFailure(f"tflite-support cannot be loaded: {exc}",
+                             "install its system libraries (Debian: apt-get install libusb-1.0-0)") from None
+    finally:
+        if blocked:
+            del sys.modules["tensorflow"]
+    return metadata
+
+
+def _md():
+    load_tflite_support()
+    from tensorflow_lite_support.metadata import metadata_schema_py_generated as fb
+    from tensorflow_lite_support.metadata.python.metadata_writers import metadata_info
+
+    return metadata_info, fb
+
+
+def _schema_type(t: FbTensor):
+    from tensorflow_lite_support.metadata import schema_py_generated as s
+
+    return getattr(s.TensorType, t.type)
+
+
+def _label_files(req: WriteRequest, info) -> list:
+    return [info.LabelFileMd(file_path=req.label_path)] if req.label_path else []
+
+
+def _image_input(req: WriteRequest, description: str):
+    info, fb = _md()
+    t = req.inputs[0]
+    return info.InputImageTensorMd(name=t.name, description=description, norm_mean=list(req.mean),
+                                   norm_std=list(req.std), color_space_type=fb.ColorSpaceType.RGB
+                                   if t.shape[-1] == 3 else fb.ColorSpaceType.UNKNOWN,
+                                   tensor_type=_schema_type(t))
+
+
+def _image_classifier(req: WriteRequest):
+    from tensorflow_lite_support.metadata.python.metadata_writers import image_classifier
+
+    info, _ = _md()
+    out = req.outputs[0]
+    return image_classifier.MetadataWriter.create_from_metadata_info(
+        req.model, general_md=req.general, input_md=_image_input(req, "Input image to be classified."),
+        output_md=info.ClassificationTensorMd(name=out.name, description="Probabilities of the labels.",
+                                              label_files=_label_files(req, info), tensor_type=_schema_type(out)))
+
+
+def _object_detector(req: WriteRequest):
+    from tensorflow_lite_support.metadata.python.metadata_writers import object_detector
+
+    info, _ = _md()
+    roles = _detection_roles(req.outputs)
+    if roles is None:
+        raise InputError("object_detection needs SSD-style outputs: boxes [1,N,4], classes [1,N], scores [1,N], "
+                         f"count [1]; this model has {_shapes(req.outputs)}",
+                         "use --task generic, or export the detector with TFLite_Detection_PostProcess")
+    order = [roles[k].index for k in ("location", "category", "score", "number")]
+    if order != sorted(order):
+        raise InputError("the detector's outputs are not in SSD order (boxes, classes, scores, count by tensor index)",
+                         "export with TFLite_Detection_PostProcess, or use --task generic")
+    return object_detector.MetadataWriter.create_from_metadata_info(
+        req.model, general_md=req.general, input_md=_image_input(req, "Input image to be detected."),
+        output_location_md=info.TensorMd(name="location", description="The locations of the detected boxes."),
+        output_category_md=info.CategoryTensorMd(name="category", description="The categories of the detected boxes.",
+                                                 label_files=_label_files(req, info)),
+        output_score_md=info.ClassificationTensorMd(name="score", description="The scores of the detected boxes."),
+        output_number_md=info.TensorMd(name="number of detections", description="The number of the detected boxes."))
+
+
+def _image_segmenter(req: WriteRequest):
+    from tensorflow_lite_support.metadata.python.metadata_writers import image_segmenter
+
+    info, _ = _md()
+    out = req.outputs[0]
+    return image_segmenter.MetadataWriter.create_from_metadata_info(
+        req.model, general_md=req.general, input_md=_image_input(req, "Input image to be segmented."),
+        output_md=info.CategoryTensorMd(name=out.name, description="Masks over the target objects with high accuracy.",
+                                        label_files=_label_files(req, info)))
+
+
+def _text_classifier(req: WriteRequest):
+    from tensorflow_lite_support.metadata.python.metadata_writers import bert_nl_classifier, nl_classifier
+
+    info, _ = _md()
+    if not req.vocab_path:
+        raise UsageError("text_classification needs a vocabulary", "pass --vocab FILE (one token per line)")
+    out = req.outputs[0]
+    output_md = info.ClassificationTensorMd(name=out.name, description="Probabilities of the labels.",
+                                            label_files=_label_files(req, info), tensor_type=_schema_type(out))
+    tokenizer = req.tokenizer or ("bert" if len(req.inputs) == 3 else "regex")
+    if tokenizer == "bert":
+        if len(req.inputs) != 3:
+            raise InputError(f"a BERT classifier has 3 inputs (ids, mask, segment ids); this model has {len(req.inputs)}",
+                             "use --tokenizer regex for a single-input text model")
+        ids, mask, segment = _bert_inputs(req.inputs)
+        input_md = info.BertInputTensorsMd(req.model, ids, mask, segment,
+                                           tokenizer_md=info.BertTokenizerMd(req.vocab_path))
+        return bert_nl_classifier.MetadataWriter.create_from_metadata_info(
+            req.model, general_md=req.general, input_md=input_md, output_md=output_md)
+    if tokenizer != "regex":
+        raise UsageError(f"unknown --tokenizer {tokenizer!r}", "valid: regex, bert")
+    if len(req.inputs) != 1:
+        raise InputError(f"a regex-tokenized text classifier has one input; this model has {len(req.inputs)}",
+                         "use --tokenizer bert for ids/mask/segment inputs")
+    input_md = info.InputTextTensorMd(name=req.inputs[0].name, description="Embedding vectors of the input text.",
+                                      tokenizer_md=info.RegexTokenizerMd(req.delim_regex, req.vocab_path))
+    return nl_classifier.MetadataWriter.create_from_metadata_info(
+        req.model, general_md=req.general, input_md=input_md, output_md=output_md)
+
+
+def _bert_inputs(inputs: tuple[FbTensor, ...]) -> tuple[str, str, str]:
+    names = [t.name for t in inputs]
+
+    def pick(*keys):
+        found = [n for n in names if any(k in n.lower() for k in keys)]
+        return found[0] if len(found) == 1 else None
+
+    ids, mask, seg = pick("ids", "word"), pick("mask"), pick("segment", "type")
+    if ids and mask and seg and len({ids, mask, seg}) == 3:
+        return ids, mask, seg
+    return names[0], names[1], names[2]
+
+
+def _audio_classifier(req: WriteRequest):
+    from tensorflow_lite_support.metadata.python.metadata_writers import audio_classifier
+
+    info, _ = _md()
+    if not req.sample_rate or req.sample_rate <= 0:
+        raise UsageError("audio_classification needs the sample rate", "pass --sample-rate HZ, e.g. 16000")
+    if req.channels <= 0:
+        raise UsageError(f"--channels must be ≥ 1 (got {req.channels})", "e.g. --channels 1")
+    out = req.outputs[0]
+    return audio_classifier.MetadataWriter.create_from_metadata_info(
+        req.model, general_md=req.general,
+        input_md=info.InputAudioTensorMd(name=req.inputs[0].name, description="Input audio clip to be classified.",
+                                         sample_rate=req.sample_rate, channels=req.channels),
+        output_md=info.ClassificationTensorMd(name=out.name, description="Scores of the labels.",
+                                              label_files=_label_files(req, info), tensor_type=_schema_type(out)))
+
+
+def value_range(t: FbTensor, given: dict[str, tuple[float, float]]) -> tuple[float, float] | None:
+    """The given range, else what an integer tensor's quantization can represent."""
+    if t.name in given:
+        return given[t.name]
+    q = t.quantization
+    if q and len(q.scale) == 1 and t.type in ("INT8", "UINT8", "INT16"):
+        lo, hi = {"INT8": (-128, 127), "UINT8": (0, 255), "INT16": (-32768, 32767)}[t.type]
+        zp = q.zero_point[0] if q.zero_point else 0
+        return ((lo - zp) * q.scale[0], (hi - zp) * q.scale[0])
+    return None
+
+
+def _generic(req: WriteRequest):
+    from tensorflow_lite_support.metadata.python.metadata_writers import metadata_writer
+
+    info, _ = _md()
+
+    def tensor_md(t: FbTensor, kind: str):
+        r = value_range(t, req.value_ranges)
+        shape = "x".join(str(d) for d in t.shape) or "scalar"
+        return info.TensorMd(name=t.name, description=f"{kind} {t.type.lower()} tensor of shape {shape}",
+                             min_values=[float(r[0])] if r else None, max_values=[float(r[1])] if r else None,
+                             tensor_name=t.name)
+
+    unknown = sorted(set(req.value_ranges) - {t.name for t in req.inputs + req.outputs})
+    if unknown:
+        raise UsageError(f"--value-range names unknown tensor {unknown[0]!r}",
+                         f"tensors: {', '.join(t.name for t in req.inputs + req.outputs)}")
+    return metadata_writer.MetadataWriter.create_from_metadata_info(
+        req.model, general_md=req.general, input_md=[tensor_md(t, "input") for t in req.inputs],
+        output_md=[tensor_md(t, "output") for t in req.outputs])
+
+
+WRITERS: dict[Task, Callable[[WriteRequest], object]] = {
+    Task.IMAGE_CLASSIFICATION: _image_classifier,
+    Task.OBJECT_DETECTION: _object_detector,
+    Task.IMAGE_SEGMENTATION: _image_segmenter,
+    Task.TEXT_CLASSIFICATION: _text_classifier,
+    Task.AUDIO_CLASSIFICATION: _audio_classifier,
+    Task.GENERIC: _generic,
+}
+
+
+def parse_task(name: str | Task | None) -> Task | None:
+    if name is None or isinstance(name, Task):
+        return name
+    try:
+        return Task(name.strip().lower().replace("-", "_"))
+    except ValueError:
+        raise UsageError(f"unknown task {name!r}", f"valid tasks: {', '.join(t.value for t in WRITERS)}") from None
+
+
+def _shapes(tensors) -> str:
+    return ", ".join(f"{t.name}[{','.join(map(str, t.shape))}]" for t in tensors)

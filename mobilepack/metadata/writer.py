@@ -1,0 +1,352 @@
+"""The metadata stage: ``attach(model_bytes, ...) -> MetadataResult``.
+
+Writes TFLite metadata with tflite-support's writers (one per task, see
+:mod:`mobilepack.metadata.tasks`), replaces metadata the model already had, then reads
+the result back with tflite-support's displayer and with mobilepack's own reader and
+compares both with what was intended.  Pure function over bytes: it writes no files
+(the CLI writes ``-o`` atomically) and never imports TensorFlow."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import tempfile
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mobilepack.errors import InputError, MobilepackError, UsageError
+from mobilepack.metadata.labels import check_count, check_labels, labels_file_bytes
+from mobilepack.metadata.reader import ModelMetadata, parse_metadata, read_metadata
+from mobilepack.metadata.tasks import IMAGE_TASKS, WRITERS, WriteRequest, class_count, detect_task, parse_task
+from mobilepack.model.flatbuffer import FbModel, parse_model
+from mobilepack.model.spec import ModelSpec, Normalization, Task
+from mobilepack.report.schema import METADATA_SCHEMA_VERSION
+
+LABELS_FILE = "labels.txt"
+
+
+class MetadataMismatch(MobilepackError):
+    """The metadata read back differs from what was written (exit 1)."""
+
+
+@dataclass(frozen=True)
+class GeneralInfo:
+    name: str | None = None
+    description: str | None = None
+    version: str | None = None
+    author: str | None = None
+    license: str | None = None
+
+
+@dataclass(frozen=True)
+class MetadataResult:
+    model: bytes = field(repr=False)
+    task: str
+    task_source: str                       # "option" | "spec" | "detected" | "undetected"
+    normalization: dict[str, Any] | None   # chosen values, source, in_model, and what was written
+    labels: tuple[str, ...]
+    general: dict[str, str | None]
+    associated_files: tuple[str, ...]
+    replaced_existing: bool
+    min_parser_version: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.model).hexdigest()
+
+    def to_dict(self, *, output: str | None = None) -> dict[str, Any]:
+        return {
+            "schema_version": METADATA_SCHEMA_VERSION,
+            "output": output,
+            "bytes": len(self.model),
+            "sha256": self.sha256,
+            "task": self.task,
+            "task_source": self.task_source,
+            "normalization": self.normalization,
+            "labels": {"count": len(self.labels), "first": list(self.labels[:5])} if self.labels else None,
+            "general": self.general,
+            "associated_files": list(self.associated_files),
+            "replaced_existing": self.replaced_existing,
+            "min_parser_version": self.min_parser_version,
+            "warnings": list(self.warnings),
+        }
+
+
+def strip_associated_files(data: bytes) -> bytes:
+    """The flatbuffer without the zip of associated files appended after it."""
+    if b"PK\x05\x06" not in data[-(65536 + 22):]:
+        return data
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            starts = [i.header_offset for i in zf.infolist()]
+    except zipfile.BadZipFile:
+        return data
+    return data[:min(starts)] if starts else data
+
+
+def spec_beside(model_path: str | Path) -> ModelSpec | None:
+    """The ModelSpec recorded by ``mobilepack convert`` beside this variant, if any."""
+    from mobilepack.model.spec import spec_from_dict
+
+    p = Path(model_path)
+    record = p.parent / "convert.json"
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+        if p.name not in {v.get("path") for v in data.get("variants", [])}:
+            return None
+        return spec_from_dict(data["model"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _resolve_normalization(task: Task, fb_inputs, *, explicit: Normalization | None, spec: ModelSpec | None,
+                           existing: ModelMetadata | None) -> tuple[Normalization | None, tuple | None]:
+    """(chosen normalization, (mean, std) to write).  Order: explicit, model layer / spec, metadata."""
+    chosen = explicit or (spec.normalization if spec else None)
+    if chosen is None and existing is not None and existing.normalization is not None:
+        mean, std = existing.normalization
+        chosen = Normalization(mean=mean, std=std, source="metadata", in_model=False)
+    if chosen is None:
+        if task in IMAGE_TASKS:
+            raise UsageError(f"no input normalization known for the {task.value} model's input "
+                             f"{fb_inputs[0].name!r} (none given, no Rescaling/Normalization layer recorded, "
+                             "none in existing metadata)",
+                             "pass --mean/--std, e.g. --mean 127.5 --std 127.5 for inputs in [-1, 1] "
+                             "or --mean 0 --std 255 for [0, 1]")
+        return None, None
+    channels = fb_inputs[0].shape[-1] if fb_inputs and fb_inputs[0].shape else 1
+    for what, values in (("mean", chosen.mean), ("std", chosen.std)):
+        if len(values) not in (1, channels):
+            raise UsageError(f"--{what} has {len(values)} values but input {fb_inputs[0].name!r} has {channels} "
+                             "channels", f"give one value or {channels}")
+    if chosen.in_model:  # the model normalizes itself: the app feeds raw values
+        return chosen, ((0.0,), (1.0,))
+    return chosen, (tuple(chosen.mean), tuple(chosen.std))
+
+
+def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | None = None,
+           labels: list[str] | tuple[str, ...] | None = None, normalization: Normalization | None = None,
+           info: GeneralInfo = GeneralInfo(), score_threshold: float | None = None,
+           vocab: str | Path | None = None, tokenizer: str | None = None, sample_rate: int | None = None,
+           channels: int = 1, value_ranges: dict[str, tuple[float, float]] | None = None) -> MetadataResult:
+    """Write TFLite metadata into ``model`` (bytes of a .tflite) and return the new bytes.
+
+    ``normalization`` is the explicit choice (flags or config); otherwise the spec's
+    (a leading Rescaling/Normalization layer: written as mean 0 / std 1, since the
+    model normalizes itself), otherwise the model's existing metadata; image tasks
+    with none of these are an error."""
+    fb = parse_model(model)
+    existing = read_metadata(model, fb)
+    base = strip_associated_files(model)
+    sg = fb.subgraphs[0]
+    inputs = tuple(sg.tensors[i] for i in sg.inputs)
+    outputs = tuple(sg.tensors[i] for i in sg.outputs)
+    notes: list[str] = []
+
+    chosen_task = parse_task(task)
+    if chosen_task is not None:
+        task_source = "option"
+    elif spec is not None and spec.task != Task.GENERIC:
+        chosen_task, task_source = spec.task, "spec"
+    else:
+        chosen_task = detect_task(inputs, outputs)
+        task_source = "detected"
+        if chosen_task is None:
+            chosen_task, task_source = Task.GENERIC, "undetected"
+            notes.append("the task could not be detected from the model's inputs/outputs: wrote generic metadata "
+                         "(pass --task to choose one)")
+    if chosen_task in IMAGE_TASKS and not (len(inputs) == 1 and len(inputs[0].shape) == 4):
+        raise InputError(f"{chosen_task.value} needs one 4-D image input; this model has "
+                         f"{', '.join(f'{t.name}{list(t.shape)}' for t in inputs)}", "use --task generic")
+    if chosen_task in (Task.IMAGE_CLASSIFICATION, Task.TEXT_CLASSIFICATION, Task.AUDIO_CLASSIFICATION,
+                       Task.IMAGE_SEGMENTATION) and len(outputs) != 1:
+        raise InputError(f"{chosen_task.value} needs one output; this model has {len(outputs)}",
+                         "use --task generic or object_detection")
+    if score_threshold is not None and chosen_task not in (Task.IMAGE_CLASSIFICATION, Task.AUDIO_CLASSIFICATION,
+                                                           Task.TEXT_CLASSIFICATION):
+        raise UsageError(f"--score-threshold applies to classification tasks, not {chosen_task.value}",
+                         "drop --score-threshold")
+    if score_threshold is not None and not 0.0 <= score_threshold <= 1.0:
+        raise UsageError(f"--score-threshold must be within [0, 1] (got {score_threshold})", "e.g. 0.5")
+
+    label_tuple: tuple[str, ...] = ()
+    if labels is not None:
+        label_tuple = check_labels(labels)
+    elif spec is not None and spec.labels:
+        label_tuple = check_labels(spec.labels, source="the model spec")
+    elif existing is not None and existing.labels():
+        label_tuple = existing.labels() or ()
+    if label_tuple:
+        if chosen_task == Task.GENERIC:
+            raise UsageError("labels need a classification, detection or segmentation task, not generic",
+                             "pass --task, or drop --labels")
+        classes, tensor = class_count(chosen_task, outputs)
+        check_count(label_tuple, classes, tensor=tensor)
+    elif chosen_task != Task.GENERIC:
+        notes.append("no labels given: apps will show class indices (pass --labels FILE)")
+
+    norm, written = _resolve_normalization(chosen_task, inputs, explicit=normalization, spec=spec, existing=existing)
+    if norm is not None and norm.in_model:
+        notes.append("the model normalizes its input itself (a leading Rescaling/Normalization layer): metadata "
+                     "says mean 0 / std 1 so apps feed raw values and do not normalize again")
+
+    from mobilepack.metadata.tasks import load_tflite_support
+
+    load_tflite_support()
+    from tensorflow_lite_support.metadata.python.metadata_writers import metadata_info
+
+    if existing is not None:  # re-attaching keeps what the caller does not override
+        info = GeneralInfo(**{k: getattr(info, k) or (getattr(existing, k) or None)
+                              for k in ("name", "description", "version", "author", "license")})
+    name = info.name or (spec.name if spec else None) or "model"
+    general = metadata_info.GeneralMd(name=name, version=info.version, description=info.description or
+                                      f"{chosen_task.value.replace('_', ' ')} model packaged by mobilepack",
+                                      author=info.author, licenses=info.license)
+    with tempfile.TemporaryDirectory(prefix="mobilepack-metadata-") as tmp:
+        label_path = None
+        if label_tuple:
+            label_path = str(Path(tmp) / LABELS_FILE)
+            Path(label_path).write_bytes(labels_file_bytes(label_tuple))
+        vocab_path = None
+        if vocab is not None:
+            vocab_path = _copy_vocab(vocab, tmp)
+        req = WriteRequest(model=bytearray(base), fb=fb, inputs=inputs, outputs=outputs, general=general,
+                           mean=written[0] if written else None, std=written[1] if written else None,
+                           label_path=label_path, vocab_path=vocab_path, tokenizer=tokenizer,
+                           sample_rate=sample_rate, channels=channels, value_ranges=dict(value_ranges or {}))
+        out = _populate(WRITERS[chosen_task](req), score_threshold)
+    written_files = _verify(out, name=name, info=info, labels=label_tuple, written=written,
+                            score_threshold=score_threshold, sample_rate=sample_rate if
+                            chosen_task == Task.AUDIO_CLASSIFICATION else None,
+                            expected_files=[LABELS_FILE] * bool(label_tuple) + ([Path(vocab_path).name]
+                                                                               if vocab_path else []))
+    md = read_metadata(out, parse_model(out))
+    norm_dict = None
+    if norm is not None:
+        norm_dict = {"mean": list(norm.mean), "std": list(norm.std), "source": norm.source, "in_model": norm.in_model,
+                     "written": {"mean": list(written[0]), "std": list(written[1])}}
+    return MetadataResult(model=out, task=chosen_task.value, task_source=task_source, normalization=norm_dict,
+                          labels=label_tuple, general={"name": name, "description": md.description,
+                                                       "version": info.version, "author": info.author,
+                                                       "license": info.license},
+                          associated_files=tuple(written_files), replaced_existing=existing is not None,
+                          min_parser_version=md.min_parser_version, warnings=tuple(notes))
+
+
+def _copy_vocab(vocab: str | Path, tmp: str) -> str:
+    p = Path(vocab)
+    if not p.is_file():
+        raise InputError(f"vocabulary file not found: {p}", "pass a text file with one token per line")
+    target = Path(tmp) / (p.name if p.name != LABELS_FILE else "vocab.txt")
+    target.write_bytes(p.read_bytes())
+    return str(target)
+
+
+def _populate(writer, score_threshold: float | None) -> bytes:
+    """Populate the writer's metadata (plus a score-threshold unit on the output) into the model."""
+    from tensorflow_lite_support.metadata import metadata_schema_py_generated as fb
+
+    from mobilepack.metadata.tasks import load_tflite_support
+
+    _metadata = load_tflite_support()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        previous = logging.getLogger().level
+        logging.getLogger().setLevel(logging.ERROR)
+        try:
+            if score_threshold is not None:
+                import flatbuffers
+
+                # tflite-support's writers have no option for it: amend the metadata they built
+                md = fb.ModelMetadataT.InitFromPackedBuf(bytes(writer._metadata_buffer), 0)
+                unit = fb.ProcessUnitT()
+                unit.optionsType = fb.ProcessUnitOptions.ScoreThresholdingOptions
+                unit.options = fb.ScoreThresholdingOptionsT()
+                unit.options.globalScoreThreshold = float(score_threshold)
+                tensor = md.subgraphMetadata[0].outputTensorMetadata[0]
+                tensor.processUnits = [*(tensor.processUnits or []), unit]
+                b = flatbuffers.Builder(0)
+                b.Finish(md.Pack(b), _metadata.MetadataPopulator.METADATA_FILE_IDENTIFIER)
+                writer._metadata_buffer = b.Output()
+            return bytes(writer.populate())
+        except MobilepackError:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise InputError(f"tflite-support refused the metadata: {str(exc).strip().splitlines()[0][:300]}",
+                             "check --task against the model's inputs/outputs (`mobilepack inspect`)") from None
+        finally:
+            logging.getLogger().setLevel(previous)
+
+
+def _verify(out: bytes, *, name: str, info: GeneralInfo, labels: tuple[str, ...], written, score_threshold,
+            sample_rate, expected_files: list[str]) -> list[str]:
+    """Read the metadata back with tflite-support's displayer and compare with the intent."""
+    from mobilepack.metadata.tasks import load_tflite_support
+
+    _metadata = load_tflite_support()
+
+    try:
+        displayer = _metadata.MetadataDisplayer.with_model_buffer(out)
+        shown = json.loads(displayer.get_metadata_json())
+        packed = list(displayer.get_packed_associated_file_list())
+    except (ValueError, RuntimeError) as exc:
+        raise MetadataMismatch(f"the written metadata cannot be read back: {exc}", "report this as a bug") from None
+    problems = []
+
+    def expect(what, got, want):
+        if got != want:
+            problems.append(f"{what}: wrote {want!r}, read back {got!r}")
+
+    expect("name", shown.get("name"), name)
+    for key, value in (("version", info.version), ("author", info.author), ("license", info.license)):
+        if value is not None:
+            expect(key, shown.get(key), value)
+    expect("associated files", sorted(packed), sorted(expected_files))
+    if len(packed) != len(set(packed)):
+        problems.append(f"duplicate associated files: {packed}")
+    if labels:
+        expect("labels", displayer.get_associated_file_buffer(LABELS_FILE), labels_file_bytes(labels))
+    sg = (shown.get("subgraph_metadata") or [{}])[0]
+    if written is not None:
+        norms = [pu["options"] for t in sg.get("input_tensor_metadata", []) for pu in t.get("process_units", [])
+                 if pu.get("options_type") == "NormalizationOptions"]
+        got = (tuple(norms[0].get("mean", [])), tuple(norms[0].get("std", []))) if norms else None
+        expect("normalization", _rounded(got), _rounded((tuple(written[0]), tuple(written[1]))))
+    if score_threshold is not None:
+        units = [pu["options"] for t in sg.get("output_tensor_metadata", []) for pu in t.get("process_units", [])
+                 if pu.get("options_type") == "ScoreThresholdingOptions"]
+        got = units[0].get("global_score_threshold") if units else None
+        expect("score threshold", None if got is None else round(got, 6), round(float(score_threshold), 6))
+    if sample_rate is not None:
+        props = [t["content"]["content_properties"] for t in sg.get("input_tensor_metadata", [])
+                 if t.get("content", {}).get("content_properties_type") == "AudioProperties"]
+        expect("sample rate", props[0].get("sample_rate") if props else None, sample_rate)
+    ours = read_metadata(out, parse_model(out))  # what `inspect` will see must agree too
+    if ours is None or (labels and ours.labels() != labels):
+        problems.append("mobilepack's own reader disagrees with tflite-support's")
+    if problems:
+        raise MetadataMismatch("metadata read back differs from what was written: " + "; ".join(problems),
+                               "report this as a bug with the model attached")
+    return packed
+
+
+def _rounded(pair):
+    if pair is None:
+        return None
+    return tuple(tuple(round(float(v), 5) for v in vals) for vals in pair)
+
+
+def read(model: bytes) -> ModelMetadata | None:
+    """The metadata of ``model`` (pure Python), or ``None``."""
+    return read_metadata(model, parse_model(model))
+
+
+__all__ = ["GeneralInfo", "MetadataMismatch", "MetadataResult", "attach", "parse_metadata", "read",
+           "spec_beside", "strip_associated_files"]
