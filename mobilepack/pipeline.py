@@ -104,26 +104,54 @@ def _plan_modes(quantize, source_is_tflite: bool, calibration) -> tuple[QuantMod
     return parse_modes(quantize) if not isinstance(quantize, tuple) else quantize
 
 
-def convert(source: Any, out: str | Path, *, quantize: str | list[str] | None = None,
-            calibration: str | Path | None = None, calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES,
-            validation: str | Path | None = None, validation_samples: int = DEFAULT_VALIDATION_SAMPLES,
-            io_dtype: str = "float32", signature: str | None = None, input_shapes: dict | None = None,
-            batch: int = 1, mean: list[float] | None = None, std: list[float] | None = None,
-            allow_float_fallback: bool = False, unsafe_load: bool = False,
-            progress: ProgressCallback | None = None) -> ConvertResult:
-    """Convert ``source`` into one ``.tflite`` per quantization mode under ``out``."""
+@dataclass(frozen=True)
+class ConvertPlan:
+    """Every convert option, validated up front (before any heavy work)."""
+
+    modes: tuple[QuantMode, ...]
+    io_dtype: IODtype
+    calibration: str | None
+    calibration_samples: int
+    validation: str | None
+    validation_samples: int
+    signature: str | None
+    input_shapes: dict[str, tuple[int, ...]]
+    batch: int
+    mean: tuple[float, ...] | None
+    std: tuple[float, ...] | None
+    allow_float_fallback: bool
+    unsafe_load: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "quantize": [m.value for m in self.modes], "calibration": self.calibration,
+            "calibration_samples": self.calibration_samples, "validation": self.validation,
+            "validation_samples": self.validation_samples, "io_dtype": self.io_dtype.value,
+            "signature": self.signature, "input_shapes": {k: list(v) for k, v in self.input_shapes.items()},
+            "batch": self.batch, "mean": list(self.mean) if self.mean else None,
+            "std": list(self.std) if self.std else None, "allow_float_fallback": self.allow_float_fallback,
+            "unsafe_load": self.unsafe_load,
+        }
+
+
+def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibration: str | Path | None = None,
+                 calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES, validation: str | Path | None = None,
+                 validation_samples: int = DEFAULT_VALIDATION_SAMPLES, io_dtype: str = "float32",
+                 signature: str | None = None, input_shapes: dict | None = None, batch: int = 1,
+                 mean: list[float] | None = None, std: list[float] | None = None,
+                 allow_float_fallback: bool = False, unsafe_load: bool = False) -> ConvertPlan:
     from mobilepack.model.loading import detect_format
     from mobilepack.model.normalization import from_flags
     from mobilepack.model.spec import SourceFormat
 
-    emit = or_ignore(progress)
-    # -- 1. validate every option before any heavy work --------------------------------
     try:
         io = IODtype(io_dtype)
     except ValueError:
         raise UsageError(f"unknown --io-dtype {io_dtype!r}", f"valid: {', '.join(d.value for d in IODtype)}") from None
     if calibration_samples < 1 or validation_samples < 1:
         raise UsageError("sample counts must be ≥ 1", "e.g. --calibration-samples 100")
+    if batch < 1:
+        raise UsageError(f"--batch must be ≥ 1 (got {batch})", "the default is 1")
     fmt = detect_format(source) if isinstance(source, (str, Path)) else SourceFormat.KERAS_OBJECT
     modes = _plan_modes(quantize, fmt == SourceFormat.TFLITE, calibration)
     if io != IODtype.FLOAT32:
@@ -141,15 +169,36 @@ def convert(source: Any, out: str | Path, *, quantize: str | list[str] | None = 
     for what, p in (("calibration", calibration), ("validation", validation)):
         if p is not None and str(p) != "random" and not Path(p).exists():
             raise DataError(f"{what} data not found: {p}", "pass a folder of images, a .npy or a .npz file")
-    norm_flags = from_flags(mean, std)
-    options = {
-        "quantize": [m.value for m in modes], "calibration": str(calibration) if calibration is not None else None,
-        "calibration_samples": calibration_samples, "validation": str(validation) if validation else None,
-        "validation_samples": validation_samples, "io_dtype": io.value, "signature": signature,
-        "input_shapes": {k: list(v) for k, v in (input_shapes or {}).items()}, "batch": batch,
-        "mean": list(mean) if mean else None, "std": list(std) if std else None,
-        "allow_float_fallback": allow_float_fallback, "unsafe_load": unsafe_load,
-    }
+    norm = from_flags(mean, std)
+    return ConvertPlan(modes=modes, io_dtype=io, calibration=str(calibration) if calibration is not None else None,
+                       calibration_samples=calibration_samples,
+                       validation=str(validation) if validation is not None else None,
+                       validation_samples=validation_samples, signature=signature,
+                       input_shapes={k: tuple(v) for k, v in (input_shapes or {}).items()}, batch=batch,
+                       mean=norm.mean if norm else None, std=norm.std if norm else None,
+                       allow_float_fallback=allow_float_fallback, unsafe_load=unsafe_load)
+
+
+def convert(source: Any, out: str | Path, *, progress: ProgressCallback | None = None, **options: Any) -> ConvertResult:
+    """Convert ``source`` into one ``.tflite`` per quantization mode under ``out`` (atomically).
+
+    Options (all keyword): quantize, calibration, calibration_samples, validation, validation_samples,
+    io_dtype, signature, input_shapes, batch, mean, std, allow_float_fallback, unsafe_load."""
+    plan = plan_convert(source, **options)
+    with StagedOutput(out, record=RECORD) as stage:
+        result = convert_into(stage.path, source, plan, progress=progress, out_label=str(stage.out),
+                              check_names=stage.check_names)
+        stage.commit()
+    return result
+
+
+def convert_into(directory: Path, source: Any, plan: ConvertPlan, *, progress: ProgressCallback | None = None,
+                 out_label: str | None = None, check_names=None) -> ConvertResult:
+    """The convert stage proper: writes the variants, convert.json and convert.md into ``directory``."""
+    from mobilepack.model.loading import load, with_normalization
+    from mobilepack.model.normalization import from_flags
+
+    emit = or_ignore(progress)
     warnings: list[str] = []
 
     def warn(text: str) -> None:
@@ -158,56 +207,51 @@ def convert(source: Any, out: str | Path, *, quantize: str | list[str] | None = 
 
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
-    with StagedOutput(out, record=RECORD) as stage:
-        # -- 2. load ---------------------------------------------------------------------
-        from mobilepack.model.loading import load, with_normalization
+    emit(ProgressEvent("load", f"loading {source if isinstance(source, (str, Path)) else 'model'}"))
+    src = load(source, signature_key=plan.signature, input_shapes=plan.input_shapes, batch=plan.batch,
+               safe_mode=not plan.unsafe_load)
+    timings["load"] = time.perf_counter() - t_start
+    norm_flags = from_flags(plan.mean, plan.std)
+    if norm_flags is not None:
+        src = with_normalization(src, norm_flags)
+    spec = src.spec
+    planned = [f"{spec.name}_{m.value}.tflite" for m in plan.modes] or [f"{spec.name}.tflite"]
+    if check_names is not None:
+        check_names(planned + [RECORD, "convert.md"])
+    source_info = {
+        "path": spec.source_path, "format": spec.source_format.value,
+        "sha256": _sha256_path(Path(source)) if isinstance(source, (str, Path)) else None,
+    }
+    tools = tool_versions()
+    variants: list[VariantResult] = []
+    if src.is_tflite:
+        data = src.tflite_bytes or b""
+        (directory / planned[0]).write_bytes(data)
+        variants.append(VariantResult("passthrough", planned[0], len(data), hashlib.sha256(data).hexdigest(),
+                                      tuple(t.dtype for t in spec.inputs), tuple(t.dtype for t in spec.outputs),
+                                      0.0, 0.0, None, tools))
+        cal_info = None
+        val_info = {"source": None, "kind": None, "samples": 0}
+        warn("a .tflite source is passed through unchanged and not validated (no reference model)")
+    else:
+        cal_info, val_info, variants = _convert_modes(
+            src, plan.modes, directory, planned, calibration=plan.calibration,
+            calibration_samples=plan.calibration_samples, validation=plan.validation,
+            validation_samples=plan.validation_samples,
+            options=ConverterOptions(io_dtype=plan.io_dtype, allow_float_fallback=plan.allow_float_fallback),
+            tools=tools, emit=emit, warn=warn, timings=timings)
+    files = tuple([v.path for v in variants] + [RECORD, "convert.md"])
+    emit(ProgressEvent("write", f"writing {out_label or directory}"))
+    timings["total"] = time.perf_counter() - t_start  # everything but writing the record itself
+    result = ConvertResult(out_dir=out_label or str(directory), source=source_info, model=spec.to_dict(),
+                           options=plan.to_dict(), calibration=cal_info, validation_data=val_info,
+                           variants=tuple(variants), warnings=tuple(warnings), tools=tools, files=files,
+                           timings=timings)
+    payload = result.to_dict()
+    (directory / RECORD).write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    from mobilepack.render.environment import render
 
-        emit(ProgressEvent("load", f"loading {source if isinstance(source, (str, Path)) else 'model'}"))
-        src = load(source, signature_key=signature, input_shapes=input_shapes, batch=batch,
-                   safe_mode=not unsafe_load)
-        timings["load"] = time.perf_counter() - t_start
-        if norm_flags is not None:
-            src = with_normalization(src, norm_flags)
-        spec = src.spec
-        name = spec.name
-        planned = [f"{name}_{m.value}.tflite" for m in modes] or [f"{name}.tflite"]
-        stage.check_names(planned + [RECORD, "convert.md"])
-        source_info = {
-            "path": spec.source_path, "format": spec.source_format.value,
-            "sha256": _sha256_path(Path(source)) if isinstance(source, (str, Path)) else None,
-        }
-        tools = tool_versions()
-        variants: list[VariantResult] = []
-
-        if src.is_tflite:
-            data = src.tflite_bytes or b""
-            target = stage.path / planned[0]
-            target.write_bytes(data)
-            variants.append(VariantResult("passthrough", planned[0], len(data), hashlib.sha256(data).hexdigest(),
-                                          tuple(t.dtype for t in spec.inputs), tuple(t.dtype for t in spec.outputs),
-                                          0.0, 0.0, None, tools))
-            cal_info = None
-            val_info = {"source": None, "samples": 0}
-            warn("a .tflite source is passed through unchanged and not validated (no reference model)")
-        else:
-            cal_info, val_info, variants = _convert_modes(
-                src, modes, stage.path, planned, calibration=calibration, calibration_samples=calibration_samples,
-                validation=validation, validation_samples=validation_samples,
-                options=ConverterOptions(io_dtype=io, allow_float_fallback=allow_float_fallback),
-                tools=tools, emit=emit, warn=warn, timings=timings)
-
-        files = tuple([v.path for v in variants] + [RECORD, "convert.md"])
-        result = ConvertResult(out_dir=str(stage.out), source=source_info, model=spec.to_dict(), options=options,
-                               calibration=cal_info, validation_data=val_info, variants=tuple(variants),
-                               warnings=tuple(warnings), tools=tools, files=files, timings=timings)
-        emit(ProgressEvent("write", f"writing {stage.out}"))
-        timings["total"] = time.perf_counter() - t_start  # everything but writing the record itself
-        payload = result.to_dict()
-        (stage.path / RECORD).write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-        from mobilepack.render.environment import render
-
-        (stage.path / "convert.md").write_text(render("report/convert.md.j2", **payload), encoding="utf-8")
-        stage.commit()
+    (directory / "convert.md").write_text(render("report/convert.md.j2", **payload), encoding="utf-8")
     return result
 
 
