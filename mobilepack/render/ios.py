@@ -1,0 +1,274 @@
+"""The iOS target: an Xcode project (SwiftUI, CocoaPods' ``TensorFlowLiteSwift`` with the
+Metal and Core ML delegates) rendered from ``templates/ios/``.
+
+This module owns what is iOS-specific: bundle-id rules, the escaping filters for Swift
+string literals, property lists and ``project.pbxproj``, where the shared assets land,
+and the pbxproj object graph (files, groups, build phases) whose object IDs are derived
+deterministically from file paths, so the same inputs give a byte-identical project.
+How the app feeds and reads the model (input kind, output kind, SSD output order,
+per-channel normalization) is decided by the same helpers as the Android app's, so
+both apps behave the same."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from mobilepack.errors import UsageError
+from mobilepack.render.android import (DTYPE_BYTES, _bench_schema_version, _detection_outputs, _input_kind,
+                                       _output_kind)
+from mobilepack.render.context import common_assets
+from mobilepack.render.targets import Target, register
+
+# TensorFlowLiteSwift 2.17.0 is the newest release on CocoaPods trunk (Google's later LiteRT
+# releases ship no CocoaPods pods); its podspec still declares iOS 12, so the Podfile raises
+# the generated pod targets to the app's deployment target (Xcode 26 refuses < 15.0).
+POD_NAME = "TensorFlowLiteSwift"
+POD_VERSION = "2.17.0"
+POD_SUBSPECS = ("CoreML", "Metal")
+IOS_DEPLOYMENT_TARGET = "16.0"     # SwiftUI PhotosPicker and ShareLink need iOS 16
+
+_BUNDLE_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
+_BUNDLE_HINT = ("use a reverse-DNS identifier such as com.example.digits "
+                "(letters, digits and '-', parts separated by '.')")
+
+
+def validate_bundle_id(value: str) -> None:
+    """Apple's CFBundleIdentifier rules (alphanumerics, '-', '.'), reverse-DNS with >= 2 parts."""
+    if not value:
+        raise UsageError("--bundle-id is empty", _BUNDLE_HINT)
+    if len(value) > 155:
+        raise UsageError(f"invalid --bundle-id: {len(value)} characters (at most 155)", _BUNDLE_HINT)
+    bad = sorted({ch for ch in value if not (ch.isascii() and (ch.isalnum() or ch in ".-"))})
+    if bad:
+        raise UsageError(f"invalid --bundle-id {value!r}: character(s) {' '.join(map(repr, bad))} not allowed",
+                         _BUNDLE_HINT)
+    parts = value.split(".")
+    if len(parts) < 2:
+        raise UsageError(f"invalid --bundle-id {value!r}: a reverse-DNS identifier needs at least two parts",
+                         _BUNDLE_HINT)
+    for part in parts:
+        if not part:
+            raise UsageError(f"invalid --bundle-id {value!r}: empty part between dots", _BUNDLE_HINT)
+        if not _BUNDLE_PART.fullmatch(part):
+            raise UsageError(f"invalid --bundle-id {value!r}: part {part!r} starts or ends with '-'", _BUNDLE_HINT)
+
+
+def default_bundle_id(app_name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]", "", app_name.lower()) or "demo"
+    return f"com.example.{slug[:60]}"
+
+
+def project_name(app_name: str) -> str:
+    """The Xcode project/target/folder name: the app name's ASCII letters and digits in
+    CamelCase ("Digits Demo" -> "DigitsDemo"); the visible name stays the app name."""
+    words = re.findall(r"[A-Za-z0-9]+", app_name)
+    name = "".join(w[:1].upper() + w[1:] for w in words)[:40]
+    if not name:
+        return "MobilepackDemo"
+    return ("App" + name) if name[0].isdigit() else name
+
+
+# --- escaping filters ----------------------------------------------------------------------
+
+# Bidirectional controls are written as escapes so the source reads as it compiles ("Trojan Source").
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def swift_string(value: object) -> str:
+    """A complete Swift string literal (quotes included) whose value is ``value``: ``\\`` and
+    ``"`` are escaped (so ``\\(x)`` stays text, never interpolation), control and bidi
+    characters become ``\\u{..}``; emoji and right-to-left letters stay as they are."""
+    out = []
+    for ch in str(value):
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F or ch in _BIDI_CONTROLS or ch in "\u2028\u2029" \
+                or 0xD800 <= ord(ch) <= 0xDFFF:
+            out.append(f"\\u{{{ord(ch):x}}}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def plist_string(value: object) -> str:
+    """Text of a ``<string>`` element in an XML property list (XML 1.0 has no form for
+    most control characters: the app name is checked for them before rendering)."""
+    s = str(value)
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_PBX_BARE = re.compile(r"[A-Za-z0-9_$/:.-]+")
+
+
+def pbx_string(value: object) -> str:
+    """A string in ``project.pbxproj`` (an old-style ASCII property list): bare when Xcode
+    would write it bare, otherwise quoted with ``\\``, ``"`` and control characters escaped."""
+    s = str(value)
+    if _PBX_BARE.fullmatch(s) and "//" not in s and "___" not in s:
+        return s
+    out = []
+    for ch in s:
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20:
+            out.append(f"\\U{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def pbx_comment(value: object) -> str:
+    """Text inside a ``/* ... */`` comment of ``project.pbxproj`` (cannot close it early)."""
+    return re.sub(r"[\x00-\x1f]", " ", str(value)).replace("*/", "*_/")
+
+
+def swift_float(value: float) -> str:
+    from mobilepack.render.escaping import c_like_float
+
+    return c_like_float(value)
+
+
+FILTERS = {"swift_string": swift_string, "plist_string": plist_string, "pbx_string": pbx_string,
+           "pbx_comment": pbx_comment, "swift_float": swift_float}
+
+
+# --- the pbxproj object graph ------------------------------------------------------------------
+
+def object_id(kind: str, path: str) -> str:
+    """A 24-hex-digit pbxproj object ID derived from what the object is and the file path it
+    belongs to: stable across renders and machines, distinct for distinct (kind, path)."""
+    return hashlib.sha256(f"mobilepack:{kind}:{path}".encode("utf-8")).hexdigest()[:24].upper()
+
+
+_FILE_TYPES = {".swift": "sourcecode.swift", ".plist": "text.plist.xml", ".xcassets": "folder.assetcatalog",
+               ".tflite": "file", ".txt": "text", ".png": "image.png", ".jpg": "image.jpeg",
+               ".jpeg": "image.jpeg", ".app": "wrapper.application"}
+
+
+def _file_type(name: str) -> str:
+    for suffix, kind in _FILE_TYPES.items():
+        if name.lower().endswith(suffix):
+            return kind
+    return "file"
+
+
+def _swift_sources() -> list[str]:
+    from mobilepack.render.environment import templates_root
+
+    folder = templates_root() / "ios" / "{{ ios.project }}"
+    return sorted(p.name[:-3] if p.name.endswith(".j2") else p.name
+                  for p in folder.glob("*.swift*") if p.is_file())
+
+
+def _pbx_graph(project: str, samples: list[str]) -> dict[str, Any]:
+    """Files, groups and build phases of the app target, each with its object ID."""
+
+    def ref(path: str, name: str, role: str | None) -> dict[str, Any]:
+        return {"id": object_id("file", path), "build_id": object_id("build", path), "path": name,
+                "full_path": path, "type": _file_type(name), "role": role}
+
+    sources = [ref(f"{project}/{n}", n, "sources") for n in _swift_sources()]
+    resources = [ref(f"{project}/Assets.xcassets", "Assets.xcassets", "resources"),
+                 ref(f"{project}/Resources/model.tflite", "model.tflite", "resources"),
+                 ref(f"{project}/Resources/labels.txt", "labels.txt", "resources")]
+    sample_refs = [ref(f"{project}/Resources/samples/{s}", s, "resources") for s in samples]
+    info_plist = ref(f"{project}/Info.plist", "Info.plist", None)
+    product = {"id": object_id("product", f"{project}.app"), "path": f"{project}.app"}
+    groups = {
+        "main": {"id": object_id("group", ""), "children": [object_id("group", project), object_id("group", "Products")]},
+        "products": {"id": object_id("group", "Products"), "children": [product["id"]]},
+        "app": {"id": object_id("group", project), "path": project,
+                "children": [f["id"] for f in sources] + [resources[0]["id"], info_plist["id"],
+                                                          object_id("group", f"{project}/Resources")]},
+        "resources": {"id": object_id("group", f"{project}/Resources"), "path": "Resources",
+                      "children": [resources[1]["id"], resources[2]["id"]]
+                      + ([object_id("group", f"{project}/Resources/samples")] if sample_refs else [])},
+        "samples": ({"id": object_id("group", f"{project}/Resources/samples"), "path": "samples",
+                     "children": [f["id"] for f in sample_refs]} if sample_refs else None),
+    }
+    ids = {k: object_id(k, project) for k in (
+        "project", "target", "sources_phase", "resources_phase", "frameworks_phase", "project_configs",
+        "target_configs", "project_debug", "project_release", "target_debug", "target_release")}
+    return {"files": sources + resources + sample_refs + [info_plist], "sources": sources,
+            "resources": resources + sample_refs, "info_plist": info_plist, "product": product,
+            "groups": groups, "ids": ids}
+
+
+def _check_strings(context: dict[str, Any]) -> None:
+    """Property lists are XML 1.0: most control characters cannot be written at all."""
+    for what, value in [("--app-name", context["app"]["name"])] + [("a label", label) for label in context["labels"]]:
+        bad = sorted({ch for ch in value if (ord(ch) < 0x20 and ch not in "\t\n\r") or ord(ch) in (0xFFFE, 0xFFFF)
+                      or 0xD800 <= ord(ch) <= 0xDFFF})
+        if bad:
+            raise UsageError(f"{what} {value!r} contains control character(s) "
+                             f"{', '.join(f'U+{ord(c):04X}' for c in bad)} that an iOS property list cannot hold",
+                             "remove them from the name or label")
+
+
+def extend_context(context: dict[str, Any]) -> dict[str, Any]:
+    model = context["model"]
+    for t in model["inputs"] + model["outputs"]:
+        if t["dtype"] not in DTYPE_BYTES:
+            raise UsageError(f"tensor {t['name']!r} has dtype {t['dtype']} that the iOS app cannot feed or read",
+                             f"supported dtypes: {', '.join(sorted(DTYPE_BYTES))}")
+    _check_strings(context)
+    project = project_name(context["app"]["name"])
+    detection = _detection_outputs(model["outputs"]) if model["task"] == "object_detection" else None
+    image = model["image_input"]
+    norm = context["normalization"]
+    channels = image["channels"] if image else 1
+    normalize = bool(norm and not norm["in_model"])
+    if normalize:
+        mean = list(norm["mean"]) * (channels if len(norm["mean"]) == 1 else 1)
+        std = list(norm["std"]) * (channels if len(norm["std"]) == 1 else 1)
+    else:
+        mean, std = [0.0] * channels, [1.0] * channels
+    input_kind = _input_kind(context)
+    return {
+        "ios": {
+            "project": project,
+            "bundle_id": context["app"]["id"],
+            "deployment_target": IOS_DEPLOYMENT_TARGET,
+            "pod": {"name": POD_NAME, "version": POD_VERSION, "subspecs": list(POD_SUBSPECS)},
+            "input_kind": input_kind,
+            "output_kind": _output_kind(context, detection),
+            "detection": detection,
+            "normalize_in_app": normalize,
+            "pixel_mean": mean,
+            "pixel_std": std,
+            "dtype_bytes": DTYPE_BYTES,
+            "bench_schema_version": _bench_schema_version(),
+            "uses_microphone": input_kind == "audio",
+            "pbx": _pbx_graph(project, list(context["samples"])),
+        }
+    }
+
+
+def assets(inputs, context: dict[str, Any]) -> dict[str, bytes]:
+    project = context["ios"]["project"]
+    return {f"{project}/Resources/{name}": data for name, data in common_assets(inputs).items()}
+
+
+register(Target(
+    name="ios",
+    template_dir="ios",
+    description="Xcode project (SwiftUI, TensorFlowLiteSwift with Metal and Core ML delegates, CocoaPods)",
+    id_option="--bundle-id",
+    default_id=default_bundle_id,
+    validate_id=validate_bundle_id,
+    filters=FILTERS,
+    assets=assets,
+    extend_context=extend_context,
+))
