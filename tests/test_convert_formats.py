@@ -132,3 +132,23 @@ def test_rerun_replaces_own_files_and_keeps_user_files(tmp_path):
     assert names == ["convert.json", "convert.md", "notes.txt", "tiny_functional_fp32.tflite"] or \
         names == ["convert.json", "convert.md", "f_fp32.tflite", "notes.txt"]
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_lambda_layer_is_refused_unless_unsafe_load(tmp_path):
+    k = models.keras()
+    inp = k.Input(shape=(3,), name="x")
+    out = k.layers.Lambda(lambda t: t * 2.0 + 1.0, output_shape=(3,))(inp)
+    path = tmp_path / "lam.keras"
+    k.Model(inp, out).save(path)
+    with pytest.raises(mobilepack.MobilepackError) as err:
+        mobilepack.convert(path, tmp_path / "o", quantize="fp32")
+    assert "Lambda" in err.value.message and "--unsafe-load" in err.value.hint
+    assert err.value.exit_code == 2
+    ok = mobilepack.convert(path, tmp_path / "o", quantize="fp32", unsafe_load=True)
+    assert ok.variants[0].validation["max_abs_error"] < 1e-5
+
+
+def test_absurd_input_shape_is_refused(tmp_path):
+    sm = models.saved_model_dynamic(tmp_path / "dyn3", dims=(None, None, 4), name="seq")
+    with pytest.raises(InputError, match="too large"):
+        mobilepack.convert(sm, tmp_path / "o", quantize="fp32", input_shapes={"seq": (1, 100_000_000, 4)})

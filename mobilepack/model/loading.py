@@ -69,8 +69,22 @@ def _fmt_shape(shape) -> str:
     return "[" + ",".join("?" if d is None or d < 0 else str(d) for d in shape) + "]"
 
 
+MAX_INPUT_ELEMENTS = 1 << 28  # 256 Mi elements (1 GiB of float32): far beyond any phone model's input
+
+
 def resolve_shape(name: str, raw: tuple, *, batch: int, overrides: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
     """Fix the dynamic batch dimension to ``batch``; any other dynamic dimension needs an override."""
+    shape = _resolve_shape(name, raw, batch=batch, overrides=overrides)
+    elements = 1
+    for d in shape:
+        elements *= d
+    if elements > MAX_INPUT_ELEMENTS:
+        raise InputError(f"input {name!r} would have shape {list(shape)} ({elements:,} elements): too large for a "
+                         f"mobile model", "check --input-shape / --batch")
+    return shape
+
+
+def _resolve_shape(name: str, raw: tuple, *, batch: int, overrides: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
     if name in overrides:
         given = overrides[name]
         if len(given) != len(raw):
