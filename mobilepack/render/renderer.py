@@ -83,7 +83,8 @@ def render_files(target: Target, context: dict[str, Any]) -> dict[str, bytes]:
     return files
 
 
-def render_project(target_name: str, inputs: RenderInputs, out: str | Path) -> RenderResult:
+def prepare(target_name: str, inputs: RenderInputs) -> tuple[Target, dict[str, Any], dict[str, bytes]]:
+    """Validate, build the context and render every file in memory: (target, context, files)."""
     target = get_target(target_name)
     target.validate_id(inputs.app_id)
     context = build_context(inputs)
@@ -93,14 +94,31 @@ def render_project(target_name: str, inputs: RenderInputs, out: str | Path) -> R
     if target.assets:
         for rel, data in target.assets(inputs, context).items():
             files[_safe_relative(rel)] = data
+    return target, context, files
+
+
+def write_files(directory: Path, files: dict[str, bytes]) -> None:
+    for rel in sorted(files):
+        dest = directory / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(files[rel])
+
+
+def render_into(directory: Path, target_name: str, inputs: RenderInputs) -> RenderResult:
+    """Render into ``directory`` (no staging: the caller owns atomicity, e.g. ``build``)."""
+    target, context, files = prepare(target_name, inputs)
+    write_files(directory, files)
+    return RenderResult(target=target.name, out_dir=str(directory), files=tuple(sorted(files)), context=context)
+
+
+def render_project(target_name: str, inputs: RenderInputs, out: str | Path) -> RenderResult:
+    """Render a project into ``out`` atomically, with a record of the files written."""
+    target, context, files = prepare(target_name, inputs)
     names = sorted(files)
     with StagedOutput(out, record=RECORD) as stage:
         top = sorted({n.split("/")[0] for n in names})
         stage.check_names(top)
-        for rel in names:
-            dest = stage.path / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(files[rel])
+        write_files(stage.path, files)
         record = {"schema_version": RENDER_SCHEMA_VERSION, "target": target.name,
                   "files": top + [RECORD],
                   "sha256": {rel: hashlib.sha256(files[rel]).hexdigest() for rel in names}}
