@@ -11,6 +11,8 @@ import typer
 from mobilepack._version import __version__
 from mobilepack.cli._console import set_debug
 from mobilepack.cli.convert import convert_command
+from mobilepack.cli.inspect import inspect_command
+from mobilepack.cli.metadata import metadata_command
 from mobilepack.cli.init import init_command
 from mobilepack.cli.render import render_command
 
@@ -41,6 +43,8 @@ def _root(
 
 app.command("convert")(convert_command)
 app.command("render")(render_command)
+app.command("metadata")(metadata_command)
+app.command("inspect")(inspect_command)
 app.command("init")(init_command)
 
 
