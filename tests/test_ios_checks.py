@@ -1,0 +1,454 @@
+"""Structural checks on rendered iOS projects (no Xcode or Swift compiler here), with real tools:
+
+* pip ``pbxproj`` (and the ``openstep_parser`` it is built on) opens ``project.pbxproj``; every
+  object ID referenced anywhere exists; every file reference resolves (through its groups) to a
+  file or folder on disk; every ``.swift`` file of the app folder is in the app target's Sources
+  phase; the model, labels and sample images are in its Resources phase;
+* ``plistlib`` loads ``Info.plist`` (and any other plist), which holds the usage descriptions;
+* ``tree-sitter-swift`` parses every Swift file with no ERROR or MISSING node;
+* the ``Podfile`` names the pinned pod and its subspecs, the platform and the Xcode target;
+* the asset catalog's ``Contents.json`` files are JSON.
+
+The projects checked: the sample (``ios-demo/``), a tiny model of each task type (the Android
+checks' models, so both apps are checked on the same inputs) and an injection project whose app
+name and labels hold quotes, backslashes, ``\\(x)``, a newline, emoji and right-to-left text.
+Negative tests break one thing at a time and prove the matching check fails.
+"""
+
+from __future__ import annotations
+
+import json
+import plistlib
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+POD_LINE = re.compile(r"^\s*pod\s+'(?P<name>[^']+)',\s*'(?P<version>[^']+)'(?:,\s*:subspecs\s*=>\s*\[(?P<subspecs>[^\]]*)\])?",
+                      re.M)
+USAGE_KEYS = ("NSCameraUsageDescription", "NSPhotoLibraryUsageDescription")
+OBJECT_ID = re.compile(r"[0-9A-F]{24}")
+
+
+# --- the checks ----------------------------------------------------------------------------------
+
+def xcodeproj(project: Path) -> Path:
+    found = sorted(project.glob("*.xcodeproj/project.pbxproj"))
+    assert len(found) == 1, f"expected one .xcodeproj in {project}, found {found}"
+    return found[0]
+
+
+def pbxproj_problems(project: Path) -> list[str]:
+    from openstep_parser import OpenStepDecoder
+    from pbxproj import XcodeProject
+
+    path = xcodeproj(project)
+    try:
+        xcode = XcodeProject.load(str(path))
+        raw = OpenStepDecoder.ParseFromFile(open(path, encoding="utf-8"))
+    except Exception as exc:  # noqa: BLE001 - any parser failure is the finding
+        return [f"project.pbxproj does not parse: {type(exc).__name__}: {exc}"]
+    objects: dict = raw["objects"]
+    problems: list[str] = []
+
+    def walk(value, where: str) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if OBJECT_ID.fullmatch(str(k)) and where.endswith("TargetAttributes") and k not in objects:
+                    problems.append(f"{where} names a missing object {k}")
+                walk(v, f"{where}.{k}")
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, where)
+        elif isinstance(value, str) and OBJECT_ID.fullmatch(value) and value not in objects:
+            problems.append(f"{where} references a missing object {value}")
+
+    for oid, obj in objects.items():
+        walk(obj, f"{oid}({obj.get('isa')})")
+    if raw.get("rootObject") not in objects:
+        problems.append(f"rootObject {raw.get('rootObject')} is missing")
+    if problems:
+        return problems
+
+    # Resolve every file reference through the group tree to a path on disk.
+    root = path.parent.parent
+    disk: dict[str, Path] = {}
+
+    def visit(group_id: str, base: Path) -> None:
+        group = objects[group_id]
+        here = base / group["path"] if "path" in group and group.get("sourceTree") == "<group>" else base
+        for child in group.get("children", []):
+            obj = objects[child]
+            if obj["isa"] == "PBXGroup":
+                visit(child, here)
+            elif obj.get("sourceTree") == "<group>":
+                disk[child] = here / obj["path"]
+            elif obj.get("sourceTree") == "SOURCE_ROOT":
+                disk[child] = root / obj["path"]
+
+    project_obj = objects[raw["rootObject"]]
+    visit(project_obj["mainGroup"], root)
+    for oid, obj in objects.items():
+        if obj["isa"] != "PBXFileReference" or obj.get("sourceTree") == "BUILT_PRODUCTS_DIR":
+            continue
+        if oid not in disk:
+            problems.append(f"file reference {obj.get('path')} ({oid}) is in no group")
+        elif not disk[oid].exists():
+            problems.append(f"file reference {obj.get('path')} points to {disk[oid].relative_to(root)}, which does not exist")
+
+    # The app target: its Sources and Resources phases.
+    apps = [t for t in xcode.objects.get_objects_in_section("PBXNativeTarget")
+            if t.productType == "com.apple.product-type.application"]
+    if len(apps) != 1:
+        return problems + [f"expected one application target, found {len(apps)}"]
+    app = apps[0]
+    phases = {xcode.objects[p].isa: xcode.objects[p] for p in app.buildPhases}
+
+    def phase_files(isa: str) -> set[Path]:
+        if isa not in phases:
+            problems.append(f"the app target has no {isa}")
+            return set()
+        out = set()
+        for build_file in phases[isa].files:
+            ref = xcode.objects[build_file].fileRef
+            if ref not in disk:
+                problems.append(f"{isa} builds {ref}, which resolves to no file")
+            else:
+                out.add(disk[ref].resolve())
+        return out
+
+    sources = phase_files("PBXSourcesBuildPhase")
+    resources = phase_files("PBXResourcesBuildPhase")
+    app_dir = root / app.name
+    for swift in sorted(app_dir.rglob("*.swift")):
+        if swift.resolve() not in sources:
+            problems.append(f"{swift.relative_to(root)} is not in the app target's Sources phase")
+    wanted = [app_dir / "Resources" / "model.tflite", app_dir / "Resources" / "labels.txt",
+              *sorted((app_dir / "Resources" / "samples").glob("*"))]
+    for res in wanted:
+        if res.resolve() not in resources:
+            problems.append(f"{res.relative_to(root)} is not in the app target's Resources phase")
+    for config_id in xcode.objects[app.buildConfigurationList].buildConfigurations:
+        settings = xcode.objects[config_id].buildSettings
+        info = settings["INFOPLIST_FILE"] if "INFOPLIST_FILE" in settings else None
+        if not info or not (root / str(info)).is_file():
+            problems.append(f"INFOPLIST_FILE {info!r} of {xcode.objects[config_id].name} does not exist")
+    return problems
+
+
+def plist_problems(project: Path) -> list[str]:
+    problems = []
+    plists = sorted(p for p in project.rglob("*.plist") if "Pods" not in p.parts)
+    if not plists:
+        return ["no Info.plist"]
+    for path in plists:
+        try:
+            data = plistlib.loads(path.read_bytes())
+        except Exception as exc:  # noqa: BLE001 - plistlib raises several types
+            problems.append(f"{path.relative_to(project)} does not load: {type(exc).__name__}: {exc}")
+            continue
+        if path.name == "Info.plist":
+            for key in USAGE_KEYS:
+                if not isinstance(data.get(key), str) or not data[key].strip():
+                    problems.append(f"{path.relative_to(project)} lacks {key}")
+    for path in sorted(project.rglob("Contents.json")):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            problems.append(f"{path.relative_to(project)} is not JSON: {exc}")
+    return problems
+
+
+def swift_parser():
+    import tree_sitter
+    import tree_sitter_swift
+
+    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_swift.language()))
+
+
+def swift_syntax_errors(source: bytes, parser=None) -> list[str]:
+    tree = (parser or swift_parser()).parse(source)
+    found: list[str] = []
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            kind = "MISSING " + node.type if node.is_missing else "ERROR"
+            found.append(f"{kind} at line {node.start_point[0] + 1}: {node.text[:60]!r}")
+        elif node.type == "line_string_literal" and node.start_point[0] != node.end_point[0]:
+            # tree-sitter-swift accepts a raw newline in a "..." literal; swiftc does not.
+            found.append(f"single-line string literal spans lines at line {node.start_point[0] + 1}: {node.text[:60]!r}")
+        stack.extend(node.children)
+    if tree.root_node.has_error and not found:
+        found.append("the parse tree has an error")
+    return found
+
+
+def swift_problems(project: Path) -> list[str]:
+    parser = swift_parser()
+    files = sorted(project.rglob("*.swift"))
+    if not files:
+        return ["no Swift files"]
+    problems = []
+    for path in files:
+        for err in swift_syntax_errors(path.read_bytes(), parser):
+            problems.append(f"{path.relative_to(project)}: {err}")
+    return problems
+
+
+def podfile_problems(project: Path, pod: str = "TensorFlowLiteSwift", version: str = "2.17.0",
+                     subspecs=("CoreML", "Metal")) -> list[str]:
+    from pbxproj import XcodeProject
+
+    path = project / "Podfile"
+    if not path.is_file():
+        return ["no Podfile"]
+    text = path.read_text(encoding="utf-8")
+    problems = []
+    platform = re.search(r"^platform :ios, '(\d+)\.(\d+)'", text, re.M)
+    if not platform or (int(platform[1]), int(platform[2])) < (15, 0):
+        problems.append("the Podfile needs `platform :ios, '15.0'` or newer")
+    pods = {m["name"]: m for m in POD_LINE.finditer(text)}
+    if pod not in pods:
+        problems.append(f"the Podfile does not name {pod}")
+    else:
+        m = pods[pod]
+        if m["version"] != version:
+            problems.append(f"{pod} is pinned to {m['version']!r}, expected {version!r}")
+        named = sorted(re.findall(r"'([^']+)'", m["subspecs"] or ""))
+        if named != sorted(subspecs):
+            problems.append(f"{pod} subspecs are {named}, expected {sorted(subspecs)}")
+    targets = re.findall(r"^target '([^']+)' do", text, re.M)
+    names = [t.name for t in XcodeProject.load(str(xcodeproj(project))).objects.get_objects_in_section("PBXNativeTarget")]
+    if not targets or any(t not in names for t in targets):
+        problems.append(f"Podfile targets {targets} do not match the Xcode targets {names}")
+    return problems
+
+
+def project_problems(project: Path) -> list[str]:
+    return pbxproj_problems(project) + plist_problems(project) + swift_problems(project) + podfile_problems(project)
+
+
+# --- projects ------------------------------------------------------------------------------------
+
+# The injection strings: everything that could break a Swift literal, a plist or the pbxproj.
+INJECTION_NAME = 'Quote " back \\ interp \\(x) \\u{41} dollar $ <b>&amp;</b>\nline two 🚀 שלום עולם مرحبا'
+INJECTION_LABELS = ('say "hi"', "back\\slash", "\\(label)", "it's", "🚀 emoji", "שלום עולם", "مرحبا", "*/ close")
+
+
+@pytest.fixture(scope="session")
+def ios_projects(tmp_path_factory):
+    """One rendered project per task type plus an injection project (the tiny models of the
+    Android checks, converted once here)."""
+    from mobilepack.render.renderer import render_project
+    from tests.test_android_checks import TASKS, _convert, _tiny_models, task_inputs
+
+    base = tmp_path_factory.mktemp("ios")
+    models = _tiny_models()
+    model_bytes = {task: _convert(models[task], task) for task in TASKS}
+    projects = {}
+    for task in TASKS:
+        inputs = task_inputs(task, model_bytes[task], package=f"com.mobilepack.checks.{task.replace('_', '-')}")
+        render_project("ios", inputs, base / task)
+        projects[task] = base / task
+    inputs = task_inputs("image_classification", model_bytes["image_classification"], app_name=INJECTION_NAME,
+                         labels=INJECTION_LABELS[:4], package="com.mobilepack.checks.injection")
+    render_project("ios", inputs, base / "injection")
+    projects["injection"] = base / "injection"
+    # Every label string once more, on a model with as many classes (the generic one has 3 outputs).
+    inputs = task_inputs("generic", model_bytes["generic"], app_name="Labels", labels=INJECTION_LABELS[4:7],
+                         package="com.mobilepack.checks.labels")
+    render_project("ios", inputs, base / "labels")
+    projects["labels"] = base / "labels"
+    return projects
+
+
+TASK_NAMES = ("image_classification", "object_detection", "image_segmentation", "text_classification",
+              "audio_classification", "generic")
+
+
+def test_sample_project_passes_every_check():
+    assert (ROOT / "ios-demo").is_dir(), "ios-demo/ is missing: see tests/test_ios_render.py for the command"
+    assert project_problems(ROOT / "ios-demo") == []
+
+
+@pytest.mark.parametrize("name", [*TASK_NAMES, "injection", "labels"])
+def test_rendered_project_passes_every_check(ios_projects, name):
+    assert project_problems(ios_projects[name]) == []
+
+
+def test_each_task_gets_its_input_and_output_path(ios_projects):
+    expected = {"image_classification": ("image", "classification"), "object_detection": ("image", "detection"),
+                "image_segmentation": ("image", "segmentation"), "text_classification": ("text", "classification"),
+                "audio_classification": ("audio", "classification"), "generic": ("tensor", "generic")}
+    for task, (inp, out) in expected.items():
+        info = next(ios_projects[task].rglob("ModelInfo.swift")).read_text(encoding="utf-8")
+        assert f'static let inputKind = "{inp}"' in info, task
+        assert f'static let outputKind = "{out}"' in info, task
+    detection = next(ios_projects["object_detection"].rglob("ModelInfo.swift")).read_text(encoding="utf-8")
+    indices = {k: int(re.search(rf"static let detection{k} = (-?\d+)", detection)[1])
+               for k in ("Boxes", "Classes", "Scores", "Count")}
+    assert sorted(indices.values()) == [0, 1, 2, 3], indices
+    audio = plistlib.loads(next(ios_projects["audio_classification"].rglob("Info.plist")).read_bytes())
+    assert "NSMicrophoneUsageDescription" in audio
+    image = plistlib.loads(next(ios_projects["image_classification"].rglob("Info.plist")).read_bytes())
+    assert "NSMicrophoneUsageDescription" not in image
+
+
+def test_quantized_model_keeps_its_quantization(ios_projects):
+    info = next(ios_projects["image_classification"].rglob("ModelInfo.swift")).read_text(encoding="utf-8")
+    line = re.search(r"TensorInfo\(name: \"pixels\".*", info)[0]
+    assert "type: .uint8" in line and "scale: 0.0," not in line, line
+
+
+# --- injection -----------------------------------------------------------------------------------
+
+def swift_literal_value(node) -> str:
+    """The value of a tree-sitter-swift ``line_string_literal``; fails on interpolation."""
+    out = []
+    for child in node.named_children:
+        text = child.text.decode("utf-8")
+        if child.type == "line_str_text":
+            out.append(text)
+        elif child.type == "str_escaped_char":
+            simple = {"\\n": "\n", "\\r": "\r", "\\t": "\t", "\\\\": "\\", '\\"': '"', "\\'": "'", "\\0": "\0"}
+            out.append(simple[text] if text in simple else chr(int(text[3:-1], 16)))
+        else:
+            raise AssertionError(f"unexpected {child.type} in a string literal: {text!r}")
+    return "".join(out)
+
+
+def first_node(node, predicate):
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if predicate(node):
+            return node
+        stack.extend(reversed(node.children))
+    return None
+
+
+def swift_constant(path: Path, name: str) -> str:
+    tree = swift_parser().parse(path.read_bytes())
+    decl = first_node(tree.root_node, lambda n: n.type == "property_declaration" and f"let {name} =".encode() in n.text)
+    assert decl is not None, f"no constant {name} in {path}"
+    literal = [c for c in decl.named_children if c.type == "line_string_literal"]
+    assert len(literal) == 1, decl.text
+    return swift_literal_value(literal[0])
+
+
+def test_injected_strings_survive_unchanged(ios_projects):
+    project = ios_projects["injection"]
+    info = next(project.rglob("ModelInfo.swift"))
+    assert swift_constant(info, "appName") == INJECTION_NAME
+    plist = plistlib.loads(next(project.rglob("Info.plist")).read_bytes())
+    assert plist["CFBundleDisplayName"] == INJECTION_NAME
+    assert plist["NSCameraUsageDescription"].startswith(INJECTION_NAME)
+    for name, labels in (("injection", INJECTION_LABELS[:4]), ("labels", INJECTION_LABELS[4:7])):
+        written = next(ios_projects[name].rglob("labels.txt")).read_text(encoding="utf-8")
+        assert written.split("\n")[:-1] == list(labels)
+    # The project name is the ASCII part of the app name; the visible name stays whole.
+    assert sorted(p.name for p in project.glob("*.xcodeproj")) == ["QuoteBackInterpXU41DollarBAmpBLineTwo.xcodeproj"]
+
+
+def test_swift_literal_reader_sees_interpolation():
+    """The injection test's reader would notice a literal that interpolates."""
+    tree = swift_parser().parse(b'let appName = "a \\(x) b"\n')
+    literal = first_node(tree.root_node, lambda n: n.type == "line_string_literal")
+    with pytest.raises(AssertionError, match="interpolat"):
+        swift_literal_value(literal)
+
+
+# --- negative tests: each check bites ------------------------------------------------------------
+
+def _copy(project: Path, dest: Path) -> Path:
+    shutil.copytree(project, dest)
+    return dest
+
+
+def _edit(path: Path, old: str, new: str, count: int = 1) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, (old, path)
+    path.write_text(text.replace(old, new, count), encoding="utf-8")
+
+
+def test_dangling_file_reference_fails(tmp_path):
+    project = _copy(ROOT / "ios-demo", tmp_path / "p")
+    (project / "DigitsDemo" / "Tokenizer.swift").unlink()
+    assert any("Tokenizer.swift" in p and "does not exist" in p for p in pbxproj_problems(project))
+
+
+def test_missing_object_id_fails(tmp_path):
+    project = _copy(ROOT / "ios-demo", tmp_path / "p")
+    pbx = xcodeproj(project)
+    line = next(ln for ln in pbx.read_text(encoding="utf-8").splitlines() if "ModelRunner.swift */ = {isa = PBXFileReference" in ln)
+    _edit(pbx, line + "\n", "")
+    assert any("missing object" in p for p in pbxproj_problems(project))
+
+
+def test_swift_file_outside_sources_phase_fails(tmp_path):
+    project = _copy(ROOT / "ios-demo", tmp_path / "p")
+    (project / "DigitsDemo" / "Extra.swift").write_text("let extra = 1\n", encoding="utf-8")
+    assert "DigitsDemo/Extra.swift is not in the app target's Sources phase" in pbxproj_problems(project)
+
+
+def test_model_missing_from_resources_phase_fails(tmp_path):
+    project = _copy(ROOT / "ios-demo", tmp_path / "p")
+    pbx = xcodeproj(project)
+    text = pbx.read_text(encoding="utf-8")
+    entry = re.search(r"\n\t+[0-9A-F]{24} /\* model\.tflite in Resources \*/,", text)[0]
+    _edit(pbx, entry, "")
+    assert "DigitsDemo/Resources/model.tflite is not in the app target's Resources phase" in pbxproj_problems(project)
+
+
+def test_unparsable_pbxproj_fails(tmp_path):
+    project = _copy(ROOT / "ios-demo", tmp_path / "p")
+    _edit(xcodeproj(project), "isa = PBXProject;", "isa = PBXProject")
+    assert any("does not parse" in p for p in pbxproj_problems(project))
+
+
+def test_swift_syntax_error_fails(tmp_path):
+    project = _copy(ROOT / "ios-demo", tmp_path / "p")
+    _edit(project / "DigitsDemo" / "ModelRunner.swift", "func invoke() throws -> Double {", "func invoke() throws -> Double")
+    problems = swift_problems(project)
+    assert problems and all(p.startswith("DigitsDemo/ModelRunner.swift") for p in problems), problems
+
+
+def test_unescaped_quote_in_swift_literal_fails():
+    assert swift_syntax_errors(b'let appName = "say "hi""\nlet x = 1\n')
+    assert swift_syntax_errors(b'let appName = "line\nbreak"\n')
+    assert swift_syntax_errors(b'let appName = "say \\"hi\\" \\\\ \\n"\n') == []
+
+
+def test_broken_plist_fails(tmp_path):
+    project = _copy(ROOT / "ios-demo", tmp_path / "p")
+    _edit(project / "DigitsDemo" / "Info.plist", "</dict>\n</plist>", "</plist>")
+    assert any("Info.plist does not load" in p for p in plist_problems(project))
+
+
+def test_missing_usage_description_fails(tmp_path):
+    project = _copy(ROOT / "ios-demo", tmp_path / "p")
+    _edit(project / "DigitsDemo" / "Info.plist", "<key>NSCameraUsageDescription</key>", "<key>NSCameraUsage</key>")
+    assert "DigitsDemo/Info.plist lacks NSCameraUsageDescription" in plist_problems(project)
+
+
+def test_broken_asset_catalog_json_fails(tmp_path):
+    project = _copy(ROOT / "ios-demo", tmp_path / "p")
+    (project / "DigitsDemo" / "Assets.xcassets" / "Contents.json").write_text("{ info: }", encoding="utf-8")
+    assert any("Contents.json is not JSON" in p for p in plist_problems(project))
+
+
+@pytest.mark.parametrize("old,new,fragment", [
+    (":subspecs => ['CoreML', 'Metal']", ":subspecs => ['Metal']", "subspecs"),
+    ("'2.17.0'", "'~> 2.0'", "pinned"),
+    ("platform :ios, '16.0'", "platform :ios, '12.0'", "platform"),
+    ("target 'DigitsDemo' do", "target 'Other' do", "targets"),
+], ids=["subspec", "version", "platform", "target"])
+def test_podfile_checks_bite(tmp_path, old, new, fragment):
+    project = _copy(ROOT / "ios-demo", tmp_path / "p")
+    _edit(project / "Podfile", old, new)
+    problems = podfile_problems(project)
+    assert any(fragment in p for p in problems), problems

@@ -1,0 +1,203 @@
+"""Rendering the iOS project: the golden ``ios-demo/``, determinism, bundle-id rules, escaping
+filters and the CLI's errors.
+
+``ios-demo/`` is the project rendered from the bundled sample.  Regenerate it after a template
+change (and commit it in the same commit) with exactly:
+
+    mobilepack convert examples/digits/digits.keras -o /tmp/digits-ios --quantize int8 \\
+        --calibration examples/digits/calibration
+    mobilepack render /tmp/digits-ios --target ios --variant int8 --labels examples/digits/labels.txt \\
+        --samples examples/digits/samples -o ios-demo
+"""
+
+from __future__ import annotations
+
+import json
+import plistlib
+
+import pytest
+
+from tests.conftest import DIGITS, ROOT, assert_clean_error, run_cli, snapshot
+
+GOLDEN = ROOT / "ios-demo"
+
+
+def render_sample_args(converted, out):
+    return ("render", converted, "--target", "ios", "--variant", "int8", "--labels", DIGITS / "labels.txt",
+            "--samples", DIGITS / "samples", "-o", out)
+
+
+@pytest.fixture(scope="session")
+def digits_int8(tmp_path_factory):
+    out = tmp_path_factory.mktemp("digits-ios") / "conv"
+    result = run_cli("convert", DIGITS / "digits.keras", "-o", out, "--quantize", "int8",
+                     "--calibration", DIGITS / "calibration")
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_ios_demo_is_the_rendered_sample(digits_int8, tmp_path):
+    result = run_cli(*render_sample_args(digits_int8, tmp_path / "ios"))
+    assert result.returncode == 0, result.stderr
+    rendered, golden = snapshot(tmp_path / "ios"), snapshot(GOLDEN)
+    assert sorted(rendered) == sorted(golden), "file lists differ: re-render ios-demo/ (see this module's docstring)"
+    changed = [name for name in rendered if rendered[name] != golden[name]]
+    assert changed == [], f"re-render ios-demo/ (see this module's docstring); differing: {changed}"
+
+
+def test_rendering_is_deterministic(digits_int8, tmp_path):
+    from mobilepack.render.renderer import render_project
+    from mobilepack.render.sources import render_inputs
+    from mobilepack.render.targets import get
+
+    inputs = render_inputs(digits_int8, variant="int8", labels=DIGITS / "labels.txt", samples=DIGITS / "samples",
+                           default_id=get("ios").default_id)
+    render_project("ios", inputs, tmp_path / "a")
+    render_project("ios", inputs, tmp_path / "b")
+    assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
+
+
+def test_sample_project_facts():
+    info = plistlib.loads((GOLDEN / "DigitsDemo" / "Info.plist").read_bytes())
+    assert info["CFBundleDisplayName"] == "Digits Demo"
+    pbx = (GOLDEN / "DigitsDemo.xcodeproj" / "project.pbxproj").read_text(encoding="utf-8")
+    assert "PRODUCT_BUNDLE_IDENTIFIER = com.example.digitsdemo;" in pbx
+    model_info = (GOLDEN / "DigitsDemo" / "ModelInfo.swift").read_text(encoding="utf-8")
+    # The digits model normalizes itself (Rescaling layer): the app must feed raw pixels.
+    assert "static let normalizeInApp = false" in model_info
+    assert 'TensorInfo(name: "image", shape: [1, 32, 32, 3], type: .float32' in model_info
+    assert (GOLDEN / "DigitsDemo" / "Resources" / "labels.txt").read_text(encoding="utf-8") == \
+        (DIGITS / "labels.txt").read_text(encoding="utf-8")
+    record = json.loads((GOLDEN / "mobilepack-render.json").read_text(encoding="utf-8"))
+    assert record["target"] == "ios"
+    readme = (GOLDEN / "README.md").read_text(encoding="utf-8")
+    for step in ("pod install", "DigitsDemo.xcworkspace", "Team", "mobilepack report --import"):
+        assert step in readme, step
+
+
+def test_bench_export_uses_the_shared_keys():
+    """The in-app benchmark writes the same per-configuration keys as the Android app's."""
+    swift = (GOLDEN / "DigitsDemo" / "Benchmark.swift").read_text(encoding="utf-8")
+    for key in ("schema_version", "results", "delegate", "threads", "status", "runs", "warmup", "fully_delegated",
+                "error", "init_us", "first_us", "mean_us", "std_us", "min_us", "max_us", "p50_us", "p90_us",
+                "p99_us", "ips"):
+        assert f'"{key}"' in swift, key
+
+
+# --- identifiers and names -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["com.example.app", "com.example.my-app", "io.github.x1.Demo2", "a.b"])
+def test_valid_bundle_ids(value):
+    from mobilepack.render.ios import validate_bundle_id
+
+    validate_bundle_id(value)
+
+
+@pytest.mark.parametrize("value,fragment", [
+    ("", "empty"), ("app", "two parts"), ("com..app", "empty part"), ("com.example.my_app", "'_'"),
+    ("com.example.-app", "starts or ends"), ("com.exämple.app", "'ä'"), ("com.example.app ", "' '"),
+    ("com.example." + "a" * 160, "at most 155"),
+])
+def test_invalid_bundle_ids(value, fragment):
+    from mobilepack.errors import UsageError
+    from mobilepack.render.ios import validate_bundle_id
+
+    with pytest.raises(UsageError) as info:
+        validate_bundle_id(value)
+    assert fragment in info.value.message and "reverse-DNS" in info.value.hint
+
+
+def test_default_ids_and_project_names():
+    from mobilepack.render.ios import default_bundle_id, project_name, validate_bundle_id
+
+    assert default_bundle_id("Digits Demo") == "com.example.digitsdemo"
+    assert default_bundle_id("🚀 שלום") == "com.example.demo"
+    for name in ("Digits Demo", "🚀 שלום", "3D scan", 'a"b\\c'):
+        validate_bundle_id(default_bundle_id(name))
+    assert project_name("Digits Demo") == "DigitsDemo"
+    assert project_name("🚀 שלום") == "MobilepackDemo"
+    assert project_name("3D scan") == "App3DScan"
+
+
+def test_object_ids_are_stable_and_distinct():
+    from mobilepack.render.ios import object_id
+
+    assert object_id("file", "A/B.swift") == object_id("file", "A/B.swift")
+    assert len({object_id(k, p) for k in ("file", "build") for p in ("A/B.swift", "A/C.swift")}) == 4
+    assert all(len(object_id("file", p)) == 24 and object_id("file", p).isupper() for p in ("x", "y/z"))
+
+
+# --- escaping filters ----------------------------------------------------------------------------
+
+def test_swift_string_escapes():
+    from mobilepack.render.ios import swift_string
+
+    assert swift_string('a "b" \\(x)') == '"a \\"b\\" \\\\(x)"'
+    assert swift_string("line\nnext\ttab") == '"line\\nnext\\ttab"'
+    assert swift_string("🚀 שלום") == '"🚀 שלום"'
+    assert swift_string("\u202eevil") == '"\\u{202e}evil"'   # bidi override written as an escape
+    assert swift_string("\x01") == '"\\u{1}"'
+
+
+def test_swift_string_round_trips_through_the_swift_parser():
+    from mobilepack.render.ios import swift_string
+    from tests.test_ios_checks import first_node, swift_literal_value, swift_parser, swift_syntax_errors
+
+    for value in ('Quote " back \\ \\(x) \\u{41}', "new\nline\r\t", "🚀 שלום عربى", "\u202e\x00\x7f", "*/ /* //"):
+        source = f"let value = {swift_string(value)}\n".encode("utf-8")
+        assert swift_syntax_errors(source) == [], value
+        tree = swift_parser().parse(source)
+        literal = first_node(tree.root_node, lambda n: n.type == "line_string_literal")
+        assert swift_literal_value(literal) == value
+
+
+def test_pbx_string_and_comment():
+    from mobilepack.render.ios import pbx_comment, pbx_string
+
+    assert pbx_string("DigitsDemo/Info.plist") == "DigitsDemo/Info.plist"
+    assert pbx_string("16.0") == "16.0"
+    assert pbx_string("a b") == '"a b"'
+    assert pbx_string('q"\\') == '"q\\"\\\\"'
+    assert pbx_string("") == '""'
+    assert pbx_comment("a */ b\nc") == "a *_/ b c"
+
+
+def test_plist_string_round_trips_through_plistlib():
+    from mobilepack.render.ios import plist_string
+
+    value = 'a & b <c> "d" \'e\' 🚀 שלום\nline'
+    doc = ('<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0"><dict><key>k</key>'
+           f"<string>{plist_string(value)}</string></dict></plist>\n")
+    assert plistlib.loads(doc.encode("utf-8"))["k"] == value
+
+
+# --- CLI errors ----------------------------------------------------------------------------------
+
+def test_invalid_bundle_id_is_one_clean_error(digits_int8, tmp_path):
+    out = tmp_path / "ios"
+    result = run_cli(*render_sample_args(digits_int8, out), "--bundle-id", "com.example.my_app")
+    assert_clean_error(result, 2, "--bundle-id", "reverse-DNS")
+    assert not out.exists()
+
+
+def test_package_option_is_refused_for_ios(digits_int8, tmp_path):
+    result = run_cli(*render_sample_args(digits_int8, tmp_path / "ios"), "--package", "com.example.app")
+    assert_clean_error(result, 2, "--package does not apply to --target ios", "--bundle-id")
+
+
+def test_control_character_in_app_name_is_one_clean_error(digits_int8, tmp_path):
+    out = tmp_path / "ios"
+    result = run_cli(*render_sample_args(digits_int8, out), "--app-name", "bell\x07name")
+    assert_clean_error(result, 2, "U+0007", "property list")
+    assert not out.exists()
+
+
+def test_app_name_and_bundle_id_options(digits_int8, tmp_path):
+    out = tmp_path / "ios"
+    result = run_cli(*render_sample_args(digits_int8, out), "--app-name", "Zahlen 🚀", "--bundle-id",
+                     "org.example.zahlen", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["target"] == "ios" and payload["app"] == {"name": "Zahlen 🚀", "id": "org.example.zahlen"}
+    assert (out / "Zahlen.xcodeproj" / "project.pbxproj").is_file()
+    assert plistlib.loads((out / "Zahlen" / "Info.plist").read_bytes())["CFBundleDisplayName"] == "Zahlen 🚀"
