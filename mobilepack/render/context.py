@@ -69,6 +69,8 @@ def build_context(inputs: RenderInputs) -> dict[str, Any]:
             "inputs": [_tensor(t) for t in spec.inputs],
             "outputs": [_tensor(t) for t in spec.outputs],
             "image_input": image_input(spec),
+            # the signature the input/output names belong to (None: tensor order, no signature)
+            "signature_key": spec.signature_key,
         },
         "labels": list(inputs.labels),
         "labels_file": "labels.txt",
