@@ -35,7 +35,9 @@ final class AudioRecorder: NSObject, ObservableObject {
             self.recorder = recorder
             recording = true
             recorder.record(forDuration: Double(samples) / rate)
-            DispatchQueue.main.asyncAfter(deadline: .now() + Double(samples) / rate + 0.3) {
+            let wait = UInt64((Double(samples) / rate + 0.3) * 1_000_000_000)
+            Task { @MainActor in
+                try? await Task.sleep(nanoseconds: wait)
                 self.finish(url: url, samples: samples, completion: completion)
             }
         } catch {

@@ -86,30 +86,36 @@ enum Benchmark {
         }
     }
 
+    /// Facts about the phone (UIKit wants the main actor for them).
+    @MainActor
+    static func deviceInfo() -> [String: String] {
+        ["platform": "ios", "model": UIDevice.current.model, "machine": machineIdentifier(),
+         "system_name": UIDevice.current.systemName, "system_version": UIDevice.current.systemVersion]
+    }
+
     /// One JSON document for a whole benchmark.
-    static func report(_ configs: [BenchConfig]) -> [String: Any] {
+    static func report(_ configs: [BenchConfig], device: [String: String]) -> [String: Any] {
         [
             "schema_version": ModelInfo.benchSchemaVersion,
             "source": "ios-app",
             "generator": ModelInfo.generator,
             "model": ["name": ModelInfo.modelName, "file": ModelInfo.modelFile, "variant": ModelInfo.variant,
                       "task": ModelInfo.task, "bytes": ModelInfo.modelBytes] as [String: Any],
-            "device": ["platform": "ios", "model": UIDevice.current.model, "machine": machineIdentifier(),
-                       "system_name": UIDevice.current.systemName,
-                       "system_version": UIDevice.current.systemVersion] as [String: Any],
+            "device": device,
             "results": configs.map { $0.json() },
         ]
     }
 
-    static func jsonText(_ configs: [BenchConfig]) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: report(configs), options: [.sortedKeys]),
+    static func jsonText(_ configs: [BenchConfig], device: [String: String]) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: report(configs, device: device),
+                                                     options: [.sortedKeys]),
               let text = String(data: data, encoding: .utf8) else { return "{}" }
         return text
     }
 
-    /// Writes the JSON beside the app's documents (for the share sheet) and prints one tagged line.
-    static func export(_ configs: [BenchConfig]) -> URL? {
-        let text = jsonText(configs)
+    /// Writes the JSON to a temporary file (for the share sheet) and prints it as one tagged console line.
+    static func export(_ configs: [BenchConfig], device: [String: String]) -> URL? {
+        let text = jsonText(configs, device: device)
         print("\(logTag) \(text)")
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("mobilepack-bench.json")
         do {

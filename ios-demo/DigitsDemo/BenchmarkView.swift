@@ -2,6 +2,7 @@
 import SwiftUI
 
 /// Warmup + N runs per delegate with mean/p50/p90, exported as JSON (share sheet and console).
+@MainActor
 struct BenchmarkView: View {
     @State private var warmup = 5
     @State private var runs = 50
@@ -53,6 +54,7 @@ struct BenchmarkView: View {
         exported = nil
         let warmup = self.warmup, runs = self.runs
         let input = benchmarkInput()
+        let device = Benchmark.deviceInfo()
         DispatchQueue.global(qos: .userInitiated).async {
             var configs: [BenchConfig] = []
             for (accelerator, threads) in Benchmark.plan {
@@ -61,7 +63,7 @@ struct BenchmarkView: View {
                 let partial = configs
                 Task { @MainActor in results = partial }
             }
-            let url = Benchmark.export(configs)
+            let url = Benchmark.export(configs, device: device)
             let finished = configs
             Task { @MainActor in
                 results = finished

@@ -2,6 +2,7 @@
 import PhotosUI
 import SwiftUI
 
+@MainActor
 struct ContentView: View {
     @StateObject private var model = DemoModel()
     @StateObject private var recorder = AudioRecorder()

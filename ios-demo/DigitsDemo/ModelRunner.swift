@@ -67,12 +67,14 @@ final class ModelRunner {
             }
             delegates.append(delegate)
         }
+        let created: Interpreter
         do {
-            interpreter = try Interpreter(modelPath: path, options: options, delegates: delegates)
-            try interpreter.allocateTensors()
+            created = try Interpreter(modelPath: path, options: options, delegates: delegates)
+            try created.allocateTensors()
         } catch {
             throw RunnerError(message: "\(accelerator.rawValue) failed to initialize: \(error.localizedDescription)")
         }
+        interpreter = created
         initMicros = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
     }
 
