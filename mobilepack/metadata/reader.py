@@ -60,6 +60,7 @@ class ModelMetadata:
     outputs: tuple[TensorMetadata, ...]
     output_groups: tuple[tuple[str, tuple[str, ...]], ...]
     files: tuple[AssociatedFile, ...]          # every associated file named anywhere
+    input_units: tuple[str, ...] = ()          # subgraph-level input process units (e.g. a BERT tokenizer)
     packed_files: dict[str, bytes] = field(default_factory=dict)   # the files actually in the zip
 
     @property
@@ -85,7 +86,7 @@ class ModelMetadata:
 
     def task(self) -> str:
         """The task the metadata describes (tflite-support does not store one by name)."""
-        units = {u for t in self.inputs for u in t.process_units}
+        units = {u for t in self.inputs for u in t.process_units} | set(self.input_units)
         contents = {t.content for t in self.inputs}
         if units & {"bert_tokenizer", "sentencepiece_tokenizer", "regex_tokenizer"}:
             return "text_classification"
@@ -166,6 +167,7 @@ def parse_metadata(buffer: bytes) -> ModelMetadata:
     inputs: list[TensorMetadata] = []
     outputs: list[TensorMetadata] = []
     groups = []
+    input_units: list[str] = []
     for sg in root.tables(3, "subgraph_metadata")[:1]:
         files += [_file(f, "subgraph") for f in sg.tables(4, "associated_files")]
         for kind, index, target in (("input", 2, inputs), ("output", 3, outputs)):
@@ -175,12 +177,17 @@ def parse_metadata(buffer: bytes) -> ModelMetadata:
                 files += list(md.files) + _unit_files(t, f"{kind}:{md.name}")
         for g in sg.tables(8, "output_tensor_groups"):
             groups.append((g.string(0, "name") or "", tuple(g.strings(1, "tensor_names"))))
-        for index in (5, 6):
-            sg.tables(index, "process_units")
+        for pu in sg.tables(5, "input_process_units"):
+            ptype = pu.scalar(0, "B", 0)
+            input_units.append(PROCESS_UNITS.get(ptype, f"unit_{ptype}"))
+            opts = pu.table(1, "options") if ptype in (4, 5, 6) else None
+            if opts is not None:
+                files += [_file(f, "subgraph") for f in opts.tables(1 if ptype == 6 else 0, "vocab_file")]
+        sg.tables(6, "output_process_units")
     return ModelMetadata(root.string(0, "name") or "", root.string(1, "description") or "",
                          root.string(2, "version") or "", root.string(4, "author") or "",
                          root.string(5, "license") or "", root.string(7, "min_parser_version") or "",
-                         tuple(inputs), tuple(outputs), tuple(groups), tuple(files))
+                         tuple(inputs), tuple(outputs), tuple(groups), tuple(files), tuple(input_units))
 
 
 def packed_files(data: bytes) -> dict[str, bytes]:

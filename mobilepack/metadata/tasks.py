@@ -35,6 +35,7 @@ class WriteRequest:
     sample_rate: int | None = None
     channels: int = 1
     value_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    aliases: dict[int, str] = field(default_factory=dict)   # tensor index -> signature name (subgraph 0)
 
 
 # -- detection -------------------------------------------------------------------------
@@ -48,7 +49,8 @@ def _is_vector(t: FbTensor) -> bool:
     return len(t.shape) == 2 and t.shape[0] == 1 and t.shape[1] >= 2
 
 
-def _detection_roles(outputs: tuple[FbTensor, ...]) -> dict[str, FbTensor] | None:
+def _detection_roles(outputs: tuple[FbTensor, ...], aliases: dict[int, str] | None = None
+                     ) -> dict[str, FbTensor] | None:
     """SSD-style outputs: boxes [1,N,4], classes [1,N], scores [1,N], count [1]."""
     if len(outputs) != 4:
         return None
@@ -57,8 +59,12 @@ def _detection_roles(outputs: tuple[FbTensor, ...]) -> dict[str, FbTensor] | Non
     pair = [t for t in outputs if len(t.shape) == 2]
     if len(boxes) != 1 or len(count) != 1 or len(pair) != 2 or any(p.shape[1] != boxes[0].shape[1] for p in pair):
         return None
-    classes = [p for p in pair if "class" in p.name.lower()]
-    scores = [p for p in pair if "score" in p.name.lower()]
+
+    def named(t, key):
+        return key in f"{t.name} {(aliases or {}).get(t.index, '')}".lower()
+
+    classes = [p for p in pair if named(p, "class")]
+    scores = [p for p in pair if named(p, "score")]
     if len(classes) == 1 and len(scores) == 1 and classes[0] is not scores[0]:
         cls, score = classes[0], scores[0]
     else:  # TFLite_Detection_PostProcess order: boxes, classes, scores, count
@@ -168,22 +174,41 @@ def _object_detector(req: WriteRequest):
     from tensorflow_lite_support.metadata.python.metadata_writers import object_detector
 
     info, _ = _md()
-    roles = _detection_roles(req.outputs)
+    roles = _detection_roles(req.outputs, req.aliases)
     if roles is None:
         raise InputError("object_detection needs SSD-style outputs: boxes [1,N,4], classes [1,N], scores [1,N], "
                          f"count [1]; this model has {_shapes(req.outputs)}",
                          "use --task generic, or export the detector with TFLite_Detection_PostProcess")
-    order = [roles[k].index for k in ("location", "category", "score", "number")]
-    if order != sorted(order):
-        raise InputError("the detector's outputs are not in SSD order (boxes, classes, scores, count by tensor index)",
-                         "export with TFLite_Detection_PostProcess, or use --task generic")
     return object_detector.MetadataWriter.create_from_metadata_info(
         req.model, general_md=req.general, input_md=_image_input(req, "Input image to be detected."),
-        output_location_md=info.TensorMd(name="location", description="The locations of the detected boxes."),
+        output_location_md=info.TensorMd(name=DETECTION_NAMES["location"], description="The locations of the detected boxes."),
         output_category_md=info.CategoryTensorMd(name="category", description="The categories of the detected boxes.",
                                                  label_files=_label_files(req, info)),
         output_score_md=info.ClassificationTensorMd(name="score", description="The scores of the detected boxes."),
-        output_number_md=info.TensorMd(name="number of detections", description="The number of the detected boxes."))
+        output_number_md=info.TensorMd(name=DETECTION_NAMES["number"],
+                                       description="The number of the detected boxes."))
+
+
+DETECTION_NAMES = {"location": "location", "category": "category", "score": "score",
+                   "number": "number of detections"}
+
+
+def detection_order(req: WriteRequest):
+    """tflite-support's detector writer assigns the four output metadata by ascending
+    tensor index (true for TFLite_Detection_PostProcess); put each one at the position
+    of the model output that has its role instead, since apps match outputs by position."""
+    roles = _detection_roles(req.outputs, req.aliases)
+    position = {t.index: i for i, t in enumerate(req.outputs)}
+
+    def amend(md) -> None:
+        sg = md.subgraphMetadata[0]
+        by_name = {t.name.decode() if isinstance(t.name, bytes) else t.name: t for t in sg.outputTensorMetadata}
+        ordered = [None] * len(req.outputs)
+        for role, tensor in roles.items():
+            ordered[position[tensor.index]] = by_name[DETECTION_NAMES[role]]
+        sg.outputTensorMetadata = ordered
+
+    return amend
 
 
 def _image_segmenter(req: WriteRequest):
@@ -211,7 +236,7 @@ def _text_classifier(req: WriteRequest):
         if len(req.inputs) != 3:
             raise InputError(f"a BERT classifier has 3 inputs (ids, mask, segment ids); this model has {len(req.inputs)}",
                              "use --tokenizer regex for a single-input text model")
-        ids, mask, segment = _bert_inputs(req.inputs)
+        ids, mask, segment = _bert_inputs(req.inputs, req.aliases)
         input_md = info.BertInputTensorsMd(req.model, ids, mask, segment,
                                            tokenizer_md=info.BertTokenizerMd(req.vocab_path))
         return bert_nl_classifier.MetadataWriter.create_from_metadata_info(
@@ -227,17 +252,17 @@ def _text_classifier(req: WriteRequest):
         req.model, general_md=req.general, input_md=input_md, output_md=output_md)
 
 
-def _bert_inputs(inputs: tuple[FbTensor, ...]) -> tuple[str, str, str]:
-    names = [t.name for t in inputs]
+def _bert_inputs(inputs: tuple[FbTensor, ...], aliases: dict[int, str]) -> tuple[str, str, str]:
+    """(ids, mask, segment ids) tensor names, matched by tensor or signature name, else in model order."""
+    def names(t):
+        return f"{t.name} {aliases.get(t.index, '')}".lower()
 
-    def pick(*keys):
-        found = [n for n in names if any(k in n.lower() for k in keys)]
-        return found[0] if len(found) == 1 else None
-
-    ids, mask, seg = pick("ids", "word"), pick("mask"), pick("segment", "type")
-    if ids and mask and seg and len({ids, mask, seg}) == 3:
-        return ids, mask, seg
-    return names[0], names[1], names[2]
+    seg = [t for t in inputs if "segment" in names(t) or "type" in names(t)]
+    mask = [t for t in inputs if "mask" in names(t) and t not in seg]
+    ids = [t for t in inputs if t not in seg and t not in mask]
+    if len(seg) == 1 and len(mask) == 1 and len(ids) == 1:
+        return ids[0].name, mask[0].name, seg[0].name
+    return inputs[0].name, inputs[1].name, inputs[2].name
 
 
 def _audio_classifier(req: WriteRequest):

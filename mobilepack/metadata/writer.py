@@ -22,7 +22,8 @@ from typing import Any
 from mobilepack.errors import InputError, MobilepackError, UsageError
 from mobilepack.metadata.labels import check_count, check_labels, labels_file_bytes
 from mobilepack.metadata.reader import ModelMetadata, parse_metadata, read_metadata
-from mobilepack.metadata.tasks import IMAGE_TASKS, WRITERS, WriteRequest, class_count, detect_task, parse_task
+from mobilepack.metadata.tasks import (IMAGE_TASKS, WRITERS, WriteRequest, class_count, detect_task,
+                                       detection_order, parse_task)
 from mobilepack.model.flatbuffer import FbModel, parse_model
 from mobilepack.model.spec import ModelSpec, Normalization, Task
 from mobilepack.report.schema import METADATA_SCHEMA_VERSION
@@ -219,8 +220,14 @@ def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | No
         req = WriteRequest(model=bytearray(base), fb=fb, inputs=inputs, outputs=outputs, general=general,
                            mean=written[0] if written else None, std=written[1] if written else None,
                            label_path=label_path, vocab_path=vocab_path, tokenizer=tokenizer,
-                           sample_rate=sample_rate, channels=channels, value_ranges=dict(value_ranges or {}))
-        out = _populate(WRITERS[chosen_task](req), score_threshold)
+                           sample_rate=sample_rate, channels=channels, value_ranges=dict(value_ranges or {}),
+                           aliases={i: n for s in fb.signatures if s.subgraph == 0 for n, i in s.inputs + s.outputs})
+        amendments = []
+        if chosen_task == Task.OBJECT_DETECTION:
+            amendments.append(detection_order(req))
+        if score_threshold is not None:
+            amendments.append(_score_threshold(score_threshold))
+        out = _populate(WRITERS[chosen_task](req), amendments)
     written_files = _verify(out, name=name, info=info, labels=label_tuple, written=written,
                             score_threshold=score_threshold, sample_rate=sample_rate if
                             chosen_task == Task.AUDIO_CLASSIFICATION else None,
@@ -248,30 +255,40 @@ def _copy_vocab(vocab: str | Path, tmp: str) -> str:
     return str(target)
 
 
-def _populate(writer, score_threshold: float | None) -> bytes:
-    """Populate the writer's metadata (plus a score-threshold unit on the output) into the model."""
+def _score_threshold(threshold: float):
+    def amend(md) -> None:
+        from tensorflow_lite_support.metadata import metadata_schema_py_generated as fb
+
+        unit = fb.ProcessUnitT()
+        unit.optionsType = fb.ProcessUnitOptions.ScoreThresholdingOptions
+        unit.options = fb.ScoreThresholdingOptionsT()
+        unit.options.globalScoreThreshold = float(threshold)
+        tensor = md.subgraphMetadata[0].outputTensorMetadata[0]
+        tensor.processUnits = [*(tensor.processUnits or []), unit]
+
+    return amend
+
+
+def _populate(writer, amendments) -> bytes:
+    """Populate the writer's metadata into the model, after ``amendments`` (functions
+    over the unpacked ``ModelMetadataT``) for what tflite-support's writers have no
+    option for: a score threshold, detector outputs not in TFLite_Detection_PostProcess order."""
     from tensorflow_lite_support.metadata import metadata_schema_py_generated as fb
 
     from mobilepack.metadata.tasks import load_tflite_support
 
     _metadata = load_tflite_support()
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         previous = logging.getLogger().level
         logging.getLogger().setLevel(logging.ERROR)
         try:
-            if score_threshold is not None:
+            if amendments:
                 import flatbuffers
 
-                # tflite-support's writers have no option for it: amend the metadata they built
                 md = fb.ModelMetadataT.InitFromPackedBuf(bytes(writer._metadata_buffer), 0)
-                unit = fb.ProcessUnitT()
-                unit.optionsType = fb.ProcessUnitOptions.ScoreThresholdingOptions
-                unit.options = fb.ScoreThresholdingOptionsT()
-                unit.options.globalScoreThreshold = float(score_threshold)
-                tensor = md.subgraphMetadata[0].outputTensorMetadata[0]
-                tensor.processUnits = [*(tensor.processUnits or []), unit]
+                for amend in amendments:
+                    amend(md)
                 b = flatbuffers.Builder(0)
                 b.Finish(md.Pack(b), _metadata.MetadataPopulator.METADATA_FILE_IDENTIFIER)
                 writer._metadata_buffer = b.Output()

@@ -1,0 +1,266 @@
+"""The metadata stage and ``mobilepack metadata``: every task writer on a tiny model built
+here, read back with tflite-support's displayer; every normalization source; labels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mobilepack.errors import InputError, UsageError
+from mobilepack.metadata import GeneralInfo, attach, read, spec_beside
+from mobilepack.metadata.tasks import load_tflite_support
+from mobilepack.model.spec import Normalization
+from tests.conftest import DIGITS, assert_clean_error, run_cli, snapshot
+from tests.test_metadata_models import digits_variants, model_file
+
+FLAGS = Normalization(mean=(127.5,), std=(127.5,), source="flags")
+TRICKY_LABELS = ["café", 'say "cheese"', "a,b,c", "日本語", "it's", "  padded  "]
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    return lambda name: model_file(tmp_path_factory, name)
+
+
+@pytest.fixture(scope="session")
+def digits(tmp_path_factory) -> Path:
+    return digits_variants(tmp_path_factory)
+
+
+@pytest.fixture()
+def vocab(tmp_path) -> Path:
+    p = tmp_path / "vocab.txt"
+    p.write_text("<PAD>\n<START>\n<UNKNOWN>\ngood\nbad\n", encoding="utf-8")
+    return p
+
+
+def displayed(model: bytes):
+    md = load_tflite_support()
+    d = md.MetadataDisplayer.with_model_buffer(model)
+    return json.loads(d.get_metadata_json()), d
+
+
+def _units(tensor: dict) -> dict[str, dict]:
+    return {pu["options_type"]: pu.get("options", {}) for pu in tensor.get("process_units", [])}
+
+
+# -- one test per task writer -------------------------------------------------------------
+
+def test_image_classification_normalization_labels_threshold(tiny):
+    result = attach(tiny("classifier").read_bytes(), labels=["a", "b", "c", "d"], normalization=FLAGS,
+                    score_threshold=0.25, info=GeneralInfo(name="tiny", version="2.1", author="me", license="MIT"))
+    assert (result.task, result.task_source) == ("image_classification", "detected")
+    shown, disp = displayed(result.model)
+    assert (shown["name"], shown["version"], shown["author"], shown["license"]) == ("tiny", "2.1", "me", "MIT")
+    sg = shown["subgraph_metadata"][0]
+    norm = _units(sg["input_tensor_metadata"][0])["NormalizationOptions"]
+    assert norm == {"mean": [127.5], "std": [127.5]}
+    threshold = _units(sg["output_tensor_metadata"][0])["ScoreThresholdingOptions"]
+    assert threshold["global_score_threshold"] == pytest.approx(0.25)
+    assert disp.get_associated_file_buffer("labels.txt") == b"a\nb\nc\nd\n"
+    assert result.normalization["source"] == "flags" and result.normalization["written"]["mean"] == [127.5]
+
+
+def test_object_detection_outputs_matched_by_role(tiny):
+    path = tiny("detector")
+    result = attach(path.read_bytes(), labels=["cat", "dog", "bird"], normalization=FLAGS)
+    assert result.task == "object_detection"
+    shown, _ = displayed(result.model)
+    sg = shown["subgraph_metadata"][0]
+    assert sg["output_tensor_groups"][0]["tensor_names"] == ["location", "category", "score"]
+    # each metadata entry sits at the position of the model output with that role
+    from mobilepack.model.flatbuffer import parse_model
+
+    fb = parse_model(result.model)
+    shapes = [fb.subgraphs[0].tensors[i].shape for i in fb.subgraphs[0].outputs]
+    by_name = {t["name"]: shapes[i] for i, t in enumerate(sg["output_tensor_metadata"])}
+    assert by_name["location"] == (1, 5, 4) and by_name["number of detections"] == (1,)
+    assert read(result.model).labels() == ("cat", "dog", "bird")
+
+
+def test_image_segmentation_labels(tiny):
+    result = attach(tiny("segmenter").read_bytes(), labels=["bg", "cat", "dog"], normalization=FLAGS)
+    assert result.task == "image_segmentation"
+    md = read(result.model)
+    assert md.task() == "image_segmentation" and md.labels() == ("bg", "cat", "dog")
+
+
+def test_text_classification_regex_tokenizer(tiny, vocab):
+    result = attach(tiny("text_regex").read_bytes(), labels=["neg", "pos"], vocab=vocab)
+    assert result.task == "text_classification"
+    shown, disp = displayed(result.model)
+    units = _units(shown["subgraph_metadata"][0]["input_tensor_metadata"][0])
+    assert "RegexTokenizerOptions" in units
+    assert disp.get_associated_file_buffer("vocab.txt") == vocab.read_bytes()
+
+
+def test_text_classification_bert_wordpiece(tiny, vocab):
+    result = attach(tiny("text_bert").read_bytes(), labels=["neg", "pos"], vocab=vocab)
+    shown, _ = displayed(result.model)
+    sg = shown["subgraph_metadata"][0]
+    assert [pu["options_type"] for pu in sg["input_process_units"]] == ["BertTokenizerOptions"]
+    names = {t["name"] for t in sg["input_tensor_metadata"]}
+    assert names == {"ids", "mask", "segment_ids"}
+    assert read(result.model).task() == "text_classification"
+
+
+def test_text_classification_needs_vocab(tiny):
+    with pytest.raises(UsageError, match="vocab"):
+        attach(tiny("text_regex").read_bytes(), labels=["neg", "pos"])
+
+
+def test_audio_classification_sample_rate(tiny):
+    result = attach(tiny("audio").read_bytes(), labels=["a", "b", "c"], sample_rate=16000, channels=1)
+    md = read(result.model)
+    assert md.task() == "audio_classification"
+    assert (md.inputs[0].sample_rate, md.inputs[0].channels) == (16000, 1)
+    with pytest.raises(UsageError, match="sample rate"):
+        attach(tiny("audio").read_bytes(), labels=["a", "b", "c"])
+
+
+def test_generic_undetected_says_so_with_ranges(tiny):
+    result = attach(tiny("generic").read_bytes(), info=GeneralInfo(name="feat", description="d", version="3"),
+                    value_ranges={"serving_default_features:0": (0.0, 1.0)})
+    assert (result.task, result.task_source) == ("generic", "undetected")
+    assert any("could not be detected" in w for w in result.warnings)
+    md = read(result.model)
+    assert (md.name, md.description, md.version) == ("feat", "d", "3")
+    assert md.inputs[0].name == "serving_default_features:0"
+    assert md.inputs[0].value_range == ((0.0,), (1.0,))
+    assert "tensor of shape 1x6" in md.inputs[0].description
+
+
+def test_task_option_overrides_detection(tiny):
+    result = attach(tiny("classifier").read_bytes(), task="generic")
+    assert (result.task, result.task_source) == ("generic", "option")
+    with pytest.raises(UsageError, match="unknown task"):
+        attach(tiny("classifier").read_bytes(), task="pose_estimation")
+
+
+# -- normalization sources ------------------------------------------------------------------
+
+def test_normalization_from_model_layer_via_convert_record(digits):
+    path = digits / "digits_fp32.tflite"
+    spec = spec_beside(path)
+    assert spec is not None and spec.normalization.in_model
+    result = attach(path.read_bytes(), spec=spec, labels=(DIGITS / "labels.txt").read_text().split())
+    n = result.normalization
+    assert (n["source"], n["in_model"]) == ("model_layer", True)
+    assert n["std"] == [255.0]
+    # the model rescales itself: the app must feed raw pixels, so metadata is the identity
+    assert n["written"] == {"mean": [0.0], "std": [1.0]}
+    assert read(result.model).normalization == ((0.0,), (1.0,))
+
+
+def test_normalization_explicit_beats_model_layer(digits):
+    path = digits / "digits_fp32.tflite"
+    result = attach(path.read_bytes(), spec=spec_beside(path), normalization=Normalization((0.5,), (2.0,), "config"))
+    assert result.normalization["source"] == "config"
+    assert read(result.model).normalization == ((0.5,), (2.0,))
+
+
+def test_normalization_from_existing_metadata(tiny):
+    first = attach(tiny("classifier").read_bytes(), labels=["a", "b", "c", "d"],
+                   normalization=Normalization((10.0,), (20.0,), "flags"))
+    again = attach(first.model)
+    assert again.normalization["source"] == "metadata"
+    assert read(again.model).normalization == ((10.0,), (20.0,))
+    assert again.labels == ("a", "b", "c", "d")
+
+
+def test_image_task_without_normalization_is_an_error(tiny):
+    with pytest.raises(UsageError) as err:
+        attach(tiny("classifier").read_bytes(), labels=["a", "b", "c", "d"])
+    assert "--mean" in err.value.hint and "127.5" in err.value.hint
+
+
+def test_normalization_channel_count_checked(tiny):
+    with pytest.raises(UsageError, match="3 channels"):
+        attach(tiny("classifier").read_bytes(), normalization=Normalization((1.0, 2.0), (1.0, 1.0), "flags"))
+
+
+# -- labels -----------------------------------------------------------------------------------
+
+def test_label_count_mismatch_names_both_numbers(tiny):
+    with pytest.raises(InputError) as err:
+        attach(tiny("classifier").read_bytes(), labels=["a", "b", "c"], normalization=FLAGS)
+    assert "3 labels" in err.value.message and "4 classes" in err.value.message
+
+
+def test_tricky_labels_survive_byte_exact(tiny, tmp_path):
+    labels_file = tmp_path / "labels.txt"
+    labels_file.write_bytes(("\n".join(TRICKY_LABELS[:4]) + "\n").encode("utf-8"))
+    out = tmp_path / "out.tflite"
+    r = run_cli("metadata", tiny("classifier"), "-o", out, "--labels", labels_file, "--mean", "0", "--std", "1",
+                "--json")
+    assert r.returncode == 0, r.stderr
+    _, disp = displayed(out.read_bytes())
+    assert disp.get_associated_file_buffer("labels.txt") == labels_file.read_bytes()
+    assert json.loads(r.stdout)["labels"]["first"] == TRICKY_LABELS[:4]
+    result = attach(tiny("segmenter").read_bytes(), labels=TRICKY_LABELS[3:], normalization=FLAGS)
+    assert read(result.model).labels() == tuple(TRICKY_LABELS[3:])
+
+
+def test_reattach_replaces_without_duplicate_files(tiny, vocab):
+    first = attach(tiny("text_regex").read_bytes(), labels=["neg", "pos"], vocab=vocab)
+    second = attach(first.model, labels=["negative", "positive"], vocab=vocab)
+    assert second.replaced_existing and not first.replaced_existing
+    _, disp = displayed(second.model)
+    assert sorted(disp.get_packed_associated_file_list()) == ["labels.txt", "vocab.txt"]
+    assert disp.get_associated_file_buffer("labels.txt") == b"negative\npositive\n"
+    assert abs(len(second.model) - len(first.model)) < 64  # the old archive was dropped, not kept
+
+
+# -- the command ------------------------------------------------------------------------------
+
+def test_cli_metadata_json_on_sample(digits, tmp_path):
+    out = tmp_path / "digits_md.tflite"
+    r = run_cli("metadata", digits / "digits_int8.tflite", "-o", out, "--labels", DIGITS / "labels.txt",
+                "--name", "digits", "--version", "1.0", "--author", "mobilepack", "--license", "Apache-2.0", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["schema_version"] == "1.0" and d["task"] == "image_classification"
+    assert d["normalization"]["source"] == "model_layer" and d["normalization"]["in_model"] is True
+    assert d["labels"]["count"] == 10 and d["associated_files"] == ["labels.txt"]
+    assert d["general"]["license"] == "Apache-2.0"
+    assert read(out.read_bytes()).labels()[0] == "zero"
+
+
+def test_cli_label_mismatch_clean_error_no_output(tiny, tmp_path):
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a\nb\nc\n", encoding="utf-8")
+    out = tmp_path / "out" / "m.tflite"
+    r = run_cli("metadata", tiny("classifier"), "-o", out, "--labels", labels, "--mean", "127.5", "--std", "127.5")
+    assert_clean_error(r, 2, "3 labels", "4 classes")
+    assert not out.exists() and snapshot(tmp_path / "out") == {}
+
+
+def test_cli_missing_normalization_clean_error(tiny, tmp_path):
+    r = run_cli("metadata", tiny("classifier"), "-o", tmp_path / "o.tflite")
+    assert_clean_error(r, 2, "normalization", "--mean")
+
+
+@pytest.mark.parametrize("content,fragment", [(b"", "empty"), (b"\x00" * 64, "malformed"),
+                                              (b"PK\x03\x04" + b"\x00" * 40, "zip")],
+                         ids=["empty", "zeros", "zip"])
+def test_cli_bad_model_exit_2(tmp_path, content, fragment):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(content)
+    r = run_cli("metadata", bad, "-o", tmp_path / "o.tflite")
+    assert_clean_error(r, 2, fragment)
+    assert not (tmp_path / "o.tflite").exists()
+
+
+def test_cli_out_is_directory(tiny, tmp_path):
+    r = run_cli("metadata", tiny("generic"), "-o", tmp_path)
+    assert_clean_error(r, 2, "is a directory")
+
+
+def test_cli_failure_keeps_previous_output(tiny, tmp_path):
+    out = tmp_path / "o.tflite"
+    out.write_bytes(b"previous")
+    r = run_cli("metadata", tiny("classifier"), "-o", out, "--mean", "1")
+    assert_clean_error(r, 2, "--mean and --std")
+    assert out.read_bytes() == b"previous" and sorted(p.name for p in tmp_path.iterdir()) == ["o.tflite"]
