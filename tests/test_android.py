@@ -122,3 +122,14 @@ def test_missing_template_variable_is_an_error():
     env = target_environment(get("android"))
     with pytest.raises(jinja2.UndefinedError):
         env.from_string("{{ app.missing | kotlin_string }}").render(app={"name": "x"})
+
+
+def test_unsupported_tensor_dtype_is_a_usage_error():
+    from mobilepack.errors import UsageError
+    from mobilepack.render.android import extend_context
+
+    tensor = {"name": "text", "shape": [1], "dtype": "string", "quantization": None, "elements": 1}
+    context = {"model": {"task": "text_classification", "inputs": [tensor], "outputs": [], "image_input": None},
+               "app": {"name": "x", "id": "com.example.x"}, "labels": [], "normalization": None}
+    with pytest.raises(UsageError, match="dtype string"):
+        extend_context(context)

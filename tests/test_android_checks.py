@@ -90,7 +90,7 @@ def aapt2_link(project: Path, work: Path) -> tuple[int, str, Path]:
 def kotlinc(sources: list[Path], out: Path) -> tuple[int, str]:
     cp = os.pathsep.join(str(JARS / j) for j in CLASSPATH_JARS)
     proc = subprocess.run([str(KOTLINC), "-cp", cp, "-d", str(out), "-jvm-target", "17", "-language-version",
-                           KOTLIN_LANGUAGE, "-api-version", KOTLIN_LANGUAGE, "-Werror", "-nowarn",
+                           KOTLIN_LANGUAGE, "-api-version", KOTLIN_LANGUAGE, "-Werror",
                            *map(str, sources)], capture_output=True, text=True, timeout=900,
                           env=dict(os.environ, JAVA_OPTS="-Xmx2g"))
     return proc.returncode, proc.stdout + proc.stderr
@@ -364,6 +364,13 @@ def _copy(project: Path, dest: Path) -> Path:
     return dest
 
 
+def _repackage(project: Path, package: str) -> None:
+    """Moves a copied project to its own package so it can share a kotlinc run with the original."""
+    for p in project.rglob("*"):
+        if p.is_file() and p.suffix in (".kt", ".kts", ".xml"):
+            p.write_text(p.read_text(encoding="utf-8").replace("com.mobilepack.checks.generic", package), encoding="utf-8")
+
+
 def _edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, (path, old)
@@ -376,16 +383,10 @@ def test_negative_cases_fail_the_checks(rendered, tmp_path):
     _, projects, _, _ = rendered
     api = _copy(projects["generic"], tmp_path / "api")
     _edit(next(api.rglob("MainActivity.kt")), "setContentView(R.layout.activity_main)", "setContentVeiw(R.layout.activity_main)")
+    _repackage(api, "com.mobilepack.checks.wrongapi")
     tfl = _copy(projects["generic"], tmp_path / "tflite")
-    for p in tfl.rglob("*"):
-        if p.is_file() and p.suffix in (".kt", ".kts", ".xml"):
-            p.write_text(p.read_text(encoding="utf-8").replace("com.mobilepack.checks.generic", "com.mobilepack.checks.wrongtfl"),
-                         encoding="utf-8")
     _edit(next(tfl.rglob("ModelRunner.kt")), "options.setNumThreads(choice.threads)", "options.setThreadCount(choice.threads)")
-    for p in api.rglob("*"):
-        if p.is_file() and p.suffix in (".kt", ".kts", ".xml"):
-            p.write_text(p.read_text(encoding="utf-8").replace("com.mobilepack.checks.generic", "com.mobilepack.checks.wrongapi"),
-                         encoding="utf-8")
+    _repackage(tfl, "com.mobilepack.checks.wrongtfl")
     checks = check_projects({"api": api, "tflite": tfl}, tmp_path / "work")
     assert any("setContentVeiw" in e for e in checks["api"].kotlin_errors), checks["api"].kotlin_errors
     assert any("setThreadCount" in e for e in checks["tflite"].kotlin_errors), checks["tflite"].kotlin_errors

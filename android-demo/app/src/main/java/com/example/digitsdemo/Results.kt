@@ -70,17 +70,9 @@ object Results {
         val w = info.shape[2]
         val c = info.shape[3]
         val colors = IntArray(w * h)
-        for (y in 0 until h) {
-            for (x in 0 until w) {
-                val base = (y * w + x) * c
-                var best = 0
-                if (c == 1) {
-                    best = if (output[base] >= 0.5f) 1 else 0
-                } else {
-                    for (k in 1 until c) if (output[base + k] > output[base + best]) best = k
-                }
-                colors[y * w + x] = if (best == 0) Color.TRANSPARENT else classColor(best)
-            }
+        for (p in 0 until w * h) {
+            val best = classAt(output, p, c)
+            colors[p] = if (best == 0) Color.TRANSPARENT else classColor(best)
         }
         val mask = Bitmap.createBitmap(colors, w, h, Bitmap.Config.ARGB_8888)
         val copy = image.copy(Bitmap.Config.ARGB_8888, true)
@@ -93,17 +85,18 @@ object Results {
         val c = info.shape[3]
         val pixels = output.size / c
         val counts = IntArray(maxOf(c, 2))
-        for (p in 0 until pixels) {
-            var best = 0
-            if (c == 1) {
-                best = if (output[p] >= 0.5f) 1 else 0
-            } else {
-                for (k in 1 until c) if (output[p * c + k] > output[p * c + best]) best = k
-            }
-            counts[best]++
-        }
+        for (p in 0 until pixels) counts[classAt(output, p, c)]++
         return counts.indices.filter { counts[it] > 0 }.sortedByDescending { counts[it] }
             .map { Scored(label(labels, it), counts[it].toFloat() / pixels) }
+    }
+
+    /** The class of pixel [p]: argmax over its [c] channels, or a 0.5 threshold for one channel. */
+    private fun classAt(output: FloatArray, p: Int, c: Int): Int {
+        val base = p * c
+        if (c == 1) return if (output[base] >= 0.5f) 1 else 0
+        var best = 0
+        for (k in 1 until c) if (output[base + k] > output[base + best]) best = k
+        return best
     }
 
     private fun classColor(index: Int): Int {
