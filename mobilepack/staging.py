@@ -109,3 +109,57 @@ class StagedOutput:
     def __exit__(self, *exc) -> None:
         if not self._committed and self.path is not None:
             shutil.rmtree(self.path, ignore_errors=True)
+
+
+class StagedTree:
+    """Build a whole output tree beside ``out`` and swap it in at the end.
+
+    ``with StagedTree(out) as stage: ...write under stage.path...; stage.commit()``.
+    The swap renames OUT away, renames the staging tree to OUT, then deletes the
+    old tree, with SIGINT/SIGTERM blocked; a failure before it leaves OUT as it was."""
+
+    def __init__(self, out: str | Path) -> None:
+        self.out = Path(out).absolute()
+        self.path: Path | None = None
+        self._committed = False
+
+    def __enter__(self) -> StagedTree:
+        if self.out.exists() and not self.out.is_dir():
+            raise OutputError(f"output path {self.out} exists and is not a directory", "choose a directory for -o")
+        anchor = _nearest_existing(self.out.parent)
+        if not anchor.is_dir():
+            raise OutputError(f"cannot create {self.out}: {anchor} is a file", "choose another -o")
+        try:
+            self.path = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.mobilepack-", dir=anchor))
+        except OSError as exc:
+            raise OutputError(f"cannot write to {self.out}: {exc.strerror or exc}",
+                              "choose a writable -o directory") from exc
+        return self
+
+    def commit(self) -> None:
+        assert self.path is not None
+        blocked = {signal.SIGINT, signal.SIGTERM}
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            if self.out.exists():
+                trash = Path(tempfile.mkdtemp(prefix=".mobilepack-old-", dir=self.out.parent))
+                os.rename(self.out, trash / "tree")
+                try:
+                    os.rename(self.path, self.out)
+                except OSError:
+                    os.rename(trash / "tree", self.out)  # put the old tree back
+                    raise
+                shutil.rmtree(trash, ignore_errors=True)
+            else:
+                os.rename(self.path, self.out)
+            self._committed = True
+        except OSError as exc:
+            raise OutputError(f"cannot move outputs into {self.out}: {exc.strerror or exc}",
+                              "check free space and permissions") from exc
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+
+    def __exit__(self, *exc) -> None:
+        if not self._committed and self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
