@@ -29,7 +29,7 @@ fi
 mkdir -p "$DEST"
 for coord in "${ARTIFACTS[@]}"; do
   echo "test setup: mvn dependency:copy $coord"
-  if ! mvn -q -B -ntp org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
+  if ! mvn -q -B -ntp -Dstyle.color=never org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
         -Dartifact="$coord" -DoutputDirectory="$DEST" -Dmdep.overWriteReleases=false >/dev/null; then
     echo "test setup: could not fetch $coord; Android compile checks will skip" >&2
     exit 0
@@ -38,6 +38,7 @@ done
 for aar in "$DEST"/*.aar; do
   jar="${aar%.aar}.classes.jar"
   [ -f "$jar" ] && continue
-  unzip -p "$aar" classes.jar > "$jar.tmp" && mv "$jar.tmp" "$jar" || { rm -f "$jar.tmp"; echo "test setup: no classes.jar in $aar" >&2; exit 0; }
+  python3 -c 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("classes.jar"))' \
+      "$aar" "$jar.tmp" && mv "$jar.tmp" "$jar" || { rm -f "$jar.tmp"; echo "test setup: no classes.jar in $aar" >&2; exit 0; }
 done
 touch "$STAMP"
