@@ -235,7 +235,7 @@ def project_problems(project: Path) -> list[str]:
 # --- projects ------------------------------------------------------------------------------------
 
 # The injection strings: everything that could break a Swift literal, a plist or the pbxproj.
-INJECTION_NAME = 'Quote " back \\ interp \\(x) \\u{41} dollar $ <b>&amp;</b>\nline two 🚀 שלום עולם مرحبا'
+INJECTION_NAME = 'Quote " back \\ interp \\(x) \\u{41} dollar $ R&D <b>&amp;</b></string>\nline two 🚀 שלום עולם مرحبا'
 INJECTION_LABELS = ('say "hi"', "back\\slash", "\\(label)", "it's", "🚀 emoji", "שלום עולם", "مرحبا", "*/ close")
 
 
@@ -292,6 +292,9 @@ def test_each_task_gets_its_input_and_output_path(ios_projects):
     indices = {k: int(re.search(rf"static let detection{k} = (-?\d+)", detection)[1])
                for k in ("Boxes", "Classes", "Scores", "Count")}
     assert sorted(indices.values()) == [0, 1, 2, 3], indices
+    normalized = next(ios_projects["object_detection"].rglob("ModelInfo.swift")).read_text(encoding="utf-8")
+    assert "static let normalizeInApp = true" in normalized
+    assert "static let pixelMean: [Float] = [127.5, 127.5, 127.5]" in normalized
     audio = plistlib.loads(next(ios_projects["audio_classification"].rglob("Info.plist")).read_bytes())
     assert "NSMicrophoneUsageDescription" in audio
     image = plistlib.loads(next(ios_projects["image_classification"].rglob("Info.plist")).read_bytes())
@@ -351,7 +354,7 @@ def test_injected_strings_survive_unchanged(ios_projects):
         written = next(ios_projects[name].rglob("labels.txt")).read_text(encoding="utf-8")
         assert written.split("\n")[:-1] == list(labels)
     # The project name is the ASCII part of the app name; the visible name stays whole.
-    assert sorted(p.name for p in project.glob("*.xcodeproj")) == ["QuoteBackInterpXU41DollarBAmpBLineTwo.xcodeproj"]
+    assert sorted(p.name for p in project.glob("*.xcodeproj")) == ["QuoteBackInterpXU41DollarRDBAmpBStringLi.xcodeproj"]  # 40 characters at most
 
 
 def test_swift_literal_reader_sees_interpolation():
@@ -363,6 +366,23 @@ def test_swift_literal_reader_sees_interpolation():
 
 
 # --- negative tests: each check bites ------------------------------------------------------------
+
+def test_checks_catch_unescaped_strings(tmp_path, monkeypatch):
+    """With the Swift and plist filters replaced by plain quoting, the injection project fails
+    the Swift and plist checks: the escaping is what makes it pass."""
+    from mobilepack.render.renderer import render_project
+    from mobilepack.render.targets import get
+    from tests.test_android_checks import _convert, _tiny_models, task_inputs
+
+    target = get("ios")
+    monkeypatch.setitem(target.filters, "swift_string", lambda v: '"' + str(v) + '"')
+    monkeypatch.setitem(target.filters, "plist_string", str)
+    model = _convert(_tiny_models()["generic"], "generic")
+    render_project("ios", task_inputs("generic", model, app_name=INJECTION_NAME, labels=("a", "b", "c"),
+                                      package="com.mobilepack.checks.raw"), tmp_path / "raw")
+    assert any("ModelInfo.swift" in p for p in swift_problems(tmp_path / "raw"))
+    assert any("Info.plist does not load" in p for p in plist_problems(tmp_path / "raw"))
+
 
 def _copy(project: Path, dest: Path) -> Path:
     shutil.copytree(project, dest)

@@ -163,8 +163,9 @@ def test_pbx_string_and_comment():
 
 
 def test_plist_string_round_trips_through_plistlib():
-    from mobilepack.render.ios import plist_string
+    from mobilepack.render.ios import FILTERS
 
+    plist_string = FILTERS["plist_string"]
     value = 'a & b <c> "d" \'e\' 🚀 שלום\nline'
     doc = ('<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0"><dict><key>k</key>'
            f"<string>{plist_string(value)}</string></dict></plist>\n")

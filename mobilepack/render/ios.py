@@ -15,10 +15,12 @@ import hashlib
 import re
 from typing import Any
 
+from collections.abc import Callable
+
 from mobilepack.errors import UsageError
-from mobilepack.render.android import (DTYPE_BYTES, _bench_schema_version, _detection_outputs, _input_kind,
-                                       _output_kind)
+from mobilepack.render import android
 from mobilepack.render.context import common_assets
+from mobilepack.render.escaping import xml_text
 from mobilepack.render.targets import Target, register
 
 # TensorFlowLiteSwift 2.17.0 is the newest release on CocoaPods trunk (Google's later LiteRT
@@ -74,35 +76,25 @@ def project_name(app_name: str) -> str:
 
 # Bidirectional controls are written as escapes so the source reads as it compiles ("Trojan Source").
 _BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_C_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _quoted(value: object, unsafe: Callable[[str], bool], code: Callable[[str], str]) -> str:
+    """``"..."`` with C-style escapes for backslash, quote, newline, CR and tab, and
+    ``code(ch)`` for every other character that ``unsafe`` rejects."""
+    return '"' + "".join(_C_ESCAPES.get(ch) or (code(ch) if unsafe(ch) else ch) for ch in str(value)) + '"'
+
+
+def _swift_unsafe(ch: str) -> bool:
+    cp = ord(ch)
+    return cp < 0x20 or cp == 0x7F or ch in _BIDI_CONTROLS or ch in "\u2028\u2029" or 0xD800 <= cp <= 0xDFFF
 
 
 def swift_string(value: object) -> str:
     """A complete Swift string literal (quotes included) whose value is ``value``: ``\\`` and
     ``"`` are escaped (so ``\\(x)`` stays text, never interpolation), control and bidi
     characters become ``\\u{..}``; emoji and right-to-left letters stay as they are."""
-    out = []
-    for ch in str(value):
-        if ch in '\\"':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F or ch in _BIDI_CONTROLS or ch in "\u2028\u2029" \
-                or 0xD800 <= ord(ch) <= 0xDFFF:
-            out.append(f"\\u{{{ord(ch):x}}}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def plist_string(value: object) -> str:
-    """Text of a ``<string>`` element in an XML property list (XML 1.0 has no form for
-    most control characters: the app name is checked for them before rendering)."""
-    s = str(value)
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _quoted(value, _swift_unsafe, lambda ch: f"\\u{{{ord(ch):x}}}")
 
 
 _PBX_BARE = re.compile(r"[A-Za-z0-9_$/:.-]+")
@@ -114,19 +106,7 @@ def pbx_string(value: object) -> str:
     s = str(value)
     if _PBX_BARE.fullmatch(s) and "//" not in s and "___" not in s:
         return s
-    out = []
-    for ch in s:
-        if ch in '\\"':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20:
-            out.append(f"\\U{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
+    return _quoted(s, lambda ch: ord(ch) < 0x20, lambda ch: f"\\U{ord(ch):04x}")
 
 
 def pbx_comment(value: object) -> str:
@@ -134,14 +114,9 @@ def pbx_comment(value: object) -> str:
     return re.sub(r"[\x00-\x1f]", " ", str(value)).replace("*/", "*_/")
 
 
-def swift_float(value: float) -> str:
-    from mobilepack.render.escaping import c_like_float
-
-    return c_like_float(value)
-
-
-FILTERS = {"swift_string": swift_string, "plist_string": plist_string, "pbx_string": pbx_string,
-           "pbx_comment": pbx_comment, "swift_float": swift_float}
+# Info.plist text is XML element content (shared ``xml_text``); Swift floats use ``float_literal``.
+FILTERS = {"swift_string": swift_string, "plist_string": xml_text, "pbx_string": pbx_string,
+           "pbx_comment": pbx_comment}
 
 
 # --- the pbxproj object graph ------------------------------------------------------------------
@@ -206,51 +181,39 @@ def _pbx_graph(project: str, samples: list[str]) -> dict[str, Any]:
             "groups": groups, "ids": ids}
 
 
-def _check_strings(context: dict[str, Any]) -> None:
-    """Property lists are XML 1.0: most control characters cannot be written at all."""
-    for what, value in [("--app-name", context["app"]["name"])] + [("a label", label) for label in context["labels"]]:
-        bad = sorted({ch for ch in value if (ord(ch) < 0x20 and ch not in "\t\n\r") or ord(ch) in (0xFFFE, 0xFFFF)
-                      or 0xD800 <= ord(ch) <= 0xDFFF})
-        if bad:
-            raise UsageError(f"{what} {value!r} contains control character(s) "
-                             f"{', '.join(f'U+{ord(c):04X}' for c in bad)} that an iOS property list cannot hold",
-                             "remove them from the name or label")
+def _check_app_name(name: str) -> None:
+    """Info.plist is XML 1.0: most control characters cannot be written in it at all."""
+    bad = sorted({ch for ch in name if (ord(ch) < 0x20 and ch not in "\t\n\r") or ord(ch) in (0xFFFE, 0xFFFF)
+                  or 0xD800 <= ord(ch) <= 0xDFFF})
+    if bad:
+        raise UsageError(f"--app-name {name!r} contains control character(s) "
+                         f"{', '.join(f'U+{ord(c):04X}' for c in bad)} that an iOS property list cannot hold",
+                         "remove them from the app name")
+
+
+# The Android app's decisions about input kind, output kind, SSD output order and pixel
+# normalization: shared so that both apps treat a model the same way.
+_SHARED_KEYS = ("input_kind", "output_kind", "detection", "normalize_in_app", "pixel_mean", "pixel_std",
+                "dtype_bytes", "bench_schema_version")
 
 
 def extend_context(context: dict[str, Any]) -> dict[str, Any]:
     model = context["model"]
     for t in model["inputs"] + model["outputs"]:
-        if t["dtype"] not in DTYPE_BYTES:
+        if t["dtype"] not in android.DTYPE_BYTES:
             raise UsageError(f"tensor {t['name']!r} has dtype {t['dtype']} that the iOS app cannot feed or read",
-                             f"supported dtypes: {', '.join(sorted(DTYPE_BYTES))}")
-    _check_strings(context)
+                             f"supported dtypes: {', '.join(sorted(android.DTYPE_BYTES))}")
+    _check_app_name(context["app"]["name"])
+    shared = android.extend_context(context)["android"]
     project = project_name(context["app"]["name"])
-    detection = _detection_outputs(model["outputs"]) if model["task"] == "object_detection" else None
-    image = model["image_input"]
-    norm = context["normalization"]
-    channels = image["channels"] if image else 1
-    normalize = bool(norm and not norm["in_model"])
-    if normalize:
-        mean = list(norm["mean"]) * (channels if len(norm["mean"]) == 1 else 1)
-        std = list(norm["std"]) * (channels if len(norm["std"]) == 1 else 1)
-    else:
-        mean, std = [0.0] * channels, [1.0] * channels
-    input_kind = _input_kind(context)
     return {
         "ios": {
             "project": project,
             "bundle_id": context["app"]["id"],
             "deployment_target": IOS_DEPLOYMENT_TARGET,
             "pod": {"name": POD_NAME, "version": POD_VERSION, "subspecs": list(POD_SUBSPECS)},
-            "input_kind": input_kind,
-            "output_kind": _output_kind(context, detection),
-            "detection": detection,
-            "normalize_in_app": normalize,
-            "pixel_mean": mean,
-            "pixel_std": std,
-            "dtype_bytes": DTYPE_BYTES,
-            "bench_schema_version": _bench_schema_version(),
-            "uses_microphone": input_kind == "audio",
+            **{key: shared[key] for key in _SHARED_KEYS},
+            "uses_microphone": shared["input_kind"] == "audio",
             "pbx": _pbx_graph(project, list(context["samples"])),
         }
     }
