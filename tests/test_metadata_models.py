@@ -203,3 +203,22 @@ def digits_variants(tmp_path_factory) -> Path:
         mobilepack.convert(str(DIGITS / "digits.keras"), out, quantize="fp32,fp16,dynamic,int8",
                            calibration=str(DIGITS / "calibration"), calibration_samples=20, validation_samples=20)
     return out
+
+
+def int8_io() -> bytes:
+    """Fully integer model with int8 inputs/outputs (quantization scale/zero point on I/O)."""
+    tf = _tf()
+    w = _weights((6, 3))
+    m = _module([tf.TensorSpec([1, 6], tf.float32, name="features")], lambda x: tf.nn.relu(tf.matmul(x, w)))
+    rng = np.random.default_rng(0)
+
+    def representative():
+        for _ in range(8):
+            yield [rng.uniform(-1, 1, (1, 6)).astype(np.float32)]
+
+    return _convert(m.__call__, m, optimizations=[tf.lite.Optimize.DEFAULT], representative_dataset=representative,
+                    supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8], inference_input_type=tf.int8,
+                    inference_output_type=tf.int8)
+
+
+BUILDERS["int8_io"] = int8_io

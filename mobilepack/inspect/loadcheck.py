@@ -65,7 +65,21 @@ def check_load(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT) -> LoadChe
     return _classify(data.get("error", ""))
 
 
+def _limit_memory(model_path: str) -> None:
+    """A corrupted shape can ask for absurd tensors: cap the child's address space."""
+    import resource
+
+    limit = max(8 << 30, 6 * os.path.getsize(model_path) + (2 << 30))
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard == resource.RLIM_INFINITY or hard > limit:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ValueError, OSError):
+        pass
+
+
 def _child(model_path: str, result_path: str) -> int:
+    _limit_memory(model_path)
     try:
         from ai_edge_litert.interpreter import Interpreter
 
