@@ -133,3 +133,19 @@ def test_unsupported_tensor_dtype_is_a_usage_error():
                "app": {"name": "x", "id": "com.example.x"}, "labels": [], "normalization": None}
     with pytest.raises(UsageError, match="dtype string"):
         extend_context(context)
+
+
+def test_bench_json_keys_are_pinned():
+    """The in-app benchmark's JSON line (tag MobilepackBench) has exactly the documented keys."""
+    import re
+
+    source = next((ROOT / "android-demo").rglob("BenchStats.kt")).read_text(encoding="utf-8")
+    config = source[source.index("fun toJson(): JSONObject"):source.index("object BenchReport")]
+    report = source[source.index("object BenchReport"):]
+    keys = lambda text: set(re.findall(r'put\("([a-z_0-9]+)"', text))  # noqa: E731
+    assert keys(config) == {"delegate", "threads", "status", "runs", "warmup", "fully_delegated", "error", "init_us",
+                            "first_us", "mean_us", "std_us", "min_us", "max_us", "p50_us", "p90_us", "p99_us", "ips"}
+    assert keys(report) == {"schema_version", "source", "generator", "model", "name", "file", "variant", "task",
+                            "bytes", "device", "platform", "manufacturer", "sdk_int", "release", "abis", "soc",
+                            "results"}
+    assert 'const val LOG_TAG = "MobilepackBench"' in report
