@@ -4,7 +4,9 @@
   object ID referenced anywhere exists; every file reference resolves (through its groups) to a
   file or folder on disk; every ``.swift`` file of the app folder is in the app target's Sources
   phase; the model, labels and sample images are in its Resources phase;
-* ``plistlib`` loads ``Info.plist`` (and any other plist), which holds the usage descriptions;
+* the shared ``.xcscheme`` (XML) builds the app target by its object ID, product and container;
+* ``plistlib`` loads ``Info.plist`` and ``PrivacyInfo.xcprivacy``; ``Info.plist`` holds the usage
+  descriptions;
 * ``tree-sitter-swift`` parses every Swift file with no ERROR or MISSING node;
 * the ``Podfile`` names the pinned pod and its subspecs, the platform and the Xcode target;
 * the asset catalog's ``Contents.json`` files are JSON.
@@ -127,6 +129,7 @@ def pbxproj_problems(project: Path) -> list[str]:
         if swift.resolve() not in sources:
             problems.append(f"{swift.relative_to(root)} is not in the app target's Sources phase")
     wanted = [app_dir / "Resources" / "model.tflite", app_dir / "Resources" / "labels.txt",
+              app_dir / "PrivacyInfo.xcprivacy",
               *sorted((app_dir / "Resources" / "samples").glob("*"))]
     for res in wanted:
         if res.resolve() not in resources:
@@ -139,9 +142,37 @@ def pbxproj_problems(project: Path) -> list[str]:
     return problems
 
 
+def scheme_problems(project: Path) -> list[str]:
+    """Every shared scheme builds a target that exists, by the product and container it names."""
+    import xml.etree.ElementTree as ET
+
+    from openstep_parser import OpenStepDecoder
+
+    pbx = xcodeproj(project)
+    objects = OpenStepDecoder.ParseFromFile(open(pbx, encoding="utf-8"))["objects"]
+    schemes = sorted(pbx.parent.glob("xcshareddata/xcschemes/*.xcscheme"))
+    if not schemes:
+        return ["no shared scheme: `xcodebuild -scheme` would have none to build"]
+    problems = []
+    for scheme in schemes:
+        try:
+            refs = ET.parse(scheme).getroot().iter("BuildableReference")
+        except ET.ParseError as exc:
+            problems.append(f"{scheme.name} is not XML: {exc}")
+            continue
+        for ref in refs:
+            target = objects.get(ref.get("BlueprintIdentifier"), {})
+            if target.get("isa") != "PBXNativeTarget":
+                problems.append(f"{scheme.name} builds {ref.get('BlueprintIdentifier')}, which is no target")
+            elif objects[target["productReference"]]["path"] != ref.get("BuildableName") or \
+                    ref.get("ReferencedContainer") != f"container:{pbx.parent.name}":
+                problems.append(f"{scheme.name} names {ref.get('BuildableName')} in {ref.get('ReferencedContainer')}")
+    return problems
+
+
 def plist_problems(project: Path) -> list[str]:
     problems = []
-    plists = sorted(p for p in project.rglob("*.plist") if "Pods" not in p.parts)
+    plists = sorted(p for pattern in ("*.plist", "*.xcprivacy") for p in project.rglob(pattern) if "Pods" not in p.parts)
     if not plists:
         return ["no Info.plist"]
     for path in plists:
@@ -229,7 +260,8 @@ def podfile_problems(project: Path, pod: str = "TensorFlowLiteSwift", version: s
 
 
 def project_problems(project: Path) -> list[str]:
-    return pbxproj_problems(project) + plist_problems(project) + swift_problems(project) + podfile_problems(project)
+    return (pbxproj_problems(project) + scheme_problems(project) + plist_problems(project) + swift_problems(project)
+            + podfile_problems(project))
 
 
 # --- projects ------------------------------------------------------------------------------------
@@ -441,6 +473,20 @@ def test_unescaped_quote_in_swift_literal_fails():
     assert swift_syntax_errors(b'let appName = "say "hi""\nlet x = 1\n')
     assert swift_syntax_errors(b'let appName = "line\nbreak"\n')
     assert swift_syntax_errors(b'let appName = "say \\"hi\\" \\\\ \\n"\n') == []
+
+
+def test_scheme_naming_a_missing_target_fails(tmp_path):
+    project = _copy(ROOT / "ios-demo", tmp_path / "p")
+    scheme = next(project.rglob("*.xcscheme"))
+    target_id = re.search(r'BlueprintIdentifier = "([0-9A-F]{24})"', scheme.read_text(encoding="utf-8"))[1]
+    _edit(scheme, target_id, "0" * 24, count=3)
+    assert any("which is no target" in p for p in scheme_problems(project))
+
+
+def test_broken_privacy_manifest_fails(tmp_path):
+    project = _copy(ROOT / "ios-demo", tmp_path / "p")
+    _edit(project / "DigitsDemo" / "PrivacyInfo.xcprivacy", "<array/>", "<array>")
+    assert any("PrivacyInfo.xcprivacy does not load" in p for p in plist_problems(project))
 
 
 def test_broken_plist_fails(tmp_path):

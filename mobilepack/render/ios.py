@@ -128,7 +128,7 @@ def object_id(kind: str, path: str) -> str:
 
 
 _FILE_TYPES = {".swift": "sourcecode.swift", ".plist": "text.plist.xml", ".xcassets": "folder.assetcatalog",
-               ".tflite": "file", ".txt": "text", ".png": "image.png", ".jpg": "image.jpeg",
+               ".tflite": "file", ".txt": "text", ".png": "image.png", ".xcprivacy": "text.xml", ".jpg": "image.jpeg",
                ".jpeg": "image.jpeg", ".app": "wrapper.application"}
 
 
@@ -156,6 +156,7 @@ def _pbx_graph(project: str, samples: list[str]) -> dict[str, Any]:
 
     sources = [ref(f"{project}/{n}", n, "sources") for n in _swift_sources()]
     resources = [ref(f"{project}/Assets.xcassets", "Assets.xcassets", "resources"),
+                 ref(f"{project}/PrivacyInfo.xcprivacy", "PrivacyInfo.xcprivacy", "resources"),
                  ref(f"{project}/Resources/model.tflite", "model.tflite", "resources"),
                  ref(f"{project}/Resources/labels.txt", "labels.txt", "resources")]
     sample_refs = [ref(f"{project}/Resources/samples/{s}", s, "resources") for s in samples]
@@ -165,10 +166,10 @@ def _pbx_graph(project: str, samples: list[str]) -> dict[str, Any]:
         "main": {"id": object_id("group", ""), "children": [object_id("group", project), object_id("group", "Products")]},
         "products": {"id": object_id("group", "Products"), "children": [product["id"]]},
         "app": {"id": object_id("group", project), "path": project,
-                "children": [f["id"] for f in sources] + [resources[0]["id"], info_plist["id"],
+                "children": [f["id"] for f in sources] + [resources[0]["id"], resources[1]["id"], info_plist["id"],
                                                           object_id("group", f"{project}/Resources")]},
         "resources": {"id": object_id("group", f"{project}/Resources"), "path": "Resources",
-                      "children": [resources[1]["id"], resources[2]["id"]]
+                      "children": [resources[2]["id"], resources[3]["id"]]
                       + ([object_id("group", f"{project}/Resources/samples")] if sample_refs else [])},
         "samples": ({"id": object_id("group", f"{project}/Resources/samples"), "path": "samples",
                      "children": [f["id"] for f in sample_refs]} if sample_refs else None),
