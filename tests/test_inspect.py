@@ -360,3 +360,22 @@ def test_gpu_verdicts_differ(tiny):
     verdict = {r.gpu["status"]: next(f for f in r.findings if f.id == "gpu_delegation") for r in (full, rejected)}
     assert verdict["full"].severity == "info"
     assert verdict[rejected.gpu["status"]].severity == "warning"
+
+
+# -- models nobody here made look like these ---------------------------------------------------------
+
+def test_stateful_int8_model(tiny):
+    d = inspect_json(tiny("stateful_int8"))
+    assert d["subgraph_count"] == 2 and "CALL_ONCE" in d["ops"]["control_flow"]
+    assert "VAR_HANDLE" in d["ops"]["resource_variables"]
+    assert d["inputs"][0]["dtype"] == "int8" and d["inputs"][0]["quantization"]["scale"][0] > 0
+    assert d["runtime"]["status"] == "ok"
+
+
+def test_multi_output_detector_and_custom_op_segmenter(tiny):
+    det = inspect_json(tiny("detector"))
+    assert sorted(len(t["shape"]) for t in det["outputs"]) == [1, 2, 2, 3]
+    assert {o["name"] for o in det["signatures"][0]["outputs"]} == {"boxes", "classes", "scores", "count"}
+    seg = inspect_json(tiny("segmenter_custom"))
+    assert seg["outputs"][0]["shape"] == [1, 16, 16, 3] and seg["ops"]["custom"] == ["Erfinv"]
+    assert "unresolved_custom_ops" in ids(seg, "error")

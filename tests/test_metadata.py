@@ -179,6 +179,9 @@ def test_image_task_without_normalization_is_an_error(tiny):
 def test_normalization_channel_count_checked(tiny):
     with pytest.raises(UsageError, match="3 channels"):
         attach(tiny("classifier").read_bytes(), normalization=Normalization((1.0, 2.0), (1.0, 1.0), "flags"))
+    # one std for three means applies to every channel
+    result = attach(tiny("classifier").read_bytes(), normalization=Normalization((1.0, 2.0, 3.0), (4.0,), "flags"))
+    assert read(result.model).normalization == ((1.0, 2.0, 3.0), (4.0, 4.0, 4.0))
 
 
 # -- labels -----------------------------------------------------------------------------------

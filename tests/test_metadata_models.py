@@ -222,3 +222,45 @@ def int8_io() -> bytes:
 
 
 BUILDERS["int8_io"] = int8_io
+
+
+def stateful_int8() -> bytes:
+    """Int8 I/O, a resource variable carried between runs, and an initialiser subgraph (CALL_ONCE)."""
+    tf = _tf()
+
+    class State(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.v = tf.Variable(tf.zeros([1, 4]))
+            self.w = tf.constant(_weights((4, 4)))
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32, name="x")])
+        def __call__(self, x):
+            y = tf.matmul(x, self.w) + self.v
+            self.v.assign(y)
+            return y
+
+    rng = np.random.default_rng(0)
+
+    def representative():
+        for _ in range(8):
+            yield [rng.uniform(-1, 1, (1, 4)).astype(np.float32)]
+
+    s = State()
+    return _convert(s.__call__, s, experimental_enable_resource_variables=True,
+                    optimizations=[tf.lite.Optimize.DEFAULT], representative_dataset=representative,
+                    supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8], inference_input_type=tf.int8,
+                    inference_output_type=tf.int8)
+
+
+def segmenter_custom(classes: int = 3) -> bytes:
+    """A segmentation model with a custom op (Erfinv) stock LiteRT cannot resolve."""
+    tf = _tf()
+    k = _weights((1, 1, 3, classes))
+    m = _module([tf.TensorSpec([1, 16, 16, 3], tf.float32, name="image")],
+                lambda x: tf.nn.softmax(tf.math.erfinv(tf.tanh(tf.nn.conv2d(x, k, 1, "SAME")) * 0.5)))
+    return _convert(m.__call__, m, allow_custom_ops=True)
+
+
+BUILDERS["stateful_int8"] = stateful_int8
+BUILDERS["segmenter_custom"] = segmenter_custom

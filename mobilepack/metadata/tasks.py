@@ -15,7 +15,6 @@ from mobilepack.model.flatbuffer import FbModel, FbTensor
 from mobilepack.model.spec import Task
 
 IMAGE_TASKS = (Task.IMAGE_CLASSIFICATION, Task.OBJECT_DETECTION, Task.IMAGE_SEGMENTATION)
-INT_TYPES = ("INT8", "UINT8", "INT16", "INT32", "INT64", "UINT16", "UINT32")
 MIN_AUDIO_SAMPLES = 4000   # below this a 1-D float input is more likely a feature vector
 
 

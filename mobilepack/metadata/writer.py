@@ -24,7 +24,7 @@ from mobilepack.metadata.labels import check_count, check_labels, labels_file_by
 from mobilepack.metadata.reader import ModelMetadata, parse_metadata, read_metadata
 from mobilepack.metadata.tasks import (IMAGE_TASKS, WRITERS, WriteRequest, class_count, detect_task,
                                        detection_order, parse_task)
-from mobilepack.model.flatbuffer import FbModel, parse_model
+from mobilepack.model.flatbuffer import parse_model
 from mobilepack.model.spec import ModelSpec, Normalization, Task
 from mobilepack.report.schema import METADATA_SCHEMA_VERSION
 
@@ -128,7 +128,8 @@ def _resolve_normalization(task: Task, fb_inputs, *, explicit: Normalization | N
                              "channels", f"give one value or {channels}")
     if chosen.in_model:  # the model normalizes itself: the app feeds raw values
         return chosen, ((0.0,), (1.0,))
-    return chosen, (tuple(chosen.mean), tuple(chosen.std))
+    n = max(len(chosen.mean), len(chosen.std))  # one value applies to every channel
+    return chosen, (tuple(chosen.mean) * (n // len(chosen.mean)), tuple(chosen.std) * (n // len(chosen.std)))
 
 
 def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | None = None,
