@@ -202,3 +202,27 @@ def test_app_name_and_bundle_id_options(digits_int8, tmp_path):
     assert payload["target"] == "ios" and payload["app"] == {"name": "Zahlen 🚀", "id": "org.example.zahlen"}
     assert (out / "Zahlen.xcodeproj" / "project.pbxproj").is_file()
     assert plistlib.loads((out / "Zahlen" / "Info.plist").read_bytes())["CFBundleDisplayName"] == "Zahlen 🚀"
+
+
+@pytest.mark.slow
+def test_ios_templates_render_from_the_wheel(digits_int8, tmp_path):
+    """The installed layout (templates inside the package, folder names with Jinja in them)
+    renders the same project as the checkout."""
+    import subprocess
+    import sys
+    import zipfile
+
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
+                        str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    with zipfile.ZipFile(next(tmp_path.glob("mobilepack-*.whl"))) as z:
+        assert "mobilepack/templates/ios/{{ ios.project }}/ModelRunner.swift.j2" in z.namelist()
+        z.extractall(tmp_path / "site")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import mobilepack; "
+            "assert mobilepack.__file__.startswith(sys.argv[1]), mobilepack.__file__; "
+            "from mobilepack.cli import main; sys.argv = ['mobilepack', *sys.argv[2:]]; main()")
+    args = [str(a) for a in render_sample_args(digits_int8, tmp_path / "ios")]
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "site"), *args], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert snapshot(tmp_path / "ios") == snapshot(GOLDEN)
