@@ -213,6 +213,19 @@ LABELS = {"image_classification": ("cat", "dog", "bird", "fish"), "object_detect
           "audio_classification": ("speech", "music", "noise"), "generic": ()}
 
 
+TEXT_VOCAB = "<PAD> 0\n<START> 1\n<UNKNOWN> 2\ngood 3\nbad 4\nfilm 5\n"
+
+
+def _with_vocabulary(model_bytes: bytes, tmp: Path) -> bytes:
+    """The text model with TFLite metadata holding a regex-tokenizer vocabulary (the real writer)."""
+    from mobilepack.metadata.writer import attach
+
+    vocab = tmp / "vocab.txt"
+    vocab.write_text(TEXT_VOCAB, encoding="utf-8")
+    return attach(model_bytes, task="text_classification", labels=LABELS["text_classification"], vocab=vocab,
+                  tokenizer="regex").model
+
+
 def _convert(model, task: str) -> bytes:
     from tests.models import tf
 
@@ -270,6 +283,7 @@ def rendered(tmp_path_factory):
     projects = {"sample": ROOT / "android-demo"}
     models = _tiny_models()
     model_bytes = {task: _convert(models[task], task) for task in TASKS}
+    model_bytes["text_classification"] = _with_vocabulary(model_bytes["text_classification"], base)
     for task in TASKS:
         render_project("android", task_inputs(task, model_bytes[task]), base / task)
         projects[task] = base / task
@@ -338,6 +352,12 @@ def test_each_task_gets_its_input_and_output_path(rendered):
     manifest = (projects["audio_classification"] / "app/src/main/AndroidManifest.xml").read_text(encoding="utf-8")
     assert "android.permission.RECORD_AUDIO" in manifest
     assert "RECORD_AUDIO" not in (projects["generic"] / "app/src/main/AndroidManifest.xml").read_text(encoding="utf-8")
+
+
+def test_text_app_ships_the_vocabulary_from_the_metadata(rendered):
+    _, projects, _, _ = rendered
+    assert (projects["text_classification"] / "app/src/main/assets/vocab.txt").read_text(encoding="utf-8") == TEXT_VOCAB
+    assert not (projects["generic"] / "app/src/main/assets/vocab.txt").exists()
 
 
 def test_injected_strings_survive_unchanged(rendered):

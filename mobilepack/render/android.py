@@ -235,8 +235,33 @@ def extend_context(context: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+VOCAB_ASSET = "vocab.txt"
+
+
+def model_vocabulary(model_bytes: bytes) -> bytes | None:
+    """The vocabulary packed in the model's TFLite metadata (an associated file of type
+    ``vocabulary``), or ``None``.  The app's tokenizer reads it from ``assets/vocab.txt``."""
+    from mobilepack.metadata.reader import read_metadata
+    from mobilepack.model.flatbuffer import FlatbufferError, parse_model
+
+    try:
+        md = read_metadata(model_bytes, parse_model(model_bytes))
+    except FlatbufferError:
+        return None   # a model whose metadata cannot be read still renders; the app hashes words
+    if md is None:
+        return None
+    for f in md.files:
+        if f.type == "vocabulary" and f.name in md.packed_files:
+            return md.packed_files[f.name]
+    return None
+
+
 def assets(inputs, context: dict[str, Any]) -> dict[str, bytes]:
-    return {f"app/src/main/assets/{name}": data for name, data in common_assets(inputs).items()}
+    files = {f"app/src/main/assets/{name}": data for name, data in common_assets(inputs).items()}
+    vocab = model_vocabulary(inputs.model_bytes) if context["android"]["input_kind"] == "text" else None
+    if vocab is not None:
+        files[f"app/src/main/assets/{VOCAB_ASSET}"] = vocab
+    return files
 
 
 register(Target(

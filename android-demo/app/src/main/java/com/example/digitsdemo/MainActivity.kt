@@ -54,6 +54,7 @@ class MainActivity : Activity() {
         statusView = findViewById(R.id.status)
         resultsView = findViewById(R.id.results)
         labels = readLabels()
+        if (ModelConfig.INPUT_KIND == "text") Tokenizer.load(this)
 
         findViewById<TextView>(R.id.model_info).text = String.format(Locale.ROOT, "%s · %s · %s · %.1f KB\ninput: %s",
             ModelConfig.MODEL_NAME, ModelConfig.TASK, ModelConfig.MODEL_VARIANT, ModelConfig.MODEL_BYTES / 1024.0,

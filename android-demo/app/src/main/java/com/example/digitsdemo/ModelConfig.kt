@@ -74,8 +74,8 @@ object ModelConfig {
     /** Sample images bundled under assets/samples/. */
     val SAMPLE_FILES: List<String> = listOf("samples/0_zero.png", "samples/1_one.png", "samples/2_two.png", "samples/3_three.png", "samples/4_four.png", "samples/5_five.png", "samples/6_six.png", "samples/7_seven.png", "samples/8_eight.png", "samples/9_nine.png")
 
-    // Text input: words are hashed into [1, TEXT_HASH_BUCKETS) - replace Tokenizer.kt with the
-    // model's own tokenizer/vocabulary for meaningful results.
+    // Text input without a vocabulary in the model's metadata: words are hashed into
+    // [1, TEXT_HASH_BUCKETS) - see Tokenizer.kt.
     const val TEXT_HASH_BUCKETS = 1000
 
     // Audio input: mono samples in [-1, 1] at this rate.
