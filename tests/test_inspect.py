@@ -20,17 +20,7 @@ from mobilepack.metadata import attach
 from mobilepack.model.flatbuffer import CheckedBuffer
 from mobilepack.model.spec import Normalization
 from tests.conftest import ROOT, DIGITS, assert_clean_error, run_cli
-from tests.test_metadata_models import digits_variants, model_file
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-    return lambda name: model_file(tmp_path_factory, name)
-
-
-@pytest.fixture(scope="session")
-def digits(tmp_path_factory) -> Path:
-    return digits_variants(tmp_path_factory)
+from tests.test_metadata_models import digits, model_file, tiny  # noqa: F401 - fixtures
 
 
 def inspect_json(path, *args) -> dict:

@@ -13,20 +13,10 @@ from mobilepack.metadata import GeneralInfo, attach, read, spec_beside
 from mobilepack.metadata.tasks import load_tflite_support
 from mobilepack.model.spec import Normalization
 from tests.conftest import DIGITS, assert_clean_error, run_cli, snapshot
-from tests.test_metadata_models import digits_variants, model_file
+from tests.test_metadata_models import digits, model_file, tiny  # noqa: F401 - fixtures
 
 FLAGS = Normalization(mean=(127.5,), std=(127.5,), source="flags")
 TRICKY_LABELS = ["café", 'say "cheese"', "a,b,c", "日本語", "it's", "  padded  "]
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-    return lambda name: model_file(tmp_path_factory, name)
-
-
-@pytest.fixture(scope="session")
-def digits(tmp_path_factory) -> Path:
-    return digits_variants(tmp_path_factory)
 
 
 @pytest.fixture()

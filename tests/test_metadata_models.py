@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.conftest import DIGITS
 
@@ -264,3 +265,15 @@ def segmenter_custom(classes: int = 3) -> bytes:
 
 BUILDERS["stateful_int8"] = stateful_int8
 BUILDERS["segmenter_custom"] = segmenter_custom
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """``tiny(name)``: the path of tiny model ``name`` (built once per session)."""
+    return lambda name: model_file(tmp_path_factory, name)
+
+
+@pytest.fixture(scope="session")
+def digits(tmp_path_factory) -> Path:
+    """The directory of the sample's converted variants (converted once per session)."""
+    return digits_variants(tmp_path_factory)

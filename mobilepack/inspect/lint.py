@@ -14,7 +14,7 @@ from mobilepack.model.flatbuffer import FbModel, FbTensor
 
 INT_TYPES = ("INT8", "UINT8", "INT16", "INT4")
 FLOAT_TYPES = ("FLOAT32", "FLOAT16")
-BOUNDARY_OPS = ("QUANTIZE", "DEQUANTIZE")
+BOUNDARY_OPS = ("QUANTIZE", "DEQUANTIZE", "READ_VARIABLE", "ASSIGN_VARIABLE", "VAR_HANDLE", "CALL_ONCE")
 # custom ops the stock LiteRT op resolver registers (used only when the load check did not run)
 STOCK_CUSTOM_OPS = ("TFLite_Detection_PostProcess", "Mfcc", "AudioSpectrogram")
 

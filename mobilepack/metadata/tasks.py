@@ -158,15 +158,20 @@ def _image_input(req: WriteRequest, description: str):
                                    tensor_type=_schema_type(t))
 
 
+def _scores(req: WriteRequest, description: str = "Probabilities of the labels."):
+    """The class-scores output of a classifier, with the labels file."""
+    info, _ = _md()
+    out = req.outputs[0]
+    return info.ClassificationTensorMd(name=out.name, description=description, label_files=_label_files(req, info),
+                                       tensor_type=_schema_type(out))
+
+
 def _image_classifier(req: WriteRequest):
     from tensorflow_lite_support.metadata.python.metadata_writers import image_classifier
 
-    info, _ = _md()
-    out = req.outputs[0]
     return image_classifier.MetadataWriter.create_from_metadata_info(
         req.model, general_md=req.general, input_md=_image_input(req, "Input image to be classified."),
-        output_md=info.ClassificationTensorMd(name=out.name, description="Probabilities of the labels.",
-                                              label_files=_label_files(req, info), tensor_type=_schema_type(out)))
+        output_md=_scores(req))
 
 
 def _object_detector(req: WriteRequest):
@@ -227,9 +232,7 @@ def _text_classifier(req: WriteRequest):
     info, _ = _md()
     if not req.vocab_path:
         raise UsageError("text_classification needs a vocabulary", "pass --vocab FILE (one token per line)")
-    out = req.outputs[0]
-    output_md = info.ClassificationTensorMd(name=out.name, description="Probabilities of the labels.",
-                                            label_files=_label_files(req, info), tensor_type=_schema_type(out))
+    output_md = _scores(req)
     tokenizer = req.tokenizer or ("bert" if len(req.inputs) == 3 else "regex")
     if tokenizer == "bert":
         if len(req.inputs) != 3:
@@ -272,13 +275,11 @@ def _audio_classifier(req: WriteRequest):
         raise UsageError("audio_classification needs the sample rate", "pass --sample-rate HZ, e.g. 16000")
     if req.channels <= 0:
         raise UsageError(f"--channels must be ≥ 1 (got {req.channels})", "e.g. --channels 1")
-    out = req.outputs[0]
     return audio_classifier.MetadataWriter.create_from_metadata_info(
         req.model, general_md=req.general,
         input_md=info.InputAudioTensorMd(name=req.inputs[0].name, description="Input audio clip to be classified.",
                                          sample_rate=req.sample_rate, channels=req.channels),
-        output_md=info.ClassificationTensorMd(name=out.name, description="Scores of the labels.",
-                                              label_files=_label_files(req, info), tensor_type=_schema_type(out)))
+        output_md=_scores(req, "Scores of the labels."))
 
 
 def value_range(t: FbTensor, given: dict[str, tuple[float, float]]) -> tuple[float, float] | None:

@@ -191,26 +191,21 @@ class CheckedTable:
         start, n = self.buf.vector(target, size, f"{self.name}.{name}")
         return _struct.unpack_from(f"<{n}{fmt}", self.buf.data, start)
 
-    def tables(self, index: int, name: str) -> list[CheckedTable]:
+    def _elements(self, index: int, name: str) -> list[int]:
+        """Absolute positions of the objects a vector of offsets points to."""
         target = self._deref(index)
         if target is None:
             return []
         start, n = self.buf.vector(target, 4, f"{self.name}.{name}")
-        out = []
-        for i in range(n):
-            at = start + 4 * i
-            out.append(self.buf.table_at(at + self.buf._read("I", at), f"{name}[{i}]"))
-        return out
+        return [start + 4 * i + self.buf._read("I", start + 4 * i) for i in range(n)]
+
+    def tables(self, index: int, name: str) -> list[CheckedTable]:
+        return [self.buf.table_at(at, f"{name}[{i}]") for i, at in enumerate(self._elements(index, name))]
 
     def strings(self, index: int, name: str) -> list[str]:
-        target = self._deref(index)
-        if target is None:
-            return []
-        start, n = self.buf.vector(target, 4, f"{self.name}.{name}")
         out = []
-        for i in range(n):
-            at = start + 4 * i
-            s_start, s_len = self.buf.vector(at + self.buf._read("I", at), 1, f"{name}[{i}]")
+        for i, at in enumerate(self._elements(index, name)):
+            s_start, s_len = self.buf.vector(at, 1, f"{name}[{i}]")
             out.append(bytes(self.buf.data[s_start:s_start + s_len]).decode("utf-8", "replace"))
         return out
 
