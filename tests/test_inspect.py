@@ -369,3 +369,23 @@ def test_multi_output_detector_and_custom_op_segmenter(tiny):
     seg = inspect_json(tiny("segmenter_custom"))
     assert seg["outputs"][0]["shape"] == [1, 16, 16, 3] and seg["ops"]["custom"] == ["Erfinv"]
     assert "unresolved_custom_ops" in ids(seg, "error")
+
+
+@pytest.mark.parametrize("status,severity", [("full", "info"), ("partial", "warning"), ("rejected", "warning"),
+                                             ("crashed", "warning"), ("timeout", "warning"),
+                                             ("unavailable", "info")])
+def test_gpu_finding_per_probe_status(tiny, status, severity):
+    """The GPU finding for each verdict the probe can return (the lint itself runs no native code)."""
+    from mobilepack.inspect import lint
+    from mobilepack.inspect.report import describe
+    from mobilepack.model.flatbuffer import parse_model
+
+    data = tiny("classifier").read_bytes()
+    fb = parse_model(data)
+    verdict = {"status": status, "fully_accelerated": status == "full", "adapter": "SwiftShader Device",
+               "software": True, "message": "Some ops are not accelerated", "cpu_ops": ["UNIQUE"]}
+    found = [f for f in lint.run(lint.LintContext(fb=fb, data=data, metadata=None, model=describe(fb), load=None,
+                                                  gpu=verdict)) if f.id == "gpu_delegation"]
+    assert len(found) == 1 and found[0].severity == severity
+    if status == "partial":
+        assert "UNIQUE" in found[0].title and "latency not representative" in found[0].title

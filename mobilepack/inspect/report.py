@@ -187,6 +187,11 @@ def probe(path: str | Path, *, timeout: float) -> dict[str, Any]:
     except ImportError:
         return {"status": "unavailable", "fully_accelerated": None, "adapter": None, "software": False,
                 "message": "this installation has no GPU probe (mobilepack.runtime.gpu)", "cpu_ops": []}
-    p = probe_gpu(str(path), timeout=timeout)
+    try:
+        p = probe_gpu(str(path), timeout=timeout)
+    except Exception as exc:  # the probe isolates LiteRT in a child; this is a probe bug: report, go on
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        return {"status": "crashed", "fully_accelerated": None, "adapter": None, "software": False,
+                "message": f"the GPU probe failed: {type(exc).__name__}: {first}", "cpu_ops": []}
     return {"status": p.status, "fully_accelerated": p.fully_accelerated, "adapter": p.adapter,
             "software": bool(p.software), "message": p.message, "cpu_ops": list(p.cpu_ops)}
