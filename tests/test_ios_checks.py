@@ -9,6 +9,8 @@
   descriptions;
 * ``tree-sitter-swift`` parses every Swift file with no ERROR or MISSING node;
 * the ``Podfile`` names the pinned pod and its subspecs, the platform and the Xcode target;
+* every TensorFlowLite member, initializer label, method label and enum case the Swift uses is in
+  TensorFlowLiteSwift's public API (transcribed from the pod's sources: no Swift compiler here);
 * the asset catalog's ``Contents.json`` files are JSON.
 
 The projects checked: the sample (``ios-demo/``), a tiny model of each task type (the Android
@@ -259,9 +261,59 @@ def podfile_problems(project: Path, pod: str = "TensorFlowLiteSwift", version: s
     return problems
 
 
+# The public TensorFlowLiteSwift API the app may use, transcribed from the pod's sources
+# (tensorflow/lite/swift/Sources/{Interpreter,MetalDelegate,CoreMLDelegate,Tensor}.swift).  No Swift
+# compiler runs here: this catches a misspelled member, initializer label or enum case.
+TFLITE_MEMBERS = {
+    "Interpreter": {"options", "delegates", "inputTensorCount", "outputTensorCount", "signatureKeys", "invoke",
+                    "input", "output", "resizeInput", "copy", "allocateTensors", "signatureRunner"},
+    "Interpreter.Options": {"threadCount", "isXNNPackEnabled"},
+    "MetalDelegate.Options": {"isPrecisionLossAllowed", "waitType", "isQuantizationEnabled"},
+    "CoreMLDelegate.Options": {"enabledDevices", "coreMLVersion", "maxDelegatedPartitions", "minNodesPerPartition"},
+    "Tensor": {"name", "dataType", "shape", "data", "quantizationParameters"},
+}
+TFLITE_INITIALIZERS = {"Interpreter": {("modelPath", "options", "delegates"), ("modelPath", "options"), ("modelPath",)},
+                       "MetalDelegate": {("options",), ()}, "CoreMLDelegate": {("options",), ()},
+                       "Interpreter.Options": {()}, "MetalDelegate.Options": {()}, "CoreMLDelegate.Options": {()}}
+TFLITE_ENUMS = {"waitType": {"none", "passive", "active", "aggressive"}, "enabledDevices": {"neuralEngine", "all"}}
+TFLITE_METHOD_LABELS = {"copy": ("_", "toInputAt"), "output": ("at",), "input": ("at",), "invoke": (),
+                        "allocateTensors": (), "resizeInput": ("at", "to")}
+
+
+def tflite_api_problems(project: Path) -> list[str]:
+    """Every TensorFlowLite member, initializer, method label and enum case the app's Swift
+    uses exists in TensorFlowLiteSwift's public API."""
+    problems = []
+    for path in sorted(project.rglob("*.swift")):
+        text = path.read_text(encoding="utf-8")
+        if "import TensorFlowLite" not in text:
+            continue
+        # variables bound to TFLite types: `let x: T`, `var x = T(...)`, `let x = try interpreter.output(at:)`
+        types = {m[1]: m[2] for m in re.finditer(r"\b(?:let|var) (\w+)(?:: |\s*=\s*(?:try\s+)?)"
+                                                  r"((?:Interpreter|MetalDelegate|CoreMLDelegate)(?:\.Options)?)\b", text)}
+        types.update({m[1]: "Tensor" for m in re.finditer(r"\blet (\w+) = try \w+\.(?:output|input)\(at:", text)})
+        for var, member in re.findall(r"\b(\w+)\.(\w+)\b", text):
+            if var in types and types[var] in TFLITE_MEMBERS and member not in TFLITE_MEMBERS[types[var]]:
+                problems.append(f"{path.name}: {types[var]} has no member {member!r}")
+        for m in re.finditer(r"\b((?:Interpreter|MetalDelegate|CoreMLDelegate)(?:\.Options)?)\(([^()]*)\)", text):
+            labels = tuple(re.findall(r"(\w+):", m[2]))
+            if labels not in TFLITE_INITIALIZERS[m[1]]:
+                problems.append(f"{path.name}: no initializer {m[1]}({''.join(l + ':' for l in labels)})")
+        for var, method, args in re.findall(r"\b(\w+)\.(\w+)\(([^()]*)\)", text):
+            if types.get(var) == "Interpreter" and method in TFLITE_METHOD_LABELS:
+                labels = tuple(re.findall(r"(\w+):", args))
+                expected = tuple(x for x in TFLITE_METHOD_LABELS[method] if x != "_")
+                if labels != expected:
+                    problems.append(f"{path.name}: Interpreter.{method} takes labels {expected}, not {labels}")
+        for prop, case in re.findall(r"\.(waitType|enabledDevices) = \.(\w+)", text):
+            if case not in TFLITE_ENUMS[prop]:
+                problems.append(f"{path.name}: {prop} has no case .{case}")
+    return problems
+
+
 def project_problems(project: Path) -> list[str]:
     return (pbxproj_problems(project) + scheme_problems(project) + plist_problems(project) + swift_problems(project)
-            + podfile_problems(project))
+            + podfile_problems(project) + tflite_api_problems(project))
 
 
 # --- projects ------------------------------------------------------------------------------------
@@ -487,6 +539,20 @@ def test_broken_privacy_manifest_fails(tmp_path):
     project = _copy(ROOT / "ios-demo", tmp_path / "p")
     _edit(project / "DigitsDemo" / "PrivacyInfo.xcprivacy", "<array/>", "<array>")
     assert any("PrivacyInfo.xcprivacy does not load" in p for p in plist_problems(project))
+
+
+@pytest.mark.parametrize("old,new,fragment", [
+    ("options.isXNNPackEnabled = true", "options.isXnnpackEnabled = true", "no member 'isXnnpackEnabled'"),
+    ("metalOptions.waitType = .passive", "metalOptions.waitType = .passiv", "no case .passiv"),
+    ("Interpreter(modelPath: path,", "Interpreter(path: path,", "no initializer Interpreter(path:"),
+    ("try interpreter.output(at: index)", "try interpreter.output(index: index)", "Interpreter.output takes"),
+    ("tensor.data", "tensor.bytes", "Tensor has no member 'bytes'"),
+], ids=["member", "enum-case", "initializer", "method-label", "tensor"])
+def test_tflite_api_check_bites(tmp_path, old, new, fragment):
+    project = _copy(ROOT / "ios-demo", tmp_path / "p")
+    _edit(project / "DigitsDemo" / "ModelRunner.swift", old, new)
+    problems = tflite_api_problems(project)
+    assert any(fragment in p for p in problems), problems
 
 
 def test_broken_plist_fails(tmp_path):
