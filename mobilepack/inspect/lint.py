@@ -122,8 +122,9 @@ def _dynamic(ctx: LintContext) -> list[Finding]:
     if not dyn:
         return []
     return [Finding("dynamic_shapes", "warning", f"dynamic dimensions in {_names(dyn)}",
-                    "the GPU and Core ML/Metal delegates reject tensors with dynamic (-1) dimensions, so the model "
-                    "runs on the CPU, and apps must resize inputs before every run",
+                    "GPU delegates run one fixed shape: a dynamic (-1) dimension is rejected or compiled at its "
+                    "placeholder size, and resizing at run time rebuilds or drops the delegate; the Core ML/Metal "
+                    "delegate rejects dynamic shapes, so the model falls back to the CPU",
                     "convert with fixed shapes (`mobilepack convert --input-shape NAME=1,H,W,C`)")]
 
 
