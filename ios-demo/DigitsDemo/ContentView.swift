@@ -60,7 +60,7 @@ struct ContentView: View {
     @ViewBuilder private var statusView: some View {
         switch model.status {
         case .idle:
-            Text("Not initialized yet: run the model to create the interpreter.").font(.caption)
+            Text("Initializing the interpreter…").font(.caption)
         case .ready(let text):
             Text(text).font(.caption).foregroundColor(.green)
         case .failed(let text):

@@ -3,7 +3,8 @@ import Foundation
 import UIKit
 
 /// The state behind the Run screen.  Inference runs on a background queue; the interpreter for
-/// the chosen accelerator is created once and reused until the choice changes.
+/// the chosen accelerator is created as soon as it is chosen (so a delegate that cannot start is
+/// reported at once) and reused until the choice changes.
 @MainActor
 final class DemoModel: ObservableObject {
     enum DelegateStatus: Equatable {
@@ -25,15 +26,45 @@ final class DemoModel: ObservableObject {
     private let queue = DispatchQueue(label: "mobilepack.inference")
     private var runner: ModelRunner?
 
+    init() {
+        prepare()
+    }
+
     private func invalidate() {
         let old = runner
         runner = nil
-        status = .idle
         queue.async { _ = old }   // release the interpreter on the queue that used it
+        prepare()
+    }
+
+    /// Creates the interpreter for the current choice; a failure is shown, never replaced by the CPU.
+    private func prepare() {
+        status = .idle
+        let accelerator = self.accelerator, threads = self.threads
+        queue.async {
+            let outcome: Result<ModelRunner, Error> = Result { try ModelRunner(accelerator: accelerator, threads: threads) }
+            Task { @MainActor in
+                guard accelerator == self.accelerator, threads == self.threads else { return }   // the choice changed
+                switch outcome {
+                case .success(let runner):
+                    self.runner = runner
+                    let initMs = String(format: "%.1f", runner.initMicros / 1000)
+                    self.status = .ready("\(runner.accelerator.rawValue) ready (init \(initMs) ms)")
+                case .failure(let error):
+                    self.status = .failed(error.localizedDescription)
+                }
+            }
+        }
     }
 
     func run(_ input: ModelInput) {
         guard !busy else { return }
+        if case .failed(let reason) = status {
+            result = nil
+            latencyMicros = nil
+            message = "Not run: \(reason). Choose another delegate."
+            return
+        }
         busy = true
         message = nil
         let accelerator = self.accelerator, threads = self.threads
@@ -49,18 +80,15 @@ final class DemoModel: ObservableObject {
                 self.busy = false
                 switch outcome {
                 case .success(let (runner, result, micros)):
-                    if runner.accelerator == self.accelerator && runner.threads == self.threads {
+                    if existing == nil && runner.accelerator == self.accelerator && runner.threads == self.threads {
                         self.runner = runner
-                        let initMs = String(format: "%.1f", runner.initMicros / 1000)
-                        self.status = .ready("\(runner.accelerator.rawValue) ready (init \(initMs) ms)")
                     }
                     self.result = result
                     self.latencyMicros = micros
                 case .failure(let error):
                     self.result = nil
                     self.latencyMicros = nil
-                    let text = error.localizedDescription
-                    if existing == nil { self.status = .failed(text) } else { self.message = text }
+                    self.message = error.localizedDescription
                 }
             }
         }
