@@ -131,8 +131,7 @@ def pbxproj_problems(project: Path) -> list[str]:
         if swift.resolve() not in sources:
             problems.append(f"{swift.relative_to(root)} is not in the app target's Sources phase")
     wanted = [app_dir / "Resources" / "model.tflite", app_dir / "Resources" / "labels.txt",
-              app_dir / "PrivacyInfo.xcprivacy",
-              *sorted((app_dir / "Resources" / "samples").glob("*"))]
+              app_dir / "PrivacyInfo.xcprivacy", *sorted(p for p in (app_dir / "Resources").rglob("*") if p.is_file())]
     for res in wanted:
         if res.resolve() not in resources:
             problems.append(f"{res.relative_to(root)} is not in the app target's Resources phase")
@@ -328,11 +327,13 @@ def ios_projects(tmp_path_factory):
     """One rendered project per task type plus an injection project (the tiny models of the
     Android checks, converted once here)."""
     from mobilepack.render.renderer import render_project
-    from tests.test_android_checks import TASKS, _convert, _tiny_models, task_inputs
+    from tests.test_android_checks import TASKS, _convert, _tiny_models, _with_vocabulary, task_inputs
 
     base = tmp_path_factory.mktemp("ios")
     models = _tiny_models()
     model_bytes = {task: _convert(models[task], task) for task in TASKS}
+    # The text model carries a vocabulary in its metadata (written by mobilepack's metadata writer).
+    model_bytes["text_classification"] = _with_vocabulary(model_bytes["text_classification"], base)
     projects = {}
     for task in TASKS:
         inputs = task_inputs(task, model_bytes[task], package=f"com.mobilepack.checks.{task.replace('_', '-')}")
@@ -383,6 +384,14 @@ def test_each_task_gets_its_input_and_output_path(ios_projects):
     assert "NSMicrophoneUsageDescription" in audio
     image = plistlib.loads(next(ios_projects["image_classification"].rglob("Info.plist")).read_bytes())
     assert "NSMicrophoneUsageDescription" not in image
+
+
+def test_text_app_ships_the_vocabulary_from_the_metadata(ios_projects):
+    from tests.test_android_checks import TEXT_VOCAB
+
+    vocab = next(ios_projects["text_classification"].rglob("Resources/vocab.txt"))
+    assert vocab.read_text(encoding="utf-8") == TEXT_VOCAB
+    assert not list(ios_projects["generic"].rglob("vocab.txt"))
 
 
 def test_quantized_model_keeps_its_quantization(ios_projects):

@@ -88,8 +88,8 @@ enum ModelInfo {
     /// Sample images bundled as resources.
     static let sampleFiles: [String] = ["0_zero.png", "1_one.png", "2_two.png", "3_three.png", "4_four.png", "5_five.png", "6_six.png", "7_seven.png", "8_eight.png", "9_nine.png"]
 
-    // Text input: words are hashed into [1, textHashBuckets) - replace Tokenizer.swift with the
-    // model's own tokenizer/vocabulary for meaningful results.
+    // Text input without a vocabulary in the model's metadata: words are hashed into
+    // [1, textHashBuckets) - see Tokenizer.swift.
     static let textHashBuckets = 1000
 
     // Audio input: mono samples in [-1, 1] at this rate.

@@ -147,7 +147,7 @@ def _swift_sources() -> list[str]:
                   for p in folder.glob("*.swift*") if p.is_file())
 
 
-def _pbx_graph(project: str, samples: list[str]) -> dict[str, Any]:
+def _pbx_graph(project: str, samples: list[str], vocabulary: bool) -> dict[str, Any]:
     """Files, groups and build phases of the app target, each with its object ID."""
 
     def ref(path: str, name: str, role: str | None) -> dict[str, Any]:
@@ -159,6 +159,8 @@ def _pbx_graph(project: str, samples: list[str]) -> dict[str, Any]:
                  ref(f"{project}/PrivacyInfo.xcprivacy", "PrivacyInfo.xcprivacy", "resources"),
                  ref(f"{project}/Resources/model.tflite", "model.tflite", "resources"),
                  ref(f"{project}/Resources/labels.txt", "labels.txt", "resources")]
+    if vocabulary:
+        resources.append(ref(f"{project}/Resources/{android.VOCAB_ASSET}", android.VOCAB_ASSET, "resources"))
     sample_refs = [ref(f"{project}/Resources/samples/{s}", s, "resources") for s in samples]
     info_plist = ref(f"{project}/Info.plist", "Info.plist", None)
     product = {"id": object_id("product", f"{project}.app"), "path": f"{project}.app"}
@@ -169,7 +171,7 @@ def _pbx_graph(project: str, samples: list[str]) -> dict[str, Any]:
                 "children": [f["id"] for f in sources] + [resources[0]["id"], resources[1]["id"], info_plist["id"],
                                                           object_id("group", f"{project}/Resources")]},
         "resources": {"id": object_id("group", f"{project}/Resources"), "path": "Resources",
-                      "children": [resources[2]["id"], resources[3]["id"]]
+                      "children": [f["id"] for f in resources[2:]]
                       + ([object_id("group", f"{project}/Resources/samples")] if sample_refs else [])},
         "samples": ({"id": object_id("group", f"{project}/Resources/samples"), "path": "samples",
                      "children": [f["id"] for f in sample_refs]} if sample_refs else None),
@@ -215,14 +217,19 @@ def extend_context(context: dict[str, Any]) -> dict[str, Any]:
             "pod": {"name": POD_NAME, "version": POD_VERSION, "subspecs": list(POD_SUBSPECS)},
             **{key: shared[key] for key in _SHARED_KEYS},
             "uses_microphone": shared["input_kind"] == "audio",
-            "pbx": _pbx_graph(project, list(context["samples"])),
+            "pbx": _pbx_graph(project, list(context["samples"]), vocabulary=shared["input_kind"] == "text"),
         }
     }
 
 
 def assets(inputs, context: dict[str, Any]) -> dict[str, bytes]:
+    """Model, labels and samples; for text apps also vocab.txt, the vocabulary packed in the
+    model's metadata (empty when it has none: the app then hashes words, as on Android)."""
     project = context["ios"]["project"]
-    return {f"{project}/Resources/{name}": data for name, data in common_assets(inputs).items()}
+    files = {f"{project}/Resources/{name}": data for name, data in common_assets(inputs).items()}
+    if context["ios"]["input_kind"] == "text":
+        files[f"{project}/Resources/{android.VOCAB_ASSET}"] = android.model_vocabulary(inputs.model_bytes) or b""
+    return files
 
 
 register(Target(
