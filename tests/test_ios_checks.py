@@ -544,12 +544,6 @@ def test_scheme_naming_a_missing_target_fails(tmp_path):
     assert any("which is no target" in p for p in scheme_problems(project))
 
 
-def test_broken_privacy_manifest_fails(tmp_path):
-    project = _copy(ROOT / "ios-demo", tmp_path / "p")
-    _edit(project / "DigitsDemo" / "PrivacyInfo.xcprivacy", "<array/>", "<array>")
-    assert any("PrivacyInfo.xcprivacy does not load" in p for p in plist_problems(project))
-
-
 @pytest.mark.parametrize("old,new,fragment", [
     ("options.isXNNPackEnabled = true", "options.isXnnpackEnabled = true", "no member 'isXnnpackEnabled'"),
     ("metalOptions.waitType = .passive", "metalOptions.waitType = .passiv", "no case .passiv"),
@@ -564,16 +558,16 @@ def test_tflite_api_check_bites(tmp_path, old, new, fragment):
     assert any(fragment in p for p in problems), problems
 
 
-def test_broken_plist_fails(tmp_path):
+@pytest.mark.parametrize("path,old,new,fragment", [
+    ("Info.plist", "</dict>\n</plist>", "</plist>", "DigitsDemo/Info.plist does not load"),
+    ("Info.plist", "<key>NSCameraUsageDescription</key>", "<key>NSCameraUsage</key>",
+     "DigitsDemo/Info.plist lacks NSCameraUsageDescription"),
+    ("PrivacyInfo.xcprivacy", "<array/>", "<array>", "DigitsDemo/PrivacyInfo.xcprivacy does not load"),
+], ids=["broken-plist", "usage-description", "privacy-manifest"])
+def test_plist_checks_bite(tmp_path, path, old, new, fragment):
     project = _copy(ROOT / "ios-demo", tmp_path / "p")
-    _edit(project / "DigitsDemo" / "Info.plist", "</dict>\n</plist>", "</plist>")
-    assert any("Info.plist does not load" in p for p in plist_problems(project))
-
-
-def test_missing_usage_description_fails(tmp_path):
-    project = _copy(ROOT / "ios-demo", tmp_path / "p")
-    _edit(project / "DigitsDemo" / "Info.plist", "<key>NSCameraUsageDescription</key>", "<key>NSCameraUsage</key>")
-    assert "DigitsDemo/Info.plist lacks NSCameraUsageDescription" in plist_problems(project)
+    _edit(project / "DigitsDemo" / path, old, new)
+    assert any(fragment in p for p in plist_problems(project)), plist_problems(project)
 
 
 def test_broken_asset_catalog_json_fails(tmp_path):

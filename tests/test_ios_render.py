@@ -174,22 +174,15 @@ def test_plist_string_round_trips_through_plistlib():
 
 # --- CLI errors ----------------------------------------------------------------------------------
 
-def test_invalid_bundle_id_is_one_clean_error(digits_int8, tmp_path):
+@pytest.mark.parametrize("extra,fragments", [
+    (("--bundle-id", "com.example.my_app"), ("--bundle-id", "reverse-DNS")),
+    (("--package", "com.example.app"), ("--package does not apply to --target ios", "--bundle-id")),
+    (("--app-name", "bell\x07name"), ("U+0007", "property list")),
+], ids=["bundle-id", "package", "control-character"])
+def test_bad_options_are_one_clean_error(digits_int8, tmp_path, extra, fragments):
     out = tmp_path / "ios"
-    result = run_cli(*render_sample_args(digits_int8, out), "--bundle-id", "com.example.my_app")
-    assert_clean_error(result, 2, "--bundle-id", "reverse-DNS")
-    assert not out.exists()
-
-
-def test_package_option_is_refused_for_ios(digits_int8, tmp_path):
-    result = run_cli(*render_sample_args(digits_int8, tmp_path / "ios"), "--package", "com.example.app")
-    assert_clean_error(result, 2, "--package does not apply to --target ios", "--bundle-id")
-
-
-def test_control_character_in_app_name_is_one_clean_error(digits_int8, tmp_path):
-    out = tmp_path / "ios"
-    result = run_cli(*render_sample_args(digits_int8, out), "--app-name", "bell\x07name")
-    assert_clean_error(result, 2, "U+0007", "property list")
+    result = run_cli(*render_sample_args(digits_int8, out), *extra)
+    assert_clean_error(result, 2, *fragments)
     assert not out.exists()
 
 
