@@ -345,6 +345,7 @@ def test_gpu_verdicts_differ(tiny):
     full = inspect_model(tiny("classifier"), gpu=True)
     require(full.gpu["status"] != "unavailable", f"no Vulkan driver or SwiftShader: {full.gpu['message']}")
     rejected = inspect_model(tiny("unique_op"), gpu=True)
+    assert set(full.gpu) == {"status", "fully_accelerated", "adapter", "software", "message", "cpu_ops"}
     assert full.gpu["status"] == "full" and full.gpu["fully_accelerated"] is True
     assert rejected.gpu["status"] in {"partial", "rejected"} and rejected.gpu["fully_accelerated"] is not True
     verdict = {r.gpu["status"]: next(f for f in r.findings if f.id == "gpu_delegation") for r in (full, rejected)}
