@@ -219,3 +219,34 @@ def test_ios_templates_render_from_the_wheel(digits_int8, tmp_path):
                        timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert snapshot(tmp_path / "ios") == snapshot(GOLDEN)
+
+
+def _text_without_surrogates():
+    from hypothesis import strategies as st
+
+    return st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+def test_swift_and_plist_escaping_round_trip_any_text():
+    """Property: any text (app names and labels are arbitrary Unicode) survives the Swift literal
+    (read back through tree-sitter-swift) and, where XML can hold it, the plist (plistlib)."""
+    from hypothesis import given, settings
+
+    from mobilepack.render.ios import FILTERS, swift_string
+    from tests.test_ios_checks import first_node, swift_literal_value, swift_parser, swift_syntax_errors
+
+    parser = swift_parser()
+
+    @settings(max_examples=300, deadline=None)
+    @given(_text_without_surrogates())
+    def check(value):
+        source = f"let value = {swift_string(value)}\n".encode("utf-8")
+        assert swift_syntax_errors(source, parser) == []
+        literal = first_node(parser.parse(source).root_node, lambda n: n.type == "line_string_literal")
+        assert swift_literal_value(literal) == value
+        if all(ch in "\t\n" or 0x20 <= ord(ch) < 0xFFFE for ch in value) and "\r" not in value:
+            doc = ('<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0"><dict><key>k</key>'
+                   f"<string>{FILTERS['plist_string'](value)}</string></dict></plist>\n")
+            assert plistlib.loads(doc.encode("utf-8"))["k"] == value
+
+    check()
