@@ -21,6 +21,7 @@ Negative tests break one thing at a time and prove the matching check fails.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import plistlib
 import re
@@ -319,6 +320,7 @@ def project_problems(project: Path) -> list[str]:
 
 # The injection strings: everything that could break a Swift literal, a plist or the pbxproj.
 INJECTION_NAME = 'Quote " back \\ interp \\(x) \\u{41} dollar $ R&D <b>&amp;</b></string>\nline two 🚀 שלום עולם مرحبا'
+INJECTION_SAMPLES = ('my cat "1".png', "ünï ✓ 🚀.png", "back\\slash.png", "שלום.jpg")
 INJECTION_LABELS = ('say "hi"', "back\\slash", "\\(label)", "it's", "🚀 emoji", "שלום עולם", "مرحبا", "*/ close")
 
 
@@ -341,6 +343,8 @@ def ios_projects(tmp_path_factory):
         projects[task] = base / task
     inputs = task_inputs("image_classification", model_bytes["image_classification"], app_name=INJECTION_NAME,
                          labels=INJECTION_LABELS[:4], package="com.mobilepack.checks.injection")
+    image = inputs.sample_images[0][1]
+    inputs = dataclasses.replace(inputs, sample_images=tuple((name, image) for name in INJECTION_SAMPLES))
     render_project("ios", inputs, base / "injection")
     projects["injection"] = base / "injection"
     # Every label string once more, on a model with as many classes (the generic one has 3 outputs).
@@ -436,6 +440,14 @@ def swift_constant(path: Path, name: str) -> str:
     return swift_literal_value(literal[0])
 
 
+def swift_list(path: Path, name: str) -> list[str]:
+    tree = swift_parser().parse(path.read_bytes())
+    decl = first_node(tree.root_node, lambda n: n.type == "property_declaration" and f"let {name}:".encode() in n.text)
+    assert decl is not None, f"no constant {name} in {path}"
+    array = first_node(decl, lambda n: n.type == "array_literal")
+    return [swift_literal_value(c) for c in array.named_children if c.type == "line_string_literal"]
+
+
 def test_injected_strings_survive_unchanged(ios_projects):
     project = ios_projects["injection"]
     info = next(project.rglob("ModelInfo.swift"))
@@ -446,6 +458,9 @@ def test_injected_strings_survive_unchanged(ios_projects):
     for name, labels in (("injection", INJECTION_LABELS[:4]), ("labels", INJECTION_LABELS[4:7])):
         written = next(ios_projects[name].rglob("labels.txt")).read_text(encoding="utf-8")
         assert written.split("\n")[:-1] == list(labels)
+    # Sample file names with quotes, backslashes and non-ASCII letters reach the bundle and the Swift list.
+    assert sorted(p.name for p in next(project.rglob("Resources/samples")).iterdir()) == sorted(INJECTION_SAMPLES)
+    assert swift_list(info, "sampleFiles") == list(INJECTION_SAMPLES)
     # The project name is the ASCII part of the app name; the visible name stays whole.
     assert sorted(p.name for p in project.glob("*.xcodeproj")) == ["QuoteBackInterpXU41DollarRDBAmpBStringLi.xcodeproj"]  # 40 characters at most
 
