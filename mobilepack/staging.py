@@ -9,6 +9,7 @@ are never overwritten or deleted.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -17,6 +18,17 @@ import tempfile
 from pathlib import Path
 
 from mobilepack.errors import OutputError
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG}
+
+
+def _as_output_error(exc: BaseException | None, out: Path) -> None:
+    """An OS-level write failure inside a staged block becomes one clear OutputError."""
+    if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError) and exc.errno in _WRITE_ERRNOS:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise OutputError(f"cannot write the outputs for {out}: {exc.strerror or exc}{where}",
+                          "free some space or choose another -o; nothing was changed") from exc
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -106,9 +118,10 @@ class StagedOutput:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         if not self._committed and self.path is not None:
             shutil.rmtree(self.path, ignore_errors=True)
+        _as_output_error(exc, self.out)
 
 
 class StagedTree:
@@ -160,6 +173,7 @@ class StagedTree:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         if not self._committed and self.path is not None:
             shutil.rmtree(self.path, ignore_errors=True)
+        _as_output_error(exc, self.out)
