@@ -189,9 +189,36 @@ def plist_problems(project: Path) -> list[str]:
                     problems.append(f"{path.relative_to(project)} lacks {key}")
     for path in sorted(project.rglob("Contents.json")):
         try:
-            json.loads(path.read_text(encoding="utf-8"))
+            catalog = json.loads(path.read_text(encoding="utf-8"))
         except ValueError as exc:
             problems.append(f"{path.relative_to(project)} is not JSON: {exc}")
+            continue
+        problems += asset_image_problems(path, catalog, project)
+    return problems
+
+
+def asset_image_problems(contents: Path, catalog: dict, project: Path) -> list[str]:
+    """Every image an asset catalog names exists, opens, has the declared size and (for app icons) no alpha."""
+    from PIL import Image
+
+    problems = []
+    for entry in catalog.get("images", []):
+        if "filename" not in entry:
+            continue
+        image_path = contents.parent / entry["filename"]
+        where = image_path.relative_to(project)
+        try:
+            with Image.open(image_path) as image:
+                size, mode = image.size, image.mode
+        except OSError as exc:
+            problems.append(f"{where} (named in {contents.name}) does not open: {exc}")
+            continue
+        points = float(entry.get("size", "0x0").split("x")[0])
+        scale = float(entry.get("scale", "1x").rstrip("x"))
+        if size != (round(points * scale),) * 2:
+            problems.append(f"{where} is {size[0]}x{size[1]}, its entry says {entry.get('size')} @{scale:g}x")
+        if contents.parent.suffix == ".appiconset" and mode not in ("RGB", "L", "P"):
+            problems.append(f"{where} has an alpha channel ({mode}); App Store icons may not")
     return problems
 
 
@@ -583,6 +610,18 @@ def test_plist_checks_bite(tmp_path, path, old, new, fragment):
     project = _copy(ROOT / "ios-demo", tmp_path / "p")
     _edit(project / "DigitsDemo" / path, old, new)
     assert any(fragment in p for p in plist_problems(project)), plist_problems(project)
+
+
+def test_missing_or_wrong_app_icon_fails(tmp_path):
+    from PIL import Image
+
+    project = _copy(ROOT / "ios-demo", tmp_path / "p")
+    icon = next(project.rglob("AppIcon.png"))
+    Image.new("RGBA", (512, 512)).save(icon)
+    problems = plist_problems(project)
+    assert any("is 512x512" in p for p in problems) and any("alpha channel" in p for p in problems), problems
+    icon.unlink()
+    assert any("AppIcon.png (named in Contents.json) does not open" in p for p in plist_problems(project))
 
 
 def test_broken_asset_catalog_json_fails(tmp_path):
