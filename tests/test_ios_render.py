@@ -250,3 +250,20 @@ def test_swift_and_plist_escaping_round_trip_any_text():
             assert plistlib.loads(doc.encode("utf-8"))["k"] == value
 
     check()
+
+
+def test_app_describes_the_shipped_variant_not_the_source(tmp_path):
+    """A full-integer variant with int8 I/O: the app must feed int8 with the variant's scale and
+    zero point (convert.json's model entry describes the float source), and the README warns that
+    the Swift API has no int8 tensor type."""
+    conv = tmp_path / "conv"
+    result = run_cli("convert", DIGITS / "digits.keras", "-o", conv, "--quantize", "int8", "--calibration",
+                     DIGITS / "calibration", "--calibration-samples", "20", "--io-dtype", "int8")
+    assert result.returncode == 0, result.stderr
+    result = run_cli("render", conv, "--target", "ios", "-o", tmp_path / "ios")
+    assert result.returncode == 0, result.stderr
+    info = (tmp_path / "ios" / "DigitsDemo" / "ModelInfo.swift").read_text(encoding="utf-8")
+    assert 'TensorInfo(name: "image", shape: [1, 32, 32, 3], type: .int8, scale: 1.0, zeroPoint: -128)' in info
+    assert 'TensorInfo(name: "probabilities", shape: [1, 10], type: .int8' in info
+    assert "**int8 tensors**: image, probabilities are int8." in (tmp_path / "ios" / "README.md").read_text(encoding="utf-8")
+    assert "int8 tensors" not in (GOLDEN / "README.md").read_text(encoding="utf-8")

@@ -70,6 +70,12 @@ def resolve(source: str | Path, *, variant: str | None = None, labels: str | Pat
         if variant not in variants:
             raise UsageError(f"{p} has no {variant!r} variant", f"available: {', '.join(variants)}")
         model_bytes = (p / variants[variant]).read_bytes()
+        # The app feeds the shipped variant: its I/O dtype and quantization (e.g. --io-dtype int8),
+        # not the source model's float tensors that convert.json describes.
+        from mobilepack.runtime.interpreter import describe_tflite
+
+        ins, outs, _ = describe_tflite(model_bytes)
+        spec = replace(spec, inputs=ins, outputs=outs)
         if labels is None and (p / "labels.txt").is_file():
             labels = p / "labels.txt"
     elif p.suffix.lower() == ".tflite":
