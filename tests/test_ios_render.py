@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import plistlib
+import re
 
 import pytest
 
@@ -76,10 +77,16 @@ def test_sample_project_facts():
 
 
 def test_bench_export_uses_the_shared_keys():
-    """The in-app benchmark writes the same per-configuration keys as the Android app's."""
+    """The in-app benchmark writes the bench schema's per-configuration keys (the Android app's
+    too), and every key it writes is one the schema knows."""
+    from mobilepack.report.bench import RECORD_KEYS
+
     swift = (GOLDEN / "DigitsDemo" / "Benchmark.swift").read_text(encoding="utf-8")
+    json_block = swift[swift.index("func json()"):swift.index("enum Benchmark")]
+    written = set(re.findall(r'entry\["(\w+)"\]', json_block)) | set(re.findall(r'^\s+"(\w+)": ', json_block, re.M))
+    assert written <= set(RECORD_KEYS), written - set(RECORD_KEYS)
     for key in ("schema_version", "results", "delegate", "threads", "status", "runs", "warmup", "fully_delegated",
-                "error", "init_us", "first_us", "mean_us", "std_us", "min_us", "max_us", "p50_us", "p90_us",
+                "error", "failure", "init_us", "first_us", "warmup_mean_us", "mean_us", "std_us", "min_us", "max_us", "p50_us", "p90_us",
                 "p99_us", "ips"):
         assert f'"{key}"' in swift, key
 

@@ -10,10 +10,12 @@ struct BenchConfig: Identifiable {
     let accelerator: Accelerator
     let threads: Int
     let warmup: Int
+    let warmupLatencies: [Double]    // microseconds
     let latencies: [Double]          // microseconds, in run order
     let initMicros: Double
     let firstMicros: Double
     let error: String?
+    let failure: String?
 
     private var sorted: [Double] { latencies.sorted() }
     var mean: Double { latencies.isEmpty ? 0 : latencies.reduce(0, +) / Double(latencies.count) }
@@ -46,9 +48,15 @@ struct BenchConfig: Identifiable {
         ]
         if let error = error {
             entry["error"] = error
+            entry["failure"] = failure ?? "error"
         } else {
             entry["init_us"] = initMicros
             entry["first_us"] = firstMicros
+            if warmupLatencies.isEmpty {
+                entry["warmup_mean_us"] = NSNull()
+            } else {
+                entry["warmup_mean_us"] = warmupLatencies.reduce(0, +) / Double(warmupLatencies.count)
+            }
             entry["mean_us"] = mean
             entry["std_us"] = std
             entry["min_us"] = sorted.first ?? 0
@@ -74,22 +82,22 @@ enum Benchmark {
             let runner = try ModelRunner(accelerator: accelerator, threads: threads)
             try runner.setInputs(try input.tensors())
             let first = try runner.invoke()
-            for _ in 0..<warmup { try runner.invoke() }
-            var latencies: [Double] = []
-            latencies.reserveCapacity(runs)
-            for _ in 0..<runs { latencies.append(try runner.invoke()) }
-            return BenchConfig(accelerator: accelerator, threads: threads, warmup: warmup, latencies: latencies,
-                               initMicros: runner.initMicros, firstMicros: first, error: nil)
+            let warmupLatencies = try (0..<warmup).map { _ in try runner.invoke() }
+            let latencies = try (0..<runs).map { _ in try runner.invoke() }
+            return BenchConfig(accelerator: accelerator, threads: threads, warmup: warmup,
+                               warmupLatencies: warmupLatencies, latencies: latencies, initMicros: runner.initMicros,
+                               firstMicros: first, error: nil, failure: nil)
         } catch {
-            return BenchConfig(accelerator: accelerator, threads: threads, warmup: warmup, latencies: [],
-                               initMicros: 0, firstMicros: 0, error: error.localizedDescription)
+            return BenchConfig(accelerator: accelerator, threads: threads, warmup: warmup, warmupLatencies: [],
+                               latencies: [], initMicros: 0, firstMicros: 0, error: error.localizedDescription,
+                               failure: (error as? RunnerError)?.failure ?? "error")
         }
     }
 
     /// Facts about the phone (UIKit wants the main actor for them).
     @MainActor
     static func deviceInfo() -> [String: String] {
-        ["platform": "ios", "model": UIDevice.current.model, "machine": machineIdentifier(),
+        ["platform": "ios", "model": machineIdentifier(), "family": UIDevice.current.model,
          "system_name": UIDevice.current.systemName, "system_version": UIDevice.current.systemVersion]
     }
 

@@ -23,6 +23,8 @@ enum Accelerator: String, CaseIterable, Identifiable {
 
 struct RunnerError: LocalizedError {
     let message: String
+    /// The bench schema's failure kind: "delegate_load_failed", "delegate_refused" or "error".
+    var failure = "error"
     var errorDescription: String? { message }
 }
 
@@ -63,7 +65,8 @@ final class ModelRunner {
             var coreMLOptions = CoreMLDelegate.Options()
             coreMLOptions.enabledDevices = .all
             guard let delegate = CoreMLDelegate(options: coreMLOptions) else {
-                throw RunnerError(message: "the Core ML delegate is not available on this device")
+                throw RunnerError(message: "the Core ML delegate is not available on this device",
+                                  failure: "delegate_load_failed")
             }
             delegates.append(delegate)
         }
@@ -72,7 +75,8 @@ final class ModelRunner {
             created = try Interpreter(modelPath: path, options: options, delegates: delegates)
             try created.allocateTensors()
         } catch {
-            throw RunnerError(message: "\(accelerator.rawValue) failed to initialize: \(error.localizedDescription)")
+            throw RunnerError(message: "\(accelerator.rawValue) failed to initialize: \(error.localizedDescription)",
+                              failure: delegates.isEmpty ? "error" : "delegate_refused")
         }
         interpreter = created
         initMicros = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
