@@ -10,11 +10,14 @@ import typer
 
 from mobilepack._version import __version__
 from mobilepack.cli._console import set_debug
+from mobilepack.cli.bench import bench_command
+from mobilepack.cli.build import build_command
 from mobilepack.cli.convert import convert_command
 from mobilepack.cli.inspect import inspect_command
 from mobilepack.cli.metadata import metadata_command
 from mobilepack.cli.init import init_command
 from mobilepack.cli.render import render_command
+from mobilepack.cli.report import report_command
 
 app = typer.Typer(
     name="mobilepack",
@@ -41,11 +44,14 @@ def _root(
     set_debug(debug)
 
 
+app.command("build")(build_command)
 app.command("convert")(convert_command)
 app.command("render")(render_command)
 app.command("metadata")(metadata_command)
 app.command("inspect")(inspect_command)
 app.command("init")(init_command)
+app.command("bench")(bench_command)
+app.command("report")(report_command)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 tests pin the keys of each schema."""
 
 CONVERT_SCHEMA_VERSION = "1.0"
+COMPRESS_SCHEMA_VERSION = "1.0"
 
 
 def tool_versions() -> dict[str, str | None]:
@@ -22,3 +23,6 @@ def tool_versions() -> dict[str, str | None]:
 # ``mobilepack metadata --json`` and ``mobilepack inspect --json`` (issue 3)
 METADATA_SCHEMA_VERSION = "1.0"
 INSPECT_SCHEMA_VERSION = "1.0"
+
+# ``mobilepack bench --json`` and bench.json (issue 4); keys pinned by tests/test_bench_report.py
+BENCH_SCHEMA_VERSION = "1.0"

@@ -1,0 +1,264 @@
+"""The host benchmark: every (model, delegate, threads) configuration in a fresh child process.
+
+A configuration that fails (unresolved custom op, delegate refused, native crash, timeout)
+becomes a failed record with its reason; the others go on."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mobilepack.errors import InputError, UsageError
+from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
+from mobilepack.runtime import delegates as registry
+from mobilepack.runtime.delegates import Delegate
+
+DEFAULT_DELEGATES = "cpu,xnnpack,gpu"
+_VARIANT_SUFFIXES = ("fp32", "fp16", "dynamic", "int8", "int16x8")
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    path: Path
+    name: str                  # "digits" for digits_int8.tflite
+    variant: str | None        # "int8" for digits_int8.tflite (mobilepack convert's naming), else None
+    bytes: int
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "file": self.path.name, "variant": self.variant, "bytes": self.bytes,
+                "path": str(self.path)}
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    models: tuple[ModelFile, ...]
+    delegates: tuple[Delegate, ...]
+    threads: tuple[int, ...]
+    runs: int = 50
+    warmup: int = 5
+    min_seconds: float = 1.0
+    timeout: float = 120.0
+    seed: int = 0
+
+    def configurations(self) -> list[tuple[ModelFile, Delegate, int]]:
+        """models x delegates x threads; delegates that take no thread count run once, with 1."""
+        out = []
+        for m in self.models:
+            for d in self.delegates:
+                for t in (self.threads if d.threaded else (1,)):
+                    out.append((m, d, t))
+        return out
+
+    def settings(self) -> dict:
+        return {"delegates": [d.name for d in self.delegates], "threads": list(self.threads), "runs": self.runs,
+                "warmup": self.warmup, "min_seconds": self.min_seconds, "timeout_s": self.timeout, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    plan: BenchPlan
+    records: tuple[dict, ...]
+    host: dict = field(default_factory=dict)
+    source: str = "host"
+
+    @property
+    def failed(self) -> list[dict]:
+        return [r for r in self.records if r["status"] != "ok"]
+
+    @property
+    def succeeded(self) -> list[dict]:
+        return [r for r in self.records if r["status"] == "ok"]
+
+    def to_dict(self) -> dict:
+        from mobilepack.report.bench import document
+
+        return document(list(self.records), source=self.source, settings=self.plan.settings())
+
+
+def model_file(path: Path) -> ModelFile:
+    stem = path.stem
+    name, variant = stem, None
+    base, sep, suffix = stem.rpartition("_")
+    if sep and base and suffix in _VARIANT_SUFFIXES:
+        name, variant = base, suffix
+    return ModelFile(path=path.resolve(), name=name, variant=variant, bytes=path.stat().st_size)
+
+
+def collect_models(paths: list[str | Path]) -> tuple[ModelFile, ...]:
+    """Files as given; a directory contributes its ``*.tflite`` files.  Each must be a TFLite flatbuffer."""
+    if not paths:
+        raise UsageError("no model given", "pass one or more .tflite files or a directory of them")
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(p.glob("*.tflite"))
+            if not found:
+                raise InputError(f"no .tflite files in {p}", "convert a model first: mobilepack convert MODEL -o DIR")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError(f"model not found: {p}", "check the path")
+    for f in files:
+        with open(f, "rb") as fh:
+            head = fh.read(8)
+        if len(head) < 8 or head[4:8] != b"TFL3":
+            raise InputError(f"not a TFLite model: {f}", "bench takes .tflite files; convert first with mobilepack convert")
+    seen: dict[Path, None] = {}
+    for f in files:
+        seen.setdefault(f.resolve(), None)
+    return tuple(model_file(f) for f in seen)
+
+
+def _parse_ints(text: str, what: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(x) for x in str(text).split(",") if x.strip())
+    except ValueError:
+        raise UsageError(f"{what} must be comma-separated integers, got {text!r}", f"e.g. --{what} 1,2,4") from None
+    if not values or any(v < 1 for v in values):
+        raise UsageError(f"{what} must be positive integers, got {text!r}", f"e.g. --{what} 1,2,4")
+    return tuple(dict.fromkeys(values))
+
+
+def plan_bench(models, *, delegates: str = DEFAULT_DELEGATES, threads: str = "1", runs: int = 50, warmup: int = 5,
+               min_seconds: float = 1.0, delegate_libs: list[str] | None = None, timeout: float = 120.0,
+               seed: int = 0, on_phone: bool = False) -> BenchPlan:
+    """Validate everything up front (``on_phone``: the plan is for ``--adb``)."""
+    external = registry.parse_delegate_libs(delegate_libs)
+    if on_phone and external:
+        raise UsageError("--delegate-lib loads a library on this machine and cannot be used with --adb",
+                         "drop --delegate-lib, or bench on the host without --adb")
+    names = [n.strip() for n in str(delegates).split(",") if n.strip()]
+    if not names:
+        raise UsageError("no delegate given", f"valid delegates: {', '.join(registry.names())}")
+    chosen = tuple(registry.get(n, external) for n in dict.fromkeys(names))
+    for d in chosen:
+        if not on_phone and not d.host:
+            raise UsageError(f"delegate {d.name!r} runs only on phones", "add --adb (with --benchmark-binary)")
+        if on_phone and d.adb_flags is None:
+            raise UsageError(f"delegate {d.name!r} cannot run on a phone", "on phones: cpu, xnnpack, gpu, nnapi")
+    if runs < 1:
+        raise UsageError(f"--runs must be at least 1, got {runs}", "e.g. --runs 50")
+    if warmup < 0:
+        raise UsageError(f"--warmup must be 0 or more, got {warmup}", "e.g. --warmup 5")
+    if min_seconds < 0:
+        raise UsageError(f"--min-seconds must be 0 or more, got {min_seconds}", "e.g. --min-seconds 1")
+    if timeout <= 0:
+        raise UsageError(f"--timeout must be positive, got {timeout}", "e.g. --timeout 120")
+    return BenchPlan(models=collect_models(models), delegates=chosen, threads=_parse_ints(threads, "threads"),
+                     runs=runs, warmup=warmup, min_seconds=min_seconds, timeout=timeout, seed=seed)
+
+
+def host_facts() -> dict:
+    import platform
+
+    cpu = platform.processor() or None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"platform": "host", "system": platform.system(), "machine": platform.machine(), "cpu": cpu,
+            "cpu_count": os.cpu_count(), "hostname": platform.node()}
+
+
+def run_bench(plan: BenchPlan, *, progress: ProgressCallback | None = None) -> BenchResult:
+    from mobilepack.runtime.gpu import discover_vulkan
+
+    on_event = or_ignore(progress)
+    configs = plan.configurations()
+    vulkan = discover_vulkan() if any(d.opener == "gpu" for d in plan.delegates) else None
+    device = host_facts()
+    records = []
+    for i, (model, delegate, threads) in enumerate(configs):
+        label = f"{model.path.name} · {delegate.name}" + (f" ×{threads}" if delegate.threaded else "")
+        on_event(ProgressEvent("bench", label, current=i, total=len(configs)))
+        record = measure_one(plan, model, delegate, threads, vulkan=vulkan)
+        record["device"] = dict(device)
+        records.append(record)
+        if record["status"] != "ok":
+            on_event(ProgressEvent("bench", f"{label}: {record['error']}", current=i + 1, total=len(configs),
+                                   warning=True))
+    on_event(ProgressEvent("bench", "done", current=len(configs), total=len(configs)))
+    return BenchResult(plan=plan, records=tuple(records), host=device)
+
+
+def measure_one(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: int, *, vulkan=None) -> dict:
+    """One configuration in a fresh child process -> one record of the bench schema."""
+    from mobilepack.bench.stats import summarize
+    from mobilepack.runtime.child import run_in_child
+    from mobilepack.runtime.gpu import SOFTWARE_NOTE, parse_adapter
+
+    record = empty_record(model.to_dict(), delegate.name, threads, warmup=plan.warmup)
+    env: dict[str, str] = {}
+    if delegate.opener == "gpu":
+        if vulkan is None or vulkan.source == "none":
+            return fail(record, "gpu_unavailable", vulkan.message if vulkan else "no Vulkan driver")
+        env = vulkan.env
+    request = {"model": str(model.path), "delegate": delegate.to_dict(), "threads": threads, "runs": plan.runs,
+               "warmup": plan.warmup, "min_seconds": plan.min_seconds, "seed": plan.seed,
+               "max_seconds": max(plan.min_seconds * 4, plan.timeout * 0.5)}
+    outcome = run_in_child("mobilepack.bench.measure:measure_in_child", request, timeout=plan.timeout, env=env)
+    if delegate.opener == "gpu":
+        adapter, software = parse_adapter(outcome.log)
+        record["adapter"] = adapter
+        record["software"] = bool(software or (adapter is None and vulkan.software))
+        record["note"] = SOFTWARE_NOTE if record["software"] else None
+    if outcome.failure():
+        return fail(record, "timeout" if outcome.timed_out else "crashed", outcome.failure())
+    answer = outcome.answer
+    if not answer["ok"]:
+        kind, message = explain_failure(delegate, answer["error"], outcome.log)
+        return fail(record, kind, message)
+    stats = summarize(answer["samples_us"])
+    warm = answer["warmup_us"]
+    record.update(stats)
+    record.update({
+        "status": "ok", "init_us": answer["init_us"], "first_us": answer["first_us"],
+        "warmup_mean_us": sum(warm) / len(warm) if warm else None,
+        "peak_rss_bytes": answer["peak_rss_kib"] * 1024,
+        "rss_growth_bytes": (answer["rss_kib_after"] - answer["rss_kib_before"]) * 1024,
+        "fully_delegated": answer["fully_delegated"] if delegate.opener != "reference" else None,
+    })
+    return record
+
+
+def empty_record(model: dict, delegate: str, threads: int, *, warmup: int = 0, source: str = "host") -> dict:
+    from mobilepack.report.bench import RECORD_KEYS
+
+    record = dict.fromkeys(RECORD_KEYS)
+    record.update({"model": model, "delegate": delegate, "threads": threads, "status": "failed", "runs": 0,
+                   "warmup": warmup, "source": source, "software": False, "noisy": False})
+    return record
+
+
+def fail(record: dict, kind: str, message: str) -> dict:
+    record.update({"status": "failed", "failure": kind, "error": (message or kind).strip()})
+    return record
+
+
+def explain_failure(delegate: Delegate, error: str, log: str) -> tuple[str, str]:
+    """(failure kind, one-line reason) from the runtime's exception and log."""
+    from mobilepack.runtime.gpu import classify, litert_message, parse_cpu_ops
+
+    text = f"{error}\n{log}"
+    first = next((ln.strip() for ln in str(error).splitlines() if ln.strip()), "failed")
+    if "unresolved custom op" in text or "is not registered" in text or "Didn't find op" in text:
+        line = next((ln.strip() for ln in text.splitlines()
+                     if "unresolved custom op" in ln or "Didn't find op" in ln or "is not registered" in ln), first)
+        return "unsupported_op", line.removeprefix("ERROR: ")[:300]
+    if delegate.opener == "gpu":
+        status = classify(error, log)
+        message = litert_message(error, log)
+        ops = parse_cpu_ops(log)
+        if ops:
+            message += f" (not on the GPU: {', '.join(ops)})"
+        return ("gpu_unavailable" if status == "unavailable" else "delegate_refused"), message
+    if delegate.opener == "external" and "delegate" in first.lower():
+        return "delegate_load_failed", first[:300]
+    return "error", first[:300]

@@ -1,0 +1,117 @@
+"""``mobilepack bench``: parse options, run the benchmark (host or phones), print/write the reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mobilepack.cli._console import err_console, handle_errors, out_console, print_json
+from mobilepack.cli._options import JsonOpt
+from mobilepack.cli._progress import progress_display
+
+
+def bench_command(
+    models: Annotated[list[Path], typer.Argument(help=".tflite files, or directories of them (e.g. a convert output).",
+                                                 show_default=False)],
+    delegates: Annotated[str, typer.Option("--delegates", "-d", help="Comma-separated: cpu, xnnpack, gpu "
+                                           "(nnapi with --adb), plus names given with --delegate-lib.")] = "cpu,xnnpack,gpu",
+    threads: Annotated[str, typer.Option("--threads", "-t", help="Thread counts swept for xnnpack and external "
+                                         "delegates, e.g. 1,2,4.")] = "1",
+    runs: Annotated[int, typer.Option("--runs", help="Minimum timed runs per configuration.")] = 50,
+    warmup: Annotated[int, typer.Option("--warmup", help="Untimed warmup runs before timing.")] = 5,
+    min_seconds: Annotated[float, typer.Option("--min-seconds", help="Keep timing until at least this long.")] = 1.0,
+    delegate_lib: Annotated[Optional[list[str]], typer.Option(
+        "--delegate-lib", help="External TFLite delegate library, NAME=PATH (repeatable); add NAME to --delegates.")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds before one configuration is stopped.")] = 300.0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs.")] = 0,
+    report: Annotated[Optional[Path], typer.Option(
+        "--report", help="Write bench.json, bench.md and bench.html into this directory.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any configuration failed.")] = False,
+    adb: Annotated[bool, typer.Option("--adb", help="Run on Android phones over adb with benchmark_model.")] = False,
+    serial: Annotated[Optional[list[str]], typer.Option(
+        "--serial", help="Device serial for --adb (repeatable; default: every connected device).")] = None,
+    benchmark_binary: Annotated[Optional[Path], typer.Option(
+        "--benchmark-binary", help="The official Android benchmark_model binary, for --adb.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Measure latency per model x delegate x threads, each configuration in a fresh process."""
+    with handle_errors():
+        from mobilepack.bench.engine import plan_bench, run_bench
+        from mobilepack.errors import UsageError
+
+        if not adb and (serial or benchmark_binary):
+            raise UsageError("--serial and --benchmark-binary need --adb", "add --adb to bench on a phone")
+        if adb and not benchmark_binary:
+            raise UsageError("--adb needs --benchmark-binary PATH",
+                             "download the Android benchmark_model binary for your phone's ABI")
+        plan = plan_bench([str(m) for m in models], delegates=delegates, threads=threads, runs=runs, warmup=warmup,
+                          min_seconds=min_seconds, delegate_libs=delegate_lib, timeout=timeout, seed=seed,
+                          on_phone=adb)
+        with progress_display(err_console(), enabled=not json_out) as on_event:
+            if adb:
+                from mobilepack.bench.adb import run_adb_bench
+
+                result = run_adb_bench(plan, binary=benchmark_binary, serials=serial, progress=on_event)
+            else:
+                result = run_bench(plan, progress=on_event)
+        doc = result.to_dict()
+        finish(doc, json_out=json_out, report=report, strict=strict)
+
+
+def finish(doc: dict, *, json_out: bool, report: Path | None, strict: bool) -> None:
+    """Print (JSON or table), write the report, and map failures to the exit code."""
+    from mobilepack.errors import MobilepackError
+
+    if report is not None:
+        from mobilepack.report.bench_views import write_report
+
+        write_report(doc, report)
+    if json_out:
+        print_json(doc)
+    else:
+        print_table(doc)
+        if report is not None:
+            out_console().print(f"wrote bench.json, bench.md, bench.html to [bold]{report}[/]")
+    results = doc["results"]
+    failed = [r for r in results if r["status"] != "ok"]
+    if results and len(failed) == len(results):
+        raise MobilepackError(f"no configuration ran: all {len(results)} failed", "the reasons are listed per configuration")
+    if strict and failed:
+        raise MobilepackError(f"{len(failed)} of {len(results)} configurations failed (--strict)",
+                              "drop --strict to accept partial results")
+
+
+def print_table(doc: dict) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from mobilepack.report.bench_views import fmt_us, rows
+    from mobilepack.runtime.gpu import SOFTWARE_NOTE
+
+    table = Table(title="latency per configuration (sorted, fastest first)", title_justify="left")
+    table.add_column("configuration", min_width=18)
+    for col in ("mean", "p50–p90", "inf/s", "vs fp32 cpu"):
+        table.add_column(col, justify="right")
+    table.add_column("delegated")
+    table.add_column("note", min_width=16)
+    adapters: set[str] = set()
+    for r in rows(doc):
+        label = escape(r["label"])
+        if r["status"] != "ok":
+            table.add_row(label, "[red]failed[/]", "", "", "", "", f"[red]{escape(r['failure'])}[/]: {escape(r['error'])}")
+            continue
+        notes = []
+        if r["software"]:
+            notes.append(f"[yellow]{SOFTWARE_NOTE}[/]")
+            adapters.add(r["adapter"] or "software adapter")
+        if r["noisy"]:
+            notes.append(f"[magenta]noisy[/] (cv {100 * r['cv']:.0f}%)")
+        spread = f"{fmt_us(r['p50_us'])}–{fmt_us(r['p90_us'])}" if r["p50_us"] is not None else "–"
+        table.add_row(label, fmt_us(r["mean_us"]), spread, f"{r['ips']:.0f}" if r["ips"] else "–",
+                      f"{r['speedup']:.2f}×" if r["speedup"] is not None else "–",
+                      {True: "yes", False: "no"}.get(r["fully_delegated"], "–"), "; ".join(notes))
+    out_console().print(table)
+    for adapter in sorted(adapters):
+        out_console().print(f"[yellow]GPU adapter {escape(adapter)} is software Vulkan: {SOFTWARE_NOTE}[/]")

@@ -1,0 +1,202 @@
+"""The delegate registry: how a .tflite is opened for each named delegate.
+
+* ``cpu``      LiteRT ``Interpreter`` with ``OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES``:
+               the reference CPU kernels, single-threaded.
+* ``xnnpack``  the default resolver (XNNPACK applied by default); threads are swept.
+* ``gpu``      ``CompiledModel`` with ``HardwareAccelerator.GPU`` and no CPU fallback, so a partly
+               supported model fails instead of silently running on the CPU.
+* external     ``--delegate-lib NAME=PATH``: an ``Interpreter`` with ``load_delegate(PATH)``.
+
+A :class:`Delegate` is a plain description (it crosses into the child process as
+a dict); :func:`open_session` turns it into a :class:`Session` *inside* the child.
+Adding a delegate is one opener plus one :func:`register` call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from mobilepack.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Delegate:
+    name: str
+    description: str
+    opener: str                    # key in _OPENERS
+    threaded: bool = False         # whether --threads is swept for it
+    library: str | None = None     # external delegates: the shared library
+    host: bool = True              # runs on this machine (False: phones only)
+    adb_flags: tuple[str, ...] | None = None   # benchmark_model flags on a phone (None: host only)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_REGISTRY: dict[str, Delegate] = {}
+
+
+def register(delegate: Delegate) -> Delegate:
+    _REGISTRY[delegate.name] = delegate
+    return delegate
+
+
+register(Delegate("cpu", "reference CPU kernels (no default delegates)", "reference",
+                  adb_flags=("--use_xnnpack=false",)))
+register(Delegate("xnnpack", "XNNPACK (LiteRT's default CPU delegate)", "default", threaded=True,
+                  adb_flags=("--use_xnnpack=true",)))
+register(Delegate("gpu", "LiteRT GPU accelerator (CompiledModel, no CPU fallback)", "gpu",
+                  adb_flags=("--use_gpu=true",)))
+register(Delegate("nnapi", "Android NNAPI (phones only, with --adb)", "", host=False,
+                  adb_flags=("--use_nnapi=true",)))
+
+
+def threads_matter(name: str) -> bool:
+    """Whether a thread count means something for the delegate called ``name`` (unknown names: yes)."""
+    d = _REGISTRY.get(name)
+    return d.threaded if d else True
+
+
+def names() -> list[str]:
+    return list(_REGISTRY)
+
+
+def get(name: str, external: dict[str, str] | None = None) -> Delegate:
+    """The delegate called ``name``: a registered one, or one of ``external`` (NAME -> library path)."""
+    if external and name in external:
+        return Delegate(name, f"external delegate {external[name]}", "external", threaded=True,
+                        library=external[name])
+    if name not in _REGISTRY:
+        valid = ", ".join(names() + sorted(external or {}))
+        raise UsageError(f"unknown delegate {name!r}", f"valid delegates: {valid} (or add one with --delegate-lib NAME=PATH)")
+    return _REGISTRY[name]
+
+
+def parse_delegate_libs(specs: list[str] | None) -> dict[str, str]:
+    """``["NAME=PATH", ...]`` -> {NAME: PATH}; the path must exist."""
+    import os
+
+    out: dict[str, str] = {}
+    for spec in specs or []:
+        name, sep, path = spec.partition("=")
+        name, path = name.strip(), path.strip()
+        if not sep or not name or not path:
+            raise UsageError(f"--delegate-lib {spec!r} is not NAME=PATH", "e.g. --delegate-lib mygpu=/path/libdelegate.so")
+        if name in _REGISTRY:
+            raise UsageError(f"--delegate-lib name {name!r} is a built-in delegate", "pick another name")
+        if not os.path.isfile(path):
+            raise UsageError(f"delegate library not found: {path}", "give the path of a TFLite delegate .so")
+        out[name] = os.path.abspath(path)
+    return out
+
+
+# -- sessions (inside the child process) -------------------------------------------------------
+
+class Session:
+    """One opened model: ``inputs`` (name, shape, dtype, quantization), ``feed()`` once, ``run()`` per
+    iteration.  ``run()`` returns only after every output has been read back to host memory."""
+
+    inputs: list[dict]
+    fully_delegated: bool | None = None
+    adapter: str | None = None
+
+    def feed(self, arrays: list) -> None:
+        raise NotImplementedError
+
+    def run(self) -> list:
+        raise NotImplementedError
+
+
+class InterpreterSession(Session):
+    def __init__(self, model_path: str, *, resolver: str, threads: int | None, delegate_lib: str | None = None):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType, load_delegate
+
+        kind = {"reference": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, "default": OpResolverType.AUTO}[resolver]
+        delegates = [load_delegate(delegate_lib)] if delegate_lib else None
+        self.it = Interpreter(model_path=model_path, experimental_op_resolver_type=kind, num_threads=threads,
+                              experimental_delegates=delegates)
+        self.it.allocate_tensors()
+        self.inputs = [{"name": d["name"], "index": d["index"], "shape": [int(x) for x in d["shape"]],
+                        "dtype": d["dtype"].__name__ if hasattr(d["dtype"], "__name__") else str(d["dtype"]),
+                        "quantization": list(d["quantization"])} for d in self.it.get_input_details()]
+        self._outputs = [d["index"] for d in self.it.get_output_details()]
+
+    def feed(self, arrays: list) -> None:
+        for d, a in zip(self.inputs, arrays):
+            self.it.set_tensor(d["index"], a)
+
+    def run(self) -> list:
+        self.it.invoke()
+        return [self.it.get_tensor(i) for i in self._outputs]
+
+
+class GpuSession(Session):
+    """``CompiledModel`` on the GPU.  Execution is asynchronous: ``run()`` reads every output buffer,
+    which waits for the GPU to finish."""
+
+    def __init__(self, model_path: str):
+        import numpy as np
+
+        from mobilepack.runtime.gpu import compile_gpu
+
+        self.model = compile_gpu(model_path)
+        self.fully_delegated = bool(self.model.is_fully_accelerated())
+        sigs = self.model.get_signature_list()
+        self.key = "serving_default" if "serving_default" in sigs else sorted(sigs)[0]
+        index = self.model.get_signature_index(self.key)
+        in_details = self.model.get_input_tensor_details(self.key)
+        out_details = self.model.get_output_tensor_details(self.key)
+        self.inputs = [{"name": n, "shape": [int(x) for x in in_details[n]["shape"]], "dtype": in_details[n]["dtype"],
+                        "quantization": [0.0, 0]} for n in sigs[self.key]["inputs"]]
+        self._outs = [(n, int(np.prod(out_details[n]["shape"])), np.dtype(out_details[n]["dtype"]))
+                      for n in sigs[self.key]["outputs"]]
+        self._in_buffers = self.model.create_input_buffers(index)
+        self._out_buffers = self.model.create_output_buffers(index)
+        self._index = index
+
+    def feed(self, arrays: list) -> None:
+        for buf, a in zip(self._in_buffers, arrays):
+            buf.write(a)
+
+    def run(self) -> list:
+        self.model.run_by_index(self._index, self._in_buffers, self._out_buffers)
+        return [buf.read(n, dt) for buf, (_, n, dt) in zip(self._out_buffers, self._outs)]
+
+
+_OPENERS: dict[str, Callable[..., Session]] = {
+    "reference": lambda d, path, threads: InterpreterSession(path, resolver="reference", threads=1),
+    "default": lambda d, path, threads: InterpreterSession(path, resolver="default", threads=threads),
+    "gpu": lambda d, path, threads: GpuSession(path),
+    "external": lambda d, path, threads: InterpreterSession(path, resolver="default", threads=threads,
+                                                            delegate_lib=d["library"]),
+}
+
+
+def open_session(delegate: dict, model_path: str, threads: int) -> Session:
+    """Open ``model_path`` for ``delegate`` (a :meth:`Delegate.to_dict`).  Child process only."""
+    return _OPENERS[delegate["opener"]](delegate, model_path, threads)
+
+
+def random_inputs(inputs: list[dict], seed: int = 0) -> list:
+    """Seeded random inputs of each tensor's dtype and range: floats in [-1, 1], quantized integers
+    over their integer range, other integers in [0, 10), booleans either way."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for d in inputs:
+        dtype = np.dtype(d["dtype"])
+        shape = [max(1, s) for s in d["shape"]]
+        if dtype == np.bool_:
+            out.append(rng.integers(0, 2, shape).astype(np.bool_))
+        elif np.issubdtype(dtype, np.floating):
+            out.append(rng.uniform(-1.0, 1.0, shape).astype(dtype))
+        elif np.issubdtype(dtype, np.integer):
+            scale = (d.get("quantization") or [0.0, 0])[0]
+            info = np.iinfo(dtype)
+            lo, hi = (int(info.min), int(info.max) + 1) if scale or dtype.itemsize == 1 else (0, 10)
+            out.append(rng.integers(lo, hi, shape, dtype=np.int64).astype(dtype))
+        else:
+            out.append(np.zeros(shape, dtype))
+    return out
