@@ -2,6 +2,8 @@
 tests pin the keys of each schema."""
 
 CONVERT_SCHEMA_VERSION = "1.0"
+COMPRESS_SCHEMA_VERSION = "1.0"
+
 
 def tool_versions() -> dict[str, str | None]:
     """Versions of mobilepack and the libraries that produce results (no imports)."""
