@@ -23,11 +23,14 @@ system-deps:
 	bash tests/setup/system-deps.sh
 
 demo: $(VENV)/.stamp-runtime
-	$(VENV)/bin/mobilepack convert examples/digits/digits.keras -o $(DEMO_OUT)/models \
+	$(VENV)/bin/mobilepack build examples/digits/digits.keras --target all -o $(DEMO_OUT) \
 		--quantize fp32,fp16,dynamic,int8,int16x8 \
-		--calibration examples/digits/calibration --validation examples/digits/eval
+		--calibration examples/digits/calibration --eval-data examples/digits/eval \
+		--labels examples/digits/labels.txt --samples examples/digits/samples --force
 	@echo
-	@echo "demo outputs: $(abspath $(DEMO_OUT))/models (convert.md is the summary)"
+	@echo "demo outputs in $(abspath $(DEMO_OUT)):"
+	@echo "  report:  $(abspath $(DEMO_OUT))/reports/report.html"
+	@echo "  android: $(abspath $(DEMO_OUT))/android   ios: $(abspath $(DEMO_OUT))/ios   models: $(abspath $(DEMO_OUT))/models"
 
 test: $(VENV)/.stamp-dev system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)

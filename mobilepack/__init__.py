@@ -15,4 +15,11 @@ def convert(source, out, **options):
     return _convert(source, out, **options)
 
 
-__all__ = ["MobilepackError", "__version__", "convert"]
+def build(source=None, **options):
+    """Run every stage and write OUT; see :func:`mobilepack.builder.build`."""
+    from mobilepack.builder import build as _build
+
+    return _build(source, **options)
+
+
+__all__ = ["MobilepackError", "__version__", "build", "convert"]

@@ -18,20 +18,21 @@ def progress_display(console: Console, *, enabled: bool) -> Iterator:
         yield None
         return
     columns = [SpinnerColumn(), TextColumn("[bold]{task.fields[stage]:<11}"), TextColumn("{task.description}"),
-               BarColumn(bar_width=20), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn()]
+               BarColumn(bar_width=20), TextColumn("{task.fields[count]}"), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=False) as bar:
-        overall = bar.add_task("starting", stage="mobilepack", total=None)
+        overall = bar.add_task("starting", stage="mobilepack", total=None, count="")
 
         def on_event(event: ProgressEvent) -> None:
             if event.warning:
                 bar.console.print(f"[yellow]warning:[/] {event.message}", markup=True, highlight=False)
                 return
-            kwargs = {"description": event.message, "stage": event.stage}
+            kwargs = {"description": event.message, "stage": event.stage, "count": ""}
             if event.total:
-                kwargs.update(total=event.total, completed=event.current - 1 if event.stage == "convert" else event.current)
+                done = event.current - 1 if event.stage == "convert" else event.current
+                kwargs.update(total=event.total, completed=done, count=f"{done}/{event.total}")
             bar.update(overall, **kwargs)
 
         yield on_event
         task = bar.tasks[0]
-        bar.update(overall, description="done", stage="mobilepack",
-                   completed=task.total if task.total else None)
+        bar.update(overall, description="done", stage="mobilepack", count="",
+                   completed=task.total if task.total else 0)

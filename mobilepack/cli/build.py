@@ -1,0 +1,130 @@
+"""``mobilepack build``: the headline command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mobilepack.cli._console import err_console, handle_errors, out_console, print_json
+from mobilepack.cli._options import JsonOpt, MeanOpt, StdOpt, UnsafeLoadOpt, VerboseOpt
+from mobilepack.cli._progress import progress_display
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [p.strip() for p in text.split(",") if p.strip()] if text else None
+
+
+def _ints(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    from mobilepack.errors import UsageError
+
+    try:
+        return [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise UsageError(f"--threads {text!r} is not a comma-separated list of integers", "e.g. --threads 1,2") from None
+
+
+def build_command(
+    src: Annotated[Optional[str], typer.Argument(help="The model (SavedModel dir, .keras, .h5, .tflite); "
+                                                "or set [build] source in the config.", show_default=False)] = None,
+    target: Annotated[Optional[str], typer.Option("--target", "-t", help="android, ios or all.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output directory (default mobilepack-out).")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="mobilepack.toml (CLI options override it).")] = None,
+    quantize: Annotated[Optional[str], typer.Option("--quantize", "-q", help="Modes, e.g. fp32,fp16,dynamic,int8.")] = None,
+    calibration: Annotated[Optional[str], typer.Option("--calibration", help="Calibration data or 'random'.")] = None,
+    calibration_samples: Annotated[Optional[int], typer.Option("--calibration-samples")] = None,
+    validation: Annotated[Optional[str], typer.Option("--validation", help="Numerical-validation data.")] = None,
+    io_dtype: Annotated[Optional[str], typer.Option("--io-dtype", help="int8 variant I/O: float32, int8, uint8.")] = None,
+    input_shape: Annotated[Optional[list[str]], typer.Option("--input-shape", help="NAME=1,224,224,3 (repeatable).")] = None,
+    batch: Annotated[Optional[int], typer.Option("--batch")] = None,
+    allow_float_fallback: Annotated[Optional[bool], typer.Option("--allow-float-fallback/--no-float-fallback")] = None,
+    eval_data: Annotated[Optional[str], typer.Option("--eval-data", help="Labelled data: folder per class, or .npz x/y.")] = None,
+    max_accuracy_drop: Annotated[Optional[float], typer.Option("--max-accuracy-drop", help="Largest accuracy drop vs fp32 (0.01 = one point).")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", help="Metadata task (detected when unset).")] = None,
+    labels: Annotated[Optional[str], typer.Option("--labels", help="Labels file, one per line.")] = None,
+    mean: MeanOpt = None,
+    std: StdOpt = None,
+    delegates: Annotated[Optional[str], typer.Option("--delegates", help="Host delegates to bench: cpu,xnnpack,gpu.")] = None,
+    threads: Annotated[Optional[str], typer.Option("--threads", help="XNNPACK thread counts, e.g. 1,2.")] = None,
+    runs: Annotated[Optional[int], typer.Option("--runs", help="Timed runs per configuration.")] = None,
+    warmup: Annotated[Optional[int], typer.Option("--warmup", help="Warm-up runs per configuration.")] = None,
+    app_name: Annotated[Optional[str], typer.Option("--app-name")] = None,
+    package: Annotated[Optional[str], typer.Option("--package", help="Android application id.")] = None,
+    bundle_id: Annotated[Optional[str], typer.Option("--bundle-id", help="iOS bundle identifier.")] = None,
+    samples: Annotated[Optional[str], typer.Option("--samples", help="Sample images bundled into the apps.")] = None,
+    cache_dir: Annotated[Optional[str], typer.Option("--cache-dir", help="Cache directory (default ~/.cache/mobilepack).")] = None,
+    force: Annotated[Optional[bool], typer.Option("--force", help="Overwrite edited files / write into a foreign OUT.")] = None,
+    unsafe_load: UnsafeLoadOpt = False,
+    json_out: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress output; just the final paths.")] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Convert, add metadata, lint, benchmark, evaluate, choose a variant and render the app projects."""
+    with handle_errors():
+        import mobilepack
+        from mobilepack.model.loading import parse_input_shapes
+        from mobilepack.model.tfimport import set_verbose
+
+        set_verbose(verbose)
+        shapes = parse_input_shapes(input_shape) if input_shape else None
+        options = dict(
+            target=target, out=str(out) if out else None, quantize=_split(quantize), calibration=calibration,
+            calibration_samples=calibration_samples, validation=validation, io_dtype=io_dtype,
+            input_shape={k: list(v) for k, v in shapes.items()} if shapes else None, batch=batch,
+            allow_float_fallback=allow_float_fallback, eval_data=eval_data, max_accuracy_drop=max_accuracy_drop,
+            task=task, labels=labels, mean=mean, std=std, delegates=_split(delegates), threads=_ints(threads),
+            runs=runs, warmup=warmup, app_name=app_name, package=package, bundle_id=bundle_id, samples=samples,
+            cache_dir=cache_dir, force=force, unsafe_load=unsafe_load or None)
+        with progress_display(err_console(), enabled=not (json_out or quiet)) as on_event:
+            result = mobilepack.build(src, config=str(config) if config else None, progress=on_event, **options)
+        if json_out:
+            print_json(result.to_dict())
+            return
+        _summary(result, quiet=quiet)
+
+
+def _summary(result, *, quiet: bool) -> None:
+    from rich.table import Table
+
+    r = result.report
+    console = out_console()
+    if not quiet:
+        sel = r["selection"]
+        cells = {(c["mode"], c["delegate"]): c for c in r["accuracy"]["cells"]}
+        delegates = list(dict.fromkeys(c["delegate"] for c in r["accuracy"]["cells"]))
+        best: dict[str, float] = {}
+        per: dict[tuple[str, str], float] = {}
+        for rec in r["bench"].get("results", []):
+            v = (rec.get("model") or {}).get("variant")
+            if rec["status"] == "ok" and v:
+                key = (v, rec["delegate"])
+                per[key] = min(per.get(key, float("inf")), rec["mean_us"])
+        table = Table(title=f"{r['model']['name']}: ships {sel['winner']}", title_justify="left")
+        table.add_column("variant")
+        table.add_column("size", justify="right")
+        bench_delegates = list(dict.fromkeys(rec["delegate"] for rec in r["bench"].get("results", [])))
+        for d in bench_delegates:
+            table.add_column(f"{d} µs", justify="right")
+        for d in delegates:
+            table.add_column(f"{d} {'acc' if r['accuracy']['labelled'] else 'agree'}", justify="right")
+        table.add_column("ships")
+        for v in r["variants"]:
+            row = [v["mode"], f"{v['bytes'] / 1024:,.1f} KiB"]
+            row += [f"{per[(v['mode'], d)]:,.0f}" if (v["mode"], d) in per else "failed" for d in bench_delegates]
+            for d in delegates:
+                c = cells.get((v["mode"], d))
+                val = (c["accuracy"] if r["accuracy"]["labelled"] else c["agreement"]) if c and c["status"] == "ok" else None
+                row.append(f"{val:.4f}" if val is not None else "failed")
+            row.append("[green]✔[/]" if v["mode"] == sel["winner"] else "")
+            table.add_row(*row)
+        console.print(table)
+        console.print(f"[dim]{sel['rule']}[/]")
+        if any(rec.get("software") for rec in r["bench"].get("results", [])):
+            console.print("[dim]gpu ran on SwiftShader (software): functional only — latency not representative[/]")
+    console.print(f"report:   {r['reports']['report.html']}")
+    for t, app in r["apps"].items():
+        console.print(f"{t + ':':9} {app['path']}")
+    console.print(f"models:   {r['out_dir']}/models")
