@@ -11,6 +11,7 @@ import typer
 from mobilepack._version import __version__
 from mobilepack.cli._console import set_debug
 from mobilepack.cli.bench import bench_command
+from mobilepack.cli.build import build_command
 from mobilepack.cli.convert import convert_command
 from mobilepack.cli.inspect import inspect_command
 from mobilepack.cli.metadata import metadata_command
@@ -43,6 +44,7 @@ def _root(
     set_debug(debug)
 
 
+app.command("build")(build_command)
 app.command("convert")(convert_command)
 app.command("render")(render_command)
 app.command("metadata")(metadata_command)
