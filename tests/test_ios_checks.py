@@ -1,6 +1,7 @@
 """Structural checks on rendered iOS projects (no Xcode or Swift compiler here), with real tools:
 
-* pip ``pbxproj`` (and the ``openstep_parser`` it is built on) opens ``project.pbxproj``; every
+* pip ``pbxproj`` (and the ``openstep_parser`` it is built on) opens ``project.pbxproj`` and writes
+  it back byte for byte (Xcode's layout); every
   object ID referenced anywhere exists; every file reference resolves (through its groups) to a
   file or folder on disk; every ``.swift`` file of the app folder is in the app target's Sources
   phase; the model, labels and sample images are in its Resources phase;
@@ -142,6 +143,25 @@ def pbxproj_problems(project: Path) -> list[str]:
         if not info or not (root / str(info)).is_file():
             problems.append(f"INFOPLIST_FILE {info!r} of {xcode.objects[config_id].name} does not exist")
     return problems
+
+
+def canonical_form_problems(project: Path) -> list[str]:
+    """``project.pbxproj`` is exactly what pip ``pbxproj`` writes back after parsing it: Xcode's own
+    layout (sections, objects sorted by ID, sorted build settings, comments, quoting), so Xcode and
+    CocoaPods rewrite it without churn.  (pbxproj leaves a string holding a backslash bare where
+    Xcode quotes it; projects with such file names are compared without those lines.)"""
+    from pbxproj import XcodeProject
+
+    path = xcodeproj(project)
+    ours = path.read_text(encoding="utf-8").splitlines()
+    try:
+        theirs = (repr(XcodeProject.load(str(path))) + "\n").splitlines()
+    except Exception as exc:  # noqa: BLE001 - any parser failure is the finding
+        return [f"project.pbxproj does not parse: {type(exc).__name__}: {exc}"]
+    if len(ours) != len(theirs):
+        return [f"project.pbxproj has {len(ours)} lines; its canonical form has {len(theirs)}"]
+    return [f"line {i + 1} is {a.strip()!r}; Xcode's layout has {b.strip()!r}"
+            for i, (a, b) in enumerate(zip(ours, theirs)) if a != b and "\\" not in a][:5]
 
 
 def scheme_problems(project: Path) -> list[str]:
@@ -339,7 +359,7 @@ def tflite_api_problems(project: Path) -> list[str]:
 
 
 def project_problems(project: Path) -> list[str]:
-    return (pbxproj_problems(project) + scheme_problems(project) + plist_problems(project) + swift_problems(project)
+    return (pbxproj_problems(project) + canonical_form_problems(project) + scheme_problems(project) + plist_problems(project) + swift_problems(project)
             + podfile_problems(project) + tflite_api_problems(project))
 
 
@@ -576,6 +596,28 @@ def test_unescaped_quote_in_swift_literal_fails():
     assert swift_syntax_errors(b'let appName = "say "hi""\nlet x = 1\n')
     assert swift_syntax_errors(b'let appName = "line\nbreak"\n')
     assert swift_syntax_errors(b'let appName = "say \\"hi\\" \\\\ \\n"\n') == []
+
+
+@pytest.mark.parametrize("old,new", [
+    ('				SWIFT_VERSION = 5.0;\n				TARGETED_DEVICE_FAMILY = "1,2";',
+     '				TARGETED_DEVICE_FAMILY = "1,2";\n				SWIFT_VERSION = 5.0;'),
+    ("PRODUCT_BUNDLE_IDENTIFIER = com.example.digitsdemo;", 'PRODUCT_BUNDLE_IDENTIFIER = "com.example.digitsdemo";'),
+], ids=["unsorted-settings", "needless-quotes"])
+def test_non_canonical_pbxproj_fails(tmp_path, old, new):
+    project = _copy(ROOT / "ios-demo", tmp_path / "p")
+    _edit(xcodeproj(project), old, new)
+    assert canonical_form_problems(project), "the edit went unnoticed"
+
+
+def test_unsorted_objects_fail_the_canonical_check(tmp_path):
+    project = _copy(ROOT / "ios-demo", tmp_path / "p")
+    pbx = xcodeproj(project)
+    lines = pbx.read_text(encoding="utf-8").splitlines(keepends=True)
+    first = next(i for i, ln in enumerate(lines) if "= {isa = PBXBuildFile;" in ln)
+    lines[first], lines[first + 1] = lines[first + 1], lines[first]
+    pbx.write_text("".join(lines), encoding="utf-8")
+    assert pbxproj_problems(project) == []          # still a valid project ...
+    assert any("Xcode's layout" in p for p in canonical_form_problems(project))   # ... but not in Xcode's order
 
 
 def test_scheme_naming_a_missing_target_fails(tmp_path):

@@ -79,10 +79,12 @@ _BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u20
 _C_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def _quoted(value: object, unsafe: Callable[[str], bool], code: Callable[[str], str]) -> str:
-    """``"..."`` with C-style escapes for backslash, quote, newline, CR and tab, and
-    ``code(ch)`` for every other character that ``unsafe`` rejects."""
-    return '"' + "".join(_C_ESCAPES.get(ch) or (code(ch) if unsafe(ch) else ch) for ch in str(value)) + '"'
+def _quoted(value: object, unsafe: Callable[[str], bool], code: Callable[[str], str],
+            extra: dict[str, str] | None = None) -> str:
+    """``"..."`` with C-style escapes for backslash, quote, newline, CR and tab (and ``extra``),
+    and ``code(ch)`` for every other character that ``unsafe`` rejects."""
+    table = {**_C_ESCAPES, **(extra or {})}
+    return '"' + "".join(table.get(ch) or (code(ch) if unsafe(ch) else ch) for ch in str(value)) + '"'
 
 
 def _swift_unsafe(ch: str) -> bool:
@@ -97,16 +99,17 @@ def swift_string(value: object) -> str:
     return _quoted(value, _swift_unsafe, lambda ch: f"\\u{{{ord(ch):x}}}")
 
 
-_PBX_BARE = re.compile(r"[A-Za-z0-9_$/:.-]+")
+_PBX_BARE = re.compile(r"[A-Za-z0-9._/]+")
 
 
 def pbx_string(value: object) -> str:
-    """A string in ``project.pbxproj`` (an old-style ASCII property list): bare when Xcode
-    would write it bare, otherwise quoted with ``\\``, ``"`` and control characters escaped."""
+    """A string in ``project.pbxproj`` (an old-style ASCII property list), written as Xcode and
+    pip ``pbxproj`` write it: bare when made of letters, digits, ``.``, ``_`` and ``/`` only,
+    otherwise quoted with ``\\``, ``"``, ``'``, NUL and control characters escaped."""
     s = str(value)
-    if _PBX_BARE.fullmatch(s) and "//" not in s and "___" not in s:
+    if _PBX_BARE.fullmatch(s):
         return s
-    return _quoted(s, lambda ch: ord(ch) < 0x20, lambda ch: f"\\U{ord(ch):04x}")
+    return _quoted(s, lambda ch: ord(ch) < 0x20, lambda ch: f"\\U{ord(ch):04x}", {"'": "\\'", "\0": "\\0"})
 
 
 def pbx_comment(value: object) -> str:
@@ -147,41 +150,85 @@ def _swift_sources() -> list[str]:
                   for p in folder.glob("*.swift*") if p.is_file())
 
 
-def _pbx_graph(project: str, samples: list[str], vocabulary: bool) -> dict[str, Any]:
-    """Files, groups and build phases of the app target, each with its object ID."""
+# Build settings, written sorted by key as Xcode writes them.
+_PROJECT_SETTINGS = {
+    "ALWAYS_SEARCH_USER_PATHS": "NO", "CLANG_ENABLE_MODULES": "YES", "CLANG_ENABLE_OBJC_ARC": "YES",
+    "COPY_PHASE_STRIP": "NO", "ENABLE_STRICT_OBJC_MSGSEND": "YES",
+    # CocoaPods' [CP] script phases copy frameworks: Xcode's user-script sandbox would block them.
+    "ENABLE_USER_SCRIPT_SANDBOXING": "NO", "GCC_C_LANGUAGE_STANDARD": "gnu17",
+    "IPHONEOS_DEPLOYMENT_TARGET": IOS_DEPLOYMENT_TARGET, "MTL_FAST_MATH": "YES", "SDKROOT": "iphoneos",
+}
+_PROJECT_CONFIG_SETTINGS = {
+    "Debug": {"DEBUG_INFORMATION_FORMAT": "dwarf", "ENABLE_TESTABILITY": "YES", "GCC_OPTIMIZATION_LEVEL": "0",
+              "GCC_PREPROCESSOR_DEFINITIONS": ["DEBUG=1", "$(inherited)"], "ONLY_ACTIVE_ARCH": "YES",
+              "SWIFT_ACTIVE_COMPILATION_CONDITIONS": "DEBUG", "SWIFT_OPTIMIZATION_LEVEL": "-Onone"},
+    "Release": {"DEBUG_INFORMATION_FORMAT": "dwarf-with-dsym", "ENABLE_NS_ASSERTIONS": "NO",
+                "SWIFT_COMPILATION_MODE": "wholemodule", "SWIFT_OPTIMIZATION_LEVEL": "-O", "VALIDATE_PRODUCT": "YES"},
+}
+
+
+def _target_settings(project: str, bundle_id: str) -> dict[str, Any]:
+    return {
+        "ASSETCATALOG_COMPILER_APPICON_NAME": "AppIcon", "ASSETCATALOG_COMPILER_GLOBAL_ACCENT_COLOR_NAME": "AccentColor",
+        "CODE_SIGN_STYLE": "Automatic", "CURRENT_PROJECT_VERSION": "1",
+        "DEVELOPMENT_TEAM": "",   # chosen in Xcode (Signing & Capabilities), see the project's README
+        "ENABLE_PREVIEWS": "YES", "GENERATE_INFOPLIST_FILE": "NO", "INFOPLIST_FILE": f"{project}/Info.plist",
+        "IPHONEOS_DEPLOYMENT_TARGET": IOS_DEPLOYMENT_TARGET,
+        "LD_RUNPATH_SEARCH_PATHS": ["$(inherited)", "@executable_path/Frameworks"], "MARKETING_VERSION": "1.0",
+        "PRODUCT_BUNDLE_IDENTIFIER": bundle_id, "PRODUCT_NAME": "$(TARGET_NAME)", "SWIFT_EMIT_LOC_STRINGS": "YES",
+        "SWIFT_VERSION": "5.0", "TARGETED_DEVICE_FAMILY": "1,2",
+    }
+
+
+def _pbx_graph(project: str, bundle_id: str, samples: list[str], vocabulary: bool) -> dict[str, Any]:
+    """Files, groups, build phases and configurations of the app target, each with its object ID,
+    listed in the order Xcode writes them (objects sorted by ID within each section)."""
 
     def ref(path: str, name: str, role: str | None) -> dict[str, Any]:
         return {"id": object_id("file", path), "build_id": object_id("build", path), "path": name,
                 "full_path": path, "type": _file_type(name), "role": role}
 
+    def group(path: str, comment: str, children: list[dict[str, Any]], name: str | None = None) -> dict[str, Any]:
+        return {"id": object_id("group", path), "comment": comment, "path": path.rsplit("/", 1)[-1] if path else None,
+                "name": name, "children": [{"id": c["id"], "comment": c["comment"]} for c in children]}
+
     sources = [ref(f"{project}/{n}", n, "sources") for n in _swift_sources()]
-    resources = [ref(f"{project}/Assets.xcassets", "Assets.xcassets", "resources"),
-                 ref(f"{project}/PrivacyInfo.xcprivacy", "PrivacyInfo.xcprivacy", "resources"),
-                 ref(f"{project}/Resources/model.tflite", "model.tflite", "resources"),
-                 ref(f"{project}/Resources/labels.txt", "labels.txt", "resources")]
+    top = [ref(f"{project}/Assets.xcassets", "Assets.xcassets", "resources"),
+           ref(f"{project}/PrivacyInfo.xcprivacy", "PrivacyInfo.xcprivacy", "resources")]
+    bundled = [ref(f"{project}/Resources/model.tflite", "model.tflite", "resources"),
+               ref(f"{project}/Resources/labels.txt", "labels.txt", "resources")]
     if vocabulary:
-        resources.append(ref(f"{project}/Resources/{android.VOCAB_ASSET}", android.VOCAB_ASSET, "resources"))
+        bundled.append(ref(f"{project}/Resources/{android.VOCAB_ASSET}", android.VOCAB_ASSET, "resources"))
     sample_refs = [ref(f"{project}/Resources/samples/{s}", s, "resources") for s in samples]
     info_plist = ref(f"{project}/Info.plist", "Info.plist", None)
-    product = {"id": object_id("product", f"{project}.app"), "path": f"{project}.app"}
-    groups = {
-        "main": {"id": object_id("group", ""), "children": [object_id("group", project), object_id("group", "Products")]},
-        "products": {"id": object_id("group", "Products"), "children": [product["id"]]},
-        "app": {"id": object_id("group", project), "path": project,
-                "children": [f["id"] for f in sources] + [resources[0]["id"], resources[1]["id"], info_plist["id"],
-                                                          object_id("group", f"{project}/Resources")]},
-        "resources": {"id": object_id("group", f"{project}/Resources"), "path": "Resources",
-                      "children": [f["id"] for f in resources[2:]]
-                      + ([object_id("group", f"{project}/Resources/samples")] if sample_refs else [])},
-        "samples": ({"id": object_id("group", f"{project}/Resources/samples"), "path": "samples",
-                     "children": [f["id"] for f in sample_refs]} if sample_refs else None),
-    }
+    product = {"id": object_id("product", f"{project}.app"), "path": f"{project}.app", "product": True}
+    for f in [*sources, *top, *bundled, *sample_refs, info_plist, product]:
+        f["comment"] = f["path"]
+
+    samples_group = group(f"{project}/Resources/samples", "samples", sample_refs) if sample_refs else None
+    resources_group = group(f"{project}/Resources", "Resources", bundled + ([samples_group] if samples_group else []))
+    app_group = group(project, project, [*sources, *top, info_plist, resources_group])
+    products_group = group("Products", "Products", [product], name="Products")
+    products_group["path"] = None
+    main_group = group("", "", [app_group, products_group])
+    groups = [g for g in (main_group, products_group, app_group, resources_group, samples_group) if g]
+
     ids = {k: object_id(k, project) for k in (
         "project", "target", "sources_phase", "resources_phase", "frameworks_phase", "project_configs",
         "target_configs", "project_debug", "project_release", "target_debug", "target_release")}
-    return {"files": sources + resources + sample_refs + [info_plist], "sources": sources,
-            "resources": resources + sample_refs, "info_plist": info_plist, "product": product,
-            "groups": groups, "ids": ids}
+    settings = {"project": {n: {**_PROJECT_SETTINGS, **_PROJECT_CONFIG_SETTINGS[n]} for n in ("Debug", "Release")},
+                "target": {n: _target_settings(project, bundle_id) for n in ("Debug", "Release")}}
+    configs = [{"id": ids[f"{kind}_{name.lower()}"], "name": name, "settings": sorted(settings[kind][name].items())}
+               for kind in ("project", "target") for name in ("Debug", "Release")]
+    config_lists = [{"id": ids["project_configs"], "owner": f'PBXProject "{project}"', "kind": "project"},
+                    {"id": ids["target_configs"], "owner": f'PBXNativeTarget "{project}"', "kind": "target"}]
+    files = [*sources, *top, *bundled, *sample_refs, info_plist]
+    by_id = lambda items, key="id": sorted(items, key=lambda item: item[key])  # noqa: E731
+    return {"build_files": by_id([f for f in files if f["role"]], "build_id"),
+            "file_refs": by_id(files + [product]), "sources": sources, "resources": top + bundled + sample_refs,
+            "info_plist": info_plist, "product": product, "groups": by_id(groups), "main_group": main_group["id"],
+            "products_group": products_group["id"], "configs": by_id(configs),
+            "config_lists": by_id(config_lists), "ids": ids}
 
 
 def _check_app_name(name: str) -> None:
@@ -217,7 +264,8 @@ def extend_context(context: dict[str, Any]) -> dict[str, Any]:
             "pod": {"name": POD_NAME, "version": POD_VERSION, "subspecs": list(POD_SUBSPECS)},
             **{key: shared[key] for key in _SHARED_KEYS},
             "uses_microphone": shared["input_kind"] == "audio",
-            "pbx": _pbx_graph(project, list(context["samples"]), vocabulary=shared["input_kind"] == "text"),
+            "pbx": _pbx_graph(project, context["app"]["id"], list(context["samples"]),
+                              vocabulary=shared["input_kind"] == "text"),
         }
     }
 
