@@ -131,6 +131,25 @@ def test_default_ids_and_project_names():
     assert project_name("Digits Demo") == "DigitsDemo"
     assert project_name("🚀 שלום") == "MobilepackDemo"
     assert project_name("3D scan") == "App3DScan"
+    # The target is the app's Swift module: never a module it imports, a type it declares, or Pods/.
+    assert project_name("Tensor Flow Lite") == "TensorFlowLiteApp"
+    assert project_name("pods") == "PodsApp"
+    assert project_name("Model Runner") == "ModelRunnerApp"
+
+
+def test_reserved_project_names_cover_every_declared_type():
+    """Each type the app's Swift declares is in the reserved list (a new template type must be added)."""
+    import re
+
+    from mobilepack.render.ios import _RESERVED_PROJECT_NAMES
+
+    declared = set()
+    for swift in (GOLDEN / "DigitsDemo").glob("*.swift"):
+        declared |= set(re.findall(r"^(?:@MainActor\s+)?(?:final )?(?:struct|class|enum|protocol) (\w+)",
+                                   swift.read_text(encoding="utf-8"), re.M))
+    assert len(declared) > 10
+    assert {d.lower() for d in declared} <= _RESERVED_PROJECT_NAMES, declared - {
+        d for d in declared if d.lower() in _RESERVED_PROJECT_NAMES}
 
 
 def test_object_ids_are_stable_and_distinct():

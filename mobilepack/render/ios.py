@@ -62,6 +62,16 @@ def default_bundle_id(app_name: str) -> str:
     return f"com.example.{slug[:60]}"
 
 
+# The target name is also the app's Swift module name: it must not be a module the app imports,
+# a type it declares, or CocoaPods' own folder.
+_RESERVED_PROJECT_NAMES = frozenset(n.lower() for n in """
+Pods Podfile Swift SwiftUI UIKit Foundation PhotosUI AVFoundation CoreGraphics CoreML Metal Darwin Accelerate
+TensorFlowLite TensorFlowLiteC TensorFlowLiteCMetal TensorFlowLiteCCoreML Combine Dispatch
+Accelerator AudioRecorder BenchConfig Benchmark BenchmarkView CameraPicker ContentView DemoApp DemoModel Detection
+ElementType InferenceResult Labels MaskPainter ModelInfo ModelInput ModelRunner OutputValues ResultDecoder ResultView
+RunnerError ScoreList ScoredLabel SegmentationMask TensorCodec TensorInfo TensorSummary Tokenizer""".split())
+
+
 def project_name(app_name: str) -> str:
     """The Xcode project/target/folder name: the app name's ASCII letters and digits in
     CamelCase ("Digits Demo" -> "DigitsDemo"); the visible name stays the app name."""
@@ -69,7 +79,9 @@ def project_name(app_name: str) -> str:
     name = "".join(w[:1].upper() + w[1:] for w in words)[:40]
     if not name:
         return "MobilepackDemo"
-    return ("App" + name) if name[0].isdigit() else name
+    if name[0].isdigit():
+        name = "App" + name
+    return name + "App" if name.lower() in _RESERVED_PROJECT_NAMES else name
 
 
 # --- escaping filters ----------------------------------------------------------------------
