@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
-
 from collections.abc import Callable
+from typing import Any
 
 from mobilepack.errors import UsageError
 from mobilepack.render import android
