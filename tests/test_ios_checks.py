@@ -12,7 +12,8 @@
 * the ``Podfile`` names the pinned pod and its subspecs, the platform and the Xcode target;
 * every TensorFlowLite member, initializer label, method label and enum case the Swift uses is in
   TensorFlowLiteSwift's public API (transcribed from the pod's sources: no Swift compiler here);
-* the asset catalog's ``Contents.json`` files are JSON.
+* the asset catalog's ``Contents.json`` files are JSON and name images that exist;
+* the tensors ``ModelInfo.swift`` describes are the bundled model's, as LiteRT reads them.
 
 The projects checked: the sample (``ios-demo/``), a tiny model of each task type (the Android
 checks' models, so both apps are checked on the same inputs) and an injection project whose app
@@ -358,9 +359,40 @@ def tflite_api_problems(project: Path) -> list[str]:
     return problems
 
 
+TENSOR_INFO = re.compile(r'TensorInfo\(name: (?P<name>"(?:[^"\\\\]|\\\\.)*"), shape: \[(?P<shape>[^\]]*)\], '
+                         r'type: \.(?P<dtype>\w+), scale: (?P<scale>[-0-9.e]+), zeroPoint: (?P<zp>-?\d+)\)')
+
+
+def model_consistency_problems(project: Path) -> list[str]:
+    """The tensors ModelInfo.swift describes are the bundled model's, as LiteRT reads them:
+    names, shapes, dtypes and quantization, in order."""
+    from mobilepack.runtime.interpreter import describe_tflite
+
+    info_path = next(project.glob("*/ModelInfo.swift"), None)
+    model_path = next(project.glob("*/Resources/model.tflite"), None)
+    if info_path is None or model_path is None:
+        return ["ModelInfo.swift or Resources/model.tflite is missing"]
+    text = info_path.read_text(encoding="utf-8")
+    ins, outs, _ = describe_tflite(model_path.read_bytes())
+    problems = []
+    for kind, tensors in (("inputs", ins), ("outputs", outs)):
+        block = text[text.index(f"static let {kind}: [TensorInfo] = ["):]
+        block = block[:block.index("\n    ]\n")]
+        described = [(json.loads(m["name"]), [int(d) for d in m["shape"].split(",") if d.strip()], m["dtype"],
+                      float(m["scale"]), int(m["zp"])) for m in TENSOR_INFO.finditer(block)]
+        actual = [(t.name, list(t.shape), t.dtype, t.quantization.scale if t.quantization else 0.0,
+                   t.quantization.zero_point if t.quantization else 0) for t in tensors]
+        if len(described) != len(actual):
+            problems.append(f"ModelInfo.swift lists {len(described)} {kind}; the model has {len(actual)}")
+        for d, a in zip(described, actual):
+            if d[:3] != a[:3] or d[4] != a[4] or abs(d[3] - a[3]) > 1e-12 * max(1.0, abs(a[3])):
+                problems.append(f"ModelInfo.swift describes {kind[:-1]} {d}, the model has {a}")
+    return problems
+
+
 def project_problems(project: Path) -> list[str]:
     return (pbxproj_problems(project) + canonical_form_problems(project) + scheme_problems(project) + plist_problems(project) + swift_problems(project)
-            + podfile_problems(project) + tflite_api_problems(project))
+            + podfile_problems(project) + tflite_api_problems(project) + model_consistency_problems(project))
 
 
 # --- projects ------------------------------------------------------------------------------------
@@ -618,6 +650,18 @@ def test_unsorted_objects_fail_the_canonical_check(tmp_path):
     pbx.write_text("".join(lines), encoding="utf-8")
     assert pbxproj_problems(project) == []          # still a valid project ...
     assert any("Xcode's layout" in p for p in canonical_form_problems(project))   # ... but not in Xcode's order
+
+
+@pytest.mark.parametrize("old,new,fragment", [
+    ("shape: [1, 32, 32, 3], type: .float32", "shape: [1, 28, 28, 3], type: .float32", "describes input"),
+    ('name: "probabilities", shape: [1, 10], type: .float32', 'name: "probabilities", shape: [1, 10], type: .uint8',
+     "describes output"),
+], ids=["shape", "dtype"])
+def test_model_description_mismatch_fails(tmp_path, old, new, fragment):
+    project = _copy(ROOT / "ios-demo", tmp_path / "p")
+    _edit(project / "DigitsDemo" / "ModelInfo.swift", old, new)
+    problems = model_consistency_problems(project)
+    assert any(fragment in p for p in problems), problems
 
 
 def test_scheme_naming_a_missing_target_fails(tmp_path):
