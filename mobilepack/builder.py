@@ -136,7 +136,9 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
                 if plan_dict[k] is not None:
                     plan_dict[k] = hash_path(plan_dict[k])
             convert_key = make_key("convert", hash_path(src), plan_dict, tools)
-            md_opts = {k: md[k] for k in ("task", "mean", "std", "name", "version", "author", "license")}
+            md_opts = {k: md[k] for k in md if k != "labels"}
+            if md["vocab"]:
+                md_opts["vocab"] = hash_path(md["vocab"])
             models_key = make_key("models", convert_key, md_opts, list(labels))
             cached = cache.get("models", models_key)
             hits["convert"] = cached is not None
@@ -260,7 +262,8 @@ def _attach_metadata(models_dir: Path, record: dict, md: dict, labels, emit) -> 
         emit(ProgressEvent("metadata", f"metadata for {v['mode']}", i, len(record["variants"])))
         path = models_dir / v["path"]
         result = attach(path.read_bytes(), task=md["task"], spec=spec, labels=labels or None, normalization=norm,
-                        info=info)
+                        info=info, score_threshold=md["score_threshold"], vocab=md["vocab"],
+                        tokenizer=md["tokenizer"], sample_rate=md["sample_rate"], channels=md["channels"])
         path.write_bytes(result.model)
         v["bytes"], v["sha256"] = len(result.model), hashlib.sha256(result.model).hexdigest()
         v["metadata"] = result.to_dict(output=v["path"])

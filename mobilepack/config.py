@@ -70,6 +70,11 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "version": Option("str", None, "model version", example="1.0"),
         "author": Option("str", None, "model author", example="Example Inc."),
         "license": Option("str", None, "model license", example="Apache-2.0"),
+        "score_threshold": Option("float", None, "classification score threshold (0..1)", example=0.5),
+        "vocab": Option("path", None, "vocabulary file for text_classification", example="vocab.txt"),
+        "tokenizer": Option("str", None, "text tokenizer", ("regex", "bert"), example="regex"),
+        "sample_rate": Option("int", None, "audio sample rate in Hz", example=16000),
+        "channels": Option("int", 1, "audio channels"),
     },
     "bench": {
         "delegates": Option("list[str]", ["cpu", "xnnpack", "gpu"], "host delegates to measure"),

@@ -47,6 +47,10 @@ def build_command(
     labels: Annotated[Optional[str], typer.Option("--labels", help="Labels file, one per line.")] = None,
     mean: MeanOpt = None,
     std: StdOpt = None,
+    vocab: Annotated[Optional[str], typer.Option("--vocab", help="Vocabulary file (text_classification).")] = None,
+    tokenizer: Annotated[Optional[str], typer.Option("--tokenizer", help="Text tokenizer: regex or bert.")] = None,
+    sample_rate: Annotated[Optional[int], typer.Option("--sample-rate", help="Audio sample rate in Hz.")] = None,
+    score_threshold: Annotated[Optional[float], typer.Option("--score-threshold", help="Classification score threshold.")] = None,
     delegates: Annotated[Optional[str], typer.Option("--delegates", help="Host delegates to bench: cpu,xnnpack,gpu.")] = None,
     threads: Annotated[Optional[str], typer.Option("--threads", help="XNNPACK thread counts, e.g. 1,2.")] = None,
     runs: Annotated[Optional[int], typer.Option("--runs", help="Timed runs per configuration.")] = None,
@@ -75,7 +79,8 @@ def build_command(
             calibration_samples=calibration_samples, validation=validation, io_dtype=io_dtype,
             input_shape={k: list(v) for k, v in shapes.items()} if shapes else None, batch=batch,
             allow_float_fallback=allow_float_fallback, eval_data=eval_data, max_accuracy_drop=max_accuracy_drop,
-            task=task, labels=labels, mean=mean, std=std, delegates=_split(delegates), threads=_ints(threads),
+            task=task, labels=labels, mean=mean, std=std, vocab=vocab, tokenizer=tokenizer, sample_rate=sample_rate,
+            score_threshold=score_threshold, delegates=_split(delegates), threads=_ints(threads),
             runs=runs, warmup=warmup, app_name=app_name, package=package, bundle_id=bundle_id, samples=samples,
             cache_dir=cache_dir, force=force, unsafe_load=unsafe_load or None)
         with progress_display(err_console(), enabled=not (json_out or quiet)) as on_event:
