@@ -310,11 +310,13 @@ def podfile_problems(project: Path, pod: str = "TensorFlowLiteSwift", version: s
 
 
 # The public TensorFlowLiteSwift API the app may use, transcribed from the pod's sources
-# (tensorflow/lite/swift/Sources/{Interpreter,MetalDelegate,CoreMLDelegate,Tensor}.swift).  No Swift
+# (tensorflow/lite/swift/Sources/{Interpreter,SignatureRunner,MetalDelegate,CoreMLDelegate,Tensor}.swift).  No Swift
 # compiler runs here: this catches a misspelled member, initializer label or enum case.
 TFLITE_MEMBERS = {
     "Interpreter": {"options", "delegates", "inputTensorCount", "outputTensorCount", "signatureKeys", "invoke",
                     "input", "output", "resizeInput", "copy", "allocateTensors", "signatureRunner"},
+    "SignatureRunner": {"signatureKey", "inputs", "outputs", "invoke", "input", "output", "resizeInput", "copy",
+                        "allocateTensors"},
     "Interpreter.Options": {"threadCount", "isXNNPackEnabled"},
     "MetalDelegate.Options": {"isPrecisionLossAllowed", "waitType", "isQuantizationEnabled"},
     "CoreMLDelegate.Options": {"enabledDevices", "coreMLVersion", "maxDelegatedPartitions", "minNodesPerPartition"},
@@ -324,8 +326,12 @@ TFLITE_INITIALIZERS = {"Interpreter": {("modelPath", "options", "delegates"), ("
                        "MetalDelegate": {("options",), ()}, "CoreMLDelegate": {("options",), ()},
                        "Interpreter.Options": {()}, "MetalDelegate.Options": {()}, "CoreMLDelegate.Options": {()}}
 TFLITE_ENUMS = {"waitType": {"none", "passive", "active", "aggressive"}, "enabledDevices": {"neuralEngine", "all"}}
-TFLITE_METHOD_LABELS = {"copy": ("_", "toInputAt"), "output": ("at",), "input": ("at",), "invoke": (),
-                        "allocateTensors": (), "resizeInput": ("at", "to")}
+TFLITE_METHOD_LABELS = {
+    "Interpreter": {"copy": ("toInputAt",), "output": ("at",), "input": ("at",), "invoke": (), "allocateTensors": (),
+                    "resizeInput": ("at", "to"), "signatureRunner": ("with",)},
+    "SignatureRunner": {"copy": ("toInputNamed",), "output": ("named",), "input": ("named",), "invoke": ("with",),
+                        "allocateTensors": (), "resizeInput": ("named", "toShape")},
+}
 
 
 def tflite_api_problems(project: Path) -> list[str]:
@@ -338,21 +344,23 @@ def tflite_api_problems(project: Path) -> list[str]:
             continue
         # variables bound to TFLite types: `let x: T`, `var x = T(...)`, `let x = try interpreter.output(at:)`
         types = {m[1]: m[2] for m in re.finditer(r"\b(?:let|var) (\w+)(?:: |\s*=\s*(?:try\s+)?)"
-                                                  r"((?:Interpreter|MetalDelegate|CoreMLDelegate)(?:\.Options)?)\b", text)}
-        types.update({m[1]: "Tensor" for m in re.finditer(r"\blet (\w+) = try \w+\.(?:output|input)\(at:", text)})
-        for var, member in re.findall(r"\b(\w+)\.(\w+)\b", text):
+                                                  r"((?:Interpreter|MetalDelegate|CoreMLDelegate)(?:\.Options)?"
+                                                  r"|SignatureRunner)\b", text)}
+        types.update({m[1]: "Tensor" for m in re.finditer(r"\blet (\w+) = try \w+\??\.(?:output|input)\((?:at|named):",
+                                                          text)})
+        for var, member in re.findall(r"\b(\w+)\??\.(\w+)\b", text):
             if var in types and types[var] in TFLITE_MEMBERS and member not in TFLITE_MEMBERS[types[var]]:
                 problems.append(f"{path.name}: {types[var]} has no member {member!r}")
         for m in re.finditer(r"\b((?:Interpreter|MetalDelegate|CoreMLDelegate)(?:\.Options)?)\(([^()]*)\)", text):
             labels = tuple(re.findall(r"(\w+):", m[2]))
             if labels not in TFLITE_INITIALIZERS[m[1]]:
                 problems.append(f"{path.name}: no initializer {m[1]}({''.join(l + ':' for l in labels)})")
-        for var, method, args in re.findall(r"\b(\w+)\.(\w+)\(([^()]*)\)", text):
-            if types.get(var) == "Interpreter" and method in TFLITE_METHOD_LABELS:
-                labels = tuple(re.findall(r"(\w+):", args))
-                expected = tuple(x for x in TFLITE_METHOD_LABELS[method] if x != "_")
-                if labels != expected:
-                    problems.append(f"{path.name}: Interpreter.{method} takes labels {expected}, not {labels}")
+        for var, method, args in re.findall(r"\b(\w+)\??\.(\w+)\(([^()]*)\)", text):
+            methods = TFLITE_METHOD_LABELS.get(types.get(var, ""), {})
+            if method in methods:
+                labels = tuple(re.findall(r"(\w+):", re.sub(r"\[[^\]]*\]", "", args)))
+                if labels != methods[method]:
+                    problems.append(f"{path.name}: {types[var]}.{method} takes labels {methods[method]}, not {labels}")
         for prop, case in re.findall(r"\.(waitType|enabledDevices) = \.(\w+)", text):
             if case not in TFLITE_ENUMS[prop]:
                 problems.append(f"{path.name}: {prop} has no case .{case}")
@@ -676,9 +684,11 @@ def test_scheme_naming_a_missing_target_fails(tmp_path):
     ("options.isXNNPackEnabled = true", "options.isXnnpackEnabled = true", "no member 'isXnnpackEnabled'"),
     ("metalOptions.waitType = .passive", "metalOptions.waitType = .passiv", "no case .passiv"),
     ("Interpreter(modelPath: path,", "Interpreter(path: path,", "no initializer Interpreter(path:"),
-    ("try interpreter.output(at: index)", "try interpreter.output(index: index)", "Interpreter.output takes"),
+    ("interpreter.output(at: index)", "interpreter.output(index: index)", "Interpreter.output takes"),
     ("tensor.data", "tensor.bytes", "Tensor has no member 'bytes'"),
-], ids=["member", "enum-case", "initializer", "method-label", "tensor"])
+    ("signature.copy(data, toInputNamed:", "signature.copy(data, toInputAt:", "SignatureRunner.copy takes"),
+    ("signature?.output(named: info.name)", "signature?.output(name: info.name)", "SignatureRunner.output takes"),
+], ids=["member", "enum-case", "initializer", "method-label", "tensor", "signature-copy", "signature-output"])
 def test_tflite_api_check_bites(tmp_path, old, new, fragment):
     project = _copy(ROOT / "ios-demo", tmp_path / "p")
     _edit(project / "DigitsDemo" / "ModelRunner.swift", old, new)

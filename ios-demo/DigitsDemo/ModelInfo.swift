@@ -53,6 +53,8 @@ enum ModelInfo {
     static let variant = "int8"
     static let modelBytes = 23480
     static let task = "generic"
+    /// The signature whose input/output names `inputs`/`outputs` use (nil: tensor order, no signature).
+    static let signatureKey: String? = "serving_default"
     static let labelsResource = "labels"
     static let labelCount = 10
     static let generator = "mobilepack 0.1.0"

@@ -41,6 +41,8 @@ final class ModelRunner {
     /// Microseconds spent creating the interpreter, applying the delegate and allocating tensors.
     let initMicros: Double
     private let interpreter: Interpreter
+    /// Tensors by name through the model's signature (the names ModelInfo uses), when it has one.
+    private let signature: SignatureRunner?
 
     init(accelerator: Accelerator, threads: Int) throws {
         guard let path = Bundle.main.path(forResource: ModelInfo.modelResource, ofType: ModelInfo.modelExtension) else {
@@ -71,21 +73,28 @@ final class ModelRunner {
             delegates.append(delegate)
         }
         let created: Interpreter
+        let runner: SignatureRunner?
         do {
             created = try Interpreter(modelPath: path, options: options, delegates: delegates)
             try created.allocateTensors()
+            runner = try ModelInfo.signatureKey.map { try created.signatureRunner(with: $0) }
         } catch {
             throw RunnerError(message: "\(accelerator.rawValue) failed to initialize: \(error.localizedDescription)",
                               failure: delegates.isEmpty ? "error" : "delegate_refused")
         }
         interpreter = created
+        signature = runner
         initMicros = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
     }
 
     /// Copies `inputs` (one Data per model input, in order) into the model.
     func setInputs(_ inputs: [Data]) throws {
         for (index, data) in inputs.enumerated() {
-            try interpreter.copy(data, toInputAt: index)
+            if let signature = signature {
+                try signature.copy(data, toInputNamed: ModelInfo.inputs[index].name)
+            } else {
+                try interpreter.copy(data, toInputAt: index)
+            }
         }
     }
 
@@ -93,14 +102,18 @@ final class ModelRunner {
     @discardableResult
     func invoke() throws -> Double {
         let start = DispatchTime.now().uptimeNanoseconds
-        try interpreter.invoke()
+        if let signature = signature {
+            try signature.invoke(with: [:])   // inputs were copied by setInputs
+        } else {
+            try interpreter.invoke()
+        }
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
     }
 
     /// Every output as real numbers (dequantized with the ModelSpec's scale and zero point).
     func outputs() throws -> [OutputValues] {
         try ModelInfo.outputs.enumerated().map { index, info in
-            let tensor = try interpreter.output(at: index)
+            let tensor = try signature?.output(named: info.name) ?? interpreter.output(at: index)
             return OutputValues(info: info, values: TensorCodec.decode(tensor.data, as: info))
         }
     }
