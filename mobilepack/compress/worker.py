@@ -132,12 +132,43 @@ class Qat(_Technique):
         annotated = self.keras.models.clone_model(model, clone_function=annotate)
         try:
             with q.quantize_scope({"OutputOnlyQuantizeConfig": output_only}):
-                return q.quantize_apply(annotated)
+                quantized = q.quantize_apply(annotated)
         except (RuntimeError, ValueError) as exc:
             raise UnsupportedModel(f"quantization-aware training does not support this model: "
                                    f"{str(exc).splitlines()[0][:300]}",
                                    "tensorflow-model-optimization's default 8-bit scheme covers Conv, Dense, "
                                    "pooling, BatchNormalization, activations and Add/Concatenate") from exc
+        self._init_ranges(model, quantized)
+        return quantized
+
+    def _init_ranges(self, model, quantized) -> None:
+        """Start each moving-average activation range at the float model's observed range.
+
+        tfmot starts them at [-6, 6] and moves them with an EMA of decay 0.999, so a short
+        fine-tuning would ship ranges far from the real ones (e.g. [-6, 6] for [0, 1] inputs)."""
+        import numpy as np
+
+        keras = self.keras
+        layers = [l for l in model.layers if type(l).__name__ != "InputLayer"]
+        probe = keras.Model(model.inputs, [l.output for l in layers] + [l.input for l in layers])
+        found = probe.predict(self.sample, verbose=0, batch_size=64)
+        outputs, inputs = found[:len(layers)], found[len(layers):]
+        ranges = {("quantize_layer", "quantize_layer"): np.asarray(self.sample)}  # the model input (single input)
+        for layer, out, inp in zip(layers, outputs, inputs):
+            ranges[(layer.name, "output")] = ranges[(layer.name, "post_activation")] = out
+            if _kernel(layer) is not None and layer.get_config().get("activation") not in (None, "linear"):
+                linear = layer.__class__.from_config({**layer.get_config(), "activation": "linear",
+                                                      "name": layer.name + "_linear_probe"})
+                linear.build(inp.shape)
+                linear.set_weights(layer.get_weights())
+                ranges[(layer.name, "pre_activation")] = np.asarray(linear(inp))
+        for var in quantized.non_trainable_weights:
+            scope, _, leaf = var.name.rpartition("/")
+            leaf = leaf.split(":")[0]
+            kind, _, bound = leaf.rpartition("_")
+            values = ranges.get((scope.removeprefix("quant_"), kind))
+            if values is not None and bound in ("min", "max"):
+                var.assign(min(0.0, float(values.min())) if bound == "min" else max(0.0, float(values.max())))
 
     def finish(self, model, job_dir):
         tf = self.tf
@@ -214,6 +245,7 @@ def run(job_dir: Path) -> dict[str, Any]:
     with np.load(job_dir / "train.npz", allow_pickle=False) as z:
         x, y = z["x"], z["y"]
     technique = TECHNIQUES[job["technique"]](tfmot, tf, keras, job)
+    technique.sample = x[np.random.default_rng(job["seed"]).permutation(len(x))[:512]]
     epochs, batch = job["epochs"], job["batch_size"]
     steps = int(math.ceil(len(x) / batch))
     lr = job["learning_rate"] or technique.default_lr
