@@ -13,7 +13,7 @@ from mobilepack.cli._progress import progress_display
 
 
 def bench_command(
-    models: Annotated[list[Path], typer.Argument(help=".tflite files, or directories of them (e.g. a convert output).",
+    models: Annotated[list[Path], typer.Argument(metavar="MODEL...", help=".tflite files, or directories of them (e.g. a convert output).",
                                                  show_default=False)],
     delegates: Annotated[str, typer.Option("--delegates", "-d", help="Comma-separated: cpu, xnnpack, gpu "
                                            "(nnapi with --adb), plus names given with --delegate-lib.")] = "cpu,xnnpack,gpu",

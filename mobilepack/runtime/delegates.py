@@ -1,7 +1,7 @@
 """The delegate registry: how a .tflite is opened for each named delegate.
 
 * ``cpu``      LiteRT ``Interpreter`` with ``OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES``:
-               the reference CPU kernels, single-threaded.
+               the built-in CPU kernels without XNNPACK, single-threaded.
 * ``xnnpack``  the default resolver (XNNPACK applied by default); threads are swept.
 * ``gpu``      ``CompiledModel`` with ``HardwareAccelerator.GPU`` and no CPU fallback, so a partly
                supported model fails instead of silently running on the CPU.
@@ -42,7 +42,7 @@ def register(delegate: Delegate) -> Delegate:
     return delegate
 
 
-register(Delegate("cpu", "reference CPU kernels (no default delegates)", "reference",
+register(Delegate("cpu", "built-in CPU kernels (no default delegates, no XNNPACK)", "reference",
                   adb_flags=("--use_xnnpack=false",)))
 register(Delegate("xnnpack", "XNNPACK (LiteRT's default CPU delegate)", "default", threaded=True,
                   adb_flags=("--use_xnnpack=true",)))
