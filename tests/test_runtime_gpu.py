@@ -91,6 +91,8 @@ def test_log_parsers():
     assert parse_cpu_ops("") == ()
 
 
-def test_discovery_prefers_user_icd_and_reports_none(monkeypatch):
+def test_discovery_respects_a_user_icd():
     user = discover_vulkan({"VK_ICD_FILENAMES": "/x/vk_swiftshader_icd.json"})
     assert user.source == "user" and user.software and user.env == {}
+    real = discover_vulkan({"VK_ICD_FILENAMES": "/usr/share/vulkan/icd.d/nvidia_icd.json"})
+    assert real.source == "user" and not real.software
