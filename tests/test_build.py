@@ -241,3 +241,15 @@ def test_sigint_mid_build_leaves_out_unchanged(tmp_path, sample_build):
     assert "Traceback" not in err
     assert snapshot(out) == before
     assert not [p for p in tmp_path.iterdir() if ".mobilepack-" in p.name]
+
+
+def test_render_from_a_build_output_uses_the_selected_variant(sample_build, tmp_path):
+    out, result = sample_build
+    r = run_cli("render", out, "--target", "android", "-o", tmp_path / "app", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["model"]["variant"] == result.report["selection"]["winner"]
+    assert "XNNPACK" not in r.stderr
+    shipped = (tmp_path / "app/app/src/main/assets/model.tflite").read_bytes()
+    assert shipped == (out / "android/app/src/main/assets/model.tflite").read_bytes()
+    assert (tmp_path / "app/app/src/main/assets/labels.txt").read_text().split() == \
+        (DIGITS / "labels.txt").read_text().split()

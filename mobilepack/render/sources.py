@@ -48,52 +48,28 @@ def _samples(folder: Path | None, limit: int = 10) -> tuple[tuple[str, bytes], .
 def resolve(source: str | Path, *, variant: str | None = None, labels: str | Path | None = None,
             mean=None, std=None, samples: str | Path | None = None) -> tuple[ModelSpec, bytes, str, tuple[str, ...],
                                                                                tuple[tuple[str, bytes], ...]]:
-    """(spec, model bytes, variant mode, labels, sample images) for ``source``."""
+    """(spec, model bytes, variant mode, labels, sample images) for ``source``: a `build` output,
+    a `convert` output directory, or a .tflite."""
     p = Path(source)
     if not p.exists():
         raise InputError(f"path does not exist: {p}", "pass a `mobilepack convert` output directory or a .tflite")
-    if p.is_dir():
-        record = p / "convert.json"
-        if not record.is_file():
-            raise InputError(f"{p} has no convert.json", "run `mobilepack convert MODEL -o DIR` first, or pass a .tflite")
-        try:
-            data = json.loads(record.read_text(encoding="utf-8"))
-            spec = spec_from_dict(data["model"])
-            variants = {v["mode"]: v["path"] for v in data["variants"]}
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{record} is not a mobilepack convert record", "re-run `mobilepack convert`") from exc
+    built_labels: tuple[str, ...] = ()
+    if p.is_dir() and (p / "manifest.json").is_file() and (p / "models" / "convert.json").is_file():
+        # a `mobilepack build` output: its models, by default the variant the build selected
         if variant is None:
-            if len(variants) != 1:
-                raise UsageError(f"{p} holds several variants ({', '.join(variants)})",
-                                 "choose the one the app ships with --variant")
-            variant = next(iter(variants))
-        if variant not in variants:
-            raise UsageError(f"{p} has no {variant!r} variant", f"available: {', '.join(variants)}")
-        model_bytes = (p / variants[variant]).read_bytes()
-        # The app feeds the shipped variant: its I/O dtype and quantization (e.g. --io-dtype int8),
-        # not the source model's float tensors that convert.json describes.
-        from mobilepack.runtime.interpreter import describe_tflite
-
-        ins, outs, _ = describe_tflite(model_bytes)
-        spec = replace(spec, inputs=ins, outputs=outs)
-        if labels is None and (p / "labels.txt").is_file():
-            labels = p / "labels.txt"
+            variant = _json_get(p / "reports" / "report.json", "selection", "winner")
+        built_labels = tuple(_json_get(p / "models" / "convert.json", "model", "labels") or ())
+        p = p / "models"
+    if p.is_dir():
+        spec, model_bytes, variant, labels = _from_convert_dir(p, variant, labels)
     elif p.suffix.lower() == ".tflite":
-        from mobilepack.runtime.interpreter import describe_tflite
-
-        model_bytes = p.read_bytes()
-        if len(model_bytes) < 8 or model_bytes[4:8] != b"TFL3":
-            raise InputError(f"{p} is not a TFLite flatbuffer", "pass a .tflite produced by a TFLite converter")
-        ins, outs, key = describe_tflite(model_bytes)
-        spec = ModelSpec(name=re.sub(r"[^A-Za-z0-9_-]+", "_", p.stem) or "model", source_path=str(p),
-                         source_format=SourceFormat.TFLITE, inputs=ins, outputs=outs, signature_key=key)
-        variant = variant or "tflite"
+        spec, model_bytes, variant = _from_tflite(p, variant)
     else:
         raise InputError(f"cannot render from {p}", "pass a `mobilepack convert` output directory or a .tflite")
     norm = from_flags(mean, std)
     if norm is not None:
         spec = replace(spec, normalization=norm, provenance=dict(spec.provenance, normalization="flags"))
-    label_tuple = read_labels(labels) if labels is not None else spec.labels
+    label_tuple = read_labels(labels) if labels is not None else (built_labels or spec.labels)
     if label_tuple:
         classes = spec.outputs[0].shape[-1] if spec.outputs and spec.outputs[0].shape else None
         if len(spec.outputs) == 1 and classes and len(label_tuple) != classes:
@@ -101,6 +77,57 @@ def resolve(source: str | Path, *, variant: str | None = None, labels: str | Pat
                              "give exactly one label per output class")
         spec = replace(spec, labels=label_tuple)
     return spec, model_bytes, variant, label_tuple, _samples(Path(samples) if samples else None)
+
+
+def _json_get(path: Path, *keys):
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+        for k in keys:
+            value = value[k]
+        return value
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _from_convert_dir(p: Path, variant, labels):
+    record = p / "convert.json"
+    if not record.is_file():
+        raise InputError(f"{p} has no convert.json", "run `mobilepack convert MODEL -o DIR` first, or pass a .tflite")
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+        spec = spec_from_dict(data["model"])
+        variants = {v["mode"]: v["path"] for v in data["variants"]}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{record} is not a mobilepack convert record", "re-run `mobilepack convert`") from exc
+    if variant is None:
+        if len(variants) != 1:
+            raise UsageError(f"{p} holds several variants ({', '.join(variants)})",
+                             "choose the one the app ships with --variant")
+        variant = next(iter(variants))
+    if variant not in variants:
+        raise UsageError(f"{p} has no {variant!r} variant", f"available: {', '.join(variants)}")
+    model_bytes = (p / variants[variant]).read_bytes()
+    # The app feeds the shipped variant: its I/O dtype and quantization (e.g. --io-dtype int8),
+    # not the source model's float tensors that convert.json describes.
+    from mobilepack.runtime.interpreter import describe_tflite
+
+    ins, outs, _ = describe_tflite(model_bytes)
+    spec = replace(spec, inputs=ins, outputs=outs)
+    if labels is None and (p / "labels.txt").is_file():
+        labels = p / "labels.txt"
+    return spec, model_bytes, variant, labels
+
+
+def _from_tflite(p: Path, variant):
+    from mobilepack.runtime.interpreter import describe_tflite
+
+    model_bytes = p.read_bytes()
+    if len(model_bytes) < 8 or model_bytes[4:8] != b"TFL3":
+        raise InputError(f"{p} is not a TFLite flatbuffer", "pass a .tflite produced by a TFLite converter")
+    ins, outs, key = describe_tflite(model_bytes)
+    spec = ModelSpec(name=re.sub(r"[^A-Za-z0-9_-]+", "_", p.stem) or "model", source_path=str(p),
+                     source_format=SourceFormat.TFLITE, inputs=ins, outputs=outs, signature_key=key)
+    return spec, model_bytes, variant or "tflite"
 
 
 def render_inputs(source, *, app_name=None, app_id=None, default_id=None, **kwargs) -> RenderInputs:

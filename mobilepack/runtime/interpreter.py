@@ -35,7 +35,10 @@ def _tensor_spec(name: str, d: dict) -> TensorSpec:
 
 def describe_tflite(model: bytes) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...], str | None]:
     """Inputs, outputs and the signature key used (the first one), from LiteRT itself."""
-    it = _interpreter(model)
+    from mobilepack.model.tfimport import silenced
+
+    with silenced():  # LiteRT announces its XNNPACK delegate on stderr
+        it = _interpreter(model)
     sigs = it.get_signature_list()
     if sigs:
         key = "serving_default" if "serving_default" in sigs else sorted(sigs)[0]
