@@ -12,6 +12,7 @@ from mobilepack._version import __version__
 from mobilepack.cli._console import set_debug
 from mobilepack.cli.bench import bench_command
 from mobilepack.cli.build import build_command
+from mobilepack.cli.compress import compress_app
 from mobilepack.cli.convert import convert_command
 from mobilepack.cli.inspect import inspect_command
 from mobilepack.cli.metadata import metadata_command
@@ -52,6 +53,7 @@ app.command("inspect")(inspect_command)
 app.command("init")(init_command)
 app.command("bench")(bench_command)
 app.command("report")(report_command)
+app.add_typer(compress_app, name="compress")
 
 
 def main() -> None:

@@ -133,13 +133,16 @@ def distill(teacher_path: str | Path, data: str | Path, out: str | Path, options
         t_data = m.to_tflite(teacher_path, "fp32", work, samples=calibration, progress=emit)
         s_data = m.to_tflite(stage.path / keras_name, "fp32", work, samples=calibration, progress=emit)
         (stage.path / tflite_name).write_bytes(s_data)
-        rows = (m.measure("teacher", t_data, "fp32", prepared.eval, params=m.count_params(prepared.keras_model)),
+        (work / "teacher.tflite").write_bytes(t_data)
+        rows = [m.measure("teacher", t_data, "fp32", prepared.eval, params=m.count_params(prepared.keras_model)),
                 m.measure("student", s_data, "fp32", prepared.eval, tflite=tflite_name,
-                          params=m.count_params(student)))
+                          params=m.count_params(student))]
+        if train.bench:
+            rows = m.with_latency(rows, {"teacher": work / "teacher.tflite", "student": stage.path / tflite_name}, emit)
         opts = {k: v for k, v in asdict(options).items() if k != "train"} | {"train": asdict(train)}
         result = CompressResult(
             technique="distill", out_dir=str(stage.out), source=str(teacher_path), model=keras_name,
-            tflite=tflite_name, options=opts, data=prepared.train.info(), eval_data=prepared.eval.info(), rows=rows,
+            tflite=tflite_name, options=opts, data=prepared.train.info(), eval_data=prepared.eval.info(), rows=tuple(rows),
             layers={}, training={"strategy": strategies.describe(strategy), "epochs": epochs,
                                  "learning_rate": train.learning_rate or DEFAULT_LR, "final_loss": losses[-1],
                                  "teacher_outputs": "probabilities" if teacher_probs else "logits"},

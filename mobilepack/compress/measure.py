@@ -82,3 +82,32 @@ def measure(role: str, model: bytes, mode: str, data: Labelled, *, tflite: str |
 
 def count_params(model) -> int:
     return int(sum(int(w.size) for w in model.get_weights()))
+
+
+BENCH_DELEGATE = "xnnpack"
+
+
+def with_latency(rows: list[Measurement], files: dict[str, Path], progress) -> list[Measurement]:
+    """Fill ``latency_ms`` (median, XNNPACK, 1 thread) of each row whose role is in ``files``,
+    through the bench engine (each measurement in its own child process).  A failed
+    measurement leaves the latency empty and records why."""
+    from dataclasses import replace
+
+    from mobilepack.bench.engine import plan_bench, run_bench
+
+    plan = plan_bench([str(p) for p in files.values()], delegates=BENCH_DELEGATE, threads="1", runs=30, warmup=3,
+                      min_seconds=0.3)
+    result = run_bench(plan, progress=progress)
+    by_path = {r["model"]["path"]: r for r in result.records}
+    out = []
+    for row in rows:
+        path = files.get(row.role)
+        record = by_path.get(str(Path(path).resolve())) if path is not None else None
+        if record is None:
+            out.append(row)
+        elif record["status"] == "ok":
+            out.append(replace(row, latency_ms=round(record["p50_us"] / 1000.0, 4),
+                               extra={**row.extra, "latency": f"p50, {BENCH_DELEGATE}, 1 thread"}))
+        else:
+            out.append(replace(row, extra={**row.extra, "latency_error": record["error"]}))
+    return out

@@ -30,6 +30,7 @@ class TrainOptions:
     strategy: str = "auto"               # see mobilepack.compress.strategy
     seed: int = 0
     unsafe_load: bool = False
+    bench: bool = True                   # measure latency through the bench engine
 
     def check(self) -> None:
         if self.epochs < 1:
@@ -85,7 +86,7 @@ class DistillOptions:
     student_preset: str | None = None    # a name from mobilepack.compress.presets
     temperature: float = 4.0
     alpha: float = 0.1                   # weight of the hard-label loss; 1 - alpha weighs the soft targets
-    train: TrainOptions = field(default_factory=lambda: TrainOptions(epochs=10))
+    train: TrainOptions = field(default_factory=lambda: TrainOptions(epochs=30))
 
     def check(self) -> None:
         from mobilepack.compress.presets import names

@@ -54,10 +54,11 @@ def _head(keras, inputs, features, classes: int, softmax: bool, name: str):
 
 def _small_cnn(keras, input_shape, classes, normalization, softmax):
     inputs, x = _front(keras, input_shape, normalization)
-    for filters in (8, 16):
-        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
-        x = keras.layers.MaxPooling2D()(x)
     x = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.SeparableConv2D(32, 3, padding="same", activation="relu")(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.SeparableConv2D(56, 3, padding="same", activation="relu")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     return _head(keras, inputs, x, classes, softmax, "student_small_cnn")
 
@@ -72,7 +73,7 @@ def _mobilenet(factory: str, alpha: float, **kwargs):
     return build
 
 
-register(Preset("small-cnn", "three narrow conv layers (8-16-16 filters), ~4k parameters", _small_cnn))
+register(Preset("small-cnn", "a conv and two depthwise-separable conv layers (16-32-56 filters), ~4k parameters", _small_cnn))
 register(Preset("mobilenetv2-0.35", "MobileNetV2 at width 0.35 (~0.4M parameters), random init",
                 _mobilenet("MobileNetV2", 0.35)))
 register(Preset("mobilenetv3-small-0.5", "MobileNetV3-Small at width 0.5, minimalistic, random init",

@@ -68,7 +68,7 @@ def _run(technique: Technique, model_path, data, out, options, progress) -> Comp
         stage.check_names(planned)
         work = Path(tmp)
         calibration = m.write_calibration(prepared.train, prepared.spec.inputs[0].name, work / "calibration.npz")
-        rows, extra_rows = _baseline(technique, model_path, prepared, work, calibration, emit)
+        rows, files = _baseline(technique, model_path, prepared, work, calibration, emit)
         job = _write_job(work / "job", technique, graph, prepared, options)
         emit(ProgressEvent(technique.value, f"fine-tuning with {technique.value} (tf-keras worker)"))
         worker = bridge.run_worker(job, emit, what=technique.value)
@@ -82,13 +82,14 @@ def _run(technique: Technique, model_path, data, out, options, progress) -> Comp
             compressed.save(stage.path / keras_name)
             data_out = m.to_tflite(stage.path / keras_name, "fp32", work, samples=calibration, progress=emit)
         (stage.path / tflite_name).write_bytes(data_out)
-        params = rows[0].params
-        after = m.measure("after", data_out, "int8" if technique == Technique.QAT else "fp32", prepared.eval,
-                          tflite=tflite_name, params=params)
+        rows.append(m.measure("after", data_out, "int8" if technique == Technique.QAT else "fp32", prepared.eval,
+                              tflite=tflite_name, params=rows[0].params))
+        if train.bench:
+            rows = m.with_latency(rows, {**files, "after": stage.path / tflite_name}, emit)
         result = CompressResult(
             technique=technique.value, out_dir=str(stage.out), source=str(model_path), model=keras_name,
             tflite=tflite_name, options=_options_dict(options), data=prepared.train.info(),
-            eval_data=prepared.eval.info(), rows=tuple(rows + extra_rows + [after]),
+            eval_data=prepared.eval.info(), rows=tuple(rows),
             layers=worker.pop("layers"), training=worker, warnings=tuple(prepared.warnings), tools=tool_versions(),
             files=tuple(planned))
         write(result, stage.path)
@@ -106,13 +107,14 @@ def _baseline(technique, model_path, prepared: Prepared, work: Path, calibration
     """The source measured as fp32 (and, for QAT, as post-training int8: the bar QAT must clear)."""
     emit(ProgressEvent("measure", "converting and measuring the source model"))
     params = m.count_params(prepared.keras_model)
-    fp32 = m.to_tflite(model_path, "fp32", work, samples=calibration, progress=emit)
-    rows = [m.measure("before", fp32, "fp32", prepared.eval, params=params)]
-    extra = []
-    if technique == Technique.QAT:
-        ptq = m.to_tflite(model_path, "int8", work, samples=calibration, progress=emit)
-        extra.append(m.measure("ptq_int8", ptq, "int8", prepared.eval, params=params))
-    return rows, extra
+    plan = [("before", "fp32")] + ([("ptq_int8", "int8")] if technique == Technique.QAT else [])
+    rows, files = [], {}
+    for role, mode in plan:
+        data = m.to_tflite(model_path, mode, work, samples=calibration, progress=emit)
+        files[role] = work / f"{role}.tflite"
+        files[role].write_bytes(data)
+        rows.append(m.measure(role, data, mode, prepared.eval, params=params))
+    return rows, files
 
 
 def _write_job(job: Path, technique: Technique, graph, prepared: Prepared, options) -> Path:
