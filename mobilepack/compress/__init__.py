@@ -32,7 +32,7 @@ def qat(model_path, data, out, options=None, progress=None):
 
 
 def distill(teacher_path, data, out, options, progress=None):
-    from mobilepack.compress.distill import distill as _distill
+    from mobilepack.compress.distillation import distill as _distill
 
     return _distill(teacher_path, data, out, options, progress)
 

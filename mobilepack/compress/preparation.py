@@ -41,15 +41,15 @@ def check_paths(model_path, data, train: TrainOptions, *, what: str = "model") -
 
 def load_keras(model_path, *, unsafe_load: bool, role: str = "model"):
     """A Keras model (``.keras`` or ``.h5``) as a SourceModel."""
-    from mobilepack.model.loading import load
+    from mobilepack.model.loading import detect_format, load
     from mobilepack.model.spec import SourceFormat
 
-    source = load(model_path, safe_mode=not unsafe_load)
-    if source.spec.source_format not in (SourceFormat.KERAS, SourceFormat.H5):
+    fmt = detect_format(model_path)
+    if fmt not in (SourceFormat.KERAS, SourceFormat.H5):
         raise UnsupportedModel(f"the {role} must be a Keras model (.keras or .h5) to be trained; "
-                               f"{model_path} is a {source.spec.source_format.value}",
+                               f"{model_path} is a {fmt.value}",
                                "pass the Keras model the SavedModel/.tflite was exported from")
-    return source
+    return load(model_path, safe_mode=not unsafe_load)
 
 
 def prepare(source, data, train: TrainOptions, emit, *, eval_spec=None) -> Prepared:

@@ -139,6 +139,6 @@ def _write_job(job: Path, technique: Technique, graph, prepared: Prepared, optio
 
 def _outputs_probabilities(prepared: Prepared) -> bool:
     """Whether the model ends in a softmax (rows ≥ 0 that sum to 1) rather than logits."""
-    from mobilepack.compress.distill import outputs_probabilities
+    from mobilepack.compress.distillation import outputs_probabilities
 
     return outputs_probabilities(prepared.keras_model, prepared.train.x[:32])

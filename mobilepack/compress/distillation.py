@@ -103,7 +103,10 @@ def distill(teacher_path: str | Path, data: str | Path, out: str | Path, options
     with strategy.scope(), silenced():
         student = _student(keras, options, spec, classes, teacher_probs)
         s_probs = outputs_probabilities(student, x[:32])
-        student.compile(optimizer=keras.optimizers.Adam(train.learning_rate or DEFAULT_LR),
+        lr = train.learning_rate or DEFAULT_LR
+        steps = -(-len(x) // train.batch_size) * train.epochs  # the last 30% of the steps at a tenth of the rate
+        schedule = keras.optimizers.schedules.PiecewiseConstantDecay([int(steps * 0.7)], [lr, lr / 10])
+        student.compile(optimizer=keras.optimizers.Adam(schedule),
                         loss=distillation_loss(keras, classes, options.temperature, options.alpha, s_probs),
                         metrics=[hard_accuracy(classes)])
     epochs = train.epochs

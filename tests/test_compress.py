@@ -1,0 +1,237 @@
+"""mobilepack compress: prune, cluster, QAT and distillation on the real digits sample.
+
+Training data is the digits training split (scikit-learn's bundled scans, disjoint from
+examples/digits/eval); accuracy is measured in LiteRT on examples/digits/eval.  Epoch counts
+are the smallest that meet the issue's thresholds on this sample."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import DIGITS, ROOT, assert_clean_error, run_cli, snapshot
+
+EVAL = DIGITS / "eval"
+MODEL = DIGITS / "digits.keras"
+
+
+def _bench_module():
+    spec = importlib.util.spec_from_file_location("benchmarks_compress", ROOT / "benchmarks" / "compress.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def train_npz(tmp_path_factory) -> Path:
+    return _bench_module().write_digits_training_npz(tmp_path_factory.mktemp("data") / "digits_train.npz")
+
+
+@pytest.fixture(scope="module")
+def pruned(train_npz, tmp_path_factory):
+    """Prune through the CLI (--json): the contract and the thresholds in one run."""
+    out = tmp_path_factory.mktemp("prune") / "out"
+    result = run_cli("compress", "prune", MODEL, "--data", train_npz, "--eval", EVAL, "--target-sparsity", "0.5",
+                     "--epochs", "6", "--no-bench", "-o", out, "--json", timeout=600)
+    assert result.returncode == 0, result.stderr
+    return out, json.loads(result.stdout)
+
+
+def _rows(payload) -> dict:
+    return {r["role"]: r for r in payload["rows"]}
+
+
+def test_prune_reaches_half_sparsity_within_two_points(pruned):
+    out, payload = pruned
+    rows = _rows(payload)
+    assert payload["technique"] == "prune"
+    assert payload["eval_data"]["samples"] == 300
+    kernels = [v for v in payload["layers"].values() if v["pruned"]]
+    assert len(kernels) == 5  # every conv and dense kernel of the digits CNN
+    zeros = sum(v["zeros"] for v in kernels)
+    total = sum(v["weights"] for v in kernels)
+    assert zeros / total >= 0.5
+    assert all(v["sparsity"] >= 0.5 for v in kernels)
+    assert rows["before"]["accuracy"] - rows["after"]["accuracy"] <= 0.02
+    assert rows["after"]["gzip_bytes"] < 0.75 * rows["before"]["gzip_bytes"]
+
+
+def test_prune_writes_a_keras3_model_with_zeroed_kernels(pruned):
+    from mobilepack.model.tfimport import keras
+
+    out, payload = pruned
+    assert sorted(p.name for p in out.iterdir()) == sorted(payload["files"])
+    model = keras().models.load_model(out / payload["model"])  # wrappers stripped: plain Keras 3 layers
+    assert [type(layer).__name__ for layer in model.layers] == [
+        type(layer).__name__ for layer in keras().models.load_model(MODEL).layers]
+    kernel = model.get_layer("conv2d_2").get_weights()[0]
+    assert np.mean(kernel == 0) >= 0.5
+    assert (out / payload["tflite"]).read_bytes()[4:8] == b"TFL3"
+    assert payload["schema_version"] == "1.0"
+    assert "| before | fp32 |" in (out / "compress.md").read_text()
+
+
+def test_parent_process_keeps_keras3_and_never_imports_tfmot(train_npz, tmp_path):
+    """Cluster in this process: tfmot runs in the worker; this process stays on Keras 3."""
+    import mobilepack.compress as c
+    from mobilepack.model.tfimport import keras
+
+    result = c.cluster(MODEL, train_npz, tmp_path / "out",
+                       c.ClusterOptions(clusters=8, train=c.TrainOptions(epochs=1, eval_data=str(EVAL), bench=False)))
+    assert "tensorflow_model_optimization" not in sys.modules
+    assert keras().__version__.startswith("3.")
+    model = keras().models.load_model(tmp_path / "out" / result.model)
+    for name, info in result.layers.items():
+        assert info["clustered"]
+        assert info["unique_values"] <= 8
+        assert np.unique(model.get_layer(name).get_weights()[0]).size <= 8
+    rows = {r.role: r for r in result.rows}
+    assert rows["after"].gzip_bytes < 0.5 * rows["before"].gzip_bytes
+    assert rows["before"].accuracy - rows["after"].accuracy <= 0.03
+
+
+def test_qat_int8_is_no_worse_than_post_training_int8(train_npz, tmp_path):
+    import mobilepack.compress as c
+    from mobilepack.model.flatbuffer import float_compute_ops
+
+    result = c.qat(MODEL, train_npz, tmp_path / "out",
+                   c.QatOptions(train=c.TrainOptions(epochs=2, eval_data=str(EVAL), bench=False)))
+    rows = {r.role: r for r in result.rows}
+    assert rows["after"].mode == rows["ptq_int8"].mode == "int8"
+    assert rows["after"].accuracy >= rows["ptq_int8"].accuracy - 0.01
+    data = (tmp_path / "out" / result.tflite).read_bytes()
+    assert float_compute_ops(data) == []  # full-integer kernels, nothing left in float
+    assert rows["after"].bytes < 0.5 * rows["before"].bytes
+
+
+def test_distilled_student_is_three_times_smaller_within_three_points(train_npz, tmp_path):
+    import mobilepack.compress as c
+
+    result = c.distill(MODEL, train_npz, tmp_path / "out",
+                       c.DistillOptions(student_preset="small-cnn", temperature=4.0, alpha=0.1,
+                                        train=c.TrainOptions(epochs=60, eval_data=str(EVAL))))
+    rows = {r.role: r for r in result.rows}
+    assert rows["teacher"].bytes >= 3 * rows["student"].bytes
+    assert rows["teacher"].params >= 3 * rows["student"].params
+    assert rows["teacher"].accuracy - rows["student"].accuracy <= 0.03
+    for role in ("teacher", "student"):  # measured through the bench engine (no timing thresholds)
+        assert rows[role].latency_ms is not None and rows[role].latency_ms > 0
+    assert (tmp_path / "out" / result.model).is_file()
+
+
+# -- bad input: one line, a hint, exit 2, nothing written ---------------------------------------
+
+def test_subclassed_model_is_refused_before_training(tmp_path):
+    import mobilepack.compress as c
+    from mobilepack.compress.errors import UnsupportedModel
+    from tests.models import subclassed
+
+    subclassed().save(tmp_path / "sub.keras")  # registered in this process, so it loads
+    np.savez(tmp_path / "d.npz", x=np.zeros((8, 5), np.float32), y=np.zeros(8, np.int64))
+    with pytest.raises(UnsupportedModel, match="subclassed") as info:
+        c.prune(tmp_path / "sub.keras", tmp_path / "d.npz", tmp_path / "out",
+                c.PruneOptions(train=c.TrainOptions(epochs=1, bench=False)))
+    assert info.value.exit_code == 2 and "functional" in info.value.hint
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("case", ["missing-data", "unlabelled-npy", "bad-sparsity", "tflite-source",
+                                  "labels-out-of-range"])
+def test_bad_input_is_one_clean_line(case, tmp_path, train_npz):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    before = snapshot(out)
+    args = {"src": MODEL, "data": train_npz, "extra": []}
+    fragment = None
+    if case == "missing-data":
+        args["data"], fragment = tmp_path / "nope.npz", "training data not found"
+    elif case == "unlabelled-npy":
+        np.save(tmp_path / "x.npy", np.zeros((4, 32, 32, 3), np.float32))
+        args["data"], fragment = tmp_path / "x.npy", "has no labels"
+    elif case == "bad-sparsity":
+        args["extra"], fragment = ["--target-sparsity", "1.5"], "--target-sparsity"
+    elif case == "tflite-source":
+        (tmp_path / "m.tflite").write_bytes(b"\x1c\x00\x00\x00TFL3" + b"\x00" * 64)
+        args["src"], fragment = tmp_path / "m.tflite", "must be a Keras model"
+    elif case == "labels-out-of-range":
+        np.savez(tmp_path / "d.npz", x=np.zeros((8, 32, 32, 3), np.float32), y=np.full(8, 12, np.int64))
+        args["data"], fragment = tmp_path / "d.npz", "10 classes"
+    result = run_cli("compress", "prune", args["src"], "--data", args["data"], "-o", out, "--epochs", "1",
+                     "--no-bench", *args["extra"])
+    assert_clean_error(result, 2, *([fragment] if fragment else []))
+    assert snapshot(out) == before
+
+
+def test_distill_needs_exactly_one_student():
+    result = run_cli("compress", "distill", "--teacher", MODEL, "--data", EVAL, "-o", "unused",
+                     "--student-preset", "small-cnn", "--student", MODEL)
+    assert_clean_error(result, 2, "exactly one of --student and --student-preset")
+    result = run_cli("compress", "distill", "--teacher", MODEL, "--data", EVAL, "-o", "unused",
+                     "--student-preset", "tiny")
+    assert_clean_error(result, 2, "unknown --student-preset 'tiny'", "small-cnn")
+
+
+def test_unknown_strategy_lists_the_valid_ones():
+    result = run_cli("compress", "qat", MODEL, "--data", EVAL, "-o", "unused", "--strategy", "tpu")
+    assert_clean_error(result, 2, "unknown --strategy 'tpu'", "multi-worker")
+
+
+def test_multi_worker_without_tf_config_is_a_usage_error(monkeypatch):
+    from mobilepack.compress import strategy
+    from mobilepack.errors import UsageError
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(UsageError, match="TF_CONFIG"):
+        strategy.make("multi-worker", tf=None)
+
+
+# -- the tf-keras bridge on a graph with a residual Add and BatchNormalization -------------------
+
+def test_residual_functional_model_round_trips_through_the_worker(tmp_path):
+    """A functional model with a shared-input Add and BatchNormalization is rebuilt in tf-keras,
+    pruned, and its weights come back into the Keras 3 model layer by layer."""
+    import mobilepack.compress as c
+    from mobilepack.model.tfimport import keras
+
+    k = keras()
+    k.utils.set_random_seed(0)
+    inp = k.Input(shape=(8, 8, 1), name="image")
+    a = k.layers.Conv2D(4, 3, padding="same", name="a")(inp)
+    b = k.layers.BatchNormalization(name="bn")(a)
+    s = k.layers.Add(name="skip")([a, k.layers.ReLU(name="relu")(b)])
+    x = k.layers.GlobalAveragePooling2D(name="gap")(s)
+    out = k.layers.Dense(3, name="logits")(x)
+    model = k.Model(inp, out, name="residual")
+    model.save(tmp_path / "residual.keras")
+    rng = np.random.default_rng(0)
+    x_data = rng.normal(size=(96, 8, 8, 1)).astype(np.float32)
+    y_data = (x_data.mean(axis=(1, 2, 3)) > 0).astype(np.int64) + (x_data[:, 0, 0, 0] > 1)
+    np.savez(tmp_path / "d.npz", x=x_data, y=y_data)
+    result = c.prune(tmp_path / "residual.keras", tmp_path / "d.npz", tmp_path / "out",
+                     c.PruneOptions(target_sparsity=0.5, train=c.TrainOptions(epochs=2, bench=False)))
+    assert set(result.layers) == {"a", "logits"}
+    assert all(v["sparsity"] >= 0.5 for v in result.layers.values())
+    back = k.models.load_model(tmp_path / "out" / result.model)
+    assert np.mean(back.get_layer("a").get_weights()[0] == 0) >= 0.5
+    assert any("held out" in w for w in result.warnings)  # no --eval: 20% of --data held out, and said so
+
+
+def test_compress_config_section_orders_stages_and_validates():
+    from mobilepack.compress import CompressConfig, Technique, config_schema
+    from mobilepack.errors import UsageError
+
+    cfg = CompressConfig.from_section({"stages": ["distill", "prune"], "data": "train.npz",
+                                       "student_preset": "small-cnn", "target_sparsity": 0.6})
+    assert cfg.stages == (Technique.DISTILL, Technique.PRUNE)
+    assert cfg.options[Technique.PRUNE].target_sparsity == 0.6
+    assert set(config_schema()["compress"]) >= {"stages", "data", "epochs", "target_sparsity", "clusters"}
+    with pytest.raises(UsageError, match="labelled training data"):
+        CompressConfig.from_section({"stages": ["prune"]})
+    with pytest.raises(UsageError, match="exactly one"):
+        CompressConfig.from_section({"stages": ["distill"], "data": "d.npz"})
