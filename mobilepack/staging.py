@@ -31,6 +31,19 @@ def _as_output_error(exc: BaseException | None, out: Path) -> None:
                           "free some space or choose another -o; nothing was changed") from exc
 
 
+def _staging_dir(out: Path) -> Path:
+    """A fresh staging directory on OUT's file system (beside OUT), so the final move is a rename."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output path {out} exists and is not a directory", "choose a directory path for -o")
+    anchor = _nearest_existing(out.parent)
+    if not anchor.is_dir():
+        raise OutputError(f"cannot create {out}: {anchor} is a file", "choose another -o")
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}.mobilepack-", dir=anchor))
+    except OSError as exc:
+        raise OutputError(f"cannot write to {out}: {exc.strerror or exc}", "choose a writable -o directory") from exc
+
+
 def _nearest_existing(path: Path) -> Path:
     p = path
     while not p.exists():
@@ -51,13 +64,7 @@ class StagedOutput:
         self.previous: set[str] = set()
 
     # -- checks before any work ---------------------------------------------------------
-    def _check_out(self) -> None:
-        if self.out.exists() and not self.out.is_dir():
-            raise OutputError(f"output path {self.out} exists and is not a directory",
-                              "choose a directory path for -o")
-        anchor = _nearest_existing(self.out.parent if not self.out.exists() else self.out)
-        if anchor.exists() and not anchor.is_dir():
-            raise OutputError(f"cannot create {self.out}: {anchor} is a file", "choose another -o")
+    def _read_record(self) -> None:
         if self.out.is_dir():
             rec = self.out / self.record
             if rec.is_file():
@@ -77,13 +84,8 @@ class StagedOutput:
                               "move them away or choose another -o")
 
     def __enter__(self) -> StagedOutput:
-        self._check_out()
-        anchor = _nearest_existing(self.out.parent)
-        try:
-            self.path = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.mobilepack-", dir=anchor))
-        except OSError as exc:
-            raise OutputError(f"cannot write to {self.out}: {exc.strerror or exc}",
-                              "choose a writable -o directory") from exc
+        self.path = _staging_dir(self.out)
+        self._read_record()
         return self
 
     def commit(self) -> None:
@@ -137,16 +139,7 @@ class StagedTree:
         self._committed = False
 
     def __enter__(self) -> StagedTree:
-        if self.out.exists() and not self.out.is_dir():
-            raise OutputError(f"output path {self.out} exists and is not a directory", "choose a directory for -o")
-        anchor = _nearest_existing(self.out.parent)
-        if not anchor.is_dir():
-            raise OutputError(f"cannot create {self.out}: {anchor} is a file", "choose another -o")
-        try:
-            self.path = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.mobilepack-", dir=anchor))
-        except OSError as exc:
-            raise OutputError(f"cannot write to {self.out}: {exc.strerror or exc}",
-                              "choose a writable -o directory") from exc
+        self.path = _staging_dir(self.out)
         return self
 
     def commit(self) -> None:
