@@ -44,8 +44,9 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "force": Option("bool", False, "overwrite files you edited in OUT, or write into a foreign directory"),
     },
     "convert": {
-        "quantize": Option("list[str]", ["fp32", "fp16", "dynamic", "int8"], "quantization modes",
-                           ("fp32", "fp16", "dynamic", "int8", "int16x8")),
+        "quantize": Option("list[str]", None, "quantization modes (default: fp32, fp16, dynamic, plus int8 "
+                           "when calibration data is given)", ("fp32", "fp16", "dynamic", "int8", "int16x8"),
+                           example=["fp32", "fp16", "dynamic", "int8"]),
         "calibration": Option("path", None, "calibration data: image folder, .npy, .npz or 'random'",
                               example="data/calibration"),
         "calibration_samples": Option("int", 100, "calibration samples used"),

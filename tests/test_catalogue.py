@@ -202,6 +202,44 @@ CASES = [
                                                "--std", "1"], 2, ("3", "10"), _labels(3)),
     Case("metadata-out-is-directory", lambda d, c: ["metadata", c / "digits_fp32.tflite", "-o", d, "--task",
                                                     "generic"], 2, ("is a directory",)),
+    # -- bench ------------------------------------------------------------------------------
+    Case("bench-missing-model", lambda d, c: ["bench", d / "nope.tflite"], 2, ("model not found",)),
+    Case("bench-not-tflite", lambda d, c: ["bench", d / "m.tflite"], 2, ("not a TFLite model",),
+         _write("m.tflite", b"not a flatbuffer at all")),
+    Case("bench-empty-dir", lambda d, c: ["bench", d], 2, ("no .tflite files",)),
+    Case("bench-unknown-delegate", lambda d, c: ["bench", c / "digits_fp32.tflite", "--delegates", "tpu"], 2,
+         ("unknown delegate 'tpu'",)),
+    Case("bench-bad-threads", lambda d, c: ["bench", c / "digits_fp32.tflite", "--threads", "two"], 2,
+         ("threads",)),
+    Case("bench-runs-zero", lambda d, c: ["bench", c / "digits_fp32.tflite", "--runs", "0"], 2, ("--runs",)),
+    Case("bench-delegate-lib-missing", lambda d, c: ["bench", c / "digits_fp32.tflite", "--delegate-lib",
+                                                     f"mine={d / 'nope.so'}"], 2, ("delegate library not found",)),
+    Case("bench-adb-without-binary", lambda d, c: ["bench", c / "digits_fp32.tflite", "--adb"], 2, ("benchmark",)),
+    # -- report -----------------------------------------------------------------------------
+    Case("report-import-missing", lambda d, c: ["report", "--import", d / "nope.json", "-o", d / "rep"], 2,
+         ("nope.json",)),
+    Case("report-import-garbage", lambda d, c: ["report", "--import", d / "g.json", "-o", d / "rep"], 2,
+         ("g.json",), _write("g.json", b"{not json")),
+    # -- build ------------------------------------------------------------------------------
+    Case("build-no-source", lambda d, c: ["build", "-o", d / "out"], 2, ("no model given",)),
+    Case("build-unknown-target", lambda d, c: ["build", M, "-o", d / "out", "--target", "web"], 2,
+         ("unknown --target 'web'",)),
+    Case("build-config-missing", lambda d, c: ["build", M, "--config", d / "nope.toml"], 2,
+         ("config file not found",)),
+    Case("build-config-unknown-key", lambda d, c: ["build", "--config", d / "m.toml"], 2,
+         ("unknown key 'quantise' in [convert]", "did you mean 'quantize'?"),
+         _file("m.toml", "[convert]\nquantise = ['fp32']\n")),
+    Case("build-config-bad-toml", lambda d, c: ["build", "--config", d / "m.toml"], 2, ("not valid TOML",),
+         _file("m.toml", "[build\n")),
+    Case("build-eval-data-missing", lambda d, c: ["build", M, "-o", d / "out", "--eval-data", d / "nope"], 2,
+         ("evaluation data not found",)),
+    Case("build-bad-package", lambda d, c: ["build", M, "-o", d / "out", "--package", "Com..x"], 2, ("Com..x",)),
+    Case("build-drop-out-of-range", lambda d, c: ["build", M, "-o", d / "out", "--max-accuracy-drop", "5"], 2,
+         ("--max-accuracy-drop",)),
+    Case("build-foreign-out", lambda d, c: ["build", M, "-o", d / "out", "-q", "fp32"], 2,
+         ("not created by mobilepack", "--force"), lambda d: ((d / "out").mkdir(), (d / "out" / "x.txt").write_text("x"))),
+    Case("build-int8-without-calibration", lambda d, c: ["build", M, "-o", d / "out", "-q", "fp32,int8"], 2,
+         ("need(s) calibration data",)),
     # -- init -------------------------------------------------------------------------------
     Case("init-existing", lambda d, c: ["init", "--path", d / "mobilepack.toml"], 2, ("already exists",),
          _file("mobilepack.toml", "# mine\n")),
@@ -242,3 +280,33 @@ def test_bad_input(case, tmp_path, converted):
 
 def test_catalogue_size():
     assert len(CASES) >= 40
+
+
+@pytest.fixture()
+def tiny_tmpfs(tmp_path):
+    """A 96 KiB tmpfs: a real full disk (root can mount one here and in CI)."""
+    import shutil
+    import subprocess
+
+    mnt = tmp_path / "full"
+    mnt.mkdir()
+    ok = shutil.which("mount") and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mnt)],
+                                                   capture_output=True).returncode == 0
+    from tests.conftest import require
+
+    require(bool(ok), "cannot mount a tmpfs here (needs root): the full-disk case is not run")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+@pytest.mark.parametrize("command", ["convert", "build"])
+def test_full_disk(tiny_tmpfs, command):
+    """No space left mid-write: one clear error (exit 2), and nothing left on the full file system."""
+    out = tiny_tmpfs / "out"
+    if command == "convert":
+        r = run_cli("convert", MODEL, "-o", out, "-q", "fp32,fp16")
+    else:
+        r = run_cli("build", MODEL, "-o", out, "-q", "fp32,fp16", "--delegates", "cpu", "--runs", "2",
+                    "--warmup", "0", "--threads", "1", "--cache-dir", tiny_tmpfs.parent / "cache")
+    assert_clean_error(r, 2, "No space left on device")
+    assert list(tiny_tmpfs.iterdir()) == []
