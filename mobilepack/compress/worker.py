@@ -61,8 +61,25 @@ class _Technique:
     def callbacks(self) -> list:
         return []
 
-    def finish(self, model, job_dir: Path) -> dict[str, Any]:
+    def strip(self, model):
         raise NotImplementedError
+
+    def kernel_stats(self, kernel, wrapped: bool) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def finish(self, model, job_dir: Path) -> dict[str, Any]:
+        """Strip the wrappers, save the weights for the parent, and describe each kernel."""
+        import numpy as np
+
+        stripped = self.strip(model)
+        _save_weights(stripped, job_dir)
+        layers = {}
+        for layer in stripped.layers:
+            k = _kernel(layer)
+            if k is not None:
+                w = np.asarray(k.numpy())
+                layers[layer.name] = {"weights": int(w.size), **self.kernel_stats(w, layer.name in self.wrapped)}
+        return {"layers": layers}
 
 
 class Prune(_Technique):
@@ -79,19 +96,12 @@ class Prune(_Technique):
     def callbacks(self):
         return [self.tfmot.sparsity.keras.UpdatePruningStep()]
 
-    def finish(self, model, job_dir):
-        import numpy as np
+    def strip(self, model):
+        return self.tfmot.sparsity.keras.strip_pruning(model)
 
-        stripped = self.tfmot.sparsity.keras.strip_pruning(model)
-        _save_weights(stripped, job_dir)
-        layers = {}
-        for layer in stripped.layers:
-            k = _kernel(layer)
-            if k is not None:
-                w = np.asarray(k.numpy())
-                layers[layer.name] = {"weights": int(w.size), "zeros": int(np.sum(w == 0)),
-                                      "sparsity": float(np.mean(w == 0)), "pruned": layer.name in self.wrapped}
-        return {"layers": layers}
+    def kernel_stats(self, kernel, wrapped):
+        zeros = int((kernel == 0).sum())
+        return {"zeros": zeros, "sparsity": zeros / kernel.size, "pruned": wrapped}
 
 
 class Cluster(_Technique):
@@ -102,19 +112,13 @@ class Cluster(_Technique):
         return c.cluster_weights(layer, number_of_clusters=self.job["options"]["clusters"],
                                  cluster_centroids_init=c.CentroidInitialization.KMEANS_PLUS_PLUS)
 
-    def finish(self, model, job_dir):
+    def strip(self, model):
+        return self.tfmot.clustering.keras.strip_clustering(model)
+
+    def kernel_stats(self, kernel, wrapped):
         import numpy as np
 
-        stripped = self.tfmot.clustering.keras.strip_clustering(model)
-        _save_weights(stripped, job_dir)
-        layers = {}
-        for layer in stripped.layers:
-            k = _kernel(layer)
-            if k is not None:
-                w = np.asarray(k.numpy())
-                layers[layer.name] = {"weights": int(w.size), "unique_values": int(np.unique(w).size),
-                                      "clustered": layer.name in self.wrapped}
-        return {"layers": layers}
+        return {"unique_values": int(np.unique(kernel).size), "clustered": wrapped}
 
 
 class Qat(_Technique):
