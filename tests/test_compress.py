@@ -193,10 +193,9 @@ def test_multi_worker_without_tf_config_is_a_usage_error(monkeypatch):
 
 # -- the tf-keras bridge on a graph with a residual Add and BatchNormalization -------------------
 
-def test_residual_functional_model_round_trips_through_the_worker(tmp_path):
-    """A functional model with a shared-input Add and BatchNormalization is rebuilt in tf-keras,
-    pruned, and its weights come back into the Keras 3 model layer by layer."""
-    import mobilepack.compress as c
+@pytest.fixture()
+def residual(tmp_path) -> tuple[Path, Path]:
+    """A functional model with a residual Add (two inputs) and BatchNormalization, plus .npz data."""
     from mobilepack.model.tfimport import keras
 
     k = keras()
@@ -207,19 +206,56 @@ def test_residual_functional_model_round_trips_through_the_worker(tmp_path):
     s = k.layers.Add(name="skip")([a, k.layers.ReLU(name="relu")(b)])
     x = k.layers.GlobalAveragePooling2D(name="gap")(s)
     out = k.layers.Dense(3, name="logits")(x)
-    model = k.Model(inp, out, name="residual")
-    model.save(tmp_path / "residual.keras")
+    k.Model(inp, out, name="residual").save(tmp_path / "residual.keras")
     rng = np.random.default_rng(0)
     x_data = rng.normal(size=(96, 8, 8, 1)).astype(np.float32)
     y_data = (x_data.mean(axis=(1, 2, 3)) > 0).astype(np.int64) + (x_data[:, 0, 0, 0] > 1)
     np.savez(tmp_path / "d.npz", x=x_data, y=y_data)
-    result = c.prune(tmp_path / "residual.keras", tmp_path / "d.npz", tmp_path / "out",
+    return tmp_path / "residual.keras", tmp_path / "d.npz"
+
+
+def test_residual_functional_model_round_trips_through_the_worker(residual, tmp_path):
+    """Rebuilt in tf-keras, pruned, and its weights come back into the Keras 3 model layer by layer."""
+    import mobilepack.compress as c
+    from mobilepack.model.tfimport import keras
+
+    model, data = residual
+    result = c.prune(model, data, tmp_path / "out",
                      c.PruneOptions(target_sparsity=0.5, train=c.TrainOptions(epochs=2, bench=False)))
     assert set(result.layers) == {"a", "logits"}
     assert all(v["sparsity"] >= 0.5 for v in result.layers.values())
-    back = k.models.load_model(tmp_path / "out" / result.model)
+    back = keras().models.load_model(tmp_path / "out" / result.model)
     assert np.mean(back.get_layer("a").get_weights()[0] == 0) >= 0.5
     assert any("held out" in w for w in result.warnings)  # no --eval: 20% of --data held out, and said so
+    assert result.eval_data["samples"] == 19 and result.data["samples"] == 77
+
+
+def test_multi_worker_strategy_with_a_one_worker_tf_config(residual, tmp_path):
+    """The documented multi-machine path, on one machine: TF_CONFIG with a single local worker."""
+    import socket
+
+    model, data = residual
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    tf_config = json.dumps({"cluster": {"worker": [f"127.0.0.1:{port}"]}, "task": {"type": "worker", "index": 0}})
+    result = run_cli("compress", "cluster", model, "--data", data, "--clusters", "4", "--epochs", "1", "--no-bench",
+                     "--strategy", "multi-worker", "-o", tmp_path / "out", "--json", env={"TF_CONFIG": tf_config})
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["training"]["strategy"] == {"name": "MultiWorkerMirroredStrategy", "replicas": 1}
+    assert all(v["unique_values"] <= 4 for v in payload["layers"].values())
+
+
+def test_image_folder_training_data_maps_classes_by_labels_txt(tmp_path):
+    """--data as a folder per class: folder names are mapped to outputs through labels.txt beside the model."""
+    import mobilepack.compress as c
+
+    result = c.cluster(MODEL, EVAL, tmp_path / "out",
+                       c.ClusterOptions(clusters=16, train=c.TrainOptions(epochs=1, bench=False)))
+    assert result.data["label_mapping"] == "class folders by labels.txt"
+    rows = {r.role: r for r in result.rows}
+    assert rows["before"].accuracy >= 0.95  # a wrong class mapping would score near 10%
 
 
 def test_compress_config_section_orders_stages_and_validates():

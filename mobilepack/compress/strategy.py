@@ -75,4 +75,5 @@ def make(name: str, tf):
 
 def describe(strategy) -> dict:
     name = type(strategy).__name__
+    name = {"CollectiveAllReduceStrategy": "MultiWorkerMirroredStrategy"}.get(name, name)
     return {"name": "default" if name.startswith("_Default") else name, "replicas": int(strategy.num_replicas_in_sync)}
