@@ -168,6 +168,21 @@ def test_bad_input_is_one_clean_line(case, tmp_path, train_npz):
     assert snapshot(out) == before
 
 
+def test_layer_without_a_tf_keras_equivalent_is_named(tmp_path):
+    """RMSNormalization exists in Keras 3 only: the worker refuses it by name, exit 2, OUT untouched."""
+    from mobilepack.model.tfimport import keras
+
+    k = keras()
+    inp = k.Input(shape=(6,), name="features")
+    x = k.layers.RMSNormalization(name="norm")(k.layers.Dense(4, name="hidden")(inp))
+    k.Model(inp, k.layers.Dense(3, activation="softmax", name="scores")(x)).save(tmp_path / "rms.keras")
+    np.savez(tmp_path / "d.npz", x=np.ones((16, 6), np.float32), y=np.arange(16, dtype=np.int64) % 3)
+    result = run_cli("compress", "prune", tmp_path / "rms.keras", "--data", tmp_path / "d.npz", "--epochs", "1",
+                     "--no-bench", "-o", tmp_path / "out")
+    assert_clean_error(result, 2, "layer 'norm' (RMSNormalization) has no tf-keras equivalent")
+    assert not (tmp_path / "out").exists()
+
+
 def test_distill_needs_exactly_one_student():
     result = run_cli("compress", "distill", "--teacher", MODEL, "--data", EVAL, "-o", "unused",
                      "--student-preset", "small-cnn", "--student", MODEL)

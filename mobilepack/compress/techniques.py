@@ -68,10 +68,10 @@ def _run(technique: Technique, model_path, data, out, options, progress) -> Comp
         stage.check_names(planned)
         work = Path(tmp)
         calibration = m.write_calibration(prepared.train, prepared.spec.inputs[0].name, work / "calibration.npz")
-        rows, files = _baseline(technique, model_path, prepared, work, calibration, emit)
         job = _write_job(work / "job", technique, graph, prepared, options)
         emit(ProgressEvent(technique.value, f"fine-tuning with {technique.value} (tf-keras worker)"))
-        worker = bridge.run_worker(job, emit, what=technique.value)
+        worker = bridge.run_worker(job, emit, what=technique.value)  # first: a model tf-keras refuses fails fast
+        rows, files = _baseline(technique, model_path, prepared, work, calibration, emit)
         emit(ProgressEvent("measure", "converting and measuring the compressed model"))
         if technique == Technique.QAT:
             data_out = m.to_tflite(str(job / "saved_model"), "int8", work, samples=calibration, progress=emit)
