@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -181,6 +185,41 @@ def test_layer_without_a_tf_keras_equivalent_is_named(tmp_path):
                      "--no-bench", "-o", tmp_path / "out")
     assert_clean_error(result, 2, "layer 'norm' (RMSNormalization) has no tf-keras equivalent")
     assert not (tmp_path / "out").exists()
+
+
+def test_sigint_during_training_stops_the_worker_and_leaves_out_unchanged(train_npz, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    before = snapshot(out)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "mobilepack", "compress", "prune", str(MODEL), "--data",
+                             str(train_npz), "--eval", str(EVAL), "--epochs", "200", "--no-bench", "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, TMPDIR=str(scratch)))
+    deadline = time.time() + 180
+    training = False
+    while time.time() < deadline and proc.poll() is None and not training:
+        training = any("epoch" in p.read_text() for p in scratch.rglob("progress.jsonl"))
+        time.sleep(0.2)
+    assert training, "the worker never started training"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert snapshot(out) == before
+    assert not [p for p in tmp_path.iterdir() if ".mobilepack-" in p.name]
+    assert not list(scratch.glob("mobilepack-*"))  # the job directory was removed...
+    workers = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "mobilepack.compress.worker" in text and str(scratch) in text:
+            workers.append(text)
+    assert not workers  # ...and the worker process is gone
 
 
 def test_distill_needs_exactly_one_student():
