@@ -105,9 +105,12 @@ def run_worker(job_dir: Path, emit, *, what: str) -> dict[str, Any]:
                PYTHONUNBUFFERED="1")
     progress_file = job_dir / "progress.jsonl"
     log_path = job_dir / "worker.log"
+    from mobilepack.model.tfimport import is_verbose
+
     with open(log_path, "wb") as log:
+        sink = {} if is_verbose() else {"stdout": log, "stderr": subprocess.STDOUT}  # --verbose: the worker's log live
         proc = subprocess.Popen([sys.executable, "-m", "mobilepack.compress.worker", str(job_dir)],
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+                                stdin=subprocess.DEVNULL, env=env, **sink)
         seen = 0
         try:
             while True:
@@ -129,7 +132,7 @@ def run_worker(job_dir: Path, emit, *, what: str) -> dict[str, Any]:
         err = json.loads(error_file.read_text(encoding="utf-8"))
         raise MobilepackError(err["message"], err.get("hint", ""), exit_code=int(err.get("exit_code", 1)))
     if proc.returncode != 0 or not (job_dir / "result.json").is_file():
-        tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or ["no output"]
+        tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or ["see its log"]
         raise TrainingError(f"the {what} worker failed (exit status {proc.returncode}): {tail[0][:300]}",
                             "rerun with --verbose, or report it with the model")
     return json.loads((job_dir / "result.json").read_text(encoding="utf-8"))
