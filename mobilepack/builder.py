@@ -117,6 +117,12 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
         get_delegate(name)
     if bn["runs"] < 1 or bn["warmup"] < 0 or any(t < 1 for t in bn["threads"]):
         raise UsageError("[bench] runs must be ≥ 1, warmup ≥ 0 and threads ≥ 1", "e.g. --runs 50 --threads 1,2")
+    from mobilepack.compress.options import CompressConfig, Technique
+
+    compress_cfg = CompressConfig.from_section(opts["compress"], eval_data=b["eval_data"], labels=md["labels"])
+    if Technique.QAT in compress_cfg.stages and compress_cfg.stages[-1] != Technique.QAT:
+        raise UsageError("[compress] qat must be the last stage (it produces the int8 .tflite itself)",
+                         "move qat to the end of stages")
     out_state = check_out_dir(out, force=b["force"])
     cache = Cache(b["cache_dir"])
     tools = tool_versions()
@@ -129,13 +135,22 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
     with StagedTree(out) as stage:
         root = stage.path
         models_dir = root / "models"
+        # -- compress (optional, cached) ------------------------------------------------------
+        compressed: dict[str, Any] = {"stages": [], "qat_tflite": None}
+        if compress_cfg.stages:
+            with timed("compress"):
+                compressed = _compress(root / "compress", src, compress_cfg, opts["compress"], b, md, tools, cache,
+                                       progress, hits)
+                if compressed["model"]:
+                    src = compressed["model"]
         # -- convert (cached) -----------------------------------------------------------------
         with timed("convert"):
             plan_dict = plan.to_dict()
             for k in ("calibration", "validation"):
                 if plan_dict[k] is not None:
                     plan_dict[k] = hash_path(plan_dict[k])
-            convert_key = make_key("convert", hash_path(src), plan_dict, tools)
+            convert_key = make_key("convert", hash_path(src), plan_dict, tools, compressed["stages"] and
+                                   [st["tflite_sha256"] for st in compressed["stages"]])
             md_opts = {k: md[k] for k in md if k != "labels"}
             if md["vocab"]:
                 md_opts["vocab"] = hash_path(md["vocab"])
@@ -152,6 +167,8 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
                 models_dir.mkdir()
                 convert_into(models_dir, src, plan, progress=progress, out_label=str(out / "models"))
                 record = json.loads((models_dir / "convert.json").read_text(encoding="utf-8"))
+                if compressed["qat_tflite"]:
+                    record = _add_variant(models_dir, record, "qat", Path(compressed["qat_tflite"]))
                 record = _attach_metadata(models_dir, record, md, labels, emit)
                 cache.put("models", models_key, models_dir)
         from mobilepack.model.spec import spec_from_dict
@@ -192,6 +209,7 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
             timings["total"] = time.perf_counter() - t_start
             report = _report_document(opts, record, lint, bench_doc, matrix, selection, rendered, out, timings,
                                       hits, tools)
+            report["compression"] = compressed["stages"]
             _write_reports(root / "reports", report, bench_doc)
         # -- user files, manifest, swap -------------------------------------------------------
         for rel in out_state.foreign:
@@ -202,7 +220,7 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
             shutil.copy2(out / rel, dest)
         generated = [p.relative_to(root).as_posix() for p in sorted(root.rglob("*"))
                      if p.is_file() and p.relative_to(root).as_posix() not in out_state.foreign]
-        inputs = [{"path": str(src), "sha256": hash_path(src)}]
+        inputs = [{"path": str(b["source"]), "sha256": hash_path(b["source"])}]
         for label, path in (("calibration", c["calibration"]), ("validation", c["validation"]),
                             ("eval_data", b["eval_data"]), ("labels", md["labels"])):
             if path and path != "random":
@@ -211,6 +229,62 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
         emit(ProgressEvent("write", f"writing {out}"))
         stage.commit()
     return BuildResult(out_dir=str(out), report=report, timings=timings, cache_hits=hits)
+
+
+def _compress(directory: Path, src: str, cfg, section: dict, b: dict, md: dict, tools, cache: Cache, progress,
+              hits: dict[str, bool]) -> dict[str, Any]:
+    """Run the [compress] stages in order (each feeds the next); cached as a whole."""
+    from mobilepack.compress import STAGES, Technique
+
+    hashed = dict(section)
+    for k in ("data", "student"):
+        if hashed.get(k):
+            hashed[k] = hash_path(hashed[k])
+    key = make_key("compress", hash_path(src), hashed, hash_path(b["eval_data"]) if b["eval_data"] else None,
+                   hash_path(md["labels"]) if md["labels"] else None, tools)
+    entry = cache.get("compress", key)
+    hits["compress"] = entry is not None
+    if entry is not None:
+        shutil.copytree(entry, directory, ignore=shutil.ignore_patterns(".complete"))
+    else:
+        directory.mkdir()
+        current = src
+        for technique in cfg.stages:
+            result = STAGES[technique](current, cfg.data, directory / technique.value, cfg.options[technique], progress)
+            if result.model:
+                current = str(directory / technique.value / result.model)
+        cache.put("compress", key, directory)
+    stages, model, qat = [], None, None
+    for technique in cfg.stages:
+        record = json.loads((directory / technique.value / "compress.json").read_text(encoding="utf-8"))
+        tfl = directory / technique.value / record["tflite"]
+        record["tflite_sha256"] = hash_path(tfl)
+        stages.append(record)
+        if record["model"]:
+            model = str(directory / technique.value / record["model"])
+        if technique == Technique.QAT:
+            qat = str(tfl)
+    return {"stages": stages, "model": model, "qat_tflite": qat}
+
+
+def _add_variant(models_dir: Path, record: dict, mode: str, tflite: Path) -> dict:
+    """A variant produced outside convert (quantization-aware training's int8 .tflite)."""
+    import hashlib
+
+    from mobilepack.runtime.interpreter import describe_tflite
+
+    data = tflite.read_bytes()
+    name = f"{record['model']['name']}_{mode}.tflite"
+    (models_dir / name).write_bytes(data)
+    ins, outs, _ = describe_tflite(data)
+    record["variants"].append({"mode": mode, "path": name, "bytes": len(data),
+                               "sha256": hashlib.sha256(data).hexdigest(),
+                               "input_dtypes": [t.dtype for t in ins], "output_dtypes": [t.dtype for t in outs],
+                               "conversion_seconds": 0.0, "validation_seconds": 0.0, "validation": None,
+                               "tool_versions": record["tools"], "origin": "compress qat"})
+    record["files"].insert(len(record["variants"]) - 1, name)
+    (models_dir / "convert.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return record
 
 
 class _Timer:

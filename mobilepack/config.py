@@ -225,3 +225,12 @@ def starter_config(source: str | None = None) -> str:
                 lines.append(f"# {key} = {_toml_value(opt.default)}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _add_compress_section() -> None:
+    from mobilepack.compress.options import config_schema
+
+    SCHEMA.update(config_schema())
+
+
+_add_compress_section()

@@ -325,3 +325,44 @@ def test_compress_config_section_orders_stages_and_validates():
         CompressConfig.from_section({"stages": ["prune"]})
     with pytest.raises(UsageError, match="exactly one"):
         CompressConfig.from_section({"stages": ["distill"], "data": "d.npz"})
+
+
+def test_build_runs_prune_then_qat_and_reports_every_result(train_npz, tmp_path):
+    """[compress] stages in mobilepack.toml: build runs prune -> qat before conversion; the pruned
+    model's variants and QAT's own int8 model sit in one accuracy/latency matrix and the report
+    lists every compression row."""
+    cfg = tmp_path / "mobilepack.toml"
+    cfg.write_text(f"""
+[build]
+source = "{MODEL}"
+target = "android"
+out = "out"
+eval_data = "{EVAL}"
+[convert]
+quantize = ["fp32", "int8"]
+calibration = "{DIGITS / 'calibration'}"
+calibration_samples = 20
+[metadata]
+labels = "{DIGITS / 'labels.txt'}"
+[bench]
+delegates = ["cpu", "xnnpack"]
+threads = [1]
+runs = 3
+warmup = 0
+[compress]
+stages = ["prune", "qat"]
+data = "{train_npz}"
+epochs = 1
+""")
+    r = run_cli("build", "--config", cfg, "--cache-dir", tmp_path / "cache", "--json", timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = json.loads(r.stdout)
+    assert [st["technique"] for st in report["compression"]] == ["prune", "qat"]
+    assert [v["mode"] for v in report["variants"]] == ["fp32", "int8", "qat"]
+    assert report["variants"][0]["path"].startswith("digits_pruned")
+    modes = {c["mode"] for c in report["accuracy"]["cells"] if c["status"] == "ok"}
+    assert modes == {"fp32", "int8", "qat"}
+    assert report["selection"]["winner"] in ("fp32", "int8", "qat")
+    md = (tmp_path / "out" / "reports" / "report.md").read_text()
+    assert "## Compression" in md and "| prune |" in md and "| qat |" in md
+    assert (tmp_path / "out" / "compress" / "prune" / "compress.json").is_file()
