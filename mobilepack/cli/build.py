@@ -38,6 +38,7 @@ def build_command(
     calibration_samples: Annotated[Optional[int], typer.Option("--calibration-samples")] = None,
     validation: Annotated[Optional[str], typer.Option("--validation", help="Numerical-validation data.")] = None,
     io_dtype: Annotated[Optional[str], typer.Option("--io-dtype", help="int8 variant I/O: float32, int8, uint8.")] = None,
+    signature: Annotated[Optional[str], typer.Option("--signature", help="SavedModel signature key.")] = None,
     input_shape: Annotated[Optional[list[str]], typer.Option("--input-shape", help="NAME=1,224,224,3 (repeatable).")] = None,
     batch: Annotated[Optional[int], typer.Option("--batch")] = None,
     allow_float_fallback: Annotated[Optional[bool], typer.Option("--allow-float-fallback/--no-float-fallback")] = None,
@@ -76,7 +77,7 @@ def build_command(
         shapes = parse_input_shapes(input_shape) if input_shape else None
         options = dict(
             target=target, out=str(out) if out else None, quantize=_split(quantize), calibration=calibration,
-            calibration_samples=calibration_samples, validation=validation, io_dtype=io_dtype,
+            calibration_samples=calibration_samples, validation=validation, io_dtype=io_dtype, signature=signature,
             input_shape={k: list(v) for k, v in shapes.items()} if shapes else None, batch=batch,
             allow_float_fallback=allow_float_fallback, eval_data=eval_data, max_accuracy_drop=max_accuracy_drop,
             task=task, labels=labels, mean=mean, std=std, vocab=vocab, tokenizer=tokenizer, sample_rate=sample_rate,

@@ -108,7 +108,27 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+DEFAULT_MEMORY_LIMIT = 16 << 30  # bytes of address space; MOBILEPACK_CHILD_MEMORY_MB overrides
+
+
+def limit_memory() -> int | None:
+    """Cap this (child) process's address space, so a model with absurd tensors fails with an
+    allocation error instead of exhausting the machine.  Returns the limit set."""
+    import resource
+
+    try:
+        limit = int(os.environ.get("MOBILEPACK_CHILD_MEMORY_MB", "0")) << 20 or DEFAULT_MEMORY_LIMIT
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard == resource.RLIM_INFINITY or hard > limit:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+            return limit
+    except (ValueError, OSError):
+        return None
+    return None
+
+
 def _main(argv: list[str]) -> int:
+    limit_memory()
     target, result_path = argv[1], argv[2]
     module_name, func_name = target.split(":")
     request = json.loads(sys.stdin.read() or "{}")
