@@ -107,6 +107,12 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
         given = r["package"] if tgt.id_option == "--package" else r["bundle_id"]
         if given is not None:
             tgt.validate_id(given)
+    if b["eval_data"] is not None and plan.modes and "fp32" not in [m.value for m in plan.modes]:
+        raise UsageError("--eval-data selects against the fp32 variant, which --quantize leaves out",
+                         "add fp32 to --quantize")
+    if r["samples"] is not None and not Path(r["samples"]).is_dir():
+        raise InputError(f"sample images folder not found: {r['samples']}",
+                         "pass a folder of .png/.jpg images to --samples")
     if b["eval_data"] is not None and not Path(b["eval_data"]).exists():
         raise InputError(f"evaluation data not found: {b['eval_data']}",
                          "pass a folder per class of images, or .npz with x and y")
@@ -186,7 +192,8 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
             bench_settings = {k: bn[k] for k in ("delegates", "threads", "runs", "warmup")}
             bench_doc = _cached_json(cache, "bench", make_key("bench", models_key, bench_settings, tools),
                                      lambda: _bench(variants, bn, progress), hits)
-            bench_doc = _relocate(bench_doc, models_dir, out / "models")
+            bench_doc = _relocate(bench_doc, models_dir, out / "models",
+                                  {v["path"]: v["mode"] for v in record["variants"]})
         # -- evaluate (cached) -----------------------------------------------------------------
         with timed("evaluate"):
             eval_source = b["eval_data"] or c["validation"] or c["calibration"]
@@ -369,12 +376,14 @@ def _bench(variants, bn: dict, progress) -> dict:
     return run_bench(plan, progress=progress).to_dict()
 
 
-def _relocate(doc: dict, staged: Path, final: Path) -> dict:
-    """Bench records name model paths; point them at the final OUT location."""
+def _relocate(doc: dict, staged: Path, final: Path, modes: dict[str, str]) -> dict:
+    """Bench records name model paths; point them at the final OUT location, and name each
+    record's variant by its file (``qat`` and pass-through files have no mode suffix)."""
     for rec in doc.get("results", []):
         model = rec.get("model") or {}
         if model.get("file"):
             model["path"] = str(final / model["file"])
+            model["variant"] = modes.get(model["file"], model.get("variant"))
     return doc
 
 
@@ -389,6 +398,8 @@ def _evaluate(variants, spec, eval_data, source, labels, delegates, progress) ->
     if eval_data and samples.labels is None:
         raise InputError(f"evaluation data {eval_data} has no labels",
                          "use a folder per class of images, or .npz with x and y")
+    if not eval_data:  # calibration/validation folders are not a test set, even with class folders
+        samples = replace(samples, labels=None, class_names=None)
     matrix = evaluate(variants, samples, labels=labels, delegates=list(delegates), progress=progress)
     return matrix.to_dict()
 

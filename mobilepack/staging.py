@@ -99,26 +99,43 @@ class StagedOutput:
                 self.out.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(self.path, self.out)
             else:
-                trash = Path(tempfile.mkdtemp(prefix=".mobilepack-old-", dir=self.out.parent))
-                for name in names:
-                    target = self.out / name
-                    if target.is_dir() and not target.is_symlink():
-                        os.rename(target, trash / name)  # a directory cannot be replaced in place
-                    os.replace(self.path / name, target)
-                for stale in sorted(self.previous - set(names)):
-                    target = self.out / stale
-                    if target.parent == self.out and (target.is_file() or target.is_symlink()):
-                        target.unlink()
-                    elif target.parent == self.out and target.is_dir():
-                        os.rename(target, trash / stale)
-                self.path.rmdir()
-                shutil.rmtree(trash, ignore_errors=True)
+                self._swap_into_existing(names)
             self._committed = True
         except OSError as exc:
             raise OutputError(f"cannot move outputs into {self.out}: {exc.strerror or exc}",
                               "check free space and permissions") from exc
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+    def _swap_into_existing(self, names: list[str]) -> None:
+        """Move the old entries aside, the new ones in, the stale ones aside; on any failure,
+        undo every move so OUT is exactly as before."""
+        assert self.path is not None
+        trash = Path(tempfile.mkdtemp(prefix=".mobilepack-old-", dir=self.out.parent))
+        set_aside: list[str] = []
+        placed: list[str] = []
+        try:
+            for name in names:
+                target = self.out / name
+                if target.exists() or target.is_symlink():
+                    os.rename(target, trash / name)
+                    set_aside.append(name)
+                os.rename(self.path / name, target)
+                placed.append(name)
+            for stale in sorted(self.previous - set(names)):
+                target = self.out / stale
+                if target.parent == self.out and (target.exists() or target.is_symlink()):
+                    os.rename(target, trash / stale)
+                    set_aside.append(stale)
+        except OSError:
+            for name in reversed(placed):
+                os.rename(self.out / name, self.path / name)
+            for name in reversed(set_aside):
+                os.rename(trash / name, self.out / name)
+            shutil.rmtree(trash, ignore_errors=True)
+            raise
+        self.path.rmdir()
+        shutil.rmtree(trash, ignore_errors=True)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if not self._committed and self.path is not None:

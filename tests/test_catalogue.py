@@ -220,6 +220,9 @@ CASES = [
          ("nope.json",)),
     Case("report-import-garbage", lambda d, c: ["report", "--import", d / "g.json", "-o", d / "rep"], 2,
          ("g.json",), _write("g.json", b"{not json")),
+    Case("report-import-model-not-object", lambda d, c: ["report", "--import", d / "b.json", "-o", d / "rep"], 2,
+         ("'model' must be an object",),
+         _write("b.json", b'{"schema_version": "1.0", "results": [{"delegate": "cpu", "model": "x"}]}')),
     # -- build ------------------------------------------------------------------------------
     Case("build-no-source", lambda d, c: ["build", "-o", d / "out"], 2, ("no model given",)),
     Case("build-unknown-target", lambda d, c: ["build", M, "-o", d / "out", "--target", "web"], 2,
@@ -238,6 +241,11 @@ CASES = [
          ("--max-accuracy-drop",)),
     Case("build-foreign-out", lambda d, c: ["build", M, "-o", d / "out", "-q", "fp32"], 2,
          ("not created by mobilepack", "--force"), lambda d: ((d / "out").mkdir(), (d / "out" / "x.txt").write_text("x"))),
+    Case("build-eval-without-fp32", lambda d, c: ["build", M, "-o", d / "out", "-q", "fp16", "--eval-data",
+                                                  DIGITS / "eval"], 2, ("add fp32 to --quantize",)),
+    Case("build-samples-missing", lambda d, c: ["build", M, "-o", d / "out", "-q", "fp32", "--delegates", "cpu",
+                                                "--runs", "1", "--warmup", "0", "--samples", d / "nope"], 2,
+         ("sample images folder not found",)),
     Case("build-int8-without-calibration", lambda d, c: ["build", M, "-o", d / "out", "-q", "fp32,int8"], 2,
          ("need(s) calibration data",)),
     # -- init -------------------------------------------------------------------------------

@@ -50,3 +50,22 @@ def test_no_labels_uses_agreement_rule(agreement, winner):
     s = select(cands)
     assert s.winner == winner
     assert "no labelled data" in s.rule
+
+
+def test_a_variant_that_never_ran_is_rejected_not_a_rule_switch():
+    cands = table(fp32=0.95, fp16=0.95)
+    cands.append(Candidate("int8", 1000, None, {}))
+    s = select(cands)
+    assert s.winner == "fp16" and "int8" in s.rejected and "did not run" in s.reasons["int8"]
+    assert "labelled" in s.rule
+
+
+def test_single_variant_ships():
+    s = select([Candidate("passthrough", 10)])
+    assert s.winner == "passthrough" and s.rule == "only one variant was built"
+
+
+def test_no_label_rule_never_ships_what_it_rejected():
+    s = select([Candidate("int8", 1000, agreement=0.5), Candidate("dynamic", 1100)])
+    assert s.winner == "dynamic" and s.rejected == ("int8",)
+    assert s.reasons["int8"].startswith("rejected")

@@ -59,6 +59,8 @@ def find_adb() -> str:
     exe = os.environ.get("MOBILEPACK_ADB") or shutil.which("adb")
     if not exe:
         raise InputError("adb not found", "install Android platform-tools (adb) or set MOBILEPACK_ADB to its path")
+    if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
+        raise InputError(f"adb at {exe} is not an executable file", "fix MOBILEPACK_ADB or put adb on PATH")
     return exe
 
 

@@ -77,6 +77,29 @@ def label_indices(samples, labels: tuple[str, ...]) -> tuple[tuple[int, ...] | N
     return samples.labels, warnings
 
 
+def _signature_view(session, model_path: str) -> tuple[list[str], list[tuple[float, int]]]:
+    """Per session input: its signature name and (scale, zero point), whatever the session kind."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = getattr(session, "it", None) or Interpreter(model_path=model_path)
+    sigs = it.get_signature_list()
+    details = it.get_signature_runner(sorted(sigs)[0] if "serving_default" not in sigs else "serving_default") \
+        .get_input_details() if sigs else {}
+    by_index = {d["index"]: (name, d) for name, d in details.items()}
+    names, quant = [], []
+    for i, info in enumerate(session.inputs):
+        if "index" in info and info["index"] in by_index:       # interpreter sessions: tensor index
+            name, d = by_index[info["index"]]
+        elif info.get("name") in details:                       # GPU sessions: signature names
+            name, d = info["name"], details[info["name"]]
+        else:
+            name, d = info.get("name", f"input{i}"), info
+        q = d.get("quantization") or (0.0, 0)
+        names.append(name)
+        quant.append((float(q[0]), int(q[1])))
+    return names, quant
+
+
 def predict_in_child(request: dict) -> dict:
     """Child process: top-1 class of every sample under one delegate."""
     import numpy as np
@@ -92,15 +115,18 @@ def predict_in_child(request: dict) -> dict:
     if hasattr(session, "it"):
         d = session.it.get_output_details()[0]
         out_quant = d["quantization"]
+    names, quant = _signature_view(session, request["model"])
     with np.load(request["data"]) as z:
-        arrays = [z[f"in{i}"] for i in range(len(session.inputs))]
+        stored = {k[len("in::"):]: z[k] for k in z.files}
+    order = list(stored)
+    # feed by signature name; positional only when the model has no signature names to match
+    arrays = [stored[n] if n in stored else stored[order[i]] for i, n in enumerate(names)]
     preds = []
     for n in range(len(arrays[0])):
         feeds = []
-        for info, arr in zip(session.inputs, arrays):
+        for info, arr, (scale, zp) in zip(session.inputs, arrays, quant):
             x = arr[n]
             dtype = np.dtype(info["dtype"])
-            scale, zp = (info.get("quantization") or [0.0, 0])[:2]
             if np.issubdtype(dtype, np.integer) and scale:
                 ii = np.iinfo(dtype)
                 x = np.clip(np.rint(x.astype(np.float64) / scale + zp), ii.min, ii.max)
@@ -134,7 +160,7 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, labels: tuple[str, ..
     predictions: dict[tuple[str, str], list[int]] = {}
     with tempfile.TemporaryDirectory(prefix="mobilepack-eval-") as tmp:
         data_path = Path(tmp) / "data.npz"
-        np.savez(data_path, **{f"in{i}": np.stack([b[n] for b in samples.batches]) for i, n in enumerate(names)})
+        np.savez(data_path, **{f"in::{n}": np.stack([b[n] for b in samples.batches]) for n in names})
         jobs = [(m, p, d) for m, p in variants for d in delegates]
         for i, (mode, path, dname) in enumerate(jobs):
             emit(ProgressEvent("evaluate", f"{mode} · {dname}", i, len(jobs)))

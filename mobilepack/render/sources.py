@@ -20,17 +20,10 @@ SAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def read_labels(path: str | Path) -> tuple[str, ...]:
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"labels file not found: {p}", "pass a text file with one label per line")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"labels file {p} is not UTF-8", "save it as UTF-8 text, one label per line") from exc
-    labels = tuple(line.rstrip("\r") for line in text.split("\n"))
-    while labels and labels[-1] == "":
-        labels = labels[:-1]
-    return labels
+    """The same reader the metadata writer uses (UTF-8, BOM stripped, no blank labels)."""
+    from mobilepack.metadata.labels import read_labels as _read
+
+    return tuple(_read(path))
 
 
 def default_app_name(model_name: str) -> str:
@@ -39,8 +32,10 @@ def default_app_name(model_name: str) -> str:
 
 
 def _samples(folder: Path | None, limit: int = 10) -> tuple[tuple[str, bytes], ...]:
-    if folder is None or not folder.is_dir():
+    if folder is None:
         return ()
+    if not folder.is_dir():
+        raise InputError(f"sample images folder not found: {folder}", "pass a folder of .png/.jpg images to --samples")
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SAMPLE_SUFFIXES)[:limit]
     return tuple((p.name, p.read_bytes()) for p in files)
 
@@ -106,7 +101,11 @@ def _from_convert_dir(p: Path, variant, labels):
         variant = next(iter(variants))
     if variant not in variants:
         raise UsageError(f"{p} has no {variant!r} variant", f"available: {', '.join(variants)}")
-    model_bytes = (p / variants[variant]).read_bytes()
+    try:
+        model_bytes = (p / variants[variant]).read_bytes()
+    except OSError as exc:
+        raise InputError(f"{p / variants[variant]} (the {variant} variant listed in convert.json) cannot be read: "
+                         f"{exc.strerror or exc}", "re-run `mobilepack convert` into this directory") from exc
     # The app feeds the shipped variant: its I/O dtype and quantization (e.g. --io-dtype int8),
     # not the source model's float tensors that convert.json describes.
     from mobilepack.runtime.interpreter import describe_tflite

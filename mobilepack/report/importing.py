@@ -34,9 +34,16 @@ def records_from_document(doc: dict, where: str) -> list[dict]:
     source = doc.get("source")
     model, device = doc.get("model"), doc.get("device")
     out = []
+    for what, value in (("model", model), ("device", device)):
+        if value is not None and not isinstance(value, dict):
+            raise InputError(f"{where}: '{what}' must be an object", "the file does not follow the bench schema")
     for i, raw in enumerate(doc["results"]):
         if not isinstance(raw, dict) or "delegate" not in raw:
             raise InputError(f"{where}: result {i} has no delegate", "the file does not follow the bench schema")
+        for what in ("model", "device"):
+            if raw.get(what) is not None and not isinstance(raw[what], dict):
+                raise InputError(f"{where}: result {i}: '{what}' must be an object",
+                                 "the file does not follow the bench schema")
         out.append(normalize_record(raw, model=model, device=device, source=source))
     return out
 
