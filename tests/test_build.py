@@ -253,3 +253,23 @@ def test_render_from_a_build_output_uses_the_selected_variant(sample_build, tmp_
     assert shipped == (out / "android/app/src/main/assets/model.tflite").read_bytes()
     assert (tmp_path / "app/app/src/main/assets/labels.txt").read_text().split() == \
         (DIGITS / "labels.txt").read_text().split()
+
+
+def test_human_summary_lists_variants_and_paths(sample_build, cache_dir, tmp_path):
+    """Without --json/--quiet: progress on stderr, then a summary table and the paths on stdout."""
+    out, result = sample_build
+    import shutil
+
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    r = run_cli("build", DIGITS / "digits.keras", "-o", copy, "--target", "all", "--cache-dir", cache_dir,
+                "--quantize", "fp32,fp16,dynamic,int8", "--calibration", SAMPLE["calibration"], "--eval-data",
+                SAMPLE["eval_data"], "--labels", SAMPLE["labels"], "--samples", SAMPLE["samples"], "--runs", "5",
+                "--warmup", "1", "--threads", "1", env={"COLUMNS": "120"})
+    assert r.returncode == 0, r.stderr
+    winner = result.report["selection"]["winner"]
+    assert f"digits: ships {winner}" in r.stdout
+    for mode in ("fp32", "fp16", "dynamic", "int8"):
+        assert any(line.split()[:1] == [mode] for line in r.stdout.splitlines()), r.stdout
+    assert f"report:   {copy}/reports/report.html" in r.stdout
+    assert "Traceback" not in r.stderr

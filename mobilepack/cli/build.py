@@ -108,17 +108,18 @@ def _summary(result, *, quiet: bool) -> None:
             if rec["status"] == "ok" and v:
                 key = (v, rec["delegate"])
                 per[key] = min(per.get(key, float("inf")), rec["mean_us"])
-        table = Table(title=f"{r['model']['name']}: ships {sel['winner']}", title_justify="left")
-        table.add_column("variant")
-        table.add_column("size", justify="right")
+        table = Table(title=f"{r['model']['name']}: ships {sel['winner']}", title_justify="left", padding=(0, 1),
+                      box=None, header_style="bold")
+        table.add_column("variant", no_wrap=True)
+        table.add_column("KiB", justify="right", no_wrap=True)
         bench_delegates = list(dict.fromkeys(rec["delegate"] for rec in r["bench"].get("results", [])))
         for d in bench_delegates:
-            table.add_column(f"{d} µs", justify="right")
+            table.add_column(f"{d}\nµs", justify="right", no_wrap=True)
         for d in delegates:
-            table.add_column(f"{d} {'acc' if r['accuracy']['labelled'] else 'agree'}", justify="right")
-        table.add_column("ships")
+            table.add_column(f"{d}\n{'acc' if r['accuracy']['labelled'] else 'agree'}", justify="right", no_wrap=True)
+        table.add_column("ships", no_wrap=True)
         for v in r["variants"]:
-            row = [v["mode"], f"{v['bytes'] / 1024:,.1f} KiB"]
+            row = [v["mode"], f"{v['bytes'] / 1024:,.1f}"]
             row += [f"{per[(v['mode'], d)]:,.0f}" if (v["mode"], d) in per else "failed" for d in bench_delegates]
             for d in delegates:
                 c = cells.get((v["mode"], d))
