@@ -8,7 +8,8 @@ Property: every input gives a result or a MobilepackError — never another exce
 Every 50th input that passes verification also goes through the native load check (in a
 child process): the parent must survive whatever the runtime does.
 
-Budget: MOBILEPACK_FUZZ_SECONDS (default 30 s; CI sets 60).  The number of executions is
+Budget: MOBILEPACK_FUZZ_SECONDS (default 30 s; CI sets 60); MOBILEPACK_FUZZ_SEED picks another
+mutation sequence.  Inputs that once crashed are kept in tests/fixtures/fuzz-*.tflite and replayed.  The number of executions is
 printed, and a failing input is saved under the pytest tmp dir for reproduction."""
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def test_fuzz_inspect_reader(seeds, tmp_path):
     from mobilepack.inspect import inspect_model
 
     budget = float(os.environ.get("MOBILEPACK_FUZZ_SECONDS", "30"))
-    rng = random.Random(20261124)
+    rng = random.Random(int(os.environ.get("MOBILEPACK_FUZZ_SEED", "20261124")))
     path = tmp_path / "fuzz.tflite"
     executions = clean_errors = results = native = 0
     deadline = time.monotonic() + budget
@@ -101,3 +102,15 @@ def test_fuzz_inspect_reader(seeds, tmp_path):
     print(f"\nfuzz: {executions} executions in {budget:.0f} s ({results} results, {clean_errors} clean errors, "
           f"{native} native load checks), 0 crashes")
     assert executions > 50
+
+
+@pytest.mark.parametrize("path", sorted((DIGITS.parent.parent / "tests" / "fixtures").glob("fuzz-*.tflite")),
+                         ids=lambda p: p.name)
+def test_fuzz_regressions(path):
+    """Inputs the fuzzer once crashed on (kept as fixtures): a result or a clean error now."""
+    from mobilepack.inspect import inspect_model
+
+    try:
+        inspect_model(path, runtime=False, gpu=False)
+    except MobilepackError as exc:
+        assert exc.exit_code in (1, 2)

@@ -198,11 +198,12 @@ def packed_files(data: bytes) -> dict[str, bytes]:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             out = {}
             for info in zf.infolist():
-                if info.is_dir() or info.file_size > MAX_ASSOCIATED_FILE_BYTES:
+                if not info.filename or info.is_dir() or info.file_size > MAX_ASSOCIATED_FILE_BYTES:
                     continue
                 out[info.filename] = zf.read(info)
             return out
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - zipfile/zlib raise many kinds on hostile archives
+        # (BadZipFile, zlib.error, IndexError on empty names, struct.error, UnicodeDecodeError, ...)
         raise FlatbufferError(f"the model's associated-file archive is corrupted: {exc}",
                               "re-attach the metadata with `mobilepack metadata`") from None
 
