@@ -69,6 +69,9 @@ def print_json(payload) -> None:
 
 
 def _raise_interrupt(signum, frame):
+    # Remember it: a KeyboardInterrupt raised inside a native module's import or callback can
+    # surface as another exception (e.g. "ImportError: initialization failed").
+    _state["interrupted"] = True
     raise KeyboardInterrupt
 
 
@@ -77,11 +80,16 @@ def handle_errors() -> Iterator[None]:
     """Map every failure to one line plus a hint and the documented exit code."""
     import typer
 
+    _state["interrupted"] = False
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous_int = signal.signal(signal.SIGINT, _raise_interrupt)
     err = err_console()
     try:
         yield
     except MobilepackError as exc:
+        if _state.get("interrupted"):  # e.g. a runtime error caused by the interrupt itself
+            err.print("[bold yellow]interrupted[/]: outputs were left as they were")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         if _state["debug"]:
             err.print(traceback.format_exc(), markup=False)
         err.print(f"[bold red]error:[/] {_escape(exc.message)}")
@@ -94,6 +102,9 @@ def handle_errors() -> Iterator[None]:
     except typer.Exit:
         raise
     except Exception as exc:  # a bug: still one line unless --debug
+        if _state.get("interrupted"):  # the interrupt surfaced as another exception
+            err.print("[bold yellow]interrupted[/]: outputs were left as they were")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         if _state["debug"]:
             err.print(traceback.format_exc(), markup=False)
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -102,6 +113,7 @@ def handle_errors() -> Iterator[None]:
         raise typer.Exit(EXIT_FAILURE) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _escape(text: str) -> str:
