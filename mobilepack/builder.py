@@ -22,7 +22,7 @@ from typing import Any
 from mobilepack.cache import Cache, hash_path, make_key
 from mobilepack.config import SCHEMA, load_config, resolve
 from mobilepack.errors import InputError, UsageError
-from mobilepack.manifest import MANIFEST, check_out_dir, write_manifest
+from mobilepack.manifest import check_out_dir, write_manifest
 from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
 from mobilepack.report.schema import tool_versions
 
@@ -116,7 +116,6 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
     if b["eval_data"] is not None and not Path(b["eval_data"]).exists():
         raise InputError(f"evaluation data not found: {b['eval_data']}",
                          "pass a folder per class of images, or .npz with x and y")
-    from mobilepack.bench.engine import plan_bench  # validates delegates/threads/runs up front
     from mobilepack.runtime.delegates import get as get_delegate
 
     for name in bn["delegates"]:
@@ -192,8 +191,7 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
             bench_settings = {k: bn[k] for k in ("delegates", "threads", "runs", "warmup")}
             bench_doc = _cached_json(cache, "bench", make_key("bench", models_key, bench_settings, tools),
                                      lambda: _bench(variants, bn, progress), hits)
-            bench_doc = _relocate(bench_doc, models_dir, out / "models",
-                                  {v["path"]: v["mode"] for v in record["variants"]})
+            bench_doc = _relocate(bench_doc, out / "models", {v["path"]: v["mode"] for v in record["variants"]})
         # -- evaluate (cached) -----------------------------------------------------------------
         with timed("evaluate"):
             eval_source = b["eval_data"] or c["validation"] or c["calibration"]
@@ -376,7 +374,7 @@ def _bench(variants, bn: dict, progress) -> dict:
     return run_bench(plan, progress=progress).to_dict()
 
 
-def _relocate(doc: dict, staged: Path, final: Path, modes: dict[str, str]) -> dict:
+def _relocate(doc: dict, final: Path, modes: dict[str, str]) -> dict:
     """Bench records name model paths; point them at the final OUT location, and name each
     record's variant by its file (``qat`` and pass-through files have no mode suffix)."""
     for rec in doc.get("results", []):
@@ -425,17 +423,18 @@ def _select(record: dict, bench_doc: dict, matrix: dict, max_drop: float) -> dic
 def _render(root: Path, targets, spec, model_path: Path, mode: str, labels, r: dict, emit, bench_doc) -> dict:
     from mobilepack.render.context import RenderInputs
     from mobilepack.render.renderer import render_into
-    from mobilepack.render.sources import _samples, default_app_name
+    from mobilepack.render.sources import default_app_name, sample_images
     from mobilepack.render.targets import get as get_target
 
     out = {}
     name = r["app_name"] or default_app_name(spec.name)
-    samples = _samples(Path(r["samples"])) if r["samples"] else ()
+    samples = sample_images(Path(r["samples"])) if r["samples"] else ()
+    model_bytes = model_path.read_bytes()
     for t in targets:
         emit(ProgressEvent("render", f"{t} project"))
         tgt = get_target(t)
         app_id = (r["package"] if tgt.id_option == "--package" else r["bundle_id"]) or tgt.default_id(name)
-        inputs = RenderInputs(spec=spec, model_bytes=model_path.read_bytes(), variant=mode, labels=labels,
+        inputs = RenderInputs(spec=spec, model_bytes=model_bytes, variant=mode, labels=labels,
                               app_name=name, app_id=app_id, sample_images=samples, bench=None)
         (root / t).mkdir()
         result = render_into(root / t, t, inputs)

@@ -25,20 +25,27 @@ def default_root() -> Path:
     return (Path(base) if base else Path.home() / ".cache") / "mobilepack"
 
 
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def hash_path(path: str | Path) -> str:
-    """sha256 of a file, or of a directory tree (relative names and bytes, sorted)."""
+    """sha256 of a file, or of a directory tree (relative names and file digests, sorted);
+    anything else (e.g. the word "random") hashes its text."""
     p = Path(path)
+    if p.is_file():
+        return sha256_file(p)
     h = hashlib.sha256()
     if p.is_dir():
         for f in sorted(x for x in p.rglob("*") if x.is_file()):
             h.update(f.relative_to(p).as_posix().encode() + b"\0")
-            h.update(hashlib.sha256(f.read_bytes()).digest())
-    elif p.is_file():
-        with open(p, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
+            h.update(bytes.fromhex(sha256_file(f)))
     else:
-        h.update(str(path).encode())  # e.g. "random"
+        h.update(str(path).encode())
     return h.hexdigest()
 
 

@@ -102,7 +102,7 @@ def _check_value(section: str, key: str, opt: Option, value: Any, base: Path) ->
 
     def bad(expected: str) -> ConfigError:
         return ConfigError(f"{CONFIG_NAME}: {where} must be {expected} (got {value!r})",
-                           f"see `mobilepack init` for an example of every option")
+                           "see `mobilepack init` for an example of every option")
 
     k = opt.kind
     if k == "bool":

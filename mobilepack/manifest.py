@@ -9,24 +9,16 @@ not created by mobilepack and is never written into without ``force``."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mobilepack.cache import sha256_file
 from mobilepack.errors import OutputError
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA_VERSION = "1.0"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def tree_hashes(root: Path) -> dict[str, str]:

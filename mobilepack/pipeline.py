@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mobilepack.cache import hash_path
 from mobilepack.conversion.quantization import ConverterOptions, IODtype, QuantMode, get as mode_spec, parse_modes
 from mobilepack.errors import DataError, RuntimeFailure, UsageError, ValidationError
 from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
@@ -79,18 +80,6 @@ class ConvertResult:
             "files": list(self.files),
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
-
-
-def _sha256_path(path: Path) -> str:
-    h = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for f in files:
-        if path.is_dir():
-            h.update(str(f.relative_to(path)).encode())
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
 
 
 def _plan_modes(quantize, source_is_tflite: bool, calibration) -> tuple[QuantMode, ...]:
@@ -220,7 +209,7 @@ def convert_into(directory: Path, source: Any, plan: ConvertPlan, *, progress: P
         check_names(planned + [RECORD, "convert.md"])
     source_info = {
         "path": spec.source_path, "format": spec.source_format.value,
-        "sha256": _sha256_path(Path(source)) if isinstance(source, (str, Path)) else None,
+        "sha256": hash_path(source) if isinstance(source, (str, Path)) else None,
     }
     tools = tool_versions()
     variants: list[VariantResult] = []

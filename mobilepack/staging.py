@@ -53,14 +53,40 @@ def _nearest_existing(path: Path) -> Path:
     return p
 
 
-class StagedOutput:
+class _Staged:
+    """What both kinds share: a staging directory beside OUT, a final move with SIGINT/SIGTERM
+    blocked (OS errors become OutputError), and removal of the staging directory otherwise."""
+
+    def __init__(self, out: str | Path) -> None:
+        self.out = Path(out).absolute()
+        self.path: Path | None = None
+        self._committed = False
+
+    def _move(self, move) -> None:
+        assert self.path is not None
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            move()
+            self._committed = True
+        except OSError as exc:
+            raise OutputError(f"cannot move outputs into {self.out}: {exc.strerror or exc}",
+                              "check free space and permissions") from exc
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self._committed and self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+        _as_output_error(exc, self.out)
+
+
+class StagedOutput(_Staged):
     """``with StagedOutput(out, record="convert.json") as stage: ... stage.commit()``"""
 
     def __init__(self, out: str | Path, *, record: str) -> None:
-        self.out = Path(out).absolute()
+        super().__init__(out)
         self.record = record
-        self.path: Path | None = None
-        self._committed = False
         self.previous: set[str] = set()
 
     # -- checks before any work ---------------------------------------------------------
@@ -92,20 +118,10 @@ class StagedOutput:
         assert self.path is not None
         names = sorted(p.name for p in self.path.iterdir())
         self.check_names(names)
-        blocked = {signal.SIGINT, signal.SIGTERM}
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
-        try:
-            if not self.out.exists():
-                self.out.parent.mkdir(parents=True, exist_ok=True)
-                os.rename(self.path, self.out)
-            else:
-                self._swap_into_existing(names)
-            self._committed = True
-        except OSError as exc:
-            raise OutputError(f"cannot move outputs into {self.out}: {exc.strerror or exc}",
-                              "check free space and permissions") from exc
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        if self.out.exists():
+            self._move(lambda: self._swap_into_existing(names))
+        else:
+            self._move(lambda: os.rename(self.path, self.out))
 
     def _swap_into_existing(self, names: list[str]) -> None:
         """Move the old entries aside, the new ones in, the stale ones aside; on any failure,
@@ -137,53 +153,31 @@ class StagedOutput:
         self.path.rmdir()
         shutil.rmtree(trash, ignore_errors=True)
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if not self._committed and self.path is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
-        _as_output_error(exc, self.out)
 
-
-class StagedTree:
+class StagedTree(_Staged):
     """Build a whole output tree beside ``out`` and swap it in at the end.
 
     ``with StagedTree(out) as stage: ...write under stage.path...; stage.commit()``.
     The swap renames OUT away, renames the staging tree to OUT, then deletes the
     old tree, with SIGINT/SIGTERM blocked; a failure before it leaves OUT as it was."""
 
-    def __init__(self, out: str | Path) -> None:
-        self.out = Path(out).absolute()
-        self.path: Path | None = None
-        self._committed = False
-
     def __enter__(self) -> StagedTree:
         self.path = _staging_dir(self.out)
         return self
 
     def commit(self) -> None:
-        assert self.path is not None
-        blocked = {signal.SIGINT, signal.SIGTERM}
-        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
-        try:
-            self.out.parent.mkdir(parents=True, exist_ok=True)
-            if self.out.exists():
-                trash = Path(tempfile.mkdtemp(prefix=".mobilepack-old-", dir=self.out.parent))
-                os.rename(self.out, trash / "tree")
-                try:
-                    os.rename(self.path, self.out)
-                except OSError:
-                    os.rename(trash / "tree", self.out)  # put the old tree back
-                    raise
-                shutil.rmtree(trash, ignore_errors=True)
-            else:
-                os.rename(self.path, self.out)
-            self._committed = True
-        except OSError as exc:
-            raise OutputError(f"cannot move outputs into {self.out}: {exc.strerror or exc}",
-                              "check free space and permissions") from exc
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        self._move(self._swap_tree)
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if not self._committed and self.path is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
-        _as_output_error(exc, self.out)
+    def _swap_tree(self) -> None:
+        assert self.path is not None
+        if not self.out.exists():
+            os.rename(self.path, self.out)
+            return
+        trash = Path(tempfile.mkdtemp(prefix=".mobilepack-old-", dir=self.out.parent))
+        os.rename(self.out, trash / "tree")
+        try:
+            os.rename(self.path, self.out)
+        except OSError:
+            os.rename(trash / "tree", self.out)  # put the old tree back
+            raise
+        shutil.rmtree(trash, ignore_errors=True)

@@ -58,6 +58,23 @@ def assert_clean_error(result: CliResult, code: int, *fragments: str) -> None:
         assert f in text, (f, result.stderr)
 
 
+def interrupt_when(proc, ready, *, timeout: float, what: str, poll: float = 0.05) -> tuple[int, str]:
+    """Wait until ``ready()`` while ``proc`` runs, send it SIGINT, and return (exit code, stderr)."""
+    import signal
+    import time
+
+    deadline = time.time() + timeout
+    became_ready = False
+    while time.time() < deadline and proc.poll() is None and not became_ready:
+        became_ready = bool(ready())
+        if not became_ready:
+            time.sleep(poll)
+    assert became_ready and proc.poll() is None, f"{what} never happened: {proc.communicate()}"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=180)
+    return proc.returncode, err
+
+
 def snapshot(path: Path) -> dict[str, bytes]:
     """Every file under ``path`` (relative name -> bytes), for 'unchanged' assertions."""
     if not path.exists():

@@ -4,11 +4,8 @@ cache hits, user-edit protection, config files, interruption."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +13,7 @@ import pytest
 import mobilepack
 from mobilepack.errors import OutputError
 from tests import task_sources
-from tests.conftest import DIGITS, assert_clean_error, run_cli, snapshot
+from tests.conftest import DIGITS, assert_clean_error, interrupt_when, run_cli, snapshot
 
 SAMPLE = dict(calibration=str(DIGITS / "calibration"), eval_data=str(DIGITS / "eval"),
               labels=str(DIGITS / "labels.txt"), samples=str(DIGITS / "samples"))
@@ -228,16 +225,10 @@ def test_sigint_mid_build_leaves_out_unchanged(tmp_path, sample_build):
            "--eval-data", SAMPLE["eval_data"], "--labels", SAMPLE["labels"], "--quantize", "fp32,fp16,dynamic,int8",
            "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 180
-    while time.time() < deadline and proc.poll() is None:
-        staged = [p for p in tmp_path.iterdir() if ".mobilepack-" in p.name]
-        if staged and (staged[0] / "models" / "convert.json").exists():
-            break  # conversion done; now in metadata / lint / bench
-        time.sleep(0.05)
-    assert proc.poll() is None, proc.communicate()
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=180)
-    assert proc.returncode == 130, err
+    # ready once conversion is done: the build is then in metadata / lint / bench
+    code, err = interrupt_when(proc, lambda: any((p / "models" / "convert.json").exists() for p in tmp_path.iterdir()
+                                                 if ".mobilepack-" in p.name), timeout=180, what="conversion")
+    assert code == 130, err
     assert "Traceback" not in err
     assert snapshot(out) == before
     assert not [p for p in tmp_path.iterdir() if ".mobilepack-" in p.name]

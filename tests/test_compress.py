@@ -9,16 +9,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import DIGITS, ROOT, assert_clean_error, run_cli, snapshot
+from tests.conftest import DIGITS, ROOT, assert_clean_error, interrupt_when, run_cli, snapshot
 
 EVAL = DIGITS / "eval"
 MODEL = DIGITS / "digits.keras"
@@ -198,15 +196,9 @@ def test_sigint_during_training_stops_the_worker_and_leaves_out_unchanged(train_
                              str(train_npz), "--eval", str(EVAL), "--epochs", "200", "--no-bench", "-o", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, TMPDIR=str(scratch)))
-    deadline = time.time() + 180
-    training = False
-    while time.time() < deadline and proc.poll() is None and not training:
-        training = any("epoch" in p.read_text() for p in scratch.rglob("progress.jsonl"))
-        time.sleep(0.2)
-    assert training, "the worker never started training"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    code, err = interrupt_when(proc, lambda: any("epoch" in p.read_text() for p in scratch.rglob("progress.jsonl")),
+                               timeout=180, what="training in the worker", poll=0.2)
+    assert code == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert snapshot(out) == before
     assert not [p for p in tmp_path.iterdir() if ".mobilepack-" in p.name]

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import DIGITS, ROOT, assert_clean_error, run_cli, snapshot
+from tests.conftest import DIGITS, ROOT, assert_clean_error, interrupt_when, run_cli, snapshot
 
 MODEL = DIGITS / "digits.keras"
 
@@ -188,17 +186,11 @@ def test_sigint_leaves_out_unchanged(tmp_path):
                              "--quantize", "fp32,fp16,dynamic,int8,int16x8", "--calibration",
                              str(DIGITS / "calibration")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=dict(os.environ, COLUMNS="200"))
-    deadline = time.time() + 120
-    staged = []
-    while time.time() < deadline and proc.poll() is None:
-        staged = [p for p in tmp_path.iterdir() if ".mobilepack-" in p.name and any(p.iterdir())]
-        if staged:  # the first variant has been written to staging: conversion is under way
-            break
-        time.sleep(0.05)
-    assert staged, "conversion never started"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    # ready once the first variant has been written to staging: conversion is under way
+    code, err = interrupt_when(proc, lambda: [p for p in tmp_path.iterdir()
+                                              if ".mobilepack-" in p.name and any(p.iterdir())],
+                               timeout=120, what="conversion")
+    assert code == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert snapshot(out) == before
     assert not [p for p in tmp_path.iterdir() if ".mobilepack-" in p.name]

@@ -244,7 +244,7 @@ def fail(record: dict, kind: str, message: str) -> dict:
 
 def explain_failure(delegate: Delegate, error: str, log: str) -> tuple[str, str]:
     """(failure kind, one-line reason) from the runtime's exception and log."""
-    from mobilepack.runtime.gpu import classify, litert_message, parse_cpu_ops
+    from mobilepack.runtime.gpu import classify, refusal_message
 
     text = f"{error}\n{log}"
     first = next((ln.strip() for ln in str(error).splitlines() if ln.strip()), "failed")
@@ -254,11 +254,7 @@ def explain_failure(delegate: Delegate, error: str, log: str) -> tuple[str, str]
         return "unsupported_op", line.removeprefix("ERROR: ")[:300]
     if delegate.opener == "gpu":
         status = classify(error, log)
-        message = litert_message(error, log)
-        ops = parse_cpu_ops(log)
-        if ops:
-            message += f" (not on the GPU: {', '.join(ops)})"
-        return ("gpu_unavailable" if status == "unavailable" else "delegate_refused"), message
+        return ("gpu_unavailable" if status == "unavailable" else "delegate_refused"), refusal_message(error, log)
     if delegate.opener == "external" and "delegate" in first.lower():
         return "delegate_load_failed", first[:300]
     return "error", first[:300]

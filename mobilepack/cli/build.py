@@ -101,7 +101,6 @@ def _summary(result, *, quiet: bool) -> None:
         sel = r["selection"]
         cells = {(c["mode"], c["delegate"]): c for c in r["accuracy"]["cells"]}
         delegates = list(dict.fromkeys(c["delegate"] for c in r["accuracy"]["cells"]))
-        best: dict[str, float] = {}
         per: dict[tuple[str, str], float] = {}
         for rec in r["bench"].get("results", []):
             v = (rec.get("model") or {}).get("variant")

@@ -52,17 +52,17 @@ def _labels_file(labels: str | None, spec: ModelSpec) -> Path | None:
 
 def _mapping(class_names: tuple[str, ...], labels: str | None, spec: ModelSpec) -> tuple[list[int], str]:
     """Output index of each class folder (given in sorted order)."""
+    from mobilepack.data.readers import class_indices
+
     path = _labels_file(labels, spec)
-    if path is not None:
-        names = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-        missing = [c for c in class_names if c not in names]
-        if missing:
-            raise DataError(f"class folder(s) {', '.join(missing)} are not in {path}",
-                            "name each class folder after a line of the labels file")
-        return [names.index(c) for c in class_names], f"class folders by {path.name}"
-    if all(c.isdigit() for c in class_names):
-        return [int(c) for c in class_names], "class folders named by output index"
-    return list(range(len(class_names))), "class folders in sorted order (no labels file)"
+    names = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()] if path else []
+    index, how, missing = class_indices(class_names, names)
+    if path is not None and missing:
+        raise DataError(f"class folder(s) {', '.join(missing)} are not in {path}",
+                        "name each class folder after a line of the labels file")
+    return index, {"labels": f"class folders by {path.name if path else ''}",
+                   "numeric": "class folders named by output index",
+                   "sorted": "class folders in sorted order (no labels file)"}[how]
 
 
 def read_labelled(path: str | Path, spec: ModelSpec, *, labels: str | None = None,

@@ -162,6 +162,19 @@ def read_samples(source: str | Path, spec: ModelSpec, *, limit: int | None = Non
                     "pass a folder of images, a .npy or a .npz file, or 'random'")
 
 
+def class_indices(class_names: tuple[str, ...], labels) -> tuple[list[int], str, list[str]]:
+    """Output index of each class folder (folders come in sorted order): by position in
+    ``labels`` when every folder is named there, else by numeric folder names, else in sorted
+    order.  Returns (indices, how they were found, folders missing from ``labels``)."""
+    labels = list(labels or ())
+    missing = [c for c in class_names if c not in labels] if labels else []
+    if labels and not missing:
+        return [labels.index(c) for c in class_names], "labels", []
+    if all(c.isdigit() for c in class_names):
+        return [int(c) for c in class_names], "numeric", missing
+    return list(range(len(class_names))), "sorted", missing
+
+
 def _load_numpy(path: Path):
     """An array (.npy) or {key: array} (.npz); anything unreadable is a DataError."""
     import numpy as np

@@ -67,14 +67,14 @@ def label_indices(samples, labels: tuple[str, ...]) -> tuple[tuple[int, ...] | N
         return None, warnings
     if samples.class_names is None:  # .npz y: already indices
         return samples.labels, warnings
+    from mobilepack.data.readers import class_indices
+
     names = samples.class_names
-    if labels and all(n in labels for n in names):
-        return tuple(labels.index(names[i]) for i in samples.labels), warnings
-    if all(n.isdigit() for n in names):
-        return tuple(int(names[i]) for i in samples.labels), warnings
-    warnings.append(f"evaluation folders {list(names)[:4]}... do not match the model's labels; classes were "
-                    f"numbered in sorted folder order")
-    return samples.labels, warnings
+    index, how, _ = class_indices(names, labels)
+    if how == "sorted":
+        warnings.append(f"evaluation folders {list(names)[:4]}... do not match the model's labels; classes were "
+                        f"numbered in sorted folder order")
+    return tuple(index[i] for i in samples.labels), warnings
 
 
 def _signature_view(session, model_path: str) -> tuple[list[str], list[tuple[float, int]]]:
@@ -180,14 +180,9 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, labels: tuple[str, ..
             if failure or not answer.get("ok"):
                 error = failure or answer.get("error")
                 if not failure and delegate.opener == "gpu":
-                    from mobilepack.runtime.gpu import litert_message, parse_cpu_ops
+                    from mobilepack.runtime.gpu import refusal_message
 
-                    error = litert_message(answer.get("error"), outcome.log)
-                    ops = parse_cpu_ops(outcome.log)
-                    summary = next((ln.strip() for ln in outcome.log.splitlines() if "will run on the CPU" in ln), "")
-                    if ops or summary:
-                        error = f"GPU refused the model: {summary or error}" + (f" (not on the GPU: {', '.join(ops)})"
-                                                                             if ops else "")
+                    error = f"GPU refused the model: {refusal_message(answer.get('error'), outcome.log)}"
                 cells.append(Cell(mode, dname, "failed", error=error, software=software))
                 continue
             predictions[(mode, dname)] = answer["predictions"]

@@ -104,16 +104,12 @@ def _select_unlabelled(candidates, by_mode) -> Selection:
             agree = "unknown" if int8.agreement is None else f"{int8.agreement:.4f}"
             reasons["int8"] = f"rejected: top-1 agreement with fp32 {agree} < {UNLABELLED_INT8_AGREEMENT}"
         fallback = [m for m in ("fp16", "fp32") if m in by_mode]
-        others = [c for c in sorted(candidates, key=_rank_key) if c.mode not in rejected]
         if fallback:
             winner = fallback[0]
             reasons[winner] = "ships: the fallback of the no-label rule"
-        elif others:
-            winner = others[0].mode
+        else:  # select() handles a single candidate, so something besides int8 is left
+            winner = min((c for c in candidates if c.mode not in rejected), key=_rank_key).mode
             reasons[winner] = "ships: neither fp16 nor fp32 was built; the smallest remaining variant"
-        else:
-            raise MobilepackError("the no-label rule rejects every variant that was built (int8 only)",
-                                  "add fp16 or fp32 to --quantize, or pass --eval-data to judge int8 by accuracy")
     for c in candidates:
         reasons.setdefault(c.mode, "not considered by the no-label rule")
     return Selection(winner, rule, reasons, tuple(rejected))

@@ -17,8 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mobilepack.errors import UsageError
-from mobilepack.render import android
-from mobilepack.render.context import common_assets
+from mobilepack.render.context import VOCAB_ASSET, app_io, common_assets, model_vocabulary
 from mobilepack.render.escaping import xml_text
 from mobilepack.render.targets import Target, register
 
@@ -209,7 +208,7 @@ def _pbx_graph(project: str, bundle_id: str, samples: list[str], vocabulary: boo
     bundled = [ref(f"{project}/Resources/model.tflite", "model.tflite", "resources"),
                ref(f"{project}/Resources/labels.txt", "labels.txt", "resources")]
     if vocabulary:
-        bundled.append(ref(f"{project}/Resources/{android.VOCAB_ASSET}", android.VOCAB_ASSET, "resources"))
+        bundled.append(ref(f"{project}/Resources/{VOCAB_ASSET}", VOCAB_ASSET, "resources"))
     sample_refs = [ref(f"{project}/Resources/samples/{s}", s, "resources") for s in samples]
     info_plist = ref(f"{project}/Info.plist", "Info.plist", None)
     product = {"id": object_id("product", f"{project}.app"), "path": f"{project}.app", "product": True}
@@ -252,20 +251,15 @@ def _check_app_name(name: str) -> None:
                          "remove them from the app name")
 
 
-# The Android app's decisions about input kind, output kind, SSD output order and pixel
-# normalization: shared so that both apps treat a model the same way.
+# The platform-neutral decisions (render.context.app_io) about input kind, output kind, SSD
+# output order and pixel normalization: shared so that both apps treat a model the same way.
 _SHARED_KEYS = ("input_kind", "output_kind", "detection", "normalize_in_app", "pixel_mean", "pixel_std",
                 "dtype_bytes", "bench_schema_version")
 
 
 def extend_context(context: dict[str, Any]) -> dict[str, Any]:
-    model = context["model"]
-    for t in model["inputs"] + model["outputs"]:
-        if t["dtype"] not in android.DTYPE_BYTES:
-            raise UsageError(f"tensor {t['name']!r} has dtype {t['dtype']} that the iOS app cannot feed or read",
-                             f"supported dtypes: {', '.join(sorted(android.DTYPE_BYTES))}")
+    shared = app_io(context, platform="iOS")
     _check_app_name(context["app"]["name"])
-    shared = android.extend_context(context)["android"]
     project = project_name(context["app"]["name"])
     return {
         "ios": {
@@ -287,7 +281,7 @@ def assets(inputs, context: dict[str, Any]) -> dict[str, bytes]:
     project = context["ios"]["project"]
     files = {f"{project}/Resources/{name}": data for name, data in common_assets(inputs).items()}
     if context["ios"]["input_kind"] == "text":
-        files[f"{project}/Resources/{android.VOCAB_ASSET}"] = android.model_vocabulary(inputs.model_bytes) or b""
+        files[f"{project}/Resources/{VOCAB_ASSET}"] = model_vocabulary(inputs.model_bytes) or b""
     return files
 
 

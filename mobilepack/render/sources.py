@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from mobilepack.errors import InputError, UsageError
+from mobilepack.metadata.labels import read_labels
 from mobilepack.model.normalization import from_flags
 from mobilepack.model.spec import ModelSpec, SourceFormat, spec_from_dict
 from mobilepack.render.context import RenderInputs
@@ -19,19 +20,12 @@ from mobilepack.render.context import RenderInputs
 SAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-def read_labels(path: str | Path) -> tuple[str, ...]:
-    """The same reader the metadata writer uses (UTF-8, BOM stripped, no blank labels)."""
-    from mobilepack.metadata.labels import read_labels as _read
-
-    return tuple(_read(path))
-
-
 def default_app_name(model_name: str) -> str:
     words = [w for w in re.split(r"[^A-Za-z0-9]+", model_name) if w]
     return ("".join(w[:1].upper() + w[1:] for w in words) or "Model") + " Demo"
 
 
-def _samples(folder: Path | None, limit: int = 10) -> tuple[tuple[str, bytes], ...]:
+def sample_images(folder: Path | None, limit: int = 10) -> tuple[tuple[str, bytes], ...]:
     if folder is None:
         return ()
     if not folder.is_dir():
@@ -71,7 +65,7 @@ def resolve(source: str | Path, *, variant: str | None = None, labels: str | Pat
             raise InputError(f"{len(label_tuple)} labels for {classes} output classes",
                              "give exactly one label per output class")
         spec = replace(spec, labels=label_tuple)
-    return spec, model_bytes, variant, label_tuple, _samples(Path(samples) if samples else None)
+    return spec, model_bytes, variant, label_tuple, sample_images(Path(samples) if samples else None)
 
 
 def _json_get(path: Path, *keys):

@@ -124,11 +124,17 @@ def litert_message(error: str | None, log: str) -> str:
     lines = [ln for ln in lines if not re.match(r"^ERROR: \[[^\]]+\]$", ln)]
     if lines:
         return lines[-1][:300]
-    for marker in _UNAVAILABLE_MARKERS:
+    for marker in (*_UNAVAILABLE_MARKERS, "will run on the CPU"):
         for ln in log.splitlines():
             if marker in ln:
                 return re.sub(r"^.*?\] ", "", ln.strip())[:300]
     return (error or "").strip().splitlines()[0][:300] if error else ""
+
+
+def refusal_message(error: str | None, log: str) -> str:
+    """Why the GPU accelerator refused a model: LiteRT's reason plus the ops it left on the CPU."""
+    ops = parse_cpu_ops(log)
+    return litert_message(error, log) + (f" (not on the GPU: {', '.join(ops)})" if ops else "")
 
 
 def classify(error: str | None, log: str) -> str:
