@@ -11,7 +11,7 @@ final class AudioRecorder: NSObject, ObservableObject {
 
     func record(samples: Int, rate: Double, completion: @escaping ([Float]) -> Void) {
         error = nil
-        AVAudioSession.sharedInstance().requestRecordPermission { granted in
+        AudioRecorder.requestPermission { granted in
             Task { @MainActor in
                 guard granted else {
                     self.error = "Microphone permission was denied."
@@ -19,6 +19,15 @@ final class AudioRecorder: NSObject, ObservableObject {
                 }
                 self.start(samples: samples, rate: rate, completion: completion)
             }
+        }
+    }
+
+    /// AVAudioApplication's request on iOS 17 and later (AVAudioSession's is deprecated there).
+    nonisolated private static func requestPermission(_ completion: @escaping @Sendable (Bool) -> Void) {
+        if #available(iOS 17.0, *) {
+            AVAudioApplication.requestRecordPermission(completionHandler: completion)
+        } else {
+            AVAudioSession.sharedInstance().requestRecordPermission(completion)
         }
     }
 

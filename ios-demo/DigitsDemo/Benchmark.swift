@@ -76,14 +76,26 @@ enum Benchmark {
     /// The configurations the Benchmark screen measures.
     static let plan: [(Accelerator, Int)] = [(.cpu, 1), (.cpu, 2), (.cpu, 4), (.metal, 1), (.coreML, 1)]
 
+    /// The benchmark's inputs: every input tensor filled once, before timing, with the shared pattern
+    /// (TensorCodec.benchmarkData), the same bytes on host, Android and iOS.
+    static func inputs() -> [Data] {
+        ModelInfo.inputs.map { TensorCodec.benchmarkData(for: $0) }
+    }
+
     /// Measures one configuration in a fresh interpreter; failures are recorded, never hidden.
-    static func measure(_ accelerator: Accelerator, threads: Int, warmup: Int, runs: Int, input: ModelInput) -> BenchConfig {
+    /// init_us: model load + interpreter (and delegate) creation + tensor allocation.  Each iteration
+    /// is ModelRunner.timedIteration (input copy + invoke + output copy); first_us is the first one,
+    /// right after init and before warm-up, and is not part of the statistics.
+    static func measure(_ accelerator: Accelerator, threads: Int, warmup: Int, runs: Int, inputs: [Data]) -> BenchConfig {
         do {
             let runner = try ModelRunner(accelerator: accelerator, threads: threads)
-            try runner.setInputs(try input.tensors())
-            let first = try runner.invoke()
-            let warmupLatencies = try (0..<warmup).map { _ in try runner.invoke() }
-            let latencies = try (0..<runs).map { _ in try runner.invoke() }
+            let first = try runner.timedIteration(inputs)
+            var warmupLatencies: [Double] = []
+            warmupLatencies.reserveCapacity(warmup)
+            for _ in 0..<warmup { warmupLatencies.append(try runner.timedIteration(inputs)) }
+            var latencies: [Double] = []
+            latencies.reserveCapacity(runs)
+            for _ in 0..<runs { latencies.append(try runner.timedIteration(inputs)) }
             return BenchConfig(accelerator: accelerator, threads: threads, warmup: warmup,
                                warmupLatencies: warmupLatencies, latencies: latencies, initMicros: runner.initMicros,
                                firstMicros: first, error: nil, failure: nil)

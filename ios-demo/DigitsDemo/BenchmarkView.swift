@@ -54,12 +54,12 @@ struct BenchmarkView: View {
         results = []
         exported = nil
         let warmup = self.warmup, runs = self.runs
-        let input = benchmarkInput()
+        let inputs = Benchmark.inputs()
         let device = Benchmark.deviceInfo()
         DispatchQueue.global(qos: .userInitiated).async {
             var configs: [BenchConfig] = []
             for (accelerator, threads) in Benchmark.plan {
-                let config = Benchmark.measure(accelerator, threads: threads, warmup: warmup, runs: runs, input: input)
+                let config = Benchmark.measure(accelerator, threads: threads, warmup: warmup, runs: runs, inputs: inputs)
                 configs.append(config)
                 let partial = configs
                 Task { @MainActor in results = partial }
@@ -72,15 +72,5 @@ struct BenchmarkView: View {
                 running = false
             }
         }
-    }
-
-    /// The first bundled sample image when there is one, else a generated test input.
-    private func benchmarkInput() -> ModelInput {
-        if ModelInfo.inputKind == "image", let name = ModelInfo.sampleFiles.first,
-           let url = Bundle.main.url(forResource: name, withExtension: nil),
-           let image = UIImage(contentsOfFile: url.path) {
-            return .image(image)
-        }
-        return .generated
     }
 }

@@ -48,11 +48,11 @@ struct ContentView: View {
                     if let image = image { choose(image) }
                 }
             }
-            .onChange(of: photoItem) { item in
-                Task {
-                    if let data = try? await item?.loadTransferable(type: Data.self), let image = UIImage(data: data) {
-                        choose(image)
-                    }
+            .task(id: photoItem) {
+                // Runs whenever a photo is picked (and cancels a load still under way); iOS 15+,
+                // unlike onChange(of:perform:), which iOS 17 deprecates.
+                if let data = try? await photoItem?.loadTransferable(type: Data.self), let image = UIImage(data: data) {
+                    choose(image)
                 }
             }
         }

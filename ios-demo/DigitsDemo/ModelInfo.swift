@@ -2,25 +2,26 @@
 // TFLite metadata was written from, so Python and the app cannot disagree.  Re-render instead of editing.
 import Foundation
 
-/// Element types of model tensors that the app feeds and reads.
+/// Element types of model tensors that the app feeds and reads (generated, with every switch over
+/// them, from mobilepack's one table of element types: render.tensor_types).
 enum ElementType: String {
-    case bool
     case float32
+    case uint8
+    case int8
     case int16
     case int32
     case int64
-    case int8
-    case uint8
+    case bool
 
     var byteCount: Int {
         switch self {
-        case .bool: return 1
         case .float32: return 4
+        case .uint8: return 1
+        case .int8: return 1
         case .int16: return 2
         case .int32: return 4
         case .int64: return 8
-        case .int8: return 1
-        case .uint8: return 1
+        case .bool: return 1
         }
     }
 }
@@ -64,6 +65,8 @@ enum ModelInfo {
     static let inputKind = "image"
     /// How the app shows the output: "classification", "detection", "segmentation" or "generic".
     static let outputKind = "classification"
+    /// The model computes with integer (quantized) tensors: the float-only Core ML delegate refuses it.
+    static let integerKernels = true
 
     static let inputs: [TensorInfo] = [
         TensorInfo(name: "image", shape: [1, 32, 32, 3], type: .float32, scale: 0.0, zeroPoint: 0),
@@ -103,4 +106,13 @@ enum ModelInfo {
     static let detectionScores = -1
     static let detectionCount = -1
     static let detectionMinScore: Float = 0.3
+
+    // Segmentation: one output channel is a foreground probability, thresholded at this (class 1 at or
+    // above it); with two or more channels each pixel takes the argmax (the Android app's rule too).
+    static let oneChannelThreshold: Float = 0.5
+
+    // The benchmark's input pattern (the same as `mobilepack bench` and the Android app's): for flat
+    // element index i, v = (i * benchPatternStep) mod benchPatternModulus, stored per element type.
+    static let benchPatternStep = 7919
+    static let benchPatternModulus = 256
 }

@@ -24,8 +24,7 @@ enum ModelInput {
             }
             return pixels
         case .text(let text) where index == 0:
-            let ids = Tokenizer.tokenize(text).prefix(info.elementCount).map { Float($0) }
-            return ids + [Float](repeating: 0, count: info.elementCount - ids.count)
+            return Tokenizer.ids(text, length: info.elementCount).map { Float($0) }
         case .audio(let samples) where index == 0:
             let clip = samples.prefix(info.elementCount)
             return Array(clip) + [Float](repeating: 0, count: info.elementCount - clip.count)
@@ -42,7 +41,7 @@ enum ModelInput {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             let unit = Float(state >> 40) / Float(1 << 24)
             switch info.type {
-            case .int32, .int64, .int16: return Float(Int(unit * Float(ModelInfo.textHashBuckets)))
+            case .int16, .int32, .int64: return Float(Int(unit * Float(ModelInfo.textHashBuckets)))
             case .bool: return unit < 0.5 ? 0 : 1
             default:
                 if ModelInfo.imageChannels > 0 && !ModelInfo.normalizeInApp { return (unit * 255).rounded() }

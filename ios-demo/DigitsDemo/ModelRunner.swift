@@ -64,6 +64,13 @@ final class ModelRunner {
             metalOptions.isQuantizationEnabled = true
             delegates.append(MetalDelegate(options: metalOptions))
         case .coreML:
+            // The Core ML delegate takes float (fp32/fp16) models only: on an integer model it takes no
+            // operation and the CPU would run everything while the app said "Core ML".  Refused instead.
+            if ModelInfo.integerKernels {
+                throw RunnerError(message: "Core ML runs float models only and this \(ModelInfo.variant) model computes "
+                                      + "with integer (quantized) tensors: choose CPU or Metal, or ship an fp32/fp16 variant",
+                                  failure: "delegate_refused")
+            }
             var coreMLOptions = CoreMLDelegate.Options()
             coreMLOptions.enabledDevices = .all
             guard let delegate = CoreMLDelegate(options: coreMLOptions) else {
@@ -98,16 +105,39 @@ final class ModelRunner {
         }
     }
 
-    /// Runs the model once; returns the latency in microseconds.
+    /// Runs the model once; returns the latency of the invocation in microseconds.
     @discardableResult
     func invoke() throws -> Double {
         let start = DispatchTime.now().uptimeNanoseconds
+        try run()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+    }
+
+    private func run() throws {
         if let signature = signature {
             try signature.invoke(with: [:])   // inputs were copied by setInputs
         } else {
             try interpreter.invoke()
         }
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+    }
+
+    /// One benchmark iteration, timed as `mobilepack bench` and the Android app time it: copy the
+    /// prepared input buffers into the input tensors, invoke, and copy every output tensor out.
+    /// Nothing is allocated for the inputs, dequantized or post-processed inside it.  Microseconds.
+    func timedIteration(_ inputs: [Data]) throws -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try setInputs(inputs)
+        try run()
+        var bytesRead = 0
+        for (index, info) in ModelInfo.outputs.enumerated() {
+            let tensor = try signature?.output(named: info.name) ?? interpreter.output(at: index)
+            bytesRead += tensor.data.count   // Tensor.data copies the output's bytes
+        }
+        let micros = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+        guard bytesRead > 0 || ModelInfo.outputs.isEmpty else {
+            throw RunnerError(message: "the model's outputs could not be read")
+        }
+        return micros
     }
 
     /// Every output as real numbers (dequantized with the ModelSpec's scale and zero point).

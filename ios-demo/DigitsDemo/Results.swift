@@ -86,7 +86,9 @@ enum ResultDecoder {
         }
     }
 
-    /// Argmax over the class axis of a [1, H, W, C] output.
+    /// The class of each pixel of a [1, H, W, C] output: the argmax over its C channels, or, for one
+    /// channel (a foreground probability), 1 where it is at least ModelInfo.oneChannelThreshold and
+    /// 0 elsewhere: the Android app's rule, both generated from mobilepack's render.tensor_types.
     static func segmentation(_ output: OutputValues) -> SegmentationMask {
         let shape = output.info.shape
         let height = shape.count >= 3 ? shape[shape.count - 3] : 1
@@ -95,8 +97,9 @@ enum ResultDecoder {
         let classes = (0..<(width * height)).map { pixel -> Int in
             let base = pixel * classCount
             guard base + classCount <= output.values.count else { return 0 }
+            if classCount == 1 { return output.values[base] >= ModelInfo.oneChannelThreshold ? 1 : 0 }
             var best = 0
-            for c in 1..<max(classCount, 1) where output.values[base + c] > output.values[base + best] { best = c }
+            for c in 1..<classCount where output.values[base + c] > output.values[base + best] { best = c }
             return best
         }
         return SegmentationMask(width: width, height: height, classes: classes)

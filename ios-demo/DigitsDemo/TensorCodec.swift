@@ -10,27 +10,29 @@ enum TensorCodec {
         var data = Data(capacity: info.byteCount)
         for index in 0..<info.elementCount {
             let real = index < values.count ? values[index] : 0
-            let value = info.isQuantized ? (real / info.scale).rounded() + Float(info.zeroPoint) : real
-            switch info.type {
-            case .float32:
-                append(value.bitPattern, to: &data)
-            case .float16:
-                append(halfBits(value), to: &data)
-            case .uint8:
-                append(UInt8(clamping: Int(clamp(value, 0, 255))), to: &data)
-            case .int8:
-                append(Int8(clamping: Int(clamp(value, -128, 127))), to: &data)
-            case .int16:
-                append(Int16(clamping: Int(clamp(value, -32768, 32767))), to: &data)
-            case .int32:
-                append(Int32(clamping: Int(clamp(value, -2_147_483_648, 2_147_483_647))), to: &data)
-            case .int64:
-                append(Int64(clamp(value, -9.2e18, 9.2e18)), to: &data)
-            case .bool:
-                append(UInt8(value != 0 ? 1 : 0), to: &data)
-            }
+            store(info.isQuantized ? (real / info.scale).rounded() + Float(info.zeroPoint) : real, as: info.type, to: &data)
         }
         return data
+    }
+
+    /// Appends one stored (already quantized) value as an element of `type`, clamped to its range.
+    static func store(_ value: Float, as type: ElementType, to data: inout Data) {
+        switch type {
+        case .float32:
+            append(value, to: &data)
+        case .uint8:
+            append(UInt8(clamping: Int(clamp(value.rounded(), 0.0, 255.0))), to: &data)
+        case .int8:
+            append(Int8(clamping: Int(clamp(value.rounded(), -128.0, 127.0))), to: &data)
+        case .int16:
+            append(Int16(clamping: Int(clamp(value.rounded(), -32768.0, 32767.0))), to: &data)
+        case .int32:
+            append(Int32(clamping: Int(clamp(value.rounded(), -2147483648.0, 2147483647.0))), to: &data)
+        case .int64:
+            append(Int64(clamping: Int(clamp(value.rounded(), -9.2e+18, 9.2e+18))), to: &data)
+        case .bool:
+            append(UInt8(value != 0 ? 1 : 0), to: &data)
+        }
     }
 
     /// Real values of a tensor's bytes (dequantized when the tensor is quantized).
@@ -41,8 +43,7 @@ enum TensorCodec {
                 let offset = index * info.type.byteCount
                 let stored: Float
                 switch info.type {
-                case .float32: stored = Float(bitPattern: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
-                case .float16: stored = floatFromHalf(raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+                case .float32: stored = Float(raw.loadUnaligned(fromByteOffset: offset, as: Float.self))
                 case .uint8: stored = Float(raw.loadUnaligned(fromByteOffset: offset, as: UInt8.self))
                 case .int8: stored = Float(raw.loadUnaligned(fromByteOffset: offset, as: Int8.self))
                 case .int16: stored = Float(raw.loadUnaligned(fromByteOffset: offset, as: Int16.self))
@@ -55,11 +56,33 @@ enum TensorCodec {
         }
     }
 
+    /// The benchmark input of one tensor, the same bytes `mobilepack bench` and the Android app feed:
+    /// for flat element index i, v = (i * 7919) mod 256 stored as it is (no quantization); float
+    /// tensors get v / 255, uint8 v, int8 v - 128, other integer types and bool v mod 2.
+    static func benchmarkData(for info: TensorInfo) -> Data {
+        var data = Data(capacity: info.byteCount)
+        for index in 0..<info.elementCount {
+            let v = (index * ModelInfo.benchPatternStep) % ModelInfo.benchPatternModulus
+            let stored: Float
+            switch info.type {
+            case .float32: stored = Float(v) / 255
+            case .uint8: stored = Float(v)
+            case .int8: stored = Float(v - 128)
+            case .int16: stored = Float(v % 2)
+            case .int32: stored = Float(v % 2)
+            case .int64: stored = Float(v % 2)
+            case .bool: stored = Float(v % 2)
+            }
+            store(stored, as: info.type, to: &data)
+        }
+        return data
+    }
+
     /// The image input: resized to the model's height x width, channels taken as the model
     /// expects (1 = luminance, 3 = RGB, 4 = RGBA), normalized only when the app must do it.
     static func pixels(from image: UIImage) -> [Float]? {
         let width = ModelInfo.imageWidth, height = ModelInfo.imageHeight, channels = ModelInfo.imageChannels
-        guard width > 0, height > 0, let cgImage = image.normalizedCGImage() else { return nil }
+        guard width > 0, height > 0, let cgImage = image.normalizedCGImage(width: width, height: height) else { return nil }
         var rgba = [UInt8](repeating: 0, count: width * height * 4)
         let drawn: Bool = rgba.withUnsafeMutableBytes { buffer in
             guard let context = CGContext(data: buffer.baseAddress, width: width, height: height, bitsPerComponent: 8,
@@ -91,41 +114,21 @@ enum TensorCodec {
     private static func clamp(_ value: Float, _ low: Float, _ high: Float) -> Float {
         value.isNaN ? 0 : min(max(value, low), high)
     }
-
-    /// IEEE 754 binary16 bits of `value` (round to nearest; no Float16 type needed).
-    static func halfBits(_ value: Float) -> UInt16 {
-        let bits = value.bitPattern
-        let sign = UInt16((bits >> 16) & 0x8000)
-        let exponent = Int((bits >> 23) & 0xFF) - 127 + 15
-        let mantissa = bits & 0x7F_FFFF
-        if value.isNaN { return 0x7E00 }
-        if exponent >= 31 { return sign | 0x7C00 }
-        if exponent <= 0 {
-            if exponent < -10 { return sign }
-            let m = (mantissa | 0x80_0000) >> UInt32(1 - exponent)
-            return sign | UInt16((m + 0x1000) >> 13)
-        }
-        let rounded = (UInt32(exponent) << 10 | (mantissa >> 13)) + ((mantissa >> 12) & 1)
-        return sign | UInt16(min(rounded, 0x7C00))
-    }
-
-    static func floatFromHalf(_ half: UInt16) -> Float {
-        let sign: Float = (half & 0x8000) != 0 ? -1 : 1
-        let exponent = Int((half >> 10) & 0x1F)
-        let mantissa = Float(half & 0x3FF)
-        switch exponent {
-        case 0: return sign * mantissa * powf(2, -24)
-        case 31: return mantissa == 0 ? sign * .infinity : .nan
-        default: return sign * (1 + mantissa / 1024) * powf(2, Float(exponent - 15))
-        }
-    }
 }
 
 extension UIImage {
-    /// A CGImage drawn upright (camera photos carry an orientation flag instead of rotated pixels).
-    func normalizedCGImage() -> CGImage? {
-        if imageOrientation == .up, let cgImage = cgImage { return cgImage }
-        let renderer = UIGraphicsImageRenderer(size: size)
-        return renderer.image { _ in draw(in: CGRect(origin: .zero, size: size)) }.cgImage
+    /// The image drawn upright (camera photos carry an orientation flag instead of rotated pixels)
+    /// straight at `width` x `height` pixels: scale 1, so a large photo never becomes a full-size
+    /// bitmap at the screen's scale on its way to a model-sized input.
+    func normalizedCGImage(width: Int, height: Int) -> CGImage? {
+        let format = UIGraphicsImageRendererFormat()
+        format.scale = 1
+        format.opaque = true
+        let target = CGRect(x: 0, y: 0, width: width, height: height)
+        let renderer = UIGraphicsImageRenderer(size: target.size, format: format)
+        return renderer.image { context in
+            context.cgContext.interpolationQuality = .high
+            draw(in: target)   // UIImage.draw applies imageOrientation
+        }.cgImage
     }
 }

@@ -23,6 +23,17 @@ enum Tokenizer {
         return map.isEmpty ? nil : map
     }()
 
+    /// Where the pad id 0 goes when the text is shorter than the input: "post" (after the tokens) or
+    /// "pre" (before them), as the model was trained (`mobilepack convert --padding`).
+    static let padding = "post"
+
+    /// The model's input ids: the first `length` tokens, padded with 0 on the model's side.
+    static func ids(_ text: String, length: Int) -> [Int] {
+        let tokens = Array(tokenize(text).prefix(length))
+        let pad = [Int](repeating: 0, count: length - tokens.count)
+        return padding == "pre" ? pad + tokens : tokens + pad
+    }
+
     static func tokenize(_ text: String) -> [Int] {
         let words = text.lowercased().split { !($0.isLetter || $0.isNumber || $0 == "'") }.map { String($0) }
         guard let vocab = vocabulary else { return words.map { hashBucket($0) } }

@@ -10,6 +10,7 @@ from typing import Any
 
 from mobilepack._version import __version__
 from mobilepack.model.spec import ModelSpec, TensorSpec
+from mobilepack.render.tensor_types import DTYPE_BYTES, integer_kernels, template_tables
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def build_context(inputs: RenderInputs) -> dict[str, Any]:
             "image_input": image_input(spec),
             # the signature the input/output names belong to (None: tensor order, no signature)
             "signature_key": spec.signature_key,
+            # int8/uint8/int16 quantized tensors inside (float-only accelerators refuse the model)
+            "integer_kernels": integer_kernels(inputs.model_bytes),
         },
         "labels": list(inputs.labels),
         "labels_file": "labels.txt",
@@ -93,7 +96,6 @@ def common_assets(inputs: RenderInputs) -> dict[str, bytes]:
 
 # -- how an app feeds and reads the model (the same decisions on every platform) ----------------
 
-DTYPE_BYTES = {"float32": 4, "int32": 4, "int64": 8, "uint8": 1, "int8": 1, "bool": 1, "int16": 2}
 VOCAB_ASSET = "vocab.txt"
 
 
@@ -176,6 +178,7 @@ def app_io(context: dict[str, Any], *, platform: str) -> dict[str, Any]:
         "normalize_in_app": bool(norm and not norm["in_model"]),
         "dtype_bytes": DTYPE_BYTES,
         "bench_schema_version": BENCH_SCHEMA_VERSION,
+        **template_tables(),   # element types, benchmark input pattern, one-channel mask rule
     }
 
 

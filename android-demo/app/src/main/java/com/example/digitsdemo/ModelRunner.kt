@@ -184,11 +184,11 @@ class ModelRunner private constructor(
 
         fun dataType(dtype: String): DataType = when (dtype) {
             "float32" -> DataType.FLOAT32
-            "int32" -> DataType.INT32
-            "int64" -> DataType.INT64
             "uint8" -> DataType.UINT8
             "int8" -> DataType.INT8
             "int16" -> DataType.INT16
+            "int32" -> DataType.INT32
+            "int64" -> DataType.INT64
             "bool" -> DataType.BOOL
             else -> throw ModelMismatchException("unsupported dtype $dtype")
         }

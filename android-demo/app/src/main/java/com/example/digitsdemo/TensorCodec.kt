@@ -23,11 +23,11 @@ object TensorCodec {
         for (v in values) {
             when (info.dtype) {
                 "float32" -> buffer.putFloat(v)
-                "int32" -> buffer.putInt(quantize(v, info, Int.MIN_VALUE.toFloat(), Int.MAX_VALUE.toFloat()).toInt())
-                "int64" -> buffer.putLong(quantize(v, info, Long.MIN_VALUE.toFloat(), Long.MAX_VALUE.toFloat()).toLong())
-                "int16" -> buffer.putShort(quantize(v, info, -32768f, 32767f).toInt().toShort())
-                "uint8" -> buffer.put(quantize(v, info, 0f, 255f).toInt().toByte())
-                "int8" -> buffer.put(quantize(v, info, -128f, 127f).toInt().toByte())
+                "uint8" -> buffer.put(quantize(v, info, 0.0f, 255.0f).toInt().toByte())
+                "int8" -> buffer.put(quantize(v, info, -128.0f, 127.0f).toInt().toByte())
+                "int16" -> buffer.putShort(quantize(v, info, -32768.0f, 32767.0f).toInt().toShort())
+                "int32" -> buffer.putInt(quantize(v, info, -2147483648.0f, 2147483647.0f).toInt())
+                "int64" -> buffer.putLong(quantize(v, info, -9.2e+18f, 9.2e+18f).toLong())
                 "bool" -> buffer.put(if (v != 0f) 1.toByte() else 0.toByte())
                 else -> throw IllegalArgumentException("cannot feed dtype ${info.dtype}")
             }
@@ -48,11 +48,11 @@ object TensorCodec {
         for (i in out.indices) {
             val raw: Float = when (info.dtype) {
                 "float32" -> buffer.getFloat()
-                "int32" -> buffer.getInt().toFloat()
-                "int64" -> buffer.getLong().toFloat()
-                "int16" -> buffer.getShort().toFloat()
                 "uint8" -> (buffer.get().toInt() and 0xFF).toFloat()
                 "int8" -> buffer.get().toFloat()
+                "int16" -> buffer.getShort().toFloat()
+                "int32" -> buffer.getInt().toFloat()
+                "int64" -> buffer.getLong().toFloat()
                 "bool" -> if (buffer.get().toInt() != 0) 1f else 0f
                 else -> throw IllegalArgumentException("cannot read dtype ${info.dtype}")
             }
