@@ -371,6 +371,15 @@ TENSOR_INFO = re.compile(r'TensorInfo\(name: (?P<name>"(?:[^"\\\\]|\\\\.)*"), sh
                          r'type: \.(?P<dtype>\w+), scale: (?P<scale>[-0-9.e]+), zeroPoint: (?P<zp>-?\d+)\)')
 
 
+def _integer_model(model_bytes: bytes) -> bool:
+    """Whether LiteRT sees int8/uint8/int16 quantized tensors in the model (independent of the renderer)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    details = Interpreter(model_content=model_bytes).get_tensor_details()
+    return any(d["dtype"].__name__ in ("int8", "uint8", "int16") and len(d["quantization_parameters"]["scales"])
+               for d in details)
+
+
 def model_consistency_problems(project: Path) -> list[str]:
     """The tensors ModelInfo.swift describes are the bundled model's, as LiteRT reads them:
     names, shapes, dtypes and quantization, in order."""
@@ -383,6 +392,9 @@ def model_consistency_problems(project: Path) -> list[str]:
     text = info_path.read_text(encoding="utf-8")
     ins, outs, _ = describe_tflite(model_path.read_bytes())
     problems = []
+    integer = _integer_model(model_path.read_bytes())
+    if f"static let integerKernels = {'true' if integer else 'false'}" not in text:
+        problems.append(f"ModelInfo.swift's integerKernels is not {str(integer).lower()}, as the bundled model's tensors say")
     for kind, tensors in (("inputs", ins), ("outputs", outs)):
         block = text[text.index(f"static let {kind}: [TensorInfo] = ["):]
         block = block[:block.index("\n    ]\n")]
@@ -398,8 +410,85 @@ def model_consistency_problems(project: Path) -> list[str]:
     return problems
 
 
+def semantic_problems(project: Path) -> list[str]:
+    """Implicit members (`.name`) and members of project types resolve (tests/swift_semantics.py)."""
+    from tests import swift_semantics
+
+    return swift_semantics.problems(project)
+
+
+def _swift_sources(project: Path) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(project.rglob("*.swift")) if "Pods" not in p.parts}
+
+
+ONE_PARAMETER_ON_CHANGE = re.compile(r"\.onChange\(of:[^{}]*?\)\s*\{\s*(?:\(?\s*\w+\s*\)?)\s+in\b")
+_UPGRADE_CHECK = re.compile(r"\b(LastUpgradeCheck|LastSwiftUpdateCheck|LastUpgradeVersion)\s*=\s*\"?(\d+)")
+CURRENT_XCODE = 2600
+
+
+def review_rule_problems(project: Path) -> list[str]:
+    """What the review of the Swift app found, as static rules on the rendered source:
+
+    * images are rendered at scale 1 (UIGraphicsImageRenderer with a format whose scale is 1): a
+      photo is never redrawn full-size at the screen's scale on its way to a model-sized input;
+    * no API that iOS 17 deprecates where the deployment target cannot avoid it: `onChange(of:)`
+      with a one-parameter closure or `perform:`; AVAudioSession's `requestRecordPermission` outside
+      the pre-iOS-17 branch of an `#available(iOS 17.0, *)` check (AVAudioApplication's otherwise);
+    * the Core ML choice throws a `delegate_refused` RunnerError for an integer model before a
+      CoreMLDelegate is created (Core ML takes float models only: never the CPU under its name);
+    * the benchmark times ModelRunner.timedIteration only, which copies the inputs in, invokes and
+      copies every output out, with no decode/post-processing inside;
+    * `project.pbxproj` and the scheme carry a current Xcode's upgrade check (no "update to
+      recommended settings" prompt)."""
+    problems = []
+    sources = _swift_sources(project)
+    for name, text in sources.items():
+        for m in re.finditer(r"UIGraphicsImageRenderer\(([^()]*)\)", text):
+            if "format:" not in m[1]:
+                problems.append(f"{name}: UIGraphicsImageRenderer({m[1]}) draws at the screen's scale; "
+                                "pass a format with scale 1")
+        if "UIGraphicsImageRenderer(" in text and not re.search(r"\.scale = 1\b", text):
+            problems.append(f"{name}: UIGraphicsImageRenderer without `format.scale = 1`")
+        if ONE_PARAMETER_ON_CHANGE.search(text) or re.search(r"\.onChange\(of:[^)]*perform:", text):
+            problems.append(f"{name}: onChange(of:perform:) with a one-parameter closure is deprecated in iOS 17")
+        for m in re.finditer(r"AVAudioSession\.sharedInstance\(\)\.requestRecordPermission", text):
+            before = text[:m.start()]
+            guard = before.rfind("if #available(iOS 17")
+            if guard < 0 or "} else {" not in before[guard:] or "AVAudioApplication.requestRecordPermission" not in \
+                    before[guard:]:
+                problems.append(f"{name}: AVAudioSession.requestRecordPermission is deprecated in iOS 17: use "
+                                "AVAudioApplication.requestRecordPermission there, AVAudioSession's only before")
+    runner = sources.get("ModelRunner.swift", "")
+    core_ml = runner[runner.find("case .coreML:"):runner.find("CoreMLDelegate(")]
+    if not re.search(r"if ModelInfo\.integerKernels \{\s*throw RunnerError\(.*?failure: \"delegate_refused\"\)\s*\}", core_ml,
+                     re.S):
+        problems.append("ModelRunner.swift: the Core ML case does not refuse integer models before creating the delegate")
+    bench = sources.get("Benchmark.swift", "")
+    measure = bench[bench.find("static func measure("):bench.find("} catch {", bench.find("static func measure("))]
+    timed = runner[runner.find("func timedIteration("):runner.find("return micros", runner.find("func timedIteration("))]
+    if re.search(r"\binvoke\(\)|setInputs|tensors\(\)", measure) or measure.count("timedIteration(inputs)") < 3:
+        problems.append("Benchmark.swift: measure must time ModelRunner.timedIteration only (first, warm-up, runs)")
+    for step in ("setInputs(inputs)", "try run()", ".data.count"):
+        if step not in timed:
+            problems.append(f"ModelRunner.swift: timedIteration lacks {step!r} (input copy + invoke + output copy)")
+    if re.search(r"decode|outputs\(\)|Data\(", timed):
+        problems.append("ModelRunner.swift: timedIteration decodes or allocates inside the timed region")
+    pbx = xcodeproj(project)
+    scheme_files = sorted(pbx.parent.glob("xcshareddata/xcschemes/*.xcscheme"))
+    for path in [pbx, *scheme_files]:
+        found = _UPGRADE_CHECK.findall(path.read_text(encoding="utf-8"))
+        if not found:
+            problems.append(f"{path.name} has no LastUpgradeCheck/LastUpgradeVersion")
+        for key, value in found:
+            if int(value) < CURRENT_XCODE:
+                problems.append(f"{path.name}: {key} = {value} makes Xcode offer to update to recommended settings "
+                                f"(current Xcode: {CURRENT_XCODE})")
+    return problems
+
+
 def project_problems(project: Path) -> list[str]:
     return (pbxproj_problems(project) + canonical_form_problems(project) + scheme_problems(project) + plist_problems(project) + swift_problems(project)
+            + semantic_problems(project) + review_rule_problems(project)
             + podfile_problems(project) + tflite_api_problems(project) + model_consistency_problems(project))
 
 
