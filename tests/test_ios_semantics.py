@@ -1,0 +1,302 @@
+"""The Swift semantic check (tests/swift_semantics.py), the one table of element types
+(mobilepack/render/tensor_types.py) and the review rules of the iOS checks, each shown to bite.
+
+The rendered projects of every task pass the semantic check through ``project_problems`` in
+tests/test_ios_checks.py; here: the shipped-and-broken TensorCodec (``.float16`` switched on, the
+enum without it; kept in tests/fixtures/ios-float16/ as rendered before the fix) fails it, as do a
+misspelt case, a case removed from the enum, a misspelt ModelInfo member and a non-exhaustive
+switch; a type added to the table renders a project that still passes (the enum and every switch
+come from the table); the review rules reject each defect they exist for.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.swift_semantics import check, check_sources
+
+GOLDEN = ROOT / "ios-demo"
+APP = GOLDEN / "DigitsDemo"
+FLOAT16 = ROOT / "tests" / "fixtures" / "ios-float16"
+
+
+def _app_sources(**replace: str) -> dict[str, bytes]:
+    files = {p.name: p.read_bytes() for p in sorted(APP.glob("*.swift"))}
+    for name, text in replace.items():
+        files[name] = text.encode("utf-8")
+    return files
+
+
+def _edited(name: str, old: str, new: str) -> dict[str, bytes]:
+    text = (APP / name).read_text(encoding="utf-8")
+    assert old in text, (name, old)
+    return _app_sources(**{name: text.replace(old, new, 1)})
+
+
+def test_golden_passes_and_the_check_covers_its_switches():
+    problems, stats = check(GOLDEN)
+    assert problems == []
+    # The switches the check exists for were resolved and checked, not skipped.
+    for switch in ("TensorCodec.swift:ElementType", "ModelInfo.swift:ElementType", "ModelInput.swift:ElementType",
+                   "ModelRunner.swift:Accelerator", "ResultView.swift:InferenceResult",
+                   "ContentView.swift:DemoModel.DelegateStatus"):
+        assert f"DigitsDemo/{switch}" in stats["switched"], switch
+    assert stats["implicit_checked"] >= 50 and stats["explicit_checked"] >= 150, stats
+
+
+def test_the_shipped_float16_codec_fails():
+    """The TensorCodec/ModelInfo pair as rendered before the fix: Xcode said "type 'ElementType' has
+    no member 'float16'" (twice); so does the check."""
+    problems, _ = check_sources(_app_sources(**{p.name: p.read_text(encoding="utf-8") for p in FLOAT16.glob("*.swift")}))
+    assert [p for p in problems if "no member 'float16'" in p] == [
+        "TensorCodec.swift:45: type 'ElementType' has no member 'float16' (switch case; it has: bool, float32, int16, "
+        "int32, int64, int8, uint8)",
+        "TensorCodec.swift:17: type 'ElementType' has no member 'float16' (switch case; it has: bool, float32, int16, "
+        "int32, int64, int8, uint8)"], problems
+
+
+def test_a_case_removed_from_the_enum_fails():
+    problems, _ = check_sources(_edited("ModelInfo.swift", "    case int16\n", ""))
+    assert any("TensorCodec.swift" in p and "no member 'int16'" in p for p in problems), problems
+    assert any("ModelInfo.swift" in p and "no member 'int16'" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("name,old,new,fragment", [
+    ("TensorCodec.swift", "case .uint8: stored = Float(raw", "case .unit8: stored = Float(raw",
+     "type 'ElementType' has no member 'unit8' (switch case"),
+    ("Benchmark.swift", "(.metal, 1)", "(.metl, 1)", "type 'Accelerator' has no member 'metl' (tuple element"),
+    ("ModelInfo.swift", "type: .float32, scale:", "type: .float33, scale:",
+     "type 'ElementType' has no member 'float33' (argument 'type:'"),
+    ("Results.swift", "return .detection(detections(outputs))", "return .detections(detections(outputs))",
+     "type 'InferenceResult' has no member 'detections' (returned value"),
+    ("DemoModel.swift", "@Published var accelerator: Accelerator = .cpu", "@Published var accelerator: Accelerator = .gpu",
+     "type 'Accelerator' has no member 'gpu' (property initializer"),
+    ("ContentView.swift", "if model.accelerator == .cpu", "if model.accelerator == .CPU",
+     "type 'Accelerator' has no member 'CPU' (comparison"),
+    ("DemoModel.swift", "self.status = .ready(", "self.status = .readied(",
+     "type 'DemoModel.DelegateStatus' has no member 'readied' (assigned value"),
+    ("DemoModel.swift", "if case .failed(let reason) = status", "if case .failure(let reason) = status",
+     "type 'DemoModel.DelegateStatus' has no member 'failure' (if case pattern"),
+    ("ContentView.swift", "model.run(.generated)", "model.run(.generate)",
+     "type 'ModelInput' has no member 'generate' (argument '_:'"),
+    ("TensorCodec.swift", "ModelInfo.imageWidth", "ModelInfo.imageWidht", "type 'ModelInfo' has no member 'imageWidht'"),
+    ("Results.swift", "output.info.shape", "output.info.shapes", "value of type 'TensorInfo' has no member 'shapes'"),
+    ("Benchmark.swift", "accelerator.benchName", "accelerator.benchname",
+     "value of type 'Accelerator' has no member 'benchname'"),
+], ids=["switch-case", "tuple", "memberwise-init", "return", "property", "comparison", "assignment", "if-case",
+        "method-argument", "static-member", "instance-member", "enum-member"])
+def test_misspelt_members_fail(name, old, new, fragment):
+    problems, _ = check_sources(_edited(name, old, new))
+    assert any(fragment in p for p in problems), problems
+
+
+def test_a_non_exhaustive_switch_fails():
+    problems, _ = check_sources(_edited("ModelInfo.swift", "        case .int16: return 2\n", ""))
+    assert any("switch over 'ElementType' must be exhaustive: no case for .int16" in p for p in problems), problems
+
+
+def test_sdk_types_and_open_types_are_not_judged():
+    """SwiftUI modifiers on a project View, SDK enums (.caption, .userInitiated) and members of an
+    extension of an SDK type are unknown to the check and must not be reported."""
+    problems, stats = check_sources({"A.swift": b"""
+import SwiftUI
+struct V: View {
+    var body: some View { Text("x").font(.caption).tabItem { Text("y") } }
+}
+extension UIImage { func f() -> Int { 1 } }
+func g(_ v: V, _ i: UIImage) { _ = v.padding(); _ = i.size; DispatchQueue.global(qos: .userInitiated).async {} }
+"""})
+    assert problems == [] and stats["implicit_unresolved"] >= 2, (problems, stats)
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+def test_every_element_type_switch_is_generated_from_the_table():
+    """The enum, its byteCount, the codec's store/decode/benchmark switches and the Kotlin
+    branches name exactly the table's types."""
+    from mobilepack.render.tensor_types import ELEMENT_TYPES
+
+    names = [t.dtype for t in ELEMENT_TYPES]
+    info = (APP / "ModelInfo.swift").read_text(encoding="utf-8")
+    enum = info[info.index("enum ElementType"):info.index("var byteCount")]
+    assert re.findall(r"case (\w+)", enum) == names
+    codec = (APP / "TensorCodec.swift").read_text(encoding="utf-8")
+    for function in ("static func store(", "static func decode(", "static func benchmarkData("):
+        body = codec[codec.index(function):]
+        body = body[:body.index("\n    }\n")]
+        assert re.findall(r"case \.(\w+):", body) == names, function
+    kotlin = ROOT / "android-demo" / "app" / "src" / "main" / "java" / "com" / "example" / "digitsdemo"
+    runner = (kotlin / "ModelRunner.kt").read_text(encoding="utf-8")
+    body = runner[runner.index("fun dataType("):]
+    assert re.findall(r'"(\w+)" -> DataType\.(\w+)', body[:body.index("else ->")]) == \
+        [(t.dtype, t.kotlin_data_type) for t in ELEMENT_TYPES]
+    codec_kt = (kotlin / "TensorCodec.kt").read_text(encoding="utf-8")
+    for function in ("fun encode(", "fun decode("):
+        body = codec_kt[codec_kt.index(function):]
+        assert re.findall(r'^\s+"(\w+)" -> ', body[:body.index("else ->")], re.M) == names, function
+
+
+def test_a_type_added_to_the_table_reaches_every_switch(tmp_path, monkeypatch):
+    """Adding an element type to the table adds the enum case and a branch to every switch, so the
+    rendered app still passes the check (the drift the issue was about cannot be rendered)."""
+    import dataclasses
+
+    from mobilepack.render import tensor_types
+    from mobilepack.render.renderer import render_project
+    from tests.test_android_checks import _convert, _tiny_models, task_inputs
+
+    extra = dataclasses.replace(tensor_types.ELEMENT_TYPES[0], dtype="float64", size=8, swift_scalar="Double",
+                                kotlin_data_type="FLOAT64")
+    monkeypatch.setattr(tensor_types, "ELEMENT_TYPES", (*tensor_types.ELEMENT_TYPES, extra))
+    model = _convert(_tiny_models()["generic"], "generic")
+    render_project("ios", task_inputs("generic", model, package="com.mobilepack.checks.table"), tmp_path / "p")
+    project = tmp_path / "p"
+    info = next(project.rglob("ModelInfo.swift")).read_text(encoding="utf-8")
+    assert "    case float64\n" in info and "case .float64: return 8" in info
+    codec = next(project.rglob("TensorCodec.swift")).read_text(encoding="utf-8")
+    assert codec.count("case .float64") == 3
+    problems, stats = check(project)
+    assert problems == [] and any(s.endswith("TensorCodec.swift:ElementType") for s in stats["switched"])
+
+
+def test_benchmark_pattern_in_swift_is_the_table_rule():
+    """The Swift benchmarkData branches compute what tensor_types.bench_value (the shared
+    definition) says, element by element."""
+    from mobilepack.render.tensor_types import ELEMENT_TYPES, bench_value
+
+    codec = (APP / "TensorCodec.swift").read_text(encoding="utf-8")
+    body = codec[codec.index("static func benchmarkData("):]
+    body = body[:body.index("\n    }\n")]
+    rules = dict(re.findall(r"case \.(\w+): stored = (.+)", body))
+    assert set(rules) == {t.dtype for t in ELEMENT_TYPES}
+    for dtype, expression in rules.items():
+        python = expression.replace("Float(", "float(")
+        for i in (0, 1, 2, 3, 31, 32, 100, 255, 1000):
+            v = (i * 7919) % 256
+            assert eval(python, {"v": v}) == pytest.approx(bench_value(dtype, i)), (dtype, i)  # noqa: S307
+    assert bench_value("float32", 1) == pytest.approx(239 / 255) and bench_value("int8", 1) == 111.0
+    assert bench_value("uint8", 1) == 239.0 and bench_value("int32", 1) == 1.0 and bench_value("bool", 2) == 0.0
+
+
+def test_one_channel_threshold_comes_from_the_table_on_both_platforms(tmp_path, monkeypatch):
+    from mobilepack.render import tensor_types
+    from mobilepack.render.renderer import render_project
+    from tests.test_android_checks import _convert, _tiny_models, task_inputs
+
+    results = (APP / "Results.swift").read_text(encoding="utf-8")
+    assert "if classCount == 1 { return output.values[base] >= ModelInfo.oneChannelThreshold ? 1 : 0 }" in results
+    assert "static let oneChannelThreshold: Float = 0.5" in (APP / "ModelInfo.swift").read_text(encoding="utf-8")
+    monkeypatch.setattr(tensor_types, "ONE_CHANNEL_THRESHOLD", 0.25)
+    model = _convert(_tiny_models()["image_segmentation"], "image_segmentation")
+    inputs = task_inputs("image_segmentation", model, package="com.mobilepack.checks.mask")
+    render_project("ios", inputs, tmp_path / "ios")
+    render_project("android", inputs, tmp_path / "android")
+    assert "static let oneChannelThreshold: Float = 0.25" in next((tmp_path / "ios").rglob("ModelInfo.swift")).read_text()
+    assert "if (c == 1) return if (output[base] >= 0.25f) 1 else 0" in \
+        next((tmp_path / "android").rglob("Results.kt")).read_text()
+
+
+def test_integer_kernels_follow_the_model():
+    """Full-integer and dynamic-range conversions compute with integer tensors; fp32 and fp16 do not
+    (the Core ML refusal keys on this).  Real TFLiteConverter runs on a tiny model."""
+    import numpy as np
+
+    from mobilepack.render.tensor_types import integer_kernels
+    from tests.models import keras, tf
+
+    t, k = tf(), keras()
+    k.utils.set_random_seed(0)
+    inp = k.Input(shape=(32,), name="features")   # 32x64 weights: large enough for dynamic-range quantization
+    model = k.Model(inp, k.layers.Dense(3)(k.layers.Dense(64, activation="relu")(inp)))
+
+    def convert(mode: str) -> bytes:
+        converter = t.lite.TFLiteConverter.from_keras_model(model)
+        if mode != "fp32":
+            converter.optimizations = [t.lite.Optimize.DEFAULT]
+        if mode == "fp16":
+            converter.target_spec.supported_types = [t.float16]
+        if mode == "int8":
+            shapes = [tuple(i.shape[1:]) for i in model.inputs]
+            rng = np.random.default_rng(0)
+            converter.representative_dataset = lambda: (
+                [rng.normal(size=(1, *s)).astype(np.float32) for s in shapes] for _ in range(4))
+            converter.target_spec.supported_ops = [t.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        return converter.convert()
+
+    assert {mode: integer_kernels(convert(mode)) for mode in ("fp32", "fp16", "dynamic", "int8")} == \
+        {"fp32": False, "fp16": False, "dynamic": True, "int8": True}
+    assert integer_kernels(b"not a model") is False
+    assert "static let integerKernels = true" in (APP / "ModelInfo.swift").read_text(encoding="utf-8")
+
+
+# --- the review rules -----------------------------------------------------------------------------
+
+def _copy(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(GOLDEN, tmp_path / "p"))
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize("name,old,new,fragment", [
+    ("DigitsDemo/TensorCodec.swift", "UIGraphicsImageRenderer(size: target.size, format: format)",
+     "UIGraphicsImageRenderer(size: target.size)", "draws at the screen's scale"),
+    ("DigitsDemo/TensorCodec.swift", "format.scale = 1\n", "\n", "without `format.scale = 1`"),
+    ("DigitsDemo/ContentView.swift", ".task(id: photoItem) {", ".onChange(of: photoItem) { item in",
+     "onChange(of:perform:) with a one-parameter closure"),
+    ("DigitsDemo/AudioRecorder.swift", "AudioRecorder.requestPermission { granted in",
+     "AVAudioSession.sharedInstance().requestRecordPermission { granted in", "requestRecordPermission is deprecated"),
+    ("DigitsDemo/ModelRunner.swift", "if ModelInfo.integerKernels {", "if ModelInfo.integerKernels && false {",
+     "does not refuse integer models"),
+    ("DigitsDemo/Benchmark.swift", "let first = try runner.timedIteration(inputs)", "let first = try runner.invoke()",
+     "measure must time ModelRunner.timedIteration only"),
+    ("DigitsDemo/ModelRunner.swift", "bytesRead += tensor.data.count", "bytesRead += TensorCodec.decode(tensor.data, as: info).count",
+     "decodes or allocates inside the timed region"),
+    ("DigitsDemo.xcodeproj/project.pbxproj", "LastUpgradeCheck = 2600;", "LastUpgradeCheck = 1500;",
+     "LastUpgradeCheck = 1500 makes Xcode offer"),
+], ids=["renderer-scale", "scale-1", "onChange", "record-permission", "coreml-int8", "bench-first", "bench-decode",
+        "upgrade-check"])
+def test_review_rules_bite(tmp_path, name, old, new, fragment):
+    from tests.test_ios_checks import review_rule_problems
+
+    project = _copy(tmp_path)
+    assert review_rule_problems(project) == []
+    _edit(project / name, old, new)
+    problems = review_rule_problems(project)
+    assert any(fragment in p for p in problems), problems
+
+
+def test_integer_kernels_flag_must_match_the_bundled_model(tmp_path):
+    from tests.test_ios_checks import model_consistency_problems
+
+    project = _copy(tmp_path)
+    _edit(project / "DigitsDemo" / "ModelInfo.swift", "static let integerKernels = true", "static let integerKernels = false")
+    assert any("integerKernels is not true" in p for p in model_consistency_problems(project))
+
+
+def test_text_padding_side_is_rendered(tmp_path):
+    """`model.padding` ("pre" puts the pad ids before the tokens) reaches the Swift tokenizer;
+    without the field the tokenizer pads after the tokens."""
+    from mobilepack.render.context import build_context
+    from mobilepack.render.renderer import render_files
+    from mobilepack.render.targets import get
+    from tests.test_android_checks import _convert, _tiny_models, task_inputs
+
+    target = get("ios")
+    model = _convert(_tiny_models()["text_classification"], "text_classification")
+    context = build_context(task_inputs("text_classification", model, package="com.mobilepack.checks.pad"))
+    context.update(target.extend_context(context))
+    files = render_files(target, context)
+    tokenizer = next(v for k, v in files.items() if k.endswith("Tokenizer.swift")).decode("utf-8")
+    assert 'static let padding = "post"' in tokenizer and "padding == \"pre\" ? pad + tokens : tokens + pad" in tokenizer
+    context["model"]["padding"] = "pre"
+    files = render_files(target, context)
+    assert 'static let padding = "pre"' in next(v for k, v in files.items() if k.endswith("Tokenizer.swift")).decode()
