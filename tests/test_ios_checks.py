@@ -545,6 +545,31 @@ def test_rendered_project_passes_every_check(ios_projects, name):
     assert project_problems(ios_projects[name]) == []
 
 
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_semantic_check_covers_every_task_project(ios_projects, name):
+    """The semantic check (part of project_problems above) resolved the element-type switches and
+    the ModelInfo members of each task's project: it did not pass by skipping them."""
+    from tests.swift_semantics import check
+
+    problems, stats = check(ios_projects[name])
+    assert problems == []
+    app = next(ios_projects[name].glob("*/ModelInfo.swift")).parent.name
+    for switch in ("TensorCodec.swift:ElementType", "ModelInfo.swift:ElementType", "ResultView.swift:InferenceResult"):
+        assert f"{app}/{switch}" in stats["switched"], (name, switch)
+    assert stats["implicit_checked"] >= 50 and stats["explicit_checked"] >= 150, stats
+
+
+def test_core_ml_refusal_follows_the_shipped_model(ios_projects):
+    """The full-integer image classifier gets the Core ML refusal (flag and README); the float
+    generic model does not: Core ML stays offered where it can run."""
+    for name, integer in (("image_classification", True), ("generic", False), ("audio_classification", False)):
+        info = next(ios_projects[name].rglob("ModelInfo.swift")).read_text(encoding="utf-8")
+        readme = (ios_projects[name] / "README.md").read_text(encoding="utf-8")
+        assert f"static let integerKernels = {str(integer).lower()}" in info, name
+        assert ("**Core ML is refused**" in readme) is integer, name
+        assert "CocoaPods' trunk became read-only on 2 December 2026" in readme and "product and module `LiteRT`" in readme
+
+
 def test_each_task_gets_its_input_and_output_path(ios_projects):
     expected = {"image_classification": ("image", "classification"), "object_detection": ("image", "detection"),
                 "image_segmentation": ("image", "segmentation"), "text_classification": ("text", "classification"),
