@@ -13,7 +13,13 @@
 * every TensorFlowLite member, initializer label, method label and enum case the Swift uses is in
   TensorFlowLiteSwift's public API (transcribed from the pod's sources: no Swift compiler here);
 * the asset catalog's ``Contents.json`` files are JSON and name images that exist;
-* the tensors ``ModelInfo.swift`` describes are the bundled model's, as LiteRT reads them.
+* the tensors ``ModelInfo.swift`` describes are the bundled model's, as LiteRT reads them (and its
+  ``integerKernels`` flag is what the model's tensors say);
+* the semantic check of ``tests/swift_semantics.py``: implicit members (``.name``) and members of the
+  project's own types resolve, switches over project enums are exhaustive (what a parser accepts
+  and swiftc rejects, e.g. the shipped ``.float16`` codec; see tests/test_ios_semantics.py);
+* the review rules: images drawn at scale 1, no iOS 17-deprecated API, Core ML refused for integer
+  models, the benchmark timing only the shared timed region, a current ``LastUpgradeCheck``.
 
 The projects checked: the sample (``ios-demo/``), a tiny model of each task type (the Android
 checks' models, so both apps are checked on the same inputs) and an injection project whose app

@@ -7,7 +7,8 @@ and the pbxproj object graph (files, groups, build phases) whose object IDs are 
 deterministically from file paths, so the same inputs give a byte-identical project.
 How the app feeds and reads the model (input kind, output kind, SSD output order,
 per-channel normalization) is decided by the same helpers as the Android app's, so
-both apps behave the same."""
+both apps behave the same; the tensor element types, the benchmark input pattern and the
+one-channel mask rule come from the one table in ``render.tensor_types``."""
 
 from __future__ import annotations
 
