@@ -300,3 +300,21 @@ def test_text_padding_side_is_rendered(tmp_path):
     context["model"]["padding"] = "pre"
     files = render_files(target, context)
     assert 'static let padding = "pre"' in next(v for k, v in files.items() if k.endswith("Tokenizer.swift")).decode()
+
+
+def test_a_dtype_outside_the_table_is_one_clean_error():
+    """float16 I/O (no FLOAT16 in the org.tensorflow.lite Java API) is refused for both apps with one
+    message naming the table's types, never rendered into a switch that lacks it."""
+    from mobilepack.errors import UsageError
+    from mobilepack.render.context import app_io
+    from mobilepack.render.tensor_types import ELEMENT_TYPES
+
+    tensor = {"name": "x", "shape": [1, 4], "dtype": "float16", "quantization": None, "elements": 4}
+    context = {"model": {"inputs": [tensor], "outputs": [dict(tensor, name="y", dtype="float32")], "task": "generic",
+                         "image_input": None}, "labels": [], "normalization": None}
+    for platform in ("iOS", "Android"):
+        with pytest.raises(UsageError) as info:
+            app_io(context, platform=platform)
+        assert info.value.message == f"tensor 'x' has dtype float16 that the {platform} app cannot feed or read"
+        assert info.value.hint == "supported dtypes: " + ", ".join(sorted(t.dtype for t in ELEMENT_TYPES))
+        assert info.value.exit_code == 2
