@@ -25,6 +25,15 @@ APP = GOLDEN / "DigitsDemo"
 FLOAT16 = ROOT / "tests" / "fixtures" / "ios-float16"
 
 
+@pytest.fixture(scope="module")
+def tiny_models() -> dict[str, bytes]:
+    """The Android/iOS checks' tiny models, built once and converted (real TFLiteConverter)."""
+    from tests.test_android_checks import _convert, _tiny_models
+
+    models = _tiny_models()
+    return {task: _convert(models[task], task) for task in ("generic", "image_segmentation", "text_classification")}
+
+
 def _app_sources(**replace: str) -> dict[str, bytes]:
     files = {p.name: p.read_bytes() for p in sorted(APP.glob("*.swift"))}
     for name, text in replace.items():
@@ -141,20 +150,20 @@ def test_every_element_type_switch_is_generated_from_the_table():
         assert re.findall(r'^\s+"(\w+)" -> ', body[:body.index("else ->")], re.M) == names, function
 
 
-def test_a_type_added_to_the_table_reaches_every_switch(tmp_path, monkeypatch):
+def test_a_type_added_to_the_table_reaches_every_switch(tmp_path, monkeypatch, tiny_models):
     """Adding an element type to the table adds the enum case and a branch to every switch, so the
     rendered app still passes the check (the drift the issue was about cannot be rendered)."""
     import dataclasses
 
     from mobilepack.render import tensor_types
     from mobilepack.render.renderer import render_project
-    from tests.test_android_checks import _convert, _tiny_models, task_inputs
+    from tests.test_android_checks import task_inputs
 
     extra = dataclasses.replace(tensor_types.ELEMENT_TYPES[0], dtype="float64", size=8, swift_scalar="Double",
                                 kotlin_data_type="FLOAT64")
     monkeypatch.setattr(tensor_types, "ELEMENT_TYPES", (*tensor_types.ELEMENT_TYPES, extra))
-    model = _convert(_tiny_models()["generic"], "generic")
-    render_project("ios", task_inputs("generic", model, package="com.mobilepack.checks.table"), tmp_path / "p")
+    render_project("ios", task_inputs("generic", tiny_models["generic"], package="com.mobilepack.checks.table"),
+                   tmp_path / "p")
     project = tmp_path / "p"
     info = next(project.rglob("ModelInfo.swift")).read_text(encoding="utf-8")
     assert "    case float64\n" in info and "case .float64: return 8" in info
@@ -183,17 +192,16 @@ def test_benchmark_pattern_in_swift_is_the_table_rule():
     assert bench_value("uint8", 1) == 239.0 and bench_value("int32", 1) == 1.0 and bench_value("bool", 2) == 0.0
 
 
-def test_one_channel_threshold_comes_from_the_table_on_both_platforms(tmp_path, monkeypatch):
+def test_one_channel_threshold_comes_from_the_table_on_both_platforms(tmp_path, monkeypatch, tiny_models):
     from mobilepack.render import tensor_types
     from mobilepack.render.renderer import render_project
-    from tests.test_android_checks import _convert, _tiny_models, task_inputs
+    from tests.test_android_checks import task_inputs
 
     results = (APP / "Results.swift").read_text(encoding="utf-8")
     assert "if classCount == 1 { return output.values[base] >= ModelInfo.oneChannelThreshold ? 1 : 0 }" in results
     assert "static let oneChannelThreshold: Float = 0.5" in (APP / "ModelInfo.swift").read_text(encoding="utf-8")
     monkeypatch.setattr(tensor_types, "ONE_CHANNEL_THRESHOLD", 0.25)
-    model = _convert(_tiny_models()["image_segmentation"], "image_segmentation")
-    inputs = task_inputs("image_segmentation", model, package="com.mobilepack.checks.mask")
+    inputs = task_inputs("image_segmentation", tiny_models["image_segmentation"], package="com.mobilepack.checks.mask")
     render_project("ios", inputs, tmp_path / "ios")
     render_project("android", inputs, tmp_path / "android")
     assert "static let oneChannelThreshold: Float = 0.25" in next((tmp_path / "ios").rglob("ModelInfo.swift")).read_text()
@@ -282,17 +290,17 @@ def test_integer_kernels_flag_must_match_the_bundled_model(tmp_path):
     assert any("integerKernels is not true" in p for p in model_consistency_problems(project))
 
 
-def test_text_padding_side_is_rendered(tmp_path):
+def test_text_padding_side_is_rendered(tiny_models):
     """`model.padding` ("pre" puts the pad ids before the tokens) reaches the Swift tokenizer;
     without the field the tokenizer pads after the tokens."""
     from mobilepack.render.context import build_context
     from mobilepack.render.renderer import render_files
     from mobilepack.render.targets import get
-    from tests.test_android_checks import _convert, _tiny_models, task_inputs
+    from tests.test_android_checks import task_inputs
 
     target = get("ios")
-    model = _convert(_tiny_models()["text_classification"], "text_classification")
-    context = build_context(task_inputs("text_classification", model, package="com.mobilepack.checks.pad"))
+    context = build_context(task_inputs("text_classification", tiny_models["text_classification"],
+                                        package="com.mobilepack.checks.pad"))
     context.update(target.extend_context(context))
     files = render_files(target, context)
     tokenizer = next(v for k, v in files.items() if k.endswith("Tokenizer.swift")).decode("utf-8")
