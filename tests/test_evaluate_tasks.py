@@ -1,0 +1,420 @@
+"""Per-task evaluation with real LiteRT on tiny "oracle" models whose outputs are known by
+construction (constant boxes, identity kernels), so every expected metric below is computed by
+hand from the model's design, never by the code under test.
+
+Every metric also gets a negative case: a deliberately wrong model (displaced boxes, permuted
+classes, other weights) or wrong labels must lower it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mobilepack
+from mobilepack.data.readers import read_samples
+from mobilepack.errors import DataError, UsageError
+from mobilepack.evaluate import metrics
+from mobilepack.evaluate.accuracy import NOT_APPLICABLE, evaluate
+from mobilepack.evaluate.selection import Candidate, Criterion, select
+from mobilepack.evaluate.tasks import check_eval_data, get as get_evaluator
+from mobilepack.model.spec import spec_from_dict
+from tests.models import keras
+
+# -- oracle models ------------------------------------------------------------------------------
+
+# detector: 3 constant boxes [ymin, xmin, ymax, xmax]; classes 0, 1, 0; score of box k = mean of channel k
+BOXES = [[0.1, 0.1, 0.5, 0.5], [0.5, 0.5, 0.9, 0.9], [0.1, 0.5, 0.5, 0.9]]
+CLASSES = [0.0, 1.0, 0.0]
+SHIFT = 0.3   # the "wrong" detector: every coordinate + 0.3 (argmax of the flattened boxes is unchanged)
+
+
+def _detector(path: Path, shift: float = 0.0) -> Path:
+    k = keras()
+    inp = k.Input((16, 16, 3), name="image")
+    x = k.layers.Rescaling(1 / 255.0)(inp)
+    m = k.layers.GlobalAveragePooling2D()(x)
+    flat = k.layers.Flatten()(x)
+
+    def const(units, values, name=None):  # zero weights on every pixel (enough weights for int8 to be smaller)
+        return k.layers.Dense(units, kernel_initializer="zeros", name=name,
+                              bias_initializer=k.initializers.Constant(values))(flat)
+
+    boxes = k.layers.Reshape((3, 4), name="locations")(const(12, (np.array(BOXES) + shift).ravel().tolist()))
+    classes = const(3, CLASSES, name="classes")
+    scores = k.layers.Activation("linear", name="scores")(m)
+    count = k.layers.Reshape((), name="count")(const(1, [3.0]))
+    k.Model(inp, [boxes, classes, scores, count]).save(path)
+    return path
+
+
+def _segmenter(path: Path, permutation=(0, 1, 2)) -> Path:
+    """1x1 convolution routing input channel c to class permutation[c]: argmax = dominant colour."""
+    k = keras()
+    kernel = np.zeros((1, 1, 3, 3), np.float32)
+    for c, cls in enumerate(permutation):
+        kernel[0, 0, c, cls] = 1.0
+    inp = k.Input((8, 8, 3), name="image")
+    conv = k.layers.Conv2D(3, 1, name="mask")
+    out = conv(k.layers.Rescaling(1 / 255.0)(inp))
+    conv.set_weights([kernel, np.zeros(3, np.float32)])
+    k.Model(inp, out).save(path)
+    return path
+
+
+def _classifier(path: Path) -> Path:
+    """Class = dominant colour channel."""
+    k = keras()
+    inp = k.Input((8, 8, 3), name="image")
+    dense = k.layers.Dense(3, name="logits")
+    x = dense(k.layers.GlobalAveragePooling2D()(k.layers.Rescaling(1 / 255.0)(inp)))
+    dense.set_weights([np.eye(3, dtype=np.float32) * 4, np.zeros(3, np.float32)])
+    k.Model(inp, k.layers.Softmax(name="scores")(x)).save(path)
+    return path
+
+
+W_GOOD = np.array([[1.0, -2.0], [0.5, 0.0], [0.0, 1.5], [-1.0, 1.0]], np.float32)
+W_BAD = np.array([[1.0, 2.0], [0.5, 0.0], [0.0, -1.5], [-1.0, 1.0]], np.float32)
+
+
+def _generic(path: Path, weights) -> Path:
+    k = keras()
+    inp = k.Input((4,), name="x")
+    dense = k.layers.Dense(2, name="y")
+    out = dense(inp)
+    dense.set_weights([weights, np.array([0.25, -0.5], np.float32)])
+    k.Model(inp, out).save(path)
+    return path
+
+
+def _convert(src: Path, out: Path, **options) -> tuple[dict, Path]:
+    result = mobilepack.convert(src, out, quantize=options.pop("quantize", ["fp32"]), **options)
+    record = result.to_dict()
+    return record, out / record["variants"][0]["path"]
+
+
+def _png(path: Path, pixels) -> Path:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(pixels, np.uint8)).save(path)
+    return path
+
+
+def _solid(path: Path, rgb, size=100) -> Path:
+    return _png(path, np.tile(np.asarray(rgb, np.uint8), (size, size, 1)))
+
+
+@pytest.fixture(scope="session")
+def oracles(tmp_path_factory):
+    """Every oracle model converted by the real converter (fp32), with its spec."""
+    d = tmp_path_factory.mktemp("oracles")
+    built = {}
+    for name, make in (("detector", lambda p: _detector(p)), ("shifted", lambda p: _detector(p, SHIFT)),
+                       ("segmenter", lambda p: _segmenter(p)), ("permuted", lambda p: _segmenter(p, (1, 2, 0))),
+                       ("classifier", _classifier), ("generic", lambda p: _generic(p, W_GOOD)),
+                       ("generic_bad", lambda p: _generic(p, W_BAD))):
+        record, tflite = _convert(make(d / f"{name}.keras"), d / name)
+        built[name] = (spec_from_dict(record["model"]), tflite)
+    return built
+
+
+# -- hand-made labelled data -------------------------------------------------------------------
+
+# image A: channel means (0.902, 0.8, 0.302); image B: (0.8, 0.102, 0.6)  -> the detector's scores
+RGB_A, RGB_B = (230, 204, 77), (204, 26, 153)
+
+
+def _coco(folder: Path, *, swap: bool = False) -> Path:
+    """Image A: a cat at box 0 and a dog at box 1 (both detected).  Image B: a cat at box 2
+    (detected) and a dog where nothing is detected.  COCO bbox = [x, y, w, h] in a 100x100 image."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _solid(folder / "a.png", RGB_A)
+    _solid(folder / "images" / "b.png", RGB_B)   # file_name may also be relative to DIR/images
+    cat, dog = (2, 1) if swap else (1, 2)
+    doc = {
+        "images": [{"id": 7, "file_name": "a.png", "width": 100, "height": 100},
+                   {"id": 9, "file_name": "b.png", "width": 100, "height": 100}],
+        "annotations": [
+            {"id": 1, "image_id": 7, "category_id": cat, "bbox": [10, 10, 40, 40]},
+            {"id": 2, "image_id": 7, "category_id": dog, "bbox": [50, 50, 40, 40]},
+            {"id": 3, "image_id": 9, "category_id": cat, "bbox": [50, 10, 40, 40]},
+            {"id": 4, "image_id": 9, "category_id": dog, "bbox": [10, 50, 40, 40]},
+            {"id": 5, "image_id": 9, "category_id": dog, "bbox": [0, 0, 100, 100], "iscrowd": 1},
+        ],
+        "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}],
+    }
+    (folder / "annotations.json").write_text(json.dumps(doc))
+    return folder
+
+
+# Worked by hand (IoU of the constant boxes with the labelled ones is exactly 1 or 0):
+#   cat: detections by score: A/box0 .902 TP, B/box0 .8 FP, B/box2 .6 TP, A/box2 .302 FP, 2 labelled
+#        precision 1, 1/2, 2/3, 1/2 at recall 1/2, 1/2, 1, 1 -> AP = 1/2 * 1 + 1/2 * 2/3 = 5/6
+#   dog: A/box1 .8 TP, B/box1 .102 FP, 2 labelled -> AP = 1/2 * 1 = 1/2
+#   mAP@0.5 = (5/6 + 1/2) / 2 = 2/3
+EXPECTED_MAP = 2 / 3
+# Categories swapped: cat: A/box0 FP, B/box0 FP, B/box2 FP, A/box2 FP -> 0
+#   dog: A/box1 .8 FP, B/box1 .102 FP -> AP 0.  The swapped labels' mAP is 0.
+# The shifted detector's boxes overlap every labelled box by IoU 0.01/0.31 < 0.5: mAP 0.
+
+
+def _mask_set(folder: Path) -> Path:
+    """8x8 image: left half red, top-right green, bottom-right blue; its mask (by hand) differs."""
+    img = np.zeros((8, 8, 3), np.uint8)
+    img[:, :4] = (255, 0, 0)
+    img[:4, 4:] = (0, 255, 0)
+    img[4:, 4:] = (0, 0, 255)
+    _png(folder / "scene.png", img)
+    mask = np.zeros((8, 8), np.uint8)
+    mask[:, 3] = 1          # the model calls column 3 class 0
+    mask[:4, 4:] = 1
+    mask[4:, 4:] = 2
+    mask[7, 4:] = 255       # not scored
+    from PIL import Image
+
+    (folder / "masks").mkdir(parents=True, exist_ok=True)
+    Image.fromarray(mask, mode="L").save(folder / "masks" / "scene.png")
+    return folder
+
+
+# By hand, scored pixels only (row 7 of the right half is ignored):
+#   class 0: labelled 24, predicted 32, overlap 24 -> IoU 24/32 = 3/4
+#   class 1: labelled 24, predicted 16, overlap 16 -> IoU 16/24 = 2/3
+#   class 2: labelled 12, predicted 12, overlap 12 -> IoU 1
+#   mIoU = (3/4 + 2/3 + 1) / 3 = 29/36
+EXPECTED_MIOU = 29 / 36
+# Permuted classes (red->1, green->2, blue->0): class 0: 0/36, class 1: 8/48, class 2: 0/28 -> 1/18
+EXPECTED_MIOU_PERMUTED = 1 / 18
+
+
+# -- detection ---------------------------------------------------------------------------------
+
+def test_map50_on_a_hand_made_coco_file(oracles, tmp_path):
+    spec, fp32 = oracles["detector"]
+    _, shifted = oracles["shifted"]
+    ev = get_evaluator("object_detection")
+    samples, truth, warnings = ev.read_labelled(_coco(tmp_path / "coco"), spec, ("cat", "dog"))
+    assert samples.count == 2 and warnings == []
+    assert [len(t) for t in truth] == [2, 2]          # the crowd box is skipped
+    m = evaluate([("fp32", fp32), ("int8", shifted)], samples, task="object_detection", truth=truth,
+                 labels=("cat", "dog"), delegates=["cpu"])
+    assert m.labelled and m.metric == "mAP@0.5"
+    assert m.cell("fp32", "cpu").accuracy == pytest.approx(EXPECTED_MAP, abs=1e-6)
+    assert m.cell("int8", "cpu").accuracy == pytest.approx(0.0)  # negative: displaced boxes
+    # negative: the same predictions against swapped labels
+    samples2, swapped, _ = ev.read_labelled(_coco(tmp_path / "swapped", swap=True), spec, ("cat", "dog"))
+    m2 = evaluate([("fp32", fp32)], samples2, task="object_detection", truth=swapped, delegates=["cpu"])
+    assert m2.cell("fp32", "cpu").accuracy == pytest.approx(0.0)
+
+
+def test_detector_is_not_selected_by_the_argmax_of_its_boxes(oracles, tmp_path):
+    """The displaced detector agrees with fp32 on the argmax of output 0 (what evaluation used to
+    compare for every task), yet none of its boxes matches: box agreement rejects it."""
+    spec, fp32 = oracles["detector"]
+    _, shifted = oracles["shifted"]
+    _solid(tmp_path / "imgs" / "a.png", RGB_A)
+    _solid(tmp_path / "imgs" / "b.png", RGB_B)
+    samples = read_samples(tmp_path / "imgs", spec, what="validation")
+    from mobilepack.runtime.interpreter import SignatureSession
+
+    flat = {name: [np.asarray(SignatureSession(path.read_bytes()).run(b)["locations"]).ravel().argmax()
+                   for b in samples.batches] for name, path in (("fp32", fp32), ("shifted", shifted))}
+    assert flat["fp32"] == flat["shifted"]            # the old rule would have called this 100 % agreement
+    m = evaluate([("fp32", fp32), ("int8", shifted)], samples, task="object_detection", delegates=["cpu"])
+    assert not m.labelled and m.agreement_metric.startswith("box agreement")
+    assert m.cell("fp32", "cpu").agreement == 1.0
+    assert m.cell("int8", "cpu").agreement == 0.0
+    crit = Criterion.of_matrix(m.to_dict())
+    s = select([Candidate("fp32", 4000, agreement=1.0), Candidate("fp16", 2000, agreement=1.0),
+                Candidate("int8", 1000, agreement=m.cell("int8", "cpu").agreement)], criterion=crit)
+    assert s.winner == "fp16" and s.rejected == ("int8",)
+    assert "box agreement" in s.rule and "box agreement" in s.reasons["int8"] and "95%" in s.rule
+
+
+def test_box_agreement_counts_missing_extra_and_wrong_class_boxes():
+    D = metrics.Detections
+    ref = D(np.array(BOXES), np.array([0, 1, 0]), np.array([0.9, 0.8, 0.7]))
+    assert metrics.detection_agreement(ref, ref) == 1.0
+    assert metrics.detection_agreement(ref, D(ref.boxes[:2], ref.classes[:2], ref.scores[:2])) == pytest.approx(2 / 3)
+    assert metrics.detection_agreement(ref, D(ref.boxes, np.array([1, 1, 0]), ref.scores)) == pytest.approx(2 / 3)
+    nudged = np.array(BOXES) + [0.02, 0.02, 0.02, 0.02]    # IoU 0.81: still the same object
+    assert metrics.detection_agreement(ref, D(nudged, ref.classes, ref.scores)) == 1.0
+    empty = D(np.zeros((0, 4)), np.zeros(0, int), np.zeros(0))
+    assert metrics.detection_agreement(empty, empty) == 1.0 and metrics.detection_agreement(ref, empty) == 0.0
+
+
+def test_coco_reader_errors_are_clean(oracles, tmp_path):
+    spec, _ = oracles["detector"]
+    ev = get_evaluator("object_detection")
+    with pytest.raises(DataError, match="has no annotations.json"):
+        ev.read_labelled(tmp_path, spec, ())
+    (tmp_path / "annotations.json").write_text('{"images": []}')
+    with pytest.raises(DataError, match="not COCO-style"):
+        ev.read_labelled(tmp_path, spec, ())
+    (tmp_path / "annotations.json").write_text(json.dumps(
+        {"images": [{"id": 1, "file_name": "gone.png"}], "annotations": [], "categories": []}))
+    with pytest.raises(DataError, match="gone.png"):
+        ev.read_labelled(tmp_path, spec, ())
+    with pytest.raises(DataError, match="needs labelled boxes"):
+        check_eval_data("object_detection", tmp_path / "nowhere")
+
+
+# -- segmentation ------------------------------------------------------------------------------
+
+def test_miou_on_hand_made_masks(oracles, tmp_path):
+    spec, fp32 = oracles["segmenter"]
+    _, permuted = oracles["permuted"]
+    samples, masks, _ = get_evaluator("image_segmentation").read_labelled(_mask_set(tmp_path / "seg"), spec, ())
+    m = evaluate([("fp32", fp32), ("int8", permuted)], samples, task="image_segmentation", truth=masks,
+                 delegates=["cpu"])
+    assert m.metric == "mIoU" and m.agreement_metric == "mask IoU"
+    assert m.cell("fp32", "cpu").accuracy == pytest.approx(EXPECTED_MIOU, abs=1e-9)
+    assert m.cell("int8", "cpu").accuracy == pytest.approx(EXPECTED_MIOU_PERMUTED, abs=1e-9)   # negative
+    assert m.cell("fp32", "cpu").agreement == 1.0
+    assert m.cell("int8", "cpu").agreement == 0.0        # every pixel's class differs from fp32's
+    with pytest.raises(DataError, match="needs labelled masks"):
+        check_eval_data("image_segmentation", tmp_path)
+
+
+def test_mask_reader_wants_one_mask_per_image(oracles, tmp_path):
+    spec, _ = oracles["segmenter"]
+    folder = _mask_set(tmp_path / "seg")
+    _png(folder / "extra.png", np.zeros((8, 8, 3)))
+    with pytest.raises(DataError, match="extra.png has no mask masks/extra.png"):
+        get_evaluator("image_segmentation").read_labelled(folder, spec, ())
+
+
+# -- classification ----------------------------------------------------------------------------
+
+def _class_folders(root: Path, *, mislabel: bool) -> Path:
+    colours = {"red": [(200, 10, 10), (250, 90, 40)], "green": [(10, 200, 10), (60, 240, 30)],
+               "blue": [(10, 10, 200), (30, 80, 250)]}
+    for cls, rgbs in colours.items():
+        for i, rgb in enumerate(rgbs):
+            folder = "green" if mislabel and cls == "red" and i == 0 else cls
+            _solid(root / folder / f"{cls}{i}.png", rgb, size=8)
+    return root
+
+
+def test_classification_accuracy_and_its_negative(oracles, tmp_path):
+    spec, fp32 = oracles["classifier"]
+    labels = ("red", "green", "blue")
+    ev = get_evaluator("image_classification")
+    right = ev.read_labelled(_class_folders(tmp_path / "ok", mislabel=False), spec, labels)
+    wrong = ev.read_labelled(_class_folders(tmp_path / "bad", mislabel=True), spec, labels)
+    for (samples, truth, _), expected in ((right, 1.0), (wrong, 5 / 6)):   # one of six images mislabelled
+        m = evaluate([("fp32", fp32)], samples, task="image_classification", truth=truth, labels=labels,
+                     delegates=["cpu"])
+        assert m.metric == "top-1 accuracy" and m.cell("fp32", "cpu").accuracy == pytest.approx(expected)
+
+
+# -- generic, text, audio, pass-through --------------------------------------------------------
+
+def _generic_inputs(path: Path) -> tuple[Path, np.ndarray]:
+    x = np.random.default_rng(3).normal(size=(6, 4)).astype(np.float32)
+    np.save(path, x)
+    return path, x
+
+
+def test_generic_cosine_and_max_abs_error(oracles, tmp_path):
+    spec, good = oracles["generic"]
+    _, bad = oracles["generic_bad"]
+    path, x = _generic_inputs(tmp_path / "x.npy")
+    samples = read_samples(path, spec)
+    m = evaluate([("fp32", good), ("int8", bad)], samples, task="generic", delegates=["cpu"])
+    assert m.metric is None and m.agreement_metric == "cosine similarity"
+    ok, wrong = m.cell("fp32", "cpu"), m.cell("int8", "cpu")
+    assert ok.metrics["cosine"] == pytest.approx(1.0) and ok.metrics["max_abs_error"] == 0.0
+    b = np.array([0.25, -0.5])
+    ya, yb = x @ W_GOOD + b, x @ W_BAD + b                 # what the two models compute, in numpy
+    cos = np.mean(np.sum(ya * yb, 1) / (np.linalg.norm(ya, axis=1) * np.linalg.norm(yb, axis=1)))
+    assert wrong.agreement == pytest.approx(cos, abs=1e-5) and wrong.agreement < 0.99     # negative
+    assert wrong.metrics["max_abs_error"] == pytest.approx(np.abs(ya - yb).max(), abs=1e-4)
+    crit = Criterion.of_matrix(m.to_dict())
+    s = select([Candidate("fp32", 10, agreement=1.0), Candidate("int8", 5, agreement=wrong.agreement)],
+               criterion=crit)
+    assert s.winner == "fp32" and "cosine similarity" in s.rule
+
+
+@pytest.mark.parametrize("task", ["text_classification", "audio_classification"])
+def test_text_and_audio_without_labels_use_cosine(task):
+    ev = get_evaluator(task)
+    assert ev.labelled_metric == "top-1 accuracy" and ev.agreement_key == "cosine"
+    a = {"scores": np.array([[0.2, 0.8], [0.6, 0.4]])}
+    b = {"scores": np.array([[0.8, 0.2], [0.6, 0.4]])}                   # wrong on the first sample
+    same, worse = ev.agreement(a, a), ev.agreement(a, b)
+    assert same["cosine"] == pytest.approx(1.0) and worse["cosine"] < same["cosine"]
+    assert worse["top1_agreement"] == 0.5
+
+
+def test_pass_through_agrees_with_itself_or_is_not_applicable(oracles, tmp_path):
+    spec, good = oracles["generic"]
+    _, bad = oracles["generic_bad"]
+    samples = read_samples(_generic_inputs(tmp_path / "x.npy")[0], spec)
+    alone = evaluate([("passthrough", good)], samples, task="generic", delegates=["cpu"])
+    assert alone.reference == "passthrough" and "the source itself" in alone.agreement_note
+    assert alone.cell("passthrough", "cpu").agreement == pytest.approx(1.0)
+    none = evaluate([("a", good), ("b", bad)], samples, task="generic", delegates=["cpu"])
+    assert none.reference is None and none.agreement_note.startswith(NOT_APPLICABLE)
+    assert all(c.agreement is None and c.status == "ok" for c in none.cells)
+
+
+def test_registry_refuses_unknown_tasks_and_unscorable_labels(tmp_path):
+    with pytest.raises(UsageError, match="valid: .*object_detection"):
+        get_evaluator("pose_estimation")
+    with pytest.raises(UsageError, match="no labelled metric"):
+        check_eval_data("generic", tmp_path)
+
+
+# -- build: the shipped variant is the one the apps and the report describe --------------------
+
+def test_build_int8_io_detector_ships_and_describes_int8(tmp_path):
+    """--quantize fp32,int8 --io-dtype int8 with labelled boxes: int8 keeps mAP@0.5 and ships, and
+    both apps describe its int8 input with the scale and zero point LiteRT reads from it."""
+    src = _detector(tmp_path / "det.keras")
+    cal = np.stack([np.tile(np.asarray(rgb, np.float32), (16, 16, 1)) for rgb in
+                    (RGB_A, RGB_B, (0, 0, 0), (255, 255, 255), (128, 30, 220))])
+    np.save(tmp_path / "cal.npy", cal)
+    (tmp_path / "labels.txt").write_text("cat\ndog\n")
+    out = tmp_path / "out"
+    result = mobilepack.build(src, out=str(out), target="all", cache_dir=str(tmp_path / "cache"),
+                              quantize=["fp32", "int8"], io_dtype="int8", calibration=str(tmp_path / "cal.npy"),
+                              eval_data=str(_coco(tmp_path / "coco")), labels=str(tmp_path / "labels.txt"),
+                              task="object_detection", delegates=["cpu"], runs=2, warmup=0, threads=[1])
+    r = result.report
+    acc = {(c["mode"], c["delegate"]): c for c in r["accuracy"]["cells"]}
+    assert r["accuracy"]["metric"] == "mAP@0.5"
+    assert acc[("fp32", "cpu")]["accuracy"] == pytest.approx(EXPECTED_MAP, abs=1e-6)
+    assert acc[("int8", "cpu")]["accuracy"] == pytest.approx(EXPECTED_MAP, abs=1e-6)
+    assert r["selection"]["winner"] == "int8" and "mAP@0.5" in r["selection"]["rule"]
+    md = (out / "reports/report.md").read_text()
+    assert "cpu mAP@0.5" in md and "mAP@0.5 (object_detection) on 2 labelled samples" in md
+    assert "mAP@0.5" in (out / "reports/report.html").read_text()
+
+    shipped = (out / "android/app/src/main/assets/model.tflite").read_bytes()
+    from ai_edge_litert.interpreter import Interpreter
+
+    d = Interpreter(model_content=shipped).get_input_details()[0]
+    assert d["dtype"] == np.int8
+    scale, zero = d["quantization"]
+    assert scale > 0
+    int8_variant = next(v for v in r["variants"] if v["mode"] == "int8")
+    assert int8_variant["inputs"][0]["dtype"] == "int8"
+    assert int8_variant["inputs"][0]["quantization"]["scale"] == pytest.approx(scale)
+    kotlin = next(out.glob("android/app/src/main/java/**/ModelConfig.kt")).read_text()
+    swift = next(out.glob("ios/*/ModelInfo.swift")).read_text()
+    import re
+
+    k_line = next(ln for ln in kotlin.splitlines() if "TensorInfo(" in ln and '"image"' in ln)
+    assert '"int8"' in k_line, k_line                      # not the source's float32 description
+    k_scale = float(re.search(r'"int8", ([-0-9.eE]+)f?, (-?\d+)\)', k_line).group(1))
+    k_zero = int(re.search(r'"int8", [-0-9.eE]+f?, (-?\d+)\)', k_line).group(1))
+    assert k_scale == pytest.approx(scale, rel=1e-6) and k_zero == zero
+    s_line = next(ln for ln in swift.splitlines() if "TensorInfo(" in ln and '"image"' in ln)
+    assert "type: .int8" in s_line
+    s_scale = float(re.search(r"scale: ([-0-9.eE]+)", s_line).group(1))
+    assert s_scale == pytest.approx(scale, rel=1e-6) and f"zeroPoint: {zero})" in s_line
+    assert "float32" not in k_line and "float32" not in s_line
