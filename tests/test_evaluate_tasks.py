@@ -418,3 +418,17 @@ def test_build_int8_io_detector_ships_and_describes_int8(tmp_path):
     s_scale = float(re.search(r"scale: ([-0-9.eE]+)", s_line).group(1))
     assert s_scale == pytest.approx(scale, rel=1e-6) and f"zeroPoint: {zero})" in s_line
     assert "float32" not in k_line and "float32" not in s_line
+
+
+@pytest.mark.parametrize("task,fragment", [("object_detection", "needs labelled boxes"),
+                                           ("image_segmentation", "needs labelled masks"),
+                                           ("generic", "no labelled metric")])
+def test_build_checks_the_eval_data_layout_before_converting(task, fragment, tmp_path):
+    from tests.conftest import DIGITS, assert_clean_error, run_cli
+
+    folder = tmp_path / "eval"
+    _solid(folder / "a.png", RGB_A)        # images, but neither annotations.json nor masks/
+    r = run_cli("build", DIGITS / "digits.keras", "-o", tmp_path / "out", "--task", task,
+                "--eval-data", folder)
+    assert_clean_error(r, 2, fragment, "--eval-data")
+    assert not (tmp_path / "out").exists()

@@ -42,7 +42,7 @@ def build_command(
     input_shape: Annotated[Optional[list[str]], typer.Option("--input-shape", help="NAME=1,224,224,3 (repeatable).")] = None,
     batch: Annotated[Optional[int], typer.Option("--batch")] = None,
     allow_float_fallback: Annotated[Optional[bool], typer.Option("--allow-float-fallback/--no-float-fallback")] = None,
-    eval_data: Annotated[Optional[str], typer.Option("--eval-data", help="Labelled data: folder per class, or .npz x/y.")] = None,
+    eval_data: Annotated[Optional[str], typer.Option("--eval-data", help="Labelled data: folder per class or .npz x/y; detection: DIR with annotations.json (COCO); segmentation: DIR with masks/.")] = None,
     max_accuracy_drop: Annotated[Optional[float], typer.Option("--max-accuracy-drop", help="Largest accuracy drop vs fp32 (0.01 = one point).")] = None,
     task: Annotated[Optional[str], typer.Option("--task", help="Metadata task (detected when unset).")] = None,
     labels: Annotated[Optional[str], typer.Option("--labels", help="Labels file, one per line.")] = None,
