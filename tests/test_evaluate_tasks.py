@@ -432,3 +432,56 @@ def test_build_checks_the_eval_data_layout_before_converting(task, fragment, tmp
                 "--eval-data", folder)
     assert_clean_error(r, 2, fragment, "--eval-data")
     assert not (tmp_path / "out").exists()
+
+
+# -- a real third-party segmenter (the zoo's deeplabv3.tflite, fetched by tests/setup) ----------
+
+def _zoo_model(*parts: str) -> Path:
+    import os
+
+    from tests.conftest import require
+
+    path = Path(os.environ.get("MOBILEPACK_ZOO_CACHE", Path.home() / ".cache" / "mobilepack-zoo"), "models", *parts)
+    require(path.is_file(), f"zoo model {parts[-1]} is not fetched (tests/setup/setup-zoo.sh)")
+    return path
+
+
+def test_real_deeplab_miou_against_its_own_masks_and_shifted_ones(tmp_path):
+    """DeepLab v3 (257x257, 21 classes, no signature) on a photo: masks made from its own prediction (computed
+    here with LiteRT directly) score mIoU 1; the same masks with every class shifted score 0; as a
+    pass-through it agrees with itself by mask IoU 1."""
+    from dataclasses import replace
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    from mobilepack.model.loading import load
+    from mobilepack.model.spec import Normalization, Task
+
+    path = _zoo_model("deeplabv3", "deeplabv3.tflite")
+    spec = replace(load(path).spec, task=Task.IMAGE_SEGMENTATION,
+                   normalization=Normalization((127.5,), (127.5,), "flags"))
+    from matplotlib import cbook
+    from PIL import Image
+
+    with Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)) as photo:  # a portrait
+        img = np.asarray(photo.convert("RGB").resize((257, 257)))
+    good, shifted = tmp_path / "good", tmp_path / "shifted"
+    _png(good / "scene.png", img)
+    _png(shifted / "scene.png", img)
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], ((img.astype(np.float32) - 127.5) / 127.5)[None])
+    it.invoke()
+    own = it.get_tensor(it.get_output_details()[0]["index"])[0].argmax(-1).astype(np.uint8)
+    assert set(np.unique(own)) >= {0, 15}      # background and PASCAL VOC's "person"
+    for folder, mask in ((good, own), (shifted, (own + 1) % 21)):
+        (folder / "masks").mkdir()
+        Image.fromarray(mask.astype(np.uint8), mode="L").save(folder / "masks" / "scene.png")
+    ev = get_evaluator("image_segmentation")
+    for folder, expected in ((good, 1.0), (shifted, 0.0)):
+        samples, masks, _ = ev.read_labelled(folder, spec, ())
+        m = evaluate([("passthrough", path)], samples, task="image_segmentation", truth=masks, delegates=["cpu"])
+        cell = m.cell("passthrough", "cpu")
+        assert cell.status == "ok", cell.error
+        assert cell.accuracy == pytest.approx(expected, abs=1e-3)
+        assert cell.agreement == 1.0 and m.reference == "passthrough"
