@@ -258,6 +258,12 @@ def test_coco_reader_errors_are_clean(oracles, tmp_path):
         {"images": [{"id": 1, "file_name": "gone.png"}], "annotations": [], "categories": []}))
     with pytest.raises(DataError, match="gone.png"):
         ev.read_labelled(tmp_path, spec, ())
+    _solid(tmp_path / "a.png", RGB_A)
+    (tmp_path / "annotations.json").write_text(json.dumps(
+        {"images": [{"id": 1, "file_name": "a.png"}], "categories": [{"id": 1, "name": "cat"}],
+         "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "iscrowd": 1}]}))
+    with pytest.raises(DataError, match="labels no boxes"):
+        ev.read_labelled(tmp_path, spec, ())
     with pytest.raises(DataError, match="needs labelled boxes"):
         check_eval_data("object_detection", tmp_path / "nowhere")
 
@@ -284,6 +290,12 @@ def test_mask_reader_wants_one_mask_per_image(oracles, tmp_path):
     folder = _mask_set(tmp_path / "seg")
     _png(folder / "extra.png", np.zeros((8, 8, 3)))
     with pytest.raises(DataError, match="extra.png has no mask masks/extra.png"):
+        get_evaluator("image_segmentation").read_labelled(folder, spec, ())
+    (folder / "extra.png").unlink()
+    from PIL import Image
+
+    Image.fromarray(np.full((8, 8), 255, np.uint8), mode="L").save(folder / "masks" / "scene.png")
+    with pytest.raises(DataError, match="not scored"):
         get_evaluator("image_segmentation").read_labelled(folder, spec, ())
 
 

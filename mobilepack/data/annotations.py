@@ -125,6 +125,9 @@ def read_coco(folder: str | Path, spec: ModelSpec, *, labels: tuple[str, ...] = 
             classes.append(cls)
         truth.append(Detections(np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(classes, np.int64),
                                 np.ones(len(classes))))
+    if not any(len(d) for d in truth):
+        raise DataError(f"{path} labels no boxes (every annotation is missing or iscrowd)",
+                        "mAP@0.5 needs at least one labelled box")
     x = norm.apply(np.stack(pixels)).astype(t.dtype)
     batches = _batched({t.name: x}, spec)
     return Samples(batches, str(folder), "coco"), truth[:len(batches) * t.shape[0]], warnings

@@ -17,6 +17,7 @@ from mobilepack.errors import DataError
 from mobilepack.model.spec import ModelSpec, Normalization
 
 MASKS = "masks"
+IGNORE = 255   # mask value of pixels that are not scored (evaluate.metrics.IGNORE)
 HINT = f"give --eval-data a folder of images with a {MASKS}/ folder holding <image name>.png class-index masks"
 
 
@@ -73,6 +74,8 @@ def read_mask_set(folder: str | Path, spec: ModelSpec, *,
             raise DataError(f"image {f.name} has no mask {MASKS}/{f.stem}.png", HINT)
         pixels.append(load_image(f, h, w, c))
         masks.append(read_mask(mask_path))
+    if all((m == IGNORE).all() for m in masks):
+        raise DataError(f"every mask in {folder / MASKS} is {IGNORE} (not scored)", "label at least one pixel")
     x = norm.apply(np.stack(pixels)).astype(t.dtype)
     batches = _batched({t.name: x}, spec)
     return Samples(batches, str(folder), "masks"), masks[:len(batches) * t.shape[0]]

@@ -206,8 +206,8 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
     emit = or_ignore(progress)
     evaluator = get_evaluator(task or "image_classification")
     warnings: list[str] = []
-    if truth is None and evaluator.score is not None and evaluator.labelled_metric == "top-1 accuracy":
-        truth, warnings = label_indices(samples, labels)
+    if truth is None and evaluator.truth_of_samples is not None:
+        truth, warnings = evaluator.truth_of_samples(samples, labels)
     labelled = truth is not None and evaluator.score is not None
     names = list(samples.batches[0])
     vulkan = discover_vulkan() if "gpu" in delegates else None

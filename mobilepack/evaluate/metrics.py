@@ -7,12 +7,13 @@ Masks are integer class maps ``[H, W]``; ``IGNORE`` (255) marks pixels no metric
 from __future__ import annotations
 
 from mobilepack.data.annotations import Detections
+from mobilepack.data.masks import IGNORE as MASK_IGNORE
 
 __all__ = ["Detections", "box_iou", "detection_agreement", "mean_average_precision", "mask_iou",
            "mean_iou_from_confusion", "confusion", "cosine", "max_abs_error"]
 
 IOU_MATCH = 0.5          # a detection matches a box at IoU >= 0.5 (the "@0.5" of mAP@0.5)
-IGNORE = 255             # mask value of pixels that are not scored
+IGNORE = MASK_IGNORE      # mask value of pixels that are not scored
 
 
 def box_iou(a, b):

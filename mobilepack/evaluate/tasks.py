@@ -47,6 +47,8 @@ class Evaluator:
     read_labelled: Callable[..., tuple[Any, Any, list[str]]] | None = None
     score: Callable[[dict[str, Any], Any], float | None] | None = None
     labelled_layout: str = ""             # what labelled --eval-data looks like (for hints)
+    # labels carried by the samples themselves (class folders, .npz y) -> (truth, warnings)
+    truth_of_samples: Callable[..., tuple[Any, list[str]]] | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"task": self.task, "metric": self.labelled_metric, "agreement_metric": self.agreement_metric,
@@ -114,12 +116,17 @@ def _score_agreement(pred, ref):
             "cosine": _per_sample(cosine, p, r), "max_abs_error": max_abs_error(p, r) if len(p) else 0.0}
 
 
-def _read_classes(eval_data, spec, labels, *, limit=None):
-    from mobilepack.data.readers import read_samples
+def _class_truth(samples, labels):
     from mobilepack.evaluate.accuracy import label_indices
 
+    return label_indices(samples, tuple(labels))
+
+
+def _read_classes(eval_data, spec, labels, *, limit=None):
+    from mobilepack.data.readers import read_samples
+
     samples = read_samples(eval_data, spec, limit=limit, what="evaluation")
-    truth, warnings = label_indices(samples, tuple(labels))
+    truth, warnings = _class_truth(samples, labels)
     if truth is None:
         raise DataError(f"evaluation data {eval_data} has no labels",
                         "use a folder per class of images, or .npz with x and y")
@@ -139,7 +146,7 @@ for _task, _agree_name, _agree_key in (("image_classification", "top-1 agreement
                                        ("text_classification", "cosine similarity", "cosine"),
                                        ("audio_classification", "cosine similarity", "cosine")):
     register(Evaluator(_task, _agree_name, _agree_key, 0.99, "top-1 accuracy", _reduce_scores, _score_agreement,
-                       _read_classes, _top1, _CLASSES_LAYOUT))
+                       _read_classes, _top1, _CLASSES_LAYOUT, _class_truth))
 
 
 # -- object detection -------------------------------------------------------------------------
@@ -287,9 +294,10 @@ def check_eval_data(task: str | None, path) -> None:
     from mobilepack.data.annotations import has_annotations
     from mobilepack.data.masks import has_masks
 
-    if task is None or path is None:
-        return
-    ev = get(task)
+    name = getattr(task, "value", task)
+    if name not in _REGISTRY or path is None:
+        return  # an unknown --task is the metadata stage's error to report
+    ev = _REGISTRY[name]
     p = Path(path)
     if ev.labelled_metric is None:
         raise UsageError(f"a {ev.task} model has no labelled metric, so --eval-data cannot be scored",
