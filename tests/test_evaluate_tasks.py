@@ -497,3 +497,41 @@ def test_real_deeplab_miou_against_its_own_masks_and_shifted_ones(tmp_path):
         assert cell.status == "ok", cell.error
         assert cell.accuracy == pytest.approx(expected, abs=1e-3)
         assert cell.agreement == 1.0 and m.reference == "passthrough"
+
+
+def test_text_classifier_cosine_without_labels_and_accuracy_with_them(tmp_path):
+    """Real LiteRT on two tiny text classifiers (different seeds): without labels they are compared by
+    cosine similarity; with .npz labels equal to fp32's own top-1 (computed here by LiteRT directly)
+    fp32 scores 1 and the other model exactly its share of matching top-1 answers."""
+    from mobilepack.runtime.interpreter import SignatureSession
+    from tests import task_sources
+
+    tokens = np.random.default_rng(5).integers(0, 32, (12, 8)).astype(np.int32)
+    np.save(tmp_path / "tokens.npy", tokens)
+    a_rec, a = _convert(task_sources.text_classifier(tmp_path / "a.keras"), tmp_path / "a",
+                        validation=str(tmp_path / "tokens.npy"))
+    k = keras()
+    k.utils.set_random_seed(11)
+    inp = k.Input((8,), dtype="int32", name="tokens")
+    x = k.layers.GlobalAveragePooling1D()(k.layers.Embedding(32, 4)(inp))
+    k.Model(inp, k.layers.Dense(2, activation="softmax", name="scores")(x)).save(tmp_path / "b.keras")
+    _, b = _convert(tmp_path / "b.keras", tmp_path / "b", validation=str(tmp_path / "tokens.npy"))
+    spec = spec_from_dict(a_rec["model"])
+
+    def top1(path):
+        session = SignatureSession(path.read_bytes())
+        return np.array([np.asarray(session.run({"tokens": t[None]})["scores"]).argmax() for t in tokens])
+
+    ya, yb = top1(a), top1(b)
+    np.savez(tmp_path / "x.npz", x=tokens)
+    m = evaluate([("fp32", a), ("int8", b)], read_samples(tmp_path / "x.npz", spec), task="text_classification",
+                 delegates=["cpu"])
+    assert not m.labelled and m.agreement_metric == "cosine similarity"
+    assert m.cell("fp32", "cpu").agreement == pytest.approx(1.0)
+    assert m.cell("int8", "cpu").agreement < 1.0                               # negative: another model
+    assert m.cell("int8", "cpu").metrics["top1_agreement"] == pytest.approx((ya == yb).mean())
+    np.savez(tmp_path / "xy.npz", x=tokens, y=ya)
+    samples, truth, _ = get_evaluator("text_classification").read_labelled(tmp_path / "xy.npz", spec, ())
+    m = evaluate([("fp32", a), ("int8", b)], samples, task="text_classification", truth=truth, delegates=["cpu"])
+    assert m.cell("fp32", "cpu").accuracy == 1.0
+    assert m.cell("int8", "cpu").accuracy == pytest.approx((ya == yb).mean())
