@@ -535,3 +535,32 @@ def test_text_classifier_cosine_without_labels_and_accuracy_with_them(tmp_path):
     m = evaluate([("fp32", a), ("int8", b)], samples, task="text_classification", truth=truth, delegates=["cpu"])
     assert m.cell("fp32", "cpu").accuracy == 1.0
     assert m.cell("int8", "cpu").accuracy == pytest.approx((ya == yb).mean())
+
+
+def test_real_uint8_classifier_gets_integer_samples_as_they_are(tmp_path):
+    """EfficientNet-Lite0 with uint8 input (a quantized .tflite source): .npz samples already in
+    uint8 must reach the model unchanged (not quantized a second time), so labels equal to its own
+    top-1 on those inputs (LiteRT directly) give accuracy 1."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from mobilepack.model.loading import load
+
+    path = _zoo_model("efficientnet_lite0_uint8", "efficientnet_lite0.tflite")
+    spec = load(path).spec
+    assert spec.inputs[0].dtype == "uint8" and spec.inputs[0].quantization.scale > 0
+    x = np.random.default_rng(2).integers(0, 256, (4, 224, 224, 3)).astype(np.uint8)
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    own = []
+    for sample in x:
+        it.set_tensor(it.get_input_details()[0]["index"], sample[None])
+        it.invoke()
+        own.append(int(it.get_tensor(it.get_output_details()[0]["index"]).argmax()))
+    np.savez(tmp_path / "xy.npz", x=x, y=np.array(own))
+    samples, truth, _ = get_evaluator("image_classification").read_labelled(tmp_path / "xy.npz", spec, ())
+    m = evaluate([("passthrough", path)], samples, task="image_classification", truth=truth, delegates=["cpu"])
+    assert m.cell("passthrough", "cpu").accuracy == 1.0
+    np.savez(tmp_path / "wrong.npz", x=x, y=(np.array(own) + 1) % 1000)          # negative: wrong labels
+    samples, truth, _ = get_evaluator("image_classification").read_labelled(tmp_path / "wrong.npz", spec, ())
+    m = evaluate([("passthrough", path)], samples, task="image_classification", truth=truth, delegates=["cpu"])
+    assert m.cell("passthrough", "cpu").accuracy == 0.0

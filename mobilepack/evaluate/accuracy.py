@@ -164,7 +164,8 @@ def predict_in_child(request: dict) -> dict:
         for info, arr, (_, (scale, zp)) in zip(session.inputs, arrays, ins):
             x = arr[n]
             dtype = np.dtype(info["dtype"])
-            if np.issubdtype(dtype, np.integer) and scale:
+            if np.issubdtype(dtype, np.integer) and scale and np.issubdtype(x.dtype, np.floating):
+                # real values for a quantized input; integer samples (a quantized source) go in as they are
                 ii = np.iinfo(dtype)
                 x = np.clip(np.rint(x.astype(np.float64) / scale + zp), ii.min, ii.max)
             feeds.append(np.ascontiguousarray(x.astype(dtype)).reshape(info["shape"]))
