@@ -92,6 +92,15 @@ def build_command(
         _summary(result, quiet=quiet)
 
 
+def _metric_name(accuracy: dict) -> str:
+    """The task's metric, short: "top-1 accuracy", "mAP@0.5", "mIoU"; without labels "box agreement"..."""
+    from mobilepack.evaluate.tasks import METRIC_NAMES
+
+    if accuracy["labelled"]:
+        return accuracy.get("metric") or "acc"
+    return METRIC_NAMES.get(accuracy.get("agreement_key"), "agree")
+
+
 def _summary(result, *, quiet: bool) -> None:
     from rich.table import Table
 
@@ -115,7 +124,7 @@ def _summary(result, *, quiet: bool) -> None:
         for d in bench_delegates:
             table.add_column(f"{d}\nµs", justify="right", no_wrap=True)
         for d in delegates:
-            table.add_column(f"{d}\n{'acc' if r['accuracy']['labelled'] else 'agree'}", justify="right", no_wrap=True)
+            table.add_column(f"{d}\n{_metric_name(r['accuracy'])}", justify="right", no_wrap=True)
         table.add_column("ships", no_wrap=True)
         for v in r["variants"]:
             row = [v["mode"], f"{v['bytes'] / 1024:,.1f}"]
