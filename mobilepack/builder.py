@@ -189,11 +189,9 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
         variants = [(v["mode"], models_dir / v["path"]) for v in record["variants"]]
         from mobilepack.model.variant import variant_spec
 
-        # one description per variant: its own tensors (I/O dtype, quantization) + the source's meaning
-        variant_io = {}
-        for mode, path in variants:
-            described = variant_spec(spec, path.read_bytes()).to_dict()
-            variant_io[mode] = {"inputs": described["inputs"], "outputs": described["outputs"]}
+        # one description per variant: its own tensors (I/O dtype, quantization) + the source's meaning;
+        # the apps and the reports describe the variants with it
+        variant_specs = {mode: variant_spec(spec, path.read_bytes()) for mode, path in variants}
         # -- inspect / lint (cached) ------------------------------------------------------------
         with timed("inspect"):
             lint = _cached_json(cache, "inspect", make_key("inspect", models_key, "gpu" in bn["delegates"], tools),
@@ -220,12 +218,13 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
         # -- render ---------------------------------------------------------------------------
         with timed("render"):
             winner = next(v for v in record["variants"] if v["mode"] == selection["winner"])
-            rendered = _render(root, targets, spec, models_dir / winner["path"], selection["winner"], labels, r, emit)
+            rendered = _render(root, targets, variant_specs[selection["winner"]], models_dir / winner["path"],
+                               selection["winner"], labels, r, emit)
         # -- report ---------------------------------------------------------------------------
         with timed("report"):
             timings["total"] = time.perf_counter() - t_start
             report = _report_document(opts, record, lint, bench_doc, matrix, selection, rendered, out, timings,
-                                      hits, tools, variant_io)
+                                      hits, tools, variant_specs)
             report["compression"] = compressed["stages"]
             _write_reports(root / "reports", report, bench_doc)
         # -- user files, manifest, swap -------------------------------------------------------
@@ -442,7 +441,7 @@ def _select(record: dict, bench_doc: dict, matrix: dict, max_drop: float) -> dic
 
 
 def _render(root: Path, targets, spec, model_path: Path, mode: str, labels, r: dict, emit) -> dict:
-    """The apps describe the variant they ship (its own I/O dtypes and quantization)."""
+    """``spec`` is the shipped variant's description (its own I/O dtypes and quantization)."""
     from mobilepack.render.context import RenderInputs
     from mobilepack.render.renderer import render_into
     from mobilepack.render.sources import default_app_name, sample_images
@@ -452,9 +451,6 @@ def _render(root: Path, targets, spec, model_path: Path, mode: str, labels, r: d
     name = r["app_name"] or default_app_name(spec.name)
     samples = sample_images(Path(r["samples"])) if r["samples"] else ()
     model_bytes = model_path.read_bytes()
-    from mobilepack.model.variant import variant_spec
-
-    spec = variant_spec(spec, model_bytes)
     for t in targets:
         emit(ProgressEvent("render", f"{t} project"))
         tgt = get_target(t)
@@ -468,7 +464,7 @@ def _render(root: Path, targets, spec, model_path: Path, mode: str, labels, r: d
 
 
 def _report_document(opts, record, lint, bench_doc, matrix, selection, rendered, out: Path, timings, hits,
-                     tools, variant_io) -> dict:
+                     tools, variant_specs) -> dict:
     return {
         "schema_version": BUILD_SCHEMA_VERSION,
         "kind": "build",
@@ -476,7 +472,8 @@ def _report_document(opts, record, lint, bench_doc, matrix, selection, rendered,
         "config": opts,
         "model": record["model"],
         "variants": [{**{k: v.get(k) for k in ("mode", "path", "bytes", "sha256", "input_dtypes", "output_dtypes",
-                                                "validation", "metadata")}, **variant_io[v["mode"]]}
+                                                "validation", "metadata")},
+                      **{k: variant_specs[v["mode"]].to_dict()[k] for k in ("inputs", "outputs")}}
                      for v in record["variants"]],
         "lint": lint,
         "bench": bench_doc,
