@@ -430,6 +430,16 @@ def test_build_int8_io_detector_ships_and_describes_int8(tmp_path):
     s_scale = float(re.search(r"scale: ([-0-9.eE]+)", s_line).group(1))
     assert s_scale == pytest.approx(scale, rel=1e-6) and f"zeroPoint: {zero})" in s_line
     assert "float32" not in k_line and "float32" not in s_line
+    # the outputs too: e.g. the int8 scores with the scale the converter chose for them
+    it = Interpreter(model_content=shipped)
+    for name, d in it.get_signature_runner("serving_default").get_output_details().items():
+        out_scale, out_zero = d["quantization"]
+        k_out = next(ln for ln in kotlin.splitlines() if "TensorInfo(" in ln and f'"{name}"' in ln)
+        s_out = next(ln for ln in swift.splitlines() if "TensorInfo(" in ln and f'"{name}"' in ln)
+        assert '"int8"' in k_out and "type: .int8" in s_out, (k_out, s_out)
+        assert float(re.search(r'"int8", ([-0-9.eE]+)f?,', k_out).group(1)) == pytest.approx(out_scale, rel=1e-6)
+        assert float(re.search(r"scale: ([-0-9.eE]+)", s_out).group(1)) == pytest.approx(out_scale, rel=1e-6)
+        assert f", {out_zero})" in k_out and f"zeroPoint: {out_zero})" in s_out
 
 
 @pytest.mark.parametrize("task,fragment", [("object_detection", "needs labelled boxes"),
