@@ -1,9 +1,11 @@
-"""Choosing the variant the apps ship.
+"""Choosing the variant the apps ship, by the task's metric (a :class:`Criterion`, from the
+task's evaluator in ``evaluate.tasks``).
 
-With labelled data: the smallest, then fastest, variant whose accuracy drop vs
-fp32 is within ``max_accuracy_drop`` (accuracy = the worst over the host
-delegates that ran, since the app may use any of them).  Without labels: int8
-only if its top-1 agreement with fp32 is ≥ 99 %, else fp16 (else fp32)."""
+With labelled data: the smallest, then fastest, variant whose labelled metric (top-1
+accuracy, mAP@0.5, mIoU) drops by at most ``max_accuracy_drop`` vs fp32 (the worst over
+the host delegates that ran, since the app may use any of them).  Without labels: int8
+only if its agreement with fp32 (top-1 agreement, box agreement, mask IoU, cosine
+similarity) reaches the task's threshold, else fp16 (else fp32)."""
 
 from __future__ import annotations
 
@@ -16,12 +18,27 @@ UNLABELLED_INT8_AGREEMENT = 0.99
 
 
 @dataclass(frozen=True)
+class Criterion:
+    """The numbers a task is selected by, named as the reports name them."""
+
+    metric: str = "accuracy"                       # the labelled metric
+    agreement_metric: str = "top-1 agreement"      # the agreement with fp32 used without labels
+    agreement_threshold: float = UNLABELLED_INT8_AGREEMENT
+
+    @classmethod
+    def of_matrix(cls, matrix: dict[str, Any]) -> "Criterion":
+        """From an accuracy matrix's dict (``AccuracyMatrix.to_dict``)."""
+        return cls(matrix.get("metric") or "accuracy", matrix.get("agreement_metric") or "top-1 agreement",
+                   float(matrix.get("agreement_threshold", UNLABELLED_INT8_AGREEMENT)))
+
+
+@dataclass(frozen=True)
 class Candidate:
     mode: str
     bytes: int
     latency_us: float | None = None                 # best steady-state mean over host delegates
-    accuracy: dict[str, float] = field(default_factory=dict)   # delegate -> accuracy (labelled data)
-    agreement: float | None = None                  # top-1 agreement with fp32 (validation samples)
+    accuracy: dict[str, float] = field(default_factory=dict)   # delegate -> labelled metric (labelled data)
+    agreement: float | None = None                  # the task's agreement with fp32 (validation samples)
 
     @property
     def worst_accuracy(self) -> float | None:
@@ -44,7 +61,9 @@ def _rank_key(c: Candidate):
     return (c.bytes, c.latency_us if c.latency_us is not None else float("inf"), c.mode)
 
 
-def select(candidates: list[Candidate], *, max_accuracy_drop: float = 0.01) -> Selection:
+def select(candidates: list[Candidate], *, max_accuracy_drop: float = 0.01,
+           criterion: Criterion | None = None) -> Selection:
+    crit = criterion or Criterion()
     if not candidates:
         raise MobilepackError("no variants to choose from", "convert at least one quantization mode")
     if len(candidates) == 1:
@@ -53,28 +72,29 @@ def select(candidates: list[Candidate], *, max_accuracy_drop: float = 0.01) -> S
     by_mode = {c.mode: c for c in candidates}
     labelled = any(c.accuracy for c in candidates)
     if labelled:
-        return _select_labelled(candidates, by_mode, max_accuracy_drop)
-    return _select_unlabelled(candidates, by_mode)
+        return _select_labelled(candidates, by_mode, max_accuracy_drop, crit)
+    return _select_unlabelled(candidates, by_mode, crit)
 
 
-def _select_labelled(candidates, by_mode, max_accuracy_drop) -> Selection:
+def _select_labelled(candidates, by_mode, max_accuracy_drop, crit: Criterion) -> Selection:
     base = by_mode.get("fp32")
+    name = crit.metric
     if base is None or base.worst_accuracy is None:
-        raise MobilepackError("accuracy-based selection needs the fp32 variant, measured, as the baseline",
+        raise MobilepackError(f"{name}-based selection needs the fp32 variant, measured, as the baseline",
                               "add fp32 to --quantize (and check why it failed to run)")
     floor = base.worst_accuracy - max_accuracy_drop
     reasons, eligible, rejected = {}, [], []
     for c in candidates:
         if c.worst_accuracy is None:
             rejected.append(c.mode)
-            reasons[c.mode] = "rejected: it did not run on any host delegate, so its accuracy is unknown"
+            reasons[c.mode] = f"rejected: it did not run on any host delegate, so its {name} is unknown"
             continue
         drop = base.worst_accuracy - c.worst_accuracy
         if c.worst_accuracy + 1e-12 >= floor:
             eligible.append(c)
         else:
             rejected.append(c.mode)
-            reasons[c.mode] = (f"rejected: accuracy {c.worst_accuracy:.4f} is {drop * 100:.2f} points below "
+            reasons[c.mode] = (f"rejected: {name} {c.worst_accuracy:.4f} is {drop * 100:.2f} points below "
                                f"fp32 ({base.worst_accuracy:.4f}); the limit is {max_accuracy_drop * 100:.2f}")
     eligible.sort(key=_rank_key)
     winner = eligible[0]
@@ -82,27 +102,28 @@ def _select_labelled(candidates, by_mode, max_accuracy_drop) -> Selection:
         drop = base.worst_accuracy - c.worst_accuracy
         lat = f", {c.latency_us:.0f} µs" if c.latency_us is not None else ""
         prefix = "ships" if c is winner else "eligible, not chosen"
-        reasons[c.mode] = (f"{prefix}: {c.bytes} bytes{lat}, accuracy {c.worst_accuracy:.4f} "
+        reasons[c.mode] = (f"{prefix}: {c.bytes} bytes{lat}, {name} {c.worst_accuracy:.4f} "
                            f"(drop {drop * 100:.2f} points ≤ {max_accuracy_drop * 100:.2f})")
-    rule = (f"smallest, then fastest, variant whose accuracy (worst over host delegates) is within "
+    rule = (f"smallest, then fastest, variant whose {name} (worst over host delegates) is within "
             f"{max_accuracy_drop * 100:.2f} points of fp32 on the labelled evaluation data")
     return Selection(winner.mode, rule, reasons, tuple(rejected))
 
 
-def _select_unlabelled(candidates, by_mode) -> Selection:
-    rule = (f"no labelled data: int8 ships only if its top-1 agreement with fp32 is ≥ "
-            f"{UNLABELLED_INT8_AGREEMENT:.0%} on the validation samples, else fp16")
+def _select_unlabelled(candidates, by_mode, crit: Criterion) -> Selection:
+    name, limit = crit.agreement_metric, crit.agreement_threshold
+    rule = (f"no labelled data: int8 ships only if its {name} with fp32 is ≥ "
+            f"{limit:.0%} on the validation samples, else fp16")
     reasons: dict[str, str] = {}
     rejected: list[str] = []
     int8 = by_mode.get("int8")
-    if int8 is not None and int8.agreement is not None and int8.agreement >= UNLABELLED_INT8_AGREEMENT:
+    if int8 is not None and int8.agreement is not None and int8.agreement >= limit:
         winner = "int8"
-        reasons["int8"] = f"ships: top-1 agreement with fp32 {int8.agreement:.4f} ≥ {UNLABELLED_INT8_AGREEMENT}"
+        reasons["int8"] = f"ships: {name} with fp32 {int8.agreement:.4f} ≥ {limit}"
     else:
         if int8 is not None:
             rejected.append("int8")
             agree = "unknown" if int8.agreement is None else f"{int8.agreement:.4f}"
-            reasons["int8"] = f"rejected: top-1 agreement with fp32 {agree} < {UNLABELLED_INT8_AGREEMENT}"
+            reasons["int8"] = f"rejected: {name} with fp32 {agree} < {limit}"
         fallback = [m for m in ("fp16", "fp32") if m in by_mode]
         if fallback:
             winner = fallback[0]
