@@ -64,6 +64,7 @@ class ConvertResult:
     tools: dict[str, Any]
     files: tuple[str, ...] = field(default=())
     timings: dict[str, float] = field(default_factory=dict)
+    doctor: dict[str, Any] | None = None     # the quantization doctor's record (--doctor)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +80,7 @@ class ConvertResult:
             "tools": self.tools,
             "files": list(self.files),
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            **({"doctor": self.doctor} if self.doctor is not None else {}),
         }
 
 
@@ -110,6 +112,9 @@ class ConvertPlan:
     std: tuple[float, ...] | None
     allow_float_fallback: bool
     unsafe_load: bool
+    doctor: bool = False                 # run the quantization doctor (adds the int8-mixed mode)
+    doctor_seconds: float = 120.0
+    max_accuracy_drop: float = 0.01
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,7 +124,8 @@ class ConvertPlan:
             "signature": self.signature, "input_shapes": {k: list(v) for k, v in self.input_shapes.items()},
             "batch": self.batch, "mean": list(self.mean) if self.mean else None,
             "std": list(self.std) if self.std else None, "allow_float_fallback": self.allow_float_fallback,
-            "unsafe_load": self.unsafe_load,
+            "unsafe_load": self.unsafe_load, "doctor": self.doctor, "doctor_seconds": self.doctor_seconds,
+            "max_accuracy_drop": self.max_accuracy_drop,
         }
 
 
@@ -128,7 +134,8 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
                  validation_samples: int = DEFAULT_VALIDATION_SAMPLES, io_dtype: str = "float32",
                  signature: str | None = None, input_shapes: dict | None = None, batch: int = 1,
                  mean: list[float] | None = None, std: list[float] | None = None,
-                 allow_float_fallback: bool = False, unsafe_load: bool = False) -> ConvertPlan:
+                 allow_float_fallback: bool = False, unsafe_load: bool = False, doctor: bool = False,
+                 doctor_seconds: float = 120.0, max_accuracy_drop: float = 0.01) -> ConvertPlan:
     from mobilepack.model.loading import detect_format
     from mobilepack.model.normalization import from_flags
     from mobilepack.model.spec import SourceFormat
@@ -143,6 +150,10 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
         raise UsageError(f"--batch must be ≥ 1 (got {batch})", "the default is 1")
     fmt = detect_format(source) if isinstance(source, (str, Path)) else SourceFormat.KERAS_OBJECT
     modes = _plan_modes(quantize, fmt == SourceFormat.TFLITE, calibration)
+    from mobilepack.conversion.doctor import plan_doctor
+
+    modes, doctor = plan_doctor(modes, doctor=doctor, seconds=doctor_seconds, max_accuracy_drop=max_accuracy_drop,
+                                source_is_tflite=fmt == SourceFormat.TFLITE)
     if io != IODtype.FLOAT32:
         if QuantMode.INT8 not in modes:
             raise UsageError(f"--io-dtype {io.value} applies to the int8 mode, which is not selected",
@@ -165,14 +176,16 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
                        validation_samples=validation_samples, signature=signature,
                        input_shapes={k: tuple(v) for k, v in (input_shapes or {}).items()}, batch=batch,
                        mean=norm.mean if norm else None, std=norm.std if norm else None,
-                       allow_float_fallback=allow_float_fallback, unsafe_load=unsafe_load)
+                       allow_float_fallback=allow_float_fallback, unsafe_load=unsafe_load, doctor=doctor,
+                       doctor_seconds=float(doctor_seconds), max_accuracy_drop=float(max_accuracy_drop))
 
 
 def convert(source: Any, out: str | Path, *, progress: ProgressCallback | None = None, **options: Any) -> ConvertResult:
     """Convert ``source`` into one ``.tflite`` per quantization mode under ``out`` (atomically).
 
     Options (all keyword): quantize, calibration, calibration_samples, validation, validation_samples,
-    io_dtype, signature, input_shapes, batch, mean, std, allow_float_fallback, unsafe_load."""
+    io_dtype, signature, input_shapes, batch, mean, std, allow_float_fallback, unsafe_load, doctor,
+    doctor_seconds, max_accuracy_drop."""
     plan = plan_convert(source, **options)
     with StagedOutput(out, record=RECORD) as stage:
         result = convert_into(stage.path, source, plan, progress=progress, out_label=str(stage.out),
@@ -213,6 +226,7 @@ def convert_into(directory: Path, source: Any, plan: ConvertPlan, *, progress: P
     }
     tools = tool_versions()
     variants: list[VariantResult] = []
+    extra: dict[str, Any] = {}
     if src.is_tflite:
         data = src.tflite_bytes or b""
         (directory / planned[0]).write_bytes(data)
@@ -228,14 +242,14 @@ def convert_into(directory: Path, source: Any, plan: ConvertPlan, *, progress: P
             calibration_samples=plan.calibration_samples, validation=plan.validation,
             validation_samples=plan.validation_samples,
             options=ConverterOptions(io_dtype=plan.io_dtype, allow_float_fallback=plan.allow_float_fallback),
-            tools=tools, emit=emit, warn=warn, timings=timings)
+            tools=tools, emit=emit, warn=warn, timings=timings, plan=plan, extra=extra)
     files = tuple([v.path for v in variants] + [RECORD, "convert.md"])
     emit(ProgressEvent("write", f"writing {out_label or directory}"))
     timings["total"] = time.perf_counter() - t_start  # everything but writing the record itself
     result = ConvertResult(out_dir=out_label or str(directory), source=source_info, model=spec.to_dict(),
                            options=plan.to_dict(), calibration=cal_info, validation_data=val_info,
                            variants=tuple(variants), warnings=tuple(warnings), tools=tools, files=files,
-                           timings=timings)
+                           timings=timings, doctor=extra.get("doctor"))
     payload = result.to_dict()
     (directory / RECORD).write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     from mobilepack.render.environment import render
@@ -245,7 +259,8 @@ def convert_into(directory: Path, source: Any, plan: ConvertPlan, *, progress: P
 
 
 def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration, calibration_samples, validation,
-                   validation_samples, options: ConverterOptions, tools, emit, warn, timings):
+                   validation_samples, options: ConverterOptions, tools, emit, warn, timings, plan=None,
+                   extra=None):
     from mobilepack.conversion.converter import convert_saved_model
     from mobilepack.conversion.validation import compare
     from mobilepack.data.readers import RANDOM, read_samples
@@ -293,8 +308,15 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
         for i, (mode, filename) in enumerate(zip(modes, planned), start=1):
             emit(ProgressEvent("convert", f"converting {mode.value}", i, len(modes)))
             t0 = time.perf_counter()
-            data = convert_saved_model(saved, mode, options=options,
-                                       representative=representative if cal is not None else None)
+            if mode == QuantMode.INT8_MIXED:  # the quantization doctor's variant (conversion/doctor.py)
+                from mobilepack.conversion.doctor import doctor_variant
+
+                data = doctor_variant(saved, src, plan, representative, val, references, emit, warn, extra)
+                if data is None:
+                    continue
+            else:
+                data = convert_saved_model(saved, mode, options=options,
+                                           representative=representative if cal is not None else None)
             seconds = time.perf_counter() - t0
             (staging / filename).write_bytes(data)
             emit(ProgressEvent("validate", f"validating {mode.value}", i, len(modes)))

@@ -21,6 +21,7 @@ class QuantMode(str, Enum):
     DYNAMIC = "dynamic"
     INT8 = "int8"
     INT16X8 = "int16x8"
+    INT8_MIXED = "int8-mixed"   # produced by the quantization doctor (conversion/doctor.py)
 
 
 class IODtype(str, Enum):
@@ -133,3 +134,6 @@ register(ModeSpec(QuantMode.INT8, "full-integer int8 weights and activations (ca
                   (IODtype.FLOAT32, IODtype.INT8, IODtype.UINT8), Tolerance(0.98, 0.95), _int8))
 register(ModeSpec(QuantMode.INT16X8, "int16 activations, int8 weights (calibrated, more accurate)", True, True,
                   (IODtype.FLOAT32,), Tolerance(0.995, 0.98), _int16x8))
+register(ModeSpec(QuantMode.INT8_MIXED, "int8 except the ops the quantization doctor keeps in float "
+                  "(--doctor: the smallest float set that meets --max-accuracy-drop)", True, False,
+                  (IODtype.FLOAT32,), Tolerance(0.98, 0.95), _int8))
