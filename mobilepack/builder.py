@@ -100,7 +100,8 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
                         io_dtype=c["io_dtype"], signature=c["signature"],
                         input_shapes={k: tuple(v) for k, v in (c["input_shape"] or {}).items()}, batch=c["batch"],
                         mean=md["mean"], std=md["std"], allow_float_fallback=c["allow_float_fallback"],
-                        unsafe_load=c["unsafe_load"])
+                        unsafe_load=c["unsafe_load"], doctor=c["doctor"], doctor_seconds=c["doctor_seconds"],
+                        max_accuracy_drop=b["max_accuracy_drop"])
     labels = _labels(md["labels"])
     targets = _targets(opts)
     for name in targets:

@@ -45,7 +45,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
     },
     "convert": {
         "quantize": Option("list[str]", None, "quantization modes (default: fp32, fp16, dynamic, plus int8 "
-                           "when calibration data is given)", ("fp32", "fp16", "dynamic", "int8", "int16x8"),
+                           "when calibration data is given)", ("fp32", "fp16", "dynamic", "int8", "int16x8", "int8-mixed"),
                            example=["fp32", "fp16", "dynamic", "int8"]),
         "calibration": Option("path", None, "calibration data: image folder, .npy, .npz or 'random'",
                               example="data/calibration"),
@@ -59,6 +59,9 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "batch": Option("int", 1, "batch size dynamic batch dimensions are fixed to"),
         "allow_float_fallback": Option("bool", False, "let integer modes keep ops without integer kernels in float"),
         "unsafe_load": Option("bool", False, "load Keras Lambda layers (runs the model's Python code)"),
+        "doctor": Option("bool", False, "quantization doctor: diagnose int8 per layer and add int8-mixed "
+                         "(the smallest float set meeting max_accuracy_drop); build turns it on when int8 is rejected"),
+        "doctor_seconds": Option("float", 120.0, "time limit of the doctor's search, in seconds"),
     },
     "metadata": {
         "task": Option("str", None, "task (detected when unset)", ("image_classification", "object_detection",

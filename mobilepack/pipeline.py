@@ -254,7 +254,10 @@ def convert_into(directory: Path, source: Any, plan: ConvertPlan, *, progress: P
     (directory / RECORD).write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     from mobilepack.render.environment import render
 
-    (directory / "convert.md").write_text(render("report/convert.md.j2", **payload), encoding="utf-8")
+    from mobilepack.conversion.doctor_report import view as doctor_view
+
+    (directory / "convert.md").write_text(render("report/convert.md.j2", **payload,
+                                                 doc=doctor_view(payload.get("doctor"))), encoding="utf-8")
     return result
 
 

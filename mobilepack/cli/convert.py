@@ -17,7 +17,7 @@ def convert_command(
                                         show_default=False)],
     out: OutOpt,
     quantize: Annotated[Optional[str], typer.Option(
-        "--quantize", "-q", help="Comma-separated modes: fp32,fp16,dynamic,int8,int16x8. "
+        "--quantize", "-q", help="Comma-separated modes: fp32,fp16,dynamic,int8,int16x8,int8-mixed. "
         "Default: fp32,fp16,dynamic, plus int8 when --calibration is given.")] = None,
     calibration: Annotated[Optional[str], typer.Option(
         "--calibration", help="Calibration data: image folder, .npy, .npz, or 'random' (explicit; int8 may collapse).")] = None,
@@ -34,6 +34,14 @@ def convert_command(
     allow_float_fallback: Annotated[bool, typer.Option(
         "--allow-float-fallback", help="Let integer modes keep ops without integer kernels in float.")] = False,
     unsafe_load: UnsafeLoadOpt = False,
+    doctor: Annotated[bool, typer.Option(
+        "--doctor", help="Quantization doctor: rank int8's error per layer and add int8-mixed, the smallest set of "
+        "ops kept in float that meets --max-accuracy-drop (needs --calibration).")] = False,
+    doctor_seconds: Annotated[float, typer.Option(
+        "--doctor-seconds", help="Time limit of the doctor's search, in seconds.")] = 120.0,
+    max_accuracy_drop: Annotated[float, typer.Option(
+        "--max-accuracy-drop", help="The doctor's budget: accuracy drop vs the source on labelled validation data "
+        "(else 1 - top-1 agreement with it).")] = 0.01,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -51,7 +59,7 @@ def convert_command(
                 str(src), out, quantize=quantize, calibration=calibration, calibration_samples=calibration_samples,
                 validation=validation, io_dtype=io_dtype, signature=signature, input_shapes=shapes, batch=batch,
                 mean=mean, std=std, allow_float_fallback=allow_float_fallback, unsafe_load=unsafe_load,
-                progress=on_event)
+                doctor=doctor, doctor_seconds=doctor_seconds, max_accuracy_drop=max_accuracy_drop, progress=on_event)
         if json_out:
             print_json(result.to_dict())
             return
@@ -76,6 +84,10 @@ def _print_summary(result) -> None:
     console.print(table)
     for v in result.variants:
         console.print(f"  {result.out_dir}/{v.path}")
+    if result.doctor:
+        from mobilepack.cli.doctor_table import print_doctor
+
+        print_doctor(console, result.doctor)
     console.print(f"wrote {len(result.files)} files to [bold]{result.out_dir}[/] (details: convert.json, convert.md)")
 
 

@@ -1,0 +1,29 @@
+"""Printing the quantization doctor's record (``convert --doctor``, ``inspect --doctor``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def print_doctor(console, doctor: dict[str, Any], *, top: int = 10) -> None:
+    from rich.table import Table
+
+    from mobilepack.conversion.doctor_report import layer_label
+
+    floats = set((doctor.get("mixed") or {}).get("float_ops") or [])
+    table = Table(title=f"quantization doctor: int8 error per layer (RMSE/scale; rounding alone ≈ 0.289)",
+                  title_justify="left")
+    for col, just in (("rank", "right"), ("op", "left"), ("layer", "left"), ("RMSE/scale", "right"),
+                      ("max abs err", "right"), ("int8-mixed", "left")):
+        table.add_column(col, justify=just)
+    for layer in doctor["layers"][:top]:
+        table.add_row(str(layer["rank"]), layer["op"], layer_label(layer["tensor"]),
+                      f"{layer['rmse_over_scale']:.3f}", f"{layer['max_abs_error']:.3g}",
+                      "[bold]float[/]" if layer["tensor"] in floats else "int8")
+    console.print(table)
+    if len(doctor["layers"]) > top:
+        console.print(f"  … {len(doctor['layers']) - top} more layer(s) in convert.json")
+    for cost in doctor.get("float_ops", []):
+        console.print(f"  kept in float: {cost['op']} {layer_label(cost['tensor'])}: {cost['bytes']:+d} bytes, "
+                      f"{cost['latency_us']:+.2f} µs, {doctor['budget']['metric']} {cost['score_gain']:+.4f}")
+    console.print(f"  {doctor['summary']}  (search {doctor['search']['seconds']:.1f} s)")
