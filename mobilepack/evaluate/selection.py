@@ -112,7 +112,7 @@ def _select_labelled(candidates, by_mode, max_accuracy_drop, crit: Criterion) ->
 def _select_unlabelled(candidates, by_mode, crit: Criterion) -> Selection:
     name, limit = crit.agreement_metric, crit.agreement_threshold
     rule = (f"no labelled data: int8 ships only if its {name} with fp32 is ≥ "
-            f"{limit:.0%} on the validation samples, else fp16")
+            f"{limit:.0%} on the validation samples, else int8-mixed (the doctor's) by the same test, else fp16")
     reasons: dict[str, str] = {}
     rejected: list[str] = []
     int8 = by_mode.get("int8")
@@ -124,8 +124,16 @@ def _select_unlabelled(candidates, by_mode, crit: Criterion) -> Selection:
             rejected.append("int8")
             agree = "unknown" if int8.agreement is None else f"{int8.agreement:.4f}"
             reasons["int8"] = f"rejected: {name} with fp32 {agree} < {limit}"
+        mixed = by_mode.get("int8-mixed")  # the quantization doctor's variant: int8 but a few float ops
         fallback = [m for m in ("fp16", "fp32") if m in by_mode]
-        if fallback:
+        if mixed is not None and mixed.agreement is not None and mixed.agreement >= limit:
+            winner = "int8-mixed"
+            reasons[winner] = f"ships: int8 was rejected; int8-mixed's {name} with fp32 {mixed.agreement:.4f} ≥ {limit}"
+        elif fallback:
+            if mixed is not None:
+                rejected.append("int8-mixed")
+                agree = "unknown" if mixed.agreement is None else f"{mixed.agreement:.4f}"
+                reasons["int8-mixed"] = f"rejected: {name} with fp32 {agree} < {limit}"
             winner = fallback[0]
             reasons[winner] = "ships: the fallback of the no-label rule"
         else:  # select() handles a single candidate, so something besides int8 is left

@@ -1,0 +1,160 @@
+"""The quantization doctor end to end, on a real model where full int8 misses a one-point budget.
+
+The model is ``benchmarks/doctor.py``'s "outlier digits" MLP, trained on scikit-learn's digits
+(real data) with outlier weights on a pixel that is zero in every image: float is unchanged,
+full int8 collapses.  It is trained and converted once per session (real TFLiteConverter, real
+QuantizationDebugger, real LiteRT); each test reads that result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import assert_clean_error, run_cli
+
+
+@pytest.fixture(scope="session")
+def outlier(tmp_path_factory):
+    from benchmarks.doctor import make_outlier_digits
+
+    import mobilepack
+
+    work = tmp_path_factory.mktemp("doctor")
+    paths = make_outlier_digits(work / "data", epochs=20)
+    result = mobilepack.convert(paths["model"], work / "out", quantize="fp16,int8", calibration=paths["calibration"],
+                                validation=paths["validation"], doctor=True, max_accuracy_drop=0.01)
+    return paths, work / "out", result
+
+
+def _by_mode(result):
+    return {v.mode: v for v in result.variants}
+
+
+def test_int8_misses_the_budget_and_int8_mixed_meets_it_on_held_out_data(outlier):
+    from benchmarks.doctor import top1
+
+    paths, out, result = outlier
+    modes = _by_mode(result)
+    assert list(modes) == ["fp16", "int8", "int8-mixed"]
+    acc = {m: top1(out / v.path, paths["test"]) for m, v in modes.items()}
+    # fp16 is the float reference here (it matches fp32 on these images to the last sample)
+    assert acc["fp16"] - acc["int8"] > 0.05, acc                  # full int8 collapses
+    assert acc["fp16"] - acc["int8-mixed"] <= 0.01, acc           # the doctor's variant is within one point
+    assert modes["int8-mixed"].bytes < modes["fp16"].bytes        # and smaller than fp16
+    assert modes["int8-mixed"].validation["passed"]
+
+
+def test_the_record_ranks_layers_and_names_the_ops_kept_in_float(outlier):
+    _, out, result = outlier
+    record = json.loads((out / "convert.json").read_text())
+    doctor = record["doctor"]
+    assert doctor == result.doctor and doctor["status"] == "found"
+    layers = doctor["layers"]
+    assert [layer["rank"] for layer in layers] == list(range(1, len(layers) + 1))
+    errors = [layer["rmse_over_scale"] for layer in layers]
+    assert errors == sorted(errors, reverse=True)
+    assert "entry" in layers[0]["tensor"] and layers[0]["op"] == "FULLY_CONNECTED"
+    assert errors[0] > 10 * errors[1]                              # the outlier layer stands out
+    assert doctor["budget"]["metric"] == "accuracy" and doctor["data"]["labelled"]
+    assert not doctor["int8"]["meets"] and doctor["mixed"]["meets"]
+    assert doctor["mixed"]["float_ops"] == [layers[0]["tensor"]]
+    (cost,) = doctor["float_ops"]
+    assert cost["tensor"] == layers[0]["tensor"] and cost["bytes"] > 0 and cost["score_gain"] > 0.05
+    assert isinstance(cost["latency_us"], float)
+    assert 0 < doctor["search"]["seconds"] <= doctor["settings"]["seconds"]
+    md = (out / "convert.md").read_text()
+    assert "## Quantization doctor" in md and "| 1 | FULLY_CONNECTED | `entry_1/MatMul`" in md
+    assert "int8-mixed" in record["options"]["quantize"]
+
+
+def test_tensor_comparison_through_litert_blames_the_same_layer(outlier, tmp_path):
+    """The .tflite path (no TensorFlow graph): float and int8 files compared tensor by tensor."""
+    from mobilepack.conversion.layer_errors import compare_tensors
+
+    import mobilepack
+
+    paths, out, _ = outlier
+    f32 = mobilepack.convert(paths["model"], tmp_path / "f32", quantize="fp32")
+    import numpy as np
+
+    x = np.load(paths["calibration"])[:20]
+    layers = compare_tensors((tmp_path / "f32" / f32.variants[0].path).read_bytes(),
+                             (out / _by_mode(outlier[2])["int8"].path).read_bytes(),
+                             [{"pixels": x[i:i + 1]} for i in range(len(x))])
+    assert layers and all(layer.method == "tensor-compare" for layer in layers)
+    assert "entry" in layers[0].tensor, [(layer.tensor, layer.added) for layer in layers]
+    assert layers[0].rmse_over_scale > 10
+
+
+def test_no_mixed_variant_when_int8_meets_the_budget(outlier, tmp_path):
+    """Negative: with a 50-point budget int8 already passes; asking for int8-mixed turns the doctor on."""
+    import mobilepack
+
+    paths, _, _ = outlier
+    result = mobilepack.convert(paths["model"], tmp_path / "o", quantize="int8-mixed",
+                                calibration=paths["calibration"], validation=paths["validation"],
+                                max_accuracy_drop=0.5)
+    assert result.variants == ()
+    assert result.doctor["status"] == "int8-meets-budget" and result.doctor["mixed"] is None
+    assert not list((tmp_path / "o").glob("*.tflite"))
+
+
+def test_a_search_out_of_time_ships_nothing_and_says_so(outlier, tmp_path):
+    import mobilepack
+
+    paths, _, _ = outlier
+    result = mobilepack.convert(paths["model"], tmp_path / "o", quantize="int8", calibration=paths["calibration"],
+                                validation=paths["validation"], doctor=True, doctor_seconds=1e-6)
+    assert [v.mode for v in result.variants] == ["int8"]
+    assert result.doctor["status"] == "timeout"
+    assert any("--doctor-seconds" in w for w in result.warnings)
+
+
+def test_unlabelled_budget_is_agreement_with_the_source(outlier, tmp_path):
+    import mobilepack
+
+    paths, _, _ = outlier
+    result = mobilepack.convert(paths["model"], tmp_path / "o", quantize="int8-mixed",
+                                calibration=paths["calibration"])
+    assert result.doctor["budget"]["metric"] == "top-1 agreement"
+    assert result.doctor["budget"]["floor"] == pytest.approx(0.99)
+    assert result.doctor["status"] == "found" and result.doctor["mixed"]["score"] >= 0.99
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--doctor"], "calibration"),
+    (["--doctor", "--calibration", "random", "--doctor-seconds", "0"], "--doctor-seconds"),
+    (["--doctor", "--calibration", "random", "--max-accuracy-drop", "2"], "--max-accuracy-drop"),
+], ids=["no-calibration", "zero-seconds", "bad-drop"])
+def test_bad_doctor_options_are_one_clean_error(outlier, tmp_path, args, fragment):
+    paths, _, _ = outlier
+    result = run_cli("convert", paths["model"], "-o", tmp_path / "o", *args)
+    assert_clean_error(result, 2, fragment)
+
+
+def test_config_file_takes_doctor(tmp_path):
+    from mobilepack.config import ConfigError, load_config
+
+    good = tmp_path / "mobilepack.toml"
+    good.write_text("[convert]\ndoctor = true\ndoctor_seconds = 30\n")
+    cfg = load_config(good)
+    assert cfg["convert"]["doctor"] is True and cfg["convert"]["doctor_seconds"] == 30.0
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[convert]\ndoctor = \"yes\"\n")
+    with pytest.raises(ConfigError, match="doctor"):
+        load_config(bad)
+
+
+def test_layer_chart_marks_float_layers():
+    from mobilepack.conversion.doctor_report import view
+
+    doctor = {"summary": "", "layers": [
+        {"rank": 1, "op": "FULLY_CONNECTED", "tensor": "m/a_1/MatMul;m/a_1/Relu", "rmse_over_scale": 38.0},
+        {"rank": 2, "op": "SOFTMAX", "tensor": "out:0", "rmse_over_scale": 0.2}],
+        "mixed": {"float_ops": ["m/a_1/MatMul;m/a_1/Relu"]}, "float_ops": []}
+    v = view(doctor)
+    assert v["layers"][0]["label"] == "a_1/MatMul" and v["layers"][0]["float"] and not v["layers"][1]["float"]
+    assert v["svg"].count("<rect") == 2 and "#d9480f" in v["svg"] and "rounding only" in v["svg"]
+    assert view(None) is None
