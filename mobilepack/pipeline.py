@@ -85,11 +85,10 @@ class ConvertResult:
 
 
 def _plan_modes(quantize, source_is_tflite: bool, calibration) -> tuple[QuantMode, ...]:
-    if source_is_tflite:
-        if quantize is not None:
-            raise UsageError("--quantize does not apply to a .tflite source: it is already converted",
-                             "convert from the original SavedModel or Keras model to get other variants")
-        return ()
+    if source_is_tflite:  # passed through, unless --quantize asks for variants (AI Edge Quantizer)
+        if quantize is None:
+            return ()
+        return parse_modes(quantize) if not isinstance(quantize, tuple) else quantize
     if quantize is None:
         return DEFAULT_MODES + ((QuantMode.INT8,) if calibration is not None else ())
     return parse_modes(quantize) if not isinstance(quantize, tuple) else quantize
@@ -155,6 +154,10 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
     modes, doctor = plan_doctor(modes, doctor=doctor, seconds=doctor_seconds, max_accuracy_drop=max_accuracy_drop,
                                 source_is_tflite=fmt == SourceFormat.TFLITE)
     if io != IODtype.FLOAT32:
+        if fmt == SourceFormat.TFLITE:
+            raise UsageError(f"--io-dtype {io.value} does not apply to a .tflite source: AI Edge Quantizer "
+                             "decides the I/O (int8/int16 for its static recipes, float32 otherwise)",
+                             "drop --io-dtype, or convert the original model")
         if QuantMode.INT8 not in modes:
             raise UsageError(f"--io-dtype {io.value} applies to the int8 mode, which is not selected",
                              "add int8 to --quantize or drop --io-dtype")
@@ -227,7 +230,7 @@ def convert_into(directory: Path, source: Any, plan: ConvertPlan, *, progress: P
     tools = tool_versions()
     variants: list[VariantResult] = []
     extra: dict[str, Any] = {}
-    if src.is_tflite:
+    if src.is_tflite and not plan.modes:
         data = src.tflite_bytes or b""
         (directory / planned[0]).write_bytes(data)
         variants.append(VariantResult("passthrough", planned[0], len(data), hashlib.sha256(data).hexdigest(),
@@ -294,8 +297,14 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
     timings["data"] = time.perf_counter() - t0
     emit(ProgressEvent("reference", f"running the source model on {val.count} validation samples"))
     t0 = time.perf_counter()
-    references = [src.predict(b) for b in val.batches]
-    timings["reference"] = time.perf_counter() - t0
+    if src.is_tflite:  # the float .tflite itself is the reference (conversion/tflite_quantization.py)
+        from mobilepack.conversion.tflite_quantization import check_float_source, reference_outputs
+
+        check_float_source(src.tflite_bytes)
+        references = reference_outputs(src.tflite_bytes, val.batches)
+    else:
+        references = [src.predict(b) for b in val.batches]
+        timings["reference"] = time.perf_counter() - t0
 
     def representative():
         for b in cal.batches:
@@ -303,9 +312,15 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
 
     variants = []
     with tempfile.TemporaryDirectory(prefix="mobilepack-export-") as tmp:
-        emit(ProgressEvent("export", "exporting a fixed-shape SavedModel"))
         t0 = time.perf_counter()
-        saved = src.export_saved_model(Path(tmp) / "saved_model")
+        if src.is_tflite:
+            from mobilepack.conversion.tflite_quantization import TfliteQuantizer, convert_tflite
+
+            saved = None
+            tflite_quantizer = TfliteQuantizer(src.tflite_bytes, spec.signature_key, cal.batches if cal else ())
+        else:
+            emit(ProgressEvent("export", "exporting a fixed-shape SavedModel"))
+            saved = src.export_saved_model(Path(tmp) / "saved_model")
         timings["export"] = time.perf_counter() - t0
         timings["convert"] = timings["validate"] = 0.0
         for i, (mode, filename) in enumerate(zip(modes, planned), start=1):
@@ -314,9 +329,13 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
             if mode == QuantMode.INT8_MIXED:  # the quantization doctor's variant (conversion/doctor.py)
                 from mobilepack.conversion.doctor import doctor_variant
 
-                data = doctor_variant(saved, src, plan, representative, val, references, emit, warn, extra)
+                data = doctor_variant(saved, src, plan, representative, val, references, emit, warn, extra,
+                                      cal_batches=cal.batches if cal else (),
+                                      produced={v.mode: (staging / v.path).read_bytes() for v in variants})
                 if data is None:
                     continue
+            elif src.is_tflite:
+                data = convert_tflite(tflite_quantizer, mode, options)
             else:
                 data = convert_saved_model(saved, mode, options=options,
                                            representative=representative if cal is not None else None)

@@ -158,3 +158,51 @@ def test_layer_chart_marks_float_layers():
     assert v["layers"][0]["label"] == "a_1/MatMul" and v["layers"][0]["float"] and not v["layers"][1]["float"]
     assert v["svg"].count("<rect") == 2 and "#d9480f" in v["svg"] and "rounding only" in v["svg"]
     assert view(None) is None
+
+
+@pytest.fixture(scope="session")
+def outlier_tflite(outlier, tmp_path_factory):
+    """The same model as a float .tflite (converted once): the AI Edge Quantizer path's source."""
+    import mobilepack
+
+    paths, _, _ = outlier
+    out = tmp_path_factory.mktemp("doctor-tflite")
+    result = mobilepack.convert(paths["model"], out / "f32", quantize="fp32")
+    return out / "f32" / result.variants[0].path
+
+
+def test_a_float_tflite_is_quantized_in_every_mode_and_doctored(outlier, outlier_tflite, tmp_path):
+    from benchmarks.doctor import top1
+
+    import mobilepack
+
+    paths, _, _ = outlier
+    result = mobilepack.convert(outlier_tflite, tmp_path / "o", quantize="fp32,fp16,dynamic,int8,int16x8",
+                                calibration=paths["calibration"], validation=paths["validation"], doctor=True)
+    modes = _by_mode(result)
+    assert list(modes) == ["fp32", "fp16", "dynamic", "int8", "int16x8", "int8-mixed"]
+    source = outlier_tflite.read_bytes()
+    assert (tmp_path / "o" / modes["fp32"].path).read_bytes() == source
+    assert modes["fp16"].bytes < 0.6 * len(source) and modes["fp16"].validation["passed"]
+    assert modes["int8"].bytes < 0.4 * len(source)
+    assert modes["int8"].input_dtypes == ("int8",)          # AEQ's static recipe quantizes the I/O too
+    doctor = result.doctor
+    assert doctor["method"] == "tensor-compare" and doctor["status"] == "found"
+    assert "entry" in doctor["layers"][0]["tensor"]
+    assert doctor["mixed"]["float_ops"] == [doctor["layers"][0]["tensor"]]
+    acc = {m: top1(tmp_path / "o" / modes[m].path, paths["test"]) for m in ("fp32", "int8", "int8-mixed")}
+    assert acc["fp32"] - acc["int8"] > 0.05 and acc["fp32"] - acc["int8-mixed"] <= 0.01, acc
+    assert modes["int8-mixed"].bytes < modes["fp16"].bytes
+    assert "int16x8" in doctor["other_variants"]
+    assert "### int16x8, per layer" in (tmp_path / "o" / "convert.md").read_text()
+
+
+def test_an_already_quantized_tflite_is_refused(outlier, tmp_path):
+    """Negative: quantizing the int8 file again is one clean error naming a quantized tensor."""
+    paths, out, result = outlier
+    int8 = out / _by_mode(result)["int8"].path
+    cli = run_cli("convert", int8, "-o", tmp_path / "o", "-q", "dynamic")
+    assert_clean_error(cli, 2, "already quantized")
+    cli = run_cli("convert", int8, "-o", tmp_path / "o", "-q", "int8", "--calibration", paths["calibration"],
+                  "--io-dtype", "int8")
+    assert_clean_error(cli, 2, "--io-dtype")

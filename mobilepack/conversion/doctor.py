@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mobilepack.conversion.layer_errors import LayerError, from_debugger_csv
+from mobilepack.conversion.layer_errors import LayerError, compare_tensors, from_debugger_csv
 from mobilepack.errors import ConversionError
 
 DEFAULT_SECONDS = 120.0
@@ -130,11 +130,14 @@ class DoctorOutcome:
     diagnosis_seconds: float = 0.0
     settings: DoctorSettings = field(default_factory=DoctorSettings)
     latency_us: dict[str, float] = field(default_factory=dict)
+    method: str = "numeric-verify"
+    quantizer: str = "TensorFlow QuantizationDebugger"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status, "summary": self.summary, "settings": self.settings.to_dict(),
-            "budget": self.budget.to_dict(), "diagnosed": "int8", "method": "numeric-verify",
+            "budget": self.budget.to_dict(), "diagnosed": "int8", "method": self.method,
+            "quantizer": self.quantizer,
             "layers": [layer.to_dict() for layer in self.layers],
             "int8": self.int8.to_dict(),
             "mixed": self.chosen.to_dict() if self.chosen and self.model is not None else None,
@@ -183,8 +186,11 @@ def latency_us(model: bytes, batch: dict[str, Any], runs: int = LATENCY_RUNS) ->
     return float(np.median(times)) / 1000.0
 
 
-class _Quantizer:
+class DebuggerQuantizer:
     """One calibrated model, re-quantized with a denylist per candidate (TF's debugger)."""
+
+    method = "numeric-verify"
+    name = "TensorFlow QuantizationDebugger"
 
     def __init__(self, saved_model_dir: str, signature_key: str, representative: Callable, input_names: list[str]):
         from mobilepack.model.tfimport import silenced, tensorflow
@@ -236,11 +242,13 @@ def _match_input(detail_name: str, names: list[str]) -> str:
                           "report this model to the mobilepack developers")
 
 
-def run_doctor(saved_model_dir: str, *, signature_key: str, input_names: list[str], representative: Callable,
-               validation_batches: Sequence[dict[str, Any]], references: Sequence[dict[str, Any]],
-               labels: Sequence[int] | None, settings: DoctorSettings,
+def run_doctor(make_quantizer: Callable[[], Any], *, validation_batches: Sequence[dict[str, Any]],
+               references: Sequence[dict[str, Any]], labels: Sequence[int] | None, settings: DoctorSettings,
                on_step: Callable[[str], None] | None = None) -> DoctorOutcome:
-    """Diagnose int8 per layer, then search the smallest float set that meets the budget."""
+    """Diagnose int8 per layer, then search the smallest float set that meets the budget.
+
+    ``make_quantizer()`` calibrates once and returns an object with ``layers`` (ranked
+    :class:`LayerError`), ``model(float_ops) -> bytes``, ``method`` and ``name``."""
     from mobilepack.errors import RuntimeFailure
     from mobilepack.model.tfimport import silenced
     from mobilepack.runtime.interpreter import SignatureSession
@@ -248,7 +256,7 @@ def run_doctor(saved_model_dir: str, *, signature_key: str, input_names: list[st
     note = on_step or (lambda _text: None)
     t_start = time.perf_counter()
     deadline = t_start + settings.seconds
-    quant = _Quantizer(saved_model_dir, signature_key, representative, input_names)
+    quant = make_quantizer()
     diagnosis_seconds = time.perf_counter() - t_start
     scorer = Scorer(references, labels, settings.max_accuracy_drop)
     budget = scorer.budget
@@ -277,7 +285,7 @@ def run_doctor(saved_model_dir: str, *, signature_key: str, input_names: list[st
     order = [layer.tensor for layer in quant.layers]   # worst first
     int8, int8_bytes = evaluate(())
     outcome = DoctorOutcome(None, "", "", quant.layers, budget, int8, trail, settings=settings,
-                            diagnosis_seconds=diagnosis_seconds)
+                            diagnosis_seconds=diagnosis_seconds, method=quant.method, quantizer=quant.name)
     worst = quant.layers[0] if quant.layers else None
     if int8.meets:
         outcome.status = "int8-meets-budget"
@@ -374,26 +382,62 @@ def plan_doctor(modes: tuple, *, doctor: bool, seconds: float, max_accuracy_drop
         raise UsageError(f"--doctor-seconds must be > 0 (got {seconds})", f"the default is {DEFAULT_SECONDS:g}")
     if not 0 <= max_accuracy_drop < 1:
         raise UsageError(f"--max-accuracy-drop must be in [0, 1) (got {max_accuracy_drop})", "e.g. 0.01 for one point")
-    if source_is_tflite:
-        return modes, True
     rest = tuple(m for m in modes if m != QuantMode.INT8_MIXED)
     return rest + (QuantMode.INT8_MIXED,), True
 
 
-def doctor_variant(saved_model_dir: str, src, plan, representative, val, references, emit, warn,
-                   extra: dict) -> bytes | None:
+def diagnose_variants(produced: dict[str, bytes], float_model: Callable[[], bytes],
+                      batches: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per-layer error of every other integer variant (int16x8; the doctor's own int8 is diagnosed by
+    its quantizer), by LiteRT's tensor comparison with the float model."""
+    from mobilepack.conversion.quantization import QuantMode, get
+
+    out = {}
+    for mode, data in produced.items():
+        if mode in (QuantMode.INT8.value, QuantMode.INT8_MIXED.value) or not get(mode).integer:
+            continue
+        layers = compare_tensors(float_model(), data, list(batches)[:32])
+        out[mode] = {"method": "tensor-compare", "layers": [layer.to_dict() for layer in layers]}
+    return out
+
+
+def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, references, emit, warn,
+                   extra: dict, cal_batches=(), produced: dict[str, bytes] | None = None) -> bytes | None:
     """The pipeline's hook: run the doctor on the exported SavedModel; record it in ``extra["doctor"]``
     and return the int8-mixed model (None when int8 already meets the budget or no set was found)."""
     from mobilepack.progress import ProgressEvent
 
     settings = DoctorSettings(max_accuracy_drop=plan.max_accuracy_drop, seconds=plan.doctor_seconds)
     emit(ProgressEvent("doctor", "diagnosing int8 per layer (quantization doctor)"))
-    outcome = run_doctor(saved_model_dir, signature_key="serving_default",
-                         input_names=[t.name for t in src.spec.inputs], representative=representative,
-                         validation_batches=list(val.batches), references=references, labels=val.labels,
+    if src.is_tflite:
+        from mobilepack.conversion.tflite_quantization import LiteRTQuantizer
+
+        def make():
+            return LiteRTQuantizer(src.tflite_bytes, cal_batches, list(val.batches))
+    else:
+        def make():
+            return DebuggerQuantizer(saved_model_dir, "serving_default", representative,
+                                     [t.name for t in src.spec.inputs])
+    outcome = run_doctor(make, validation_batches=list(val.batches), references=references, labels=val.labels,
                          settings=settings, on_step=lambda text: emit(ProgressEvent("doctor", text)))
     record = outcome.to_dict()
     record["data"] = {"source": val.source, "kind": val.kind, "labelled": val.labels is not None}
+    float_cache: list[bytes] = []
+
+    def float_model() -> bytes:
+        if not float_cache:
+            if src.is_tflite:
+                float_cache.append(src.tflite_bytes)
+            elif produced and "fp32" in produced:
+                float_cache.append(produced["fp32"])
+            else:
+                from mobilepack.conversion.converter import convert_saved_model
+                from mobilepack.conversion.quantization import ConverterOptions, QuantMode
+
+                float_cache.append(convert_saved_model(saved_model_dir, QuantMode.FP32, options=ConverterOptions()))
+        return float_cache[0]
+
+    record["other_variants"] = diagnose_variants(dict(produced or {}), float_model, list(val.batches))
     extra["doctor"] = record
     if outcome.model is None:
         if outcome.status == "int8-meets-budget":

@@ -26,8 +26,19 @@ def view(doctor: dict[str, Any] | None) -> dict[str, Any] | None:
     layers = [{**layer, "label": layer_label(layer["tensor"]), "float": layer["tensor"] in floats}
               for layer in doctor.get("layers", [])]
     costs = [{**c, "label": layer_label(c["tensor"])} for c in doctor.get("float_ops", [])]
+    others = {mode: {**d, "layers": [{**x, "label": layer_label(x["tensor"])} for x in d["layers"]]}
+              for mode, d in (doctor.get("other_variants") or {}).items()}
     return {**doctor, "layers": layers, "float_ops": costs, "svg": layer_chart(layers),
-            "rounding": ROUNDING_RMSE_OVER_SCALE}
+            "rounding": ROUNDING_RMSE_OVER_SCALE, "other_variants": others,
+            "method_text": METHOD_TEXT.get(doctor.get("method"), doctor.get("method", ""))}
+
+
+METHOD_TEXT = {
+    "numeric-verify": "RMSE / scale of each quantized op's output, the op alone on its quantized inputs "
+                      "(TensorFlow's QuantizationDebugger)",
+    "tensor-compare": "RMSE / scale of each quantized op's output against the float model's tensor of the same "
+                      "name, both run in LiteRT (cumulative; ranked by the part above the op's inputs', 'added')",
+}
 
 
 def layer_chart(layers: list[dict[str, Any]], *, top: int = 20) -> str:
