@@ -206,3 +206,27 @@ def test_an_already_quantized_tflite_is_refused(outlier, tmp_path):
     cli = run_cli("convert", int8, "-o", tmp_path / "o", "-q", "int8", "--calibration", paths["calibration"],
                   "--io-dtype", "int8")
     assert_clean_error(cli, 2, "--io-dtype")
+
+
+def test_inspect_against_the_float_model_ranks_layers_without_tensorflow(outlier, outlier_tflite):
+    paths, out, result = outlier
+    int8 = out / _by_mode(result)["int8"].path
+    cli = run_cli("inspect", int8, "--against", outlier_tflite, "--data", paths["validation"], "--no-gpu", "--json")
+    assert cli.returncode == 0, cli.stderr
+    record = json.loads(cli.stdout)["layer_errors"]
+    assert record["method"] == "tensor-compare" and record["samples"] == 32
+    assert "entry" in record["layers"][0]["tensor"] and record["layers"][0]["rmse_over_scale"] > 10
+    # the same command never imports TensorFlow
+    probe = run_cli("inspect", int8, "--against", outlier_tflite, "--no-gpu", "--json",
+                    env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert probe.returncode == 0 and "import time:" in probe.stderr      # the probe works
+    assert "tensorflow.python" not in probe.stderr
+    assert "random" in json.loads(probe.stdout)["layer_errors"]["data"]
+
+
+def test_inspect_against_a_quantized_model_is_one_clean_error(outlier):
+    """Negative: two quantized files have no float tensors to compare; --data alone is refused."""
+    _, out, result = outlier
+    int8 = out / _by_mode(result)["int8"].path
+    assert_clean_error(run_cli("inspect", int8, "--against", int8, "--no-gpu"), 2, "matches a tensor")
+    assert_clean_error(run_cli("inspect", int8, "--data", "random", "--no-gpu"), 2, "--against")

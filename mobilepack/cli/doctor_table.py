@@ -27,3 +27,22 @@ def print_doctor(console, doctor: dict[str, Any], *, top: int = 10) -> None:
         console.print(f"  kept in float: {cost['op']} {layer_label(cost['tensor'])}: {cost['bytes']:+d} bytes, "
                       f"{cost['latency_us']:+.2f} µs, {doctor['budget']['metric']} {cost['score_gain']:+.4f}")
     console.print(f"  {doctor['summary']}  (search {doctor['search']['seconds']:.1f} s)")
+
+
+def print_layer_errors(console, record: dict[str, Any], *, top: int = 15) -> None:
+    """``inspect --against``: the ranked tensor comparison of a quantized and a float .tflite."""
+    from rich.table import Table
+
+    from mobilepack.conversion.doctor_report import layer_label
+
+    table = Table(title=f"error per quantized layer vs {record['against']} ({record['samples']} samples of "
+                        f"{record['data']}; RMSE/scale, rounding alone ≈ 0.289)", title_justify="left")
+    for col, just in (("rank", "right"), ("op", "left"), ("layer", "left"), ("RMSE/scale", "right"),
+                      ("added", "right"), ("max abs err", "right")):
+        table.add_column(col, justify=just)
+    for layer in record["layers"][:top]:
+        table.add_row(str(layer["rank"]), layer["op"], layer_label(layer["tensor"]),
+                      f"{layer['rmse_over_scale']:.3f}", f"{layer['added']:.3f}", f"{layer['max_abs_error']:.3g}")
+    console.print(table)
+    if record["data"] == "random":
+        console.print("  [yellow]random inputs:[/] pass --data with real samples for errors that mean something")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -20,6 +20,12 @@ def inspect_command(
     gpu: Annotated[bool, typer.Option("--gpu/--no-gpu", help="Compile with LiteRT's GPU accelerator "
                                       "(child process) to check GPU delegation.")] = True,
     gpu_timeout: Annotated[float, typer.Option("--gpu-timeout", help="Seconds the GPU check may take.")] = 120.0,
+    against: Annotated[Optional[Path], typer.Option(
+        "--against", help="The float .tflite MODEL was quantized from: add the error per quantized layer "
+        "(RMSE/scale, LiteRT tensor comparison), ranked.", show_default=False)] = None,
+    data: Annotated[Optional[str], typer.Option(
+        "--data", help="Inputs for --against: image folder, .npy or .npz (default: seeded random inputs).",
+        show_default=False)] = None,
 ) -> None:
     """Show inputs/outputs, signatures, ops, metadata and a deployability lint for a .tflite."""
     with handle_errors():
@@ -28,14 +34,25 @@ def inspect_command(
 
         if gpu_timeout <= 0:
             raise UsageError(f"--gpu-timeout must be > 0 (got {gpu_timeout})", "e.g. --gpu-timeout 120")
+        layer_errors = None
+        if against is not None:  # the quantization doctor's tensor comparison (conversion/layer_errors.py)
+            from mobilepack.conversion.layer_errors import diagnose_files
+
+            layer_errors = diagnose_files(model, against, data)
+        elif data is not None:
+            raise UsageError("--data is read only with --against", "add --against FLOAT.tflite")
         if json_out:
             result = inspect_model(model, gpu=gpu, gpu_timeout=gpu_timeout)
-            print_json(result.to_dict())
+            print_json({**result.to_dict(), **({"layer_errors": layer_errors} if layer_errors else {})})
         else:
             with err_console().status("inspecting…") as status:
                 result = inspect_model(model, gpu=gpu, gpu_timeout=gpu_timeout,
                                        progress=lambda message: status.update(message))
             _print(result.to_dict())
+            if layer_errors:
+                from mobilepack.cli.doctor_table import print_layer_errors
+
+                print_layer_errors(out_console(), layer_errors)
         if strict and result.errors:
             err_console().print(f"[bold red]strict:[/] {len(result.errors)} error-severity finding(s)")
             raise typer.Exit(1)

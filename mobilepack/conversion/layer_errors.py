@@ -23,6 +23,7 @@ import csv
 import io
 import math
 from collections.abc import Iterable
+from pathlib import Path
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -129,7 +130,8 @@ def compare_tensors(float_model: bytes, quant_model: bytes, batches: Iterable[di
                 continue
             scales = q["quantization_parameters"]["scales"]
             f = f_by_name.get(q["name"])
-            if not len(scales) or f is None or tuple(f["shape"]) != tuple(q["shape"]):
+            if (not len(scales) or f is None or tuple(f["shape"]) != tuple(q["shape"])
+                    or not np.issubdtype(np.dtype(f["dtype"]), np.floating)):
                 continue
             pairs.append((op["op_name"], q, f["index"], [int(i) for i in op["inputs"] if i >= 0]))
     sums = {q["index"]: [0.0, 0.0, 0] for _, q, _, _ in pairs}   # squared error, max abs, count
@@ -161,3 +163,34 @@ def compare_tensors(float_model: bytes, quant_model: bytes, batches: Iterable[di
                                  scale=scale, rmse_over_scale=ros, max_abs_error=mx, method="tensor-compare",
                                  added=max(ros - before, 0.0)))
     return ranked(layers)
+
+
+def diagnose_files(quantized: str | Path, float_model: str | Path, data: str | None = None,
+                   samples: int = 32) -> dict[str, Any]:
+    """``mobilepack inspect QUANT.tflite --against FLOAT.tflite [--data D]``: the tensor comparison
+    of two files, without TensorFlow.  ``data`` is read for the float model's inputs (default:
+    seeded random inputs, which only say something about the ranking)."""
+    from mobilepack.data.readers import RANDOM, read_samples
+    from mobilepack.errors import InputError, UsageError
+    from mobilepack.model.loading import load
+
+    for p in (quantized, float_model):
+        if not Path(p).is_file():
+            raise InputError(f"model not found: {p}", "pass the path of a .tflite file")
+    src = load(str(float_model))
+    qsrc = load(str(quantized))
+    f_in = {t.name: t.shape for t in src.spec.inputs}
+    q_in = {t.name: t.shape for t in qsrc.spec.inputs}
+    if f_in != q_in:
+        raise UsageError(f"--against {float_model}: its inputs {f_in} differ from {quantized}'s {q_in}",
+                         "pass the float .tflite this variant was quantized from")
+    if data is not None and data != RANDOM and not Path(data).exists():
+        raise InputError(f"--data not found: {data}", "pass a folder of images, a .npy or a .npz file")
+    batches = read_samples(data or RANDOM, src.spec, limit=samples, what="inspect").batches
+    layers = compare_tensors(src.tflite_bytes, qsrc.tflite_bytes, batches)
+    if not layers:
+        raise UsageError(f"no quantized op output of {quantized} matches a tensor of {float_model} by name and shape",
+                         "pass the float .tflite this variant was quantized from (mobilepack convert writes both)")
+    return {"against": str(float_model), "method": "tensor-compare", "data": data or RANDOM,
+            "samples": sum(int(next(iter(b.values())).shape[0]) for b in batches),
+            "layers": [layer.to_dict() for layer in layers]}
