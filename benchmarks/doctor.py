@@ -12,7 +12,8 @@ other weights round to zero: full int8 loses ~15 points.  (Outlier weights and f
 inputs that are rarely active are what breaks int8 in practice; here one is placed on
 purpose so the failure is known.)
 
-It runs ``mobilepack.convert(..., quantize="fp32,fp16,int8", doctor=True)`` once and prints,
+It runs ``mobilepack.convert(..., quantize="fp32,fp16,int8", doctor=True)`` on the Keras model,
+then the same on its fp32 ``.tflite`` (the AI Edge Quantizer path), and prints,
 for fp32, fp16, int8 and int8-mixed: size, top-1 accuracy on the held-out test images,
 median latency (LiteRT's default CPU path, 1 thread, the doctor's timing), the doctor's
 search time, and the ops kept in float.
@@ -124,9 +125,24 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.perf_counter() - t0
         report = figures(work / "converted", paths, result)
         report["convert_seconds"] = seconds
+        # the same model as a float .tflite source: AI Edge Quantizer + LiteRT tensor comparison
+        source = work / "converted" / next(v.path for v in result.variants if v.mode == "fp32")
+        t0 = time.perf_counter()
+        tfl = mobilepack.convert(source, work / "from-tflite", quantize="fp32,fp16,int8",
+                                 calibration=paths["calibration"], validation=paths["validation"],
+                                 doctor=True, max_accuracy_drop=0.01)
+        report["tflite"] = figures(work / "from-tflite", paths, tfl)
+        report["tflite"]["convert_seconds"] = time.perf_counter() - t0
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
+    _print("Keras source (TFLiteConverter + QuantizationDebugger)", report)
+    _print(".tflite source (AI Edge Quantizer + LiteRT tensor comparison)", report["tflite"])
+    return 0
+
+
+def _print(title: str, report: dict) -> None:
+    print(title)
     base = next(r for r in report["variants"] if r["mode"] == "fp32")
     print(f"{'variant':<11} {'bytes':>8} {'vs fp16':>8} {'test top-1':>10} {'drop (pts)':>10} {'latency µs':>10}")
     fp16 = next(r for r in report["variants"] if r["mode"] == "fp16")
@@ -138,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(diagnosis {d['diagnosis_seconds']:.2f} s); whole convert {report['convert_seconds']:.1f} s")
     print(f"budget on the validation images: {d['budget']['metric']} ≥ {d['budget']['floor']:.4f}; "
           f"kept in float: {', '.join(f'{op} {t}' for op, t in d['float_ops']) or 'nothing'}")
-    return 0
+    print()
 
 
 if __name__ == "__main__":
