@@ -100,7 +100,7 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
                         io_dtype=c["io_dtype"], signature=c["signature"],
                         input_shapes={k: tuple(v) for k, v in (c["input_shape"] or {}).items()}, batch=c["batch"],
                         mean=md["mean"], std=md["std"], allow_float_fallback=c["allow_float_fallback"],
-                        unsafe_load=c["unsafe_load"], doctor=c["doctor"], doctor_seconds=c["doctor_seconds"],
+                        unsafe_load=c["unsafe_load"], doctor="auto" if c["doctor"] is None else c["doctor"], doctor_seconds=c["doctor_seconds"],
                         max_accuracy_drop=b["max_accuracy_drop"])
     labels = _labels(md["labels"])
     targets = _targets(opts)
@@ -486,6 +486,7 @@ def _report_document(opts, record, lint, bench_doc, matrix, selection, rendered,
         "cache_hits": hits,
         "tools": tools,
         "warnings": list(record.get("warnings", [])) + list(matrix.get("warnings", [])),
+        **({"doctor": record["doctor"]} if record.get("doctor") else {}),
     }
 
 
@@ -511,11 +512,12 @@ def _report_context(report: dict, bench_doc: dict) -> dict:
     for row in rows:
         variant = (row.get("model") or {}).get("variant")
         latency.setdefault(variant, {})[row["label"]] = row
+    from mobilepack.conversion.doctor_report import view as doctor_view
     from mobilepack.evaluate.tasks import METRIC_NAMES
 
     return {
         "r": report, "rows": rows, "modes": modes, "delegates": delegates, "cells": cells,
-        "metric_names": METRIC_NAMES,
+        "metric_names": METRIC_NAMES, "doc": doctor_view(report.get("doctor")),
         "fmt_us": bench_views.fmt_us, "software_note": bench_views.SOFTWARE_NOTE,
         "latency_svg": charts.latency_chart([x for x in rows if x["status"] == "ok"]) if rows else "",
         "size_svg": charts.size_chart(bench_views.models(bench_doc)) if rows else "",

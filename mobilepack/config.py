@@ -59,8 +59,9 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "batch": Option("int", 1, "batch size dynamic batch dimensions are fixed to"),
         "allow_float_fallback": Option("bool", False, "let integer modes keep ops without integer kernels in float"),
         "unsafe_load": Option("bool", False, "load Keras Lambda layers (runs the model's Python code)"),
-        "doctor": Option("bool", False, "quantization doctor: diagnose int8 per layer and add int8-mixed "
-                         "(the smallest float set meeting max_accuracy_drop); build turns it on when int8 is rejected"),
+        "doctor": Option("bool", None, "quantization doctor: diagnose int8 per layer and add int8-mixed (the "
+                         "smallest float set meeting max_accuracy_drop); unset: build runs it when int8 misses "
+                         "the budget with real calibration data", example=True),
         "doctor_seconds": Option("float", 120.0, "time limit of the doctor's search, in seconds"),
     },
     "metadata": {

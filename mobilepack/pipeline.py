@@ -111,7 +111,7 @@ class ConvertPlan:
     std: tuple[float, ...] | None
     allow_float_fallback: bool
     unsafe_load: bool
-    doctor: bool = False                 # run the quantization doctor (adds the int8-mixed mode)
+    doctor: bool | str = False           # quantization doctor (adds int8-mixed); "auto": only if int8 misses
     doctor_seconds: float = 120.0
     max_accuracy_drop: float = 0.01
 
@@ -133,7 +133,7 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
                  validation_samples: int = DEFAULT_VALIDATION_SAMPLES, io_dtype: str = "float32",
                  signature: str | None = None, input_shapes: dict | None = None, batch: int = 1,
                  mean: list[float] | None = None, std: list[float] | None = None,
-                 allow_float_fallback: bool = False, unsafe_load: bool = False, doctor: bool = False,
+                 allow_float_fallback: bool = False, unsafe_load: bool = False, doctor: bool | str = False,
                  doctor_seconds: float = 120.0, max_accuracy_drop: float = 0.01) -> ConvertPlan:
     from mobilepack.model.loading import detect_format
     from mobilepack.model.normalization import from_flags
@@ -152,7 +152,7 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
     from mobilepack.conversion.doctor import plan_doctor
 
     modes, doctor = plan_doctor(modes, doctor=doctor, seconds=doctor_seconds, max_accuracy_drop=max_accuracy_drop,
-                                source_is_tflite=fmt == SourceFormat.TFLITE)
+                                source_is_tflite=fmt == SourceFormat.TFLITE, calibration=calibration)
     if io != IODtype.FLOAT32:
         if fmt == SourceFormat.TFLITE:
             raise UsageError(f"--io-dtype {io.value} does not apply to a .tflite source: AI Edge Quantizer "

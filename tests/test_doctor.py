@@ -28,6 +28,17 @@ def outlier(tmp_path_factory):
     return paths, work / "out", result
 
 
+@pytest.fixture(scope="session")
+def outlier_tflite(outlier, tmp_path_factory):
+    """The same model as a float .tflite (converted once): the AI Edge Quantizer path's source."""
+    import mobilepack
+
+    paths, _, _ = outlier
+    out = tmp_path_factory.mktemp("doctor-tflite")
+    result = mobilepack.convert(paths["model"], out / "f32", quantize="fp32")
+    return out / "f32" / result.variants[0].path
+
+
 def _by_mode(result):
     return {v.mode: v for v in result.variants}
 
@@ -69,18 +80,15 @@ def test_the_record_ranks_layers_and_names_the_ops_kept_in_float(outlier):
     assert "int8-mixed" in record["options"]["quantize"]
 
 
-def test_tensor_comparison_through_litert_blames_the_same_layer(outlier, tmp_path):
+def test_tensor_comparison_through_litert_blames_the_same_layer(outlier, outlier_tflite):
     """The .tflite path (no TensorFlow graph): float and int8 files compared tensor by tensor."""
-    from mobilepack.conversion.layer_errors import compare_tensors
-
-    import mobilepack
-
-    paths, out, _ = outlier
-    f32 = mobilepack.convert(paths["model"], tmp_path / "f32", quantize="fp32")
     import numpy as np
 
+    from mobilepack.conversion.layer_errors import compare_tensors
+
+    paths, out, _ = outlier
     x = np.load(paths["calibration"])[:20]
-    layers = compare_tensors((tmp_path / "f32" / f32.variants[0].path).read_bytes(),
+    layers = compare_tensors(outlier_tflite.read_bytes(),
                              (out / _by_mode(outlier[2])["int8"].path).read_bytes(),
                              [{"pixels": x[i:i + 1]} for i in range(len(x))])
     assert layers and all(layer.method == "tensor-compare" for layer in layers)
@@ -105,22 +113,52 @@ def test_a_search_out_of_time_ships_nothing_and_says_so(outlier, tmp_path):
     import mobilepack
 
     paths, _, _ = outlier
-    result = mobilepack.convert(paths["model"], tmp_path / "o", quantize="int8", calibration=paths["calibration"],
-                                validation=paths["validation"], doctor=True, doctor_seconds=1e-6)
-    assert [v.mode for v in result.variants] == ["int8"]
+    result = mobilepack.convert(paths["model"], tmp_path / "o", quantize="int8-mixed",
+                                calibration=paths["calibration"], validation=paths["validation"], doctor_seconds=1e-6)
+    assert result.variants == ()
     assert result.doctor["status"] == "timeout"
     assert any("--doctor-seconds" in w for w in result.warnings)
 
 
-def test_unlabelled_budget_is_agreement_with_the_source(outlier, tmp_path):
+def test_build_runs_the_doctor_when_int8_misses_and_ships_int8_mixed(outlier, tmp_path):
+    """Phase 2: ``[convert] doctor`` unset, real calibration data, no labels: int8's agreement with fp32
+    misses the budget, the build's convert runs the doctor, and the selection ships int8-mixed."""
     import mobilepack
 
     paths, _, _ = outlier
-    result = mobilepack.convert(paths["model"], tmp_path / "o", quantize="int8-mixed",
-                                calibration=paths["calibration"])
-    assert result.doctor["budget"]["metric"] == "top-1 agreement"
-    assert result.doctor["budget"]["floor"] == pytest.approx(0.99)
-    assert result.doctor["status"] == "found" and result.doctor["mixed"]["score"] >= 0.99
+    result = mobilepack.build(paths["model"], out=str(tmp_path / "b"), quantize=["fp32", "fp16", "int8"],
+                              calibration=str(paths["calibration"]), delegates=["cpu"], threads=[1], runs=3,
+                              warmup=1, cache_dir=str(tmp_path / "cache"))
+    report = result.report
+    assert [v["mode"] for v in report["variants"]] == ["fp32", "fp16", "int8", "int8-mixed"]
+    assert report["selection"]["winner"] == "int8-mixed", report["selection"]
+    assert "int8" in report["selection"]["rejected"]
+    doctor = report["doctor"]
+    assert doctor["budget"]["metric"] == "top-1 agreement" and doctor["budget"]["floor"] == pytest.approx(0.99)
+    assert doctor["status"] == "found" and doctor["mixed"]["score"] >= 0.99
+    html = (tmp_path / "b" / "reports" / "report.html").read_text()
+    assert 'id="doctor-layers"' in html and 'id="doctor-float-ops"' in html and "<svg" in html
+    assert "kept in float by int8-mixed" in html
+    md = (tmp_path / "b" / "reports" / "report.md").read_text()
+    assert "## Quantization doctor" in md and "| float |" in md
+    apps = report["apps"]
+    assert apps, "the rendered app ships the doctor's variant"
+
+
+def test_build_turns_the_doctor_on_only_for_int8_with_real_calibration(outlier):
+    """Negative and positive planning, no conversion: random calibration or doctor = false leave it off."""
+    from mobilepack.pipeline import plan_convert
+
+    paths, _, _ = outlier
+    model = str(paths["model"])
+
+    def modes(**kw):
+        return [m.value for m in plan_convert(model, quantize="fp32,int8", **kw).modes]
+
+    assert modes(calibration=str(paths["calibration"]), doctor="auto")[-1] == "int8-mixed"
+    assert "int8-mixed" not in modes(calibration="random", doctor="auto")
+    assert "int8-mixed" not in modes(calibration=str(paths["calibration"]), doctor=False)
+    assert "int8-mixed" not in [m.value for m in plan_convert(model, quantize="fp32,fp16", doctor="auto").modes]
 
 
 @pytest.mark.parametrize("args,fragment", [
@@ -158,17 +196,6 @@ def test_layer_chart_marks_float_layers():
     assert v["layers"][0]["label"] == "a_1/MatMul" and v["layers"][0]["float"] and not v["layers"][1]["float"]
     assert v["svg"].count("<rect") == 2 and "#d9480f" in v["svg"] and "rounding only" in v["svg"]
     assert view(None) is None
-
-
-@pytest.fixture(scope="session")
-def outlier_tflite(outlier, tmp_path_factory):
-    """The same model as a float .tflite (converted once): the AI Edge Quantizer path's source."""
-    import mobilepack
-
-    paths, _, _ = outlier
-    out = tmp_path_factory.mktemp("doctor-tflite")
-    result = mobilepack.convert(paths["model"], out / "f32", quantize="fp32")
-    return out / "f32" / result.variants[0].path
 
 
 def test_a_float_tflite_is_quantized_in_every_mode_and_doctored(outlier, outlier_tflite, tmp_path):

@@ -368,14 +368,25 @@ def run_doctor(make_quantizer: Callable[[], Any], *, validation_batches: Sequenc
     return outcome
 
 
-def plan_doctor(modes: tuple, *, doctor: bool, seconds: float, max_accuracy_drop: float,
-                source_is_tflite: bool) -> tuple[tuple, bool]:
+AUTO = "auto"
+
+
+def plan_doctor(modes: tuple, *, doctor: bool | str, seconds: float, max_accuracy_drop: float,
+                source_is_tflite: bool, calibration: str | None = None) -> tuple[tuple, bool | str]:
     """Validate the doctor's options up front; ``--doctor`` adds the ``int8-mixed`` mode (last),
-    and asking for ``int8-mixed`` in ``--quantize`` turns the doctor on."""
+    and asking for ``int8-mixed`` in ``--quantize`` turns the doctor on.
+
+    ``doctor="auto"`` (``build`` when ``[convert] doctor`` is unset): the doctor runs only where
+    int8 is converted with real calibration data (not ``random``), and searches only when the
+    int8 variant misses the budget (see :func:`doctor_variant`)."""
     from mobilepack.conversion.quantization import QuantMode
     from mobilepack.errors import UsageError
 
-    doctor = bool(doctor) or QuantMode.INT8_MIXED in modes
+    if doctor == AUTO and QuantMode.INT8_MIXED not in modes:
+        if QuantMode.INT8 not in modes or calibration is None or str(calibration) == "random":
+            return modes, False
+    else:
+        doctor = bool(doctor) or QuantMode.INT8_MIXED in modes
     if not doctor:
         return modes, False
     if not seconds > 0:
@@ -383,7 +394,7 @@ def plan_doctor(modes: tuple, *, doctor: bool, seconds: float, max_accuracy_drop
     if not 0 <= max_accuracy_drop < 1:
         raise UsageError(f"--max-accuracy-drop must be in [0, 1) (got {max_accuracy_drop})", "e.g. 0.01 for one point")
     rest = tuple(m for m in modes if m != QuantMode.INT8_MIXED)
-    return rest + (QuantMode.INT8_MIXED,), True
+    return rest + (QuantMode.INT8_MIXED,), doctor
 
 
 def diagnose_variants(produced: dict[str, bytes], float_model: Callable[[], bytes],
@@ -408,6 +419,21 @@ def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, 
     from mobilepack.progress import ProgressEvent
 
     settings = DoctorSettings(max_accuracy_drop=plan.max_accuracy_drop, seconds=plan.doctor_seconds)
+    if plan.doctor == AUTO and produced and "int8" in produced:
+        # build's automatic doctor: only when the int8 variant just converted misses the budget
+        scorer = Scorer(references, val.labels, settings.max_accuracy_drop)
+        from mobilepack.model.tfimport import silenced
+        from mobilepack.runtime.interpreter import SignatureSession
+
+        with silenced():
+            session = SignatureSession(produced["int8"])
+            score = scorer.score([session.run(b) for b in val.batches])
+        if scorer.budget.meets(score):
+            emit(ProgressEvent("doctor", f"int8 meets the budget ({scorer.budget.metric} {score:.4f} ≥ "
+                                         f"{scorer.budget.floor:.4f}): no doctor needed"))
+            return None
+        emit(ProgressEvent("doctor", f"int8 misses the budget ({scorer.budget.metric} {score:.4f} < "
+                                     f"{scorer.budget.floor:.4f}): running the quantization doctor"))
     emit(ProgressEvent("doctor", "diagnosing int8 per layer (quantization doctor)"))
     if src.is_tflite:
         from mobilepack.conversion.tflite_quantization import LiteRTQuantizer
