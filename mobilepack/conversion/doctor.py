@@ -226,10 +226,17 @@ class DebuggerQuantizer:
     def model(self, float_ops: Sequence[str]) -> bytes:
         from mobilepack.model.tfimport import silenced
 
-        with silenced():
-            self.debugger.options = self.tf.lite.experimental.QuantizationDebugOptions(
-                denylisted_nodes=list(float_ops) or None)
-            return self.debugger.get_nondebug_quantized_model()
+        # get_nondebug_quantized_model() re-quantizes the calibrated model with the current options; set
+        # them without the public setter, which would also rebuild (and re-check) the debug model
+        self.debugger._debug_options = self.tf.lite.experimental.QuantizationDebugOptions(  # noqa: SLF001
+            denylisted_nodes=list(float_ops) or None)
+        try:
+            with silenced():
+                return self.debugger.get_nondebug_quantized_model()
+        except Exception as exc:  # the MLIR quantizer's own errors
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            raise ConversionError(f"int8-mixed: re-quantizing with {len(float_ops)} float op(s) failed: {first}",
+                                  "drop --doctor, or report this model") from exc
 
 
 def _match_input(detail_name: str, names: list[str]) -> str:
@@ -435,19 +442,6 @@ def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, 
         emit(ProgressEvent("doctor", f"int8 misses the budget ({scorer.budget.metric} {score:.4f} < "
                                      f"{scorer.budget.floor:.4f}): running the quantization doctor"))
     emit(ProgressEvent("doctor", "diagnosing int8 per layer (quantization doctor)"))
-    if src.is_tflite:
-        from mobilepack.conversion.tflite_quantization import LiteRTQuantizer
-
-        def make():
-            return LiteRTQuantizer(src.tflite_bytes, cal_batches, list(val.batches))
-    else:
-        def make():
-            return DebuggerQuantizer(saved_model_dir, "serving_default", representative,
-                                     [t.name for t in src.spec.inputs])
-    outcome = run_doctor(make, validation_batches=list(val.batches), references=references, labels=val.labels,
-                         settings=settings, on_step=lambda text: emit(ProgressEvent("doctor", text)))
-    record = outcome.to_dict()
-    record["data"] = {"source": val.source, "kind": val.kind, "labelled": val.labels is not None}
     float_cache: list[bytes] = []
 
     def float_model() -> bytes:
@@ -463,6 +457,34 @@ def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, 
                 float_cache.append(convert_saved_model(saved_model_dir, QuantMode.FP32, options=ConverterOptions()))
         return float_cache[0]
 
+    from mobilepack.conversion.tflite_quantization import LiteRTQuantizer
+
+    fallback: list[str] = []
+
+    def make():
+        if src.is_tflite:
+            return LiteRTQuantizer(src.tflite_bytes, cal_batches, list(val.batches))
+        try:
+            return DebuggerQuantizer(saved_model_dir, "serving_default", representative,
+                                     [t.name for t in src.spec.inputs])
+        except ConversionError as exc:  # e.g. no op the debugger can verify: quantize the fp32 .tflite instead
+            fallback.append(exc.message)
+            emit(ProgressEvent("doctor", f"{exc.message}; using AI Edge Quantizer on the fp32 conversion"))
+            return LiteRTQuantizer(float_model(), cal_batches, list(val.batches))
+
+    try:
+        outcome = run_doctor(make, validation_batches=list(val.batches), references=references,
+                             labels=val.labels, settings=settings,
+                             on_step=lambda text: emit(ProgressEvent("doctor", text)))
+    except ConversionError as exc:
+        if plan.doctor != AUTO:
+            raise
+        warn(f"the quantization doctor could not run: {exc.message}")   # build goes on without int8-mixed
+        return None
+    record = outcome.to_dict()
+    record["data"] = {"source": val.source, "kind": val.kind, "labelled": val.labels is not None}
+    if fallback:
+        record["fallback"] = fallback[0]
     record["other_variants"] = diagnose_variants(dict(produced or {}), float_model, list(val.batches))
     extra["doctor"] = record
     if outcome.model is None:
