@@ -15,7 +15,7 @@ from mobilepack.runtime import delegates as registry
 from mobilepack.runtime.delegates import Delegate
 
 DEFAULT_DELEGATES = "cpu,xnnpack,gpu"
-_VARIANT_SUFFIXES = ("fp32", "fp16", "dynamic", "int8", "int16x8")
+_VARIANT_SUFFIXES = ("fp32", "fp16", "dynamic", "int8", "int16x8", "int8-mixed")
 
 
 @dataclass(frozen=True)
