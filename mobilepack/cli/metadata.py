@@ -140,9 +140,13 @@ def _print(result, out: Path) -> None:
     from rich.markup import escape
 
     console = out_console()
-    src = {"option": "--task", "spec": "model spec", "detected": "detected", "undetected": "not detected"}
+    src = {"option": "--task", "spec": "model spec", "metadata": "existing metadata", "detected": "detected",
+           "undetected": "not detected"}
     console.print(f"wrote [bold]{escape(str(out))}[/] ({len(result.model) / 1024:,.1f} KiB)")
-    console.print(f"  task           {result.task} ({src.get(result.task_source, result.task_source)})")
+    console.print(f"  task           {result.task} ({src.get(result.task_source, result.task_source)}: "
+                  f"{escape(result.task_reason)})")
+    if result.sample_rate:
+        console.print(f"  sample rate    {result.sample_rate} Hz (from {'--sample-rate' if result.sample_rate_source == 'option' else 'existing metadata'})")
     if result.normalization:
         n = result.normalization
         extra = " — the model normalizes itself; apps feed raw values" if n["in_model"] else ""
