@@ -71,6 +71,8 @@ def build_context(inputs: RenderInputs) -> dict[str, Any]:
             "image_input": image_input(spec),
             # the signature the input/output names belong to (None: tensor order, no signature)
             "signature_key": spec.signature_key,
+            # text models: where the tokenizer pads/cuts token ids ("pre" | "post"), as the model was trained
+            "padding": spec.padding,
         },
         "labels": list(inputs.labels),
         "labels_file": "labels.txt",
