@@ -395,11 +395,14 @@ def _evaluate(variants, spec, eval_data, source, labels, delegates, progress) ->
     from mobilepack.data.readers import read_samples
     from mobilepack.evaluate.accuracy import REFERENCE, AccuracyMatrix, evaluate
 
-    if not eval_data and REFERENCE[0] not in {mode for mode, _ in variants}:
-        # unlabelled evaluation is agreement with fp32; a pass-through .tflite has no fp32 to agree with
-        return AccuracyMatrix(False, None, 0, (), ("no labelled data and no fp32 variant (a .tflite source is "
-                                                   "passed through as it is): agreement is not applicable",)
-                              ).to_dict()
+    modes = {mode for mode, _ in variants}
+    if not eval_data and (REFERENCE[0] not in modes or modes == {REFERENCE[0]}):
+        # unlabelled evaluation is agreement with fp32: a pass-through .tflite has no fp32 to agree with,
+        # and fp32 alone would only be compared with itself
+        why = ("no fp32 variant (a .tflite source is passed through as it is)" if REFERENCE[0] not in modes
+               else "fp32 is the only variant")
+        return AccuracyMatrix(False, None, 0, (), (f"no labelled data and {why}: agreement with fp32 is not "
+                                                   "applicable",)).to_dict()
     if source is None:
         source = "random"
     samples = read_samples(source, spec, limit=None if eval_data else 200,

@@ -165,3 +165,146 @@ def test_zoo_pins_are_checked(tmp_path, monkeypatch) -> None:
     (tmp_path / "archives" / m.archive.file).write_bytes(b"not the archive")
     got = zoo_fetch.fetch([m], offline=True)[m.id]
     assert isinstance(got, FetchError) and "not cached" in str(got)
+
+
+# -- the failure classes the zoo exposed, each on a real model ------------------------------
+
+def _zoo_file(runs, model_id: str) -> Path:
+    return runs.source(BY_ID[model_id])
+
+
+def test_passthrough_build_reports_agreement_as_not_applicable(runs) -> None:
+    """A .tflite source builds (it used to die in the report template on agreement None)."""
+    result = runs.run(BY_ID["okay_nabu_stateful"], "build")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["accuracy"]["cells"] == [] and "not applicable" in " ".join(doc["warnings"])
+    report = Path(doc["reports"]["report.md"]).read_text(encoding="utf-8")
+    assert "agreement is not applicable (n/a)" in report and doc["selection"]["winner"] == "passthrough"
+
+
+def test_needs_input_shape_is_not_a_load_failure(runs, tmp_path) -> None:
+    """melspectrogram.tflite allocates only once its [-1,-1] input is resized."""
+    tfl = _zoo_file(runs, "oww_melspectrogram")
+    plain = json.loads(run_cli("inspect", tfl, "--json").stdout)
+    assert plain["runtime"]["status"] == "needs_input_shape"
+    assert plain["gpu"]["status"] == "skipped" and "input shape" in plain["gpu"]["message"]
+    finding = next(f for f in plain["findings"] if f["id"] == "needs_input_shape")
+    assert "--input-shape serving_default_input:0=1,N" in finding["fix"] and "builtin ops" not in finding["fix"]
+    resized = json.loads(run_cli("inspect", tfl, "--no-gpu", "--json",
+                                 "--input-shape", "serving_default_input:0=1,1280").stdout)
+    assert resized["runtime"]["status"] == "ok" and resized["runtime"]["input_shapes"] == {
+        "serving_default_input:0": [1, 1280]}
+    # bench: fails without the shape, runs with it
+    bench = ["bench", tfl, "-d", "cpu", "--runs", "1", "--warmup", "0", "--min-seconds", "0", "--json"]
+    assert run_cli(*bench).returncode != 0
+    ok = run_cli(*bench, "--input-shape", "serving_default_input:0=1,1280")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["results"][0]["status"] == "ok", ok.stderr
+    from tests.conftest import assert_clean_error
+
+    assert_clean_error(run_cli("inspect", tfl, "--no-gpu", "--input-shape", "nope=1,2"), 2,
+                       "unknown input 'nope'", "serving_default_input:0")
+    assert_clean_error(run_cli(*bench, "--input-shape", "x=1,y"), 2, "--input-shape")
+
+
+def test_a_truly_unloadable_model_is_still_cannot_load(runs) -> None:
+    doc = json.loads(run_cli("inspect", _zoo_file(runs, "selfie_segmentation"), "--no-gpu", "--json").stdout)
+    assert doc["runtime"]["status"] == "failed"
+    assert any(f["id"] == "unresolved_custom_ops" and "Convolution2DTransposeBias" in f["title"]
+               for f in doc["findings"])
+
+
+def test_existing_audio_metadata_supplies_the_sample_rate(runs, tmp_path) -> None:
+    tfl = _zoo_file(runs, "star_trek_audio")
+    result = run_cli("metadata", tfl, "-o", tmp_path / "again.tflite", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert (doc["task"], doc["sample_rate"], doc["sample_rate_source"]) == ("audio_classification", 44100, "metadata")
+    assert doc["labels"]["count"] == 3
+    given = json.loads(run_cli("metadata", tfl, "-o", tmp_path / "given.tflite", "--json",
+                               "--sample-rate", "16000").stdout)
+    assert (given["sample_rate"], given["sample_rate_source"]) == (16000, "option")
+
+
+def test_keras_load_error_shows_its_cause(runs, tmp_path) -> None:
+    result = run_cli("convert", _zoo_file(runs, "mltk_kws_h5"), "-o", tmp_path / "out")
+    from tests.conftest import assert_clean_error
+
+    assert_clean_error(result, 2, "Error when deserializing class 'DepthwiseConv2D'",
+                       "Unrecognized keyword arguments passed to DepthwiseConv2D: {'groups': 1}", "older Keras")
+    assert "custom layers are importable" not in result.stderr
+
+
+def test_one_channel_input_needs_image_evidence(runs) -> None:
+    """A [1,50,10,1] spectrogram is not an image; the same tensors with image metadata are."""
+    from mobilepack.metadata.tasks import detect_task_reason
+    from mobilepack.model.flatbuffer import parse_model
+
+    fb = parse_model(_zoo_file(runs, "mltk_kws_tflite").read_bytes())
+    sg = fb.subgraphs[0]
+    ins, outs = tuple(sg.tensors[i] for i in sg.inputs), tuple(sg.tensors[i] for i in sg.outputs)
+    task, why = detect_task_reason(ins, outs)
+    assert task is None and "no image evidence" in why and "[1,50,10,1]" in why
+    task, why = detect_task_reason(ins, outs, image_evidence="image metadata")
+    assert task is not None and task.value == "image_classification" and "image metadata" in why
+    doc = json.loads(runs.run(BY_ID["mltk_kws_tflite"], "metadata").stdout)
+    assert doc["task"] == "generic" and doc["task_source"] == "undetected" and "no image evidence" in doc["task_reason"]
+
+
+def test_metadata_problems_fail_before_conversion(runs, tmp_path) -> None:
+    """No normalization for a forced image task: refused after loading, before export/convert."""
+    import time
+
+    from tests.conftest import assert_clean_error
+
+    out = tmp_path / "out"
+    t0 = time.perf_counter()
+    result = run_cli("build", _zoo_file(runs, "fer_emotion_h5"), "-o", out, "--task", "image_classification",
+                     "--quantize", "fp32", "--cache-dir", tmp_path / "cache", "--delegates", "cpu")
+    seconds = time.perf_counter() - t0
+    assert_clean_error(result, 2, "no input normalization known", "--mean/--std")
+    assert "convert" not in result.stderr.split("error:")[0].lower().replace("converted", ""), result.stderr
+    assert not out.exists() and not list((tmp_path / "cache").rglob("*.tflite"))
+    # a .tflite source is checked before anything runs: labels that do not match its outputs
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a\nb\n", encoding="utf-8")
+    result = run_cli("build", _zoo_file(runs, "efficientnet_lite0_uint8"), "-o", out, "--labels", labels,
+                     "--cache-dir", tmp_path / "cache", "--delegates", "cpu")
+    assert_clean_error(result, 2, "1000")
+    assert seconds < 120
+
+
+def test_text_task_refuses_a_float_input_and_padding_is_validated(runs, tmp_path) -> None:
+    from tests.conftest import assert_clean_error
+
+    tfl = _zoo_file(runs, "star_trek_audio")
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("<PAD>\n<START>\nhello\n", encoding="utf-8")
+    assert_clean_error(run_cli("metadata", tfl, "-o", tmp_path / "t.tflite", "--task", "text_classification",
+                               "--vocab", vocab), 2, "is float32", "integer token ids", "int32")
+    assert_clean_error(run_cli("metadata", tfl, "-o", tmp_path / "t.tflite", "--padding", "pre"), 2,
+                       "--padding applies to text_classification")
+    assert_clean_error(run_cli("metadata", tfl, "-o", tmp_path / "t.tflite", "--padding", "middle"), 2,
+                       "unknown --padding 'middle'")
+
+
+def test_pad_ids_follows_the_padding() -> None:
+    from mobilepack.model.spec import pad_ids
+
+    assert pad_ids([5, 6, 7], 5, padding="post") == [5, 6, 7, 0, 0]
+    assert pad_ids([5, 6, 7], 5, padding="pre") == [0, 0, 5, 6, 7]
+    assert pad_ids([1, 2, 3, 4], 2, padding="pre") == [3, 4]
+    assert pad_ids([1, 2, 3, 4], 2, padding="post") == [1, 2]
+
+
+def test_mean_std_flags_are_recorded_as_flags_and_the_config_as_config(runs, tmp_path) -> None:
+    tfl = _zoo_file(runs, "face_detection_short_range")
+    common = ["--target", "android", "--cache-dir", tmp_path / "cache", *CHEAP_BENCH, "--json", "--task", "generic"]
+    flags = run_cli("build", tfl, "-o", tmp_path / "a", "--mean", "127.5", "--std", "127.5", *common)
+    assert flags.returncode == 0, flags.stderr
+    cfg = tmp_path / "mobilepack.toml"
+    cfg.write_text("[metadata]\nmean = [127.5]\nstd = [127.5]\n", encoding="utf-8")
+    config = run_cli("build", tfl, "-o", tmp_path / "b", "--config", cfg, *common)
+    assert config.returncode == 0, config.stderr
+    sources = [json.loads(r.stdout)["model"]["normalization"]["source"] for r in (flags, config)]
+    assert sources == ["flags", "config"]

@@ -35,6 +35,7 @@ class WriteRequest:
     channels: int = 1
     value_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     aliases: dict[int, str] = field(default_factory=dict)   # tensor index -> signature name (subgraph 0)
+    padding: str | None = None          # text: "pre" | "post", recorded in the input's description
 
 
 # -- detection -------------------------------------------------------------------------
@@ -303,7 +304,10 @@ def _text_classifier(req: WriteRequest):
     if len(req.inputs) != 1:
         raise InputError(f"a regex-tokenized text classifier has one input; this model has {len(req.inputs)}",
                          "use --tokenizer bert for ids/mask/segment inputs")
-    input_md = info.InputTextTensorMd(name=req.inputs[0].name, description="Embedding vectors of the input text.",
+    where = {"pre": "the start", "post": "the end"}.get(req.padding or "")
+    description = "Embedding vectors of the input text." + (
+        f" Token ids are padded and cut at {where} (padding: {req.padding})." if where else "")
+    input_md = info.InputTextTensorMd(name=req.inputs[0].name, description=description,
                                       tokenizer_md=info.RegexTokenizerMd(req.delim_regex, req.vocab_path))
     return nl_classifier.MetadataWriter.create_from_metadata_info(
         req.model, general_md=req.general, input_md=input_md, output_md=output_md)

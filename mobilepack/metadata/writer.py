@@ -180,7 +180,8 @@ def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | No
            labels: list[str] | tuple[str, ...] | None = None, normalization: Normalization | None = None,
            info: GeneralInfo = GeneralInfo(), score_threshold: float | None = None,
            vocab: str | Path | None = None, tokenizer: str | None = None, sample_rate: int | None = None,
-           channels: int = 1, value_ranges: dict[str, tuple[float, float]] | None = None) -> MetadataResult:
+           channels: int = 1, value_ranges: dict[str, tuple[float, float]] | None = None,
+           padding: str | None = None) -> MetadataResult:
     """Write TFLite metadata into ``model`` (bytes of a .tflite) and return the new bytes.
 
     ``normalization`` is the explicit choice (flags or config); otherwise the spec's
@@ -223,6 +224,15 @@ def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | No
                          "existing metadata")
     if chosen_task == Task.TEXT_CLASSIFICATION:
         check_text_inputs(inputs, tokenizer)
+    if padding is not None:
+        from mobilepack.model.spec import check_padding
+
+        padding = check_padding(padding)
+        if chosen_task != Task.TEXT_CLASSIFICATION:
+            raise UsageError(f"--padding applies to text_classification, not {chosen_task.value}",
+                             "drop --padding, or pass --task text_classification")
+    elif chosen_task == Task.TEXT_CLASSIFICATION and spec is not None:
+        padding = spec.padding
 
     label_tuple: tuple[str, ...] = ()
     if labels is not None:
@@ -269,7 +279,8 @@ def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | No
                            mean=written[0] if written else None, std=written[1] if written else None,
                            label_path=label_path, vocab_path=vocab_path, tokenizer=tokenizer,
                            sample_rate=sample_rate, channels=channels, value_ranges=dict(value_ranges or {}),
-                           aliases={i: n for s in fb.signatures if s.subgraph == 0 for n, i in s.inputs + s.outputs})
+                           aliases={i: n for s in fb.signatures if s.subgraph == 0 for n, i in s.inputs + s.outputs},
+                           padding=padding)
         amendments = []
         if chosen_task == Task.OBJECT_DETECTION:
             amendments.append(detection_order(req))
