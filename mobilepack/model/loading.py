@@ -389,11 +389,42 @@ def _from_saved_model(path: Path, *, signature_key, batch, overrides) -> SourceM
 def _from_tflite(path: Path) -> SourceModel:
     from mobilepack.runtime.interpreter import describe_tflite
 
+    from mobilepack.errors import RuntimeFailure
+
     data = path.read_bytes()
-    inputs, outputs, key = describe_tflite(data)
+    try:
+        inputs, outputs, key = describe_tflite(data)
+    except RuntimeFailure as exc:
+        dynamic = _dynamic_tflite_inputs(data)
+        if not dynamic:
+            raise
+        names = ", ".join(f"{n}{list(sig)}" for n, sig in dynamic)
+        example = " ".join(f"--input-shape {n}=" + ",".join("1" if i == 0 else "N" for i in range(len(sig)))
+                           for n, sig in dynamic)
+        raise InputError(f"{path.name} needs an input shape: allocating it at the placeholder shape of its dynamic "
+                         f"input(s) {names} failed, and a .tflite source is passed through as it is (it cannot be "
+                         f"resized for the apps)",
+                         f"inspect/bench it with {example}; to ship it, convert the original model with fixed "
+                         f"shapes (`mobilepack convert SRC --input-shape ...`)") from exc
     spec = ModelSpec(name=_model_name(path), source_path=str(path), source_format=SourceFormat.TFLITE,
                      inputs=inputs, outputs=outputs, signature_key=key, provenance={"inputs": "tflite"})
     return SourceModel(spec=spec, raw_input_shapes={t.name: t.shape_signature for t in inputs}, tflite_bytes=data)
+
+
+def _dynamic_tflite_inputs(data: bytes) -> list[tuple[str, tuple[int, ...]]]:
+    """(name, shape signature) of subgraph 0's inputs with a dynamic (-1) dimension."""
+    from mobilepack.model.flatbuffer import FlatbufferError, parse_model
+
+    try:
+        sg = parse_model(data).subgraphs[0]
+    except (FlatbufferError, IndexError):
+        return []
+    out = []
+    for i in sg.inputs:
+        t = sg.tensors[i]
+        if t.shape_signature is not None and any(d < 0 for d in t.shape_signature):
+            out.append((t.name, tuple(t.shape_signature)))
+    return out
 
 
 def with_normalization(source: SourceModel, norm: Normalization | None) -> SourceModel:
