@@ -309,3 +309,20 @@ def test_mean_std_flags_are_recorded_as_flags_and_the_config_as_config(runs, tmp
     assert config.returncode == 0, config.stderr
     sources = [json.loads(r.stdout)["model"]["normalization"]["source"] for r in (flags, config)]
     assert sources == ["flags", "config"]
+
+
+def test_shapes_missing_from_the_flatbuffer_are_read_after_allocation(runs) -> None:
+    """TFLite_Detection_PostProcess writes shape [] for its outputs; the real shape comes from LiteRT.
+    No zoo package ships such an SSD yet, so the empty shape is put on a real model's tensor description."""
+    from dataclasses import replace
+
+    from mobilepack.metadata.tasks import with_runtime_shapes
+    from mobilepack.model.flatbuffer import parse_model
+
+    data = _zoo_file(runs, "face_detection_short_range").read_bytes()
+    sg = parse_model(data).subgraphs[0]
+    outs = tuple(sg.tensors[i] for i in sg.outputs)
+    blanked = tuple(replace(t, shape=()) for t in outs)
+    assert [t.shape for t in with_runtime_shapes(data, blanked)] == [(1, 896, 16), (1, 896, 1)]
+    assert with_runtime_shapes(data, outs) == outs            # nothing to fill: the model is not loaded
+    assert with_runtime_shapes(b"not a model", blanked) == blanked  # cannot load: shapes stay

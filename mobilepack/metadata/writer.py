@@ -251,6 +251,11 @@ def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | No
         notes.append("no labels given: apps will show class indices (pass --labels FILE)")
 
     norm, written = _resolve_normalization(chosen_task, inputs, explicit=normalization, spec=spec, existing=existing)
+    if written is not None and chosen_task not in IMAGE_TASKS:
+        # TFLite metadata carries normalization for image inputs only; the writers of other tasks drop it
+        written = None
+        notes.append(f"normalization is not written into {chosen_task.value} metadata (it describes image "
+                     "inputs only); it stays in the model spec")
     if norm is not None and norm.in_model:
         notes.append("the model normalizes its input itself (a leading Rescaling/Normalization layer): metadata "
                      "says mean 0 / std 1 so apps feed raw values and do not normalize again")
@@ -296,7 +301,7 @@ def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | No
     norm_dict = None
     if norm is not None:
         norm_dict = {"mean": list(norm.mean), "std": list(norm.std), "source": norm.source, "in_model": norm.in_model,
-                     "written": {"mean": list(written[0]), "std": list(written[1])}}
+                     "written": {"mean": list(written[0]), "std": list(written[1])} if written else None}
     return MetadataResult(model=out, task=chosen_task.value, task_source=task_source, task_reason=task_reason,
                           sample_rate=sample_rate if chosen_task == Task.AUDIO_CLASSIFICATION else None,
                           sample_rate_source=sample_rate_source if chosen_task == Task.AUDIO_CLASSIFICATION else None,
