@@ -122,6 +122,7 @@ class ConvertPlan:
             "batch": self.batch, "mean": list(self.mean) if self.mean else None,
             "std": list(self.std) if self.std else None, "allow_float_fallback": self.allow_float_fallback,
             "unsafe_load": self.unsafe_load, "padding": self.padding,
+            "normalization_source": self.normalization_source if self.mean else None,
         }
 
 
