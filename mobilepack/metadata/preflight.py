@@ -43,7 +43,7 @@ def check_spec(spec: ModelSpec, md: dict[str, Any], labels: tuple[str, ...], *, 
         raise InputError(f"{task.value} needs one 4-D image input; this model has "
                          f"{', '.join(f'{t.name}{list(t.shape)}' for t in inputs)}", "use --task generic")
     if task == Task.TEXT_CLASSIFICATION:
-        check_text_inputs(inputs, md.get("tokenizer"))
+        check_text_inputs(inputs)
         if not md.get("vocab"):
             raise UsageError("text_classification needs a vocabulary", "pass --vocab FILE (one token per line)")
     if task == Task.AUDIO_CLASSIFICATION and not md.get("sample_rate"):

@@ -164,7 +164,7 @@ def choose_task(task: str | Task | None, inputs, outputs, *, spec: ModelSpec | N
     return detected, "detected", reason
 
 
-def check_text_inputs(inputs, tokenizer: str | None) -> None:
+def check_text_inputs(inputs) -> None:
     """Text classifiers take token ids (integers) or a string; a float input is not one of them."""
     bad = [t for t in inputs if t.type not in ("INT32", "INT64", "STRING")]
     if bad:
@@ -223,7 +223,7 @@ def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | No
             notes.append(f"sample rate {sample_rate} Hz and {channels} channel(s) reused from the model's "
                          "existing metadata")
     if chosen_task == Task.TEXT_CLASSIFICATION:
-        check_text_inputs(inputs, tokenizer)
+        check_text_inputs(inputs)
     if padding is not None:
         from mobilepack.model.spec import check_padding
 
