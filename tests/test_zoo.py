@@ -236,6 +236,24 @@ def test_keras_load_error_shows_its_cause(runs, tmp_path) -> None:
     assert "custom layers are importable" not in result.stderr
 
 
+def test_keras_slash_in_a_layer_name_gets_the_keras2_hint() -> None:
+    """Keras 3's own refusal of '/' in a name, wrapped the way its deserializer wraps causes."""
+    import keras
+
+    from mobilepack.model.loading import keras_load_failure
+    from mobilepack.model.spec import SourceFormat
+
+    with pytest.raises(ValueError) as raised:
+        keras.layers.Dense(2, name="block_1/dense")
+    exc = TypeError("Error when deserializing class 'Dense' using config={'name': 'block_1/dense', 'units': 2}.\n\n"
+                    f"Exception encountered: {raised.value}")
+    msg, hint = keras_load_failure(exc, SourceFormat.H5)
+    assert msg.startswith("Error when deserializing class 'Dense': ") and "cannot contain character `/`" in msg
+    assert "'/'" in hint and "tf_keras" in hint and "SavedModel" in hint
+    other, other_hint = keras_load_failure(ValueError("File format not supported"), SourceFormat.KERAS)
+    assert other == "File format not supported" and "'/'" not in other_hint
+
+
 def test_one_channel_input_needs_image_evidence(runs) -> None:
     """A [1,50,10,1] spectrogram is not an image; the same tensors with image metadata are."""
     from mobilepack.metadata.tasks import detect_task_reason

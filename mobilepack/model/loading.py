@@ -249,7 +249,7 @@ def keras_load_failure(exc: BaseException, fmt: SourceFormat) -> tuple[str, str]
     head = layer.group(1) if layer else first[:200]
     msg = f"{head}: {cause[:300]}" if cause and cause not in head else first[:300]
     written_by_keras2 = fmt == SourceFormat.H5 or "Unrecognized keyword arguments" in text
-    if "'/'" in text or "slash" in text.lower() or "not allowed in" in text:
+    if "character `/`" in text or "'/'" in text:
         hint = ("Keras 3 does not allow '/' in layer or weight names, which Keras 2 (tf.keras) wrote; rename the "
                 "layers in Keras 2 (or tf_keras) and save again, or export a SavedModel there "
                 "(model.export('dir')) and pass the directory")
