@@ -26,7 +26,18 @@ object AppProbe {
 
     private fun decodeImage(bytes: ByteArray): ArgbImage {
         val image = ImageIO.read(ByteArrayInputStream(bytes)) ?: throw IllegalArgumentException("not an image")
-        val pixels = image.getRGB(0, 0, image.width, image.height, null, 0, image.width)
+        val gray = image.colorModel.colorSpace.type == java.awt.color.ColorSpace.TYPE_GRAY && !image.colorModel.hasAlpha()
+        val pixels = if (gray) {
+            // getRGB would convert linear gray to sRGB; BitmapFactory (like Pillow) replicates the stored value.
+            val raster = image.raster
+            val shift = image.colorModel.getComponentSize(0) - 8
+            IntArray(image.width * image.height) { i ->
+                val g = raster.getSample(i % image.width, i / image.width, 0) shr shift
+                (0xFF shl 24) or (g shl 16) or (g shl 8) or g
+            }
+        } else {
+            image.getRGB(0, 0, image.width, image.height, null, 0, image.width)
+        }
         return ArgbImage(image.width, image.height, pixels)
     }
 
