@@ -259,11 +259,17 @@ def input_problems(app: dict, py: dict) -> list[str]:
 
 
 def _iou(a, b) -> float:
+    """IoU of two boxes given as corners (left, top, right, bottom); a random tiny detector may give
+    corners in either order, so each box is first spanned by its corners."""
+    a = (min(a[0], a[2]), min(a[1], a[3]), max(a[0], a[2]), max(a[1], a[3]))
+    b = (min(b[0], b[2]), min(b[1], b[3]), max(b[0], b[2]), max(b[1], b[3]))
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return 1.0 if union <= 0 and inter == 0 else inter / union
+    if union <= 0:
+        return 1.0 if np.allclose(a, b, atol=1e-3) else 0.0
+    return inter / union
 
 
 def answer_problems(name: str, app: dict, py: dict, labels: list[str], sample: dict) -> list[str]:

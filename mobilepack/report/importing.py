@@ -93,12 +93,12 @@ def import_results(paths: list[str | Path]) -> dict:
     if not paths:
         raise InputError("nothing to import", "pass one or more files to --import")
     docs = [d for p in paths for d in read_documents(p)]
+    records = [rec for doc, where in docs for rec in records_from_document(doc, where)]
     definitions = {where: document_definition(doc) for doc, where in docs}
     if len(set(definitions.values())) > 1:
         listed = "; ".join(f"{where}: {d}" for where, d in definitions.items())
         raise InputError(f"these results were measured by different benchmark definitions and cannot be merged ({listed})",
                          f"re-measure with the current mobilepack and demo apps, which all follow {BENCH_DEFINITION}")
-    records = [rec for doc, where in docs for rec in records_from_document(doc, where)]
     sources = sorted({r["source"] for r in records})
     return document(records, source=sources[0] if len(sources) == 1 else "merged",
                     settings={"imported": [str(p) for p in paths],
