@@ -465,3 +465,17 @@ def test_reader_honours_exif_and_does_not_alias(tmp_path):
     small = load_image(tmp_path / "s.png", 8, 8, 3)
     assert np.abs(small - 127.5).max() <= 0.5                          # a sampling resize gives 0 or 255
 
+
+
+def test_every_screen_pads_for_the_system_bars():
+    """targetSdk 36 is edge to edge (no JVM can lay out a window): both activities install the
+    insets listener right after setContentView, and it pads by system bars, cutout and keyboard."""
+    from tests.conftest import ROOT
+
+    java = ROOT / "android-demo/app/src/main/java/com/example/digitsdemo"
+    for activity in ("MainActivity.kt", "BenchmarkActivity.kt"):
+        text = (java / activity).read_text(encoding="utf-8")
+        assert re.search(r"setContentView\(R\.layout\.\w+\)\n\s+SystemBars\.padContent\(this\)", text), activity
+    bars = (java / "SystemBars.kt").read_text(encoding="utf-8")
+    assert "WindowInsets.Type.systemBars() or WindowInsets.Type.displayCutout() or WindowInsets.Type.ime()" in bars
+    assert "setOnApplyWindowInsetsListener" in bars and "requestApplyInsets()" in bars
