@@ -275,10 +275,25 @@ INJECTION_LABELS = ('say "hi"', "it's", "back\\slash", "$dollar ${x}", "</string
                     "שלום עולם", "@string/app_name", "?attr/x")
 
 
+_RENDERED: dict = {}
+
+
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory):
     """The sample (android-demo/), one project per task type, and an injection project — checked
     together (one kotlinc run)."""
+    return render_all(tmp_path_factory)
+
+
+def render_all(tmp_path_factory):
+    """:func:`rendered`'s value, computed once per test session also when test_android_jvm.py asks
+    first (a fixture imported into another module would be a second fixture, rendered again)."""
+    if "value" not in _RENDERED:
+        _RENDERED["value"] = _render_all(tmp_path_factory)
+    return _RENDERED["value"]
+
+
+def _render_all(tmp_path_factory):
     require_tools()
     from mobilepack.render.renderer import render_project
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 from pathlib import Path
 
@@ -37,7 +36,7 @@ import pytest
 
 from tests.conftest import DIGITS, require
 from tests.jvm.execution import compile_standin, find_java, run_probe
-from tests.test_android_checks import BROKEN, INT8, JARS, KOTLINC, LABELS, TASKS, TEXT_VOCAB, rendered, task_inputs  # noqa: F401
+from tests.test_android_checks import BROKEN, INT8, JARS, KOTLINC, TASKS, TEXT_VOCAB, render_all, task_inputs
 
 IMAGE_PROJECTS = ("image_classification", INT8, "object_detection", "image_segmentation")
 PROJECTS = (*TASKS, INT8)
@@ -185,6 +184,12 @@ def python_side(name: str, model: bytes, project: Path, kind: str, sample) -> di
 
 
 # --- running the app --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory):
+    """The Android checks' projects, compiled once per session (shared with test_android_checks.py)."""
+    return render_all(tmp_path_factory)
+
 
 @pytest.fixture(scope="session")
 def jvm(rendered, tmp_path_factory):

@@ -98,16 +98,17 @@ object ImageInput {
         val out = IntArray(ow * oh)
         for (y in 0 until oh) {
             for (x in 0 until ow) {
-                val (sx, sy) = when (orientation) {
-                    2 -> Pair(w - 1 - x, y)              // mirrored
-                    3 -> Pair(w - 1 - x, h - 1 - y)      // rotated 180
-                    4 -> Pair(x, h - 1 - y)              // mirrored vertically
-                    5 -> Pair(y, x)                      // transposed
-                    6 -> Pair(y, h - 1 - x)              // stored rotated: turn 90 degrees clockwise
-                    7 -> Pair(w - 1 - y, h - 1 - x)      // transversed
-                    else -> Pair(w - 1 - y, x)           // 8: turn 90 degrees counter-clockwise
+                // the stored pixel (column, row) shown at (x, y)
+                val source = when (orientation) {
+                    2 -> y * w + (w - 1 - x)                   // mirrored
+                    3 -> (h - 1 - y) * w + (w - 1 - x)         // rotated 180
+                    4 -> (h - 1 - y) * w + x                   // mirrored vertically
+                    5 -> x * w + y                             // transposed
+                    6 -> (h - 1 - x) * w + y                   // stored rotated: turn 90 degrees clockwise
+                    7 -> (h - 1 - x) * w + (w - 1 - y)         // transversed
+                    else -> x * w + (w - 1 - y)                // 8: turn 90 degrees counter-clockwise
                 }
-                out[y * ow + x] = image.pixels[sy * w + sx]
+                out[y * ow + x] = image.pixels[source]
             }
         }
         return ArgbImage(ow, oh, out)
