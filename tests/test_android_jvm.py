@@ -484,3 +484,23 @@ def test_every_screen_pads_for_the_system_bars():
     bars = (java / "SystemBars.kt").read_text(encoding="utf-8")
     assert "WindowInsets.Type.systemBars() or WindowInsets.Type.displayCutout() or WindowInsets.Type.ime()" in bars
     assert "setOnApplyWindowInsetsListener" in bars and "requestApplyInsets()" in bars
+
+
+def test_agreement_figures(executed, rendered, capsys):
+    """One line per project with the measured agreement (shown with `pytest -s`/`-rA`)."""
+    _, projects, _, _ = rendered
+    lines = []
+    for name in PROJECTS:
+        report, kind, job, pairs = executed[name]
+        steps = []
+        for app, (item, py) in zip(report["samples"], pairs):
+            for key, app_x in _app_inputs(app, py["input_details"]).items():
+                py_x = py["inputs"][key]
+                steps.append(float(np.abs(app_x.astype(np.float64) - py_x.astype(np.float64)).max()))
+        problems = [p for app, (item, py), s in zip(report["samples"], pairs, job["samples"])
+                    for p in answer_problems(name, app, py, _labels(projects[name]), s)]
+        lines.append(f"{name:28s} {kind:6s} samples={len(pairs)} max|input diff|={max(steps):.3g} "
+                     f"answer mismatches={len(problems)}")
+        assert not problems
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
