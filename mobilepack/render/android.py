@@ -29,6 +29,9 @@ var when""".split())
 _SEGMENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _PACKAGE_HINT = "use a reverse-domain name such as com.example.digits (letters, digits, '_'; each part starts with a letter)"
 
+# Element types the app knows how to feed and read, with their byte sizes.
+
+
 def validate_package(value: str) -> None:
     """Android application id / Java package rules, with one clear message."""
     if not value:
