@@ -100,9 +100,14 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
                         io_dtype=c["io_dtype"], signature=c["signature"],
                         input_shapes={k: tuple(v) for k, v in (c["input_shape"] or {}).items()}, batch=c["batch"],
                         mean=md["mean"], std=md["std"], allow_float_fallback=c["allow_float_fallback"],
-                        unsafe_load=c["unsafe_load"], doctor="auto" if c["doctor"] is None else c["doctor"], doctor_seconds=c["doctor_seconds"],
-                        max_accuracy_drop=b["max_accuracy_drop"])
+                        unsafe_load=c["unsafe_load"],
+                        normalization_source="flags" if options.get("mean") is not None else "config",
+                        padding=md["padding"], doctor="auto" if c["doctor"] is None else c["doctor"],
+                        doctor_seconds=c["doctor_seconds"], max_accuracy_drop=b["max_accuracy_drop"])
     labels = _labels(md["labels"])
+    from mobilepack.metadata import preflight
+
+    preflight_check = preflight.for_build(src, md, labels, plan)  # fails fast on what needs no conversion
     targets = _targets(opts)
     for name in targets:
         tgt = get_target(name)
@@ -176,11 +181,12 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
                 from mobilepack.pipeline import convert_into
 
                 models_dir.mkdir()
-                convert_into(models_dir, src, plan, progress=progress, out_label=str(out / "models"))
+                convert_into(models_dir, src, plan, progress=progress, out_label=str(out / "models"),
+                             preflight=preflight_check)
                 record = json.loads((models_dir / "convert.json").read_text(encoding="utf-8"))
                 if compressed["qat_tflite"]:
                     record = _add_variant(models_dir, record, "qat", Path(compressed["qat_tflite"]))
-                record = _attach_metadata(models_dir, record, md, labels, emit)
+                record = _attach_metadata(models_dir, record, md, labels, emit, plan.normalization_source)
                 cache.put("models", models_key, models_dir)
         from mobilepack.model.spec import spec_from_dict
 
@@ -336,7 +342,7 @@ def _cached_json(cache: Cache, stage: str, key: str, compute, hits: dict[str, bo
     return value
 
 
-def _attach_metadata(models_dir: Path, record: dict, md: dict, labels, emit) -> dict:
+def _attach_metadata(models_dir: Path, record: dict, md: dict, labels, emit, norm_source: str = "config") -> dict:
     """Write TFLite metadata into every variant; record what was written; refresh sizes/hashes."""
     import hashlib
 
@@ -347,7 +353,7 @@ def _attach_metadata(models_dir: Path, record: dict, md: dict, labels, emit) -> 
 
     spec = spec_from_dict(record["model"])
 
-    norm = from_flags(md["mean"], md["std"], source="config") or spec.normalization
+    norm = from_flags(md["mean"], md["std"], source=norm_source) or spec.normalization
     info = GeneralInfo(name=md["name"] or spec.name, version=md["version"], author=md["author"],
                        license=md["license"], description=f"{spec.name}, converted by mobilepack")
     for i, v in enumerate(record["variants"]):

@@ -111,6 +111,8 @@ class ConvertPlan:
     std: tuple[float, ...] | None
     allow_float_fallback: bool
     unsafe_load: bool
+    normalization_source: str = "flags"   # where mean/std came from: "flags" (CLI/API) or "config"
+    padding: str = "post"                 # text models: where token ids are padded ("pre" | "post")
     doctor: bool | str = False           # quantization doctor (adds int8-mixed); "auto": only if int8 misses
     doctor_seconds: float = 120.0
     max_accuracy_drop: float = 0.01
@@ -123,7 +125,9 @@ class ConvertPlan:
             "signature": self.signature, "input_shapes": {k: list(v) for k, v in self.input_shapes.items()},
             "batch": self.batch, "mean": list(self.mean) if self.mean else None,
             "std": list(self.std) if self.std else None, "allow_float_fallback": self.allow_float_fallback,
-            "unsafe_load": self.unsafe_load, "doctor": self.doctor, "doctor_seconds": self.doctor_seconds,
+            "unsafe_load": self.unsafe_load, "padding": self.padding,
+            "normalization_source": self.normalization_source if self.mean else None,
+            "doctor": self.doctor, "doctor_seconds": self.doctor_seconds,
             "max_accuracy_drop": self.max_accuracy_drop,
         }
 
@@ -133,7 +137,8 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
                  validation_samples: int = DEFAULT_VALIDATION_SAMPLES, io_dtype: str = "float32",
                  signature: str | None = None, input_shapes: dict | None = None, batch: int = 1,
                  mean: list[float] | None = None, std: list[float] | None = None,
-                 allow_float_fallback: bool = False, unsafe_load: bool = False, doctor: bool | str = False,
+                 allow_float_fallback: bool = False, unsafe_load: bool = False,
+                 normalization_source: str = "flags", padding: str = "post", doctor: bool | str = False,
                  doctor_seconds: float = 120.0, max_accuracy_drop: float = 0.01) -> ConvertPlan:
     from mobilepack.model.loading import detect_format
     from mobilepack.model.normalization import from_flags
@@ -172,14 +177,18 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
     for what, p in (("calibration", calibration), ("validation", validation)):
         if p is not None and str(p) != "random" and not Path(p).exists():
             raise DataError(f"{what} data not found: {p}", "pass a folder of images, a .npy or a .npz file")
-    norm = from_flags(mean, std)
+    norm = from_flags(mean, std, source=normalization_source)
+    from mobilepack.model.spec import check_padding
+
+    padding = check_padding(padding)
     return ConvertPlan(modes=modes, io_dtype=io, calibration=str(calibration) if calibration is not None else None,
                        calibration_samples=calibration_samples,
                        validation=str(validation) if validation is not None else None,
                        validation_samples=validation_samples, signature=signature,
                        input_shapes={k: tuple(v) for k, v in (input_shapes or {}).items()}, batch=batch,
                        mean=norm.mean if norm else None, std=norm.std if norm else None,
-                       allow_float_fallback=allow_float_fallback, unsafe_load=unsafe_load, doctor=doctor,
+                       allow_float_fallback=allow_float_fallback, unsafe_load=unsafe_load,
+                       normalization_source=normalization_source, padding=padding, doctor=doctor,
                        doctor_seconds=float(doctor_seconds), max_accuracy_drop=float(max_accuracy_drop))
 
 
@@ -198,7 +207,7 @@ def convert(source: Any, out: str | Path, *, progress: ProgressCallback | None =
 
 
 def convert_into(directory: Path, source: Any, plan: ConvertPlan, *, progress: ProgressCallback | None = None,
-                 out_label: str | None = None, check_names=None) -> ConvertResult:
+                 out_label: str | None = None, check_names=None, preflight=None) -> ConvertResult:
     """The convert stage proper: writes the variants, convert.json and convert.md into ``directory``."""
     from mobilepack.model.loading import load, with_normalization
     from mobilepack.model.normalization import from_flags
@@ -216,9 +225,15 @@ def convert_into(directory: Path, source: Any, plan: ConvertPlan, *, progress: P
     src = load(source, signature_key=plan.signature, input_shapes=plan.input_shapes, batch=plan.batch,
                safe_mode=not plan.unsafe_load)
     timings["load"] = time.perf_counter() - t_start
-    norm_flags = from_flags(plan.mean, plan.std)
+    norm_flags = from_flags(plan.mean, plan.std, source=plan.normalization_source)
     if norm_flags is not None:
         src = with_normalization(src, norm_flags)
+    if plan.padding != src.spec.padding:
+        from dataclasses import replace
+
+        src.spec = replace(src.spec, padding=plan.padding, provenance=dict(src.spec.provenance, padding="flags"))
+    if preflight is not None:  # checks that need the loaded model's tensors, before the heavy work
+        preflight(src.spec)
     spec = src.spec
     planned = [f"{spec.name}_{m.value}.tflite" for m in plan.modes] or [f"{spec.name}.tflite"]
     if check_names is not None:

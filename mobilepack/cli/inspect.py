@@ -20,6 +20,8 @@ def inspect_command(
     gpu: Annotated[bool, typer.Option("--gpu/--no-gpu", help="Compile with LiteRT's GPU accelerator "
                                       "(child process) to check GPU delegation.")] = True,
     gpu_timeout: Annotated[float, typer.Option("--gpu-timeout", help="Seconds the GPU check may take.")] = 120.0,
+    input_shape: Annotated[Optional[list[str]], typer.Option(
+        "--input-shape", help="Resize a dynamic input before the load check, NAME=D1,D2,... (repeatable).")] = None,
     against: Annotated[Optional[Path], typer.Option(
         "--against", help="The float .tflite MODEL was quantized from: add the error per quantized layer "
         "(RMSE/scale, LiteRT tensor comparison), ranked.", show_default=False)] = None,
@@ -31,7 +33,9 @@ def inspect_command(
     with handle_errors():
         from mobilepack.errors import UsageError
         from mobilepack.inspect import inspect_model
+        from mobilepack.model.loading import parse_input_shapes
 
+        shapes = parse_input_shapes(input_shape)
         if gpu_timeout <= 0:
             raise UsageError(f"--gpu-timeout must be > 0 (got {gpu_timeout})", "e.g. --gpu-timeout 120")
         layer_errors = None
@@ -42,11 +46,11 @@ def inspect_command(
         elif data is not None:
             raise UsageError("--data is read only with --against", "add --against FLOAT.tflite")
         if json_out:
-            result = inspect_model(model, gpu=gpu, gpu_timeout=gpu_timeout)
+            result = inspect_model(model, gpu=gpu, gpu_timeout=gpu_timeout, input_shapes=shapes)
             print_json({**result.to_dict(), **({"layer_errors": layer_errors} if layer_errors else {})})
         else:
             with err_console().status("inspecting…") as status:
-                result = inspect_model(model, gpu=gpu, gpu_timeout=gpu_timeout,
+                result = inspect_model(model, gpu=gpu, gpu_timeout=gpu_timeout, input_shapes=shapes,
                                        progress=lambda message: status.update(message))
             _print(result.to_dict())
             if layer_errors:
@@ -116,7 +120,8 @@ def _print(d: dict) -> None:
     if d["gpu"]:
         g = d["gpu"]
         console.print(f"gpu: {g['status']}" + (f" on {escape(g['adapter'])}" if g.get("adapter") else "")
-                      + (" (software)" if g.get("software") else ""))
+                      + (" (software)" if g.get("software") else "")
+                      + (f": {escape(g['message'])}" if g["status"] == "skipped" and g.get("message") else ""))
     s = d["summary"]
     console.print(f"\n[bold]lint[/]: {s['errors']} error(s), {s['warnings']} warning(s), {s['infos']} info")
     for f in d["findings"]:
