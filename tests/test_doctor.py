@@ -141,8 +141,9 @@ def test_build_runs_the_doctor_when_int8_misses_and_ships_int8_mixed(outlier, tm
     assert "kept in float by int8-mixed" in html
     md = (tmp_path / "b" / "reports" / "report.md").read_text()
     assert "## Quantization doctor" in md and "| float |" in md
-    apps = report["apps"]
-    assert apps, "the rendered app ships the doctor's variant"
+    mixed = next(v for v in report["variants"] if v["mode"] == "int8-mixed")
+    shipped = tmp_path / "b" / "android" / "app" / "src" / "main" / "assets" / "model.tflite"
+    assert shipped.read_bytes() == (tmp_path / "b" / "models" / mixed["path"]).read_bytes()
 
 
 def test_build_turns_the_doctor_on_only_for_int8_with_real_calibration(outlier):
