@@ -16,7 +16,7 @@ from mobilepack.report.bench import RECORD_KEYS
 from tests.conftest import assert_clean_error, run_cli
 
 FIX = Path(__file__).parent / "fixtures" / "bench"
-QUICK = ("--runs", "3", "--warmup", "1", "--min-seconds", "0")
+QUICK = ("--runs", "3", "--warmup", "1", "--min-seconds", "0", "--target-ci", "0")
 
 
 def test_json_run_with_a_failing_configuration_exits_0():
@@ -117,7 +117,7 @@ def test_adb_sequence_and_parsed_records(fake_adb):
         assert flags == [("--use_xnnpack=false", "--num_threads=1"), ("--use_xnnpack=true", "--num_threads=1"),
                          ("--use_xnnpack=true", "--num_threads=4"), ("--use_gpu=true", "--num_threads=1"),
                          ("--use_nnapi=true", "--num_threads=1")]
-        assert all("--graph=/data/local/tmp/dense.tflite" in c and "--num_runs=50" in c for c in runs)
+        assert all("--graph=/data/local/tmp/dense.tflite" in c and "--num_runs=10" in c for c in runs)
     recs = doc["results"]
     assert len(recs) == 10
     by = {(x["device"]["serial"], x["delegate"], x["threads"]): x for x in recs}

@@ -54,8 +54,13 @@ def build_command(
     score_threshold: Annotated[Optional[float], typer.Option("--score-threshold", help="Classification score threshold.")] = None,
     delegates: Annotated[Optional[str], typer.Option("--delegates", help="Host delegates to bench: cpu,xnnpack,gpu.")] = None,
     threads: Annotated[Optional[str], typer.Option("--threads", help="XNNPACK thread counts, e.g. 1,2.")] = None,
-    runs: Annotated[Optional[int], typer.Option("--runs", help="Timed runs per configuration.")] = None,
+    runs: Annotated[Optional[int], typer.Option("--runs", help="Minimum timed runs per configuration.")] = None,
     warmup: Annotated[Optional[int], typer.Option("--warmup", help="Warm-up runs per configuration.")] = None,
+    target_ci: Annotated[Optional[float], typer.Option("--target-ci", help="Stop timing once the 95% CI of the mean "
+                                                       "is within ± this fraction (0: exactly --runs).")] = None,
+    max_seconds: Annotated[Optional[float], typer.Option("--max-seconds", help="Longest timing per configuration.")] = None,
+    gpu_latency: Annotated[Optional[bool], typer.Option("--gpu-latency", help="Time the GPU even on SwiftShader "
+                                                        "(otherwise a functional check only).")] = None,
     app_name: Annotated[Optional[str], typer.Option("--app-name")] = None,
     package: Annotated[Optional[str], typer.Option("--package", help="Android application id.")] = None,
     bundle_id: Annotated[Optional[str], typer.Option("--bundle-id", help="iOS bundle identifier.")] = None,
@@ -82,7 +87,8 @@ def build_command(
             allow_float_fallback=allow_float_fallback, eval_data=eval_data, max_accuracy_drop=max_accuracy_drop,
             task=task, labels=labels, mean=mean, std=std, vocab=vocab, tokenizer=tokenizer, sample_rate=sample_rate,
             score_threshold=score_threshold, delegates=_split(delegates), threads=_ints(threads),
-            runs=runs, warmup=warmup, app_name=app_name, package=package, bundle_id=bundle_id, samples=samples,
+            runs=runs, warmup=warmup, target_ci=target_ci, max_seconds=max_seconds, gpu_latency=gpu_latency,
+            app_name=app_name, package=package, bundle_id=bundle_id, samples=samples,
             cache_dir=cache_dir, force=force, unsafe_load=unsafe_load or None)
         with progress_display(err_console(), enabled=not (json_out or quiet)) as on_event:
             result = mobilepack.build(src, config=str(config) if config else None, progress=on_event, **options)

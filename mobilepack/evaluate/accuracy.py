@@ -15,6 +15,17 @@ from typing import Any
 from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
 
 REFERENCE = ("fp32", "cpu")
+SOFTWARE_GPU_SAMPLES = 16   # a software GPU (SwiftShader) evaluates this many samples, seeded (numerics only)
+SOFTWARE_GPU_SEED = 0
+
+
+def software_subset(count: int, size: int = SOFTWARE_GPU_SAMPLES, seed: int = SOFTWARE_GPU_SEED) -> list[int] | None:
+    """The sorted, seeded sample indices a software GPU evaluates (None: all of them)."""
+    import numpy as np
+
+    if count <= size:
+        return None
+    return sorted(int(i) for i in np.random.default_rng(seed).choice(count, size, replace=False))
 
 
 @dataclass(frozen=True)
@@ -161,6 +172,14 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, labels: tuple[str, ..
     with tempfile.TemporaryDirectory(prefix="mobilepack-eval-") as tmp:
         data_path = Path(tmp) / "data.npz"
         np.savez(data_path, **{f"in::{n}": np.stack([b[n] for b in samples.batches]) for n in names})
+        on_software_gpu = "gpu" in delegates and vulkan is not None and vulkan.software
+        subset = software_subset(samples.count) if on_software_gpu else None
+        subset_path = Path(tmp) / "subset.npz"
+        if subset is not None:
+            np.savez(subset_path, **{f"in::{n}": np.stack([samples.batches[i][n] for i in subset]) for n in names})
+            warnings.append(f"gpu runs on a software adapter (SwiftShader): evaluated on a seeded subset of "
+                            f"{len(subset)} of {samples.count} samples (a numerics check, not used for selection)")
+        picked: dict[tuple[str, str], list[int] | None] = {}
         jobs = [(m, p, d) for m, p in variants for d in delegates]
         for i, (mode, path, dname) in enumerate(jobs):
             emit(ProgressEvent("evaluate", f"{mode} · {dname}", i, len(jobs)))
@@ -172,9 +191,12 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, labels: tuple[str, ..
                     cells.append(Cell(mode, dname, "failed", error=vulkan.message if vulkan else "no Vulkan"))
                     continue
                 env, software = vulkan.env, vulkan.software
+            rows = subset if software else None
+            picked[(mode, dname)] = rows
             outcome = run_in_child("mobilepack.evaluate.accuracy:predict_in_child",
                                    {"model": str(path), "delegate": delegate.to_dict(), "threads": threads,
-                                    "data": str(data_path)}, timeout=timeout, env=env)
+                                    "data": str(subset_path if rows is not None else data_path)},
+                                   timeout=timeout, env=env)
             failure = outcome.failure()
             answer = outcome.answer or {}
             if failure or not answer.get("ok"):
@@ -195,8 +217,11 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, labels: tuple[str, ..
             final.append(c)
             continue
         preds = np.asarray(predictions[(c.mode, c.delegate)])
-        acc = float((preds == np.asarray(truth[:len(preds)])).mean()) if labelled else None
-        agree = float((preds == np.asarray(reference)).mean()) if reference is not None else None
+        rows = picked.get((c.mode, c.delegate))
+        want = np.asarray(truth)[rows] if labelled and rows is not None else np.asarray(truth[:len(preds)]) if labelled else None
+        acc = float((preds == want).mean()) if labelled else None
+        ref = None if reference is None else np.asarray(reference)[rows] if rows is not None else np.asarray(reference)
+        agree = float((preds == ref).mean()) if ref is not None else None
         final.append(Cell(c.mode, c.delegate, "ok", acc, agree, c.samples, None, c.software))
     if reference is None:
         warnings.append("the fp32 variant did not run on the reference CPU kernels: agreement is unknown")

@@ -176,27 +176,3 @@ _OPENERS: dict[str, Callable[..., Session]] = {
 def open_session(delegate: dict, model_path: str, threads: int) -> Session:
     """Open ``model_path`` for ``delegate`` (a :meth:`Delegate.to_dict`).  Child process only."""
     return _OPENERS[delegate["opener"]](delegate, model_path, threads)
-
-
-def random_inputs(inputs: list[dict], seed: int = 0) -> list:
-    """Seeded random inputs of each tensor's dtype and range: floats in [-1, 1], quantized integers
-    over their integer range, other integers in [0, 10), booleans either way."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    out = []
-    for d in inputs:
-        dtype = np.dtype(d["dtype"])
-        shape = [max(1, s) for s in d["shape"]]
-        if dtype == np.bool_:
-            out.append(rng.integers(0, 2, shape).astype(np.bool_))
-        elif np.issubdtype(dtype, np.floating):
-            out.append(rng.uniform(-1.0, 1.0, shape).astype(dtype))
-        elif np.issubdtype(dtype, np.integer):
-            scale = (d.get("quantization") or [0.0, 0])[0]
-            info = np.iinfo(dtype)
-            lo, hi = (int(info.min), int(info.max) + 1) if scale or dtype.itemsize == 1 else (0, 10)
-            out.append(rng.integers(lo, hi, shape, dtype=np.int64).astype(dtype))
-        else:
-            out.append(np.zeros(shape, dtype))
-    return out
