@@ -96,3 +96,26 @@ def test_discovery_respects_a_user_icd():
     assert user.source == "user" and user.software and user.env == {}
     real = discover_vulkan({"VK_ICD_FILENAMES": "/usr/share/vulkan/icd.d/nvidia_icd.json"})
     assert real.source == "user" and not real.software
+
+
+def test_build_without_any_vulkan_driver_skips_the_gpu_with_a_note(tmp_path, monkeypatch, capsys):
+    """A fresh machine without chromium or a GPU driver: the build succeeds, the GPU is 'skipped'."""
+    import mobilepack
+    from mobilepack.cli.build import _summary
+    from mobilepack.runtime import gpu
+
+    none = gpu.VulkanSetup("none", {}, None, False, "no Vulkan driver and no SwiftShader (install chromium)")
+    monkeypatch.setattr(gpu, "discover_vulkan", lambda environ=None: none)
+    d = Path(__file__).resolve().parent.parent / "examples" / "digits"
+    result = mobilepack.build(str(d / "digits.keras"), out=str(tmp_path / "out"), quantize=["fp32"],
+                              calibration=str(d / "calibration"), labels=str(d / "labels.txt"),
+                              eval_data=str(d / "eval"), delegates=["cpu", "gpu"], runs=3, warmup=0, target_ci=0,
+                              threads=[1], cache_dir=str(tmp_path / "cache"))
+    bench = {r["delegate"]: r for r in result.report["bench"]["results"]}
+    assert bench["cpu"]["status"] == "ok"
+    assert bench["gpu"]["failure"] == "gpu_unavailable" and bench["gpu"]["note"].startswith("skipped")
+    assert result.report["lint"]["fp32"]["gpu"]["status"] == "unavailable"
+    assert result.report["selection"]["winner"] == "fp32"
+    _summary(result, quiet=False)
+    out = capsys.readouterr().out
+    assert "skipped" in out and "note: the GPU check was skipped" in out and "failed" not in out

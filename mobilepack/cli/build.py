@@ -108,6 +108,8 @@ def _summary(result, *, quiet: bool) -> None:
         cells = {(c["mode"], c["delegate"]): c for c in r["accuracy"]["cells"]}
         delegates = list(dict.fromkeys(c["delegate"] for c in r["accuracy"]["cells"]))
         per: dict[tuple[str, str], float] = {}
+        skipped = {((rec.get("model") or {}).get("variant"), rec["delegate"]) for rec in r["bench"].get("results", [])
+                   if rec.get("failure") == "gpu_unavailable"}
         for rec in r["bench"].get("results", []):
             v = (rec.get("model") or {}).get("variant")
             if rec["status"] == "ok" and v:
@@ -125,17 +127,27 @@ def _summary(result, *, quiet: bool) -> None:
         table.add_column("ships", no_wrap=True)
         for v in r["variants"]:
             row = [v["mode"], f"{v['bytes'] / 1024:,.1f}"]
-            row += [f"{per[(v['mode'], d)]:,.0f}" if (v["mode"], d) in per else "failed" for d in bench_delegates]
+            row += [f"{per[(v['mode'], d)]:,.0f}" if (v["mode"], d) in per else
+                    "skipped" if (v["mode"], d) in skipped else "failed" for d in bench_delegates]
             for d in delegates:
                 c = cells.get((v["mode"], d))
                 val = (c["accuracy"] if r["accuracy"]["labelled"] else c["agreement"]) if c and c["status"] == "ok" else None
-                row.append(f"{val:.4f}" if val is not None else "failed")
+                row.append(f"{val:.4f}" if val is not None else "skipped" if (v["mode"], d) in skipped else "failed")
             row.append("[green]✔[/]" if v["mode"] == sel["winner"] else "")
             table.add_row(*row)
         console.print(table)
         console.print(f"[dim]{sel['rule']}[/]")
-        if any(rec.get("software") for rec in r["bench"].get("results", [])):
-            console.print("[dim]gpu ran on SwiftShader (software): functional only — latency not representative[/]")
+        results = r["bench"].get("results", [])
+        if any(rec.get("software") for rec in results):
+            functional = any(rec.get("stop") == "functional" for rec in results)
+            console.print("[dim]gpu ran on SwiftShader (software): "
+                          + ("a functional check (≤ 3 invocations, numerics vs CPU; --gpu-latency times it)"
+                             if functional else "functional only — latency not representative") + "[/]")
+        gone = next((rec for rec in results if rec.get("failure") == "gpu_unavailable"), None)
+        if gone is not None:
+            from rich.markup import escape
+
+            console.print(f"[yellow]note: the GPU check was skipped: {escape(gone['error'])}[/]")
     console.print(f"report:   {r['reports']['report.html']}")
     for t, app in r["apps"].items():
         console.print(f"{t + ':':9} {app['path']}")
