@@ -236,7 +236,8 @@ def measure_one(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: 
         functional = vulkan.software and not plan.gpu_latency
     request = {"model": str(model.path), "delegate": delegate.to_dict(), "threads": threads, "runs": plan.runs,
                "warmup": plan.warmup, "min_seconds": plan.min_seconds, "target_ci": plan.target_ci,
-               "max_seconds": min(plan.max_seconds, plan.timeout * 0.5), "functional": functional}
+               "max_seconds": min(plan.max_seconds, plan.timeout * 0.5), "hard_seconds": plan.timeout * 0.5,
+               "functional": functional}
     outcome = run_in_child("mobilepack.bench.measure:measure_in_child", request, timeout=plan.timeout, env=env)
     if delegate.opener == "gpu":
         adapter, software = parse_adapter(outcome.log)

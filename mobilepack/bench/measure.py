@@ -8,7 +8,8 @@ the asynchronous work to finish).
 
 Stop rule: at least ``runs`` iterations and ``min_seconds``; then, with ``target_ci`` > 0, stop as
 soon as the 95 % confidence interval of the mean is within ± ``target_ci`` of it (adaptive), or
-with ``target_ci`` = 0 right away (fixed); in every case stop at ``max_seconds``.
+with ``target_ci`` = 0 right away (fixed); adaptive timing also stops at ``max_seconds`` (once the
+minimum run count is reached).  ``hard_seconds`` (half the configuration's timeout) cuts everything.
 
 ``functional`` (a software GPU such as SwiftShader): no latency series — compile, at most
 three iterations, and the outputs compared with the reference CPU kernels on the same inputs."""
@@ -69,7 +70,8 @@ def measure_in_child(request: dict) -> dict:
         rss_before, _ = _rss_kib()
         samples, stop = _timed(iteration, runs=int(request["runs"]), min_seconds=float(request["min_seconds"]),
                                max_seconds=float(request.get("max_seconds", 60.0)),
-                               target_ci=float(request.get("target_ci", 0.0)), now=now)
+                               target_ci=float(request.get("target_ci", 0.0)), now=now,
+                               hard_seconds=request.get("hard_seconds"))
     except Exception as exc:
         return {"ok": False, "stage": "run", "error": str(exc)}
     rss_after, peak = _rss_kib()
@@ -78,11 +80,14 @@ def measure_in_child(request: dict) -> dict:
             "fully_delegated": session.fully_delegated}
 
 
-def _timed(iteration, *, runs: int, min_seconds: float, max_seconds: float, target_ci: float, now) -> tuple[list, str]:
-    """Timed iterations until the stop rule holds; (samples in µs, why it stopped)."""
+def _timed(iteration, *, runs: int, min_seconds: float, max_seconds: float, target_ci: float, now,
+           hard_seconds: float | None = None) -> tuple[list, str]:
+    """Timed iterations until the stop rule holds; (samples in µs, why it stopped).  The minimum run
+    count is honoured past ``max_seconds``; only ``hard_seconds`` (the configuration's time budget) cuts it."""
     from mobilepack.bench.stats import RunningStats
 
     min_ns, max_ns = min_seconds * 1e9, max_seconds * 1e9
+    hard_ns = (hard_seconds if hard_seconds is not None else max(max_seconds, 60.0)) * 1e9
     running = RunningStats()
     samples: list[float] = []
     loop_start = now()
@@ -94,13 +99,15 @@ def _timed(iteration, *, runs: int, min_seconds: float, max_seconds: float, targ
         samples.append(us)
         running.add(us)
         elapsed = end - loop_start
-        if elapsed >= max_ns:
-            return samples, "max_seconds"
         if running.n >= runs and elapsed >= min_ns:
             if target_ci <= 0:
                 return samples, "runs"
             if running.ci_rel() <= target_ci:
                 return samples, "ci"
+            if elapsed >= max_ns:
+                return samples, "max_seconds"
+        elif elapsed >= hard_ns:
+            return samples, "time_limit"
 
 
 def _functional(request, session, iteration, first_out, init_us, first_us, now) -> dict:
