@@ -62,9 +62,26 @@ def test_table_and_report_files(tmp_path):
     (["--adb"], "--benchmark-binary"),
     (["--serial", "X"], "need --adb"),
     (["--delegates", "nnapi"], "only on phones"),
-], ids=["delegate", "threads", "adb-binary", "serial", "nnapi-host"])
+    (["--target-ci", "1.5"], "--target-ci"),
+    (["--max-seconds", "0"], "--max-seconds"),
+], ids=["delegate", "threads", "adb-binary", "serial", "nnapi-host", "target-ci", "max-seconds"])
 def test_bad_usage_exit_2(args, fragment):
     assert_clean_error(run_cli("bench", FIX / "dense.tflite", *args), 2, fragment)
+
+
+def test_table_states_the_achieved_interval_and_the_functional_gpu_check():
+    r = run_cli("bench", FIX / "dense.tflite", "--delegates", "xnnpack,gpu", "--runs", "5", "--warmup", "0",
+                "--target-ci", "0.05", "--max-seconds", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    recs = {x["delegate"]: x for x in json.loads(r.stdout)["results"]}
+    x = recs["xnnpack"]
+    assert x["definition"] == "mobilepack-bench/1" and x["stop"] in ("ci", "max_seconds")
+    assert x["ci95_rel"] > 0 and (x["stop"] != "ci" or x["ci95_rel"] <= 0.05)
+    if recs["gpu"]["software"]:
+        assert recs["gpu"]["stop"] == "functional" and recs["gpu"]["numerics"]["ok"] is True
+    table = run_cli("bench", FIX / "dense.tflite", "--delegates", "xnnpack", "--runs", "5", "--target-ci", "0",
+                    env={"COLUMNS": "160"})
+    assert table.returncode == 0 and "±95%" in table.stdout
 
 
 def test_bad_model_exit_2(tmp_path):

@@ -119,3 +119,27 @@ def test_build_without_any_vulkan_driver_skips_the_gpu_with_a_note(tmp_path, mon
     _summary(result, quiet=False)
     out = capsys.readouterr().out
     assert "skipped" in out and "note: the GPU check was skipped" in out and "failed" not in out
+
+
+def test_software_gpu_evaluates_a_seeded_bounded_subset(vulkan):
+    """On SwiftShader the GPU cell covers SOFTWARE_GPU_SAMPLES seeded samples; the CPU cells all of them."""
+    import numpy as np
+
+    from mobilepack.data.readers import Samples
+    from mobilepack.evaluate.accuracy import SOFTWARE_GPU_SAMPLES, evaluate, software_subset
+
+    if not vulkan.software:
+        pytest.skip("a real GPU is evaluated on every sample")
+    assert software_subset(40) == software_subset(40) and len(software_subset(40)) == SOFTWARE_GPU_SAMPLES
+    assert software_subset(SOFTWARE_GPU_SAMPLES) is None          # small sets are evaluated whole
+    rng = np.random.default_rng(3)
+    xs = rng.uniform(-1, 1, (40, 1, 16)).astype(np.float32)
+    labels = tuple(int(v) for v in rng.integers(0, 8, 40))
+    samples = Samples(batches=tuple({"x": x} for x in xs), source="test", kind="npz", labels=labels)
+    m = evaluate([("fp32", FIX / "dense.tflite")], samples, delegates=["cpu", "gpu"])
+    cpu, gpu = m.cell("fp32", "cpu"), m.cell("fp32", "gpu")
+    assert cpu.status == "ok" and cpu.samples == 40
+    assert gpu.status == "ok" and gpu.software and gpu.samples == SOFTWARE_GPU_SAMPLES
+    assert any(f"subset of {SOFTWARE_GPU_SAMPLES} of 40 samples" in w for w in m.warnings)
+    # agreement is measured on the same subset: the GPU computes what the CPU does on those rows
+    assert gpu.agreement == 1.0

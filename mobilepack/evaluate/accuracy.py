@@ -173,10 +173,13 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, labels: tuple[str, ..
         data_path = Path(tmp) / "data.npz"
         np.savez(data_path, **{f"in::{n}": np.stack([b[n] for b in samples.batches]) for n in names})
         on_software_gpu = "gpu" in delegates and vulkan is not None and vulkan.software
-        subset = software_subset(samples.count) if on_software_gpu else None
+        per_batch = samples.count // max(1, len(samples.batches))
+        chosen = software_subset(len(samples.batches), max(1, SOFTWARE_GPU_SAMPLES // per_batch)) \
+            if on_software_gpu else None
+        subset = [b * per_batch + k for b in chosen for k in range(per_batch)] if chosen is not None else None
         subset_path = Path(tmp) / "subset.npz"
-        if subset is not None:
-            np.savez(subset_path, **{f"in::{n}": np.stack([samples.batches[i][n] for i in subset]) for n in names})
+        if chosen is not None:
+            np.savez(subset_path, **{f"in::{n}": np.stack([samples.batches[i][n] for i in chosen]) for n in names})
             warnings.append(f"gpu runs on a software adapter (SwiftShader): evaluated on a seeded subset of "
                             f"{len(subset)} of {samples.count} samples (a numerics check, not used for selection)")
         picked: dict[tuple[str, str], list[int] | None] = {}
