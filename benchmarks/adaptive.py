@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/adaptive.py [--models a.tflite,b.tflite] [--rounds 2]
 
 Default models: the bundled digits sample converted to fp32 and int8 (mobilepack convert into a
-temporary directory), plus every ``.tflite`` given with ``--models`` (e.g. a real model's variants
-from ``benchmarks/build_real.py``).  For each model x (cpu, xnnpack x1, xnnpack x2), every round
+temporary directory); ``--vww`` adds the real Visual Wake Words model of ``benchmarks/build_real.py``
+(fp32, int8), and ``--models`` any ``.tflite`` files.  For each model x (cpu, xnnpack x1, xnnpack x2), every round
 measures both schemes through the same engine (``mobilepack.bench.engine.measure_one``: a fresh
 child process, the shared benchmark definition, 5 warm-up runs), alternating which goes first:
 
@@ -38,6 +38,20 @@ def _digits(tmp: Path) -> list[Path]:
     return sorted((tmp / "digits").glob("*.tflite"))
 
 
+def _vww() -> list[Path]:
+    """The real Visual Wake Words model of benchmarks/build_real.py, fp32 and int8 (converted once, cached)."""
+    import mobilepack
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from build_real import CACHE, prepare_vww
+
+    m = prepare_vww()
+    out = CACHE / "vww" / "variants"
+    if not (out / "convert.json").exists():
+        mobilepack.convert(str(m["model"]), out, quantize="fp32,int8", calibration=str(m["calibration"]))
+    return sorted(out.glob("*.tflite"))
+
+
 def _measure(path: Path, delegate: str, threads: int, *, adaptive: bool, max_seconds: float) -> dict:
     from mobilepack.bench.engine import measure_one, model_file, plan_bench
     from mobilepack.runtime.delegates import get
@@ -54,11 +68,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="", help="extra .tflite files, comma-separated")
     ap.add_argument("--no-digits", action="store_true", help="only the --models files")
+    ap.add_argument("--vww", action="store_true", help="add the real VWW model (fp32, int8) of build_real.py")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--max-seconds", type=float, default=1.0)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="mobilepack-adaptive-") as tmp:
         models = [] if args.no_digits else _digits(Path(tmp))
+        models += _vww() if args.vww else []
         models += [Path(p) for p in args.models.split(",") if p.strip()]
         rows = []
         for path in models:
