@@ -10,7 +10,7 @@ child process, the shared benchmark definition, 5 warm-up runs), alternating whi
 
   * fixed:    exactly 50 timed runs (``target_ci=0``) — the scheme `bench`/`build` used before;
   * adaptive: at least 10 runs, then stop once the 95 % CI of the mean is within ±2 % of it, or at
-              ``--max-seconds`` (default 1 s, the build default).
+              ``--max-seconds`` (default 0.5 s, the build default).
 
 Printed per configuration: runs and the achieved 95 % half-width (as % of the mean) of each, as
 medians over rounds.  Then the totals: inferences adaptive/fixed, the worst and the median
@@ -70,7 +70,7 @@ def main() -> None:
     ap.add_argument("--no-digits", action="store_true", help="only the --models files")
     ap.add_argument("--vww", action="store_true", help="add the real VWW model (fp32, int8) of build_real.py")
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--max-seconds", type=float, default=1.0)
+    ap.add_argument("--max-seconds", type=float, default=0.5)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="mobilepack-adaptive-") as tmp:
         models = [] if args.no_digits else _digits(Path(tmp))

@@ -144,7 +144,9 @@ def run_build(m: dict, work: Path) -> tuple[float, dict]:
     wall = time.perf_counter() - t0
     if r.returncode != 0:
         raise SystemExit(f"build failed ({r.returncode}): {r.stderr[-2000:]}")
-    return wall, json.loads(r.stdout)
+    doc = json.loads(r.stdout)
+    doc["convert_timings"] = json.loads((work / "out" / "models" / "convert.json").read_text())["timings"]
+    return wall, doc
 
 
 def run_direct(m: dict, work: Path) -> tuple[float, dict]:
@@ -267,10 +269,16 @@ def main() -> None:
         b, d = statistics.median(walls["build"]), statistics.median(walls["direct"])
         results.append((name, b, d))
         print(f"\n== {name} (source {m['bytes'] / 1e6:.2f} MB)")
-        print(f"build {b:.1f} s vs direct {d:.1f} s (medians of {args.rounds}) -> ratio build/direct {b / d:.3f}")
+        print(f"build {b:.1f} s vs direct {d:.1f} s (medians of {args.rounds}) -> ratio build/direct {b / d:.3f}"
+              f"   [rounds: build {', '.join(f'{w:.1f}' for w in walls['build'])}; "
+              f"direct {', '.join(f'{w:.1f}' for w in walls['direct'])}; per-round ratios "
+              f"{', '.join(f'{x / y:.3f}' for x, y in zip(walls['build'], walls['direct']))}]")
         bt = last["build"]["timings"]
         print("  build stages:  " + ", ".join(f"{k} {v:.1f} s" for k, v in bt.items() if k != "total")
               + f"  (in-process total {bt['total']:.1f} s; start-up and imports are the rest)")
+        ct = last["build"]["convert_timings"]
+        print("  build convert: " + ", ".join(f"{k} {v:.1f} s" for k, v in ct.items() if k != "total")
+              + f"; metadata {bt['convert'] - ct['total']:.1f} s")
         dt = last["direct"]["timings"]
         print("  direct stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in dt.items()))
         acc = {c["mode"] + "/" + c["delegate"]: c["accuracy"] for c in last["build"]["accuracy"]["cells"]

@@ -131,6 +131,9 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
         raise UsageError("[compress] qat must be the last stage (it produces the int8 .tflite itself)",
                          "move qat to the end of stages")
     out_state = check_out_dir(out, force=b["force"])
+    from mobilepack.runtime.child import prestart
+
+    prestart()  # the native-inference zygote imports LiteRT while conversion runs
     cache = Cache(b["cache_dir"])
     tools = tool_versions()
     timings: dict[str, float] = {}

@@ -170,10 +170,10 @@ class _ZygoteClient:
             return False
 
     def close(self) -> None:
+        """End of its stdin ends the zygote; nobody waits for it to finish tearing down."""
         if self.proc is not None:
             try:
                 self.proc.stdin.close()
-                self.proc.wait(timeout=5)
             except Exception:
                 self.proc.kill()
             self.proc = None
@@ -244,6 +244,13 @@ class _ZygoteClient:
 
 
 _ZYGOTE = _ZygoteClient()
+
+
+def prestart() -> None:
+    """Start the zygote now, so its imports overlap the caller's own work (e.g. conversion)."""
+    if _fork_allowed():
+        with _ZYGOTE.lock:
+            _ZYGOTE._start()
 
 
 def _kill_pid_group(pid: int) -> None:
