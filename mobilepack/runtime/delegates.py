@@ -120,15 +120,29 @@ class InterpreterSession(Session):
         self.inputs = [{"name": d["name"], "index": d["index"], "shape": [int(x) for x in d["shape"]],
                         "dtype": d["dtype"].__name__ if hasattr(d["dtype"], "__name__") else str(d["dtype"]),
                         "quantization": list(d["quantization"])} for d in self.it.get_input_details()]
-        self._outputs = [d["index"] for d in self.it.get_output_details()]
+        import numpy as np
+
+        outs = self.it.get_output_details()
+        self._outputs = [d["index"] for d in outs]
+        # outputs are copied into buffers allocated once, so an iteration allocates nothing
+        self._out_buffers = [np.empty([int(x) for x in d["shape"]], d["dtype"]) for d in outs]
 
     def feed(self, arrays: list) -> None:
         for d, a in zip(self.inputs, arrays):
             self.it.set_tensor(d["index"], a)
 
     def run(self) -> list:
+        """Invoke, then copy every output into its preallocated buffer (valid until the next run)."""
+        import numpy as np
+
         self.it.invoke()
-        return [self.it.get_tensor(i) for i in self._outputs]
+        for n, (i, buf) in enumerate(zip(self._outputs, self._out_buffers)):
+            view = self.it.tensor(i)()
+            if view.shape == buf.shape:
+                np.copyto(buf, view)
+            else:  # a data-dependent output shape: a new buffer of the size it has now
+                self._out_buffers[n] = buf = view.copy()
+        return list(self._out_buffers)
 
 
 class GpuSession(Session):
