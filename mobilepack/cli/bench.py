@@ -25,7 +25,7 @@ def bench_command(
     target_ci: Annotated[float, typer.Option("--target-ci", help="Stop once the 95% confidence interval of the mean "
                                              "is within ± this fraction of it (0: exactly --runs runs).")] = 0.02,
     max_seconds: Annotated[float, typer.Option("--max-seconds", help="Stop timing a configuration after this long "
-                                               "even if the interval is wider.")] = 5.0,
+                                               "even if the interval is wider.")] = 2.0,
     gpu_latency: Annotated[bool, typer.Option("--gpu-latency", help="Time the GPU even on a software adapter "
                                               "(SwiftShader); otherwise it gets a functional check only.")] = False,
     delegate_lib: Annotated[Optional[list[str]], typer.Option(
