@@ -28,7 +28,7 @@ system-deps:
 runtime-deps:
 	bash tests/setup/system-deps.sh --runtime
 
-demo: $(VENV)/.stamp-runtime runtime-deps
+demo: runtime-deps $(VENV)/.stamp-runtime
 	$(VENV)/bin/mobilepack build examples/digits/digits.keras --target all -o $(DEMO_OUT) \
 		--quantize fp32,fp16,dynamic,int8,int16x8 \
 		--calibration examples/digits/calibration --eval-data examples/digits/eval \
