@@ -263,3 +263,21 @@ def test_summary_statistics_on_known_samples():
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0
     with pytest.raises(ValueError):
         summarize([])
+
+
+def test_build_bench_cache_is_per_host(tmp_path, monkeypatch):
+    """Bench numbers measured on another CPU (model or core count) are never reused; conversion is."""
+    import mobilepack
+    from mobilepack.bench import engine
+
+    d = Path(__file__).resolve().parent.parent / "examples" / "digits"
+    opts = dict(out=str(tmp_path / "out"), quantize=["fp32"], calibration=str(d / "calibration"),
+                labels=str(d / "labels.txt"), delegates=["cpu"], runs=3, warmup=0, target_ci=0, threads=[1],
+                cache_dir=str(tmp_path / "cache"), force=True)
+    first = mobilepack.build(str(d / "digits.keras"), **opts)
+    same = mobilepack.build(str(d / "digits.keras"), **opts)
+    assert first.cache_hits["bench"] is False and same.cache_hits["bench"] is True
+    real = engine.host_key()
+    monkeypatch.setattr(engine, "host_key", lambda: {**real, "cpu_count": (real["cpu_count"] or 1) + 2})
+    other = mobilepack.build(str(d / "digits.keras"), **opts)
+    assert other.cache_hits["convert"] is True and other.cache_hits["bench"] is False
