@@ -132,7 +132,9 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
     for name in bn["delegates"]:
         get_delegate(name)
     if bn["runs"] < 1 or bn["warmup"] < 0 or any(t < 1 for t in bn["threads"]):
-        raise UsageError("[bench] runs must be ≥ 1, warmup ≥ 0 and threads ≥ 1", "e.g. --runs 50 --threads 1,2")
+        raise UsageError("[bench] runs must be ≥ 1, warmup ≥ 0 and threads ≥ 1", "e.g. --runs 10 --threads 1,2")
+    if not 0 <= bn["target_ci"] < 1 or bn["max_seconds"] <= 0:
+        raise UsageError("[bench] target_ci must be in [0, 1) and max_seconds > 0", "e.g. --target-ci 0.02 --max-seconds 3")
     from mobilepack.compress.options import CompressConfig, Technique
 
     compress_cfg = CompressConfig.from_section(opts["compress"], eval_data=b["eval_data"], labels=md["labels"])
@@ -140,6 +142,9 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
         raise UsageError("[compress] qat must be the last stage (it produces the int8 .tflite itself)",
                          "move qat to the end of stages")
     out_state = check_out_dir(out, force=b["force"])
+    from mobilepack.runtime.child import prestart
+
+    prestart()  # the native-inference zygote imports LiteRT while conversion runs
     cache = Cache(b["cache_dir"])
     tools = tool_versions()
     timings: dict[str, float] = {}
@@ -205,8 +210,13 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
                                 lambda: _inspect(variants, gpu="gpu" in bn["delegates"], emit=emit), hits)
         # -- bench (cached) -------------------------------------------------------------------
         with timed("bench"):
-            bench_settings = {k: bn[k] for k in ("delegates", "threads", "runs", "warmup")}
-            bench_doc = _cached_json(cache, "bench", make_key("bench", models_key, bench_settings, tools),
+            from mobilepack.bench.definition import DEFINITION
+            from mobilepack.bench.engine import host_key
+
+            bench_settings = {k: bn[k] for k in ("delegates", "threads", "runs", "warmup", "target_ci", "max_seconds",
+                                                 "gpu_latency")}
+            bench_doc = _cached_json(cache, "bench", make_key("bench", models_key, bench_settings, host_key(),
+                                                              DEFINITION, tools),
                                      lambda: _bench(variants, bn, progress), hits)
             bench_doc = _relocate(bench_doc, out / "models", {v["path"]: v["mode"] for v in record["variants"]})
         # -- evaluate (cached) -----------------------------------------------------------------
@@ -391,7 +401,8 @@ def _bench(variants, bn: dict, progress) -> dict:
 
     plan = plan_bench([p for _, p in variants], delegates=",".join(bn["delegates"]),
                       threads=",".join(str(t) for t in bn["threads"]), runs=bn["runs"], warmup=bn["warmup"],
-                      min_seconds=0.0)
+                      min_seconds=0.0, target_ci=bn["target_ci"], max_seconds=bn["max_seconds"],
+                      gpu_latency=bn["gpu_latency"])
     return run_bench(plan, progress=progress).to_dict()
 
 
@@ -440,7 +451,8 @@ def _select(record: dict, bench_doc: dict, matrix: dict, max_drop: float) -> dic
     cands = []
     for v in record["variants"]:
         acc = {c["delegate"]: c["accuracy"] for c in matrix["cells"]
-               if c["mode"] == v["mode"] and c["status"] == "ok" and c["accuracy"] is not None}
+               if c["mode"] == v["mode"] and c["status"] == "ok" and c["accuracy"] is not None
+               and not (c.get("software") and c["samples"] < matrix["samples"])}  # software-GPU subset: numerics only
         agree = next((c["agreement"] for c in matrix["cells"] if c["mode"] == v["mode"] and c["delegate"] == "cpu"),
                      None)
         cands.append(Candidate(v["mode"], v["bytes"], best.get(v["mode"]), acc if matrix["labelled"] else {}, agree))

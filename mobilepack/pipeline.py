@@ -279,6 +279,33 @@ def convert_into(directory: Path, source: Any, plan: ConvertPlan, *, progress: P
     return result
 
 
+REFERENCE_CHUNK = 64  # validation samples per call of the source model
+
+
+def _reference_outputs(src, batches) -> list[dict[str, Any]]:
+    """The source model's outputs per validation batch.  Keras models run on chunks of batches stacked
+    together (one eager call per sample costs far more than the arithmetic); a model that refuses a
+    larger batch, and every other source, runs batch by batch."""
+    import numpy as np
+
+    per = int(next(iter(batches[0].values())).shape[0]) if batches else 1
+    step = max(1, REFERENCE_CHUNK // max(1, per))
+    if getattr(src, "_keras_model", None) is None or step == 1 or len(batches) == 1:
+        return [src.predict(b) for b in batches]
+    out: list[dict[str, Any]] = []
+    for i in range(0, len(batches), step):
+        chunk = batches[i:i + step]
+        try:
+            y = src.predict({k: np.concatenate([b[k] for b in chunk]) for k in chunk[0]})
+        except Exception:  # e.g. a model built for a fixed batch size
+            return [src.predict(b) for b in batches]
+        if any(np.ndim(v) == 0 or len(v) != len(chunk) * per for v in y.values()):
+            return [src.predict(b) for b in batches]   # an output without a batch dimension
+        for j in range(len(chunk)):
+            out.append({k: v[j * per:(j + 1) * per] for k, v in y.items()})
+    return out
+
+
 def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration, calibration_samples, validation,
                    validation_samples, options: ConverterOptions, tools, emit, warn, timings, plan=None,
                    extra=None):
@@ -318,8 +345,8 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
         check_float_source(src.tflite_bytes)
         references = reference_outputs(src.tflite_bytes, val.batches)
     else:
-        references = [src.predict(b) for b in val.batches]
-        timings["reference"] = time.perf_counter() - t0
+        references = _reference_outputs(src, val.batches)
+    timings["reference"] = time.perf_counter() - t0
 
     def representative():
         for b in cal.batches:

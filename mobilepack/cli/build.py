@@ -55,8 +55,13 @@ def build_command(
     score_threshold: Annotated[Optional[float], typer.Option("--score-threshold", help="Classification score threshold.")] = None,
     delegates: Annotated[Optional[str], typer.Option("--delegates", help="Host delegates to bench: cpu,xnnpack,gpu.")] = None,
     threads: Annotated[Optional[str], typer.Option("--threads", help="XNNPACK thread counts, e.g. 1,2.")] = None,
-    runs: Annotated[Optional[int], typer.Option("--runs", help="Timed runs per configuration.")] = None,
+    runs: Annotated[Optional[int], typer.Option("--runs", help="Minimum timed runs per configuration.")] = None,
     warmup: Annotated[Optional[int], typer.Option("--warmup", help="Warm-up runs per configuration.")] = None,
+    target_ci: Annotated[Optional[float], typer.Option("--target-ci", help="Stop timing once the 95% CI of the mean "
+                                                       "is within ± this fraction (0: exactly --runs).")] = None,
+    max_seconds: Annotated[Optional[float], typer.Option("--max-seconds", help="Longest timing per configuration.")] = None,
+    gpu_latency: Annotated[Optional[bool], typer.Option("--gpu-latency", help="Time the GPU even on SwiftShader "
+                                                        "(otherwise a functional check only).")] = None,
     app_name: Annotated[Optional[str], typer.Option("--app-name")] = None,
     package: Annotated[Optional[str], typer.Option("--package", help="Android application id.")] = None,
     bundle_id: Annotated[Optional[str], typer.Option("--bundle-id", help="iOS bundle identifier.")] = None,
@@ -83,7 +88,8 @@ def build_command(
             allow_float_fallback=allow_float_fallback, eval_data=eval_data, max_accuracy_drop=max_accuracy_drop,
             task=task, labels=labels, mean=mean, std=std, vocab=vocab, tokenizer=tokenizer, sample_rate=sample_rate,
             padding=padding, score_threshold=score_threshold, delegates=_split(delegates), threads=_ints(threads),
-            runs=runs, warmup=warmup, app_name=app_name, package=package, bundle_id=bundle_id, samples=samples,
+            runs=runs, warmup=warmup, target_ci=target_ci, max_seconds=max_seconds, gpu_latency=gpu_latency,
+            app_name=app_name, package=package, bundle_id=bundle_id, samples=samples,
             cache_dir=cache_dir, force=force, unsafe_load=unsafe_load or None)
         with progress_display(err_console(), enabled=not (json_out or quiet)) as on_event:
             result = mobilepack.build(src, config=str(config) if config else None, progress=on_event, **options)
@@ -112,6 +118,8 @@ def _summary(result, *, quiet: bool) -> None:
         cells = {(c["mode"], c["delegate"]): c for c in r["accuracy"]["cells"]}
         delegates = list(dict.fromkeys(c["delegate"] for c in r["accuracy"]["cells"]))
         per: dict[tuple[str, str], float] = {}
+        skipped = {((rec.get("model") or {}).get("variant"), rec["delegate"]) for rec in r["bench"].get("results", [])
+                   if rec.get("failure") == "gpu_unavailable"}
         for rec in r["bench"].get("results", []):
             v = (rec.get("model") or {}).get("variant")
             if rec["status"] == "ok" and v:
@@ -129,17 +137,27 @@ def _summary(result, *, quiet: bool) -> None:
         table.add_column("ships", no_wrap=True)
         for v in r["variants"]:
             row = [v["mode"], f"{v['bytes'] / 1024:,.1f}"]
-            row += [f"{per[(v['mode'], d)]:,.0f}" if (v["mode"], d) in per else "failed" for d in bench_delegates]
+            row += [f"{per[(v['mode'], d)]:,.0f}" if (v["mode"], d) in per else
+                    "skipped" if (v["mode"], d) in skipped else "failed" for d in bench_delegates]
             for d in delegates:
                 c = cells.get((v["mode"], d))
                 val = (c["accuracy"] if r["accuracy"]["labelled"] else c["agreement"]) if c and c["status"] == "ok" else None
-                row.append(f"{val:.4f}" if val is not None else "failed")
+                row.append(f"{val:.4f}" if val is not None else "skipped" if (v["mode"], d) in skipped else "failed")
             row.append("[green]✔[/]" if v["mode"] == sel["winner"] else "")
             table.add_row(*row)
         console.print(table)
         console.print(f"[dim]{sel['rule']}[/]")
-        if any(rec.get("software") for rec in r["bench"].get("results", [])):
-            console.print("[dim]gpu ran on SwiftShader (software): functional only — latency not representative[/]")
+        results = r["bench"].get("results", [])
+        if any(rec.get("software") for rec in results):
+            functional = any(rec.get("stop") == "functional" for rec in results)
+            console.print("[dim]gpu ran on SwiftShader (software): "
+                          + ("a functional check (≤ 3 invocations, numerics vs CPU; --gpu-latency times it)"
+                             if functional else "functional only — latency not representative") + "[/]")
+        gone = next((rec for rec in results if rec.get("failure") == "gpu_unavailable"), None)
+        if gone is not None:
+            from rich.markup import escape
+
+            console.print(f"[yellow]note: the GPU check was skipped: {escape(gone['error'])}[/]")
     console.print(f"report:   {r['reports']['report.html']}")
     for t, app in r["apps"].items():
         console.print(f"{t + ':':9} {app['path']}")

@@ -21,6 +21,17 @@ from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
 
 REFERENCE = ("fp32", "cpu")
 NOT_APPLICABLE = "not applicable"
+SOFTWARE_GPU_SAMPLES = 16   # a software GPU (SwiftShader) evaluates this many samples, seeded (numerics only)
+SOFTWARE_GPU_SEED = 0
+
+
+def software_subset(count: int, size: int = SOFTWARE_GPU_SAMPLES, seed: int = SOFTWARE_GPU_SEED) -> list[int] | None:
+    """The sorted, seeded sample indices a software GPU evaluates (None: all of them)."""
+    import numpy as np
+
+    if count <= size:
+        return None
+    return sorted(int(i) for i in np.random.default_rng(seed).choice(count, size, replace=False))
 
 
 @dataclass(frozen=True)
@@ -229,6 +240,17 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
     with tempfile.TemporaryDirectory(prefix="mobilepack-eval-") as tmp:
         data_path = Path(tmp) / "data.npz"
         np.savez(data_path, **{f"in::{n}": np.stack([b[n] for b in samples.batches]) for n in names})
+        on_software_gpu = "gpu" in delegates and vulkan is not None and vulkan.software
+        per_batch = samples.count // max(1, len(samples.batches))
+        chosen = software_subset(len(samples.batches), max(1, SOFTWARE_GPU_SAMPLES // per_batch)) \
+            if on_software_gpu else None
+        subset = [b * per_batch + k for b in chosen for k in range(per_batch)] if chosen is not None else None
+        subset_path = Path(tmp) / "subset.npz"
+        if chosen is not None:
+            np.savez(subset_path, **{f"in::{n}": np.stack([samples.batches[i][n] for i in chosen]) for n in names})
+            warnings.append(f"gpu runs on a software adapter (SwiftShader): evaluated on a seeded subset of "
+                            f"{len(subset)} of {samples.count} samples (a numerics check, not used for selection)")
+        picked: dict[tuple[str, str], list[int] | None] = {}
         jobs = [(m, p, d) for m, p in variants for d in delegates]
         for i, (mode, path, dname) in enumerate(jobs):
             emit(ProgressEvent("evaluate", f"{mode} · {dname}", i, len(jobs)))
@@ -240,11 +262,14 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
                     cells.append(Cell(mode, dname, "failed", error=vulkan.message if vulkan else "no Vulkan"))
                     continue
                 env, software = vulkan.env, vulkan.software
+            rows = subset if software else None
+            picked[(mode, dname)] = rows
             out_path = Path(tmp) / f"pred-{i}.npz"
             outcome = run_in_child("mobilepack.evaluate.accuracy:predict_in_child",
                                    {"model": str(path), "delegate": delegate.to_dict(), "threads": threads,
-                                    "data": str(data_path), "task": evaluator.task, "hints": hints,
-                                    "out": str(out_path)}, timeout=timeout, env=env)
+                                    "data": str(subset_path if rows is not None else data_path),
+                                    "task": evaluator.task, "hints": hints, "out": str(out_path)},
+                                   timeout=timeout, env=env)
             failure = outcome.failure()
             answer = outcome.answer or {}
             if failure or not answer.get("ok"):
@@ -270,8 +295,10 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
             final.append(c)
             continue
         pred = predictions[(c.mode, c.delegate)]
-        acc = evaluator.score(pred, truth) if labelled else None
-        metrics = evaluator.agreement(pred, ref_pred) if ref_pred is not None else {}
+        rows = picked.get((c.mode, c.delegate))
+        acc = evaluator.score(pred, _take(truth, rows)) if labelled else None
+        ref = None if ref_pred is None else {k: _take(v, rows) for k, v in ref_pred.items()}
+        metrics = evaluator.agreement(pred, ref) if ref is not None else {}
         final.append(Cell(c.mode, c.delegate, "ok", acc, metrics.get(evaluator.agreement_key), c.samples, None,
                           c.software, metrics))
     return AccuracyMatrix(labelled, samples.source, samples.count, tuple(final), tuple(warnings),
@@ -279,3 +306,14 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
                           agreement_metric=evaluator.agreement_metric, agreement_key=evaluator.agreement_key,
                           agreement_threshold=evaluator.agreement_threshold,
                           reference=reference[0] if reference else None, agreement_note=note)
+
+
+def _take(values, rows):
+    """``values`` (an array or a per-sample list) restricted to the sample indices ``rows`` (None: all)."""
+    if rows is None:
+        return values
+    import numpy as np
+
+    if isinstance(values, np.ndarray):
+        return values[rows]
+    return [values[i] for i in rows]
