@@ -107,7 +107,7 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
         given = r["package"] if tgt.id_option == "--package" else r["bundle_id"]
         if given is not None:
             tgt.validate_id(given)
-    if b["eval_data"] is not None and plan.modes and "fp32" not in [m.value for m in plan.modes]:
+    if b["eval_data"] is not None and plan.modes and "fp32" not in plan.modes:
         raise UsageError("--eval-data selects against the fp32 variant, which --quantize leaves out",
                          "add fp32 to --quantize")
     if r["samples"] is not None and not Path(r["samples"]).is_dir():

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from mobilepack.cache import hash_path
-from mobilepack.conversion.quantization import ConverterOptions, IODtype, QuantMode, get as mode_spec, parse_modes
+from mobilepack.conversion.quantization import (ConverterOptions, IODtype, check_io_dtype, default_modes,
+                                                get as mode_spec, parse_modes)
 from mobilepack.errors import DataError, RuntimeFailure, UsageError, ValidationError
 from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
 from mobilepack.report.schema import CONVERT_SCHEMA_VERSION, tool_versions
 from mobilepack.staging import StagedOutput
 
-DEFAULT_MODES = (QuantMode.FP32, QuantMode.FP16, QuantMode.DYNAMIC)
 DEFAULT_CALIBRATION_SAMPLES = 100
 DEFAULT_VALIDATION_SAMPLES = 200
 RECORD = "convert.json"
@@ -82,22 +82,22 @@ class ConvertResult:
         }
 
 
-def _plan_modes(quantize, source_is_tflite: bool, calibration) -> tuple[QuantMode, ...]:
+def _plan_modes(quantize, source_is_tflite: bool, calibration) -> tuple[str, ...]:
     if source_is_tflite:
         if quantize is not None:
             raise UsageError("--quantize does not apply to a .tflite source: it is already converted",
                              "convert from the original SavedModel or Keras model to get other variants")
         return ()
     if quantize is None:
-        return DEFAULT_MODES + ((QuantMode.INT8,) if calibration is not None else ())
-    return parse_modes(quantize) if not isinstance(quantize, tuple) else quantize
+        return default_modes(calibrated=calibration is not None)
+    return parse_modes(quantize)
 
 
 @dataclass(frozen=True)
 class ConvertPlan:
     """Every convert option, validated up front (before any heavy work)."""
 
-    modes: tuple[QuantMode, ...]
+    modes: tuple[str, ...]   # names in the quantization registry
     io_dtype: IODtype
     calibration: str | None
     calibration_samples: int
@@ -113,7 +113,7 @@ class ConvertPlan:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "quantize": [m.value for m in self.modes], "calibration": self.calibration,
+            "quantize": list(self.modes), "calibration": self.calibration,
             "calibration_samples": self.calibration_samples, "validation": self.validation,
             "validation_samples": self.validation_samples, "io_dtype": self.io_dtype.value,
             "signature": self.signature, "input_shapes": {k: list(v) for k, v in self.input_shapes.items()},
@@ -143,14 +143,8 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
         raise UsageError(f"--batch must be ≥ 1 (got {batch})", "the default is 1")
     fmt = detect_format(source) if isinstance(source, (str, Path)) else SourceFormat.KERAS_OBJECT
     modes = _plan_modes(quantize, fmt == SourceFormat.TFLITE, calibration)
-    if io != IODtype.FLOAT32:
-        if QuantMode.INT8 not in modes:
-            raise UsageError(f"--io-dtype {io.value} applies to the int8 mode, which is not selected",
-                             "add int8 to --quantize or drop --io-dtype")
-        if QuantMode.INT16X8 in modes:
-            raise UsageError(f"--io-dtype {io.value} cannot apply to int16x8 (its integer I/O would be int16)",
-                             "convert int16x8 in a separate run with float32 I/O")
-    needs_cal = [m.value for m in modes if mode_spec(m).needs_calibration]
+    check_io_dtype(io, modes)
+    needs_cal = [m for m in modes if mode_spec(m).needs_calibration]
     if needs_cal and calibration is None:
         raise UsageError(f"{', '.join(needs_cal)} need(s) calibration data",
                          "pass --calibration DIR|FILE.npy|FILE.npz (or --calibration random, accepting "
@@ -204,7 +198,7 @@ def convert_into(directory: Path, source: Any, plan: ConvertPlan, *, progress: P
     if norm_flags is not None:
         src = with_normalization(src, norm_flags)
     spec = src.spec
-    planned = [f"{spec.name}_{m.value}.tflite" for m in plan.modes] or [f"{spec.name}.tflite"]
+    planned = [mode_spec(m).variant_file(spec.name) for m in plan.modes] or [f"{spec.name}.tflite"]
     if check_names is not None:
         check_names(planned + [RECORD, "convert.md"])
     source_info = {
@@ -291,30 +285,30 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
         timings["export"] = time.perf_counter() - t0
         timings["convert"] = timings["validate"] = 0.0
         for i, (mode, filename) in enumerate(zip(modes, planned), start=1):
-            emit(ProgressEvent("convert", f"converting {mode.value}", i, len(modes)))
+            emit(ProgressEvent("convert", f"converting {mode}", i, len(modes)))
             t0 = time.perf_counter()
             data = convert_saved_model(saved, mode, options=options,
                                        representative=representative if cal is not None else None)
             seconds = time.perf_counter() - t0
             (staging / filename).write_bytes(data)
-            emit(ProgressEvent("validate", f"validating {mode.value}", i, len(modes)))
+            emit(ProgressEvent("validate", f"validating {mode}", i, len(modes)))
             t1 = time.perf_counter()
             try:
                 with silenced():
                     session = SignatureSession(data)
                     outputs = [session.run(b) for b in val.batches]
             except RuntimeFailure as exc:
-                raise ValidationError(f"{mode.value}: the converted model does not run in LiteRT: "
+                raise ValidationError(f"{mode}: the converted model does not run in LiteRT: "
                                       f"{exc.message.split(': ', 1)[-1]}",
                                       "drop this mode from --quantize, or calibrate with representative data") from exc
-            result = compare(references, outputs, label=mode.value, tolerance=mode_spec(mode).tolerance)
+            result = compare(references, outputs, label=mode, tolerance=mode_spec(mode).tolerance)
             vseconds = time.perf_counter() - t1
             timings["convert"] += seconds
             timings["validate"] += vseconds
             for w in result.warnings:
                 warn(w)
             variants.append(VariantResult(
-                mode=mode.value, path=filename, bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                mode=mode, path=filename, bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
                 input_dtypes=tuple(str(session.inputs[t.name]["dtype"].__name__) for t in spec.inputs),
                 output_dtypes=tuple(str(session.outputs[t.name]["dtype"].__name__) for t in spec.outputs),
                 conversion_seconds=seconds, validation_seconds=vseconds, validation=result.to_dict(),

@@ -15,7 +15,6 @@ from mobilepack.runtime import delegates as registry
 from mobilepack.runtime.delegates import Delegate
 
 DEFAULT_DELEGATES = "cpu,xnnpack,gpu"
-_VARIANT_SUFFIXES = ("fp32", "fp16", "dynamic", "int8", "int16x8")
 
 
 @dataclass(frozen=True)
@@ -80,8 +79,11 @@ def model_file(path: Path) -> ModelFile:
     stem = path.stem
     name, variant = stem, None
     base, sep, suffix = stem.rpartition("_")
-    if sep and base and suffix in _VARIANT_SUFFIXES:
-        name, variant = base, suffix
+    from mobilepack.conversion.quantization import mode_of_file_suffix
+
+    mode = mode_of_file_suffix(suffix) if sep and base else None
+    if mode is not None:
+        name, variant = base, mode
     return ModelFile(path=path.resolve(), name=name, variant=variant, bytes=path.stat().st_size)
 
 
