@@ -27,7 +27,6 @@ from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
 from mobilepack.report.schema import tool_versions
 
 BUILD_SCHEMA_VERSION = "1.0"
-TARGETS = ("android", "ios")
 _SECTION_OF = {key: section for section, options in SCHEMA.items() for key in options}
 
 
@@ -64,8 +63,11 @@ def resolve_options(source: Any = None, *, config: str | Path | None = None, **f
     opts = resolve(file_cfg, overrides)
     if not opts["build"]["source"]:
         raise UsageError("no model given", "pass SRC, or set [build] source in mobilepack.toml")
-    if opts["build"]["target"] not in (*TARGETS, "all"):
-        raise UsageError(f"unknown --target {opts['build']['target']!r}", "valid: android, ios, all")
+    from mobilepack.render.targets import names as target_names
+
+    valid_targets = (*target_names(), "all")
+    if opts["build"]["target"] not in valid_targets:
+        raise UsageError(f"unknown --target {opts['build']['target']!r}", f"valid: {', '.join(valid_targets)}")
     drop = opts["build"]["max_accuracy_drop"]
     if not 0 <= drop < 1:
         raise UsageError(f"--max-accuracy-drop must be in [0, 1) (got {drop})", "e.g. 0.01 for one point")
@@ -73,8 +75,9 @@ def resolve_options(source: Any = None, *, config: str | Path | None = None, **f
 
 
 def _targets(opts) -> tuple[str, ...]:
-    t = opts["build"]["target"]
-    return TARGETS if t == "all" else (t,)
+    from mobilepack.render.targets import expand
+
+    return expand(opts["build"]["target"])
 
 
 def build(source: Any = None, *, config: str | Path | None = None, progress: ProgressCallback | None = None,
@@ -104,7 +107,7 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
     targets = _targets(opts)
     for name in targets:
         tgt = get_target(name)
-        given = r["package"] if tgt.id_option == "--package" else r["bundle_id"]
+        given = r[tgt.id_key]
         if given is not None:
             tgt.validate_id(given)
     if b["eval_data"] is not None and plan.modes and "fp32" not in plan.modes:
@@ -433,7 +436,7 @@ def _render(root: Path, targets, spec, model_path: Path, mode: str, labels, r: d
     for t in targets:
         emit(ProgressEvent("render", f"{t} project"))
         tgt = get_target(t)
-        app_id = (r["package"] if tgt.id_option == "--package" else r["bundle_id"]) or tgt.default_id(name)
+        app_id = r[tgt.id_key] or tgt.default_id(name)
         inputs = RenderInputs(spec=spec, model_bytes=model_bytes, variant=mode, labels=labels,
                               app_name=name, app_id=app_id, sample_images=samples, bench=None)
         (root / t).mkdir()
