@@ -27,6 +27,7 @@ from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
 from mobilepack.report.schema import tool_versions
 
 BUILD_SCHEMA_VERSION = "1.0"
+EVALUATE_VERSION = 2   # part of the evaluation cache key: per-task evaluators
 _SECTION_OF = {key: section for section, options in SCHEMA.items() for key in options}
 
 
@@ -118,7 +119,11 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
                          "pass a folder of .png/.jpg images to --samples")
     if b["eval_data"] is not None and not Path(b["eval_data"]).exists():
         raise InputError(f"evaluation data not found: {b['eval_data']}",
-                         "pass a folder per class of images, or .npz with x and y")
+                         "pass a folder per class of images or .npz with x and y (classification), a folder "
+                         "with annotations.json (detection) or with masks/ (segmentation)")
+    from mobilepack.evaluate.tasks import check_eval_data
+
+    check_eval_data(md["task"], b["eval_data"])  # the layout the task's labelled metric reads
     from mobilepack.runtime.delegates import get as get_delegate
 
     for name in bn["delegates"]:
@@ -185,6 +190,11 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
         if labels:
             spec = replace(spec, labels=labels)
         variants = [(v["mode"], models_dir / v["path"]) for v in record["variants"]]
+        from mobilepack.model.variant import variant_spec
+
+        # one description per variant: its own tensors (I/O dtype, quantization) + the source's meaning;
+        # the apps and the reports describe the variants with it
+        variant_specs = {mode: variant_spec(spec, path.read_bytes()) for mode, path in variants}
         # -- inspect / lint (cached) ------------------------------------------------------------
         with timed("inspect"):
             lint = _cached_json(cache, "inspect", make_key("inspect", models_key, "gpu" in bn["delegates"], tools),
@@ -198,8 +208,9 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
         # -- evaluate (cached) -----------------------------------------------------------------
         with timed("evaluate"):
             eval_source = b["eval_data"] or c["validation"] or c["calibration"]
-            eval_key = make_key("evaluate", models_key, hash_path(eval_source) if eval_source else None,
-                                bool(b["eval_data"]), bn["delegates"], list(labels), tools)
+            eval_key = make_key("evaluate", EVALUATE_VERSION, spec.task.value, models_key,
+                                hash_path(eval_source) if eval_source else None, bool(b["eval_data"]),
+                                bn["delegates"], list(labels), tools)
             matrix = _cached_json(cache, "evaluate", eval_key,
                                   lambda: _evaluate(variants, spec, b["eval_data"], eval_source, labels,
                                                     bn["delegates"], progress), hits)
@@ -210,13 +221,13 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
         # -- render ---------------------------------------------------------------------------
         with timed("render"):
             winner = next(v for v in record["variants"] if v["mode"] == selection["winner"])
-            rendered = _render(root, targets, spec, models_dir / winner["path"], selection["winner"], labels, r, emit,
-                               bench_doc)
+            rendered = _render(root, targets, variant_specs[selection["winner"]], models_dir / winner["path"],
+                               selection["winner"], labels, r, emit)
         # -- report ---------------------------------------------------------------------------
         with timed("report"):
             timings["total"] = time.perf_counter() - t_start
             report = _report_document(opts, record, lint, bench_doc, matrix, selection, rendered, out, timings,
-                                      hits, tools)
+                                      hits, tools, variant_specs)
             report["compression"] = compressed["stages"]
             _write_reports(root / "reports", report, bench_doc)
         # -- user files, manifest, swap -------------------------------------------------------
@@ -332,10 +343,11 @@ def _attach_metadata(models_dir: Path, record: dict, md: dict, labels, emit) -> 
     import hashlib
 
     from mobilepack.metadata import GeneralInfo, attach
+    from mobilepack.model.normalization import from_flags
     from mobilepack.model.spec import spec_from_dict
+    from mobilepack.model.variant import variant_spec
 
     spec = spec_from_dict(record["model"])
-    from mobilepack.model.normalization import from_flags
 
     norm = from_flags(md["mean"], md["std"], source="config") or spec.normalization
     info = GeneralInfo(name=md["name"] or spec.name, version=md["version"], author=md["author"],
@@ -343,7 +355,9 @@ def _attach_metadata(models_dir: Path, record: dict, md: dict, labels, emit) -> 
     for i, v in enumerate(record["variants"]):
         emit(ProgressEvent("metadata", f"metadata for {v['mode']}", i, len(record["variants"])))
         path = models_dir / v["path"]
-        result = attach(path.read_bytes(), task=md["task"], spec=spec, labels=labels or None, normalization=norm,
+        data = path.read_bytes()
+        result = attach(data, task=md["task"], spec=variant_spec(spec, data), labels=labels or None,
+                        normalization=norm,
                         info=info, score_threshold=md["score_threshold"], vocab=md["vocab"],
                         tokenizer=md["tokenizer"], sample_rate=md["sample_rate"], channels=md["channels"])
         path.write_bytes(result.model)
@@ -389,24 +403,30 @@ def _relocate(doc: dict, final: Path, modes: dict[str, str]) -> dict:
 
 
 def _evaluate(variants, spec, eval_data, source, labels, delegates, progress) -> dict:
+    """The task's evaluator judges the variants: its labelled metric on ``eval_data`` (read in the
+    task's layout), else its agreement with fp32 on the validation/calibration samples.  Samples are
+    read with the source's float description; the child quantizes them for each variant's input."""
     from mobilepack.data.readers import read_samples
     from mobilepack.evaluate.accuracy import evaluate
+    from mobilepack.evaluate.tasks import check_eval_data, get as get_evaluator
 
-    if source is None:
-        source = "random"
-    samples = read_samples(source, spec, limit=None if eval_data else 200,
-                           what="evaluation" if eval_data else "validation")
-    if eval_data and samples.labels is None:
-        raise InputError(f"evaluation data {eval_data} has no labels",
-                         "use a folder per class of images, or .npz with x and y")
-    if not eval_data:  # calibration/validation folders are not a test set, even with class folders
+    evaluator = get_evaluator(spec.task.value)
+    truth, warnings = None, []
+    if eval_data:
+        check_eval_data(evaluator.task, eval_data)
+        samples, truth, warnings = evaluator.read_labelled(eval_data, spec, labels)
+    else:  # calibration/validation folders are not a test set, even with class folders
+        samples = read_samples(source or "random", spec, limit=200, what="validation")
         samples = replace(samples, labels=None, class_names=None)
-    matrix = evaluate(variants, samples, labels=labels, delegates=list(delegates), progress=progress)
+    matrix = evaluate(variants, samples, task=evaluator.task, truth=truth, labels=labels,
+                      delegates=list(delegates), progress=progress)
+    if warnings:
+        matrix = replace(matrix, warnings=tuple(warnings) + matrix.warnings)
     return matrix.to_dict()
 
 
 def _select(record: dict, bench_doc: dict, matrix: dict, max_drop: float) -> dict:
-    from mobilepack.evaluate.selection import Candidate, select
+    from mobilepack.evaluate.selection import Candidate, Criterion, select
 
     best: dict[str, float] = {}
     for rec in bench_doc.get("results", []):
@@ -420,10 +440,11 @@ def _select(record: dict, bench_doc: dict, matrix: dict, max_drop: float) -> dic
         agree = next((c["agreement"] for c in matrix["cells"] if c["mode"] == v["mode"] and c["delegate"] == "cpu"),
                      None)
         cands.append(Candidate(v["mode"], v["bytes"], best.get(v["mode"]), acc if matrix["labelled"] else {}, agree))
-    return select(cands, max_accuracy_drop=max_drop).to_dict()
+    return select(cands, max_accuracy_drop=max_drop, criterion=Criterion.of_matrix(matrix)).to_dict()
 
 
-def _render(root: Path, targets, spec, model_path: Path, mode: str, labels, r: dict, emit, bench_doc) -> dict:
+def _render(root: Path, targets, spec, model_path: Path, mode: str, labels, r: dict, emit) -> dict:
+    """``spec`` is the shipped variant's description (its own I/O dtypes and quantization)."""
     from mobilepack.render.context import RenderInputs
     from mobilepack.render.renderer import render_into
     from mobilepack.render.sources import default_app_name, sample_images
@@ -446,15 +467,17 @@ def _render(root: Path, targets, spec, model_path: Path, mode: str, labels, r: d
 
 
 def _report_document(opts, record, lint, bench_doc, matrix, selection, rendered, out: Path, timings, hits,
-                     tools) -> dict:
+                     tools, variant_specs) -> dict:
     return {
         "schema_version": BUILD_SCHEMA_VERSION,
         "kind": "build",
         "out_dir": str(out),
         "config": opts,
         "model": record["model"],
-        "variants": [{k: v.get(k) for k in ("mode", "path", "bytes", "sha256", "input_dtypes", "output_dtypes",
-                                             "validation", "metadata")} for v in record["variants"]],
+        "variants": [{**{k: v.get(k) for k in ("mode", "path", "bytes", "sha256", "input_dtypes", "output_dtypes",
+                                                "validation", "metadata")},
+                      **{k: variant_specs[v["mode"]].to_dict()[k] for k in ("inputs", "outputs")}}
+                     for v in record["variants"]],
         "lint": lint,
         "bench": bench_doc,
         "accuracy": matrix,
@@ -490,8 +513,11 @@ def _report_context(report: dict, bench_doc: dict) -> dict:
     for row in rows:
         variant = (row.get("model") or {}).get("variant")
         latency.setdefault(variant, {})[row["label"]] = row
+    from mobilepack.evaluate.tasks import METRIC_NAMES
+
     return {
         "r": report, "rows": rows, "modes": modes, "delegates": delegates, "cells": cells,
+        "metric_names": METRIC_NAMES,
         "fmt_us": bench_views.fmt_us, "software_note": bench_views.SOFTWARE_NOTE,
         "latency_svg": charts.latency_chart([x for x in rows if x["status"] == "ok"]) if rows else "",
         "size_svg": charts.size_chart(bench_views.models(bench_doc)) if rows else "",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mobilepack.evaluate.selection import Candidate, select
+from mobilepack.evaluate.selection import Candidate, Criterion, select
 
 
 def table(**accs):
@@ -69,3 +69,28 @@ def test_no_label_rule_never_ships_what_it_rejected():
     s = select([Candidate("int8", 1000, agreement=0.5), Candidate("dynamic", 1100)])
     assert s.winner == "dynamic" and s.rejected == ("int8",)
     assert s.reasons["int8"].startswith("rejected")
+
+
+def test_rule_and_reasons_name_the_tasks_labelled_metric():
+    crit = Criterion(metric="mAP@0.5", agreement_metric="box agreement", agreement_threshold=0.95)
+    s = select(table(fp32=0.62, fp16=0.62, int8=0.50), max_accuracy_drop=0.01, criterion=crit)
+    assert s.winner == "fp16" and s.rejected == ("int8",)
+    assert "mAP@0.5" in s.rule and "accuracy" not in s.rule
+    assert s.reasons["int8"].startswith("rejected: mAP@0.5 0.5000 is 12.00 points below")
+
+
+@pytest.mark.parametrize("agreement,winner", [(0.96, "int8"), (0.94, "fp16")])
+def test_no_labels_threshold_is_the_tasks(agreement, winner):
+    """Segmentation's mask IoU ships int8 from 0.95, where classification's 0.99 would not."""
+    crit = Criterion(metric="mIoU", agreement_metric="mask IoU", agreement_threshold=0.95)
+    cands = [Candidate("fp32", 4000, agreement=1.0), Candidate("fp16", 2000, agreement=1.0),
+             Candidate("int8", 1000, agreement=agreement)]
+    s = select(cands, criterion=crit)
+    assert s.winner == winner and "mask IoU with fp32 is ≥ 95%" in s.rule
+    assert select(cands).winner == "fp16"   # the classification default (top-1 ≥ 99 %) rejects both
+
+
+def test_criterion_of_a_matrix_names_its_metrics():
+    crit = Criterion.of_matrix({"metric": "mIoU", "agreement_metric": "mask IoU", "agreement_threshold": 0.95})
+    assert crit == Criterion("mIoU", "mask IoU", 0.95)
+    assert Criterion.of_matrix({"metric": None, "agreement_metric": "cosine similarity"}).metric == "accuracy"

@@ -42,7 +42,7 @@ def build_command(
     input_shape: Annotated[Optional[list[str]], typer.Option("--input-shape", help="NAME=1,224,224,3 (repeatable).")] = None,
     batch: Annotated[Optional[int], typer.Option("--batch")] = None,
     allow_float_fallback: Annotated[Optional[bool], typer.Option("--allow-float-fallback/--no-float-fallback")] = None,
-    eval_data: Annotated[Optional[str], typer.Option("--eval-data", help="Labelled data: folder per class, or .npz x/y.")] = None,
+    eval_data: Annotated[Optional[str], typer.Option("--eval-data", help="Labelled data: folder per class or .npz x/y; detection: DIR with annotations.json (COCO); segmentation: DIR with masks/.")] = None,
     max_accuracy_drop: Annotated[Optional[float], typer.Option("--max-accuracy-drop", help="Largest accuracy drop vs fp32 (0.01 = one point).")] = None,
     task: Annotated[Optional[str], typer.Option("--task", help="Metadata task (detected when unset).")] = None,
     labels: Annotated[Optional[str], typer.Option("--labels", help="Labels file, one per line.")] = None,
@@ -92,6 +92,15 @@ def build_command(
         _summary(result, quiet=quiet)
 
 
+def _metric_name(accuracy: dict) -> str:
+    """The task's metric, short: "top-1 accuracy", "mAP@0.5", "mIoU"; without labels "box agreement"..."""
+    from mobilepack.evaluate.tasks import METRIC_NAMES
+
+    if accuracy["labelled"]:
+        return accuracy.get("metric") or "acc"
+    return METRIC_NAMES.get(accuracy.get("agreement_key"), "agree")
+
+
 def _summary(result, *, quiet: bool) -> None:
     from rich.table import Table
 
@@ -115,7 +124,7 @@ def _summary(result, *, quiet: bool) -> None:
         for d in bench_delegates:
             table.add_column(f"{d}\nµs", justify="right", no_wrap=True)
         for d in delegates:
-            table.add_column(f"{d}\n{'acc' if r['accuracy']['labelled'] else 'agree'}", justify="right", no_wrap=True)
+            table.add_column(f"{d}\n{_metric_name(r['accuracy'])}", justify="right", no_wrap=True)
         table.add_column("ships", no_wrap=True)
         for v in r["variants"]:
             row = [v["mode"], f"{v['bytes'] / 1024:,.1f}"]

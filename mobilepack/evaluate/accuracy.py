@@ -1,9 +1,14 @@
-"""Accuracy of every variant under every host delegate, and agreement with the float model.
+"""Every variant under every host delegate, judged by its task's evaluator.
 
 Each (variant, delegate) runs in a fresh child process (``runtime.child``) through the
 same delegate sessions the benchmark uses, so a crash or a refused delegate is a
-recorded failure and the other cells go on.  With labels: accuracy per cell; without:
-top-1 agreement with the fp32 variant on the reference CPU kernels only."""
+recorded failure and the other cells go on.  The child reduces the outputs to the
+predictions its task's evaluator reads (``evaluate.tasks``: class scores, boxes, a
+class mask, flat outputs) and saves them; the parent computes the metrics.  With
+labels: the task's labelled metric per cell (top-1 accuracy, mAP@0.5, mIoU); always:
+agreement with the reference (fp32 on the reference CPU kernels; for a single
+pass-through ``.tflite``, the source itself), by the task's agreement metric.
+Without labels only the reference kernels run."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from typing import Any
 from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
 
 REFERENCE = ("fp32", "cpu")
+NOT_APPLICABLE = "not applicable"
 
 
 @dataclass(frozen=True)
@@ -22,15 +28,17 @@ class Cell:
     mode: str
     delegate: str
     status: str                       # "ok" | "failed"
-    accuracy: float | None = None
-    agreement: float | None = None    # top-1 agreement with fp32 on the reference CPU kernels
+    accuracy: float | None = None     # the task's labelled metric (top-1 accuracy, mAP@0.5, mIoU)
+    agreement: float | None = None    # the task's agreement metric vs the reference; None: not applicable
     samples: int = 0
     error: str | None = None
     software: bool = False            # GPU cell computed on SwiftShader (numerics are real)
+    metrics: dict[str, float] = field(default_factory=dict)   # every agreement number (cosine, max-abs, ...)
 
     def to_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "delegate": self.delegate, "status": self.status, "accuracy": self.accuracy,
-                "agreement": self.agreement, "samples": self.samples, "error": self.error, "software": self.software}
+                "agreement": self.agreement, "samples": self.samples, "error": self.error, "software": self.software,
+                "metrics": dict(self.metrics)}
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,13 @@ class AccuracyMatrix:
     samples: int
     cells: tuple[Cell, ...]
     warnings: tuple[str, ...] = field(default=())
+    task: str = "image_classification"
+    metric: str | None = "top-1 accuracy"            # name of ``Cell.accuracy``
+    agreement_metric: str = "top-1 agreement"        # name of ``Cell.agreement``
+    agreement_key: str = "top1_agreement"
+    agreement_threshold: float = 0.99
+    reference: str | None = "fp32"                   # the mode agreement is measured against
+    agreement_note: str | None = None                # why agreement is not applicable, or what it is against
 
     def cell(self, mode: str, delegate: str) -> Cell | None:
         return next((c for c in self.cells if c.mode == mode and c.delegate == delegate), None)
@@ -57,7 +72,10 @@ class AccuracyMatrix:
 
     def to_dict(self) -> dict[str, Any]:
         return {"labelled": self.labelled, "data": self.data, "samples": self.samples,
-                "cells": [c.to_dict() for c in self.cells], "warnings": list(self.warnings)}
+                "cells": [c.to_dict() for c in self.cells], "warnings": list(self.warnings), "task": self.task,
+                "metric": self.metric, "agreement_metric": self.agreement_metric,
+                "agreement_key": self.agreement_key, "agreement_threshold": self.agreement_threshold,
+                "reference": self.reference, "agreement_note": self.agreement_note}
 
 
 def label_indices(samples, labels: tuple[str, ...]) -> tuple[tuple[int, ...] | None, list[str]]:
@@ -77,33 +95,55 @@ def label_indices(samples, labels: tuple[str, ...]) -> tuple[tuple[int, ...] | N
     return tuple(index[i] for i in samples.labels), warnings
 
 
-def _signature_view(session, model_path: str) -> tuple[list[str], list[tuple[float, int]]]:
-    """Per session input: its signature name and (scale, zero point), whatever the session kind."""
+def _signature_view(session, model_path: str):
+    """Per session input and output, in the session's order: its signature name, (scale, zero
+    point) and shape after allocation, whatever the session kind."""
     from ai_edge_litert.interpreter import Interpreter
 
-    it = getattr(session, "it", None) or Interpreter(model_path=model_path)
+    it = getattr(session, "it", None)
+    if it is None:
+        it = Interpreter(model_path=model_path)
+        it.allocate_tensors()
     sigs = it.get_signature_list()
-    details = it.get_signature_runner(sorted(sigs)[0] if "serving_default" not in sigs else "serving_default") \
-        .get_input_details() if sigs else {}
-    by_index = {d["index"]: (name, d) for name, d in details.items()}
-    names, quant = [], []
+    key = "serving_default" if "serving_default" in sigs else (sorted(sigs)[0] if sigs else None)
+    runner = it.get_signature_runner(key) if key else None
+    in_details = runner.get_input_details() if runner else {}
+    out_details = runner.get_output_details() if runner else {}
+
+    def quant(d) -> tuple[float, int]:
+        q = d.get("quantization") or (0.0, 0)
+        return float(q[0]), int(q[1])
+
+    in_by_index = {d["index"]: (name, d) for name, d in in_details.items()}
+    inputs = []
     for i, info in enumerate(session.inputs):
-        if "index" in info and info["index"] in by_index:       # interpreter sessions: tensor index
-            name, d = by_index[info["index"]]
-        elif info.get("name") in details:                       # GPU sessions: signature names
-            name, d = info["name"], details[info["name"]]
+        if "index" in info and info["index"] in in_by_index:       # interpreter sessions: tensor index
+            name, d = in_by_index[info["index"]]
+        elif info.get("name") in in_details:                       # GPU sessions: signature names
+            name, d = info["name"], in_details[info["name"]]
         else:
             name, d = info.get("name", f"input{i}"), info
-        q = d.get("quantization") or (0.0, 0)
-        names.append(name)
-        quant.append((float(q[0]), int(q[1])))
-    return names, quant
+        inputs.append((name, quant(d)))
+    outputs = []
+    if getattr(session, "it", None) is not None:                   # interpreter sessions: tensor order
+        out_by_index = {d["index"]: (name, d) for name, d in out_details.items()}
+        for d in it.get_output_details():
+            name, sd = out_by_index.get(d["index"], (d["name"], d))
+            outputs.append((name, quant(sd), [int(x) for x in it.get_tensor(d["index"]).shape]))
+    else:                                                          # GPU sessions: signature order
+        names = sigs[key]["outputs"] if key else []
+        for d_name in names:
+            d = out_details[d_name]
+            outputs.append((d_name, quant(d), [int(x) for x in it.get_tensor(d["index"]).shape]))
+    return inputs, outputs
 
 
 def predict_in_child(request: dict) -> dict:
-    """Child process: top-1 class of every sample under one delegate."""
+    """Child process: run every sample under one delegate and save the task's predictions
+    (``evaluate.tasks``: ``reduce``) to ``request["out"]`` (.npz)."""
     import numpy as np
 
+    from mobilepack.evaluate.tasks import LayoutError, get as get_evaluator
     from mobilepack.runtime.delegates import open_session
 
     try:
@@ -111,53 +151,81 @@ def predict_in_child(request: dict) -> dict:
     except Exception as exc:  # the delegate refused the model: a failed cell, not a crash
         return {"ok": False, "error": (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300],
                 "adapter": None}
-    out_quant = None
-    if hasattr(session, "it"):
-        d = session.it.get_output_details()[0]
-        out_quant = d["quantization"]
-    names, quant = _signature_view(session, request["model"])
+    evaluator = get_evaluator(request["task"])
+    ins, outs = _signature_view(session, request["model"])
     with np.load(request["data"]) as z:
         stored = {k[len("in::"):]: z[k] for k in z.files}
     order = list(stored)
     # feed by signature name; positional only when the model has no signature names to match
-    arrays = [stored[n] if n in stored else stored[order[i]] for i, n in enumerate(names)]
-    preds = []
+    arrays = [stored[n] if n in stored else stored[order[i]] for i, (n, _) in enumerate(ins)]
+    collected: dict[str, list] = {}
     for n in range(len(arrays[0])):
         feeds = []
-        for info, arr, (scale, zp) in zip(session.inputs, arrays, quant):
+        for info, arr, (_, (scale, zp)) in zip(session.inputs, arrays, ins):
             x = arr[n]
             dtype = np.dtype(info["dtype"])
-            if np.issubdtype(dtype, np.integer) and scale:
+            if np.issubdtype(dtype, np.integer) and scale and np.issubdtype(x.dtype, np.floating):
+                # real values for a quantized input; integer samples (a quantized source) go in as they are
                 ii = np.iinfo(dtype)
                 x = np.clip(np.rint(x.astype(np.float64) / scale + zp), ii.min, ii.max)
             feeds.append(np.ascontiguousarray(x.astype(dtype)).reshape(info["shape"]))
         session.feed(feeds)
-        y = np.asarray(session.run()[0], dtype=np.float64).reshape(len(arrays[0][n]), -1)
-        if out_quant and out_quant[0]:
-            y = (y - out_quant[1]) * out_quant[0]
-        preds.extend(int(v) for v in y.argmax(axis=1))
-    return {"ok": True, "predictions": preds, "fully_delegated": session.fully_delegated}
+        named = []
+        for (name, (scale, zp), shape), y in zip(outs, session.run()):
+            y = np.asarray(y)
+            if y.size == int(np.prod(shape)):
+                y = y.reshape(shape)                               # GPU buffers come back flat
+            y = y.astype(np.float64)
+            if scale:
+                y = (y - zp) * scale
+            named.append((name, y))
+        try:
+            reduced = evaluator.reduce(named, request.get("hints") or {})
+        except LayoutError as exc:
+            return {"ok": False, "error": f"cannot evaluate as {evaluator.task}: {exc}"[:300]}
+        for k, v in reduced.items():
+            collected.setdefault(k, []).append(np.asarray(v))
+    np.savez(request["out"], **{k: np.concatenate(v) for k, v in collected.items()})
+    return {"ok": True, "samples": int(sum(len(v) for v in next(iter(collected.values()), []))),
+            "fully_delegated": session.fully_delegated}
 
 
-def evaluate(variants: list[tuple[str, Path]], samples, *, labels: tuple[str, ...] = (),
-             delegates: list[str] = ("cpu", "xnnpack", "gpu"), threads: int = 2, timeout: float = 300.0,
-             progress: ProgressCallback | None = None) -> AccuracyMatrix:
-    """``variants``: (mode, .tflite path).  ``samples``: a ``data.readers.Samples``."""
+def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = None, truth=None,
+             labels: tuple[str, ...] = (), delegates: list[str] = ("cpu", "xnnpack", "gpu"), threads: int = 2,
+             timeout: float = 300.0, progress: ProgressCallback | None = None) -> AccuracyMatrix:
+    """``variants``: (mode, .tflite path).  ``samples``: a ``data.readers.Samples``.  ``task`` picks the
+    evaluator (default image_classification).  ``truth``: the labels in the evaluator's form (class
+    indices, per-image boxes, masks); for classification, folder/.npz labels of ``samples`` are used
+    when it is None."""
     import numpy as np
 
+    from mobilepack.evaluate.tasks import get as get_evaluator
     from mobilepack.runtime.child import run_in_child
     from mobilepack.runtime.delegates import get as get_delegate
     from mobilepack.runtime.gpu import discover_vulkan
 
     emit = or_ignore(progress)
-    truth, warnings = label_indices(samples, labels)
-    labelled = truth is not None
+    evaluator = get_evaluator(task or "image_classification")
+    warnings: list[str] = []
+    if truth is None and evaluator.truth_of_samples is not None:
+        truth, warnings = evaluator.truth_of_samples(samples, labels)
+    labelled = truth is not None and evaluator.score is not None
     names = list(samples.batches[0])
     vulkan = discover_vulkan() if "gpu" in delegates else None
     if not labelled:
         delegates = ["cpu"]  # agreement only: the reference kernels
+    modes = [m for m, _ in variants]
+    if "fp32" in modes:
+        reference, note = REFERENCE, None
+    elif len(variants) == 1:  # a pass-through .tflite: no float model to compare with
+        reference = (modes[0], "cpu")
+        note = (f"no fp32 variant: agreement is measured against the source itself ({modes[0]} on the "
+                f"reference CPU kernels)")
+    else:
+        reference, note = None, f"{NOT_APPLICABLE}: no fp32 variant to compare with"
     cells: list[Cell] = []
-    predictions: dict[tuple[str, str], list[int]] = {}
+    predictions: dict[tuple[str, str], dict[str, Any]] = {}
+    hints = {"labels": list(labels)}
     with tempfile.TemporaryDirectory(prefix="mobilepack-eval-") as tmp:
         data_path = Path(tmp) / "data.npz"
         np.savez(data_path, **{f"in::{n}": np.stack([b[n] for b in samples.batches]) for n in names})
@@ -172,9 +240,11 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, labels: tuple[str, ..
                     cells.append(Cell(mode, dname, "failed", error=vulkan.message if vulkan else "no Vulkan"))
                     continue
                 env, software = vulkan.env, vulkan.software
+            out_path = Path(tmp) / f"pred-{i}.npz"
             outcome = run_in_child("mobilepack.evaluate.accuracy:predict_in_child",
                                    {"model": str(path), "delegate": delegate.to_dict(), "threads": threads,
-                                    "data": str(data_path)}, timeout=timeout, env=env)
+                                    "data": str(data_path), "task": evaluator.task, "hints": hints,
+                                    "out": str(out_path)}, timeout=timeout, env=env)
             failure = outcome.failure()
             answer = outcome.answer or {}
             if failure or not answer.get("ok"):
@@ -185,19 +255,27 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, labels: tuple[str, ..
                     error = f"GPU refused the model: {refusal_message(answer.get('error'), outcome.log)}"
                 cells.append(Cell(mode, dname, "failed", error=error, software=software))
                 continue
-            predictions[(mode, dname)] = answer["predictions"]
-            cells.append(Cell(mode, dname, "ok", samples=len(answer["predictions"]), software=software))
+            with np.load(out_path) as z:
+                predictions[(mode, dname)] = {k: z[k] for k in z.files}
+            cells.append(Cell(mode, dname, "ok", samples=answer["samples"], software=software))
         emit(ProgressEvent("evaluate", "done", len(jobs), len(jobs)))
-    reference = predictions.get(REFERENCE)
+    ref_pred = predictions.get(reference) if reference else None
+    if reference and ref_pred is None:
+        note = f"{NOT_APPLICABLE}: the {reference[0]} variant did not run on the reference CPU kernels"
+        warnings.append(f"the {reference[0]} variant did not run on the reference CPU kernels: agreement is "
+                        f"{NOT_APPLICABLE}")
     final = []
     for c in cells:
         if c.status != "ok":
             final.append(c)
             continue
-        preds = np.asarray(predictions[(c.mode, c.delegate)])
-        acc = float((preds == np.asarray(truth[:len(preds)])).mean()) if labelled else None
-        agree = float((preds == np.asarray(reference)).mean()) if reference is not None else None
-        final.append(Cell(c.mode, c.delegate, "ok", acc, agree, c.samples, None, c.software))
-    if reference is None:
-        warnings.append("the fp32 variant did not run on the reference CPU kernels: agreement is unknown")
-    return AccuracyMatrix(labelled, samples.source, samples.count, tuple(final), tuple(warnings))
+        pred = predictions[(c.mode, c.delegate)]
+        acc = evaluator.score(pred, truth) if labelled else None
+        metrics = evaluator.agreement(pred, ref_pred) if ref_pred is not None else {}
+        final.append(Cell(c.mode, c.delegate, "ok", acc, metrics.get(evaluator.agreement_key), c.samples, None,
+                          c.software, metrics))
+    return AccuracyMatrix(labelled, samples.source, samples.count, tuple(final), tuple(warnings),
+                          task=evaluator.task, metric=evaluator.labelled_metric,
+                          agreement_metric=evaluator.agreement_metric, agreement_key=evaluator.agreement_key,
+                          agreement_threshold=evaluator.agreement_threshold,
+                          reference=reference[0] if reference else None, agreement_note=note)

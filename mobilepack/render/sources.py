@@ -102,10 +102,9 @@ def _from_convert_dir(p: Path, variant, labels):
                          f"{exc.strerror or exc}", "re-run `mobilepack convert` into this directory") from exc
     # The app feeds the shipped variant: its I/O dtype and quantization (e.g. --io-dtype int8),
     # not the source model's float tensors that convert.json describes.
-    from mobilepack.runtime.interpreter import describe_tflite
+    from mobilepack.model.variant import variant_spec
 
-    ins, outs, _ = describe_tflite(model_bytes)
-    spec = replace(spec, inputs=ins, outputs=outs)
+    spec = variant_spec(spec, model_bytes)
     if labels is None and (p / "labels.txt").is_file():
         labels = p / "labels.txt"
     return spec, model_bytes, variant, labels

@@ -1,0 +1,308 @@
+"""Per-task evaluators, registered by task name.
+
+An evaluator says how a task is judged:
+
+- ``reduce`` (runs in the evaluation child) turns one batch of dequantized outputs into the
+  per-sample predictions the metrics need (class scores, boxes, a class mask, flat outputs);
+- ``agreement`` compares a variant's predictions with the reference's (fp32 on the reference
+  CPU kernels) and returns named numbers, one of which (``agreement_key``) the selection uses;
+- ``read_labelled`` reads labelled ``--eval-data`` in the task's layout and ``score`` computes the
+  labelled metric (``labelled_metric``) from predictions and that truth.
+
+| task | labelled metric (--eval-data) | agreement with fp32 (no labels) |
+|---|---|---|
+| image_classification | top-1 accuracy (folder per class, .npz x/y) | top-1 agreement |
+| text_classification, audio_classification | top-1 accuracy (.npz x/y) | cosine similarity |
+| object_detection | mAP@0.5 (annotations.json, COCO) | box agreement (score ≥ 0.5, IoU ≥ 0.5) |
+| image_segmentation | mIoU (masks/<image>.png) | mask IoU |
+| generic | – | cosine similarity (and max-abs error) |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from mobilepack.errors import DataError, UsageError
+
+DETECTION_SCORE = 0.5   # detections below this score are not compared with fp32
+# how the reports name each number an evaluator's ``agreement`` returns
+METRIC_NAMES = {"top1_agreement": "top-1 agreement", "cosine": "cosine similarity", "max_abs_error": "max-abs error",
+                "box_agreement": "box agreement", "mask_iou": "mask IoU", "pixel_agreement": "pixel agreement"}
+
+
+class LayoutError(Exception):
+    """The model's outputs do not have the layout the task's evaluator reads."""
+
+
+@dataclass(frozen=True)
+class Evaluator:
+    task: str
+    agreement_metric: str                 # the name the reports and the selection rule use
+    agreement_key: str                    # which number of ``agreement`` that is
+    agreement_threshold: float            # without labels, int8 ships only at or above it
+    labelled_metric: str | None           # None: the task has no labelled metric
+    reduce: Callable[[list[tuple[str, Any]], dict], dict[str, Any]]
+    agreement: Callable[[dict[str, Any], dict[str, Any]], dict[str, float]]
+    read_labelled: Callable[..., tuple[Any, Any, list[str]]] | None = None
+    score: Callable[[dict[str, Any], Any], float | None] | None = None
+    labelled_layout: str = ""             # what labelled --eval-data looks like (for hints)
+    # labels carried by the samples themselves (class folders, .npz y) -> (truth, warnings)
+    truth_of_samples: Callable[..., tuple[Any, list[str]]] | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"task": self.task, "metric": self.labelled_metric, "agreement_metric": self.agreement_metric,
+                "agreement_key": self.agreement_key, "agreement_threshold": self.agreement_threshold}
+
+
+_REGISTRY: dict[str, Evaluator] = {}
+
+
+def register(evaluator: Evaluator) -> Evaluator:
+    _REGISTRY[evaluator.task] = evaluator
+    return evaluator
+
+
+def get(task: str | None) -> Evaluator:
+    name = getattr(task, "value", task) or "generic"
+    if name not in _REGISTRY:
+        raise UsageError(f"no evaluator for task {name!r}", f"valid: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def names() -> list[str]:
+    return list(_REGISTRY)
+
+
+def _batch_of(outputs) -> int:
+    return int(outputs[0][1].shape[0]) if outputs and outputs[0][1].ndim else 1
+
+
+# -- classification -----------------------------------------------------------------------------
+
+def _scores_output(outputs, hints):
+    """The class-score output: the only one, else the one with one score per label, else the
+    first 2-D one."""
+    if len(outputs) == 1:
+        return outputs[0][1]
+    n = len(hints.get("labels") or ())
+    for _, y in outputs:
+        if n and y.ndim == 2 and y.shape[-1] == n:
+            return y
+    for _, y in outputs:
+        if y.ndim == 2 and y.shape[-1] > 1:
+            return y
+    return outputs[0][1]
+
+
+def _reduce_scores(outputs, hints):
+    import numpy as np
+
+    y = np.asarray(_scores_output(outputs, hints), np.float32)
+    return {"scores": y.reshape(_batch_of(outputs), -1)}
+
+
+def _per_sample(fn, a, b) -> float:
+    import numpy as np
+
+    return float(np.mean([fn(x, y) for x, y in zip(a, b)])) if len(a) else 0.0
+
+
+def _score_agreement(pred, ref):
+    from mobilepack.evaluate.metrics import cosine, max_abs_error
+
+    p, r = pred["scores"], ref["scores"]
+    return {"top1_agreement": float((p.argmax(1) == r.argmax(1)).mean()) if len(p) else 0.0,
+            "cosine": _per_sample(cosine, p, r), "max_abs_error": max_abs_error(p, r) if len(p) else 0.0}
+
+
+def _class_truth(samples, labels):
+    from mobilepack.evaluate.accuracy import label_indices
+
+    return label_indices(samples, tuple(labels))
+
+
+def _read_classes(eval_data, spec, labels, *, limit=None):
+    from mobilepack.data.readers import read_samples
+
+    samples = read_samples(eval_data, spec, limit=limit, what="evaluation")
+    truth, warnings = _class_truth(samples, labels)
+    if truth is None:
+        raise DataError(f"evaluation data {eval_data} has no labels",
+                        "use a folder per class of images, or .npz with x and y")
+    return samples, truth, warnings
+
+
+def _top1(pred, truth):
+    import numpy as np
+
+    p = pred["scores"].argmax(1)
+    return float((p == np.asarray(truth[:len(p)])).mean()) if len(p) else None
+
+
+_CLASSES_LAYOUT = "a folder per class of images, or .npz with x and y (class indices)"
+
+for _task, _agree_name, _agree_key in (("image_classification", "top-1 agreement", "top1_agreement"),
+                                       ("text_classification", "cosine similarity", "cosine"),
+                                       ("audio_classification", "cosine similarity", "cosine")):
+    register(Evaluator(_task, _agree_name, _agree_key, 0.99, "top-1 accuracy", _reduce_scores, _score_agreement,
+                       _read_classes, _top1, _CLASSES_LAYOUT, _class_truth))
+
+
+# -- object detection -------------------------------------------------------------------------
+
+def _reduce_detections(outputs, hints):
+    import numpy as np
+
+    from mobilepack.render.context import _detection_outputs  # the apps' reading of SSD outputs
+
+    views = [{"name": n, "shape": list(y.shape), "elements": int(y.size)} for n, y in outputs]
+    layout = _detection_outputs(views)
+    if layout is None:
+        shapes = ", ".join(f"{n} {list(y.shape)}" for n, y in outputs)
+        raise LayoutError(f"the outputs are not SSD-style (boxes [1,N,4], classes [1,N], scores [1,N], "
+                          f"count [1]): {shapes}")
+    y = [np.asarray(a, np.float32) for _, a in outputs]
+    b = _batch_of(outputs)
+    n = layout["max_detections"]
+    return {"boxes": y[layout["boxes"]].reshape(b, n, 4), "classes": y[layout["classes"]].reshape(b, n),
+            "scores": y[layout["scores"]].reshape(b, n), "count": y[layout["count"]].reshape(b)}
+
+
+def detections_of(pred) -> list:
+    """Per-sample :class:`Detections` (the first ``count`` of each sample)."""
+    import numpy as np
+
+    from mobilepack.data.annotations import Detections
+
+    out = []
+    for boxes, classes, scores, count in zip(pred["boxes"], pred["classes"], pred["scores"], pred["count"]):
+        k = int(np.clip(np.rint(count), 0, len(scores)))
+        out.append(Detections(boxes[:k], np.rint(classes[:k]).astype(np.int64), scores[:k]))
+    return out
+
+
+def _detection_agreement(pred, ref):
+    from mobilepack.evaluate.metrics import detection_agreement
+
+    p = [d.above(DETECTION_SCORE) for d in detections_of(pred)]
+    r = [d.above(DETECTION_SCORE) for d in detections_of(ref)]
+    return {"box_agreement": _per_sample(detection_agreement, r, p)}
+
+
+def _read_boxes(eval_data, spec, labels, *, limit=None):
+    from mobilepack.data.annotations import read_coco
+
+    return read_coco(eval_data, spec, labels=tuple(labels))
+
+
+def _map50(pred, truth):
+    from mobilepack.evaluate.metrics import mean_average_precision
+
+    dets = detections_of(pred)
+    value, _ = mean_average_precision(dets, list(truth)[:len(dets)])
+    return value
+
+
+register(Evaluator("object_detection", f"box agreement (score ≥ {DETECTION_SCORE}, IoU ≥ 0.5)", "box_agreement",
+                   0.95, "mAP@0.5", _reduce_detections, _detection_agreement, _read_boxes, _map50,
+                   "a folder with annotations.json (COCO: images, annotations, categories) and its images"))
+
+
+# -- image segmentation -----------------------------------------------------------------------
+
+def _reduce_mask(outputs, hints):
+    import numpy as np
+
+    b = _batch_of(outputs)
+    four = [(n, y) for n, y in outputs if y.ndim == 4]
+    if four:
+        _, y = max(four, key=lambda o: o[1].size)
+        y = np.asarray(y, np.float32)
+        mask = (y[..., 0] >= 0.5).astype(np.int16) if y.shape[-1] == 1 else y.argmax(-1).astype(np.int16)
+    else:
+        three = [(n, y) for n, y in outputs if y.ndim == 3]
+        if not three:
+            shapes = ", ".join(f"{n} {list(y.shape)}" for n, y in outputs)
+            raise LayoutError(f"no output is a mask ([1,H,W,classes] scores or [1,H,W] classes): {shapes}")
+        mask = np.rint(np.asarray(three[0][1], np.float32)).astype(np.int16)
+    return {"mask": mask.reshape(b, *mask.shape[1:3])}
+
+
+def _mask_agreement(pred, ref):
+    from mobilepack.evaluate.metrics import mask_iou
+
+    return {"mask_iou": _per_sample(mask_iou, ref["mask"], pred["mask"]), "pixel_agreement":
+            float((pred["mask"] == ref["mask"]).mean()) if len(pred["mask"]) else 0.0}
+
+
+def _read_masks(eval_data, spec, labels, *, limit=None):
+    from mobilepack.data.masks import read_mask_set
+
+    samples, masks = read_mask_set(eval_data, spec)
+    return samples, masks, []
+
+
+def _miou(pred, truth):
+    import numpy as np
+
+    from mobilepack.data.masks import resize_nearest
+    from mobilepack.evaluate.metrics import IGNORE, confusion, mean_iou_from_confusion
+
+    masks = pred["mask"]
+    if not len(masks):
+        return None
+    h, w = masks.shape[1:3]
+    truths = [resize_nearest(t, h, w) for t in list(truth)[:len(masks)]]
+    labelled = [t[t != IGNORE] for t in truths]
+    classes = int(max(masks.max(), max((x.max(initial=0) for x in labelled), default=0))) + 1
+    total = np.zeros((classes, classes), np.int64)
+    for p, t in zip(masks, truths):
+        total += confusion(p, t, classes)
+    value, _ = mean_iou_from_confusion(total)
+    return value
+
+
+register(Evaluator("image_segmentation", "mask IoU", "mask_iou", 0.95, "mIoU", _reduce_mask, _mask_agreement,
+                   _read_masks, _miou, "a folder of images with masks/<image name>.png (class index per pixel)"))
+
+
+# -- generic ----------------------------------------------------------------------------------
+
+def _reduce_flat(outputs, hints):
+    import numpy as np
+
+    b = _batch_of(outputs)
+    parts = [np.asarray(y, np.float32).reshape(b, -1) for _, y in sorted(outputs, key=lambda o: o[0])]
+    return {"flat": np.concatenate(parts, axis=1) if parts else np.zeros((b, 0), np.float32)}
+
+
+def _flat_agreement(pred, ref):
+    from mobilepack.evaluate.metrics import cosine, max_abs_error
+
+    p, r = pred["flat"], ref["flat"]
+    return {"cosine": _per_sample(cosine, p, r), "max_abs_error": max_abs_error(p, r) if len(p) else 0.0}
+
+
+register(Evaluator("generic", "cosine similarity", "cosine", 0.99, None, _reduce_flat, _flat_agreement))
+
+
+def check_eval_data(task: str | None, path) -> None:
+    """Before any heavy work: labelled ``--eval-data`` must have the layout the task reads."""
+    from pathlib import Path
+
+    from mobilepack.data.annotations import has_annotations
+    from mobilepack.data.masks import has_masks
+
+    name = getattr(task, "value", task)
+    if name not in _REGISTRY or path is None:
+        return  # an unknown --task is the metadata stage's error to report
+    ev = _REGISTRY[name]
+    p = Path(path)
+    if ev.labelled_metric is None:
+        raise UsageError(f"a {ev.task} model has no labelled metric, so --eval-data cannot be scored",
+                         f"drop --eval-data: the variants are compared with fp32 by {ev.agreement_metric}")
+    if ev.task == "object_detection" and not (p.is_dir() and has_annotations(p)):
+        raise DataError(f"--eval-data {p}: object detection needs labelled boxes", f"pass {ev.labelled_layout}")
+    if ev.task == "image_segmentation" and not (p.is_dir() and has_masks(p)):
+        raise DataError(f"--eval-data {p}: image segmentation needs labelled masks", f"pass {ev.labelled_layout}")
