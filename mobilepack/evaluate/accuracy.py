@@ -78,23 +78,6 @@ class AccuracyMatrix:
                 "reference": self.reference, "agreement_note": self.agreement_note}
 
 
-def label_indices(samples, labels: tuple[str, ...]) -> tuple[tuple[int, ...] | None, list[str]]:
-    """Map a folder-per-class dataset's class names onto the model's label order."""
-    warnings: list[str] = []
-    if samples.labels is None:
-        return None, warnings
-    if samples.class_names is None:  # .npz y: already indices
-        return samples.labels, warnings
-    from mobilepack.data.readers import class_indices
-
-    names = samples.class_names
-    index, how, _ = class_indices(names, labels)
-    if how == "sorted":
-        warnings.append(f"evaluation folders {list(names)[:4]}... do not match the model's labels; classes were "
-                        f"numbered in sorted folder order")
-    return tuple(index[i] for i in samples.labels), warnings
-
-
 def _signature_view(session, model_path: str):
     """Per session input and output, in the session's order: its signature name, (scale, zero
     point) and shape after allocation, whatever the session kind."""
