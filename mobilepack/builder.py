@@ -459,7 +459,7 @@ def _render(root: Path, targets, spec, model_path: Path, mode: str, labels, r: d
         tgt = get_target(t)
         app_id = r[tgt.id_key] or tgt.default_id(name)
         inputs = RenderInputs(spec=spec, model_bytes=model_bytes, variant=mode, labels=labels,
-                              app_name=name, app_id=app_id, sample_images=samples, bench=None)
+                              app_name=name, app_id=app_id, sample_images=samples)
         (root / t).mkdir()
         result = render_into(root / t, t, inputs)
         out[t] = {"files": len(result.files), "app_id": app_id, "app_name": name}

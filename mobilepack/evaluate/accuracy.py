@@ -59,17 +59,6 @@ class AccuracyMatrix:
     def cell(self, mode: str, delegate: str) -> Cell | None:
         return next((c for c in self.cells if c.mode == mode and c.delegate == delegate), None)
 
-    def accuracy_by_mode(self) -> dict[str, dict[str, float]]:
-        out: dict[str, dict[str, float]] = {}
-        for c in self.cells:
-            if c.status == "ok" and c.accuracy is not None:
-                out.setdefault(c.mode, {})[c.delegate] = c.accuracy
-        return out
-
-    def agreement_of(self, mode: str) -> float | None:
-        c = self.cell(mode, "cpu")
-        return c.agreement if c else None
-
     def to_dict(self) -> dict[str, Any]:
         return {"labelled": self.labelled, "data": self.data, "samples": self.samples,
                 "cells": [c.to_dict() for c in self.cells], "warnings": list(self.warnings), "task": self.task,
