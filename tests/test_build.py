@@ -97,7 +97,7 @@ def test_render_only_change_hits_the_cache(sample_build, cache_dir, monkeypatch)
     """A re-run where only render options changed must not convert or benchmark again."""
     out, first = sample_build
     import mobilepack.bench.engine as engine
-    import mobilepack.pipeline as pipeline
+    import mobilepack.pipeline.convert_command as pipeline
 
     def boom(*a, **k):
         raise AssertionError("stage ran again despite the cache")
@@ -106,7 +106,7 @@ def test_render_only_change_hits_the_cache(sample_build, cache_dir, monkeypatch)
     monkeypatch.setattr(engine, "run_bench", boom)
     again = mobilepack.build(DIGITS / "digits.keras", out=str(out), target="all", cache_dir=str(cache_dir),
                              quantize=["fp32", "fp16", "dynamic", "int8"], app_name="Renamed Digits", **SAMPLE, **FAST)
-    assert again.cache_hits == {"convert": True, "inspect": True, "bench": True, "evaluate": True}
+    assert again.cache_hits == {"convert": True, "metadata": True, "lint": True, "bench": True, "evaluate": True}
     assert "Renamed Digits" in (out / "android/app/src/main/res/values/strings.xml").read_text()
     assert again.report["selection"] == first.report["selection"]
 

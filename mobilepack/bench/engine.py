@@ -114,9 +114,11 @@ def collect_models(paths: list[str | Path]) -> tuple[ModelFile, ...]:
     return tuple(model_file(f) for f in seen)
 
 
-def _parse_ints(text: str, what: str) -> tuple[int, ...]:
+def _parse_ints(text, what: str) -> tuple[int, ...]:
+    """``"1,2"`` or a sequence of integers (the typed build options pass one)."""
     try:
-        values = tuple(int(x) for x in str(text).split(",") if x.strip())
+        items = str(text).split(",") if isinstance(text, (str, int)) else list(text)
+        values = tuple(int(x) for x in items if str(x).strip())
     except ValueError:
         raise UsageError(f"{what} must be comma-separated integers, got {text!r}", f"e.g. --{what} 1,2,4") from None
     if not values or any(v < 1 for v in values):
@@ -132,7 +134,8 @@ def plan_bench(models, *, delegates: str = DEFAULT_DELEGATES, threads: str = "1"
     if on_phone and external:
         raise UsageError("--delegate-lib loads a library on this machine and cannot be used with --adb",
                          "drop --delegate-lib, or bench on the host without --adb")
-    names = [n.strip() for n in str(delegates).split(",") if n.strip()]
+    items = delegates.split(",") if isinstance(delegates, str) else list(delegates)
+    names = [n.strip() for n in items if n.strip()]
     if not names:
         raise UsageError("no delegate given", f"valid delegates: {', '.join(registry.names())}")
     chosen = tuple(registry.get(n, external) for n in dict.fromkeys(names))

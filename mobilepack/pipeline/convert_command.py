@@ -1,8 +1,9 @@
-"""The ordered stages behind each command, and their atomic outputs.
+"""``mobilepack convert`` and the build's convert stage proper.
 
-``convert``: load -> normalization -> calibration/validation data -> export a
-fixed-signature SavedModel -> per mode: convert, write, validate -> convert.json
-and convert.md -> move everything into OUT at once.
+load -> normalization -> calibration/validation data -> export a fixed-signature
+SavedModel -> per mode: convert, write, validate -> convert.json and convert.md ->
+(``convert``) move everything into OUT at once.  :class:`ConvertOptions` are every
+convert option, validated up front by :func:`plan_convert`.
 """
 
 from __future__ import annotations
@@ -40,15 +41,23 @@ class VariantResult:
     validation_seconds: float
     validation: dict[str, Any] | None
     tool_versions: dict[str, Any]
+    origin: str | None = None      # made outside convert (e.g. "compress qat")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "mode": self.mode, "path": self.path, "bytes": self.bytes, "sha256": self.sha256,
             "input_dtypes": list(self.input_dtypes), "output_dtypes": list(self.output_dtypes),
             "conversion_seconds": round(self.conversion_seconds, 4),
             "validation_seconds": round(self.validation_seconds, 4),
             "validation": self.validation, "tool_versions": self.tool_versions,
         }
+        return {**out, "origin": self.origin} if self.origin else out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VariantResult:
+        return cls(d["mode"], d["path"], d["bytes"], d["sha256"], tuple(d["input_dtypes"]), tuple(d["output_dtypes"]),
+                   d["conversion_seconds"], d["validation_seconds"], d["validation"], d["tool_versions"],
+                   d.get("origin"))
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,33 @@ class ConvertResult:
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ConvertResult:
+        """The inverse of :meth:`to_dict` (a cached convert record)."""
+        return cls(out_dir=d["out_dir"], source=d["source"], model=d["model"], options=d["options"],
+                   calibration=d["calibration"], validation_data=d["validation_data"],
+                   variants=tuple(VariantResult.from_dict(v) for v in d["variants"]), warnings=tuple(d["warnings"]),
+                   tools=d["tools"], files=tuple(d["files"]), timings=dict(d["timings"]))
+
+
+def add_variant(result: ConvertResult, directory: Path, mode: str, tflite: Path, *, origin: str) -> ConvertResult:
+    """``result`` plus a variant made outside convert (quantization-aware training's int8 .tflite),
+    copied into ``directory`` as ``<model>_<mode>.tflite``; convert.json is rewritten to list it."""
+    from dataclasses import replace
+
+    from mobilepack.runtime.interpreter import describe_tflite
+
+    data = tflite.read_bytes()
+    name = f"{result.model['name']}_{mode}.tflite"
+    (directory / name).write_bytes(data)
+    ins, outs, _ = describe_tflite(data)
+    variant = VariantResult(mode, name, len(data), hashlib.sha256(data).hexdigest(), tuple(t.dtype for t in ins),
+                            tuple(t.dtype for t in outs), 0.0, 0.0, None, result.tools, origin)
+    n = len(result.variants)
+    out = replace(result, variants=result.variants + (variant,), files=result.files[:n] + (name,) + result.files[n:])
+    (directory / RECORD).write_text(json.dumps(out.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return out
+
 
 def _plan_modes(quantize, source_is_tflite: bool, calibration) -> tuple[str, ...]:
     if source_is_tflite:
@@ -94,8 +130,8 @@ def _plan_modes(quantize, source_is_tflite: bool, calibration) -> tuple[str, ...
 
 
 @dataclass(frozen=True)
-class ConvertPlan:
-    """Every convert option, validated up front (before any heavy work)."""
+class ConvertOptions:
+    """Every convert option, validated up front (before any heavy work) by :func:`plan_convert`."""
 
     modes: tuple[str, ...]   # names in the quantization registry
     io_dtype: IODtype
@@ -123,12 +159,15 @@ class ConvertPlan:
         }
 
 
+ConvertPlan = ConvertOptions   # the earlier name
+
+
 def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibration: str | Path | None = None,
                  calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES, validation: str | Path | None = None,
                  validation_samples: int = DEFAULT_VALIDATION_SAMPLES, io_dtype: str = "float32",
                  signature: str | None = None, input_shapes: dict | None = None, batch: int = 1,
                  mean: list[float] | None = None, std: list[float] | None = None,
-                 allow_float_fallback: bool = False, unsafe_load: bool = False) -> ConvertPlan:
+                 allow_float_fallback: bool = False, unsafe_load: bool = False) -> ConvertOptions:
     from mobilepack.model.loading import detect_format
     from mobilepack.model.normalization import from_flags
     from mobilepack.model.spec import SourceFormat
@@ -153,7 +192,7 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
         if p is not None and str(p) != "random" and not Path(p).exists():
             raise DataError(f"{what} data not found: {p}", "pass a folder of images, a .npy or a .npz file")
     norm = from_flags(mean, std)
-    return ConvertPlan(modes=modes, io_dtype=io, calibration=str(calibration) if calibration is not None else None,
+    return ConvertOptions(modes=modes, io_dtype=io, calibration=str(calibration) if calibration is not None else None,
                        calibration_samples=calibration_samples,
                        validation=str(validation) if validation is not None else None,
                        validation_samples=validation_samples, signature=signature,
@@ -175,7 +214,7 @@ def convert(source: Any, out: str | Path, *, progress: ProgressCallback | None =
     return result
 
 
-def convert_into(directory: Path, source: Any, plan: ConvertPlan, *, progress: ProgressCallback | None = None,
+def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress: ProgressCallback | None = None,
                  out_label: str | None = None, check_names=None) -> ConvertResult:
     """The convert stage proper: writes the variants, convert.json and convert.md into ``directory``."""
     from mobilepack.model.loading import load, with_normalization
