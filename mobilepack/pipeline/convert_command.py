@@ -245,15 +245,9 @@ def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress
         "sha256": hash_path(source) if isinstance(source, (str, Path)) else None,
     }
     tools = tool_versions()
-    variants: list[VariantResult] = []
     if src.is_tflite:
-        data = src.tflite_bytes or b""
-        (directory / planned[0]).write_bytes(data)
-        variants.append(VariantResult("passthrough", planned[0], len(data), hashlib.sha256(data).hexdigest(),
-                                      tuple(t.dtype for t in spec.inputs), tuple(t.dtype for t in spec.outputs),
-                                      0.0, 0.0, None, tools))
-        cal_info = None
-        val_info = {"source": None, "kind": None, "samples": 0}
+        variants = [_passthrough(src, directory / planned[0], tools)]
+        cal_info, val_info = None, {"source": None, "kind": None, "samples": 0}
         warn("a .tflite source is passed through unchanged and not validated (no reference model)")
     else:
         cal_info, val_info, variants = _convert_modes(
@@ -277,18 +271,20 @@ def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress
     return result
 
 
-def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration, calibration_samples, validation,
-                   validation_samples, options: ConverterOptions, tools, emit, warn, timings):
-    from mobilepack.conversion.converter import convert_saved_model
-    from mobilepack.conversion.validation import compare
-    from mobilepack.data.readers import RANDOM, read_samples
-    from mobilepack.model.tfimport import silenced
-    from mobilepack.runtime.interpreter import SignatureSession
-
+def _passthrough(src, path: Path, tools) -> VariantResult:
+    data = src.tflite_bytes or b""
+    path.write_bytes(data)
     spec = src.spec
-    cal = None
-    cal_info = None
-    t0 = time.perf_counter()
+    return VariantResult("passthrough", path.name, len(data), hashlib.sha256(data).hexdigest(),
+                         tuple(t.dtype for t in spec.inputs), tuple(t.dtype for t in spec.outputs), 0.0, 0.0, None,
+                         tools)
+
+
+def _read_data(spec, *, calibration, calibration_samples, validation, validation_samples, emit, warn):
+    """(calibration samples or None, validation samples, their descriptions for convert.json)."""
+    from mobilepack.data.readers import RANDOM, read_samples
+
+    cal = cal_info = None
     if calibration is not None:
         emit(ProgressEvent("calibration", f"reading calibration data {calibration}"))
         cal = read_samples(calibration, spec, limit=calibration_samples, what="calibration")
@@ -302,20 +298,43 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
         val = cal
     else:
         val = read_samples(RANDOM, spec, limit=min(validation_samples, 32), what="validation")
-    val_info = {"source": val.source, "kind": val.kind, "samples": val.count}
     if val.kind == "random":
         warn("validating on random inputs: pass --validation (or --calibration) data for meaningful numbers")
+    return cal, val, cal_info, {"source": val.source, "kind": val.kind, "samples": val.count}
 
+
+def _validate(mode: str, data: bytes, val, references, spec):
+    """(validation result, the LiteRT session that ran it): a variant LiteRT cannot run is an error."""
+    from mobilepack.conversion.validation import compare
+    from mobilepack.model.tfimport import silenced
+    from mobilepack.runtime.interpreter import SignatureSession
+
+    try:
+        with silenced():
+            session = SignatureSession(data)
+            outputs = [session.run(b) for b in val.batches]
+    except RuntimeFailure as exc:
+        raise ValidationError(f"{mode}: the converted model does not run in LiteRT: "
+                              f"{exc.message.split(': ', 1)[-1]}",
+                              "drop this mode from --quantize, or calibrate with representative data") from exc
+    return compare(references, outputs, label=mode, tolerance=mode_spec(mode).tolerance), session
+
+
+def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration, calibration_samples, validation,
+                   validation_samples, options: ConverterOptions, tools, emit, warn, timings):
+    from mobilepack.conversion.converter import convert_saved_model
+
+    spec = src.spec
+    t0 = time.perf_counter()
+    cal, val, cal_info, val_info = _read_data(spec, calibration=calibration, calibration_samples=calibration_samples,
+                                              validation=validation, validation_samples=validation_samples,
+                                              emit=emit, warn=warn)
     timings["data"] = time.perf_counter() - t0
     emit(ProgressEvent("reference", f"running the source model on {val.count} validation samples"))
     t0 = time.perf_counter()
     references = [src.predict(b) for b in val.batches]
     timings["reference"] = time.perf_counter() - t0
-
-    def representative():
-        for b in cal.batches:
-            yield {k: v for k, v in b.items()}
-
+    representative = (lambda: ({k: v for k, v in b.items()} for b in cal.batches)) if cal is not None else None
     variants = []
     with tempfile.TemporaryDirectory(prefix="mobilepack-export-") as tmp:
         emit(ProgressEvent("export", "exporting a fixed-shape SavedModel"))
@@ -326,21 +345,12 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
         for i, (mode, filename) in enumerate(zip(modes, planned), start=1):
             emit(ProgressEvent("convert", f"converting {mode}", i, len(modes)))
             t0 = time.perf_counter()
-            data = convert_saved_model(saved, mode, options=options,
-                                       representative=representative if cal is not None else None)
+            data = convert_saved_model(saved, mode, options=options, representative=representative)
             seconds = time.perf_counter() - t0
             (staging / filename).write_bytes(data)
             emit(ProgressEvent("validate", f"validating {mode}", i, len(modes)))
             t1 = time.perf_counter()
-            try:
-                with silenced():
-                    session = SignatureSession(data)
-                    outputs = [session.run(b) for b in val.batches]
-            except RuntimeFailure as exc:
-                raise ValidationError(f"{mode}: the converted model does not run in LiteRT: "
-                                      f"{exc.message.split(': ', 1)[-1]}",
-                                      "drop this mode from --quantize, or calibrate with representative data") from exc
-            result = compare(references, outputs, label=mode, tolerance=mode_spec(mode).tolerance)
+            result, session = _validate(mode, data, val, references, spec)
             vseconds = time.perf_counter() - t1
             timings["convert"] += seconds
             timings["validate"] += vseconds
