@@ -95,6 +95,8 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "score_threshold": Option("float", None, "classification score threshold (0..1)", example=0.5),
         "vocab": Option("path", None, "vocabulary file for text_classification", example="vocab.txt"),
         "tokenizer": Option("str", None, "text tokenizer", ("regex", "bert"), example="regex"),
+        "padding": Option("str", "post", "text models: pad/cut token ids at the end (post) or start (pre), as "
+                          "trained", ("pre", "post")),
         "sample_rate": Option("int", None, "audio sample rate in Hz", example=16000),
         "channels": Option("int", 1, "audio channels"),
     },

@@ -145,7 +145,7 @@ def test_bench_json_keys_are_pinned():
     keys = lambda text: set(re.findall(r'put\("([a-z_0-9]+)"', text))  # noqa: E731
     assert keys(config) == {"delegate", "threads", "status", "runs", "warmup", "fully_delegated", "error", "init_us",
                             "first_us", "mean_us", "std_us", "min_us", "max_us", "p50_us", "p90_us", "p99_us", "ips"}
-    assert keys(report) == {"schema_version", "source", "generator", "model", "name", "file", "variant", "task",
+    assert keys(report) == {"schema_version", "source", "definition", "generator", "model", "name", "file", "variant", "task",
                             "bytes", "device", "platform", "manufacturer", "sdk_int", "release", "abis", "soc",
                             "results"}
     assert 'const val LOG_TAG = "MobilepackBench"' in report

@@ -187,7 +187,8 @@ def _tiny_models():
     boxes = k.layers.Reshape((5, 4), name="boxes")(k.layers.Dense(20, activation="sigmoid")(x))
     classes = k.layers.Dense(5, activation="relu", name="classes")(x)
     scores = k.layers.Dense(5, activation="sigmoid", name="scores")(x)
-    count = k.layers.Dense(1, activation="relu", name="count")(x)
+    # count starts near 3 (bias) so that the app's decoding has boxes to show (test_android_jvm.py)
+    count = k.layers.Dense(1, activation="relu", bias_initializer=k.initializers.Constant(3.0), name="count")(x)
     models["object_detection"] = k.Model(inp, [boxes, classes, scores, count])
 
     inp = k.Input(shape=(16, 16, 3), name="image")
@@ -226,13 +227,13 @@ def _with_vocabulary(model_bytes: bytes, tmp: Path) -> bytes:
                   tokenizer="regex").model
 
 
-def _convert(model, task: str) -> bytes:
+def _convert(model, task: str, io: str = "uint8") -> bytes:
     from tests.models import tf
 
     t = tf()
     converter = t.lite.TFLiteConverter.from_keras_model(model)
     if task == "image_classification":
-        # Full-integer with uint8 input/output: exercises the app's quantized input and output paths.
+        # Full-integer with uint8 (or int8) input/output: exercises the app's quantized input and output paths.
         rng = np.random.default_rng(0)
 
         def representative():
@@ -242,8 +243,8 @@ def _convert(model, task: str) -> bytes:
         converter.optimizations = [t.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [t.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = t.uint8
-        converter.inference_output_type = t.uint8
+        converter.inference_input_type = getattr(t, io)
+        converter.inference_output_type = getattr(t, io)
     return converter.convert()
 
 
@@ -267,15 +268,32 @@ def task_inputs(task: str, model_bytes: bytes, app_name: str | None = None, labe
 
 
 TASKS = tuple(LABELS)
+INT8 = "image_classification_int8"          # the image classifier with int8 (not uint8) input and output
+BROKEN = ("broken_channel_order", "broken_zero_point")
 INJECTION_NAME = 'Quote " apos \' back \\ dollar $ ${x} </string> %s %d\nline two 🚀 שלום עולם'
 INJECTION_LABELS = ('say "hi"', "it's", "back\\slash", "$dollar ${x}", "</string><b>", "%s %1$d 100%", "🚀 emoji",
                     "שלום עולם", "@string/app_name", "?attr/x")
+
+
+_RENDERED: dict = {}
 
 
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory):
     """The sample (android-demo/), one project per task type, and an injection project — checked
     together (one kotlinc run)."""
+    return render_all(tmp_path_factory)
+
+
+def render_all(tmp_path_factory):
+    """:func:`rendered`'s value, computed once per test session also when test_android_jvm.py asks
+    first (a fixture imported into another module would be a second fixture, rendered again)."""
+    if "value" not in _RENDERED:
+        _RENDERED["value"] = _render_all(tmp_path_factory)
+    return _RENDERED["value"]
+
+
+def _render_all(tmp_path_factory):
     require_tools()
     from mobilepack.render.renderer import render_project
 
@@ -284,9 +302,20 @@ def rendered(tmp_path_factory):
     models = _tiny_models()
     model_bytes = {task: _convert(models[task], task) for task in TASKS}
     model_bytes["text_classification"] = _with_vocabulary(model_bytes["text_classification"], base)
+    model_bytes[INT8] = _convert(models["image_classification"], "image_classification", io="int8")
     for task in TASKS:
         render_project("android", task_inputs(task, model_bytes[task]), base / task)
         projects[task] = base / task
+    render_project("android", task_inputs("image_classification", model_bytes[INT8], package="com.mobilepack.checks.int8io"),
+                   base / INT8)
+    projects[INT8] = base / INT8
+    # The JVM execution tests (test_android_jvm.py) run these projects' code: their probe and two
+    # deliberately broken copies compile in this same kotlinc run.
+    from tests.jvm.execution import add_broken_projects, add_probe
+
+    projects.update(add_broken_projects(base, model_bytes[INT8]))
+    for name in (*TASKS, INT8, *BROKEN):
+        add_probe(projects[name])
     render_project("android", task_inputs("image_classification", model_bytes["image_classification"],
                                           app_name=INJECTION_NAME, labels=INJECTION_LABELS,
                                           package="com.mobilepack.checks.injection"), base / "injection")
@@ -302,7 +331,7 @@ def rendered(tmp_path_factory):
     return base, projects, checks, model_bytes
 
 
-PROJECTS = ("sample", *TASKS, "injection")
+PROJECTS = ("sample", *TASKS, INT8, "injection")
 
 
 @pytest.mark.parametrize("name", PROJECTS)

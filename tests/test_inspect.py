@@ -179,7 +179,7 @@ def test_json_contract(digits, tmp_path):
     assert set(d["metadata"]) == METADATA_KEYS
     assert set(d["metadata"]["labels"]) == {"count", "first", "file"}
     assert set(d["metadata"]["associated_files"][0]) == {"name", "type", "owner", "bytes"}
-    assert set(d["runtime"]) == {"status", "message", "unresolved_ops"}
+    assert set(d["runtime"]) == {"status", "message", "unresolved_ops", "dynamic_inputs", "input_shapes"}
     assert set(d["summary"]) == {"errors", "warnings", "infos"}
     assert d["gpu"] is None  # --no-gpu
     for f in d["findings"]:

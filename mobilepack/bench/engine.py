@@ -39,6 +39,7 @@ class BenchPlan:
     min_seconds: float = 1.0
     timeout: float = 120.0
     seed: int = 0
+    input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()   # --input-shape: dynamic inputs resized
 
     def configurations(self) -> list[tuple[ModelFile, Delegate, int]]:
         """models x delegates x threads; delegates that take no thread count run once, with 1."""
@@ -51,7 +52,8 @@ class BenchPlan:
 
     def settings(self) -> dict:
         return {"delegates": [d.name for d in self.delegates], "threads": list(self.threads), "runs": self.runs,
-                "warmup": self.warmup, "min_seconds": self.min_seconds, "timeout_s": self.timeout, "seed": self.seed}
+                "warmup": self.warmup, "min_seconds": self.min_seconds, "timeout_s": self.timeout, "seed": self.seed,
+                **({"input_shapes": {n: list(v) for n, v in self.input_shapes}} if self.input_shapes else {})}
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,8 @@ def _parse_ints(text, what: str) -> tuple[int, ...]:
 
 def plan_bench(models, *, delegates: str = DEFAULT_DELEGATES, threads: str = "1", runs: int = 50, warmup: int = 5,
                min_seconds: float = 1.0, delegate_libs: list[str] | None = None, timeout: float = 120.0,
-               seed: int = 0, on_phone: bool = False) -> BenchPlan:
+               seed: int = 0, on_phone: bool = False,
+               input_shapes: dict[str, tuple[int, ...]] | None = None) -> BenchPlan:
     """Validate everything up front (``on_phone``: the plan is for ``--adb``)."""
     external = registry.parse_delegate_libs(delegate_libs)
     if on_phone and external:
@@ -152,8 +155,14 @@ def plan_bench(models, *, delegates: str = DEFAULT_DELEGATES, threads: str = "1"
         raise UsageError(f"--min-seconds must be 0 or more, got {min_seconds}", "e.g. --min-seconds 1")
     if timeout <= 0:
         raise UsageError(f"--timeout must be positive, got {timeout}", "e.g. --timeout 120")
+    if input_shapes and on_phone:
+        raise UsageError("--input-shape applies to the host bench", "drop --input-shape with --adb")
+    if input_shapes and any(d.opener == "gpu" for d in chosen):
+        raise UsageError("--input-shape applies to cpu/xnnpack: LiteRT's GPU accelerator compiles the model's own "
+                         "input shapes", "bench with --delegates cpu,xnnpack")
     return BenchPlan(models=collect_models(models), delegates=chosen, threads=_parse_ints(threads, "threads"),
-                     runs=runs, warmup=warmup, min_seconds=min_seconds, timeout=timeout, seed=seed)
+                     runs=runs, warmup=warmup, min_seconds=min_seconds, timeout=timeout, seed=seed,
+                     input_shapes=tuple((n, tuple(v)) for n, v in (input_shapes or {}).items()))
 
 
 def host_facts() -> dict:
@@ -207,7 +216,8 @@ def measure_one(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: 
         env = vulkan.env
     request = {"model": str(model.path), "delegate": delegate.to_dict(), "threads": threads, "runs": plan.runs,
                "warmup": plan.warmup, "min_seconds": plan.min_seconds, "seed": plan.seed,
-               "max_seconds": max(plan.min_seconds * 4, plan.timeout * 0.5)}
+               "max_seconds": max(plan.min_seconds * 4, plan.timeout * 0.5),
+               "input_shapes": {n: list(v) for n, v in plan.input_shapes}}
     outcome = run_in_child("mobilepack.bench.measure:measure_in_child", request, timeout=plan.timeout, env=env)
     if delegate.opener == "gpu":
         adapter, software = parse_adapter(outcome.log)

@@ -33,7 +33,8 @@ def measure_in_child(request: dict) -> dict:
     now = time.perf_counter_ns
     start = now()
     try:
-        session = open_session(request["delegate"], request["model"], int(request["threads"]))
+        session = open_session(request["delegate"], request["model"], int(request["threads"]),
+                               request.get("input_shapes"))
     except Exception as exc:  # LiteRT raises ValueError/RuntimeError with its reason
         return {"ok": False, "stage": "init", "error": str(exc)}
     init_us = (now() - start) / 1000

@@ -14,5 +14,8 @@ MeanOpt = Annotated[Optional[list[float]], typer.Option(
     "--mean", help="Input normalization mean, once or once per channel: (x - mean) / std.")]
 StdOpt = Annotated[Optional[list[float]], typer.Option(
     "--std", help="Input normalization std, once or once per channel.")]
+PaddingOpt = Annotated[Optional[str], typer.Option(
+    "--padding", help="Text models: pad/cut token ids at the end (post, the default) or the start (pre), "
+    "as the model was trained.")]
 UnsafeLoadOpt = Annotated[bool, typer.Option(
     "--unsafe-load", help="Load Keras models with safe_mode off: runs Python code stored in Lambda layers.")]

@@ -34,6 +34,8 @@ def bench_command(
         "--serial", help="Device serial for --adb (repeatable; default: every connected device).")] = None,
     benchmark_binary: Annotated[Optional[Path], typer.Option(
         "--benchmark-binary", help="The official Android benchmark_model binary, for --adb.")] = None,
+    input_shape: Annotated[Optional[list[str]], typer.Option(
+        "--input-shape", help="Resize a dynamic input before allocation, NAME=D1,D2,... (repeatable; cpu/xnnpack).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Measure latency per model x delegate x threads, each configuration in a fresh process."""
@@ -46,9 +48,11 @@ def bench_command(
         if adb and not benchmark_binary:
             raise UsageError("--adb needs --benchmark-binary PATH",
                              "download the Android benchmark_model binary for your phone's ABI")
+        from mobilepack.model.loading import parse_input_shapes
+
         plan = plan_bench([str(m) for m in models], delegates=delegates, threads=threads, runs=runs, warmup=warmup,
                           min_seconds=min_seconds, delegate_libs=delegate_lib, timeout=timeout, seed=seed,
-                          on_phone=adb)
+                          on_phone=adb, input_shapes=parse_input_shapes(input_shape))
         with progress_display(err_console(), enabled=not json_out) as on_event:
             if adb:
                 from mobilepack.bench.adb import run_adb_bench

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from mobilepack.cli._console import err_console, handle_errors, out_console, print_json
-from mobilepack.cli._options import JsonOpt, MeanOpt, StdOpt, UnsafeLoadOpt, VerboseOpt
+from mobilepack.cli._options import JsonOpt, MeanOpt, StdOpt, UnsafeLoadOpt, VerboseOpt, PaddingOpt
 from mobilepack.cli._progress import progress_display
 
 
@@ -48,6 +48,7 @@ def build_command(
     labels: Annotated[Optional[str], typer.Option("--labels", help="Labels file, one per line.")] = None,
     mean: MeanOpt = None,
     std: StdOpt = None,
+    padding: PaddingOpt = None,
     vocab: Annotated[Optional[str], typer.Option("--vocab", help="Vocabulary file (text_classification).")] = None,
     tokenizer: Annotated[Optional[str], typer.Option("--tokenizer", help="Text tokenizer: regex or bert.")] = None,
     sample_rate: Annotated[Optional[int], typer.Option("--sample-rate", help="Audio sample rate in Hz.")] = None,
@@ -81,7 +82,7 @@ def build_command(
             input_shape={k: list(v) for k, v in shapes.items()} if shapes else None, batch=batch,
             allow_float_fallback=allow_float_fallback, eval_data=eval_data, max_accuracy_drop=max_accuracy_drop,
             task=task, labels=labels, mean=mean, std=std, vocab=vocab, tokenizer=tokenizer, sample_rate=sample_rate,
-            score_threshold=score_threshold, delegates=_split(delegates), threads=_ints(threads),
+            padding=padding, score_threshold=score_threshold, delegates=_split(delegates), threads=_ints(threads),
             runs=runs, warmup=warmup, app_name=app_name, package=package, bundle_id=bundle_id, samples=samples,
             cache_dir=cache_dir, force=force, unsafe_load=unsafe_load or None)
         with progress_display(err_console(), enabled=not (json_out or quiet)) as on_event:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from mobilepack.cli._console import err_console, handle_errors, out_console, print_json
-from mobilepack.cli._options import JsonOpt, MeanOpt, OutOpt, StdOpt, UnsafeLoadOpt, VerboseOpt
+from mobilepack.cli._options import JsonOpt, MeanOpt, OutOpt, StdOpt, UnsafeLoadOpt, VerboseOpt, PaddingOpt
 from mobilepack.cli._progress import progress_display
 
 
@@ -31,6 +31,7 @@ def convert_command(
     batch: Annotated[int, typer.Option("--batch", help="Batch size that dynamic batch dimensions are fixed to.")] = 1,
     mean: MeanOpt = None,
     std: StdOpt = None,
+    padding: PaddingOpt = None,
     allow_float_fallback: Annotated[bool, typer.Option(
         "--allow-float-fallback", help="Let integer modes keep ops without integer kernels in float.")] = False,
     unsafe_load: UnsafeLoadOpt = False,
@@ -51,7 +52,7 @@ def convert_command(
                 str(src), out, quantize=quantize, calibration=calibration, calibration_samples=calibration_samples,
                 validation=validation, io_dtype=io_dtype, signature=signature, input_shapes=shapes, batch=batch,
                 mean=mean, std=std, allow_float_fallback=allow_float_fallback, unsafe_load=unsafe_load,
-                progress=on_event)
+                padding=padding or "post", progress=on_event)
         if json_out:
             print_json(result.to_dict())
             return

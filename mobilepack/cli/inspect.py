@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -20,20 +20,24 @@ def inspect_command(
     gpu: Annotated[bool, typer.Option("--gpu/--no-gpu", help="Compile with LiteRT's GPU accelerator "
                                       "(child process) to check GPU delegation.")] = True,
     gpu_timeout: Annotated[float, typer.Option("--gpu-timeout", help="Seconds the GPU check may take.")] = 120.0,
+    input_shape: Annotated[Optional[list[str]], typer.Option(
+        "--input-shape", help="Resize a dynamic input before the load check, NAME=D1,D2,... (repeatable).")] = None,
 ) -> None:
     """Show inputs/outputs, signatures, ops, metadata and a deployability lint for a .tflite."""
     with handle_errors():
         from mobilepack.errors import UsageError
         from mobilepack.inspect import inspect_model
+        from mobilepack.model.loading import parse_input_shapes
 
+        shapes = parse_input_shapes(input_shape)
         if gpu_timeout <= 0:
             raise UsageError(f"--gpu-timeout must be > 0 (got {gpu_timeout})", "e.g. --gpu-timeout 120")
         if json_out:
-            result = inspect_model(model, gpu=gpu, gpu_timeout=gpu_timeout)
+            result = inspect_model(model, gpu=gpu, gpu_timeout=gpu_timeout, input_shapes=shapes)
             print_json(result.to_dict())
         else:
             with err_console().status("inspecting…") as status:
-                result = inspect_model(model, gpu=gpu, gpu_timeout=gpu_timeout,
+                result = inspect_model(model, gpu=gpu, gpu_timeout=gpu_timeout, input_shapes=shapes,
                                        progress=lambda message: status.update(message))
             _print(result.to_dict())
         if strict and result.errors:
@@ -99,7 +103,8 @@ def _print(d: dict) -> None:
     if d["gpu"]:
         g = d["gpu"]
         console.print(f"gpu: {g['status']}" + (f" on {escape(g['adapter'])}" if g.get("adapter") else "")
-                      + (" (software)" if g.get("software") else ""))
+                      + (" (software)" if g.get("software") else "")
+                      + (f": {escape(g['message'])}" if g["status"] == "skipped" and g.get("message") else ""))
     s = d["summary"]
     console.print(f"\n[bold]lint[/]: {s['errors']} error(s), {s['warnings']} warning(s), {s['infos']} info")
     for f in d["findings"]:

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from mobilepack.cli._console import err_console, handle_errors, out_console, print_json
-from mobilepack.cli._options import JsonOpt, MeanOpt, StdOpt
+from mobilepack.cli._options import JsonOpt, MeanOpt, PaddingOpt, StdOpt
 
 
 def metadata_command(
@@ -36,6 +36,7 @@ def metadata_command(
         "Default: bert for 3 inputs, else regex.")] = None,
     sample_rate: Annotated[Optional[int], typer.Option("--sample-rate", help="Audio sample rate in Hz.")] = None,
     channels: Annotated[int, typer.Option("--channels", help="Audio channels.")] = 1,
+    padding: PaddingOpt = None,
     value_range: Annotated[Optional[list[str]], typer.Option(
         "--value-range", help="generic: a tensor's value range, NAME=MIN,MAX (repeatable).")] = None,
     spec: Annotated[Optional[Path], typer.Option(
@@ -57,7 +58,7 @@ def metadata_command(
             normalization=from_flags(mean, std), info=GeneralInfo(name=name, description=description,
                                                                   version=version, author=author, license=license_),
             score_threshold=score_threshold, vocab=vocab, tokenizer=tokenizer, sample_rate=sample_rate,
-            channels=channels, value_ranges=_parse_ranges(value_range))
+            channels=channels, value_ranges=_parse_ranges(value_range), padding=padding)
         _write_atomic(out, result.model)
         if json_out:
             print_json(result.to_dict(output=str(out)))
@@ -140,9 +141,13 @@ def _print(result, out: Path) -> None:
     from rich.markup import escape
 
     console = out_console()
-    src = {"option": "--task", "spec": "model spec", "detected": "detected", "undetected": "not detected"}
+    src = {"option": "--task", "spec": "model spec", "metadata": "existing metadata", "detected": "detected",
+           "undetected": "not detected"}
     console.print(f"wrote [bold]{escape(str(out))}[/] ({len(result.model) / 1024:,.1f} KiB)")
-    console.print(f"  task           {result.task} ({src.get(result.task_source, result.task_source)})")
+    console.print(f"  task           {result.task} ({src.get(result.task_source, result.task_source)}: "
+                  f"{escape(result.task_reason)})")
+    if result.sample_rate:
+        console.print(f"  sample rate    {result.sample_rate} Hz (from {'--sample-rate' if result.sample_rate_source == 'option' else 'existing metadata'})")
     if result.normalization:
         n = result.normalization
         extra = " — the model normalizes itself; apps feed raw values" if n["in_model"] else ""

@@ -66,6 +66,16 @@ def _loads(ctx: LintContext) -> list[Finding]:
     load = ctx.load
     if load is None or load.status == "ok":
         return []
+    if load.status == "needs_input_shape":
+        dyn = ", ".join(f"{n}{list(sig)}" for n, sig in load.dynamic_inputs)
+        example = " ".join(f"--input-shape {n}=" + ",".join("1" if i == 0 else "N" for i, _ in enumerate(sig))
+                           for n, sig in load.dynamic_inputs)
+        return [Finding("needs_input_shape", "warning", "the model needs an input shape before it can run",
+                        f"it loads, but allocating its tensors at the placeholder shape of the dynamic input(s) "
+                        f"{dyn} failed (LiteRT said: {load.message}); it runs once those inputs are resized "
+                        "(the app must call resizeInput/resizeInputTensor before allocating)",
+                        f"inspect/bench it with {example} (N set); or convert the source model with fixed shapes "
+                        "(`mobilepack convert --input-shape ...`)")]
     if load.unresolved_ops or load.flex_unsupported:
         return []  # reported by the custom/flex checks with the op names
     return [Finding("runtime_load_failed", "error", "stock LiteRT cannot load this model",

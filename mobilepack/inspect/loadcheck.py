@@ -1,7 +1,9 @@
 """Loading a model in stock LiteRT, in a child process.
 
-``check_load(path)`` runs ``python -m mobilepack.inspect.loadcheck MODEL RESULT`` and
-reads the JSON the child writes to RESULT.  A crash inside the runtime ends the child,
+``check_load(path)`` runs ``python -m mobilepack.inspect.loadcheck MODEL RESULT [SHAPES]`` and
+reads the JSON the child writes to RESULT.  A model whose allocation fails at the placeholder
+shape of a dynamic (-1) input is ``status="needs_input_shape"``, not a load failure: it runs
+once that input is resized (``input_shapes``, the ``--input-shape`` option of inspect/bench).  A crash inside the runtime ends the child,
 not the caller, and is reported as ``status="crashed"``.  The child imports only
 ``ai_edge_litert`` (never TensorFlow)."""
 
@@ -22,14 +24,18 @@ DEFAULT_TIMEOUT = 60.0
 
 @dataclass(frozen=True)
 class LoadCheck:
-    status: str                     # "ok" | "failed" | "crashed" | "timeout"
+    status: str                     # "ok" | "needs_input_shape" | "failed" | "crashed" | "timeout"
     message: str = ""               # LiteRT's own message (first lines) when it failed
     unresolved_ops: tuple[str, ...] = ()
     flex_unsupported: bool = False
     malformed: bool = False         # LiteRT's own verifier refused the flatbuffer
+    dynamic_inputs: tuple[tuple[str, tuple[int, ...]], ...] = ()   # (name, shape signature) of -1 inputs
+    input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()     # the shapes it was resized to
 
     def to_dict(self) -> dict:
-        return {"status": self.status, "message": self.message, "unresolved_ops": list(self.unresolved_ops)}
+        return {"status": self.status, "message": self.message, "unresolved_ops": list(self.unresolved_ops),
+                "dynamic_inputs": {n: list(s) for n, s in self.dynamic_inputs},
+                "input_shapes": {n: list(s) for n, s in self.input_shapes}}
 
 
 def _classify(message: str) -> LoadCheck:
@@ -40,12 +46,16 @@ def _classify(message: str) -> LoadCheck:
     return LoadCheck("failed", " | ".join(lines[:3])[:500], unresolved, flex, malformed)
 
 
-def check_load(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT) -> LoadCheck:
+def check_load(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT,
+               input_shapes: dict[str, tuple[int, ...]] | None = None) -> LoadCheck:
+    """Load (and allocate) the model in stock LiteRT in a child; ``input_shapes`` resizes inputs first."""
+    shapes_arg = json.dumps({k: list(v) for k, v in (input_shapes or {}).items()})
     with tempfile.TemporaryDirectory(prefix="mobilepack-load-") as tmp:
         result = Path(tmp) / "result.json"
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
         try:
-            proc = subprocess.run([sys.executable, "-m", "mobilepack.inspect.loadcheck", str(path), str(result)],
+            proc = subprocess.run([sys.executable, "-m", "mobilepack.inspect.loadcheck", str(path), str(result),
+                                   shapes_arg],
                                   capture_output=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             return LoadCheck("timeout", f"LiteRT did not finish loading the model within {timeout:.0f} s")
@@ -60,9 +70,22 @@ def check_load(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT) -> LoadChe
         except (OSError, ValueError):
             tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
             return LoadCheck("crashed", f"the LiteRT child process exited with {proc.returncode}: {tail[0][:300]}")
+    if data.get("unknown_inputs"):
+        from mobilepack.errors import UsageError
+
+        raise UsageError(f"--input-shape names unknown input {data['unknown_inputs'][0]!r}",
+                         f"the model's inputs are: {', '.join(data.get('inputs', []))}")
+    dynamic = tuple((n, tuple(s)) for n, s in data.get("dynamic", {}).items())
+    resized = tuple((n, tuple(s)) for n, s in data.get("resized", {}).items())
     if data.get("ok"):
-        return LoadCheck("ok")
-    return _classify(data.get("error", ""))
+        return LoadCheck("ok", dynamic_inputs=dynamic, input_shapes=resized)
+    check = _classify(data.get("error", ""))
+    if data.get("stage") == "allocate" and dynamic and not resized and not check.unresolved_ops \
+            and not check.flex_unsupported and not check.malformed:
+        return LoadCheck("needs_input_shape", check.message, dynamic_inputs=dynamic)
+    from dataclasses import replace
+
+    return replace(check, dynamic_inputs=dynamic, input_shapes=resized)
 
 
 def _limit_memory(model_path: str) -> None:
@@ -78,19 +101,35 @@ def _limit_memory(model_path: str) -> None:
         pass
 
 
-def _child(model_path: str, result_path: str) -> int:
+def _child(model_path: str, result_path: str, shapes_json: str = "{}") -> int:
     _limit_memory(model_path)
+    payload: dict = {"stage": "load"}
     try:
         from ai_edge_litert.interpreter import Interpreter
 
         interpreter = Interpreter(model_path=model_path)
-        interpreter.allocate_tensors()
-        payload = {"ok": True}
+        details = interpreter.get_input_details()
+        payload["inputs"] = [d["name"] for d in details]
+        payload["dynamic"] = {d["name"]: [int(x) for x in d["shape_signature"]] for d in details
+                              if any(int(x) < 0 for x in d["shape_signature"])}
+        shapes = json.loads(shapes_json)
+        unknown = sorted(set(shapes) - set(payload["inputs"]))
+        if unknown:
+            payload.update(ok=False, unknown_inputs=unknown)
+        else:
+            payload["stage"] = "resize"
+            for d in details:
+                if d["name"] in shapes:
+                    interpreter.resize_tensor_input(d["index"], shapes[d["name"]], strict=True)
+            payload["resized"] = {k: list(v) for k, v in shapes.items()}
+            payload["stage"] = "allocate"
+            interpreter.allocate_tensors()
+            payload["ok"] = True
     except Exception as exc:  # LiteRT raises ValueError/RuntimeError with its own message
-        payload = {"ok": False, "error": str(exc)}
+        payload.update(ok=False, error=str(exc))
     Path(result_path).write_text(json.dumps(payload), encoding="utf-8")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1], sys.argv[2]))
+    sys.exit(_child(*sys.argv[1:4]))

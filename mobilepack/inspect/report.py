@@ -132,7 +132,8 @@ def verify(data: bytes, path: str | Path) -> FbModel:
 
 
 def inspect_model(path: str | Path, *, runtime: bool = True, gpu: bool = True, gpu_timeout: float = 120.0,
-                  load_timeout: float = 60.0, progress=None) -> InspectResult:
+                  load_timeout: float = 60.0, input_shapes: dict[str, tuple[int, ...]] | None = None,
+                  progress=None) -> InspectResult:
     """Inspect the .tflite at ``path``.  Malformed files raise ``InputError`` (exit 2)
     before any native code sees them; native checks run in child processes."""
     from mobilepack.inspect import lint
@@ -151,14 +152,20 @@ def inspect_model(path: str | Path, *, runtime: bool = True, gpu: bool = True, g
         from mobilepack.inspect.loadcheck import check_load
 
         emit("loading the model in LiteRT (child process)")
-        load = check_load(path, timeout=load_timeout)
+        load = check_load(path, timeout=load_timeout, input_shapes=input_shapes)
         if load.malformed or load.status == "crashed":
             raise InputError(f"{Path(path).name} is malformed: {load.message}",
                              "re-export the model; the file is corrupted or was not written by a TFLite converter")
     gpu_info = None
     if gpu and runtime:
-        if load is not None and load.status != "ok":
+        if load is not None and load.status == "needs_input_shape":
+            gpu_info = {"status": "skipped", "message": "the model needs an input shape (its dynamic inputs must be "
+                        "resized before it runs); the GPU check compiles the placeholder shape, so it was not run"}
+        elif load is not None and load.status != "ok":
             gpu_info = {"status": "skipped", "message": "the model does not load in LiteRT on CPU"}
+        elif input_shapes:
+            gpu_info = {"status": "skipped", "message": "the GPU check compiles the model's own shapes, not the "
+                        "--input-shape ones, so it was not run"}
         else:
             emit("compiling with LiteRT's GPU accelerator (child process)")
             gpu_info = probe(path, timeout=gpu_timeout)

@@ -35,6 +35,7 @@ class WriteRequest:
     channels: int = 1
     value_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     aliases: dict[int, str] = field(default_factory=dict)   # tensor index -> signature name (subgraph 0)
+    padding: str | None = None          # text: "pre" | "post", recorded in the input's description
 
 
 # -- detection -------------------------------------------------------------------------
@@ -71,27 +72,82 @@ def _detection_roles(outputs: tuple[FbTensor, ...], aliases: dict[int, str] | No
     return {"location": boxes[0], "category": cls, "score": score, "number": count[0]}
 
 
-def detect_task(inputs: tuple[FbTensor, ...], outputs: tuple[FbTensor, ...]) -> Task | None:
+def detect_task(inputs: tuple[FbTensor, ...], outputs: tuple[FbTensor, ...], *,
+                image_evidence: str | None = None) -> Task | None:
     """The task the tensor signature implies, or ``None`` when it is not clear."""
-    if len(inputs) == 1 and _is_image(inputs[0]):
+    return detect_task_reason(inputs, outputs, image_evidence=image_evidence)[0]
+
+
+def image_input_evidence(t: FbTensor, image_evidence: str | None) -> tuple[bool, str]:
+    """Whether a 4-D input is taken as an image, and why.  A 3-channel input is an image; a
+    1- or 4-channel one (a spectrogram [1,40,256,1], a feature map) only with other evidence:
+    a Rescaling/Normalization layer or image metadata (``image_evidence`` names it)."""
+    shape = _shape_text(t)
+    if not _is_image(t):
+        return False, f"input {t.name}{shape} is not an image-shaped tensor"
+    if t.shape[-1] == 3:
+        return True, f"input {t.name}{shape} has 3 channels (RGB)"
+    if image_evidence:
+        return True, f"input {t.name}{shape} has {t.shape[-1]} channel(s) and {image_evidence}"
+    return False, (f"input {t.name}{shape} has {t.shape[-1]} channel(s) and no image evidence (3 channels, a "
+                   "Rescaling/Normalization layer, image metadata): not taken as an image (it may be a "
+                   "spectrogram or a feature map)")
+
+
+def detect_task_reason(inputs: tuple[FbTensor, ...], outputs: tuple[FbTensor, ...], *,
+                       image_evidence: str | None = None) -> tuple[Task | None, str]:
+    """(the task the tensor signature implies or ``None``, why), for provenance."""
+    outs = ", ".join(f"{t.name}{_shape_text(t)}" for t in outputs)
+    image, why = (image_input_evidence(inputs[0], image_evidence) if len(inputs) == 1
+                  else (False, f"{len(inputs)} inputs"))
+    if image:
         if len(outputs) == 1 and _is_vector(outputs[0]):
-            return Task.IMAGE_CLASSIFICATION
+            return Task.IMAGE_CLASSIFICATION, f"{why}; one class-score vector output {outs}"
         if _detection_roles(outputs):
-            return Task.OBJECT_DETECTION
+            return Task.OBJECT_DETECTION, f"{why}; SSD outputs (boxes, classes, scores, count) {outs}"
         if len(outputs) == 1 and len(outputs[0].shape) == 4 and outputs[0].shape[1] > 1 and outputs[0].shape[2] > 1:
-            return Task.IMAGE_SEGMENTATION
-        return None
+            return Task.IMAGE_SEGMENTATION, f"{why}; one per-pixel output {outs}"
+        return None, f"{why}, but the outputs {outs} fit no image task"
     if len(outputs) == 1 and _is_vector(outputs[0]):
-        if len(inputs) == 1 and inputs[0].type == "STRING":
-            return Task.TEXT_CLASSIFICATION
-        if len(inputs) == 1 and inputs[0].type in ("INT32", "INT64") and len(inputs[0].shape) == 2:
-            return Task.TEXT_CLASSIFICATION
-        if len(inputs) == 3 and all(t.type in ("INT32", "INT64") and len(t.shape) == 2 for t in inputs):
-            return Task.TEXT_CLASSIFICATION
-        if len(inputs) == 1 and inputs[0].type == "FLOAT32" and len(inputs[0].shape) in (1, 2) \
-                and inputs[0].shape[-1] >= MIN_AUDIO_SAMPLES:
-            return Task.AUDIO_CLASSIFICATION
-    return None
+        t = inputs[0] if len(inputs) == 1 else None
+        if t is not None and t.type == "STRING":
+            return Task.TEXT_CLASSIFICATION, f"one string input {t.name}; one class-score vector output {outs}"
+        if t is not None and t.type in ("INT32", "INT64") and len(t.shape) == 2:
+            return Task.TEXT_CLASSIFICATION, (f"one {t.type.lower()} token-id input {t.name}{_shape_text(t)}; "
+                                              f"one class-score vector output {outs}")
+        if len(inputs) == 3 and all(x.type in ("INT32", "INT64") and len(x.shape) == 2 for x in inputs):
+            return Task.TEXT_CLASSIFICATION, f"3 integer inputs (BERT ids, mask, segment ids); output {outs}"
+        if t is not None and t.type == "FLOAT32" and len(t.shape) in (1, 2) and t.shape[-1] >= MIN_AUDIO_SAMPLES:
+            return Task.AUDIO_CLASSIFICATION, (f"one float32 waveform-like input {t.name}{_shape_text(t)} "
+                                               f"(≥ {MIN_AUDIO_SAMPLES} samples); one class-score vector output {outs}")
+    return None, f"{why}; outputs {outs} fit no task"
+
+
+def _shape_text(t: FbTensor) -> str:
+    return "[" + ",".join(map(str, t.shape)) + "]"
+
+
+def with_runtime_shapes(model: bytes, tensors: tuple[FbTensor, ...]) -> tuple[FbTensor, ...]:
+    """Tensors whose flatbuffer shape is empty (TFLite_Detection_PostProcess writes ``[]`` for
+    its four outputs) get the shape LiteRT gives them after ``allocate_tensors()``.  Only
+    then is the model loaded (in this process); if it cannot load, the shapes stay."""
+    from dataclasses import replace
+
+    if all(t.shape for t in tensors):
+        return tensors
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        from mobilepack.model.tfimport import silenced
+
+        with silenced():
+            it = Interpreter(model_content=bytes(model))
+            it.allocate_tensors()
+        shapes = {d["index"]: tuple(int(x) for x in d["shape"])
+                  for d in it.get_input_details() + it.get_output_details()}
+    except Exception:  # a model LiteRT cannot load keeps its flatbuffer shapes
+        return tensors
+    return tuple(replace(t, shape=shapes.get(t.index, t.shape)) if not t.shape else t for t in tensors)
 
 
 def class_count(task: Task, outputs: tuple[FbTensor, ...]) -> tuple[int | None, str]:
@@ -248,7 +304,10 @@ def _text_classifier(req: WriteRequest):
     if len(req.inputs) != 1:
         raise InputError(f"a regex-tokenized text classifier has one input; this model has {len(req.inputs)}",
                          "use --tokenizer bert for ids/mask/segment inputs")
-    input_md = info.InputTextTensorMd(name=req.inputs[0].name, description="Embedding vectors of the input text.",
+    where = {"pre": "the start", "post": "the end"}.get(req.padding or "")
+    description = "Embedding vectors of the input text." + (
+        f" Token ids are padded and cut at {where} (padding: {req.padding})." if where else "")
+    input_md = info.InputTextTensorMd(name=req.inputs[0].name, description=description,
                                       tokenizer_md=info.RegexTokenizerMd(req.delim_regex, req.vocab_path))
     return nl_classifier.MetadataWriter.create_from_metadata_info(
         req.model, general_md=req.general, input_md=input_md, output_md=output_md)

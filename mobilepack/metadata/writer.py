@@ -22,8 +22,8 @@ from typing import Any
 from mobilepack.errors import InputError, MobilepackError, UsageError
 from mobilepack.metadata.labels import check_count, check_labels, labels_file_bytes
 from mobilepack.metadata.reader import ModelMetadata, parse_metadata, read_metadata
-from mobilepack.metadata.tasks import (IMAGE_TASKS, WRITERS, WriteRequest, class_count, detect_task,
-                                       detection_order, parse_task)
+from mobilepack.metadata.tasks import (IMAGE_TASKS, WRITERS, WriteRequest, class_count, detect_task_reason,
+                                       detection_order, parse_task, with_runtime_shapes)
 from mobilepack.model.flatbuffer import parse_model
 from mobilepack.model.spec import ModelSpec, Normalization, Task
 from mobilepack.report.schema import METADATA_SCHEMA_VERSION
@@ -48,7 +48,7 @@ class GeneralInfo:
 class MetadataResult:
     model: bytes = field(repr=False)
     task: str
-    task_source: str                       # "option" | "spec" | "detected" | "undetected"
+    task_source: str                       # "option" | "spec" | "metadata" | "detected" | "undetected"
     normalization: dict[str, Any] | None   # chosen values, source, in_model, and what was written
     labels: tuple[str, ...]
     general: dict[str, str | None]
@@ -56,6 +56,9 @@ class MetadataResult:
     replaced_existing: bool
     min_parser_version: str
     warnings: tuple[str, ...] = ()
+    task_reason: str = ""                  # why this task (what was detected or guessed, from what)
+    sample_rate: int | None = None         # audio: the rate written, and where it came from
+    sample_rate_source: str | None = None  # "option" | "metadata"
 
     @property
     def sha256(self) -> str:
@@ -69,6 +72,9 @@ class MetadataResult:
             "sha256": self.sha256,
             "task": self.task,
             "task_source": self.task_source,
+            "task_reason": self.task_reason,
+            "sample_rate": self.sample_rate,
+            "sample_rate_source": self.sample_rate_source,
             "normalization": self.normalization,
             "labels": {"count": len(self.labels), "first": list(self.labels[:5])} if self.labels else None,
             "general": self.general,
@@ -132,11 +138,50 @@ def _resolve_normalization(task: Task, fb_inputs, *, explicit: Normalization | N
     return chosen, (tuple(chosen.mean) * (n // len(chosen.mean)), tuple(chosen.std) * (n // len(chosen.std)))
 
 
+def image_evidence(spec: ModelSpec | None, existing: ModelMetadata | None) -> str | None:
+    """What, besides 3 channels, says the input is an image: a normalizing layer or image metadata."""
+    if spec is not None and spec.normalization is not None and spec.normalization.source == "model_layer":
+        return "a leading Rescaling/Normalization layer"
+    if existing is not None and any(t.content == "image" for t in existing.inputs):
+        return "image metadata"
+    return None
+
+
+def choose_task(task: str | Task | None, inputs, outputs, *, spec: ModelSpec | None,
+                existing: ModelMetadata | None) -> tuple[Task, str, str]:
+    """(task, source, reason).  Order: --task, the model spec, the model's existing metadata,
+    detection from the tensors (``source`` "detected"), else generic ("undetected")."""
+    chosen = parse_task(task)
+    if chosen is not None:
+        return chosen, "option", "given with --task"
+    if spec is not None and spec.task != Task.GENERIC:
+        return spec.task, "spec", "recorded in the model spec (convert.json)"
+    if existing is not None and existing.task() != "generic":
+        return Task(existing.task()), "metadata", "described by the model's existing metadata"
+    detected, reason = detect_task_reason(inputs, outputs, image_evidence=image_evidence(spec, existing))
+    if detected is None:
+        return Task.GENERIC, "undetected", reason
+    return detected, "detected", reason
+
+
+def check_text_inputs(inputs) -> None:
+    """Text classifiers take token ids (integers) or a string; a float input is not one of them."""
+    bad = [t for t in inputs if t.type not in ("INT32", "INT64", "STRING")]
+    if bad:
+        t = bad[0]
+        raise InputError(f"text_classification: input {t.name}{list(t.shape)} is {t.type.lower()}, but a text "
+                         "model takes integer token ids (int32/int64) or a string; the app's tokenizer would feed "
+                         "ids into a float tensor",
+                         "re-export the model with an int32 token-id input (keras.Input(shape=(N,), "
+                         "dtype='int32')), or use --task generic")
+
+
 def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | None = None,
            labels: list[str] | tuple[str, ...] | None = None, normalization: Normalization | None = None,
            info: GeneralInfo = GeneralInfo(), score_threshold: float | None = None,
            vocab: str | Path | None = None, tokenizer: str | None = None, sample_rate: int | None = None,
-           channels: int = 1, value_ranges: dict[str, tuple[float, float]] | None = None) -> MetadataResult:
+           channels: int = 1, value_ranges: dict[str, tuple[float, float]] | None = None,
+           padding: str | None = None) -> MetadataResult:
     """Write TFLite metadata into ``model`` (bytes of a .tflite) and return the new bytes.
 
     ``normalization`` is the explicit choice (flags or config); otherwise the spec's
@@ -147,22 +192,14 @@ def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | No
     existing = read_metadata(model, fb)
     base = strip_associated_files(model)
     sg = fb.subgraphs[0]
-    inputs = tuple(sg.tensors[i] for i in sg.inputs)
-    outputs = tuple(sg.tensors[i] for i in sg.outputs)
+    # TFLite_Detection_PostProcess outputs have shape [] in the flatbuffer: read them after allocation
+    inputs = with_runtime_shapes(model, tuple(sg.tensors[i] for i in sg.inputs))
+    outputs = with_runtime_shapes(model, tuple(sg.tensors[i] for i in sg.outputs))
     notes: list[str] = []
-
-    chosen_task = parse_task(task)
-    if chosen_task is not None:
-        task_source = "option"
-    elif spec is not None and spec.task != Task.GENERIC:
-        chosen_task, task_source = spec.task, "spec"
-    else:
-        chosen_task = detect_task(inputs, outputs)
-        task_source = "detected"
-        if chosen_task is None:
-            chosen_task, task_source = Task.GENERIC, "undetected"
-            notes.append("the task could not be detected from the model's inputs/outputs: wrote generic metadata "
-                         "(pass --task to choose one)")
+    chosen_task, task_source, task_reason = choose_task(task, inputs, outputs, spec=spec, existing=existing)
+    if task_source == "undetected":
+        notes.append(f"the task could not be detected ({task_reason}): wrote generic metadata "
+                     "(pass --task to choose one)")
     if chosen_task in IMAGE_TASKS and not (len(inputs) == 1 and len(inputs[0].shape) == 4):
         raise InputError(f"{chosen_task.value} needs one 4-D image input; this model has "
                          f"{', '.join(f'{t.name}{list(t.shape)}' for t in inputs)}", "use --task generic")
@@ -176,6 +213,26 @@ def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | No
                          "drop --score-threshold")
     if score_threshold is not None and not 0.0 <= score_threshold <= 1.0:
         raise UsageError(f"--score-threshold must be within [0, 1] (got {score_threshold})", "e.g. 0.5")
+
+    sample_rate_source = "option" if sample_rate is not None else None
+    if chosen_task == Task.AUDIO_CLASSIFICATION and sample_rate is None and existing is not None:
+        audio = [t for t in existing.inputs if t.sample_rate]
+        if audio:
+            sample_rate, sample_rate_source = audio[0].sample_rate, "metadata"
+            channels = audio[0].channels or channels
+            notes.append(f"sample rate {sample_rate} Hz and {channels} channel(s) reused from the model's "
+                         "existing metadata")
+    if chosen_task == Task.TEXT_CLASSIFICATION:
+        check_text_inputs(inputs)
+    if padding is not None:
+        from mobilepack.model.spec import check_padding
+
+        padding = check_padding(padding)
+        if chosen_task != Task.TEXT_CLASSIFICATION:
+            raise UsageError(f"--padding applies to text_classification, not {chosen_task.value}",
+                             "drop --padding, or pass --task text_classification")
+    elif chosen_task == Task.TEXT_CLASSIFICATION and spec is not None:
+        padding = spec.padding
 
     label_tuple: tuple[str, ...] = ()
     if labels is not None:
@@ -194,6 +251,11 @@ def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | No
         notes.append("no labels given: apps will show class indices (pass --labels FILE)")
 
     norm, written = _resolve_normalization(chosen_task, inputs, explicit=normalization, spec=spec, existing=existing)
+    if written is not None and chosen_task not in IMAGE_TASKS:
+        # TFLite metadata carries normalization for image inputs only; the writers of other tasks drop it
+        written = None
+        notes.append(f"normalization is not written into {chosen_task.value} metadata (it describes image "
+                     "inputs only); it stays in the model spec")
     if norm is not None and norm.in_model:
         notes.append("the model normalizes its input itself (a leading Rescaling/Normalization layer): metadata "
                      "says mean 0 / std 1 so apps feed raw values and do not normalize again")
@@ -222,7 +284,8 @@ def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | No
                            mean=written[0] if written else None, std=written[1] if written else None,
                            label_path=label_path, vocab_path=vocab_path, tokenizer=tokenizer,
                            sample_rate=sample_rate, channels=channels, value_ranges=dict(value_ranges or {}),
-                           aliases={i: n for s in fb.signatures if s.subgraph == 0 for n, i in s.inputs + s.outputs})
+                           aliases={i: n for s in fb.signatures if s.subgraph == 0 for n, i in s.inputs + s.outputs},
+                           padding=padding)
         amendments = []
         if chosen_task == Task.OBJECT_DETECTION:
             amendments.append(detection_order(req))
@@ -238,8 +301,11 @@ def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | No
     norm_dict = None
     if norm is not None:
         norm_dict = {"mean": list(norm.mean), "std": list(norm.std), "source": norm.source, "in_model": norm.in_model,
-                     "written": {"mean": list(written[0]), "std": list(written[1])}}
-    return MetadataResult(model=out, task=chosen_task.value, task_source=task_source, normalization=norm_dict,
+                     "written": {"mean": list(written[0]), "std": list(written[1])} if written else None}
+    return MetadataResult(model=out, task=chosen_task.value, task_source=task_source, task_reason=task_reason,
+                          sample_rate=sample_rate if chosen_task == Task.AUDIO_CLASSIFICATION else None,
+                          sample_rate_source=sample_rate_source if chosen_task == Task.AUDIO_CLASSIFICATION else None,
+                          normalization=norm_dict,
                           labels=label_tuple, general={"name": name, "description": md.description,
                                                        "version": info.version, "author": info.author,
                                                        "license": info.license},

@@ -223,15 +223,45 @@ def load(source: Any, *, signature_key: str | None = None, input_shapes: dict[st
         with silenced() as log:
             model = keras.models.load_model(str(path), compile=False, safe_mode=safe_mode)
     except Exception as exc:  # keras raises many kinds
-        msg = _first_line(exc)
         if "safe_mode" in str(exc) or "Lambda" in str(exc):
             raise ModelLoadError(f"{path} contains a Lambda layer with serialized Python code; "
                                  f"it was not loaded because that code would run",
                                  "if you trust this file, pass --unsafe-load") from exc
-        raise ModelLoadError(f"cannot load Keras model {path}: {msg}",
-                             "check that it was saved by Keras 3 (model.save) and that custom layers are importable") from exc
+        msg, hint = keras_load_failure(exc, fmt)
+        raise ModelLoadError(f"cannot load Keras model {path}: {msg}", hint) from exc
     del log
     return _from_keras(model, name=_model_name(path), path=str(path), fmt=fmt, batch=batch, overrides=overrides)
+
+
+def keras_load_failure(exc: BaseException, fmt: SourceFormat) -> tuple[str, str]:
+    """(message, hint) for a Keras load error.  Keras wraps the cause ("Exception encountered: ...",
+    or a chained exception) after a first line that only names the layer; keep both."""
+    text = str(exc).strip() or type(exc).__name__
+    first = text.splitlines()[0]
+    cause = None
+    m = re.search(r"Exception encountered:\s*(.+)", text, re.S)
+    if m:
+        cause = m.group(1).strip().splitlines()[0]
+    elif exc.__cause__ is not None or exc.__context__ is not None:
+        inner = exc.__cause__ or exc.__context__
+        cause = (str(inner).strip().splitlines() or [type(inner).__name__])[0]
+    layer = re.match(r"(Error when deserializing class '[^']+')", first)
+    head = layer.group(1) if layer else first[:200]
+    msg = f"{head}: {cause[:300]}" if cause and cause not in head else first[:300]
+    written_by_keras2 = fmt == SourceFormat.H5 or "Unrecognized keyword arguments" in text
+    if "character `/`" in text or "'/'" in text:
+        hint = ("Keras 3 does not allow '/' in layer or weight names, which Keras 2 (tf.keras) wrote; rename the "
+                "layers in Keras 2 (or tf_keras) and save again, or export a SavedModel there "
+                "(model.export('dir')) and pass the directory")
+    elif "Unrecognized keyword arguments" in text or "Could not locate class" in text:
+        hint = ("the file was written by an older Keras (2.x / tf.keras) whose layer arguments Keras 3 does not "
+                "accept; load it with tf_keras and export a SavedModel (model.export('dir')), then pass the "
+                "directory" if written_by_keras2 else
+                "a layer's class or arguments are unknown to this Keras: make custom layers importable "
+                "(registered with keras.saving.register_keras_serializable)")
+    else:
+        hint = "check that it was saved by Keras (model.save) and that custom layers are importable"
+    return msg, hint
 
 
 def _first_line(exc: BaseException) -> str:
@@ -359,11 +389,42 @@ def _from_saved_model(path: Path, *, signature_key, batch, overrides) -> SourceM
 def _from_tflite(path: Path) -> SourceModel:
     from mobilepack.runtime.interpreter import describe_tflite
 
+    from mobilepack.errors import RuntimeFailure
+
     data = path.read_bytes()
-    inputs, outputs, key = describe_tflite(data)
+    try:
+        inputs, outputs, key = describe_tflite(data)
+    except RuntimeFailure as exc:
+        dynamic = _dynamic_tflite_inputs(data)
+        if not dynamic:
+            raise
+        names = ", ".join(f"{n}{list(sig)}" for n, sig in dynamic)
+        example = " ".join(f"--input-shape {n}=" + ",".join("1" if i == 0 else "N" for i in range(len(sig)))
+                           for n, sig in dynamic)
+        raise InputError(f"{path.name} needs an input shape: allocating it at the placeholder shape of its dynamic "
+                         f"input(s) {names} failed, and a .tflite source is passed through as it is (it cannot be "
+                         f"resized for the apps)",
+                         f"inspect/bench it with {example}; to ship it, convert the original model with fixed "
+                         f"shapes (`mobilepack convert SRC --input-shape ...`)") from exc
     spec = ModelSpec(name=_model_name(path), source_path=str(path), source_format=SourceFormat.TFLITE,
                      inputs=inputs, outputs=outputs, signature_key=key, provenance={"inputs": "tflite"})
     return SourceModel(spec=spec, raw_input_shapes={t.name: t.shape_signature for t in inputs}, tflite_bytes=data)
+
+
+def _dynamic_tflite_inputs(data: bytes) -> list[tuple[str, tuple[int, ...]]]:
+    """(name, shape signature) of subgraph 0's inputs with a dynamic (-1) dimension."""
+    from mobilepack.model.flatbuffer import FlatbufferError, parse_model
+
+    try:
+        sg = parse_model(data).subgraphs[0]
+    except (FlatbufferError, IndexError):
+        return []
+    out = []
+    for i in sg.inputs:
+        t = sg.tensors[i]
+        if t.shape_signature is not None and any(d < 0 for d in t.shape_signature):
+            out.append((t.name, tuple(t.shape_signature)))
+    return out
 
 
 def with_normalization(source: SourceModel, norm: Normalization | None) -> SourceModel:

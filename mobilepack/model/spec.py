@@ -78,6 +78,7 @@ class ModelSpec:
     task: Task = Task.GENERIC
     labels: tuple[str, ...] = ()
     normalization: Normalization | None = None
+    padding: str = "post"   # text models: token ids padded at the end ("post") or the start ("pre")
     # where each fact came from, e.g. {"task": "detected", "normalization": "model_layer"}
     provenance: dict[str, str] = field(default_factory=dict)
 
@@ -92,6 +93,32 @@ class ModelSpec:
         d["source_format"] = self.source_format.value
         d["task"] = self.task.value
         return _jsonable(d)
+
+
+PADDINGS = ("pre", "post")
+
+
+def check_padding(value: str | None) -> str:
+    """``pre`` or ``post`` (the default when ``None``); anything else is a usage error."""
+    if value is None:
+        return "post"
+    v = str(value).strip().lower()
+    if v not in PADDINGS:
+        from mobilepack.errors import UsageError
+
+        raise UsageError(f"unknown --padding {value!r}", "valid: pre (pad token ids at the start), post (at the end)")
+    return v
+
+
+def pad_ids(ids: list[int], length: int, *, padding: str = "post", pad_id: int = 0) -> list[int]:
+    """Token ids cut or padded to ``length``, the way the model was trained: ``post`` pads and cuts at
+    the end, ``pre`` at the start (Keras ``pad_sequences``' default)."""
+    padding = check_padding(padding)
+    ids = list(ids)
+    if len(ids) > length:
+        return ids[-length:] if padding == "pre" else ids[:length]
+    fill = [pad_id] * (length - len(ids))
+    return fill + ids if padding == "pre" else ids + fill
 
 
 def _jsonable(obj: Any) -> Any:
@@ -120,4 +147,5 @@ def spec_from_dict(d: dict[str, Any]) -> ModelSpec:
                      inputs=tuple(tensor(t) for t in d["inputs"]), outputs=tuple(tensor(t) for t in d["outputs"]),
                      signature_key=d.get("signature_key"), task=Task(d.get("task", "generic")),
                      labels=tuple(d.get("labels", ())), normalization=norm,
+                     padding=check_padding(d.get("padding", "post")),
                      provenance=dict(d.get("provenance", {})))

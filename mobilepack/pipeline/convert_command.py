@@ -146,6 +146,8 @@ class ConvertOptions:
     std: tuple[float, ...] | None
     allow_float_fallback: bool
     unsafe_load: bool
+    normalization_source: str = "flags"   # where mean/std came from: "flags" (CLI/API) or "config"
+    padding: str = "post"                 # text models: where token ids are padded ("pre" | "post")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -155,7 +157,8 @@ class ConvertOptions:
             "signature": self.signature, "input_shapes": {k: list(v) for k, v in self.input_shapes.items()},
             "batch": self.batch, "mean": list(self.mean) if self.mean else None,
             "std": list(self.std) if self.std else None, "allow_float_fallback": self.allow_float_fallback,
-            "unsafe_load": self.unsafe_load,
+            "unsafe_load": self.unsafe_load, "padding": self.padding,
+            "normalization_source": self.normalization_source if self.mean else None,
         }
 
 
@@ -167,7 +170,8 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
                  validation_samples: int = DEFAULT_VALIDATION_SAMPLES, io_dtype: str = "float32",
                  signature: str | None = None, input_shapes: dict | None = None, batch: int = 1,
                  mean: list[float] | None = None, std: list[float] | None = None,
-                 allow_float_fallback: bool = False, unsafe_load: bool = False) -> ConvertOptions:
+                 allow_float_fallback: bool = False, unsafe_load: bool = False,
+                 normalization_source: str = "flags", padding: str = "post") -> ConvertOptions:
     from mobilepack.model.loading import detect_format
     from mobilepack.model.normalization import from_flags
     from mobilepack.model.spec import SourceFormat
@@ -191,14 +195,18 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
     for what, p in (("calibration", calibration), ("validation", validation)):
         if p is not None and str(p) != "random" and not Path(p).exists():
             raise DataError(f"{what} data not found: {p}", "pass a folder of images, a .npy or a .npz file")
-    norm = from_flags(mean, std)
+    norm = from_flags(mean, std, source=normalization_source)
+    from mobilepack.model.spec import check_padding
+
+    padding = check_padding(padding)
     return ConvertOptions(modes=modes, io_dtype=io, calibration=str(calibration) if calibration is not None else None,
                        calibration_samples=calibration_samples,
                        validation=str(validation) if validation is not None else None,
                        validation_samples=validation_samples, signature=signature,
                        input_shapes={k: tuple(v) for k, v in (input_shapes or {}).items()}, batch=batch,
                        mean=norm.mean if norm else None, std=norm.std if norm else None,
-                       allow_float_fallback=allow_float_fallback, unsafe_load=unsafe_load)
+                       allow_float_fallback=allow_float_fallback, unsafe_load=unsafe_load,
+                       normalization_source=normalization_source, padding=padding)
 
 
 def convert(source: Any, out: str | Path, *, progress: ProgressCallback | None = None, **options: Any) -> ConvertResult:
@@ -214,11 +222,25 @@ def convert(source: Any, out: str | Path, *, progress: ProgressCallback | None =
     return result
 
 
-def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress: ProgressCallback | None = None,
-                 out_label: str | None = None, check_names=None) -> ConvertResult:
-    """The convert stage proper: writes the variants, convert.json and convert.md into ``directory``."""
-    from mobilepack.model.loading import load, with_normalization
+def _with_flags(src, plan: ConvertOptions):
+    """The loaded model with the normalization and text padding the options give."""
+    from mobilepack.model.loading import with_normalization
     from mobilepack.model.normalization import from_flags
+
+    norm_flags = from_flags(plan.mean, plan.std, source=plan.normalization_source)
+    if norm_flags is not None:
+        src = with_normalization(src, norm_flags)
+    if plan.padding != src.spec.padding:
+        from dataclasses import replace
+
+        src.spec = replace(src.spec, padding=plan.padding, provenance=dict(src.spec.provenance, padding="flags"))
+    return src
+
+
+def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress: ProgressCallback | None = None,
+                 out_label: str | None = None, check_names=None, preflight=None) -> ConvertResult:
+    """The convert stage proper: writes the variants, convert.json and convert.md into ``directory``."""
+    from mobilepack.model.loading import load
 
     emit = or_ignore(progress)
     warnings: list[str] = []
@@ -230,12 +252,11 @@ def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
     emit(ProgressEvent("load", f"loading {source if isinstance(source, (str, Path)) else 'model'}"))
-    src = load(source, signature_key=plan.signature, input_shapes=plan.input_shapes, batch=plan.batch,
-               safe_mode=not plan.unsafe_load)
+    src = _with_flags(load(source, signature_key=plan.signature, input_shapes=plan.input_shapes, batch=plan.batch,
+                           safe_mode=not plan.unsafe_load), plan)
     timings["load"] = time.perf_counter() - t_start
-    norm_flags = from_flags(plan.mean, plan.std)
-    if norm_flags is not None:
-        src = with_normalization(src, norm_flags)
+    if preflight is not None:  # checks that need the loaded model's tensors, before the heavy work
+        preflight(src.spec)
     spec = src.spec
     planned = [mode_spec(m).variant_file(spec.name) for m in plan.modes] or [f"{spec.name}.tflite"]
     if check_names is not None:

@@ -96,7 +96,8 @@ def convert_stage(state, options):
     directory = _convert_dir(state)
     directory.mkdir()
     result = convert_module.convert_into(directory, state.compressed.model or state.source, options.convert,
-                                         progress=state.progress, out_label=str(options.out / "models"))
+                                         progress=state.progress, out_label=str(options.out / "models"),
+                                         preflight=options.preflight)
     if state.compressed.qat_tflite:
         result = convert_module.add_variant(result, directory, "qat", Path(state.compressed.qat_tflite),
                                             origin="compress qat")
@@ -138,11 +139,11 @@ def _dump_models(m: Models) -> dict[str, Any]:
     return {"record": m.record, "labels": list(m.spec.labels or ()), "key": m.key}
 
 
-def _metadata_info(spec, md):
+def _metadata_info(spec, md, norm_source: str):
     from mobilepack.metadata import GeneralInfo
     from mobilepack.model.normalization import from_flags
 
-    norm = from_flags(md["mean"], md["std"], source="config") or spec.normalization
+    norm = from_flags(md["mean"], md["std"], source=norm_source) or spec.normalization
     info = GeneralInfo(name=md["name"] or spec.name, version=md["version"], author=md["author"],
                        license=md["license"], description=f"{spec.name}, converted by mobilepack")
     return norm, info
@@ -153,18 +154,20 @@ def metadata_stage(state, options) -> Models:
     """TFLite metadata into every variant; convert.json records what was written."""
     from mobilepack.metadata import attach
     from mobilepack.model.spec import spec_from_dict
+    from mobilepack.model.variant import variant_spec
 
     md, labels = options.metadata, options.metadata.labels
     directory = _models_dir(state)
     shutil.copytree(_convert_dir(state), directory)
     record = state.converted.to_dict()
     spec = spec_from_dict(record["model"])
-    norm, info = _metadata_info(spec, md)
+    norm, info = _metadata_info(spec, md, options.convert.normalization_source)
     for i, v in enumerate(record["variants"]):
         state.emit(ProgressEvent("metadata", f"metadata for {v['mode']}", i, len(record["variants"])))
         path = directory / v["path"]
-        result = attach(path.read_bytes(), task=md["task"], spec=spec, labels=labels or None, normalization=norm,
-                        info=info, score_threshold=md["score_threshold"], vocab=md["vocab"],
+        data = path.read_bytes()
+        result = attach(data, task=md["task"], spec=variant_spec(spec, data), labels=labels or None,
+                        normalization=norm, info=info, score_threshold=md["score_threshold"], vocab=md["vocab"],
                         tokenizer=md["tokenizer"], sample_rate=md["sample_rate"], channels=md["channels"])
         path.write_bytes(result.model)
         v["bytes"], v["sha256"] = len(result.model), hashlib.sha256(result.model).hexdigest()

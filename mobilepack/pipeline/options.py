@@ -100,6 +100,7 @@ class BuildOptions:
     compress: Any                       # compress.options.CompressConfig
     compress_section: dict[str, Any]    # the resolved [compress] section (its cache key)
     resolved: dict[str, dict[str, Any]]  # every section as resolved (report and manifest)
+    preflight: Any = None               # metadata checks on the loaded model (metadata.preflight.for_build)
 
     @property
     def eval_source(self) -> str | None:
@@ -139,13 +140,15 @@ def resolve_options(source: Any = None, *, config: str | Path | None = None, **f
     return opts
 
 
-def _convert_options(b: dict[str, Any], c: dict[str, Any], md: dict[str, Any]) -> ConvertOptions:
+def _convert_options(b: dict[str, Any], c: dict[str, Any], md: dict[str, Any], *,
+                     mean_from_flags: bool) -> ConvertOptions:
     return plan_convert(b["source"], quantize=c["quantize"], calibration=c["calibration"],
                         calibration_samples=c["calibration_samples"], validation=c["validation"],
                         io_dtype=c["io_dtype"], signature=c["signature"],
                         input_shapes={k: tuple(v) for k, v in (c["input_shape"] or {}).items()}, batch=c["batch"],
                         mean=md["mean"], std=md["std"], allow_float_fallback=c["allow_float_fallback"],
-                        unsafe_load=c["unsafe_load"])
+                        unsafe_load=c["unsafe_load"], normalization_source="flags" if mean_from_flags else "config",
+                        padding=md["padding"])
 
 
 def _check_eval_data(b: dict[str, Any], md: dict[str, Any], convert: ConvertOptions) -> None:
@@ -183,8 +186,11 @@ def resolve_build_options(source: Any = None, *, config: str | Path | None = Non
     """Every option of ``build``, resolved and validated (see the module docstring)."""
     opts = resolve_options(source, config=config, **flat)
     b, c, md = opts["build"], opts["convert"], opts["metadata"]
-    convert = _convert_options(b, c, md)
+    convert = _convert_options(b, c, md, mean_from_flags=flat.get("mean") is not None)
     metadata = MetadataOptions(dict(md), _read_labels(md["labels"]))
+    from mobilepack.metadata import preflight
+
+    check = preflight.for_build(b["source"], md, metadata.labels, convert)  # fails fast on what needs no conversion
     render = RenderOptions.from_sections(b["target"], opts["render"])
     _check_eval_data(b, md, convert)
     bench = BenchOptions.from_section(opts["bench"])
@@ -192,4 +198,4 @@ def resolve_build_options(source: Any = None, *, config: str | Path | None = Non
     return BuildOptions(source=b["source"], out=Path(b["out"]).absolute(), force=b["force"], cache_dir=b["cache_dir"],
                         eval_data=b["eval_data"], max_accuracy_drop=b["max_accuracy_drop"], convert=convert,
                         metadata=metadata, bench=bench, render=render, compress=compress,
-                        compress_section=dict(opts["compress"]), resolved=opts)
+                        compress_section=dict(opts["compress"]), resolved=opts, preflight=check)

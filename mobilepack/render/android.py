@@ -15,6 +15,7 @@ from typing import Any
 from mobilepack.errors import UsageError
 from mobilepack.render.context import VOCAB_ASSET, app_io, common_assets, model_vocabulary
 from mobilepack.render.targets import Target, register
+from mobilepack.report.schema import BENCH_DEFINITION
 
 # Java keywords and literals (JLS §3.9) plus Kotlin's hard keywords: a package segment that is
 # one of them breaks R.java or the Kotlin `package` line.
@@ -151,6 +152,7 @@ def extend_context(context: dict[str, Any]) -> dict[str, Any]:
             "package": app_id,
             "package_path": app_id.replace(".", "/"),
             "project_name": project[:60],
+            "bench_definition": BENCH_DEFINITION,
             **io,
         }
     }

@@ -73,6 +73,8 @@ def build_context(inputs: RenderInputs) -> dict[str, Any]:
             "signature_key": spec.signature_key,
             # int8/uint8/int16 quantized tensors inside (float-only accelerators refuse the model)
             "integer_kernels": integer_kernels(inputs.model_bytes),
+            # text models: where the tokenizer pads/cuts token ids ("pre" | "post"), as the model was trained
+            "padding": spec.padding,
         },
         "labels": list(inputs.labels),
         "labels_file": "labels.txt",

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from mobilepack.errors import InputError
 from mobilepack.report.bench import document, normalize_record
-from mobilepack.report.schema import BENCH_SCHEMA_VERSION
+from mobilepack.report.schema import BENCH_DEFINITION, BENCH_SCHEMA_VERSION
+
+UNSTATED = "unstated"
 
 
 def _check_version(doc: dict, where: str) -> None:
@@ -48,7 +50,15 @@ def records_from_document(doc: dict, where: str) -> list[dict]:
     return out
 
 
-def read_results(path: str | Path) -> list[dict]:
+def document_definition(doc: dict) -> str:
+    """The benchmark definition a document states (top level, or the same in every record)."""
+    stated = {str(doc["definition"])} if doc.get("definition") else set()
+    stated |= {str(r["definition"]) for r in doc.get("results") or () if isinstance(r, dict) and r.get("definition")}
+    return stated.pop() if len(stated) == 1 else (UNSTATED if not stated else "mixed:" + ",".join(sorted(stated)))
+
+
+def read_documents(path: str | Path) -> list[tuple[dict, str]]:
+    """(bench document, where) for every document in one imported file."""
     from mobilepack.bench.parsers import parse_logcat
 
     p = Path(path)
@@ -65,18 +75,31 @@ def read_results(path: str | Path) -> list[dict]:
         except ValueError as exc:
             raise InputError(f"{p} is not valid JSON: {exc.msg} (line {exc.lineno})",
                              "pass the file as the app or mobilepack wrote it") from exc
-        return records_from_document(doc, str(p))
+        if not isinstance(doc, dict):
+            raise InputError(f"{p} holds JSON that is not a bench document", "import bench.json files or demo-app exports")
+        return [(doc, str(p))]
     docs = parse_logcat(text)
     if not docs:
         raise InputError(f"{p} holds neither bench JSON nor MobilepackBench log lines",
                          "capture with `adb logcat -d -s MobilepackBench:I > bench.log`")
-    return [rec for i, d in enumerate(docs) for rec in records_from_document(d, f"{p} (log entry {i + 1})")]
+    return [(d, f"{p} (log entry {i + 1})") for i, d in enumerate(docs)]
+
+
+def read_results(path: str | Path) -> list[dict]:
+    return [rec for doc, where in read_documents(path) for rec in records_from_document(doc, where)]
 
 
 def import_results(paths: list[str | Path]) -> dict:
     if not paths:
         raise InputError("nothing to import", "pass one or more files to --import")
-    records = [rec for p in paths for rec in read_results(p)]
+    docs = [d for p in paths for d in read_documents(p)]
+    records = [rec for doc, where in docs for rec in records_from_document(doc, where)]
+    definitions = {where: document_definition(doc) for doc, where in docs}
+    if len(set(definitions.values())) > 1:
+        listed = "; ".join(f"{where}: {d}" for where, d in definitions.items())
+        raise InputError(f"these results were measured by different benchmark definitions and cannot be merged ({listed})",
+                         f"re-measure with the current mobilepack and demo apps, which all follow {BENCH_DEFINITION}")
     sources = sorted({r["source"] for r in records})
     return document(records, source=sources[0] if len(sources) == 1 else "merged",
-                    settings={"imported": [str(p) for p in paths]})
+                    settings={"imported": [str(p) for p in paths],
+                              "definition": next(iter(definitions.values()), UNSTATED)})

@@ -109,13 +109,17 @@ class Session:
 
 
 class InterpreterSession(Session):
-    def __init__(self, model_path: str, *, resolver: str, threads: int | None, delegate_lib: str | None = None):
+    def __init__(self, model_path: str, *, resolver: str, threads: int | None, delegate_lib: str | None = None,
+                 input_shapes: dict | None = None):
         from ai_edge_litert.interpreter import Interpreter, OpResolverType, load_delegate
 
         kind = {"reference": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, "default": OpResolverType.AUTO}[resolver]
         delegates = [load_delegate(delegate_lib)] if delegate_lib else None
         self.it = Interpreter(model_path=model_path, experimental_op_resolver_type=kind, num_threads=threads,
                               experimental_delegates=delegates)
+        for d in self.it.get_input_details() if input_shapes else ():
+            if d["name"] in input_shapes:
+                self.it.resize_tensor_input(d["index"], list(input_shapes[d["name"]]), strict=True)
         self.it.allocate_tensors()
         self.inputs = [{"name": d["name"], "index": d["index"], "shape": [int(x) for x in d["shape"]],
                         "dtype": d["dtype"].__name__ if hasattr(d["dtype"], "__name__") else str(d["dtype"]),
@@ -165,17 +169,23 @@ class GpuSession(Session):
 
 
 _OPENERS: dict[str, Callable[..., Session]] = {
-    "reference": lambda d, path, threads: InterpreterSession(path, resolver="reference", threads=1),
-    "default": lambda d, path, threads: InterpreterSession(path, resolver="default", threads=threads),
-    "gpu": lambda d, path, threads: GpuSession(path),
-    "external": lambda d, path, threads: InterpreterSession(path, resolver="default", threads=threads,
-                                                            delegate_lib=d["library"]),
+    "reference": lambda d, path, threads, shapes: InterpreterSession(path, resolver="reference", threads=1,
+                                                                     input_shapes=shapes),
+    "default": lambda d, path, threads, shapes: InterpreterSession(path, resolver="default", threads=threads,
+                                                                   input_shapes=shapes),
+    "gpu": lambda d, path, threads, shapes: GpuSession(path),
+    "external": lambda d, path, threads, shapes: InterpreterSession(path, resolver="default", threads=threads,
+                                                                    delegate_lib=d["library"], input_shapes=shapes),
 }
 
 
-def open_session(delegate: dict, model_path: str, threads: int) -> Session:
-    """Open ``model_path`` for ``delegate`` (a :meth:`Delegate.to_dict`).  Child process only."""
-    return _OPENERS[delegate["opener"]](delegate, model_path, threads)
+def open_session(delegate: dict, model_path: str, threads: int, input_shapes: dict | None = None) -> Session:
+    """Open ``model_path`` for ``delegate`` (a :meth:`Delegate.to_dict`).  Child process only.
+    ``input_shapes`` (name -> shape) resizes dynamic inputs before allocation (``--input-shape``)."""
+    if input_shapes and delegate["opener"] == "gpu":
+        raise ValueError("--input-shape applies to cpu/xnnpack: LiteRT's GPU accelerator compiles the model's "
+                         "own input shapes")
+    return _OPENERS[delegate["opener"]](delegate, model_path, threads, dict(input_shapes or {}))
 
 
 def random_inputs(inputs: list[dict], seed: int = 0) -> list:

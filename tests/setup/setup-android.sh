@@ -5,6 +5,10 @@
 #     LiteRT 1.x (com.google.ai.edge.litert, only on Google's Maven) keeps - and
 #     tensorflow-lite-gpu-api 2.14.0 (GpuDelegateFactory, the superclass of GpuDelegate.Options;
 #     Maven Central serves no 2.15/2.16 of it).  classes.jar is taken out of each AAR.
+# The JVM execution tests (tests/test_android_jvm.py) run the compiled app on a JDK 21+ (android-all 16
+# is Java 21 bytecode): MOBILEPACK_JAVA, JAVA_HOME or /usr/lib/jvm/*; this script fetches no JDK.
+# LiteRT 1.4.x (com.google.ai.edge.litert) is on Google's Maven only, so the checks use the
+# org.tensorflow.lite 2.16.1 API it continues.
 # Maven Central only (Google's Maven is not reachable here).  Cached in .cache/android-jars;
 # a finished download is never repeated.  Without mvn it does nothing (the tests then skip,
 # or fail under CI=true).

@@ -60,6 +60,7 @@ object BenchReport {
     fun toJson(configs: List<BenchConfig>): JSONObject = JSONObject().apply {
         put("schema_version", ModelConfig.BENCH_SCHEMA_VERSION)
         put("source", "android-app")
+        put("definition", ModelConfig.BENCH_DEFINITION)
         put("generator", ModelConfig.GENERATOR)
         put("model", JSONObject().apply {
             put("name", ModelConfig.MODEL_NAME)

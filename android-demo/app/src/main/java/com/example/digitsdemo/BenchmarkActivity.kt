@@ -3,7 +3,6 @@ package com.example.digitsdemo
 
 import android.app.Activity
 import android.os.Bundle
-import android.os.SystemClock
 import android.util.Log
 import android.widget.Button
 import android.widget.EditText
@@ -11,7 +10,7 @@ import android.widget.TextView
 import java.util.Locale
 
 /**
- * Warm-up + N timed runs per delegate on a deterministic test input; shows mean/p50/p90 and logs the
+ * Warm-up + N timed runs per delegate on the shared deterministic benchmark input; shows mean/p50/p90 and logs the
  * whole result as one JSON line tagged MobilepackBench (`adb logcat -s MobilepackBench:I`), which
  * `mobilepack report --import` reads.
  */
@@ -24,6 +23,7 @@ class BenchmarkActivity : Activity() {
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         setContentView(R.layout.activity_benchmark)
+        SystemBars.padContent(this)
         output = findViewById(R.id.benchmark_results)
         findViewById<Button>(R.id.start_benchmark).setOnClickListener {
             if (running) return@setOnClickListener
@@ -52,13 +52,20 @@ class BenchmarkActivity : Activity() {
                 r.mean / 1000.0, r.percentile(50.0) / 1000.0, r.percentile(90.0) / 1000.0, r.latenciesMicros.size)
         }
         runOnUiThread {
+            if (isDestroyed) return@runOnUiThread
             output.text = text + "\n\nLogged as one JSON line tagged ${BenchReport.LOG_TAG}."
             running = false
         }
     }
 
+    /**
+     * One configuration by the shared benchmark definition (README, "Benchmarks"): init_us = model
+     * load + interpreter creation + tensor allocation; the inputs are [TensorCodec.benchInputs],
+     * prepared once before timing; every iteration is [ModelRunner.timedIteration] (copy inputs in,
+     * invoke, copy every output out); first_us is the first iteration after init, before warm-up,
+     * and not part of the statistics.
+     */
     private fun measure(choice: DelegateChoice, warmup: Int, runs: Int): BenchConfig {
-        val inputs = TensorCodec.testInputs()
         val runner = try {
             ModelRunner.open(this, choice)
         } catch (e: Exception) {
@@ -66,14 +73,11 @@ class BenchmarkActivity : Activity() {
         }
         runner.use {
             return try {
-                val first = it.run(inputs).micros
-                repeat(warmup) { _ -> it.run(inputs) }
+                it.bind(TensorCodec.benchInputs())
+                val first = it.timedIteration()
+                repeat(warmup) { _ -> it.timedIteration() }
                 val latencies = LongArray(runs)
-                for (i in 0 until runs) {
-                    val start = SystemClock.elapsedRealtimeNanos()
-                    it.run(inputs)   // returns after the outputs were read back
-                    latencies[i] = (SystemClock.elapsedRealtimeNanos() - start) / 1000
-                }
+                for (i in 0 until runs) latencies[i] = it.timedIteration()
                 BenchConfig(choice, warmup, latencies, it.initMicros, first, it.status.fullyDelegated, null)
             } catch (e: Exception) {
                 BenchConfig(choice, warmup, LongArray(0), it.initMicros, 0, it.status.fullyDelegated, e.message ?: e.javaClass.simpleName)

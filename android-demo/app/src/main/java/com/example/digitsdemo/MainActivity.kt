@@ -8,9 +8,7 @@ import android.content.Intent
 import android.content.pm.PackageManager
 import android.graphics.Bitmap
 import android.graphics.BitmapFactory
-import android.media.AudioFormat
-import android.media.AudioRecord
-import android.media.MediaRecorder
+import android.graphics.Matrix
 import android.net.Uri
 import android.os.Build
 import android.os.Bundle
@@ -26,8 +24,6 @@ import android.widget.TextView
 import android.widget.Toast
 import java.nio.ByteBuffer
 import java.util.Locale
-import java.util.concurrent.ExecutorService
-import java.util.concurrent.Executors
 import kotlin.math.PI
 import kotlin.math.sin
 
@@ -39,7 +35,7 @@ class MainActivity : Activity() {
     private lateinit var statusView: TextView
     private lateinit var resultsView: TextView
 
-    private val worker: ExecutorService = Executors.newSingleThreadExecutor()
+    private val worker = InferenceQueue()
     private var runner: ModelRunner? = null
     private var labels: List<String> = emptyList()
     private var sampleIndex = 0
@@ -48,6 +44,7 @@ class MainActivity : Activity() {
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         setContentView(R.layout.activity_main)
+        SystemBars.padContent(this)
         delegateSpinner = findViewById(R.id.delegate)
         threadsSpinner = findViewById(R.id.threads)
         preview = findViewById(R.id.preview)
@@ -92,7 +89,7 @@ class MainActivity : Activity() {
         }
         findViewById<Button>(R.id.record_audio).setOnClickListener { recordAudio() }
         findViewById<Button>(R.id.test_tone).setOnClickListener { infer(TensorCodec.fromAudio(testTone()), null) }
-        findViewById<Button>(R.id.run_test_input).setOnClickListener { infer(TensorCodec.testInputs(), null) }
+        findViewById<Button>(R.id.run_test_input).setOnClickListener { infer(TensorCodec.benchInputs(), null) }
         findViewById<Button>(R.id.open_benchmark).setOnClickListener {
             startActivity(Intent(this, BenchmarkActivity::class.java))
         }
@@ -100,10 +97,12 @@ class MainActivity : Activity() {
     }
 
     override fun onDestroy() {
-        worker.execute { runner?.close(); runner = null }
-        worker.shutdown()
+        worker.close { runner?.close(); runner = null }
         super.onDestroy()
     }
+
+    /** Shows results on the UI thread unless the activity is gone by then. */
+    private fun onUi(block: () -> Unit) = runOnUiThread { if (!isDestroyed) block() }
 
     private fun show(id: Int, visible: Boolean) {
         findViewById<View>(id).visibility = if (visible) View.VISIBLE else View.GONE
@@ -116,7 +115,7 @@ class MainActivity : Activity() {
         else DelegateChoice(Accelerator.CPU, THREAD_CHOICES[threadsSpinner.selectedItemPosition.coerceAtLeast(0)])
 
     private fun closeRunner() {
-        worker.execute { runner?.close(); runner = null }
+        worker.submit { runner?.close(); runner = null }
     }
 
     private fun readLabels(): List<String> = try {
@@ -157,8 +156,7 @@ class MainActivity : Activity() {
         }
         val name = ModelConfig.SAMPLE_FILES[sampleIndex % ModelConfig.SAMPLE_FILES.size]
         sampleIndex++
-        val bitmap = assets.open(name).use { BitmapFactory.decodeStream(it) }
-        if (bitmap != null) onImage(bitmap)
+        onEncodedImage(assets.open(name).use { it.readBytes() })
     }
 
     @Deprecated("Platform Activity result API (the app uses no AndroidX).")
@@ -166,8 +164,8 @@ class MainActivity : Activity() {
         super.onActivityResult(requestCode, resultCode, data)
         if (resultCode != RESULT_OK || data == null) return
         when (requestCode) {
-            REQUEST_PICK -> data.data?.let { uri -> decode(uri)?.let { onImage(it) } }
-            REQUEST_CAMERA -> cameraBitmap(data)?.let { onImage(it) }
+            REQUEST_PICK -> data.data?.let { uri -> contentResolver.openInputStream(uri)?.use { it.readBytes() }?.let { onEncodedImage(it) } }
+            REQUEST_CAMERA -> cameraBitmap(data)?.let { onImage(it, TensorCodec.argbOf(it), 1) }
         }
     }
 
@@ -181,20 +179,49 @@ class MainActivity : Activity() {
         }
     }
 
-    /** Decodes a picked image, subsampled so that its longer side stays near 1024 px. */
-    private fun decode(uri: Uri): Bitmap? {
+    /**
+     * Decodes a picked image or a sample at full resolution (subsampled only beyond
+     * MAX_DECODE_SIDE px, to bound memory), reads its EXIF orientation, and feeds the model the
+     * same pixels mobilepack's Python reader computes ([ImageInput]).
+     */
+    private fun onEncodedImage(bytes: ByteArray) {
         val bounds = BitmapFactory.Options().apply { inJustDecodeBounds = true }
-        contentResolver.openInputStream(uri)?.use { BitmapFactory.decodeStream(it, null, bounds) }
+        BitmapFactory.decodeByteArray(bytes, 0, bytes.size, bounds)
         var sample = 1
-        while (maxOf(bounds.outWidth, bounds.outHeight) / (sample * 2) >= 1024) sample *= 2
-        val options = BitmapFactory.Options().apply { inSampleSize = sample }
-        return contentResolver.openInputStream(uri)?.use { BitmapFactory.decodeStream(it, null, options) }
+        while (maxOf(bounds.outWidth, bounds.outHeight) / sample > MAX_DECODE_SIDE) sample *= 2
+        val options = BitmapFactory.Options().apply {
+            inSampleSize = sample
+            inPreferredConfig = Bitmap.Config.ARGB_8888
+        }
+        val bitmap = BitmapFactory.decodeByteArray(bytes, 0, bytes.size, options)
+        if (bitmap == null) {
+            toast(R.string.not_an_image)
+            return
+        }
+        val orientation = ImageInput.exifOrientation(bytes)
+        onImage(uprightBitmap(bitmap, orientation), TensorCodec.argbOf(bitmap), orientation)
     }
 
-    private fun onImage(bitmap: Bitmap) {
-        lastImage = bitmap
-        preview.setImageBitmap(bitmap)
-        infer(TensorCodec.fromBitmap(bitmap), bitmap)
+    /** The bitmap as a viewer shows it (for the preview and the drawn results). */
+    private fun uprightBitmap(bitmap: Bitmap, orientation: Int): Bitmap {
+        if (orientation !in 2..8) return bitmap
+        val m = Matrix()
+        when (orientation) {
+            2 -> m.setScale(-1f, 1f)
+            3 -> m.setRotate(180f)
+            4 -> { m.setRotate(180f); m.postScale(-1f, 1f) }
+            5 -> { m.setRotate(90f); m.postScale(-1f, 1f) }
+            6 -> m.setRotate(90f)
+            7 -> { m.setRotate(-90f); m.postScale(-1f, 1f) }
+            else -> m.setRotate(-90f)
+        }
+        return Bitmap.createBitmap(bitmap, 0, 0, bitmap.width, bitmap.height, m, true)
+    }
+
+    private fun onImage(shown: Bitmap, pixels: ArgbImage, orientation: Int) {
+        lastImage = shown
+        preview.setImageBitmap(shown)
+        infer(TensorCodec.fromImage(pixels, orientation), shown)
     }
 
     private fun testTone(): FloatArray {
@@ -208,14 +235,18 @@ class MainActivity : Activity() {
             return
         }
         statusView.text = getString(R.string.record_audio) + "…"
-        worker.execute {
-            val samples = try {
-                record(ModelConfig.INPUTS[0].elements)
+        worker.submit {
+            val count = ModelConfig.INPUTS[0].elements
+            val pcm = try {
+                AudioCapture.record(AudioRecordSource(ModelConfig.AUDIO_SAMPLE_RATE, count), count)
+            } catch (e: AudioUnavailableException) {
+                onUi { statusView.text = getString(R.string.audio_unavailable, e.message) }
+                return@submit
             } catch (e: SecurityException) {
-                runOnUiThread { toast(R.string.audio_permission_denied) }
-                return@execute
+                onUi { toast(R.string.audio_permission_denied) }
+                return@submit
             }
-            runOnUiThread { infer(TensorCodec.fromAudio(samples), null) }
+            onUi { infer(TensorCodec.fromAudio(TensorCodec.pcmToFloat(pcm)), null) }
         }
     }
 
@@ -225,33 +256,12 @@ class MainActivity : Activity() {
         if (grantResults.firstOrNull() == PackageManager.PERMISSION_GRANTED) recordAudio() else toast(R.string.audio_permission_denied)
     }
 
-    /** Records [count] mono samples at AUDIO_SAMPLE_RATE, scaled to [-1, 1]. */
-    private fun record(count: Int): FloatArray {
-        val minBuffer = AudioRecord.getMinBufferSize(ModelConfig.AUDIO_SAMPLE_RATE, AudioFormat.CHANNEL_IN_MONO, AudioFormat.ENCODING_PCM_16BIT)
-        val recorder = AudioRecord(MediaRecorder.AudioSource.MIC, ModelConfig.AUDIO_SAMPLE_RATE,
-            AudioFormat.CHANNEL_IN_MONO, AudioFormat.ENCODING_PCM_16BIT, maxOf(minBuffer, count * 2))
-        val pcm = ShortArray(count)
-        try {
-            recorder.startRecording()
-            var read = 0
-            while (read < count) {
-                val n = recorder.read(pcm, read, count - read)
-                if (n <= 0) break
-                read += n
-            }
-            recorder.stop()
-        } finally {
-            recorder.release()
-        }
-        return FloatArray(count) { pcm[it] / 32768f }
-    }
-
     // --- inference --------------------------------------------------------------------------
 
     private fun infer(inputs: Array<ByteBuffer>, image: Bitmap?) {
         val choice = currentChoice()
         statusView.text = getString(R.string.running, choice.label)
-        worker.execute {
+        worker.submit {
             var message: String
             var results = ""
             var shown: Bitmap? = null
@@ -284,7 +294,7 @@ class MainActivity : Activity() {
             } catch (e: Exception) {
                 message = "${choice.label} failed: ${e.message}"
             }
-            runOnUiThread {
+            onUi {
                 statusView.text = message
                 resultsView.text = results
                 shown?.let { preview.setImageBitmap(it) }
@@ -299,5 +309,8 @@ class MainActivity : Activity() {
         private const val REQUEST_PICK = 1
         private const val REQUEST_CAMERA = 2
         private const val REQUEST_AUDIO = 3
+
+        /** Longer image sides are decoded subsampled (by powers of two) to bound memory. */
+        private const val MAX_DECODE_SIDE = 4096
     }
 }

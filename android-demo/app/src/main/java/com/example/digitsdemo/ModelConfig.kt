@@ -43,6 +43,9 @@ object ModelConfig {
     const val GENERATOR = "mobilepack 0.1.0"
     const val BENCH_SCHEMA_VERSION = "1.0"
 
+    /** Which benchmark definition (timed region, inputs, first_us) the results follow; see the README. */
+    const val BENCH_DEFINITION = "mobilepack.timing.v1"
+
     /** How the app obtains the input: "image", "text", "audio" or "tensor" (a generated test input). */
     const val INPUT_KIND = "image"
 
@@ -77,6 +80,10 @@ object ModelConfig {
     // Text input without a vocabulary in the model's metadata: words are hashed into
     // [1, TEXT_HASH_BUCKETS) - see Tokenizer.kt.
     const val TEXT_HASH_BUCKETS = 1000
+
+    // Text input: where the padding (id 0) goes when the text is shorter than the input, "pre"
+    // (before the tokens) or "post" (after them), as the model was trained.
+    const val TEXT_PADDING = "post"
 
     // Audio input: mono samples in [-1, 1] at this rate.
     const val AUDIO_SAMPLE_RATE = 16000

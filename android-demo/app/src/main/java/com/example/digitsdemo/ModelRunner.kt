@@ -3,7 +3,6 @@ package com.example.digitsdemo
 
 import android.content.Context
 import android.os.Process
-import android.os.SystemClock
 import java.io.FileInputStream
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
@@ -28,8 +27,9 @@ data class DelegateChoice(val accelerator: Accelerator, val threads: Int) {
 
 /**
  * What actually runs after the interpreter was created.  For the GPU, [fullyDelegated] is read from
- * LiteRT's own log line ("Replacing N out of M node(s) with delegate"): false means some operations
- * run on the CPU, null means the runtime did not say.
+ * the GPU delegate's own log line ("Replacing N out of M node(s) with delegate (TfLiteGpuDelegateV2)")
+ * written while this interpreter was created: false means some operations run on the CPU, null means
+ * the GPU delegate did not say (it logs nothing when it takes no operation at all).
  */
 data class DelegateStatus(val choice: DelegateChoice, val fullyDelegated: Boolean?, val detail: String) {
     val label: String
@@ -49,6 +49,12 @@ class ModelMismatchException(message: String) : Exception(message)
 
 class InferenceResult(val outputs: List<FloatArray>, val micros: Long)
 
+/**
+ * One interpreter with the app's input and output buffers.  [timedIteration] is the benchmark's
+ * timed region, the same on host, Android and iOS (see the project README): copy the prepared input
+ * buffers into the input tensors, invoke, copy every output tensor out.  Nothing is allocated,
+ * dequantized or post-processed inside it; [outputs] decodes afterwards.
+ */
 class ModelRunner private constructor(
     private val interpreter: Interpreter,
     private val gpuDelegate: GpuDelegate?,
@@ -62,30 +68,58 @@ class ModelRunner private constructor(
         ByteBuffer.allocateDirect(outputTensor(interpreter, signature, i).numBytes()).order(ByteOrder.nativeOrder())
     }
 
-    /** Runs the model once on [inputs] (one buffer per input tensor) and returns dequantized outputs. */
-    fun run(inputs: Array<ByteBuffer>): InferenceResult {
-        outputBuffers.forEach { it.rewind() }
-        inputs.forEach { it.rewind() }
-        val start = SystemClock.elapsedRealtimeNanos()
+    // Built once: by name when the model has the signature (the ModelSpec's tensor names are the
+    // signature's names), else by tensor index.
+    private val feeds = HashMap<String, Any>()
+    private val fetches = HashMap<String, Any>()
+    private val indexFetches = HashMap<Int, Any>()
+    private var inputs: Array<ByteBuffer> = emptyArray()
+    private var positional: Array<Any> = emptyArray()
+
+    init {
+        ModelConfig.OUTPUTS.forEachIndexed { i, info -> fetches[info.name] = outputBuffers[i] }
+        outputBuffers.forEachIndexed { i, buffer -> indexFetches[i] = buffer }
+    }
+
+    /** Prepares [inputs] (one buffer per input tensor) for the following [timedIteration]s. */
+    fun bind(inputs: Array<ByteBuffer>) {
+        require(inputs.size == ModelConfig.INPUTS.size) { "${inputs.size} input buffers for ${ModelConfig.INPUTS.size} inputs" }
+        this.inputs = inputs
+        ModelConfig.INPUTS.forEachIndexed { i, info -> feeds[info.name] = inputs[i] }
+        positional = Array(inputs.size) { inputs[it] }
+    }
+
+    /** One timed iteration on the bound inputs; returns its duration in microseconds. */
+    fun timedIteration(): Long {
+        for (b in inputs) b.rewind()
+        for (b in outputBuffers) b.rewind()
+        val start = System.nanoTime()
         if (signature != null) {
-            // By name: the ModelSpec's tensor names are the signature's names.
-            val feeds = HashMap<String, Any>()
-            val fetches = HashMap<String, Any>()
-            ModelConfig.INPUTS.forEachIndexed { i, info -> feeds[info.name] = inputs[i] }
-            ModelConfig.OUTPUTS.forEachIndexed { i, info -> fetches[info.name] = outputBuffers[i] }
             interpreter.runSignature(feeds, fetches, signature)
         } else {
-            val fetches = HashMap<Int, Any>()
-            outputBuffers.forEachIndexed { i, buffer -> fetches[i] = buffer }
-            @Suppress("UNCHECKED_CAST")
-            interpreter.runForMultipleInputsOutputs(inputs as Array<Any>, fetches)
+            interpreter.runForMultipleInputsOutputs(positional, indexFetches)
         }
-        val micros = (SystemClock.elapsedRealtimeNanos() - start) / 1000
-        val decoded = outputBuffers.mapIndexed { i, buffer ->
-            buffer.rewind()
-            TensorCodec.decode(buffer, ModelConfig.OUTPUTS[i])
-        }
-        return InferenceResult(decoded, micros)
+        return (System.nanoTime() - start) / 1000
+    }
+
+    /** The outputs of the last iteration, dequantized. */
+    fun outputs(): List<FloatArray> = outputBuffers.mapIndexed { i, buffer ->
+        buffer.rewind()
+        TensorCodec.decode(buffer, ModelConfig.OUTPUTS[i])
+    }
+
+    /** The raw bytes of output [i] after the last iteration (what the model wrote). */
+    fun outputBytes(i: Int): ByteArray {
+        val buffer = outputBuffers[i].duplicate()
+        buffer.rewind()
+        return ByteArray(buffer.remaining()).also { buffer.get(it) }
+    }
+
+    /** Runs the model once on [inputs] (one buffer per input tensor) and returns dequantized outputs. */
+    fun run(inputs: Array<ByteBuffer>): InferenceResult {
+        bind(inputs)
+        val micros = timedIteration()
+        return InferenceResult(outputs(), micros)
     }
 
     override fun close() {
@@ -103,9 +137,15 @@ class ModelRunner private constructor(
             }
         }
 
+        /** Opens the app's model: init_us covers loading it, creating the interpreter and allocating tensors. */
         fun open(context: Context, choice: DelegateChoice): ModelRunner {
-            val model = mapModel(context)
-            val start = SystemClock.elapsedRealtimeNanos()
+            val start = System.nanoTime()
+            return open(mapModel(context), choice, start)
+        }
+
+        /** Opens [model] (the bytes of a .tflite file); [start] is when loading it began (System.nanoTime). */
+        fun open(model: ByteBuffer, choice: DelegateChoice, start: Long = System.nanoTime()): ModelRunner {
+            val createdAtMillis = System.currentTimeMillis()
             val options = Interpreter.Options()
             var gpu: GpuDelegate? = null
             if (choice.accelerator == Accelerator.GPU) {
@@ -140,15 +180,16 @@ class ModelRunner private constructor(
                 }
                 throw e
             }
-            val initMicros = (SystemClock.elapsedRealtimeNanos() - start) / 1000
             try {
+                interpreter.allocateTensors()
                 checkSignature(interpreter)
-            } catch (e: ModelMismatchException) {
+            } catch (e: Exception) {
                 interpreter.close()
                 gpu?.close()
                 throw e
             }
-            val status = if (gpu == null) DelegateStatus(choice, null, "") else gpuStatus(choice)
+            val initMicros = (System.nanoTime() - start) / 1000
+            val status = if (gpu == null) DelegateStatus(choice, null, "") else gpuStatus(choice, readOwnLog(createdAtMillis))
             return ModelRunner(interpreter, gpu, status, initMicros)
         }
 
@@ -193,22 +234,32 @@ class ModelRunner private constructor(
             else -> throw ModelMismatchException("unsupported dtype $dtype")
         }
 
-        private val REPLACING = Regex("""Replacing (\d+) out of (\d+) node\(s\) with delegate""")
+        /** The GPU delegate's own line; XNNPACK writes the same sentence naming TfLiteXNNPackDelegate. */
+        private val GPU_REPLACING = Regex("""Replacing (\d+) out of (\d+) node\(s\) with delegate \(TfLiteGpuDelegate""")
 
-        /** Reads how many operations LiteRT handed to the GPU from this process's own log. */
-        private fun gpuStatus(choice: DelegateChoice): DelegateStatus {
-            val lines = try {
-                val process = ProcessBuilder("logcat", "-d", "-v", "raw", "--pid=${Process.myPid()}", "-t", "400")
-                    .redirectErrorStream(true)
-                    .start()
-                val text = process.inputStream.bufferedReader().use { it.readText() }
-                process.waitFor()
-                text.lines()
-            } catch (e: Exception) {
-                return DelegateStatus(choice, null, "could not read the runtime log: ${e.message}")
-            }
-            val match = lines.asReversed().firstNotNullOfOrNull { REPLACING.find(it) }
-                ?: return DelegateStatus(choice, null, "the runtime did not report how many operations it delegated")
+        /** This process's log lines since [sinceMillis] (epoch ms), or the reason they cannot be read. */
+        private fun readOwnLog(sinceMillis: Long): Result<List<String>> = try {
+            val since = String.format(java.util.Locale.ROOT, "%d.%03d", sinceMillis / 1000, sinceMillis % 1000)
+            val process = ProcessBuilder("logcat", "-d", "-v", "raw", "--pid=${Process.myPid()}", "-T", since)
+                .redirectErrorStream(true)
+                .start()
+            val text = process.inputStream.bufferedReader().use { it.readText() }
+            process.waitFor()
+            Result.success(text.lines())
+        } catch (e: Exception) {
+            Result.failure(e)
+        }
+
+        /**
+         * How many operations the GPU delegate took, from the log lines written while its interpreter
+         * was created.  Only the GPU delegate's own line counts: other delegates (the XNNPACK
+         * interpreter the benchmark creates just before) log the same sentence, and the GPU delegate
+         * logs nothing when it takes no operation, so no line means "not confirmed", never "all".
+         */
+        fun gpuStatus(choice: DelegateChoice, log: Result<List<String>>): DelegateStatus {
+            val lines = log.getOrElse { e -> return DelegateStatus(choice, null, "could not read the runtime log: ${e.message}") }
+            val match = lines.asReversed().firstNotNullOfOrNull { GPU_REPLACING.find(it) }
+                ?: return DelegateStatus(choice, null, "the GPU delegate did not report taking any operation")
             val delegated = match.groupValues[1].toInt()
             val total = match.groupValues[2].toInt()
             return if (delegated == total) {

@@ -90,6 +90,12 @@ object Results {
             .map { Scored(label(labels, it), counts[it].toFloat() / pixels) }
     }
 
+    /** The class of every pixel of a segmentation output [1, H, W, C] (row by row). */
+    fun classMap(output: FloatArray, info: TensorInfo): IntArray {
+        val c = info.shape[3]
+        return IntArray(output.size / c) { classAt(output, it, c) }
+    }
+
     /** The class of pixel [p]: argmax over its [c] channels, or a 0.5 threshold for one channel. */
     private fun classAt(output: FloatArray, p: Int, c: Int): Int {
         val base = p * c

@@ -2,7 +2,6 @@
 package com.example.digitsdemo
 
 import android.graphics.Bitmap
-import android.graphics.Color
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
 import kotlin.math.roundToInt
@@ -61,37 +60,27 @@ object TensorCodec {
         return out
     }
 
+    /** A bitmap's pixels as [ArgbImage] (not premultiplied, as Bitmap.getPixels returns them). */
+    fun argbOf(bitmap: Bitmap): ArgbImage {
+        val pixels = IntArray(bitmap.width * bitmap.height)
+        bitmap.getPixels(pixels, 0, bitmap.width, 0, 0, bitmap.width, bitmap.height)
+        return ArgbImage(bitmap.width, bitmap.height, pixels)
+    }
+
     /**
-     * The model's image input from a bitmap: resized to IMAGE_WIDTH x IMAGE_HEIGHT, channels in
-     * RGB order (grayscale = luminance), then (pixel - mean) / std only where the model does not
-     * normalize itself.
+     * The model's image input from decoded pixels: upright per EXIF [orientation], in the input's
+     * channels, area-averaged to IMAGE_WIDTH x IMAGE_HEIGHT ([ImageInput]), then (pixel - mean) / std
+     * only where the model does not normalize itself, then quantized when the tensor is.
      */
-    fun fromBitmap(bitmap: Bitmap): Array<ByteBuffer> {
+    fun fromImage(image: ArgbImage, orientation: Int = 1): Array<ByteBuffer> {
         val width = ModelConfig.IMAGE_WIDTH
         val height = ModelConfig.IMAGE_HEIGHT
         val channels = ModelConfig.IMAGE_CHANNELS
         check(width > 0 && height > 0) { "this model has no image input" }
-        val scaled = Bitmap.createScaledBitmap(bitmap, width, height, true)
-        val pixels = IntArray(width * height)
-        scaled.getPixels(pixels, 0, width, 0, 0, width, height)
-        val values = FloatArray(width * height * channels)
-        var k = 0
-        for (p in pixels) {
-            val r = Color.red(p).toFloat()
-            val g = Color.green(p).toFloat()
-            val b = Color.blue(p).toFloat()
-            val rgba = when (channels) {
-                1 -> floatArrayOf(0.299f * r + 0.587f * g + 0.114f * b)
-                3 -> floatArrayOf(r, g, b)
-                else -> floatArrayOf(r, g, b, Color.alpha(p).toFloat())
-            }
-            for (c in 0 until channels) {
-                values[k++] = if (ModelConfig.NORMALIZE_IN_APP) {
-                    (rgba[c] - ModelConfig.PIXEL_MEAN[c]) / ModelConfig.PIXEL_STD[c]
-                } else {
-                    rgba[c]
-                }
-            }
+        val pixels = ImageInput.modelPixels(image, orientation, width, height, channels)
+        val values = FloatArray(pixels.size) { k ->
+            val c = k % channels
+            if (ModelConfig.NORMALIZE_IN_APP) (pixels[k] - ModelConfig.PIXEL_MEAN[c]) / ModelConfig.PIXEL_STD[c] else pixels[k].toFloat()
         }
         return arrayOf(encode(values, ModelConfig.INPUTS[0]))
     }
@@ -103,35 +92,39 @@ object TensorCodec {
         return arrayOf(encode(values, info))
     }
 
-    /** Token ids for a text input, padded with 0 or cut to the input's length. */
+    /** Token ids for a text input, padded with 0 on the model's side ("pre" or "post") or cut to its length. */
     fun fromTokens(tokens: IntArray): Array<ByteBuffer> {
         val info = ModelConfig.INPUTS[0]
-        val values = FloatArray(info.elements) { i -> if (i < tokens.size) tokens[i].toFloat() else 0f }
-        return arrayOf(encode(values, info))
+        val ids = Tokenizer.pad(tokens, info.elements)
+        return arrayOf(encode(FloatArray(ids.size) { ids[it].toFloat() }, info))
     }
 
+    /** 16-bit PCM (what AudioRecord delivers) as samples in [-1, 1). */
+    fun pcmToFloat(pcm: ShortArray, count: Int = pcm.size): FloatArray = FloatArray(count) { pcm[it] / 32768f }
+
     /**
-     * A deterministic test input for every input tensor: values spread over the range the tensor
-     * takes (0..255 for image-like inputs, -1..1 otherwise).  Used by the benchmark and by models
-     * without an image, text or audio input.
+     * The benchmark's input, the same on host, Android and iOS (see the project README): for flat
+     * element index i, v = (i * 7919) mod 256; float32 gets v / 255, uint8 v, int8 v - 128, and
+     * int32/int64/int16/bool v mod 2.  These are the tensor's stored values (no quantization step).
+     * Also the input of "Run test input" for models without an image, text or audio input.
      */
-    fun testInputs(seed: Long = 42L): Array<ByteBuffer> {
-        val random = java.util.Random(seed)
-        return Array(ModelConfig.INPUTS.size) { n ->
-            val info = ModelConfig.INPUTS[n]
-            val imageLike = n == 0 && ModelConfig.IMAGE_CHANNELS > 0
-            val values = FloatArray(info.elements) {
-                when {
-                    info.dtype == "bool" -> if (random.nextBoolean()) 1f else 0f
-                    info.dtype == "int32" || info.dtype == "int64" -> random.nextInt(ModelConfig.TEXT_HASH_BUCKETS).toFloat()
-                    imageLike -> {
-                        val pixel = random.nextInt(256).toFloat()
-                        if (ModelConfig.NORMALIZE_IN_APP) (pixel - ModelConfig.PIXEL_MEAN[0]) / ModelConfig.PIXEL_STD[0] else pixel
-                    }
-                    else -> random.nextFloat() * 2f - 1f
-                }
+    fun benchInputs(): Array<ByteBuffer> = Array(ModelConfig.INPUTS.size) { n ->
+        val info = ModelConfig.INPUTS[n]
+        val buffer = allocate(info)
+        for (i in 0 until info.elements) {
+            val v = ((i.toLong() * 7919L) % 256L).toInt()
+            when (info.dtype) {
+                "float32" -> buffer.putFloat(v / 255f)
+                "uint8" -> buffer.put(v.toByte())
+                "int8" -> buffer.put((v - 128).toByte())
+                "int32" -> buffer.putInt(v % 2)
+                "int64" -> buffer.putLong((v % 2).toLong())
+                "int16" -> buffer.putShort((v % 2).toShort())
+                "bool" -> buffer.put((v % 2).toByte())
+                else -> throw IllegalArgumentException("cannot feed dtype ${info.dtype}")
             }
-            encode(values, info)
         }
+        buffer.rewind()
+        buffer
     }
 }

@@ -3,6 +3,7 @@ package com.example.digitsdemo
 
 import android.content.Context
 import java.io.IOException
+import java.io.InputStream
 import java.util.Locale
 
 /**
@@ -10,6 +11,8 @@ import java.util.Locale
  * model's metadata: one token per line, or "token id" per line) words are looked up, unknown words
  * map to <UNKNOWN>/[UNK], and <START> is prepended when the vocabulary has it.  Without one, words
  * are hashed into [1, TEXT_HASH_BUCKETS): replace this with the model's own tokenizer.
+ * [pad] fits the ids to the input's length: id 0 before ("pre") or after ("post") the tokens as
+ * ModelConfig.TEXT_PADDING says; a longer text keeps its first tokens.
  */
 object Tokenizer {
     const val VOCAB_FILE = "vocab.txt"
@@ -17,13 +20,17 @@ object Tokenizer {
     private var vocabulary: Map<String, Int>? = null
 
     /** Reads assets/vocab.txt when the app ships one; returns whether it did. */
-    fun load(context: Context): Boolean {
-        vocabulary = try {
-            context.assets.open(VOCAB_FILE).bufferedReader(Charsets.UTF_8).useLines { lines -> parse(lines) }
-        } catch (e: IOException) {
-            null
-        }
-        return vocabulary != null
+    fun load(context: Context): Boolean = try {
+        context.assets.open(VOCAB_FILE).use { load(it) }
+    } catch (e: IOException) {
+        vocabulary = null
+        false
+    }
+
+    /** Reads a vocabulary ("token" or "token id" per line). */
+    fun load(stream: InputStream): Boolean {
+        vocabulary = stream.bufferedReader(Charsets.UTF_8).useLines { lines -> parse(lines) }
+        return true
     }
 
     private fun parse(lines: Sequence<String>): Map<String, Int> {
@@ -43,5 +50,17 @@ object Tokenizer {
         val unknown = vocab["<UNKNOWN>"] ?: vocab["[UNK]"] ?: 0
         val start = listOfNotNull(vocab["<START>"])
         return (start + words.map { vocab[it] ?: unknown }).toIntArray()
+    }
+
+    /** [ids] fitted to [length]: padded with 0 on the TEXT_PADDING side, or cut after the first [length]. */
+    fun pad(ids: IntArray, length: Int, padding: String = ModelConfig.TEXT_PADDING): IntArray {
+        val kept = if (ids.size > length) ids.copyOf(length) else ids
+        val fill = length - kept.size
+        return IntArray(length) { i ->
+            when {
+                padding == "pre" -> if (i < fill) 0 else kept[i - fill]
+                else -> if (i < kept.size) kept[i] else 0
+            }
+        }
     }
 }

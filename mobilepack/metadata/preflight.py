@@ -1,0 +1,72 @@
+"""Metadata checks that run before conversion (fail fast).
+
+``build`` writes metadata after converting every variant; a missing normalization, a
+label count that does not match the model, a task that does not fit its tensors or a
+float "token id" input would otherwise surface only after minutes of conversion.
+:func:`for_build` runs the same checks :func:`mobilepack.metadata.attach` makes:
+
+* a ``.tflite`` source: at once, by attaching the metadata to its bytes in memory (the
+  real writer, so the verdict cannot differ);
+* a SavedModel/Keras source: on the loaded model's tensors (the returned callable, which
+  ``pipeline.convert_into`` calls right after loading, before export and conversion).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from mobilepack.errors import UsageError
+from mobilepack.model.flatbuffer import FbTensor
+from mobilepack.model.spec import ModelSpec, Task
+
+
+def _fb_tensors(tensors) -> tuple[FbTensor, ...]:
+    """TensorSpecs as the flatbuffer tensors the task detection reads."""
+    return tuple(FbTensor(index=i, name=t.name, type=t.dtype.upper(), shape=tuple(t.shape),
+                          shape_signature=t.shape_signature, buffer=0, quantization=None, is_variable=False)
+                 for i, t in enumerate(tensors))
+
+
+def check_spec(spec: ModelSpec, md: dict[str, Any], labels: tuple[str, ...], *, norm_source: str) -> None:
+    """What ``attach`` would refuse for this model, from its tensors alone."""
+    from mobilepack.metadata.labels import check_count, check_labels
+    from mobilepack.metadata.tasks import IMAGE_TASKS, class_count
+    from mobilepack.metadata.writer import _resolve_normalization, check_text_inputs, choose_task
+    from mobilepack.model.normalization import from_flags
+
+    inputs, outputs = _fb_tensors(spec.inputs), _fb_tensors(spec.outputs)
+    task, _, _ = choose_task(md.get("task"), inputs, outputs, spec=spec, existing=None)
+    if task in IMAGE_TASKS and not (len(inputs) == 1 and len(inputs[0].shape) == 4):
+        from mobilepack.errors import InputError
+
+        raise InputError(f"{task.value} needs one 4-D image input; this model has "
+                         f"{', '.join(f'{t.name}{list(t.shape)}' for t in inputs)}", "use --task generic")
+    if task == Task.TEXT_CLASSIFICATION:
+        check_text_inputs(inputs)
+        if not md.get("vocab"):
+            raise UsageError("text_classification needs a vocabulary", "pass --vocab FILE (one token per line)")
+    if task == Task.AUDIO_CLASSIFICATION and not md.get("sample_rate"):
+        raise UsageError("audio_classification needs the sample rate", "pass --sample-rate HZ, e.g. 16000")
+    if labels:
+        if task == Task.GENERIC:
+            raise UsageError("labels need a classification, detection or segmentation task, not generic",
+                             "pass --task, or drop --labels")
+        classes, tensor = class_count(task, outputs)
+        check_count(check_labels(labels), classes, tensor=tensor)
+    explicit = from_flags(md.get("mean"), md.get("std"), source=norm_source)
+    _resolve_normalization(task, inputs, explicit=explicit, spec=spec, existing=None)
+
+
+def for_build(source: Any, md: dict[str, Any], labels: tuple[str, ...], plan) -> Callable[[ModelSpec], None]:
+    """Check a .tflite source now; return the check for a source that must be loaded first."""
+    if isinstance(source, (str, Path)) and str(source).lower().endswith(".tflite") and Path(source).is_file():
+        from mobilepack.metadata import attach
+        from mobilepack.model.normalization import from_flags
+
+        attach(Path(source).read_bytes(), task=md.get("task"), labels=labels or None,
+               normalization=from_flags(md.get("mean"), md.get("std"), source=plan.normalization_source),
+               score_threshold=md.get("score_threshold"), vocab=md.get("vocab"), tokenizer=md.get("tokenizer"),
+               sample_rate=md.get("sample_rate"), channels=md.get("channels") or 1)
+        return lambda spec: None
+    return lambda spec: check_spec(spec, md, labels, norm_source=plan.normalization_source)

@@ -1,0 +1,506 @@
+"""The generated Android app's own Kotlin, executed on a JVM against the real LiteRT runtime, agrees
+with Python sample by sample.
+
+What runs: every task's rendered project (image classification with uint8 I/O, the same with int8
+I/O, detection, segmentation, text, audio, generic) compiled by test_android_checks.py's single
+kotlinc run (against the real ``org.tensorflow.lite`` 2.16.1 and ``android-all`` jars) together
+with a probe (tests/jvm/AppProbe.kt).  One JVM per project processes all its samples through the
+app's ImageInput / TensorCodec / Tokenizer / ModelRunner / Results.  The model is computed by
+ai-edge-litert in a child process: the test-only stand-in for the ``org.tensorflow.lite`` classes
+(tests/jvm/standin) replaces only the JNI bridge that cannot load off Android.
+
+Why pure-Kotlin preprocessing rather than Robolectric's native graphics: everything after the
+decoded ARGB pixels (EXIF orientation, channel conversion, the area-average resize, normalization,
+quantization) is plain Kotlin in ImageInput.kt/TensorCodec.kt that the app calls and this test
+drives; Python's reader (mobilepack/data/readers.py) implements the same integer arithmetic, so
+both agree to the bit, and no Robolectric sandbox (dozens of jars, minutes of start-up) is needed.
+The one platform step left, JPEG/PNG decoding, is javax.imageio here and BitmapFactory on a device;
+both are IJG-compatible decoders (libjpeg-turbo on Android and in Pillow), which this test checks
+against Pillow too (the input bytes would differ otherwise).
+
+Asserted per sample: input tensor bytes equal Python's (≤ 1 quantization step where rounding
+differs; float inputs to 1e-6), top-1 label identical, detection classes identical with box IoU ≥
+0.99, masks ≥ 0.99 pixel agreement, text/audio top-1 identical, generic outputs equal.  Two
+deliberately broken templates (red/blue swapped, zero point subtracted) make these checks fail.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import DIGITS, require
+from tests.jvm.execution import compile_standin, find_java, run_probe
+from tests.test_android_checks import BROKEN, INT8, JARS, KOTLINC, TASKS, TEXT_VOCAB, render_all, task_inputs
+
+IMAGE_PROJECTS = ("image_classification", INT8, "object_detection", "image_segmentation")
+PROJECTS = (*TASKS, INT8)
+
+# Log lines as LiteRT writes them (tensorflow/lite/core/subgraph.cc), for the GPU status checks.
+XNNPACK_LINE = "INFO: Replacing 7 out of 7 node(s) with delegate (TfLiteXNNPackDelegate) node, yielding 1 partitions for the whole graph."
+GPU_LOGS = {
+    # The benchmark's XNNPACK interpreter logs just before; the GPU delegate took nothing and said nothing.
+    "xnnpack_only": ["INFO: Created TensorFlow Lite XNNPACK delegate for CPU.", XNNPACK_LINE],
+    "gpu_partial": [XNNPACK_LINE, "INFO: Replacing 5 out of 7 node(s) with delegate (TfLiteGpuDelegateV2) node, yielding 2 partitions for the whole graph."],
+    "gpu_full": ["INFO: Replacing 7 out of 7 node(s) with delegate (TfLiteGpuDelegateV2) node, yielding 1 partitions for the whole graph."],
+    "gpu_then_xnnpack": ["INFO: Replacing 5 out of 7 node(s) with delegate (TfLiteGpuDelegateV2) node, yielding 2 partitions for the whole graph.", XNNPACK_LINE],
+}
+TEXTS = ("good film", "a bad, BAD film!", "good good good bad film film", "nothing known here", "it's good",
+         "good " * 20)
+
+
+# --- samples ---------------------------------------------------------------------------------------
+
+def _asymmetric(h: int, w: int) -> np.ndarray:
+    """An RGB picture whose every rotation/mirror and channel swap looks different."""
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.stack([x * 255 // max(w - 1, 1), y * 255 // max(h - 1, 1), (x + 2 * y) % 256], -1).astype(np.uint8)
+    img[: h // 3, : w // 4] = (250, 30, 10)       # a red block in the top-left corner
+    return img
+
+
+def _exif(orientation: int):
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif
+
+
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory):
+    """Images (PNG, EXIF-rotated JPEG and PNG, a large photo), PCM clips and texts."""
+    from PIL import Image
+
+    d = tmp_path_factory.mktemp("jvm-samples")
+    rng = np.random.default_rng(7)
+    images = [DIGITS / "samples" / "3_three.png", DIGITS / "samples" / "7_seven.png"]
+    Image.fromarray(_asymmetric(30, 48)).save(d / "exif6.jpg", quality=92, exif=_exif(6))
+    Image.fromarray(_asymmetric(24, 40)).save(d / "exif3.png", exif=_exif(3))
+    Image.fromarray(_asymmetric(40, 24)).save(d / "exif8.jpg", quality=92, exif=_exif(8))
+    h, w = 1200, 1600
+    y, x = np.mgrid[0:h, 0:w]
+    photo = np.stack([x * 255 / w, y * 255 / h, ((x // 3) % 2) * 255.0], -1) + rng.normal(0, 12, (h, w, 3))
+    Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).save(d / "large_photo.jpg", quality=90)
+    images += [d / "exif6.jpg", d / "exif3.png", d / "exif8.jpg", d / "large_photo.jpg"]
+
+    clips = []
+    t = np.arange(1600) / 16000.0
+    for name, wave in (("tone", 0.5 * np.sin(2 * np.pi * 440 * t)), ("noise", rng.uniform(-0.8, 0.8, 1600)),
+                       ("short", 0.3 * np.sin(2 * np.pi * 1000 * t[:1000])), ("long", rng.uniform(-0.2, 0.2, 2400)),
+                       ("chirp", 0.7 * np.sin(2 * np.pi * (200 + 3000 * t) * t))):
+        pcm = np.clip(np.round(wave * 32767), -32768, 32767).astype("<i2")
+        (d / f"{name}.pcm").write_bytes(pcm.tobytes())
+        clips.append(d / f"{name}.pcm")
+    gpu_logs = d / "gpu_logs.json"
+    gpu_logs.write_text(json.dumps(GPU_LOGS), encoding="utf-8")
+    return {"images": images, "clips": clips, "texts": TEXTS, "gpu_logs": gpu_logs}
+
+
+# --- Python's side ---------------------------------------------------------------------------------
+
+def _details(model: bytes):
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=model)
+    runner = it.get_signature_runner("serving_default")
+    return it, runner, runner.get_input_details(), runner.get_output_details()
+
+
+def quantize(x: np.ndarray, d: dict) -> np.ndarray:
+    """Real values to the tensor's dtype, as mobilepack's SignatureSession feeds them."""
+    dtype = np.dtype(d["dtype"])
+    scale, zp = d["quantization"]
+    if np.issubdtype(dtype, np.integer) and scale:
+        info = np.iinfo(dtype)
+        x = np.clip(np.rint(x.astype(np.float64) / scale + zp), info.min, info.max)
+    return np.asarray(x).astype(dtype).reshape(d["shape"])
+
+
+def dequantize(y: np.ndarray, d: dict) -> np.ndarray:
+    scale, zp = d["quantization"]
+    return (y.astype(np.float32) - zp) * np.float32(scale) if np.issubdtype(y.dtype, np.integer) and scale else y.astype(np.float32)
+
+
+def bench_pattern(d: dict) -> bytes:
+    """The shared benchmark input (rules: v = (i * 7919) mod 256 ...), from its definition."""
+    n = int(np.prod(d["shape"]))
+    v = (np.arange(n, dtype=np.int64) * 7919) % 256
+    dtype = np.dtype(d["dtype"])
+    if dtype == np.float32:
+        x = (v / 255.0).astype(np.float32)
+    elif dtype == np.uint8:
+        x = v.astype(np.uint8)
+    elif dtype == np.int8:
+        x = (v - 128).astype(np.int8)
+    else:
+        x = (v % 2).astype(dtype)
+    return x.astype(dtype.newbyteorder("<")).tobytes()
+
+
+def reference_tokens(text: str, length: int, padding: str) -> list[int]:
+    """Python's tokenizer of the same vocabulary: lower-case words, <START>, <UNKNOWN>, 0-padding."""
+    vocab = {w: int(i) for w, i in (line.split() for line in TEXT_VOCAB.splitlines())}
+    words = re.findall(r"(?:[^\W_]|')+", text.lower())
+    ids = ([vocab["<START>"]] + [vocab.get(w, vocab["<UNKNOWN>"]) for w in words])[:length]
+    pad = [0] * (length - len(ids))
+    return pad + ids if padding == "pre" else ids + pad
+
+
+def label(labels, i: int) -> str:
+    return labels[i] if 0 <= i < len(labels) and labels[i] else f"class {i}"
+
+
+def python_side(name: str, model: bytes, project: Path, kind: str, sample) -> dict:
+    """Python's input tensor and decoded answer for one sample."""
+    from mobilepack.data.readers import load_image
+
+    task = "image_classification" if name in (INT8, *BROKEN) else name
+    it, runner, ins, outs = _details(model)
+    (in_name, d), = ins.items() if len(ins) == 1 else ((None, None),)
+    if kind == "image":
+        spec = task_inputs(task, model).spec
+        _, h, w, c = d["shape"]
+        x = quantize(spec.normalization.apply(load_image(sample, h, w, c)), d)
+        feeds = {in_name: x}
+    elif kind == "text":
+        feeds = {in_name: quantize(np.asarray(reference_tokens(sample, int(np.prod(d["shape"])), "post")), d)}
+    elif kind == "audio":
+        pcm = np.frombuffer(Path(sample).read_bytes(), "<i2")
+        n = int(np.prod(d["shape"]))
+        wave = np.zeros(n, np.float32)
+        wave[: min(n, len(pcm))] = pcm[:n] / np.float32(32768)
+        feeds = {in_name: quantize(wave, d)}
+    else:
+        feeds = {k: np.frombuffer(bench_pattern(v), np.dtype(v["dtype"])).reshape(v["shape"]) for k, v in ins.items()}
+    raw = runner(**feeds)
+    values = {k: dequantize(np.asarray(v), outs[k]) for k, v in raw.items()}
+    return {"inputs": feeds, "outputs": values, "input_details": ins}
+
+
+# --- running the app --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory):
+    """The Android checks' projects, compiled once per session (shared with test_android_checks.py)."""
+    return render_all(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def jvm(rendered, tmp_path_factory):
+    base, _, checks, _ = rendered
+    java = find_java(21)
+    require(java is not None, "a JDK 21+ is needed to run android-all 16 (Java 21 bytecode): set MOBILEPACK_JAVA "
+                              "or install one under /usr/lib/jvm (tests/setup/setup-android.sh)")
+    android_all = JARS / "android-all-16-robolectric-13921718.jar"
+    standin = compile_standin(java, android_all, tmp_path_factory.mktemp("standin"))
+    classpath = [standin, base / "work" / "classes", KOTLINC.parent.parent / "lib" / "kotlin-stdlib.jar", android_all]
+    return java, classpath
+
+
+def _job(name: str, project: Path, samples: dict) -> tuple[dict, str, list]:
+    assets = project / "app" / "src" / "main" / "assets"
+    job = {"model": str(assets / "model.tflite"), "labels": str(assets / "labels.txt"), "samples": []}
+    if name in IMAGE_PROJECTS or name in BROKEN:
+        from PIL import Image, ImageOps
+
+        kind, items = "image", samples["images"]
+        for p in items:
+            with Image.open(p) as img:
+                upright = ImageOps.exif_transpose(img)
+                job["samples"].append({"kind": "image", "path": str(p), "width": upright.width, "height": upright.height})
+    elif name == "text_classification":
+        kind, items = "text", list(samples["texts"])
+        job["vocab"] = str(assets / "vocab.txt")
+        job["samples"] = [{"kind": "text", "text": t} for t in items]
+    elif name == "audio_classification":
+        kind, items = "audio", samples["clips"]
+        job["samples"] = [{"kind": "audio", "path": str(p)} for p in items]
+    else:
+        kind, items = "tensor", [None]
+        job["samples"] = [{"kind": "tensor"}]
+        job["defects"] = True
+    return job, kind, items
+
+
+@pytest.fixture(scope="session")
+def executed(rendered, jvm, samples, tmp_path_factory):
+    """{project: (app's report, kind, [(sample, Python's side)])}: one JVM run per project."""
+    _, projects, checks, model_bytes = rendered
+    java, classpath = jvm
+    work = tmp_path_factory.mktemp("jvm-runs")
+    out = {}
+    for name in (*PROJECTS, *BROKEN):
+        assert checks[name].kotlin_errors == [] and checks[name].aapt_rc == 0, (name, checks[name].kotlin_errors)
+        job, kind, items = _job(name, projects[name], samples)
+        report = run_probe(java, classpath, projects[name], job, work / name, gpu_logs=samples["gpu_logs"])
+        model = (projects[name] / "app/src/main/assets/model.tflite").read_bytes()
+        out[name] = (report, kind, job, [(item, python_side(name, model, projects[name], kind, item)) for item in items])
+    return out
+
+
+def _app_inputs(app: dict, ins: dict) -> dict:
+    return {k: np.frombuffer(base64.b64decode(b), np.dtype(d["dtype"]).newbyteorder("<")).reshape(d["shape"])
+            for (k, d), b in zip(sorted(ins.items()), app["inputs"])}
+
+
+def input_problems(app: dict, py: dict) -> list[str]:
+    """Differences between the app's input tensors and Python's beyond one quantization step."""
+    problems = []
+    for name, app_x in _app_inputs(app, py["input_details"]).items():
+        py_x = py["inputs"][name]
+        if np.issubdtype(py_x.dtype, np.integer):
+            diff = int(np.abs(app_x.astype(np.int64) - py_x.astype(np.int64)).max())
+            if diff > 1:
+                problems.append(f"{name}: integer input differs by up to {diff} steps")
+        elif not np.allclose(app_x, py_x, rtol=1e-6, atol=1e-6):
+            problems.append(f"{name}: float input differs by up to {float(np.abs(app_x - py_x).max())}")
+    return problems
+
+
+def _iou(a, b) -> float:
+    """IoU of two boxes given as corners (left, top, right, bottom); a random tiny detector may give
+    corners in either order, so each box is first spanned by its corners."""
+    a = (min(a[0], a[2]), min(a[1], a[3]), max(a[0], a[2]), max(a[1], a[3]))
+    b = (min(b[0], b[2]), min(b[1], b[3]), max(b[0], b[2]), max(b[1], b[3]))
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    if union <= 0:
+        return 1.0 if np.allclose(a, b, atol=1e-3) else 0.0
+    return inter / union
+
+
+def answer_problems(name: str, app: dict, py: dict, labels: list[str], sample: dict) -> list[str]:
+    """Differences between the app's decoded answer and Python's (per task's criterion)."""
+    outs = py["outputs"]
+    decoded = app["decoded"]
+    task = "image_classification" if name in (INT8, *BROKEN) else name
+    if task in ("image_classification", "text_classification", "audio_classification"):
+        (scores,) = outs.values()
+        want = label(labels, int(np.argmax(scores.reshape(-1))))
+        got = decoded["top"][0][0]
+        return [] if got == want else [f"top-1 {got!r}, Python {want!r}"]
+    if task == "object_detection":
+        # The tiny detector's outputs are output_0..3 in the SSD order: boxes, classes, scores, count.
+        boxes, classes, scores, count = (outs[k].reshape(-1) for k in sorted(outs))
+        boxes = boxes.reshape(-1, 4)
+        count = min(max(int(count[0]), 0), len(scores))
+        w, h = sample["width"], sample["height"]
+        want = [(label(labels, int(classes[i])), [float(np.clip(boxes[i][1], 0, 1)) * w, float(np.clip(boxes[i][0], 0, 1)) * h,
+                                                 float(np.clip(boxes[i][3], 0, 1)) * w, float(np.clip(boxes[i][2], 0, 1)) * h])
+                for i in range(count) if scores[i] >= np.float32(0.3)]
+        got = [(d[0], d[2:]) for d in decoded["detections"]]
+        if [g[0] for g in got] != [x[0] for x in want]:
+            return [f"detections {[g[0] for g in got]}, Python {[x[0] for x in want]}"]
+        return [f"box IoU {_iou(g[1], x[1]):.3f}" for g, x in zip(got, want) if _iou(g[1], x[1]) < 0.99]
+    if task == "image_segmentation":
+        (mask,) = outs.values()
+        want = np.argmax(mask.reshape(-1, mask.shape[-1]), axis=1)
+        agree = float(np.mean(np.asarray(decoded["classes"]) == want))
+        return [] if agree >= 0.99 else [f"mask agreement {agree:.3f}"]
+    got = [np.asarray(v, np.float32) for v in decoded["values"]]
+    want = [outs[k].reshape(-1) for k in sorted(outs)]
+    return [] if all(np.allclose(g, x, rtol=1e-5, atol=1e-6) for g, x in zip(got, want)) else ["generic outputs differ"]
+
+
+def _labels(project: Path) -> list[str]:
+    path = project / "app/src/main/assets/labels.txt"
+    return path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+
+
+# --- agreement ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", PROJECTS)
+def test_app_input_tensors_equal_pythons(executed, name):
+    report, kind, job, pairs = executed[name]
+    assert len(report["samples"]) == len(pairs) >= 1
+    for app, (item, py) in zip(report["samples"], pairs):
+        assert input_problems(app, py) == [], item
+
+
+@pytest.mark.parametrize("name", PROJECTS)
+def test_app_answers_equal_pythons(executed, rendered, name):
+    _, projects, _, _ = rendered
+    report, kind, job, pairs = executed[name]
+    labels = _labels(projects[name])
+    for app, (item, py), sample in zip(report["samples"], pairs, job["samples"]):
+        assert answer_problems(name, app, py, labels, sample) == [], item
+    if name == "object_detection":   # not vacuous: boxes were found and compared
+        assert sum(len(app["decoded"]["detections"]) for app in report["samples"]) >= len(pairs)
+
+
+def test_exif_orientation_is_read_and_honoured(executed):
+    report, _, job, pairs = executed["image_classification"]
+    orientations = {Path(s["path"]).name: app["orientation"] for s, app in zip(job["samples"], report["samples"])}
+    assert orientations == {"3_three.png": 1, "7_seven.png": 1, "exif6.jpg": 6, "exif3.png": 3, "exif8.jpg": 8,
+                            "large_photo.jpg": 1}
+
+
+def test_image_inputs_are_exact_not_just_close(executed):
+    """The shared area-average resize is integer arithmetic: uint8 inputs are equal byte for byte
+    (also for the EXIF-rotated images and the 1600x1200 photo downscaled to 16x16)."""
+    report, _, _, pairs = executed["image_classification"]
+    for app, (item, py) in zip(report["samples"], pairs):
+        (name, x), = py["inputs"].items()
+        assert base64.b64decode(app["inputs"][0]) == x.tobytes(), item
+
+
+def test_the_runner_reads_what_litert_computed(executed):
+    """Equal inputs give bit-equal raw outputs: the runner's signature I/O loses nothing."""
+    for name in PROJECTS:
+        report, _, _, pairs = executed[name]
+        _, _, _, outs = _details(Path(executed[name][2]["model"]).read_bytes())
+        for app, (item, py) in zip(report["samples"], pairs):
+            if any(base64.b64decode(a) != np.ascontiguousarray(x).tobytes()
+                   for a, x in zip(app["inputs"], [py["inputs"][k] for k in sorted(py["inputs"])])):
+                continue
+            _, runner, _, _ = _details(Path(executed[name][2]["model"]).read_bytes())
+            raw = runner(**py["inputs"])
+            for i, key in enumerate(sorted(outs)):
+                assert base64.b64decode(app["outputs"][i]) == np.ascontiguousarray(raw[key]).tobytes(), (name, item, key)
+
+
+def test_tokenizer_pads_on_the_models_side(executed):
+    report, _, job, _ = executed["text_classification"]
+    for app, sample in zip(report["samples"], job["samples"]):
+        assert app["ids_post"] == reference_tokens(sample["text"], 12, "post")
+        assert app["ids_pre"] == reference_tokens(sample["text"], 12, "pre")
+    assert any(a["ids_pre"] != a["ids_post"] for a in report["samples"])
+
+
+def test_benchmark_inputs_follow_the_shared_definition(executed):
+    """Every project's benchmark input equals the definition (float32, uint8, int8 and int32 tensors)."""
+    seen = set()
+    for name in PROJECTS:
+        report = executed[name][0]
+        _, _, ins, _ = _details(Path(executed[name][2]["model"]).read_bytes())
+        for (key, d), got in zip(sorted(ins.items()), report["bench"]["inputs"]):
+            assert base64.b64decode(got) == bench_pattern(d), (name, key)
+            seen.add(np.dtype(d["dtype"]).name)
+        assert report["bench"]["first_us"] >= 0
+    assert {"float32", "uint8", "int8", "int32"} <= seen
+
+
+def test_gpu_request_without_a_gpu_is_a_clear_refusal(executed):
+    for name in PROJECTS:
+        assert "GPU delegate does not support this device" in executed[name][0]["gpu_request"]["unavailable"]
+
+
+# --- the defects a JVM can show ------------------------------------------------------------------------
+
+def test_gpu_status_reads_only_the_gpu_delegates_line(executed):
+    gpu = executed["generic"][0]["defects"]["gpu"]
+    assert gpu["xnnpack_only"]["fully_delegated"] is None          # was: true ("all operations delegated")
+    assert "all operations delegated" not in gpu["xnnpack_only"]["label"]
+    assert gpu["gpu_partial"]["fully_delegated"] is False and "5 of 7" in gpu["gpu_partial"]["label"]
+    assert gpu["gpu_then_xnnpack"]["fully_delegated"] is False     # the later XNNPACK line does not count
+    assert gpu["gpu_full"]["fully_delegated"] is True
+
+
+def test_microphone_failures_are_messages_not_crashes(executed):
+    audio = executed["generic"][0]["defects"]["audio"]
+    assert "could not be opened" in audio["uninitialized"]["message"]
+    assert "in use by another app" in audio["busy"]["message"]
+    assert "AudioRecord error -3" in audio["read_error"]["message"]
+    assert "no audio" in audio["silent"]["message"]
+    assert audio["working"]["samples"] == 1000
+    assert all("crash" not in r and r["released"] for r in audio.values())
+
+
+def test_work_after_on_destroy_is_dropped_not_rejected(executed):
+    queue = executed["generic"][0]["defects"]["queue"]
+    assert queue == {"accepted_before": True, "close_ran": True, "accepted_after": False}
+
+
+# --- the checks bite ---------------------------------------------------------------------------------
+
+def test_broken_templates_fail_the_agreement_checks(executed):
+    """Red and blue swapped: the input bytes differ (and with them the answers); the zero point
+    subtracted instead of added: every int8 input is off by 256 steps (clipped)."""
+    for name in BROKEN:
+        report, _, job, pairs = executed[name]
+        coloured = [item for item, py in pairs if (py["inputs"]["pixels"][..., 0] != py["inputs"]["pixels"][..., 2]).any()]
+        failing = [item for app, (item, py) in zip(report["samples"], pairs) if input_problems(app, py)]
+        # every sample fails, except grey ones under a red/blue swap
+        assert failing == ([item for item, _ in pairs] if name == "broken_zero_point" else coloured), name
+        assert len(coloured) >= 4
+
+
+# --- Python's reader: the same algorithm, independently checked ----------------------------------------
+
+def test_area_resize_is_the_area_average():
+    """mobilepack.data.readers.area_resize against a direct evaluation of its definition."""
+    from mobilepack.data.readers import area_resize
+
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (13, 17, 3)).astype(np.uint8)
+    for h, w in ((5, 7), (13, 17), (26, 9), (1, 1)):
+        want = np.zeros((h, w, 3), np.int64)
+        for oy in range(h):
+            for ox in range(w):
+                acc = np.zeros(3, np.int64)
+                for y in range(13):
+                    for x in range(17):
+                        wy = max(0, min((oy + 1) * 13, (y + 1) * h) - max(oy * 13, y * h))
+                        wx = max(0, min((ox + 1) * 17, (x + 1) * w) - max(ox * 17, x * w))
+                        acc += wx * wy * img[y, x].astype(np.int64)
+                want[oy, ox] = (2 * acc + 13 * 17) // (2 * 13 * 17)
+        assert (area_resize(img, h, w) == want).all(), (h, w)
+
+
+def test_reader_honours_exif_and_does_not_alias(tmp_path):
+    from PIL import Image
+
+    from mobilepack.data.readers import load_image
+
+    Image.fromarray(_asymmetric(30, 48)).save(tmp_path / "r.png", exif=_exif(6))
+    upright = load_image(tmp_path / "r.png", 48, 30, 3)
+    assert upright.shape == (48, 30, 3)
+    assert (upright == np.rot90(_asymmetric(30, 48), k=-1)).all()      # turned 90° clockwise
+    stripes = np.zeros((400, 400, 3), np.uint8)
+    stripes[:, ::2] = 255                                              # 1-px stripes: mean grey
+    Image.fromarray(stripes).save(tmp_path / "s.png")
+    small = load_image(tmp_path / "s.png", 8, 8, 3)
+    assert np.abs(small - 127.5).max() <= 0.5                          # a sampling resize gives 0 or 255
+
+
+
+def test_every_screen_pads_for_the_system_bars():
+    """targetSdk 36 is edge to edge (no JVM can lay out a window): both activities install the
+    insets listener right after setContentView, and it pads by system bars, cutout and keyboard."""
+    from tests.conftest import ROOT
+
+    java = ROOT / "android-demo/app/src/main/java/com/example/digitsdemo"
+    for activity in ("MainActivity.kt", "BenchmarkActivity.kt"):
+        text = (java / activity).read_text(encoding="utf-8")
+        assert re.search(r"setContentView\(R\.layout\.\w+\)\n\s+SystemBars\.padContent\(this\)", text), activity
+    bars = (java / "SystemBars.kt").read_text(encoding="utf-8")
+    assert "WindowInsets.Type.systemBars() or WindowInsets.Type.displayCutout() or WindowInsets.Type.ime()" in bars
+    assert "setOnApplyWindowInsetsListener" in bars and "requestApplyInsets()" in bars
+
+
+def test_agreement_figures(executed, rendered, capsys):
+    """One line per project with the measured agreement (shown with `pytest -s`/`-rA`)."""
+    _, projects, _, _ = rendered
+    lines = []
+    for name in PROJECTS:
+        report, kind, job, pairs = executed[name]
+        steps = []
+        for app, (item, py) in zip(report["samples"], pairs):
+            for key, app_x in _app_inputs(app, py["input_details"]).items():
+                py_x = py["inputs"][key]
+                steps.append(float(np.abs(app_x.astype(np.float64) - py_x.astype(np.float64)).max()))
+        problems = [p for app, (item, py), s in zip(report["samples"], pairs, job["samples"])
+                    for p in answer_problems(name, app, py, _labels(projects[name]), s)]
+        lines.append(f"{name:28s} {kind:6s} samples={len(pairs)} max|input diff|={max(steps):.3g} "
+                     f"answer mismatches={len(problems)}")
+        assert not problems
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))

