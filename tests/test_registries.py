@@ -1,7 +1,8 @@
-"""Registries carry behaviour: a quantization mode and a render target added from outside
-mobilepack (``tests/plugins/``: one module each, one ``register()`` call each) flow through
-``mobilepack.build`` end to end — conversion, validation, variant naming, bench, selection,
-rendering and the config file — with no other change to mobilepack.
+"""Registries carry behaviour: a quantization mode, a render target and a delegate added from
+outside mobilepack (``tests/plugins/``: one module each, one ``register()`` call each) flow
+through ``mobilepack.build`` end to end — conversion, validation, variant naming, bench (in
+child processes), evaluation, selection, rendering and the config file — with no other change
+to mobilepack.
 
 The plugins are executed inside a copy of each registry (``registered``), so other tests
 never see them."""
@@ -20,6 +21,7 @@ from mobilepack.conversion import quantization
 from mobilepack.errors import UsageError
 from mobilepack.evaluate.selection import Candidate, select
 from mobilepack.render import targets
+from mobilepack.runtime import delegates
 from tests import task_sources
 
 PLUGINS = Path(__file__).resolve().parent / "plugins"
@@ -29,7 +31,9 @@ def _load_plugins(mp: pytest.MonkeyPatch) -> None:
     targets.names()  # the built-in targets first, then a copy of each registry
     mp.setattr(quantization, "_REGISTRY", dict(quantization._REGISTRY))
     mp.setattr(targets, "_TARGETS", dict(targets._TARGETS))
-    for module in ("sparse_mode.py", "flutter_target.py"):
+    mp.setattr(delegates, "_REGISTRY", dict(delegates._REGISTRY))
+    mp.setattr(delegates, "_OPENERS", dict(delegates._OPENERS))
+    for module in ("sparse_mode.py", "flutter_target.py", "plain_cpu_delegate.py"):
         runpy.run_path(str(PLUGINS / module))
 
 
@@ -50,6 +54,44 @@ def plugin_build(tmp_path_factory):
                                   quantize=["fp32", "sparse"], labels=str(labels), delegates=["cpu"], runs=3,
                                   warmup=0, threads=[1])
     return out, result   # the registries are restored: later tests see only the built-ins
+
+
+@pytest.fixture(scope="module")
+def delegate_build(tmp_path_factory):
+    """Labelled data, so every delegate is evaluated (without labels only cpu is)."""
+    import numpy as np
+
+    tmp = tmp_path_factory.mktemp("registries-delegate")
+    rng = np.random.default_rng(0)
+    np.savez(tmp / "eval.npz", x=rng.uniform(0, 255, (12, 16, 16, 3)).astype("float32"), y=np.arange(12) % 3)
+    with pytest.MonkeyPatch.context() as mp:
+        _load_plugins(mp)
+        src = task_sources.image_classifier(tmp / "classifier.keras")
+        result = mobilepack.build(src, out=str(tmp / "out"), target="flutter", cache_dir=str(tmp / "cache"),
+                                  quantize=["fp32", "sparse"], labels=str(task_sources.labels(tmp / "l.txt", 3)),
+                                  eval_data=str(tmp / "eval.npz"), delegates=["cpu", "plaincpu"], runs=3,
+                                  warmup=0, threads=[1])
+    return result
+
+
+def test_new_delegate_is_benchmarked_and_evaluated_in_child_processes(delegate_build):
+    result = delegate_build
+    records = [r for r in result.report["bench"]["results"] if r["delegate"] == "plaincpu"]
+    assert {r["model"]["variant"] for r in records} == {"fp32", "sparse"}
+    assert all(r["status"] == "ok" for r in records), records
+    assert set(result.latency_us["fp32"]) == {"cpu", "plaincpu"}
+    cells = {(c["mode"], c["delegate"]): c for c in result.report["accuracy"]["cells"]}
+    for mode in ("fp32", "sparse"):
+        assert cells[(mode, "plaincpu")]["status"] == "ok"
+        # the same built-in kernels: the same predictions, so the same accuracy as cpu
+        assert cells[(mode, "plaincpu")]["accuracy"] == cells[(mode, "cpu")]["accuracy"]
+    assert result.labelled and result.accuracy["sparse"]["plaincpu"] == result.accuracy["sparse"]["cpu"]
+
+
+def test_unregistered_delegate_is_refused(tmp_path):
+    src = task_sources.image_classifier(tmp_path / "c.keras")
+    with pytest.raises(UsageError, match="unknown delegate 'plaincpu'"):
+        mobilepack.build(src, out=str(tmp_path / "o"), delegates=["cpu", "plaincpu"])
 
 
 def test_builtin_targets_name_a_render_key():
