@@ -22,6 +22,20 @@ from mobilepack.progress import ProgressEvent
 LAYOUT = 2   # part of every key: the entry layout (result.json + files/)
 
 
+def copy_files(source: Path, dest: Path) -> None:
+    """Copy a folder file by file, so a full disk raises the OSError itself (``shutil.copytree``
+    would wrap it into ``shutil.Error``), which staging turns into one clear error."""
+    for path in sorted(source.rglob("*")):
+        if path.name == ".complete":
+            continue
+        target = dest / path.relative_to(source)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+
+
 @dataclass(frozen=True)
 class Codec:
     dump: Callable[[Any], Any]                       # typed result -> JSON-able document
@@ -41,19 +55,29 @@ def cached(name: str, key: Callable[[Any, Any], str], codec: Codec):
             if entry is not None:
                 state.emit(ProgressEvent(name, f"{name}: cached"))
                 if codec.files is not None:
-                    shutil.copytree(entry / "files", codec.files(state), ignore=shutil.ignore_patterns(".complete"))
+                    copy_files(entry / "files", codec.files(state))
                 return codec.load(json.loads((entry / "result.json").read_text(encoding="utf-8")), state)
             result = stage(state, options)
-            with tempfile.TemporaryDirectory(prefix="mobilepack-cache-") as tmp:
-                if codec.files is not None:
-                    shutil.copytree(codec.files(state), Path(tmp) / "files")
-                (Path(tmp) / "result.json").write_text(json.dumps(codec.dump(result), default=str), encoding="utf-8")
-                state.cache.put(name, k, Path(tmp))
+            _store(state.cache, name, k, codec.dump(result), codec.files(state) if codec.files else None)
             return result
 
         return run
 
     return wrap
+
+
+def _store(cache, name: str, key: str, document, files: Path | None) -> None:
+    """Put an entry in the cache; failing to cache (a full disk) is never fatal."""
+    if not cache.enabled:
+        return
+    try:
+        with tempfile.TemporaryDirectory(prefix="mobilepack-cache-") as tmp:
+            if files is not None:
+                copy_files(files, Path(tmp) / "files")
+            (Path(tmp) / "result.json").write_text(json.dumps(document, default=str), encoding="utf-8")
+            cache.put(name, key, Path(tmp))
+    except OSError:
+        pass
 
 
 def json_codec(cls) -> Codec:

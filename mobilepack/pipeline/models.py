@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from mobilepack.cache import hash_path, make_key
 from mobilepack.pipeline import convert_command as convert_module
-from mobilepack.pipeline.caching import LAYOUT, Codec, cached
+from mobilepack.pipeline.caching import LAYOUT, Codec, cached, copy_files
 from mobilepack.pipeline.state import Compressed, Models, Variant
 from mobilepack.progress import ProgressEvent
 
@@ -158,7 +157,7 @@ def metadata_stage(state, options) -> Models:
 
     md, labels = options.metadata, options.metadata.labels
     directory = _models_dir(state)
-    shutil.copytree(_convert_dir(state), directory)
+    copy_files(_convert_dir(state), directory)
     record = state.converted.to_dict()
     spec = spec_from_dict(record["model"])
     norm, info = _metadata_info(spec, md, options.convert.normalization_source)
