@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test venv system-deps clean
+.PHONY: demo test venv system-deps runtime-deps clean
 
 $(VENV)/.stamp-runtime: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,10 +19,16 @@ $(VENV)/.stamp-dev: $(VENV)/.stamp-runtime pyproject.toml
 
 venv: $(VENV)/.stamp-runtime
 
+# Everything the tests need (runtime, optional and test-only packages, npm tools, Maven jars).
 system-deps:
 	bash tests/setup/system-deps.sh
 
-demo: $(VENV)/.stamp-runtime
+# Only what mobilepack needs at run time (same list, tests/setup/apt-packages.txt): installed as
+# root, else named exactly (and the demo stops if a required one is missing).
+runtime-deps:
+	bash tests/setup/system-deps.sh --runtime
+
+demo: runtime-deps $(VENV)/.stamp-runtime
 	$(VENV)/bin/mobilepack build examples/digits/digits.keras --target all -o $(DEMO_OUT) \
 		--quantize fp32,fp16,dynamic,int8,int16x8 \
 		--calibration examples/digits/calibration --eval-data examples/digits/eval \

@@ -93,7 +93,7 @@ def ours(path: Path, delegate: str, runs: int, warmup: int) -> tuple[float, floa
     from mobilepack.bench.engine import measure_one, model_file, plan_bench
     from mobilepack.runtime import delegates
 
-    plan = plan_bench([path], delegates=delegate, threads="1", runs=runs, warmup=warmup, min_seconds=0)
+    plan = plan_bench([path], delegates=delegate, threads="1", runs=runs, warmup=warmup, min_seconds=0, target_ci=0)
     rec = measure_one(plan, model_file(path), delegates.get(delegate), 1)
     if rec["status"] != "ok":
         raise SystemExit(f"mobilepack failed on {path.name} {delegate}: {rec['error']}")

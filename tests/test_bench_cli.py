@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from mobilepack.report.bench import RECORD_KEYS
+from mobilepack.report.schema import BENCH_DEFINITION
 from tests.conftest import assert_clean_error, run_cli
 
 FIX = Path(__file__).parent / "fixtures" / "bench"
-QUICK = ("--runs", "3", "--warmup", "1", "--min-seconds", "0")
+QUICK = ("--runs", "3", "--warmup", "1", "--min-seconds", "0", "--target-ci", "0")
 
 
 def test_json_run_with_a_failing_configuration_exits_0():
@@ -62,9 +63,26 @@ def test_table_and_report_files(tmp_path):
     (["--adb"], "--benchmark-binary"),
     (["--serial", "X"], "need --adb"),
     (["--delegates", "nnapi"], "only on phones"),
-], ids=["delegate", "threads", "adb-binary", "serial", "nnapi-host"])
+    (["--target-ci", "1.5"], "--target-ci"),
+    (["--max-seconds", "0"], "--max-seconds"),
+], ids=["delegate", "threads", "adb-binary", "serial", "nnapi-host", "target-ci", "max-seconds"])
 def test_bad_usage_exit_2(args, fragment):
     assert_clean_error(run_cli("bench", FIX / "dense.tflite", *args), 2, fragment)
+
+
+def test_table_states_the_achieved_interval_and_the_functional_gpu_check():
+    r = run_cli("bench", FIX / "dense.tflite", "--delegates", "xnnpack,gpu", "--runs", "5", "--warmup", "0",
+                "--target-ci", "0.05", "--max-seconds", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    recs = {x["delegate"]: x for x in json.loads(r.stdout)["results"]}
+    x = recs["xnnpack"]
+    assert x["definition"] == BENCH_DEFINITION and x["stop"] in ("ci", "max_seconds")
+    assert x["ci95_rel"] > 0 and (x["stop"] != "ci" or x["ci95_rel"] <= 0.05)
+    if recs["gpu"]["software"]:
+        assert recs["gpu"]["stop"] == "functional" and recs["gpu"]["numerics"]["ok"] is True
+    table = run_cli("bench", FIX / "dense.tflite", "--delegates", "xnnpack", "--runs", "5", "--target-ci", "0",
+                    env={"COLUMNS": "160"})
+    assert table.returncode == 0 and "±95%" in table.stdout
 
 
 def test_bad_model_exit_2(tmp_path):
@@ -117,7 +135,7 @@ def test_adb_sequence_and_parsed_records(fake_adb):
         assert flags == [("--use_xnnpack=false", "--num_threads=1"), ("--use_xnnpack=true", "--num_threads=1"),
                          ("--use_xnnpack=true", "--num_threads=4"), ("--use_gpu=true", "--num_threads=1"),
                          ("--use_nnapi=true", "--num_threads=1")]
-        assert all("--graph=/data/local/tmp/dense.tflite" in c and "--num_runs=50" in c for c in runs)
+        assert all("--graph=/data/local/tmp/dense.tflite" in c and "--num_runs=10" in c for c in runs)
     recs = doc["results"]
     assert len(recs) == 10
     by = {(x["device"]["serial"], x["delegate"], x["threads"]): x for x in recs}

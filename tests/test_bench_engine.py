@@ -13,7 +13,9 @@ from mobilepack.bench.engine import collect_models, model_file, plan_bench, run_
 from mobilepack.bench.stats import NOISY_CV, percentile, summarize
 from mobilepack.errors import InputError, UsageError
 from mobilepack.report.bench import RECORD_KEYS
-from mobilepack.runtime.delegates import random_inputs
+from mobilepack.bench.definition import DEFINITION, pattern_array, pattern_inputs
+from mobilepack.bench.stats import RunningStats, ci95_halfwidth, t975
+from mobilepack.bench.engine import FUNCTIONAL_NOTE, host_key
 from mobilepack.runtime.gpu import SOFTWARE_NOTE, discover_vulkan
 
 FIX = Path(__file__).parent / "fixtures" / "bench"
@@ -23,7 +25,8 @@ FIX = Path(__file__).parent / "fixtures" / "bench"
 def result():
     models = [FIX / n for n in ("dense.tflite", "dense_int8.tflite", "custom_op.tflite", "unique.tflite",
                                 "partial_lrn.tflite")]
-    plan = plan_bench(models, delegates="cpu,xnnpack,gpu", threads="1,2", runs=5, warmup=1, min_seconds=0)
+    plan = plan_bench(models, delegates="cpu,xnnpack,gpu", threads="1,2", runs=5, warmup=1, min_seconds=0,
+                      target_ci=0.05, max_seconds=0.5)
     events = []
     res = run_bench(plan, progress=events.append)
     return res, events
@@ -58,6 +61,13 @@ def test_measured_records_have_consistent_statistics(result):
         assert isinstance(rec["rss_growth_bytes"], int)
         assert rec["noisy"] == (rec["cv"] > NOISY_CV)
         assert rec["model"]["bytes"] == (FIX / "dense_int8.tflite").stat().st_size
+        assert rec["definition"] == DEFINITION
+        # adaptive: it stopped because the interval was reached (then it is within target) or at the time cap
+        assert rec["stop"] in ("ci", "max_seconds") and rec["target_ci"] == 0.05
+        assert rec["ci95_us"] == pytest.approx(t975(rec["runs"] - 1) * rec["std_us"] / rec["runs"] ** 0.5)
+        assert rec["ci95_rel"] == pytest.approx(rec["ci95_us"] / rec["mean_us"])
+        if rec["stop"] == "ci":
+            assert rec["ci95_rel"] <= 0.05
 
 
 def test_unresolved_custom_op_fails_every_host_configuration_with_the_op_named(result):
@@ -86,7 +96,50 @@ def test_gpu_record_names_adapter_and_software_note(result):
     assert rec["status"] == "ok", rec["error"]
     assert rec["fully_delegated"] is True and rec["adapter"]
     if setup.software:
-        assert rec["software"] is True and rec["note"] == SOFTWARE_NOTE
+        # a software GPU gets a functional check: at most 3 invocations (first + 2 timed), no warm-up,
+        # and its outputs compared with the reference CPU kernels
+        assert rec["software"] is True and rec["note"] == FUNCTIONAL_NOTE and rec["stop"] == "functional"
+        assert rec["runs"] == 2 and rec["warmup"] == 0 and rec["first_us"] > 0
+        assert rec["numerics"]["ok"] is True and rec["numerics"]["cosine"] > 0.99
+        assert rec["numerics"]["max_abs_err"] < 0.05
+
+
+def test_software_gpu_latency_only_when_asked():
+    setup = require_vulkan()
+    if not setup.software:
+        pytest.skip("a real GPU is always timed")
+    plan = plan_bench([FIX / "dense.tflite"], delegates="gpu", runs=4, warmup=1, target_ci=0, gpu_latency=True)
+    [rec] = run_bench(plan).records
+    assert rec["status"] == "ok" and rec["stop"] == "runs" and rec["runs"] == 4 and rec["warmup"] == 1
+    assert rec["note"] == SOFTWARE_NOTE and rec["numerics"] is None
+
+
+def test_functional_numerics_check_fails_on_differing_outputs(tmp_path):
+    """The comparison itself: a session whose outputs are off is reported, not passed."""
+    from mobilepack.bench.measure import compare_with_reference
+    from mobilepack.runtime.delegates import open_session, get
+
+    session = open_session(get("xnnpack").to_dict(), str(FIX / "dense.tflite"), 1)
+    session.feed(pattern_inputs(session.inputs))
+    good = session.run()
+    assert compare_with_reference(str(FIX / "dense.tflite"), session, good)["ok"] is True
+    bad = compare_with_reference(str(FIX / "dense.tflite"), session, [-np.asarray(good[0]) + 1.0])
+    assert bad["ok"] is False and "cosine" in bad["message"]
+    nan = compare_with_reference(str(FIX / "dense.tflite"), session, [np.full_like(good[0], np.nan)])
+    assert nan["ok"] is False and nan["message"] == "non-finite GPU outputs"
+
+
+def test_fixed_scheme_runs_exactly_runs():
+    plan = plan_bench([FIX / "dense.tflite"], delegates="xnnpack", runs=7, warmup=0, target_ci=0)
+    [rec] = run_bench(plan).records
+    assert rec["status"] == "ok" and rec["runs"] == 7 and rec["stop"] == "runs"
+
+
+def test_adaptive_stops_at_max_seconds_when_the_interval_is_out_of_reach():
+    plan = plan_bench([FIX / "dense.tflite"], delegates="xnnpack", runs=5, warmup=0, target_ci=1e-9,
+                      max_seconds=0.2)
+    [rec] = run_bench(plan).records
+    assert rec["status"] == "ok" and rec["stop"] == "max_seconds" and rec["ci95_rel"] > 1e-9
 
 
 def require_vulkan():
@@ -123,6 +176,9 @@ def test_timeout_is_a_failed_record_not_an_exception():
     ({"runs": 0}, "--runs"),
     ({"warmup": -1}, "--warmup"),
     ({"min_seconds": -1}, "--min-seconds"),
+    ({"target_ci": -0.1}, "--target-ci"),
+    ({"target_ci": 1.5}, "--target-ci"),
+    ({"max_seconds": 0}, "--max-seconds"),
     ({"delegate_libs": ["nopath"]}, "NAME=PATH"),
     ({"delegate_libs": ["x=/no/such/lib.so"]}, "not found"),
     ({"delegate_libs": ["cpu=/bin/sh"]}, "built-in"),
@@ -157,20 +213,44 @@ def test_directory_and_variant_naming(tmp_path):
     assert model_file(tmp_path / "plain.tflite").bytes == (FIX / "dense.tflite").stat().st_size
 
 
-def test_random_inputs_respect_dtype_and_quantized_range():
-    inputs = [{"shape": [1, 4096], "dtype": "int8", "quantization": [0.05, 3]},
-              {"shape": [2, 3], "dtype": "float32", "quantization": [0.0, 0]},
-              {"shape": [5], "dtype": "int32", "quantization": [0.0, 0]},
-              {"shape": [-1, 2], "dtype": "bool", "quantization": [0.0, 0]}]
-    a = random_inputs(inputs, seed=7)
-    b = random_inputs(inputs, seed=7)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
-    q, f, i, t = a
-    assert q.dtype == np.int8 and q.min() < -100 and q.max() > 100
-    assert f.dtype == np.float32 and -1 <= f.min() and f.max() <= 1
-    assert i.dtype == np.int32 and 0 <= i.min() and i.max() < 10
-    assert t.dtype == np.bool_ and t.shape == (1, 2)
-    assert not np.array_equal(random_inputs(inputs, seed=8)[0], q)
+def test_inputs_follow_the_shared_definition():
+    """v = (i * 7919) mod 256; floats v/255, uint8 v, int8 v-128, int32/int64/bool v mod 2."""
+    v = [(i * 7919) % 256 for i in range(6)]
+    assert v[:3] == [0, 239, 222]
+    assert pattern_array([1, 6], "float32").ravel().tolist() == pytest.approx([x / 255 for x in v])
+    assert pattern_array([2, 3], "float16").dtype == np.float16
+    assert pattern_array([6], "uint8").tolist() == v
+    assert pattern_array([6], "int8").tolist() == [x - 128 for x in v]
+    assert pattern_array([6], "int32").tolist() == [x % 2 for x in v]
+    assert pattern_array([6], "int64").dtype == np.int64
+    assert pattern_array([-1, 6], "bool").shape == (1, 6)   # dynamic dims become 1
+    a, b = pattern_inputs([{"shape": [1, 4], "dtype": "float32"}, {"shape": [3], "dtype": "int8"}])
+    assert a.shape == (1, 4) and b.dtype == np.int8
+
+
+def test_confidence_interval_and_running_statistics():
+    # t quantiles (two-sided 95 %) against published values
+    for df, t in ((1, 12.706), (5, 2.571), (10, 2.228), (30, 2.042), (100, 1.984), (10000, 1.960)):
+        assert t975(df) == pytest.approx(t, abs=2e-3)
+    xs = [10.0, 12.0, 11.0, 13.0, 9.0, 10.5]
+    r = RunningStats()
+    for x in xs:
+        r.add(x)
+    assert r.mean == pytest.approx(np.mean(xs)) and r.std == pytest.approx(np.std(xs, ddof=1))
+    assert r.ci_rel() == pytest.approx(ci95_halfwidth(len(xs), np.std(xs, ddof=1)) / np.mean(xs))
+    s = summarize(xs)
+    assert s["ci95_us"] == pytest.approx(2.571 * np.std(xs, ddof=1) / np.sqrt(6), rel=1e-3)
+    assert summarize([5.0])["ci95_us"] is None
+    one = RunningStats()
+    one.add(1.0)
+    assert one.ci_rel() == float("inf")
+
+
+def test_host_key_names_the_cpu_and_core_count_not_the_hostname():
+    import os
+
+    key = host_key()
+    assert key["cpu_count"] == os.cpu_count() and key["cpu"] and "hostname" not in key
 
 
 def test_summary_statistics_on_known_samples():
@@ -183,3 +263,21 @@ def test_summary_statistics_on_known_samples():
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0
     with pytest.raises(ValueError):
         summarize([])
+
+
+def test_build_bench_cache_is_per_host(tmp_path, monkeypatch):
+    """Bench numbers measured on another CPU (model or core count) are never reused; conversion is."""
+    import mobilepack
+    from mobilepack.bench import engine
+
+    d = Path(__file__).resolve().parent.parent / "examples" / "digits"
+    opts = dict(out=str(tmp_path / "out"), quantize=["fp32"], calibration=str(d / "calibration"),
+                labels=str(d / "labels.txt"), delegates=["cpu"], runs=3, warmup=0, target_ci=0, threads=[1],
+                cache_dir=str(tmp_path / "cache"), force=True)
+    first = mobilepack.build(str(d / "digits.keras"), **opts)
+    same = mobilepack.build(str(d / "digits.keras"), **opts)
+    assert first.cache_hits["bench"] is False and same.cache_hits["bench"] is True
+    real = engine.host_key()
+    monkeypatch.setattr(engine, "host_key", lambda: {**real, "cpu_count": (real["cpu_count"] or 1) + 2})
+    other = mobilepack.build(str(d / "digits.keras"), **opts)
+    assert other.cache_hits["convert"] is True and other.cache_hits["bench"] is False

@@ -17,7 +17,7 @@ from tests.conftest import DIGITS, assert_clean_error, interrupt_when, run_cli, 
 
 SAMPLE = dict(calibration=str(DIGITS / "calibration"), eval_data=str(DIGITS / "eval"),
               labels=str(DIGITS / "labels.txt"), samples=str(DIGITS / "samples"))
-FAST = dict(runs=5, warmup=1, threads=[1])
+FAST = dict(runs=5, warmup=1, threads=[1], target_ci=0.0)
 
 
 @pytest.fixture(scope="session")
@@ -143,7 +143,7 @@ def test_user_edits_are_protected(sample_build, cache_dir, tmp_path):
     args = ["build", DIGITS / "digits.keras", "-o", copy, "--target", "all", "--cache-dir", cache_dir,
             "--quantize", "fp32,fp16,dynamic,int8", "--calibration", SAMPLE["calibration"], "--eval-data",
             SAMPLE["eval_data"], "--labels", SAMPLE["labels"], "--samples", SAMPLE["samples"], "--runs", "5",
-            "--warmup", "1", "--threads", "1"]
+            "--warmup", "1", "--threads", "1", "--target-ci", "0"]
     r = run_cli(*args)
     assert_clean_error(r, 2, "edited 1 generated file", "android/README.md", "--force")
     assert snapshot(copy) == before
@@ -175,6 +175,7 @@ quantize = ["fp32", "fp16"]
 delegates = ["cpu"]
 runs = 3
 warmup = 0
+target_ci = 0.0
 threads = [1]
 [render]
 package = "org.example.digits"
@@ -208,7 +209,7 @@ def test_tiny_model_per_task_builds_both_apps(task, tmp_path, cache_dir):
     make, spec = TASKS[task]
     src = make(tmp_path / f"{task}.keras")
     opts = dict(out=str(tmp_path / "out"), target="all", cache_dir=str(cache_dir), quantize=["fp32", "int8"],
-                task=task, delegates=["cpu", "xnnpack"], runs=3, warmup=0, threads=[1])
+                task=task, delegates=["cpu", "xnnpack"], runs=3, warmup=0, target_ci=0.0, threads=[1])
     if spec["cal"]:
         opts["calibration"] = str(task_sources.calibration(tmp_path / "cal.npy", spec["cal"],
                                                            spec.get("dtype", "float32")))
@@ -275,7 +276,7 @@ def test_human_summary_lists_variants_and_paths(sample_build, cache_dir, tmp_pat
     r = run_cli("build", DIGITS / "digits.keras", "-o", copy, "--target", "all", "--cache-dir", cache_dir,
                 "--quantize", "fp32,fp16,dynamic,int8", "--calibration", SAMPLE["calibration"], "--eval-data",
                 SAMPLE["eval_data"], "--labels", SAMPLE["labels"], "--samples", SAMPLE["samples"], "--runs", "5",
-                "--warmup", "1", "--threads", "1", env={"COLUMNS": "120"})
+                "--warmup", "1", "--threads", "1", "--target-ci", "0", env={"COLUMNS": "120"})
     assert r.returncode == 0, r.stderr
     winner = result.report["selection"]["winner"]
     assert f"digits: ships {winner}" in r.stdout

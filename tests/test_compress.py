@@ -341,6 +341,7 @@ delegates = ["cpu", "xnnpack"]
 threads = [1]
 runs = 3
 warmup = 0
+target_ci = 0.0
 [compress]
 stages = ["prune", "qat"]
 data = "{train_npz}"

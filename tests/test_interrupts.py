@@ -34,7 +34,7 @@ try:
     else:
         mobilepack.build(f"{D}/digits.keras", out=out, target="all", cache_dir=cache, quantize=["fp32", "int8"],
                          calibration=f"{D}/calibration", calibration_samples=20, eval_data=f"{D}/eval",
-                         labels=f"{D}/labels.txt", runs=3, warmup=0, threads=[1], progress=progress)
+                         labels=f"{D}/labels.txt", runs=3, warmup=0, target_ci=0, threads=[1], progress=progress)
     print(json.dumps({"interrupted": False, "fired": fired}))
 except KeyboardInterrupt:
     print(json.dumps({"interrupted": True, "fired": fired}))
@@ -49,7 +49,7 @@ def previous(tmp_path_factory):
     root = tmp_path_factory.mktemp("prev")
     mobilepack.convert(DIGITS / "digits.keras", root / "convert", quantize="fp32")
     mobilepack.build(DIGITS / "digits.keras", out=str(root / "build"), target="android", quantize=["fp32"],
-                     cache_dir=str(root / "cache"), runs=3, warmup=0, threads=[1], delegates=["cpu"])
+                     cache_dir=str(root / "cache"), runs=3, warmup=0, target_ci=0, threads=[1], delegates=["cpu"])
     return root
 
 

@@ -23,7 +23,9 @@ PINNED_DOCUMENT_KEYS = ("schema_version", "kind", "created", "source", "tool", "
 PINNED_RECORD_KEYS = (
     "model", "device", "source", "delegate", "threads", "status", "failure", "error", "runs", "warmup",
     "init_us", "first_us", "warmup_mean_us", "mean_us", "std_us", "min_us", "max_us", "p50_us", "p90_us", "p99_us",
-    "ips", "cv", "noisy", "peak_rss_bytes", "rss_growth_bytes", "fully_delegated", "adapter", "software", "note")
+    "ips", "cv", "noisy", "peak_rss_bytes", "rss_growth_bytes", "fully_delegated", "adapter", "software", "note",
+    # additive in 1.0 (records without them read as None): the benchmark definition, the achieved interval
+    "definition", "ci95_us", "ci95_rel", "target_ci", "stop", "numerics")
 
 
 def _ok(file, variant, delegate, threads, mean, **extra):

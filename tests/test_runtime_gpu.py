@@ -96,3 +96,50 @@ def test_discovery_respects_a_user_icd():
     assert user.source == "user" and user.software and user.env == {}
     real = discover_vulkan({"VK_ICD_FILENAMES": "/usr/share/vulkan/icd.d/nvidia_icd.json"})
     assert real.source == "user" and not real.software
+
+
+def test_build_without_any_vulkan_driver_skips_the_gpu_with_a_note(tmp_path, monkeypatch, capsys):
+    """A fresh machine without chromium or a GPU driver: the build succeeds, the GPU is 'skipped'."""
+    import mobilepack
+    from mobilepack.cli.build import _summary
+    from mobilepack.runtime import gpu
+
+    none = gpu.VulkanSetup("none", {}, None, False, "no Vulkan driver and no SwiftShader (install chromium)")
+    monkeypatch.setattr(gpu, "discover_vulkan", lambda environ=None: none)
+    d = Path(__file__).resolve().parent.parent / "examples" / "digits"
+    result = mobilepack.build(str(d / "digits.keras"), out=str(tmp_path / "out"), quantize=["fp32"],
+                              calibration=str(d / "calibration"), labels=str(d / "labels.txt"),
+                              eval_data=str(d / "eval"), delegates=["cpu", "gpu"], runs=3, warmup=0, target_ci=0,
+                              threads=[1], cache_dir=str(tmp_path / "cache"))
+    bench = {r["delegate"]: r for r in result.report["bench"]["results"]}
+    assert bench["cpu"]["status"] == "ok"
+    assert bench["gpu"]["failure"] == "gpu_unavailable" and bench["gpu"]["note"].startswith("skipped")
+    assert result.report["lint"]["fp32"]["gpu"]["status"] == "unavailable"
+    assert result.report["selection"]["winner"] == "fp32"
+    _summary(result, quiet=False)
+    out = capsys.readouterr().out
+    assert "skipped" in out and "note: the GPU check was skipped" in out and "failed" not in out
+
+
+def test_software_gpu_evaluates_a_seeded_bounded_subset(vulkan):
+    """On SwiftShader the GPU cell covers SOFTWARE_GPU_SAMPLES seeded samples; the CPU cells all of them."""
+    import numpy as np
+
+    from mobilepack.data.readers import Samples
+    from mobilepack.evaluate.accuracy import SOFTWARE_GPU_SAMPLES, evaluate, software_subset
+
+    if not vulkan.software:
+        pytest.skip("a real GPU is evaluated on every sample")
+    assert software_subset(40) == software_subset(40) and len(software_subset(40)) == SOFTWARE_GPU_SAMPLES
+    assert software_subset(SOFTWARE_GPU_SAMPLES) is None          # small sets are evaluated whole
+    rng = np.random.default_rng(3)
+    xs = rng.uniform(-1, 1, (40, 1, 16)).astype(np.float32)
+    labels = tuple(int(v) for v in rng.integers(0, 8, 40))
+    samples = Samples(batches=tuple({"x": x} for x in xs), source="test", kind="npz", labels=labels)
+    m = evaluate([("fp32", FIX / "dense.tflite")], samples, delegates=["cpu", "gpu"])
+    cpu, gpu = m.cell("fp32", "cpu"), m.cell("fp32", "gpu")
+    assert cpu.status == "ok" and cpu.samples == 40
+    assert gpu.status == "ok" and gpu.software and gpu.samples == SOFTWARE_GPU_SAMPLES
+    assert any(f"subset of {SOFTWARE_GPU_SAMPLES} of 40 samples" in w for w in m.warnings)
+    # agreement is measured on the same subset: the GPU computes what the CPU does on those rows
+    assert gpu.agreement == 1.0

@@ -35,3 +35,40 @@ def test_hung_child_is_killed_and_recorded():
     outcome = run_in_child("tests.test_runtime_limits:hang", {}, timeout=3)
     assert outcome.timed_out and outcome.failure().startswith("timed out")
     assert time.monotonic() - t0 < 30
+
+
+def whoami(request: dict) -> dict:
+    """Child: its process facts and the environment it was given."""
+    import os
+
+    return {"pid": os.getpid(), "ppid": os.getppid(), "sid": os.getsid(0), "marker": os.environ.get("MP_MARKER"),
+            "icd": os.environ.get("VK_ICD_FILENAMES")}
+
+
+def test_children_are_separate_sessions_with_the_callers_environment(monkeypatch):
+    """Forked from the zygote or started anew, a child is its own process and session and sees the
+    caller's current environment plus the request's variables."""
+    import os
+
+    from mobilepack.runtime import child
+
+    monkeypatch.setenv("MP_MARKER", "first")
+    a = run_in_child("tests.test_runtime_limits:whoami", {}, timeout=60, env={"VK_ICD_FILENAMES": "/x.json"})
+    monkeypatch.setenv("MP_MARKER", "second")
+    b = run_in_child("tests.test_runtime_limits:whoami", {}, timeout=60)
+    for o in (a, b):
+        assert o.answer["pid"] != os.getpid() and o.answer["sid"] == o.answer["pid"]
+    assert (a.answer["marker"], a.answer["icd"]) == ("first", "/x.json")
+    assert (b.answer["marker"], b.answer["icd"]) == ("second", os.environ.get("VK_ICD_FILENAMES"))
+    if child._ZYGOTE.proc is not None and not child._ZYGOTE.broken:
+        assert a.answer["ppid"] == child._ZYGOTE.proc.pid       # forked from the pre-warmed zygote
+    monkeypatch.setenv("MOBILEPACK_CHILD_FORK", "0")
+    c = run_in_child("tests.test_runtime_limits:whoami", {}, timeout=60)
+    assert c.answer["ppid"] == os.getpid()                       # a new interpreter, started by us
+
+
+def test_hung_forked_child_is_killed_and_the_zygote_serves_the_next():
+    hung = run_in_child("tests.test_runtime_limits:hang", {}, timeout=2)
+    assert hung.timed_out
+    after = run_in_child("tests.test_runtime_limits:whoami", {}, timeout=60)
+    assert after.answer is not None and after.returncode == 0

@@ -117,6 +117,7 @@ enum Benchmark {
     static func report(_ configs: [BenchConfig], device: [String: String]) -> [String: Any] {
         [
             "schema_version": ModelInfo.benchSchemaVersion,
+            "definition": ModelInfo.benchDefinition,
             "source": "ios-app",
             "generator": ModelInfo.generator,
             "model": ["name": ModelInfo.modelName, "file": ModelInfo.modelFile, "variant": ModelInfo.variant,

@@ -60,6 +60,8 @@ enum ModelInfo {
     static let labelCount = 10
     static let generator = "mobilepack 0.1.0"
     static let benchSchemaVersion = "1.0"
+    /// Which benchmark definition (timed region, inputs, first_us) the results follow; see the README.
+    static let benchDefinition = "mobilepack.timing.v1"
 
     /// How the app obtains the input: "image", "text", "audio" or "tensor" (a generated test input).
     static let inputKind = "image"

@@ -29,16 +29,23 @@ class ModelFile:
                 "path": str(self.path)}
 
 
+DEFAULT_RUNS = 10            # minimum timed runs per configuration
+DEFAULT_TARGET_CI = 0.02     # stop when the 95 % CI of the mean is within ±2 % of it
+DEFAULT_MAX_SECONDS = 2.0    # ...or after this long (`build` uses 0.5)
+
+
 @dataclass(frozen=True)
 class BenchPlan:
     models: tuple[ModelFile, ...]
     delegates: tuple[Delegate, ...]
     threads: tuple[int, ...]
-    runs: int = 50
+    runs: int = DEFAULT_RUNS
     warmup: int = 5
-    min_seconds: float = 1.0
+    min_seconds: float = 0.0
     timeout: float = 120.0
-    seed: int = 0
+    target_ci: float = DEFAULT_TARGET_CI   # 0: exactly ``runs`` runs (the fixed scheme)
+    max_seconds: float = DEFAULT_MAX_SECONDS
+    gpu_latency: bool = False              # time the GPU even on a software adapter
     input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()   # --input-shape: dynamic inputs resized
 
     def configurations(self) -> list[tuple[ModelFile, Delegate, int]]:
@@ -51,8 +58,12 @@ class BenchPlan:
         return out
 
     def settings(self) -> dict:
+        from mobilepack.bench.definition import DEFINITION
+
         return {"delegates": [d.name for d in self.delegates], "threads": list(self.threads), "runs": self.runs,
-                "warmup": self.warmup, "min_seconds": self.min_seconds, "timeout_s": self.timeout, "seed": self.seed,
+                "warmup": self.warmup, "min_seconds": self.min_seconds, "timeout_s": self.timeout,
+                "target_ci": self.target_ci, "max_seconds": self.max_seconds, "gpu_latency": self.gpu_latency,
+                "definition": DEFINITION,
                 **({"input_shapes": {n: list(v) for n, v in self.input_shapes}} if self.input_shapes else {})}
 
 
@@ -128,9 +139,11 @@ def _parse_ints(text, what: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(values))
 
 
-def plan_bench(models, *, delegates: str = DEFAULT_DELEGATES, threads: str = "1", runs: int = 50, warmup: int = 5,
-               min_seconds: float = 1.0, delegate_libs: list[str] | None = None, timeout: float = 120.0,
-               seed: int = 0, on_phone: bool = False,
+def plan_bench(models, *, delegates: str = DEFAULT_DELEGATES, threads: str = "1", runs: int = DEFAULT_RUNS,
+               warmup: int = 5, min_seconds: float = 0.0, delegate_libs: list[str] | None = None,
+               timeout: float = 120.0, target_ci: float = DEFAULT_TARGET_CI,
+               max_seconds: float = DEFAULT_MAX_SECONDS, gpu_latency: bool = False,
+               on_phone: bool = False,
                input_shapes: dict[str, tuple[int, ...]] | None = None) -> BenchPlan:
     """Validate everything up front (``on_phone``: the plan is for ``--adb``)."""
     external = registry.parse_delegate_libs(delegate_libs)
@@ -160,8 +173,14 @@ def plan_bench(models, *, delegates: str = DEFAULT_DELEGATES, threads: str = "1"
     if input_shapes and any(d.opener == "gpu" for d in chosen):
         raise UsageError("--input-shape applies to cpu/xnnpack: LiteRT's GPU accelerator compiles the model's own "
                          "input shapes", "bench with --delegates cpu,xnnpack")
+    if not 0 <= target_ci < 1:
+        raise UsageError(f"--target-ci must be in [0, 1), got {target_ci}",
+                         "e.g. --target-ci 0.02 for ±2 %, or 0 for exactly --runs runs")
+    if max_seconds <= 0:
+        raise UsageError(f"--max-seconds must be positive, got {max_seconds}", "e.g. --max-seconds 5")
     return BenchPlan(models=collect_models(models), delegates=chosen, threads=_parse_ints(threads, "threads"),
-                     runs=runs, warmup=warmup, min_seconds=min_seconds, timeout=timeout, seed=seed,
+                     runs=runs, warmup=warmup, min_seconds=min_seconds, timeout=timeout, target_ci=target_ci,
+                     max_seconds=max_seconds, gpu_latency=gpu_latency,
                      input_shapes=tuple((n, tuple(v)) for n, v in (input_shapes or {}).items()))
 
 
@@ -179,6 +198,13 @@ def host_facts() -> dict:
         pass
     return {"platform": "host", "system": platform.system(), "machine": platform.machine(), "cpu": cpu,
             "cpu_count": os.cpu_count(), "hostname": platform.node()}
+
+
+def host_key() -> dict:
+    """What makes host measurements comparable: CPU model and core count (not the host name).
+    Part of the build's bench cache key, so numbers measured on another machine are never reused."""
+    facts = host_facts()
+    return {"machine": facts["machine"], "cpu": facts["cpu"], "cpu_count": facts["cpu_count"]}
 
 
 def run_bench(plan: BenchPlan, *, progress: ProgressCallback | None = None) -> BenchResult:
@@ -203,34 +229,43 @@ def run_bench(plan: BenchPlan, *, progress: ProgressCallback | None = None) -> B
 
 
 def measure_one(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: int, *, vulkan=None) -> dict:
-    """One configuration in a fresh child process -> one record of the bench schema."""
+    """One configuration in a fresh child process -> one record of the bench schema.
+
+    The GPU on a software adapter (SwiftShader) gets a functional check — compile, at most three
+    invocations, outputs compared with the reference CPU kernels — unless ``plan.gpu_latency``."""
+    from mobilepack.bench.definition import DEFINITION
     from mobilepack.bench.stats import summarize
     from mobilepack.runtime.child import run_in_child
     from mobilepack.runtime.gpu import SOFTWARE_NOTE, parse_adapter
 
     record = empty_record(model.to_dict(), delegate.name, threads, warmup=plan.warmup)
+    record["definition"] = DEFINITION
     env: dict[str, str] = {}
+    functional = False
     if delegate.opener == "gpu":
         if vulkan is None or vulkan.source == "none":
+            record["note"] = GPU_SKIPPED_NOTE
             return fail(record, "gpu_unavailable", vulkan.message if vulkan else "no Vulkan driver")
         env = vulkan.env
+        functional = vulkan.software and not plan.gpu_latency
     request = {"model": str(model.path), "delegate": delegate.to_dict(), "threads": threads, "runs": plan.runs,
-               "warmup": plan.warmup, "min_seconds": plan.min_seconds, "seed": plan.seed,
-               "max_seconds": max(plan.min_seconds * 4, plan.timeout * 0.5),
-               "input_shapes": {n: list(v) for n, v in plan.input_shapes}}
+               "warmup": plan.warmup, "min_seconds": plan.min_seconds, "target_ci": plan.target_ci,
+               "max_seconds": min(plan.max_seconds, plan.timeout * 0.5), "hard_seconds": plan.timeout * 0.5,
+               "functional": functional, "input_shapes": {n: list(v) for n, v in plan.input_shapes}}
     outcome = run_in_child("mobilepack.bench.measure:measure_in_child", request, timeout=plan.timeout, env=env)
     if delegate.opener == "gpu":
         adapter, software = parse_adapter(outcome.log)
         record["adapter"] = adapter
         record["software"] = bool(software or (adapter is None and vulkan.software))
-        record["note"] = SOFTWARE_NOTE if record["software"] else None
+        record["note"] = (FUNCTIONAL_NOTE if functional else SOFTWARE_NOTE) if record["software"] else None
     if outcome.failure():
         return fail(record, "timeout" if outcome.timed_out else "crashed", outcome.failure())
     answer = outcome.answer
     if not answer["ok"]:
         kind, message = explain_failure(delegate, answer["error"], outcome.log)
         return fail(record, kind, message)
-    stats = summarize(answer["samples_us"])
+    samples = answer["samples_us"] or [answer["first_us"]]
+    stats = summarize(samples)
     warm = answer["warmup_us"]
     record.update(stats)
     record.update({
@@ -239,8 +274,19 @@ def measure_one(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: 
         "peak_rss_bytes": answer["peak_rss_kib"] * 1024,
         "rss_growth_bytes": (answer["rss_kib_after"] - answer["rss_kib_before"]) * 1024,
         "fully_delegated": answer["fully_delegated"] if delegate.opener != "reference" else None,
+        "stop": answer.get("stop"), "target_ci": plan.target_ci if not functional else None,
     })
+    if functional:
+        numerics = answer.get("numerics") or {}
+        record.update({"warmup": 0, "numerics": numerics, "noisy": False})
+        if not numerics.get("ok"):
+            return fail(record, "numerics", f"GPU outputs differ from the reference CPU kernels: "
+                                            f"{numerics.get('message') or 'no comparison'}")
     return record
+
+
+GPU_SKIPPED_NOTE = "skipped: no Vulkan driver (install Debian's chromium for SwiftShader, or a GPU driver)"
+FUNCTIONAL_NOTE = "functional check only (software GPU: ≤ 3 invocations, numerics vs CPU; --gpu-latency times it)"
 
 
 def empty_record(model: dict, delegate: str, threads: int, *, warmup: int = 0, source: str = "host") -> dict:

@@ -1,13 +1,25 @@
 """The timing loop that runs inside a fresh child process, one configuration per process.
 
-Order: open the model (init), feed seeded random inputs, one first inference, the warmup
-runs, then timed runs until both ``runs`` and ``min_seconds`` are reached (or ``max_seconds``
-passes).  An iteration is ``session.run()``, which returns after every output has been read
-(for the GPU this is what waits for the asynchronous work to finish)."""
+It follows the shared benchmark definition (:mod:`mobilepack.bench.definition`): open the model
+(``init_us``), prepare the input pattern once, one first iteration (``first_us``), the warm-up
+iterations, then timed iterations.  One iteration copies the prepared inputs into the input
+tensors, invokes, and reads every output back (for the GPU, reading the outputs is what waits for
+the asynchronous work to finish).
+
+Stop rule: at least ``runs`` iterations and ``min_seconds``; then, with ``target_ci`` > 0, stop as
+soon as the 95 % confidence interval of the mean is within ± ``target_ci`` of it (adaptive), or
+with ``target_ci`` = 0 right away (fixed); adaptive timing also stops at ``max_seconds`` (once the
+minimum run count is reached).  ``hard_seconds`` (half the configuration's timeout) cuts everything.
+
+``functional`` (a software GPU such as SwiftShader): no latency series — compile, at most
+three iterations, and the outputs compared with the reference CPU kernels on the same inputs."""
 
 from __future__ import annotations
 
 import time
+
+FUNCTIONAL_ITERATIONS = 3        # compile + at most this many invocations on a software GPU
+FUNCTIONAL_MIN_COSINE = 0.99     # GPU (fp16 arithmetic) vs reference CPU kernels
 
 
 def _rss_kib() -> tuple[int, int]:
@@ -28,7 +40,8 @@ def _rss_kib() -> tuple[int, int]:
 
 
 def measure_in_child(request: dict) -> dict:
-    from mobilepack.runtime.delegates import open_session, random_inputs
+    from mobilepack.bench.definition import pattern_inputs
+    from mobilepack.runtime.delegates import open_session
 
     now = time.perf_counter_ns
     start = now()
@@ -39,31 +52,104 @@ def measure_in_child(request: dict) -> dict:
         return {"ok": False, "stage": "init", "error": str(exc)}
     init_us = (now() - start) / 1000
     try:
-        session.feed(random_inputs(session.inputs, int(request.get("seed", 0))))
+        prepared = pattern_inputs(session.inputs)
+
+        def iteration() -> list:
+            session.feed(prepared)
+            return session.run()
+
         t = now()
-        session.run()
+        first_out = iteration()
         first_us = (now() - t) / 1000
+        if request.get("functional"):
+            return _functional(request, session, iteration, first_out, init_us, first_us, now)
         warmup_us = []
         for _ in range(int(request["warmup"])):
             t = now()
-            session.run()
+            iteration()
             warmup_us.append((now() - t) / 1000)
         rss_before, _ = _rss_kib()
-        runs, min_ns = int(request["runs"]), float(request["min_seconds"]) * 1e9
-        max_ns = float(request.get("max_seconds", 60.0)) * 1e9
-        samples = []
-        loop_start = now()
-        while True:
-            t = now()
-            session.run()
-            end = now()
-            samples.append((end - t) / 1000)
-            elapsed = end - loop_start
-            if (len(samples) >= runs and elapsed >= min_ns) or elapsed >= max_ns:
-                break
+        samples, stop = _timed(iteration, runs=int(request["runs"]), min_seconds=float(request["min_seconds"]),
+                               max_seconds=float(request.get("max_seconds", 60.0)),
+                               target_ci=float(request.get("target_ci", 0.0)), now=now,
+                               hard_seconds=request.get("hard_seconds"))
     except Exception as exc:
         return {"ok": False, "stage": "run", "error": str(exc)}
     rss_after, peak = _rss_kib()
     return {"ok": True, "init_us": init_us, "first_us": first_us, "warmup_us": warmup_us, "samples_us": samples,
-            "rss_kib_before": rss_before, "rss_kib_after": rss_after, "peak_rss_kib": peak,
+            "stop": stop, "rss_kib_before": rss_before, "rss_kib_after": rss_after, "peak_rss_kib": peak,
             "fully_delegated": session.fully_delegated}
+
+
+def _timed(iteration, *, runs: int, min_seconds: float, max_seconds: float, target_ci: float, now,
+           hard_seconds: float | None = None) -> tuple[list, str]:
+    """Timed iterations until the stop rule holds; (samples in µs, why it stopped).  The minimum run
+    count is honoured past ``max_seconds``; only ``hard_seconds`` (the configuration's time budget) cuts it."""
+    from mobilepack.bench.stats import RunningStats
+
+    min_ns, max_ns = min_seconds * 1e9, max_seconds * 1e9
+    hard_ns = (hard_seconds if hard_seconds is not None else max(max_seconds, 60.0)) * 1e9
+    running = RunningStats()
+    samples: list[float] = []
+    loop_start = now()
+    while True:
+        t = now()
+        iteration()
+        end = now()
+        us = (end - t) / 1000
+        samples.append(us)
+        running.add(us)
+        elapsed = end - loop_start
+        if running.n >= runs and elapsed >= min_ns:
+            if target_ci <= 0:
+                return samples, "runs"
+            if running.ci_rel() <= target_ci:
+                return samples, "ci"
+            if elapsed >= max_ns:
+                return samples, "max_seconds"
+        elif elapsed >= hard_ns:
+            return samples, "time_limit"
+
+
+def _functional(request, session, iteration, first_out, init_us, first_us, now) -> dict:
+    """Software GPU: at most FUNCTIONAL_ITERATIONS invocations, numerics vs the reference kernels."""
+    times = []
+    out = first_out
+    for _ in range(FUNCTIONAL_ITERATIONS - 1):
+        t = now()
+        out = iteration()
+        times.append((now() - t) / 1000)
+    rss_after, peak = _rss_kib()
+    return {"ok": True, "init_us": init_us, "first_us": first_us, "warmup_us": [], "samples_us": times,
+            "stop": "functional", "rss_kib_before": rss_after, "rss_kib_after": rss_after, "peak_rss_kib": peak,
+            "fully_delegated": session.fully_delegated,
+            "numerics": compare_with_reference(request["model"], session, out)}
+
+
+def compare_with_reference(model_path: str, session, outputs: list) -> dict:
+    """Outputs of ``session`` (pattern inputs) vs LiteRT's reference CPU kernels on the same inputs."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from mobilepack.bench.definition import pattern_array
+
+    it = Interpreter(model_path=model_path, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    sigs = it.get_signature_list()
+    key = getattr(session, "key", None) or ("serving_default" if "serving_default" in sigs else sorted(sigs)[0])
+    runner = it.get_signature_runner(key)
+    feeds = {n: pattern_array(d["shape"], d["dtype"]) for n, d in runner.get_input_details().items()}
+    ref = runner(**feeds)
+    names = sigs[key]["outputs"]
+    a = np.concatenate([np.asarray(o, dtype=np.float64).ravel() for o in outputs])
+    b = np.concatenate([np.asarray(ref[n], dtype=np.float64).ravel() for n in names])
+    if a.shape != b.shape:
+        return {"ok": False, "max_abs_err": None, "cosine": None,
+                "message": f"output sizes differ: {a.size} on the GPU vs {b.size} on the CPU"}
+    finite = bool(np.isfinite(a).all())
+    err = float(np.max(np.abs(a - b))) if a.size else 0.0
+    denom = float(np.linalg.norm(a) * np.linalg.norm(b))
+    cosine = float(np.dot(a, b) / denom) if denom > 0 else (1.0 if err == 0 else 0.0)
+    ok = finite and cosine >= FUNCTIONAL_MIN_COSINE
+    return {"ok": ok, "max_abs_err": err if finite else None, "cosine": cosine if finite else None,
+            "message": None if ok else ("non-finite GPU outputs" if not finite else
+                                        f"cosine {cosine:.4f} < {FUNCTIONAL_MIN_COSINE} vs the reference CPU kernels")}

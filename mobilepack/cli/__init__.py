@@ -57,4 +57,21 @@ app.add_typer(compress_app, name="compress")
 
 
 def main() -> None:
-    app(prog_name="mobilepack")
+    import sys
+
+    try:
+        app(prog_name="mobilepack")
+        code = 0
+    except SystemExit as exc:
+        if exc.code is not None and not isinstance(exc.code, int):
+            raise
+        code = exc.code or 0
+    if "tensorflow" in sys.modules:
+        # Everything is written and reported by now; TensorFlow's interpreter teardown alone takes
+        # seconds, so skip it.
+        import os
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

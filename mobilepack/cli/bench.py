@@ -19,13 +19,18 @@ def bench_command(
                                            "(nnapi with --adb), plus names given with --delegate-lib.")] = "cpu,xnnpack,gpu",
     threads: Annotated[str, typer.Option("--threads", "-t", help="Thread counts swept for xnnpack and external "
                                          "delegates, e.g. 1,2,4.")] = "1",
-    runs: Annotated[int, typer.Option("--runs", help="Minimum timed runs per configuration.")] = 50,
+    runs: Annotated[int, typer.Option("--runs", help="Minimum timed runs per configuration.")] = 10,
     warmup: Annotated[int, typer.Option("--warmup", help="Untimed warmup runs before timing.")] = 5,
-    min_seconds: Annotated[float, typer.Option("--min-seconds", help="Keep timing until at least this long.")] = 1.0,
+    min_seconds: Annotated[float, typer.Option("--min-seconds", help="Keep timing until at least this long.")] = 0.0,
+    target_ci: Annotated[float, typer.Option("--target-ci", help="Stop once the 95% confidence interval of the mean "
+                                             "is within ± this fraction of it (0: exactly --runs runs).")] = 0.02,
+    max_seconds: Annotated[float, typer.Option("--max-seconds", help="Stop timing a configuration after this long "
+                                               "even if the interval is wider.")] = 2.0,
+    gpu_latency: Annotated[bool, typer.Option("--gpu-latency", help="Time the GPU even on a software adapter "
+                                              "(SwiftShader); otherwise it gets a functional check only.")] = False,
     delegate_lib: Annotated[Optional[list[str]], typer.Option(
         "--delegate-lib", help="External TFLite delegate library, NAME=PATH (repeatable); add NAME to --delegates.")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds before one configuration is stopped.")] = 300.0,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs.")] = 0,
     report: Annotated[Optional[Path], typer.Option(
         "--report", help="Write bench.json, bench.md and bench.html into this directory.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any configuration failed.")] = False,
@@ -51,8 +56,9 @@ def bench_command(
         from mobilepack.model.loading import parse_input_shapes
 
         plan = plan_bench([str(m) for m in models], delegates=delegates, threads=threads, runs=runs, warmup=warmup,
-                          min_seconds=min_seconds, delegate_libs=delegate_lib, timeout=timeout, seed=seed,
-                          on_phone=adb, input_shapes=parse_input_shapes(input_shape))
+                          min_seconds=min_seconds, delegate_libs=delegate_lib, timeout=timeout, target_ci=target_ci,
+                          max_seconds=max_seconds, gpu_latency=gpu_latency, on_phone=adb,
+                          input_shapes=parse_input_shapes(input_shape))
         with progress_display(err_console(), enabled=not json_out) as on_event:
             if adb:
                 from mobilepack.bench.adb import run_adb_bench
@@ -96,7 +102,7 @@ def print_table(doc: dict) -> None:
 
     table = Table(title="latency per configuration (sorted, fastest first)", title_justify="left")
     table.add_column("configuration", min_width=18)
-    for col in ("mean", "p50–p90", "inf/s", "vs fp32 cpu"):
+    for col in ("mean", "±95%", "runs", "p50–p90", "inf/s", "vs fp32 cpu"):
         table.add_column(col, justify="right")
     table.add_column("delegated")
     table.add_column("note", min_width=16)
@@ -104,16 +110,21 @@ def print_table(doc: dict) -> None:
     for r in rows(doc):
         label = escape(r["label"])
         if r["status"] != "ok":
-            table.add_row(label, "[red]failed[/]", "", "", "", "", f"[red]{escape(r['failure'])}[/]: {escape(r['error'])}")
+            if r["failure"] == "gpu_unavailable":
+                table.add_row(label, "[yellow]skipped[/]", "", "", "", "", "", "", f"[yellow]{escape(r['error'])}[/]")
+            else:
+                table.add_row(label, "[red]failed[/]", "", "", "", "", "", "",
+                              f"[red]{escape(r['failure'])}[/]: {escape(r['error'])}")
             continue
         notes = []
         if r["software"]:
-            notes.append(f"[yellow]{SOFTWARE_NOTE}[/]")
+            notes.append(f"[yellow]{escape(r.get('note') or SOFTWARE_NOTE)}[/]")
             adapters.add(r["adapter"] or "software adapter")
         if r["noisy"]:
             notes.append(f"[magenta]noisy[/] (cv {100 * r['cv']:.0f}%)")
         spread = f"{fmt_us(r['p50_us'])}–{fmt_us(r['p90_us'])}" if r["p50_us"] is not None else "–"
-        table.add_row(label, fmt_us(r["mean_us"]), spread, f"{r['ips']:.0f}" if r["ips"] else "–",
+        ci = f"{100 * r['ci95_rel']:.1f}%" if r.get("ci95_rel") is not None and r.get("stop") != "functional" else "–"
+        table.add_row(label, fmt_us(r["mean_us"]), ci, str(r["runs"]), spread, f"{r['ips']:.0f}" if r["ips"] else "–",
                       f"{r['speedup']:.2f}×" if r["speedup"] is not None else "–",
                       {True: "yes", False: "no"}.get(r["fully_delegated"], "–"), "; ".join(notes))
     out_console().print(table)

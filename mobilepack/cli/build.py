@@ -55,8 +55,13 @@ def build_command(
     score_threshold: Annotated[Optional[float], typer.Option("--score-threshold", help="Classification score threshold.")] = None,
     delegates: Annotated[Optional[str], typer.Option("--delegates", help="Host delegates to bench: cpu,xnnpack,gpu.")] = None,
     threads: Annotated[Optional[str], typer.Option("--threads", help="XNNPACK thread counts, e.g. 1,2.")] = None,
-    runs: Annotated[Optional[int], typer.Option("--runs", help="Timed runs per configuration.")] = None,
+    runs: Annotated[Optional[int], typer.Option("--runs", help="Minimum timed runs per configuration.")] = None,
     warmup: Annotated[Optional[int], typer.Option("--warmup", help="Warm-up runs per configuration.")] = None,
+    target_ci: Annotated[Optional[float], typer.Option("--target-ci", help="Stop timing once the 95% CI of the mean "
+                                                       "is within ± this fraction (0: exactly --runs).")] = None,
+    max_seconds: Annotated[Optional[float], typer.Option("--max-seconds", help="Longest timing per configuration.")] = None,
+    gpu_latency: Annotated[Optional[bool], typer.Option("--gpu-latency", help="Time the GPU even on SwiftShader "
+                                                        "(otherwise a functional check only).")] = None,
     app_name: Annotated[Optional[str], typer.Option("--app-name")] = None,
     package: Annotated[Optional[str], typer.Option("--package", help="Android application id.")] = None,
     bundle_id: Annotated[Optional[str], typer.Option("--bundle-id", help="iOS bundle identifier.")] = None,
@@ -83,7 +88,8 @@ def build_command(
             allow_float_fallback=allow_float_fallback, eval_data=eval_data, max_accuracy_drop=max_accuracy_drop,
             task=task, labels=labels, mean=mean, std=std, vocab=vocab, tokenizer=tokenizer, sample_rate=sample_rate,
             padding=padding, score_threshold=score_threshold, delegates=_split(delegates), threads=_ints(threads),
-            runs=runs, warmup=warmup, app_name=app_name, package=package, bundle_id=bundle_id, samples=samples,
+            runs=runs, warmup=warmup, target_ci=target_ci, max_seconds=max_seconds, gpu_latency=gpu_latency,
+            app_name=app_name, package=package, bundle_id=bundle_id, samples=samples,
             cache_dir=cache_dir, force=force, unsafe_load=unsafe_load or None)
         with progress_display(err_console(), enabled=not (json_out or quiet)) as on_event:
             result = mobilepack.build(src, config=str(config) if config else None, progress=on_event, **options)
@@ -121,8 +127,10 @@ def _table(result):
     for v in result.variants:
         latency, scores = result.latency_us.get(v.mode, {}), result.accuracy.get(v.mode, {})
         row = [v.mode, f"{v.bytes / 1024:,.1f}"]
-        row += [f"{latency[d]:,.0f}" if d in latency else "failed" for d in bench_delegates]
-        row += [f"{scores[d]:.4f}" if scores.get(d) is not None else "failed" for d in delegates]
+        gone = {d for m, d in result.skipped if m == v.mode}
+        row += [f"{latency[d]:,.0f}" if d in latency else "skipped" if d in gone else "failed" for d in bench_delegates]
+        row += [f"{scores[d]:.4f}" if scores.get(d) is not None else "skipped" if d in gone else "failed"
+                for d in delegates]
         row.append("[green]✔[/]" if v.mode == sel.winner else "")
         table.add_row(*row)
     return table
@@ -134,8 +142,15 @@ def _summary(result, *, quiet: bool) -> None:
     if not quiet:
         console.print(_table(result))
         console.print(f"[dim]{result.selection.rule}[/]")
-        if any(rec.get("software") for rec in r["bench"].get("results", [])):
-            console.print("[dim]gpu ran on SwiftShader (software): functional only — latency not representative[/]")
+        if result.gpu_software:
+            console.print("[dim]gpu ran on SwiftShader (software): "
+                          + ("a functional check (≤ 3 invocations, numerics vs CPU; --gpu-latency times it)"
+                             if result.gpu_functional_only else "functional only — latency not representative")
+                          + "[/]")
+        if result.gpu_unavailable is not None:
+            from rich.markup import escape
+
+            console.print(f"[yellow]note: the GPU check was skipped: {escape(result.gpu_unavailable)}[/]")
     console.print(f"report:   {r['reports']['report.html']}")
     for t, app in r["apps"].items():
         console.print(f"{t + ':':9} {app['path']}")

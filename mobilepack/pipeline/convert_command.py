@@ -19,7 +19,7 @@ from typing import Any
 from mobilepack.cache import hash_path
 from mobilepack.conversion.quantization import (ConverterOptions, IODtype, check_io_dtype, default_modes,
                                                 get as mode_spec, parse_modes)
-from mobilepack.errors import DataError, RuntimeFailure, UsageError, ValidationError
+from mobilepack.errors import DataError, UsageError
 from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
 from mobilepack.report.schema import CONVERT_SCHEMA_VERSION, tool_versions
 from mobilepack.staging import StagedOutput
@@ -324,26 +324,10 @@ def _read_data(spec, *, calibration, calibration_samples, validation, validation
     return cal, val, cal_info, {"source": val.source, "kind": val.kind, "samples": val.count}
 
 
-def _validate(mode: str, data: bytes, val, references, spec):
-    """(validation result, the LiteRT session that ran it): a variant LiteRT cannot run is an error."""
-    from mobilepack.conversion.validation import compare
-    from mobilepack.model.tfimport import silenced
-    from mobilepack.runtime.interpreter import SignatureSession
-
-    try:
-        with silenced():
-            session = SignatureSession(data)
-            outputs = [session.run(b) for b in val.batches]
-    except RuntimeFailure as exc:
-        raise ValidationError(f"{mode}: the converted model does not run in LiteRT: "
-                              f"{exc.message.split(': ', 1)[-1]}",
-                              "drop this mode from --quantize, or calibrate with representative data") from exc
-    return compare(references, outputs, label=mode, tolerance=mode_spec(mode).tolerance), session
-
-
 def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration, calibration_samples, validation,
                    validation_samples, options: ConverterOptions, tools, emit, warn, timings):
     from mobilepack.conversion.converter import convert_saved_model
+    from mobilepack.conversion.validation import reference_outputs, validate_variant
 
     spec = src.spec
     t0 = time.perf_counter()
@@ -353,7 +337,7 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
     timings["data"] = time.perf_counter() - t0
     emit(ProgressEvent("reference", f"running the source model on {val.count} validation samples"))
     t0 = time.perf_counter()
-    references = [src.predict(b) for b in val.batches]
+    references = reference_outputs(src, val.batches)
     timings["reference"] = time.perf_counter() - t0
     representative = (lambda: ({k: v for k, v in b.items()} for b in cal.batches)) if cal is not None else None
     variants = []
@@ -371,7 +355,7 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
             (staging / filename).write_bytes(data)
             emit(ProgressEvent("validate", f"validating {mode}", i, len(modes)))
             t1 = time.perf_counter()
-            result, session = _validate(mode, data, val, references, spec)
+            result, session = validate_variant(mode, data, val.batches, references, mode_spec(mode).tolerance)
             vseconds = time.perf_counter() - t1
             timings["convert"] += seconds
             timings["validate"] += vseconds

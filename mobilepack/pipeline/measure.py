@@ -32,7 +32,11 @@ def lint_stage(state, options) -> Lint:
 
 
 def _bench_key(state, options) -> str:
-    return make_key("bench", LAYOUT, state.models.key, options.bench.key(), state.tools)
+    """Latencies are facts about this machine: the host (CPU model, core count) is part of the key."""
+    from mobilepack.bench.definition import DEFINITION
+    from mobilepack.bench.engine import host_key
+
+    return make_key("bench", LAYOUT, state.models.key, options.bench.key(), host_key(), DEFINITION, state.tools)
 
 
 def _in_out(document: dict, state, options) -> Bench:
@@ -57,7 +61,8 @@ def _bench(state, options) -> Bench:
 
     bn = options.bench
     plan = plan_bench([v.path for v in state.models.variants], delegates=bn.delegates, threads=bn.threads,
-                      runs=bn.runs, warmup=bn.warmup, min_seconds=0.0)
+                      runs=bn.runs, warmup=bn.warmup, min_seconds=0.0, target_ci=bn.target_ci,
+                      max_seconds=bn.max_seconds, gpu_latency=bn.gpu_latency)
     return Bench(run_bench(plan, progress=state.progress).to_dict())
 
 

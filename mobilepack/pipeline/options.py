@@ -46,6 +46,9 @@ class BenchOptions:
     threads: tuple[int, ...]
     runs: int
     warmup: int
+    target_ci: float
+    max_seconds: float
+    gpu_latency: bool
 
     @classmethod
     def from_section(cls, section: dict[str, Any]) -> BenchOptions:
@@ -54,12 +57,17 @@ class BenchOptions:
         for name in section["delegates"]:
             get_delegate(name)
         if section["runs"] < 1 or section["warmup"] < 0 or any(t < 1 for t in section["threads"]):
-            raise UsageError("[bench] runs must be ≥ 1, warmup ≥ 0 and threads ≥ 1", "e.g. --runs 50 --threads 1,2")
-        return cls(tuple(section["delegates"]), tuple(section["threads"]), section["runs"], section["warmup"])
+            raise UsageError("[bench] runs must be ≥ 1, warmup ≥ 0 and threads ≥ 1", "e.g. --runs 10 --threads 1,2")
+        if not 0 <= section["target_ci"] < 1 or section["max_seconds"] <= 0:
+            raise UsageError("[bench] target_ci must be in [0, 1) and max_seconds > 0",
+                             "e.g. --target-ci 0.02 --max-seconds 3")
+        return cls(tuple(section["delegates"]), tuple(section["threads"]), section["runs"], section["warmup"],
+                   section["target_ci"], section["max_seconds"], section["gpu_latency"])
 
     def key(self) -> dict[str, Any]:
         return {"delegates": list(self.delegates), "threads": list(self.threads), "runs": self.runs,
-                "warmup": self.warmup}
+                "warmup": self.warmup, "target_ci": self.target_ci, "max_seconds": self.max_seconds,
+                "gpu_latency": self.gpu_latency}
 
 
 @dataclass(frozen=True)

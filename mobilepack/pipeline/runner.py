@@ -66,6 +66,10 @@ class BuildResult:
     latency_us: dict[str, dict[str, float]]            # variant -> delegate -> best mean µs
     accuracy: dict[str, dict[str, float | None]]       # variant -> delegate -> metric (or agreement)
     labelled: bool
+    skipped: frozenset[tuple[str, str]] = frozenset()  # (variant, delegate) not run: the GPU was unavailable
+    gpu_software: bool = False                         # the GPU ran on a software adapter (SwiftShader)
+    gpu_functional_only: bool = False                  # ... and got a functional check, not a timing
+    gpu_unavailable: str | None = None                 # why the GPU was skipped
     timings: dict[str, float] = field(default_factory=dict)
     cache_hits: dict[str, bool] = field(default_factory=dict)
 
@@ -107,10 +111,14 @@ def _write_manifest(state: BuildState, options: BuildOptions, foreign) -> None:
 
 
 def result_of(state: BuildState, options: BuildOptions) -> BuildResult:
+    records = state.bench.records
     return BuildResult(
         out_dir=str(options.out), report=state.report.document, model_name=state.models.spec.name,
         variants=tuple(VariantSummary(v.mode, v.bytes) for v in state.models.variants), selection=state.selection,
         latency_us=state.bench.latency_us(), accuracy=state.accuracy.scores(), labelled=state.accuracy.labelled,
+        skipped=state.bench.skipped(), gpu_software=any(r.get("software") for r in records),
+        gpu_functional_only=any(r.get("stop") == "functional" for r in records),
+        gpu_unavailable=state.bench.gpu_unavailable(),
         timings=dict(state.ledger.timings), cache_hits=dict(state.ledger.hits))
 
 
@@ -128,6 +136,9 @@ def build(source: Any = None, *, config: str | Path | None = None, progress: Pro
     ledger = Ledger()
     opts = resolve_build_options(source, config=config, **options)   # everything checked before heavy work
     out_state = check_out_dir(opts.out, force=opts.force)
+    from mobilepack.runtime.child import prestart
+
+    prestart()  # the native-inference zygote imports LiteRT while conversion runs
     with StagedTree(opts.out) as staged, tempfile.TemporaryDirectory(prefix="mobilepack-build-") as work:
         state = BuildState(root=staged.path, work=Path(work), cache=Cache(opts.cache_dir), tools=tool_versions(),
                            progress=progress, ledger=ledger, source=opts.source)

@@ -72,6 +72,15 @@ class Bench:
 
         return latency_us(self.document)
 
+    def skipped(self) -> frozenset[tuple[str, str]]:
+        """(variant, delegate) pairs not measured because the GPU was unavailable."""
+        return frozenset(((r.get("model") or {}).get("variant"), r["delegate"]) for r in self.records
+                         if r.get("failure") == "gpu_unavailable")
+
+    def gpu_unavailable(self) -> str | None:
+        """Why the GPU could not be measured, when it could not."""
+        return next((r["error"] for r in self.records if r.get("failure") == "gpu_unavailable"), None)
+
     def best_latency_us(self) -> dict[str, float]:
         """variant -> its fastest delegate whose timing means something (not software GPU)."""
         from mobilepack.report.bench_views import best_latency_us
@@ -96,11 +105,13 @@ class Accuracy:
         return out
 
     def labelled_scores(self, mode: str) -> dict[str, float]:
-        """delegate -> labelled metric of ``mode`` (cells that ran on all samples)."""
+        """delegate -> labelled metric of ``mode`` (cells that ran on all samples: a software GPU's
+        seeded subset checks numerics, it does not select)."""
         if not self.labelled:
             return {}
         return {c["delegate"]: c["accuracy"] for c in self.document["cells"]
-                if c["mode"] == mode and c["status"] == "ok" and c["accuracy"] is not None}
+                if c["mode"] == mode and c["status"] == "ok" and c["accuracy"] is not None
+                and not (c.get("software") and c["samples"] < self.document["samples"])}  # a subset: numerics only
 
     def agreement(self, mode: str) -> float | None:
         return next((c["agreement"] for c in self.document["cells"]

@@ -153,7 +153,7 @@ def app_io(context: dict[str, Any], *, platform: str) -> dict[str, Any]:
     """Input kind, output kind, SSD output order and pixel normalization for the demo apps, so
     every platform treats a model the same way.  A dtype no app can feed is an error."""
     from mobilepack.errors import UsageError
-    from mobilepack.report.schema import BENCH_SCHEMA_VERSION
+    from mobilepack.report.schema import BENCH_DEFINITION, BENCH_SCHEMA_VERSION
 
     model = context["model"]
     for t in model["inputs"] + model["outputs"]:
@@ -178,6 +178,7 @@ def app_io(context: dict[str, Any], *, platform: str) -> dict[str, Any]:
         "normalize_in_app": bool(norm and not norm["in_model"]),
         "dtype_bytes": DTYPE_BYTES,
         "bench_schema_version": BENCH_SCHEMA_VERSION,
+        "bench_definition": BENCH_DEFINITION,
         **template_tables(),   # element types, benchmark input pattern, one-channel mask rule
     }
 

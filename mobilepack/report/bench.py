@@ -21,7 +21,7 @@ RECORD_KEYS = (
     "delegate", "threads",
     "status",           # ok | failed
     "failure",          # None | unsupported_op | delegate_refused | delegate_load_failed | gpu_unavailable
-                        #      | crashed | timeout | error
+                        #      | crashed | timeout | numerics | error
     "error",            # one-line reason when failed
     "runs", "warmup",
     "init_us", "first_us", "warmup_mean_us",
@@ -30,6 +30,11 @@ RECORD_KEYS = (
     "peak_rss_bytes", "rss_growth_bytes",
     "fully_delegated",  # True/False, or None where the runtime does not tell
     "adapter", "software", "note",
+    "definition",       # the benchmark definition the numbers follow (bench.definition.DEFINITION), or None
+    "ci95_us", "ci95_rel",  # 95 % confidence interval of the mean: half-width in µs and as a fraction of it
+    "target_ci", "stop",    # the adaptive target (0: fixed run count) and why timing stopped:
+                            #   ci | runs | max_seconds | time_limit | functional
+    "numerics",         # software GPU functional check: {ok, max_abs_err, cosine, message} vs reference CPU
 )
 
 MODEL_KEYS = ("name", "file", "variant", "bytes", "path")

@@ -1,10 +1,13 @@
 """Running native inference in a fresh child process.
 
 A crash inside the runtime (a segfault in a delegate, an abort in a driver)
-must become a recorded failure, never take the parent down.  The parent starts
-``python -m mobilepack.runtime.child MODULE:FUNCTION RESULT_PATH``, writes the
-request as JSON on the child's stdin, and reads the function's JSON answer
-from ``RESULT_PATH``.  Everything the native code prints on fds 1/2 is kept
+must become a recorded failure, never take the parent down.  The child is forked
+from a pre-warmed zygote (:mod:`mobilepack.runtime.zygote`: LiteRT imported once,
+so a child costs milliseconds instead of an interpreter start and LiteRT's
+import), or, where that cannot serve, started as
+``python -m mobilepack.runtime.child MODULE:FUNCTION RESULT_PATH`` with the
+request as JSON on stdin.  Either way the function's JSON answer is read from
+``RESULT_PATH``.  ``MOBILEPACK_CHILD_FORK=0`` always starts a new interpreter.  Everything the native code prints on fds 1/2 is kept
 (LiteRT tells *why* it refused a model only there).
 
 The function runs in the child and must return a JSON-serialisable dict.
@@ -64,7 +67,10 @@ def last_error_line(log: str) -> str:
 
 
 def run_in_child(target: str, request, *, timeout: float, env: dict[str, str] | None = None) -> ChildOutcome:
-    """Run ``target`` (``"package.module:function"``) on ``request`` in a fresh interpreter."""
+    """Run ``target`` (``"package.module:function"``) on ``request`` in a fresh child process.
+
+    The child is forked from the pre-warmed zygote (:mod:`mobilepack.runtime.zygote`) when it can be,
+    else started as a new interpreter; either way it is a separate process with its own session."""
     child_env = dict(os.environ)
     child_env.update(env or {})
     child_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
@@ -72,23 +78,19 @@ def run_in_child(target: str, request, *, timeout: float, env: dict[str, str] | 
         result_path = os.path.join(tmp, "answer.json")
         log_path = os.path.join(tmp, "log.txt")
         start = time.perf_counter()
-        with open(log_path, "wb") as log_file:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "mobilepack.runtime.child", target, result_path],
-                stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, env=child_env,
-                start_new_session=True)
-            timed_out = False
-            try:
-                proc.communicate(json.dumps(request).encode(), timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill_group(proc)
-            except KeyboardInterrupt:
-                _kill_group(proc)
-                raise
+        returncode, timed_out = None, False
+        forked = _fork_allowed() and _ZYGOTE.run(
+            {"target": target, "request": request, "result": result_path, "log": log_path, "environ": child_env,
+             "sys_path": list(sys.path), "cwd": os.getcwd()}, timeout, env or {})
+        if forked:
+            returncode, timed_out = forked
+        else:
+            returncode, timed_out = _spawn(target, request, result_path, log_path, child_env, timeout)
         seconds = time.perf_counter() - start
-        with open(log_path, "rb") as f:
-            log = f.read().decode("utf-8", "replace")
+        log = ""
+        if os.path.exists(log_path):
+            with open(log_path, "rb") as f:
+                log = f.read().decode("utf-8", "replace")
         answer = None
         if not timed_out and os.path.exists(result_path):
             try:
@@ -96,8 +98,169 @@ def run_in_child(target: str, request, *, timeout: float, env: dict[str, str] | 
                     answer = json.load(f)
             except (OSError, ValueError):
                 answer = None
-    return ChildOutcome(answer=answer, returncode=None if timed_out else proc.returncode, log=log,
+    return ChildOutcome(answer=answer, returncode=None if timed_out else returncode, log=log,
                         timed_out=timed_out, seconds=seconds)
+
+
+def _spawn(target: str, request, result_path: str, log_path: str, child_env: dict, timeout: float):
+    """A new interpreter: ``python -m mobilepack.runtime.child TARGET RESULT`` with the request on stdin."""
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mobilepack.runtime.child", target, result_path],
+            stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, env=child_env,
+            start_new_session=True)
+        timed_out = False
+        try:
+            proc.communicate(json.dumps(request).encode(), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc)
+        except KeyboardInterrupt:
+            _kill_group(proc)
+            raise
+    return proc.returncode, timed_out
+
+
+# Only variables that native code reads when it starts working (not at load time) may differ
+# between the zygote and a forked child.  LD_LIBRARY_PATH is read once, at process start: the zygote
+# starts with the one the GPU needs (chromium's libvulkan.so.1 where no system loader exists), and a
+# request that needs another gets a new interpreter.
+_FORKABLE_ENV = {"VK_ICD_FILENAMES", "VK_DRIVER_FILES", "MOBILEPACK_CHILD_MEMORY_MB", "TF_CPP_MIN_LOG_LEVEL"}
+
+
+def _fork_allowed() -> bool:
+    return os.environ.get("MOBILEPACK_CHILD_FORK", "1") != "0" and hasattr(os, "fork")
+
+
+class _ZygoteClient:
+    """The caller's side of :mod:`mobilepack.runtime.zygote` (started on first use, one per process)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.proc: subprocess.Popen | None = None
+        self.library_path: str | None = None
+        self.broken = False
+        self.buf = b""
+        self.lock = threading.Lock()
+
+    def _start(self) -> bool:
+        if self.proc is not None and self.proc.poll() is None:
+            return True
+        if self.broken:
+            return False
+        try:
+            from mobilepack.runtime.vulkan import discover_vulkan
+
+            env = dict(os.environ)
+            env.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
+            self.library_path = discover_vulkan().env.get("LD_LIBRARY_PATH")
+            if self.library_path:
+                env["LD_LIBRARY_PATH"] = self.library_path
+            self.proc = subprocess.Popen([sys.executable, "-m", "mobilepack.runtime.zygote"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                                         start_new_session=True)
+            self.buf = b""
+            import atexit
+
+            atexit.register(self.close)
+            return True
+        except OSError:
+            self.broken = True
+            return False
+
+    def close(self) -> None:
+        """End of its stdin ends the zygote; nobody waits for it to finish tearing down."""
+        if self.proc is not None:
+            try:
+                self.proc.stdin.close()
+            except Exception:
+                self.proc.kill()
+            self.proc = None
+
+    def _readline(self, deadline: float | None):
+        import select
+
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise EOFError("zygote ended")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return json.loads(line)
+
+    def run(self, job: dict, timeout: float, env: dict[str, str]):
+        """(returncode, timed_out), or None when the zygote cannot serve (the caller then spawns)."""
+        with self.lock:
+            if not self._start():
+                return None
+            extra = {k: v for k, v in env.items() if k not in _FORKABLE_ENV}
+            if extra and extra != ({"LD_LIBRARY_PATH": self.library_path} if self.library_path else {}):
+                return None
+            try:
+                self.proc.stdin.write((json.dumps(job) + "\n").encode())
+                self.proc.stdin.flush()
+                started = self._readline(time.monotonic() + 60)
+            except (OSError, EOFError, ValueError):
+                self.broken = True
+                self.close()
+                return None
+            if started is None:
+                self.broken = True
+                self.close()
+                return None
+            pid = started["pid"]
+            timed_out = False
+            try:
+                done = self._readline(time.monotonic() + timeout)
+                if done is None:
+                    timed_out = True
+                    _kill_pid_group(pid)
+                    done = self._readline(time.monotonic() + 60)
+            except KeyboardInterrupt:
+                _kill_pid_group(pid)
+                try:
+                    self._readline(time.monotonic() + 10)
+                except Exception:
+                    self.close()
+                raise
+            except (OSError, EOFError, ValueError):
+                _kill_pid_group(pid)
+                self.broken = True
+                self.close()
+                return None
+            if done is None:
+                self.broken = True
+                self.close()
+                return None
+            return os.waitstatus_to_exitcode(done["status"]), timed_out
+
+
+_ZYGOTE = _ZygoteClient()
+
+
+def prestart() -> None:
+    """Start the zygote now, so its imports overlap the caller's own work (e.g. conversion)."""
+    if _fork_allowed():
+        with _ZYGOTE.lock:
+            _ZYGOTE._start()
+
+
+def _kill_pid_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -127,11 +290,10 @@ def limit_memory() -> int | None:
     return None
 
 
-def _main(argv: list[str]) -> int:
+def answer_request(target: str, request, result_path: str) -> None:
+    """In the child: cap memory, run ``target`` on ``request`` and write its JSON answer atomically."""
     limit_memory()
-    target, result_path = argv[1], argv[2]
     module_name, func_name = target.split(":")
-    request = json.loads(sys.stdin.read() or "{}")
     answer = getattr(importlib.import_module(module_name), func_name)(request)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -139,6 +301,11 @@ def _main(argv: list[str]) -> int:
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(answer, f)
     os.replace(tmp, result_path)
+
+
+def _main(argv: list[str]) -> int:
+    request = json.loads(sys.stdin.read() or "{}")
+    answer_request(argv[1], request, argv[2])
     return 0
 
 

@@ -132,15 +132,29 @@ class InterpreterSession(Session):
         self.inputs = [{"name": d["name"], "index": d["index"], "shape": [int(x) for x in d["shape"]],
                         "dtype": d["dtype"].__name__ if hasattr(d["dtype"], "__name__") else str(d["dtype"]),
                         "quantization": list(d["quantization"])} for d in self.it.get_input_details()]
-        self._outputs = [d["index"] for d in self.it.get_output_details()]
+        import numpy as np
+
+        outs = self.it.get_output_details()
+        self._outputs = [d["index"] for d in outs]
+        # outputs are copied into buffers allocated once, so an iteration allocates nothing
+        self._out_buffers = [np.empty([int(x) for x in d["shape"]], d["dtype"]) for d in outs]
 
     def feed(self, arrays: list) -> None:
         for d, a in zip(self.inputs, arrays):
             self.it.set_tensor(d["index"], a)
 
     def run(self) -> list:
+        """Invoke, then copy every output into its preallocated buffer (valid until the next run)."""
+        import numpy as np
+
         self.it.invoke()
-        return [self.it.get_tensor(i) for i in self._outputs]
+        for n, (i, buf) in enumerate(zip(self._outputs, self._out_buffers)):
+            view = self.it.tensor(i)()
+            if view.shape == buf.shape:
+                np.copyto(buf, view)
+            else:  # a data-dependent output shape: a new buffer of the size it has now
+                self._out_buffers[n] = buf = view.copy()
+        return list(self._out_buffers)
 
 
 class GpuSession(Session):
@@ -199,26 +213,3 @@ def open_session(delegate: dict, model_path: str, threads: int, input_shapes: di
         runpy.run_path(delegate["source"])   # the delegate's own module registers its opener
     return _OPENERS[delegate["opener"]](delegate, model_path, threads, dict(input_shapes or {}))
 
-
-def random_inputs(inputs: list[dict], seed: int = 0) -> list:
-    """Seeded random inputs of each tensor's dtype and range: floats in [-1, 1], quantized integers
-    over their integer range, other integers in [0, 10), booleans either way."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    out = []
-    for d in inputs:
-        dtype = np.dtype(d["dtype"])
-        shape = [max(1, s) for s in d["shape"]]
-        if dtype == np.bool_:
-            out.append(rng.integers(0, 2, shape).astype(np.bool_))
-        elif np.issubdtype(dtype, np.floating):
-            out.append(rng.uniform(-1.0, 1.0, shape).astype(dtype))
-        elif np.issubdtype(dtype, np.integer):
-            scale = (d.get("quantization") or [0.0, 0])[0]
-            info = np.iinfo(dtype)
-            lo, hi = (int(info.min), int(info.max) + 1) if scale or dtype.itemsize == 1 else (0, 10)
-            out.append(rng.integers(lo, hi, shape, dtype=np.int64).astype(dtype))
-        else:
-            out.append(np.zeros(shape, dtype))
-    return out
