@@ -78,10 +78,6 @@ class BenchResult:
     def failed(self) -> list[dict]:
         return [r for r in self.records if r["status"] != "ok"]
 
-    @property
-    def succeeded(self) -> list[dict]:
-        return [r for r in self.records if r["status"] == "ok"]
-
     def to_dict(self) -> dict:
         from mobilepack.report.bench import document
 
