@@ -334,17 +334,37 @@ def test_mean_std_flags_are_recorded_as_flags_and_the_config_as_config(runs, tmp
 
 
 def test_shapes_missing_from_the_flatbuffer_are_read_after_allocation(runs) -> None:
-    """TFLite_Detection_PostProcess writes shape [] for its outputs; the real shape comes from LiteRT.
-    No zoo package ships such an SSD yet, so the empty shape is put on a real model's tensor description."""
-    from dataclasses import replace
-
-    from mobilepack.metadata.tasks import with_runtime_shapes
+    """The quantized SSD's TFLite_Detection_PostProcess outputs have shape [] in the flatbuffer; the real
+    shapes come from LiteRT after allocation, and detection, metadata and the build use them."""
+    from mobilepack.metadata.tasks import detect_task_reason, with_runtime_shapes
     from mobilepack.model.flatbuffer import parse_model
 
-    data = _zoo_file(runs, "face_detection_short_range").read_bytes()
+    m = BY_ID["ssd_mobilenet_v2_coco_quant"]
+    data = _zoo_file(runs, m.id).read_bytes()
     sg = parse_model(data).subgraphs[0]
-    outs = tuple(sg.tensors[i] for i in sg.outputs)
-    blanked = tuple(replace(t, shape=()) for t in outs)
-    assert [t.shape for t in with_runtime_shapes(data, blanked)] == [(1, 896, 16), (1, 896, 1)]
-    assert with_runtime_shapes(data, outs) == outs            # nothing to fill: the model is not loaded
-    assert with_runtime_shapes(b"not a model", blanked) == blanked  # cannot load: shapes stay
+    ins, outs = tuple(sg.tensors[i] for i in sg.inputs), tuple(sg.tensors[i] for i in sg.outputs)
+    assert [t.shape for t in outs] == [(), (), (), ()]
+    filled = with_runtime_shapes(data, outs)
+    assert [t.shape for t in filled] == [(1, 20, 4), (1, 20), (1, 20), (1,)]
+    assert detect_task_reason(ins, outs)[0] is None        # the flatbuffer alone says nothing
+    assert detect_task_reason(ins, filled)[0].value == "object_detection"
+    assert with_runtime_shapes(b"not a model", outs) == outs  # cannot load: shapes stay
+    md = json.loads(runs.run(m, "metadata").stdout)
+    assert (md["task"], md["task_source"]) == ("object_detection", "detected")
+    assert "TFLite_Detection_PostProcess[1,20,4]" in md["task_reason"]
+    build = json.loads(runs.run(m, "build").stdout)
+    assert build["model"]["task"] == "object_detection"
+    assert [o["shape"] for o in build["model"]["outputs"]] == [[1, 20, 4], [1, 20], [1, 20], [1]], build["model"]
+
+
+def test_a_full_integer_image_input_is_normalized_by_its_quantization(runs, tmp_path) -> None:
+    """uint8 q = pixel: mean = zero_point, std = 1 / scale (SSD: 128, 1/0.0078125); flags still win, and a
+    float input without any normalization is still refused (selfie_segmentation's expectation)."""
+    m = BY_ID["ssd_mobilenet_v2_coco_quant"]
+    norm = json.loads(runs.run(m, "metadata").stdout)["normalization"]
+    assert (norm["source"], norm["mean"], norm["std"]) == ("quantization", [128.0], [128.0])
+    given = run_cli("metadata", _zoo_file(runs, m.id), "-o", tmp_path / "flags.tflite", "--json",
+                    "--mean", "127.5", "--std", "127.5")
+    assert given.returncode == 0, given.stderr
+    assert json.loads(given.stdout)["normalization"]["source"] == "flags"
+    assert BY_ID["selfie_segmentation"].expect["metadata"] == "error:no input normalization known"
