@@ -62,7 +62,7 @@ class Runs:
         key = (m.id, command)
         if key in self.done:
             return self.done[key]
-        extra = list(m.args.get(command, []))
+        extra = [str(m.vocab_path) if a == "{vocab}" else a for a in m.args.get(command, [])]
         out = self.base / m.id / command
         if command == "convert":
             args = ["convert", self.source(m), "-o", out, "--json"]
