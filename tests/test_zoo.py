@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -368,3 +369,64 @@ def test_a_full_integer_image_input_is_normalized_by_its_quantization(runs, tmp_
     assert given.returncode == 0, given.stderr
     assert json.loads(given.stdout)["normalization"]["source"] == "flags"
     assert BY_ID["selfie_segmentation"].expect["metadata"] == "error:no input normalization known"
+
+
+def test_keras3_text_classifier_takes_token_ids_with_the_packages_vocabulary(runs) -> None:
+    """SentiToolKit's .keras (Keras 3.5): its float32 input feeds an Embedding, so the variant takes int32
+    token ids; the vocabulary comes from the package's own tokenizer and --padding pre (its pad_sequences)
+    reaches the metadata and both apps."""
+    from mobilepack.metadata.reader import packed_files, read_metadata
+    from mobilepack.model.flatbuffer import parse_model
+
+    m = BY_ID["sentitoolkit_keras"]
+    assert json.loads(zipfile.ZipFile(_zoo_file(runs, m.id)).read("metadata.json"))["keras_version"].startswith("3.")
+    conv = json.loads(runs.run(m, "convert").stdout)
+    assert [(t["name"], t["shape"], t["dtype"]) for t in conv["model"]["inputs"]] == [("input_layer", [1, 100], "int32")]
+    assert conv["variants"][0]["validation"]["passed"] and conv["variants"][0]["input_dtypes"] == ["int32"]
+    vocab = m.vocab_path.read_text(encoding="utf-8").splitlines()
+    assert vocab[:3] == ["<PAD> 0", "the 1", "a 2"] and len(vocab) == 5000  # the tokenizer's num_words
+    md = json.loads(runs.run(m, "metadata").stdout)
+    assert (md["task"], md["task_source"], md["associated_files"]) == ("text_classification", "detected", ["vocab.txt"])
+    data = Path(md["output"]).read_bytes()
+    assert packed_files(data)["vocab.txt"] == m.vocab_path.read_bytes()
+    desc = read_metadata(data, parse_model(data)).inputs[0].description
+    assert "padded and cut at the start (padding: pre)" in desc, desc
+    build = json.loads(runs.run(m, "build").stdout)
+    assert build["model"]["task"] == "text_classification" and build["model"]["padding"] == "pre", build["model"]
+    android = Path(build["apps"]["android"]["path"])
+    assert (android / "app/src/main/assets/vocab.txt").read_bytes() == m.vocab_path.read_bytes()
+    config = next(android.rglob("ModelConfig.kt")).read_text(encoding="utf-8")
+    assert 'TEXT_PADDING = "pre"' in config
+    swift = "\n".join(p.read_text(encoding="utf-8") for p in Path(build["apps"]["ios"]["path"]).rglob("*.swift"))
+    assert '"pre"' in swift
+
+
+def test_only_an_embedding_input_becomes_token_ids() -> None:
+    """A float input that also (or only) feeds a Dense layer stays float32 (negative test)."""
+    import keras
+
+    from mobilepack.model.loading import _keras_input_dtype
+
+    ids = keras.Input((8,), name="ids")
+    emb = keras.Model(ids, keras.layers.Dense(2)(keras.layers.Flatten()(keras.layers.Embedding(10, 4)(ids))))
+    assert _keras_input_dtype(emb, emb.inputs[0]) == "int32"
+    x = keras.Input((8,), name="x")
+    both = keras.Model(x, [keras.layers.Flatten()(keras.layers.Embedding(10, 4)(x)), keras.layers.Dense(2)(x)])
+    assert _keras_input_dtype(both, both.inputs[0]) == "float32"
+    dense = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2)])
+    assert _keras_input_dtype(dense, dense.inputs[0]) == "float32"
+
+
+def test_the_tokenizer_pickle_is_read_without_running_what_it_names() -> None:
+    import pickle
+
+    import fetch as zoo_fetch
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    with pytest.raises(FetchError, match="not read"):
+        zoo_fetch.vocab_lines(pickle.dumps(Evil()), "keras_tokenizer_pickle")
+    with pytest.raises(FetchError, match="unknown vocabulary format"):
+        zoo_fetch.vocab_lines(b"", "json")
