@@ -105,13 +105,28 @@ def spec_beside(model_path: str | Path) -> ModelSpec | None:
         return None
 
 
+def _normalization_from_quantization(fb_inputs) -> Normalization | None:
+    """A full-integer image input takes the pixel bytes as they are (uint8 q = pixel, int8 q = pixel - 128),
+    so its quantization is the normalization: real = scale * (q - zero_point) = (pixel - mean) / std with
+    mean = zero_point (+128 for int8) and std = 1 / scale.  None for float or per-axis quantized inputs."""
+    t = fb_inputs[0] if len(fb_inputs) == 1 else None
+    q = t.quantization if t is not None else None
+    if t is None or t.type not in ("UINT8", "INT8") or q is None or len(q.scale) != 1 or not q.scale[0] > 0:
+        return None
+    zero = (q.zero_point[0] if q.zero_point else 0) + (128 if t.type == "INT8" else 0)
+    return Normalization(mean=(float(zero),), std=(1.0 / q.scale[0],), source="quantization", in_model=False)
+
+
 def _resolve_normalization(task: Task, fb_inputs, *, explicit: Normalization | None, spec: ModelSpec | None,
                            existing: ModelMetadata | None) -> tuple[Normalization | None, tuple | None]:
-    """(chosen normalization, (mean, std) to write).  Order: explicit, model layer / spec, metadata."""
+    """(chosen normalization, (mean, std) to write).  Order: explicit, model layer / spec, metadata, and for an
+    image task the quantization of a full-integer input."""
     chosen = explicit or (spec.normalization if spec else None)
     if chosen is None and existing is not None and existing.normalization is not None:
         mean, std = existing.normalization
         chosen = Normalization(mean=mean, std=std, source="metadata", in_model=False)
+    if chosen is None and task in IMAGE_TASKS:
+        chosen = _normalization_from_quantization(fb_inputs)
     if chosen is None:
         if task in IMAGE_TASKS:
             raise UsageError(f"no input normalization known for the {task.value} model's input "

@@ -209,6 +209,28 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:300]
 
 
+def _keras_input_dtype(model, tensor) -> str:
+    """The input's dtype; int32 for a float input that feeds only Embedding layers.  An Embedding looks up
+    integer token ids (Keras casts a float input to int), so the ids are what the model takes: a float32
+    token-id input would make the app's tokenizer write ids into a float tensor."""
+    dtype = str(tensor.dtype)
+    if not dtype.startswith("float"):
+        return dtype
+    import keras
+
+    consumers = []
+    for layer in getattr(model, "layers", []):
+        try:
+            feeds = keras.tree.flatten(layer.input)
+        except (AttributeError, ValueError):  # a layer called more than once, or never
+            continue
+        if any(t is tensor for t in feeds):
+            consumers.append(layer)
+    if consumers and all(isinstance(layer, keras.layers.Embedding) for layer in consumers):
+        return "int32"
+    return dtype
+
+
 def _keras_inputs(model, overrides) -> list[tuple[str, tuple, str]]:
     """(name, raw shape with None, dtype) for each input of a Keras model."""
     try:
@@ -216,7 +238,7 @@ def _keras_inputs(model, overrides) -> list[tuple[str, tuple, str]]:
     except (AttributeError, ValueError):
         inputs = []
     if inputs:
-        return [(t.name, tuple(t.shape), str(t.dtype)) for t in inputs]
+        return [(t.name, tuple(t.shape), _keras_input_dtype(model, t)) for t in inputs]
     # subclassed model: use its build config, else the user's --input-shape
     shape = None
     try:

@@ -50,7 +50,7 @@ class Normalization:
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
-    source: str  # "config" | "model_layer" | "metadata" | "flags"
+    source: str  # "config" | "model_layer" | "metadata" | "flags" | "quantization"
     in_model: bool = False
 
     def apply(self, pixels):  # numpy array (..., C) -> float32
