@@ -16,8 +16,8 @@ def convert(source, out, **options):
 
 
 def build(source=None, **options):
-    """Run every stage and write OUT; see :func:`mobilepack.builder.build`."""
-    from mobilepack.builder import build as _build
+    """Run every stage and write OUT; see :func:`mobilepack.pipeline.runner.build`."""
+    from mobilepack.pipeline.runner import build as _build
 
     return _build(source, **options)
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mobilepack.compress.options import config_schema as compress_section
 from mobilepack.errors import InputError, UsageError
+from mobilepack.option import Option
 
 CONFIG_NAME = "mobilepack.toml"
 
@@ -22,19 +23,40 @@ class ConfigError(UsageError):
     """mobilepack.toml is invalid (exit 2)."""
 
 
-@dataclass(frozen=True)
-class Option:
-    kind: str                 # "str" | "int" | "float" | "bool" | "path" | "list[str]" | "list[int]" | "list[float]" | "table[list[int]]"
-    default: Any
-    help: str
-    choices: tuple[str, ...] = ()
-    example: Any = None       # shown (commented) in the starter file when default is None
+def _modes() -> tuple[str, ...]:
+    from mobilepack.conversion.quantization import names
+
+    return names()
+
+
+def _io_dtypes() -> tuple[str, ...]:
+    from mobilepack.conversion.quantization import io_dtype_names
+
+    return io_dtype_names()
+
+
+def _targets() -> tuple[str, ...]:
+    from mobilepack.render.targets import names
+
+    return (*names(), "all")
+
+
+def _tasks() -> tuple[str, ...]:
+    from mobilepack.model.spec import Task
+
+    return tuple(t.value for t in Task)
+
+
+def _delegates() -> tuple[str, ...]:
+    from mobilepack.runtime.delegates import names
+
+    return tuple(names())
 
 
 SCHEMA: dict[str, dict[str, Option]] = {
     "build": {
         "source": Option("path", None, "the model: SavedModel dir, .keras, .h5 or .tflite", example="model.keras"),
-        "target": Option("str", "android", "which app projects to render", ("android", "ios", "all")),
+        "target": Option("str", "android", "which app projects to render", _targets),
         "out": Option("path", "mobilepack-out", "output directory"),
         "eval_data": Option("path", None, "labelled data: a folder per class, or .npz with x and y",
                             example="data/eval"),
@@ -45,14 +67,14 @@ SCHEMA: dict[str, dict[str, Option]] = {
     },
     "convert": {
         "quantize": Option("list[str]", None, "quantization modes (default: fp32, fp16, dynamic, plus int8 "
-                           "when calibration data is given)", ("fp32", "fp16", "dynamic", "int8", "int16x8", "int8-mixed"),
+                           "when calibration data is given)", _modes,
                            example=["fp32", "fp16", "dynamic", "int8"]),
         "calibration": Option("path", None, "calibration data: image folder, .npy, .npz or 'random'",
                               example="data/calibration"),
         "calibration_samples": Option("int", 100, "calibration samples used"),
         "validation": Option("path", None, "numerical-validation data (default: calibration data)",
                              example="data/validation"),
-        "io_dtype": Option("str", "float32", "I/O dtype of the int8 variant", ("float32", "int8", "uint8")),
+        "io_dtype": Option("str", "float32", "I/O dtype of the int8 variant", _io_dtypes),
         "signature": Option("str", None, "SavedModel signature key", example="serving_default"),
         "input_shape": Option("table[list[int]]", None, "fixed input shapes, batch included",
                               example={"image": [1, 224, 224, 3]}),
@@ -65,8 +87,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "doctor_seconds": Option("float", 120.0, "time limit of the doctor's search, in seconds"),
     },
     "metadata": {
-        "task": Option("str", None, "task (detected when unset)", ("image_classification", "object_detection",
-                       "image_segmentation", "text_classification", "audio_classification", "generic"),
+        "task": Option("str", None, "task (detected when unset)", _tasks,
                        example="image_classification"),
         "labels": Option("path", None, "labels file, one per line", example="labels.txt"),
         "mean": Option("list[float]", None, "input normalization mean (once or per channel)", example=[127.5]),
@@ -84,7 +105,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "channels": Option("int", 1, "audio channels"),
     },
     "bench": {
-        "delegates": Option("list[str]", ["cpu", "xnnpack", "gpu"], "host delegates to measure"),
+        "delegates": Option("list[str]", ["cpu", "xnnpack", "gpu"], "host delegates to measure", _delegates),
         "threads": Option("list[int]", [1, 2], "thread counts swept for xnnpack"),
         "runs": Option("int", 10, "minimum timed runs per configuration"),
         "warmup": Option("int", 5, "warm-up runs per configuration"),
@@ -100,6 +121,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "bundle_id": Option("str", None, "iOS bundle identifier", example="com.example.digits"),
         "samples": Option("path", None, "folder of sample images bundled into the apps", example="samples"),
     },
+    **compress_section(),
 }
 
 
@@ -149,12 +171,13 @@ def _check_value(section: str, key: str, opt: Option, value: Any, base: Path) ->
                 isinstance(v, list) and v and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in v)
                 for v in value.values()):
             raise bad("a table of name = [positive integers]")
-    if opt.choices:
+    valid = opt.valid()
+    if valid:
         items = value if isinstance(value, list) else [value]
         for item in items:
-            if item not in opt.choices:
+            if item not in valid:
                 raise ConfigError(f"{CONFIG_NAME}: {where} has invalid value {item!r}",
-                                  _nearest(str(item), opt.choices))
+                                  _nearest(str(item), valid))
     return value
 
 
@@ -226,7 +249,8 @@ def starter_config(source: str | None = None) -> str:
     for section, options in SCHEMA.items():
         lines.append(f"[{section}]")
         for key, opt in options.items():
-            choices = f" ({' | '.join(opt.choices)})" if opt.choices else ""
+            valid = opt.valid()
+            choices = f" ({' | '.join(valid)})" if valid else ""
             lines.append(f"# {opt.help}{choices}")
             if section == "build" and key == "source" and source:
                 lines.append(f"{key} = {_toml_value(source)}")
@@ -237,11 +261,3 @@ def starter_config(source: str | None = None) -> str:
         lines.append("")
     return "\n".join(lines)
 
-
-def _add_compress_section() -> None:
-    from mobilepack.compress.options import config_schema
-
-    SCHEMA.update(config_schema())
-
-
-_add_compress_section()

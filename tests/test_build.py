@@ -82,6 +82,25 @@ def test_selection_is_explained_in_every_report(sample_build):
         assert f"digits_{mode}.tflite" in md and f"digits_{mode}.tflite" in html
 
 
+def test_build_result_is_typed_and_agrees_with_the_report(sample_build):
+    """BuildResult's typed fields (what the CLI formats) say what report.json says."""
+    _, result = sample_build
+    r = result.report
+    assert result.selection.winner == r["selection"]["winner"] and result.selection.rule == r["selection"]["rule"]
+    assert [(v.mode, v.bytes) for v in result.variants] == [(v["mode"], v["bytes"]) for v in r["variants"]]
+    for rec in r["bench"]["results"]:
+        variant = rec["model"]["variant"]
+        if rec["status"] == "ok":
+            assert result.latency_us[variant][rec["delegate"]] <= rec["mean_us"]
+    for variant, per in result.latency_us.items():
+        for delegate, us in per.items():   # the best configuration of that delegate
+            assert us == min(x["mean_us"] for x in r["bench"]["results"] if x["status"] == "ok"
+                             and x["model"]["variant"] == variant and x["delegate"] == delegate)
+    assert result.labelled is True
+    for c in r["accuracy"]["cells"]:
+        assert result.accuracy[c["mode"]][c["delegate"]] == (c["accuracy"] if c["status"] == "ok" else None)
+
+
 def test_manifest_lists_inputs_and_outputs(sample_build):
     out, _ = sample_build
     manifest = json.loads((out / "manifest.json").read_text())
@@ -97,7 +116,7 @@ def test_render_only_change_hits_the_cache(sample_build, cache_dir, monkeypatch)
     """A re-run where only render options changed must not convert or benchmark again."""
     out, first = sample_build
     import mobilepack.bench.engine as engine
-    import mobilepack.pipeline as pipeline
+    import mobilepack.pipeline.convert_command as pipeline
 
     def boom(*a, **k):
         raise AssertionError("stage ran again despite the cache")
@@ -106,7 +125,7 @@ def test_render_only_change_hits_the_cache(sample_build, cache_dir, monkeypatch)
     monkeypatch.setattr(engine, "run_bench", boom)
     again = mobilepack.build(DIGITS / "digits.keras", out=str(out), target="all", cache_dir=str(cache_dir),
                              quantize=["fp32", "fp16", "dynamic", "int8"], app_name="Renamed Digits", **SAMPLE, **FAST)
-    assert again.cache_hits == {"convert": True, "inspect": True, "bench": True, "evaluate": True}
+    assert again.cache_hits == {"convert": True, "metadata": True, "lint": True, "bench": True, "evaluate": True}
     assert "Renamed Digits" in (out / "android/app/src/main/res/values/strings.xml").read_text()
     assert again.report["selection"] == first.report["selection"]
 

@@ -154,12 +154,12 @@ def test_build_turns_the_doctor_on_only_for_int8_with_real_calibration(outlier):
     model = str(paths["model"])
 
     def modes(**kw):
-        return [m.value for m in plan_convert(model, quantize="fp32,int8", **kw).modes]
+        return [str(m) for m in plan_convert(model, quantize="fp32,int8", **kw).modes]
 
     assert modes(calibration=str(paths["calibration"]), doctor="auto")[-1] == "int8-mixed"
     assert "int8-mixed" not in modes(calibration="random", doctor="auto")
     assert "int8-mixed" not in modes(calibration=str(paths["calibration"]), doctor=False)
-    assert "int8-mixed" not in [m.value for m in plan_convert(model, quantize="fp32,fp16", doctor="auto").modes]
+    assert "int8-mixed" not in [str(m) for m in plan_convert(model, quantize="fp32,fp16", doctor="auto").modes]
 
 
 @pytest.mark.parametrize("args,fragment", [

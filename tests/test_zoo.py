@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,7 @@ class Runs:
         key = (m.id, command)
         if key in self.done:
             return self.done[key]
-        extra = list(m.args.get(command, []))
+        extra = [str(m.vocab_path) if a == "{vocab}" else a for a in m.args.get(command, [])]
         out = self.base / m.id / command
         if command == "convert":
             args = ["convert", self.source(m), "-o", out, "--json"]
@@ -334,17 +335,98 @@ def test_mean_std_flags_are_recorded_as_flags_and_the_config_as_config(runs, tmp
 
 
 def test_shapes_missing_from_the_flatbuffer_are_read_after_allocation(runs) -> None:
-    """TFLite_Detection_PostProcess writes shape [] for its outputs; the real shape comes from LiteRT.
-    No zoo package ships such an SSD yet, so the empty shape is put on a real model's tensor description."""
-    from dataclasses import replace
-
-    from mobilepack.metadata.tasks import with_runtime_shapes
+    """The quantized SSD's TFLite_Detection_PostProcess outputs have shape [] in the flatbuffer; the real
+    shapes come from LiteRT after allocation, and detection, metadata and the build use them."""
+    from mobilepack.metadata.tasks import detect_task_reason, with_runtime_shapes
     from mobilepack.model.flatbuffer import parse_model
 
-    data = _zoo_file(runs, "face_detection_short_range").read_bytes()
+    m = BY_ID["ssd_mobilenet_v2_coco_quant"]
+    data = _zoo_file(runs, m.id).read_bytes()
     sg = parse_model(data).subgraphs[0]
-    outs = tuple(sg.tensors[i] for i in sg.outputs)
-    blanked = tuple(replace(t, shape=()) for t in outs)
-    assert [t.shape for t in with_runtime_shapes(data, blanked)] == [(1, 896, 16), (1, 896, 1)]
-    assert with_runtime_shapes(data, outs) == outs            # nothing to fill: the model is not loaded
-    assert with_runtime_shapes(b"not a model", blanked) == blanked  # cannot load: shapes stay
+    ins, outs = tuple(sg.tensors[i] for i in sg.inputs), tuple(sg.tensors[i] for i in sg.outputs)
+    assert [t.shape for t in outs] == [(), (), (), ()]
+    filled = with_runtime_shapes(data, outs)
+    assert [t.shape for t in filled] == [(1, 20, 4), (1, 20), (1, 20), (1,)]
+    assert detect_task_reason(ins, outs)[0] is None        # the flatbuffer alone says nothing
+    assert detect_task_reason(ins, filled)[0].value == "object_detection"
+    assert with_runtime_shapes(b"not a model", outs) == outs  # cannot load: shapes stay
+    md = json.loads(runs.run(m, "metadata").stdout)
+    assert (md["task"], md["task_source"]) == ("object_detection", "detected")
+    assert "TFLite_Detection_PostProcess[1,20,4]" in md["task_reason"]
+    build = json.loads(runs.run(m, "build").stdout)
+    assert build["model"]["task"] == "object_detection"
+    assert [o["shape"] for o in build["model"]["outputs"]] == [[1, 20, 4], [1, 20], [1, 20], [1]], build["model"]
+
+
+def test_a_full_integer_image_input_is_normalized_by_its_quantization(runs, tmp_path) -> None:
+    """uint8 q = pixel: mean = zero_point, std = 1 / scale (SSD: 128, 1/0.0078125); flags still win, and a
+    float input without any normalization is still refused (selfie_segmentation's expectation)."""
+    m = BY_ID["ssd_mobilenet_v2_coco_quant"]
+    norm = json.loads(runs.run(m, "metadata").stdout)["normalization"]
+    assert (norm["source"], norm["mean"], norm["std"]) == ("quantization", [128.0], [128.0])
+    given = run_cli("metadata", _zoo_file(runs, m.id), "-o", tmp_path / "flags.tflite", "--json",
+                    "--mean", "127.5", "--std", "127.5")
+    assert given.returncode == 0, given.stderr
+    assert json.loads(given.stdout)["normalization"]["source"] == "flags"
+    assert BY_ID["selfie_segmentation"].expect["metadata"] == "error:no input normalization known"
+
+
+def test_keras3_text_classifier_takes_token_ids_with_the_packages_vocabulary(runs) -> None:
+    """SentiToolKit's .keras (Keras 3.5): its float32 input feeds an Embedding, so the variant takes int32
+    token ids; the vocabulary comes from the package's own tokenizer and --padding pre (its pad_sequences)
+    reaches the metadata and both apps."""
+    from mobilepack.metadata.reader import packed_files, read_metadata
+    from mobilepack.model.flatbuffer import parse_model
+
+    m = BY_ID["sentitoolkit_keras"]
+    assert json.loads(zipfile.ZipFile(_zoo_file(runs, m.id)).read("metadata.json"))["keras_version"].startswith("3.")
+    conv = json.loads(runs.run(m, "convert").stdout)
+    assert [(t["name"], t["shape"], t["dtype"]) for t in conv["model"]["inputs"]] == [("input_layer", [1, 100], "int32")]
+    assert conv["variants"][0]["validation"]["passed"] and conv["variants"][0]["input_dtypes"] == ["int32"]
+    vocab = m.vocab_path.read_text(encoding="utf-8").splitlines()
+    assert vocab[:3] == ["<PAD> 0", "the 1", "a 2"] and len(vocab) == 5000  # the tokenizer's num_words
+    md = json.loads(runs.run(m, "metadata").stdout)
+    assert (md["task"], md["task_source"], md["associated_files"]) == ("text_classification", "detected", ["vocab.txt"])
+    data = Path(md["output"]).read_bytes()
+    assert packed_files(data)["vocab.txt"] == m.vocab_path.read_bytes()
+    desc = read_metadata(data, parse_model(data)).inputs[0].description
+    assert "padded and cut at the start (padding: pre)" in desc, desc
+    build = json.loads(runs.run(m, "build").stdout)
+    assert build["model"]["task"] == "text_classification" and build["model"]["padding"] == "pre", build["model"]
+    android = Path(build["apps"]["android"]["path"])
+    assert (android / "app/src/main/assets/vocab.txt").read_bytes() == m.vocab_path.read_bytes()
+    config = next(android.rglob("ModelConfig.kt")).read_text(encoding="utf-8")
+    assert 'TEXT_PADDING = "pre"' in config
+    swift = "\n".join(p.read_text(encoding="utf-8") for p in Path(build["apps"]["ios"]["path"]).rglob("*.swift"))
+    assert '"pre"' in swift
+
+
+def test_only_an_embedding_input_becomes_token_ids() -> None:
+    """A float input that also (or only) feeds a Dense layer stays float32 (negative test)."""
+    import keras
+
+    from mobilepack.model.loading import _keras_input_dtype
+
+    ids = keras.Input((8,), name="ids")
+    emb = keras.Model(ids, keras.layers.Dense(2)(keras.layers.Flatten()(keras.layers.Embedding(10, 4)(ids))))
+    assert _keras_input_dtype(emb, emb.inputs[0]) == "int32"
+    x = keras.Input((8,), name="x")
+    both = keras.Model(x, [keras.layers.Flatten()(keras.layers.Embedding(10, 4)(x)), keras.layers.Dense(2)(x)])
+    assert _keras_input_dtype(both, both.inputs[0]) == "float32"
+    dense = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2)])
+    assert _keras_input_dtype(dense, dense.inputs[0]) == "float32"
+
+
+def test_the_tokenizer_pickle_is_read_without_running_what_it_names() -> None:
+    import pickle
+
+    import fetch as zoo_fetch
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    with pytest.raises(FetchError, match="not read"):
+        zoo_fetch.vocab_lines(pickle.dumps(Evil()), "keras_tokenizer_pickle")
+    with pytest.raises(FetchError, match="unknown vocabulary format"):
+        zoo_fetch.vocab_lines(b"", "json")

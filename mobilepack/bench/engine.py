@@ -15,7 +15,6 @@ from mobilepack.runtime import delegates as registry
 from mobilepack.runtime.delegates import Delegate
 
 DEFAULT_DELEGATES = "cpu,xnnpack,gpu"
-_VARIANT_SUFFIXES = ("fp32", "fp16", "dynamic", "int8", "int16x8", "int8-mixed")
 
 
 @dataclass(frozen=True)
@@ -79,10 +78,6 @@ class BenchResult:
     def failed(self) -> list[dict]:
         return [r for r in self.records if r["status"] != "ok"]
 
-    @property
-    def succeeded(self) -> list[dict]:
-        return [r for r in self.records if r["status"] == "ok"]
-
     def to_dict(self) -> dict:
         from mobilepack.report.bench import document
 
@@ -93,8 +88,11 @@ def model_file(path: Path) -> ModelFile:
     stem = path.stem
     name, variant = stem, None
     base, sep, suffix = stem.rpartition("_")
-    if sep and base and suffix in _VARIANT_SUFFIXES:
-        name, variant = base, suffix
+    from mobilepack.conversion.quantization import mode_of_file_suffix
+
+    mode = mode_of_file_suffix(suffix) if sep and base else None
+    if mode is not None:
+        name, variant = base, mode
     return ModelFile(path=path.resolve(), name=name, variant=variant, bytes=path.stat().st_size)
 
 
@@ -125,9 +123,11 @@ def collect_models(paths: list[str | Path]) -> tuple[ModelFile, ...]:
     return tuple(model_file(f) for f in seen)
 
 
-def _parse_ints(text: str, what: str) -> tuple[int, ...]:
+def _parse_ints(text, what: str) -> tuple[int, ...]:
+    """``"1,2"`` or a sequence of integers (the typed build options pass one)."""
     try:
-        values = tuple(int(x) for x in str(text).split(",") if x.strip())
+        items = str(text).split(",") if isinstance(text, (str, int)) else list(text)
+        values = tuple(int(x) for x in items if str(x).strip())
     except ValueError:
         raise UsageError(f"{what} must be comma-separated integers, got {text!r}", f"e.g. --{what} 1,2,4") from None
     if not values or any(v < 1 for v in values):
@@ -146,7 +146,8 @@ def plan_bench(models, *, delegates: str = DEFAULT_DELEGATES, threads: str = "1"
     if on_phone and external:
         raise UsageError("--delegate-lib loads a library on this machine and cannot be used with --adb",
                          "drop --delegate-lib, or bench on the host without --adb")
-    names = [n.strip() for n in str(delegates).split(",") if n.strip()]
+    items = delegates.split(",") if isinstance(delegates, str) else list(delegates)
+    names = [n.strip() for n in items if n.strip()]
     if not names:
         raise UsageError("no delegate given", f"valid delegates: {', '.join(registry.names())}")
     chosen = tuple(registry.get(n, external) for n in dict.fromkeys(names))

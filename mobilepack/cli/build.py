@@ -108,56 +108,49 @@ def _metric_name(accuracy: dict) -> str:
     return METRIC_NAMES.get(accuracy.get("agreement_key"), "agree")
 
 
-def _summary(result, *, quiet: bool) -> None:
+def _table(result):
+    """Variants × (size, latency per bench delegate, metric per evaluated delegate, ships)."""
     from rich.table import Table
 
+    r, sel = result.report, result.selection
+    bench_delegates = list(dict.fromkeys(rec["delegate"] for rec in r["bench"].get("results", [])))
+    delegates = list(dict.fromkeys(d for per in result.accuracy.values() for d in per))
+    table = Table(title=f"{result.model_name}: ships {sel.winner}", title_justify="left", padding=(0, 1),
+                  box=None, header_style="bold")
+    table.add_column("variant", no_wrap=True)
+    table.add_column("KiB", justify="right", no_wrap=True)
+    for d in bench_delegates:
+        table.add_column(f"{d}\nµs", justify="right", no_wrap=True)
+    for d in delegates:
+        table.add_column(f"{d}\n{_metric_name(r['accuracy'])}", justify="right", no_wrap=True)
+    table.add_column("ships", no_wrap=True)
+    for v in result.variants:
+        latency, scores = result.latency_us.get(v.mode, {}), result.accuracy.get(v.mode, {})
+        row = [v.mode, f"{v.bytes / 1024:,.1f}"]
+        gone = {d for m, d in result.skipped if m == v.mode}
+        row += [f"{latency[d]:,.0f}" if d in latency else "skipped" if d in gone else "failed" for d in bench_delegates]
+        row += [f"{scores[d]:.4f}" if scores.get(d) is not None else "skipped" if d in gone else "failed"
+                for d in delegates]
+        row.append("[green]✔[/]" if v.mode == sel.winner else "")
+        table.add_row(*row)
+    return table
+
+
+def _summary(result, *, quiet: bool) -> None:
     r = result.report
     console = out_console()
     if not quiet:
-        sel = r["selection"]
-        cells = {(c["mode"], c["delegate"]): c for c in r["accuracy"]["cells"]}
-        delegates = list(dict.fromkeys(c["delegate"] for c in r["accuracy"]["cells"]))
-        per: dict[tuple[str, str], float] = {}
-        skipped = {((rec.get("model") or {}).get("variant"), rec["delegate"]) for rec in r["bench"].get("results", [])
-                   if rec.get("failure") == "gpu_unavailable"}
-        for rec in r["bench"].get("results", []):
-            v = (rec.get("model") or {}).get("variant")
-            if rec["status"] == "ok" and v:
-                key = (v, rec["delegate"])
-                per[key] = min(per.get(key, float("inf")), rec["mean_us"])
-        table = Table(title=f"{r['model']['name']}: ships {sel['winner']}", title_justify="left", padding=(0, 1),
-                      box=None, header_style="bold")
-        table.add_column("variant", no_wrap=True)
-        table.add_column("KiB", justify="right", no_wrap=True)
-        bench_delegates = list(dict.fromkeys(rec["delegate"] for rec in r["bench"].get("results", [])))
-        for d in bench_delegates:
-            table.add_column(f"{d}\nµs", justify="right", no_wrap=True)
-        for d in delegates:
-            table.add_column(f"{d}\n{_metric_name(r['accuracy'])}", justify="right", no_wrap=True)
-        table.add_column("ships", no_wrap=True)
-        for v in r["variants"]:
-            row = [v["mode"], f"{v['bytes'] / 1024:,.1f}"]
-            row += [f"{per[(v['mode'], d)]:,.0f}" if (v["mode"], d) in per else
-                    "skipped" if (v["mode"], d) in skipped else "failed" for d in bench_delegates]
-            for d in delegates:
-                c = cells.get((v["mode"], d))
-                val = (c["accuracy"] if r["accuracy"]["labelled"] else c["agreement"]) if c and c["status"] == "ok" else None
-                row.append(f"{val:.4f}" if val is not None else "skipped" if (v["mode"], d) in skipped else "failed")
-            row.append("[green]✔[/]" if v["mode"] == sel["winner"] else "")
-            table.add_row(*row)
-        console.print(table)
-        console.print(f"[dim]{sel['rule']}[/]")
-        results = r["bench"].get("results", [])
-        if any(rec.get("software") for rec in results):
-            functional = any(rec.get("stop") == "functional" for rec in results)
+        console.print(_table(result))
+        console.print(f"[dim]{result.selection.rule}[/]")
+        if result.gpu_software:
             console.print("[dim]gpu ran on SwiftShader (software): "
                           + ("a functional check (≤ 3 invocations, numerics vs CPU; --gpu-latency times it)"
-                             if functional else "functional only — latency not representative") + "[/]")
-        gone = next((rec for rec in results if rec.get("failure") == "gpu_unavailable"), None)
-        if gone is not None:
+                             if result.gpu_functional_only else "functional only — latency not representative")
+                          + "[/]")
+        if result.gpu_unavailable is not None:
             from rich.markup import escape
 
-            console.print(f"[yellow]note: the GPU check was skipped: {escape(gone['error'])}[/]")
+            console.print(f"[yellow]note: the GPU check was skipped: {escape(result.gpu_unavailable)}[/]")
     console.print(f"report:   {r['reports']['report.html']}")
     for t, app in r["apps"].items():
         console.print(f"{t + ':':9} {app['path']}")

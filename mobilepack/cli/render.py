@@ -35,11 +35,12 @@ def render_command(
         from mobilepack.render.targets import get as get_target
 
         tgt = get_target(target)
-        wrong = {"--package": package, "--bundle-id": bundle_id}
-        for opt, value in wrong.items():
-            if value is not None and opt != tgt.id_option:
-                raise UsageError(f"{opt} does not apply to --target {tgt.name}", f"use {tgt.id_option}")
-        app_id = package if tgt.id_option == "--package" else bundle_id
+        given = {"package": package, "bundle_id": bundle_id}
+        for key, value in given.items():
+            if value is not None and key != tgt.id_key:
+                flag = "--" + key.replace("_", "-")
+                raise UsageError(f"{flag} does not apply to --target {tgt.name}", f"use {tgt.id_flag}")
+        app_id = given.get(tgt.id_key)
         inputs = render_inputs(source, app_name=app_name, app_id=app_id, default_id=tgt.default_id,
                                variant=variant, labels=labels, mean=mean, std=std, samples=samples)
         result = render_project(tgt.name, inputs, out)

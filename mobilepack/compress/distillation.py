@@ -64,32 +64,20 @@ def hard_accuracy(classes: int):
     return accuracy
 
 
-def distill(teacher_path: str | Path, data: str | Path, out: str | Path, options: DistillOptions,
-            progress: ProgressCallback | None = None) -> CompressResult:
-    """Train a student (a preset or ``options.student``) from the teacher; writes
-    ``<student>.keras`` and ``<student>_fp32.tflite`` into ``out`` and reports teacher vs student."""
-    import numpy as np
-
-    from mobilepack.model.tfimport import keras as _keras, silenced, tensorflow
-
-    emit = or_ignore(progress)
-    options.check()
-    train = options.train
-    check_paths(teacher_path, data, train)
-    if options.student is not None:
-        check_paths(options.student, None, train)
-    tf = tensorflow()
-    keras = _keras()
+def _strategy(train, tf):
     try:
-        strategy = strategies.make(train.strategy, tf)
+        return strategies.make(train.strategy, tf)
     except RuntimeError as exc:
         raise TrainingError(f"cannot start the {train.strategy} strategy: {str(exc).splitlines()[0]}",
                             "run distillation in its own process (the CLI does)") from exc
-    emit(ProgressEvent("load", f"loading teacher {teacher_path}"))
-    teacher = load_keras(teacher_path, unsafe_load=train.unsafe_load, role="teacher")
-    prepared = prepare(teacher, data, train, emit)
-    spec = prepared.spec
-    classes = int(spec.outputs[0].shape[-1])
+
+
+def _teacher_targets(prepared, classes: int, emit):
+    """(targets, teacher_probs): one-hot labels beside the teacher's logits, per training sample."""
+    import numpy as np
+
+    from mobilepack.model.tfimport import silenced
+
     x, y = prepared.train.x, prepared.train.y
     teacher_probs = outputs_probabilities(prepared.keras_model, x[:32])
     emit(ProgressEvent("distill", f"running the teacher on {len(x)} training samples"))
@@ -97,8 +85,13 @@ def distill(teacher_path: str | Path, data: str | Path, out: str | Path, options
         t_out = np.concatenate([np.asarray(prepared.keras_model(x[i:i + 256], training=False))
                                 for i in range(0, len(x), 256)])
     t_logits = np.log(np.clip(t_out, 1e-7, 1.0)) if teacher_probs else t_out
-    targets = np.concatenate([np.eye(classes, dtype=np.float32)[y], t_logits.astype(np.float32)], axis=1)
+    return np.concatenate([np.eye(classes, dtype=np.float32)[y], t_logits.astype(np.float32)], axis=1), teacher_probs
 
+
+def _compiled_student(keras, strategy, options: DistillOptions, spec, classes: int, teacher_probs: bool, x):
+    from mobilepack.model.tfimport import silenced
+
+    train = options.train
     keras.utils.set_random_seed(train.seed)
     with strategy.scope(), silenced():
         student = _student(keras, options, spec, classes, teacher_probs)
@@ -109,6 +102,14 @@ def distill(teacher_path: str | Path, data: str | Path, out: str | Path, options
         student.compile(optimizer=keras.optimizers.Adam(schedule),
                         loss=distillation_loss(keras, classes, options.temperature, options.alpha, s_probs),
                         metrics=[hard_accuracy(classes)])
+    return student
+
+
+def _fit(keras, student, x, targets, train, emit) -> list[float]:
+    import numpy as np
+
+    from mobilepack.model.tfimport import silenced
+
     epochs = train.epochs
 
     class Report(keras.callbacks.Callback):
@@ -123,9 +124,14 @@ def distill(teacher_path: str | Path, data: str | Path, out: str | Path, options
     losses = [float(v) for v in history.history.get("loss", [])]
     if not losses or not np.all(np.isfinite(losses)):
         raise TrainingError("distillation diverged (non-finite loss)", "lower --learning-rate or --temperature")
+    return losses
 
-    name = student.name
-    keras_name, tflite_name = f"{name}.keras", f"{name}_fp32.tflite"
+
+def _write_student(out, teacher_path, student, prepared, options: DistillOptions, training: dict,
+                   emit) -> CompressResult:
+    """Save the student, convert and measure teacher and student, write the result into ``out``."""
+    train, spec = options.train, prepared.spec
+    keras_name, tflite_name = f"{student.name}.keras", f"{student.name}_fp32.tflite"
     planned = [keras_name, tflite_name, RECORD, SUMMARY]
     with StagedOutput(out, record=RECORD) as stage, tempfile.TemporaryDirectory(prefix="mobilepack-distill-") as tmp:
         stage.check_names(planned)
@@ -145,14 +151,40 @@ def distill(teacher_path: str | Path, data: str | Path, out: str | Path, options
         opts = {k: v for k, v in asdict(options).items() if k != "train"} | {"train": asdict(train)}
         result = CompressResult(
             technique="distill", out_dir=str(stage.out), source=str(teacher_path), model=keras_name,
-            tflite=tflite_name, options=opts, data=prepared.train.info(), eval_data=prepared.eval.info(), rows=tuple(rows),
-            layers={}, training={"strategy": strategies.describe(strategy), "epochs": epochs,
-                                 "learning_rate": train.learning_rate or DEFAULT_LR, "final_loss": losses[-1],
-                                 "teacher_outputs": "probabilities" if teacher_probs else "logits"},
-            warnings=tuple(prepared.warnings), tools=tool_versions(), files=tuple(planned))
+            tflite=tflite_name, options=opts, data=prepared.train.info(), eval_data=prepared.eval.info(),
+            rows=tuple(rows), layers={}, training=training, warnings=tuple(prepared.warnings), tools=tool_versions(),
+            files=tuple(planned))
         write(result, stage.path)
         stage.commit()
     return result
+
+
+def distill(teacher_path: str | Path, data: str | Path, out: str | Path, options: DistillOptions,
+            progress: ProgressCallback | None = None) -> CompressResult:
+    """Train a student (a preset or ``options.student``) from the teacher; writes
+    ``<student>.keras`` and ``<student>_fp32.tflite`` into ``out`` and reports teacher vs student."""
+    from mobilepack.model.tfimport import keras as _keras, tensorflow
+
+    emit = or_ignore(progress)
+    options.check()
+    train = options.train
+    check_paths(teacher_path, data, train)
+    if options.student is not None:
+        check_paths(options.student, None, train)
+    tf = tensorflow()
+    keras = _keras()
+    strategy = _strategy(train, tf)
+    emit(ProgressEvent("load", f"loading teacher {teacher_path}"))
+    teacher = load_keras(teacher_path, unsafe_load=train.unsafe_load, role="teacher")
+    prepared = prepare(teacher, data, train, emit)
+    classes = int(prepared.spec.outputs[0].shape[-1])
+    targets, teacher_probs = _teacher_targets(prepared, classes, emit)
+    student = _compiled_student(keras, strategy, options, prepared.spec, classes, teacher_probs, prepared.train.x)
+    losses = _fit(keras, student, prepared.train.x, targets, train, emit)
+    training = {"strategy": strategies.describe(strategy), "epochs": train.epochs,
+                "learning_rate": train.learning_rate or DEFAULT_LR, "final_loss": losses[-1],
+                "teacher_outputs": "probabilities" if teacher_probs else "logits"}
+    return _write_student(out, teacher_path, student, prepared, options, training, emit)
 
 
 def _student(keras, options: DistillOptions, spec, classes: int, softmax: bool):

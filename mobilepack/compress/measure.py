@@ -48,7 +48,7 @@ def to_tflite(source: Any, mode: str, work: Path, *, samples: Path, progress) ->
     ``samples`` (see :func:`write_calibration`) calibrate integer modes and validate every mode."""
     from mobilepack.conversion.quantization import get
 
-    from mobilepack.pipeline import convert
+    from mobilepack.pipeline.convert_command import convert
 
     out = work / f"convert-{mode}-{len(list(work.glob('convert-*')))}"
     result = convert(source, out, quantize=mode, calibration=str(samples) if get(mode).needs_calibration else None,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from mobilepack.errors import UsageError
+from mobilepack.option import Option
 
 
 class Technique(str, Enum):
@@ -106,12 +107,21 @@ class DistillOptions:
 
 # -- the [compress] section of mobilepack.toml ------------------------------------------------
 
-def config_schema():
-    """The ``[compress]`` section, in the form of ``mobilepack.config.SCHEMA`` entries:
-    ``SCHEMA.update(config_schema())`` adds it."""
-    from mobilepack.config import Option
-    from mobilepack.compress.presets import names as preset_names
+def _presets() -> tuple[str, ...]:
+    from mobilepack.compress.presets import names
 
+    return names()
+
+
+def _strategies() -> tuple[str, ...]:
+    from mobilepack.compress.strategy import names
+
+    return names()
+
+
+def config_schema() -> dict[str, dict[str, Option]]:
+    """The ``[compress]`` section, in the form of ``mobilepack.config.SCHEMA`` entries
+    (``config`` builds its schema with it; this module never imports ``config``)."""
     return {"compress": {
         "stages": Option("list[str]", [], "compression stages run in order before conversion",
                          tuple(t.value for t in Technique), example=["distill", "prune"]),
@@ -120,11 +130,11 @@ def config_schema():
         "epochs": Option("int", 3, "fine-tuning epochs per stage (distill: training epochs)"),
         "batch_size": Option("int", 32, "training batch size"),
         "learning_rate": Option("float", None, "optimizer learning rate (default per technique)", example=0.0005),
-        "strategy": Option("str", "auto", "tf.distribute strategy", ("auto", "default", "mirrored", "multi-worker")),
+        "strategy": Option("str", "auto", "tf.distribute strategy", _strategies),
         "target_sparsity": Option("float", 0.5, "prune: fraction of each prunable kernel set to zero"),
         "clusters": Option("int", 16, "cluster: distinct values per kernel"),
         "student": Option("path", None, "distill: the student model (.keras)", example="student.keras"),
-        "student_preset": Option("str", None, "distill: a built-in student", preset_names(), example="small-cnn"),
+        "student_preset": Option("str", None, "distill: a built-in student", _presets, example="small-cnn"),
         "temperature": Option("float", 4.0, "distill: softmax temperature of the soft targets"),
         "alpha": Option("float", 0.1, "distill: weight of the hard-label loss"),
     }}

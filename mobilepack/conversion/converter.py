@@ -30,7 +30,7 @@ def _ops_in_error(text: str) -> list[str]:
     return found
 
 
-def convert_saved_model(saved_model_dir: str, mode: QuantMode, *, options: ConverterOptions,
+def convert_saved_model(saved_model_dir: str, mode: QuantMode | str, *, options: ConverterOptions,
                         representative: Callable[[], Iterable[list[Any]]] | None = None,
                         signature_key: str = "serving_default") -> bytes:
     """Run ``TFLiteConverter`` once.  Raises ``ConversionError`` naming the ops
@@ -48,18 +48,18 @@ def convert_saved_model(saved_model_dir: str, mode: QuantMode, *, options: Conve
             text = str(exc)
             ops = _ops_in_error(text + "\n" + log.text)
             if ops:
-                msg = f"{mode.value}: the converter cannot convert op(s) {', '.join(ops)}"
+                msg = f"{spec.mode}: the converter cannot convert op(s) {', '.join(ops)}"
                 hint = ("these ops have no TFLite builtin kernel; replace them in the model"
                         if "neither a custom op" in text or "TF Select" in text
                         else "pass --allow-float-fallback to keep them in float, or drop this mode")
             else:
                 first = next((ln for ln in text.splitlines() if "error:" in ln), text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
-                msg = f"{mode.value}: conversion failed: {first.strip()[:300]}"
+                msg = f"{spec.mode}: conversion failed: {first.strip()[:300]}"
                 hint = "rerun with --verbose to see the converter's log"
             raise ConversionError(msg, hint) from exc
     if spec.integer and not options.allow_float_fallback:
         floats = float_compute_ops(data)
         if floats:
-            raise ConversionError(f"{mode.value}: op(s) {', '.join(floats)} have no integer kernel and would run "
+            raise ConversionError(f"{spec.mode}: op(s) {', '.join(floats)} have no integer kernel and would run "
                                   f"in float", "pass --allow-float-fallback to accept mixed kernels, or drop this mode")
     return data

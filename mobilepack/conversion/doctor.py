@@ -401,7 +401,7 @@ def plan_doctor(modes: tuple, *, doctor: bool | str, seconds: float, max_accurac
     if not 0 <= max_accuracy_drop < 1:
         raise UsageError(f"--max-accuracy-drop must be in [0, 1) (got {max_accuracy_drop})", "e.g. 0.01 for one point")
     rest = tuple(m for m in modes if m != QuantMode.INT8_MIXED)
-    return rest + (QuantMode.INT8_MIXED,), doctor
+    return rest + (QuantMode.INT8_MIXED.value,), doctor
 
 
 def diagnose_variants(produced: dict[str, bytes], float_model: Callable[[], bytes],

@@ -32,9 +32,7 @@ def check_float_source(data: bytes) -> None:
     already is quantized, and quantizing twice is refused."""
     from ai_edge_litert import schema_py_generated as s
 
-    from mobilepack.model.flatbuffer import read_model
-
-    model = read_model(data)
+    model = s.Model.GetRootAs(data, 0)
     floats = (s.TensorType.FLOAT32, s.TensorType.FLOAT16)
     for g in range(model.SubgraphsLength()):
         sg = model.Subgraphs(g)
@@ -154,11 +152,12 @@ def convert_tflite(q: TfliteQuantizer, mode, options) -> bytes:
     from mobilepack.conversion.quantization import get
     from mobilepack.model.flatbuffer import float_compute_ops
 
-    data = q.quantize(mode.value)
-    if get(mode).integer and not options.allow_float_fallback:
+    name = getattr(mode, "value", mode)
+    data = q.quantize(name)
+    if get(name).integer and not options.allow_float_fallback:
         floats = float_compute_ops(data)
         if floats:
-            raise ConversionError(f"{mode.value}: op(s) {', '.join(floats)} have no integer kernel in AI Edge "
-                                  f"Quantizer's {mode.value} and would run in float",
+            raise ConversionError(f"{name}: op(s) {', '.join(floats)} have no integer kernel in AI Edge "
+                                  f"Quantizer's {name} and would run in float",
                                   "pass --allow-float-fallback to accept mixed kernels, or drop this mode")
     return data

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mobilepack.conversion.quantization import Tolerance
-from mobilepack.errors import ValidationError
+from mobilepack.errors import RuntimeFailure, ValidationError
 
 
 @dataclass(frozen=True)
@@ -89,3 +89,46 @@ def compare(references: list[dict[str, Any]], outputs: list[dict[str, Any]], *, 
     return ValidationResult(samples=total, max_abs_error=max_err, mean_abs_error=mean_err,
                             cosine_similarity=cosine, top1_agreement=top1, passed=not warnings,
                             tolerance=tolerance, warnings=tuple(warnings))
+
+
+REFERENCE_CHUNK = 64  # validation samples per call of the source model
+
+
+def reference_outputs(src, batches) -> list[dict[str, Any]]:
+    """The source model's outputs per validation batch.  Keras models run on chunks of batches stacked
+    together (one eager call per sample costs far more than the arithmetic); a model that refuses a
+    larger batch, and every other source, runs batch by batch."""
+    import numpy as np
+
+    per = int(next(iter(batches[0].values())).shape[0]) if batches else 1
+    step = max(1, REFERENCE_CHUNK // max(1, per))
+    if getattr(src, "_keras_model", None) is None or step == 1 or len(batches) == 1:
+        return [src.predict(b) for b in batches]
+    out: list[dict[str, Any]] = []
+    for i in range(0, len(batches), step):
+        chunk = batches[i:i + step]
+        try:
+            y = src.predict({k: np.concatenate([b[k] for b in chunk]) for k in chunk[0]})
+        except Exception:  # e.g. a model built for a fixed batch size
+            return [src.predict(b) for b in batches]
+        if any(np.ndim(v) == 0 or len(v) != len(chunk) * per for v in y.values()):
+            return [src.predict(b) for b in batches]   # an output without a batch dimension
+        for j in range(len(chunk)):
+            out.append({k: v[j * per:(j + 1) * per] for k, v in y.items()})
+    return out
+
+
+def validate_variant(mode: str, data: bytes, batches, references, tolerance: Tolerance):
+    """(validation result, the LiteRT session that ran it): a variant LiteRT cannot run is an error."""
+    from mobilepack.model.tfimport import silenced
+    from mobilepack.runtime.interpreter import SignatureSession
+
+    try:
+        with silenced():
+            session = SignatureSession(data)
+            outputs = [session.run(b) for b in batches]
+    except RuntimeFailure as exc:
+        raise ValidationError(f"{mode}: the converted model does not run in LiteRT: "
+                              f"{exc.message.split(': ', 1)[-1]}",
+                              "drop this mode from --quantize, or calibrate with representative data") from exc
+    return compare(references, outputs, label=mode, tolerance=tolerance), session

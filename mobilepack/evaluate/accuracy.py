@@ -70,40 +70,12 @@ class AccuracyMatrix:
     def cell(self, mode: str, delegate: str) -> Cell | None:
         return next((c for c in self.cells if c.mode == mode and c.delegate == delegate), None)
 
-    def accuracy_by_mode(self) -> dict[str, dict[str, float]]:
-        out: dict[str, dict[str, float]] = {}
-        for c in self.cells:
-            if c.status == "ok" and c.accuracy is not None:
-                out.setdefault(c.mode, {})[c.delegate] = c.accuracy
-        return out
-
-    def agreement_of(self, mode: str) -> float | None:
-        c = self.cell(mode, "cpu")
-        return c.agreement if c else None
-
     def to_dict(self) -> dict[str, Any]:
         return {"labelled": self.labelled, "data": self.data, "samples": self.samples,
                 "cells": [c.to_dict() for c in self.cells], "warnings": list(self.warnings), "task": self.task,
                 "metric": self.metric, "agreement_metric": self.agreement_metric,
                 "agreement_key": self.agreement_key, "agreement_threshold": self.agreement_threshold,
                 "reference": self.reference, "agreement_note": self.agreement_note}
-
-
-def label_indices(samples, labels: tuple[str, ...]) -> tuple[tuple[int, ...] | None, list[str]]:
-    """Map a folder-per-class dataset's class names onto the model's label order."""
-    warnings: list[str] = []
-    if samples.labels is None:
-        return None, warnings
-    if samples.class_names is None:  # .npz y: already indices
-        return samples.labels, warnings
-    from mobilepack.data.readers import class_indices
-
-    names = samples.class_names
-    index, how, _ = class_indices(names, labels)
-    if how == "sorted":
-        warnings.append(f"evaluation folders {list(names)[:4]}... do not match the model's labels; classes were "
-                        f"numbered in sorted folder order")
-    return tuple(index[i] for i in samples.labels), warnings
 
 
 def _signature_view(session, model_path: str):
@@ -201,94 +173,69 @@ def predict_in_child(request: dict) -> dict:
             "fully_delegated": session.fully_delegated}
 
 
-def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = None, truth=None,
-             labels: tuple[str, ...] = (), delegates: list[str] = ("cpu", "xnnpack", "gpu"), threads: int = 2,
-             timeout: float = 300.0, progress: ProgressCallback | None = None) -> AccuracyMatrix:
-    """``variants``: (mode, .tflite path).  ``samples``: a ``data.readers.Samples``.  ``task`` picks the
-    evaluator (default image_classification).  ``truth``: the labels in the evaluator's form (class
-    indices, per-image boxes, masks); for classification, folder/.npz labels of ``samples`` are used
-    when it is None."""
-    import numpy as np
-
-    from mobilepack.evaluate.tasks import get as get_evaluator
-    from mobilepack.runtime.child import run_in_child
-    from mobilepack.runtime.delegates import get as get_delegate
-    from mobilepack.runtime.gpu import discover_vulkan
-
-    emit = or_ignore(progress)
-    evaluator = get_evaluator(task or "image_classification")
-    warnings: list[str] = []
-    if truth is None and evaluator.truth_of_samples is not None:
-        truth, warnings = evaluator.truth_of_samples(samples, labels)
-    labelled = truth is not None and evaluator.score is not None
-    names = list(samples.batches[0])
-    vulkan = discover_vulkan() if "gpu" in delegates else None
-    if not labelled:
-        delegates = ["cpu"]  # agreement only: the reference kernels
+def _reference(variants) -> tuple[tuple[str, str] | None, str | None]:
+    """(the (mode, delegate) agreement is measured against, a note when it is not fp32)."""
     modes = [m for m, _ in variants]
     if "fp32" in modes:
-        reference, note = REFERENCE, None
-    elif len(variants) == 1:  # a pass-through .tflite: no float model to compare with
-        reference = (modes[0], "cpu")
-        note = (f"no fp32 variant: agreement is measured against the source itself ({modes[0]} on the "
-                f"reference CPU kernels)")
-    else:
-        reference, note = None, f"{NOT_APPLICABLE}: no fp32 variant to compare with"
-    cells: list[Cell] = []
-    predictions: dict[tuple[str, str], dict[str, Any]] = {}
-    hints = {"labels": list(labels)}
-    with tempfile.TemporaryDirectory(prefix="mobilepack-eval-") as tmp:
-        data_path = Path(tmp) / "data.npz"
-        np.savez(data_path, **{f"in::{n}": np.stack([b[n] for b in samples.batches]) for n in names})
-        on_software_gpu = "gpu" in delegates and vulkan is not None and vulkan.software
-        per_batch = samples.count // max(1, len(samples.batches))
-        chosen = software_subset(len(samples.batches), max(1, SOFTWARE_GPU_SAMPLES // per_batch)) \
-            if on_software_gpu else None
-        subset = [b * per_batch + k for b in chosen for k in range(per_batch)] if chosen is not None else None
-        subset_path = Path(tmp) / "subset.npz"
-        if chosen is not None:
-            np.savez(subset_path, **{f"in::{n}": np.stack([samples.batches[i][n] for i in chosen]) for n in names})
-            warnings.append(f"gpu runs on a software adapter (SwiftShader): evaluated on a seeded subset of "
-                            f"{len(subset)} of {samples.count} samples (a numerics check, not used for selection)")
-        picked: dict[tuple[str, str], list[int] | None] = {}
-        jobs = [(m, p, d) for m, p in variants for d in delegates]
-        for i, (mode, path, dname) in enumerate(jobs):
-            emit(ProgressEvent("evaluate", f"{mode} · {dname}", i, len(jobs)))
-            delegate = get_delegate(dname)
-            env: dict[str, str] = {}
-            software = False
-            if delegate.opener == "gpu":
-                if vulkan is None or vulkan.source == "none":
-                    cells.append(Cell(mode, dname, "failed", error=vulkan.message if vulkan else "no Vulkan"))
-                    continue
-                env, software = vulkan.env, vulkan.software
-            rows = subset if software else None
-            picked[(mode, dname)] = rows
-            out_path = Path(tmp) / f"pred-{i}.npz"
-            outcome = run_in_child("mobilepack.evaluate.accuracy:predict_in_child",
-                                   {"model": str(path), "delegate": delegate.to_dict(), "threads": threads,
-                                    "data": str(subset_path if rows is not None else data_path),
-                                    "task": evaluator.task, "hints": hints, "out": str(out_path)},
-                                   timeout=timeout, env=env)
-            failure = outcome.failure()
-            answer = outcome.answer or {}
-            if failure or not answer.get("ok"):
-                error = failure or answer.get("error")
-                if not failure and delegate.opener == "gpu":
-                    from mobilepack.runtime.gpu import refusal_message
+        return REFERENCE, None
+    if len(variants) == 1:  # a pass-through .tflite: no float model to compare with
+        return (modes[0], "cpu"), (f"no fp32 variant: agreement is measured against the source itself "
+                                   f"({modes[0]} on the reference CPU kernels)")
+    return None, f"{NOT_APPLICABLE}: no fp32 variant to compare with"
 
-                    error = f"GPU refused the model: {refusal_message(answer.get('error'), outcome.log)}"
-                cells.append(Cell(mode, dname, "failed", error=error, software=software))
-                continue
-            with np.load(out_path) as z:
-                predictions[(mode, dname)] = {k: z[k] for k in z.files}
-            cells.append(Cell(mode, dname, "ok", samples=answer["samples"], software=software))
-        emit(ProgressEvent("evaluate", "done", len(jobs), len(jobs)))
-    ref_pred = predictions.get(reference) if reference else None
-    if reference and ref_pred is None:
-        note = f"{NOT_APPLICABLE}: the {reference[0]} variant did not run on the reference CPU kernels"
-        warnings.append(f"the {reference[0]} variant did not run on the reference CPU kernels: agreement is "
-                        f"{NOT_APPLICABLE}")
+
+def _software_subset(samples, names, tmp: Path, vulkan, delegates, warnings: list[str]):
+    """(sample rows, their .npz) a software GPU evaluates, or (None, None) when it evaluates them all."""
+    import numpy as np
+
+    if not ("gpu" in delegates and vulkan is not None and vulkan.software):
+        return None, None
+    per_batch = samples.count // max(1, len(samples.batches))
+    chosen = software_subset(len(samples.batches), max(1, SOFTWARE_GPU_SAMPLES // per_batch))
+    if chosen is None:
+        return None, None
+    subset = [b * per_batch + k for b in chosen for k in range(per_batch)]
+    path = tmp / "subset.npz"
+    np.savez(path, **{f"in::{n}": np.stack([samples.batches[i][n] for i in chosen]) for n in names})
+    warnings.append(f"gpu runs on a software adapter (SwiftShader): evaluated on a seeded subset of "
+                    f"{len(subset)} of {samples.count} samples (a numerics check, not used for selection)")
+    return subset, path
+
+
+def _predict(mode: str, path, dname: str, out_path: Path, data: dict, vulkan, request: dict, timeout: float):
+    """One (variant, delegate) in a child: (its cell, its predictions or None, the sample rows it ran)."""
+    import numpy as np
+
+    from mobilepack.runtime.child import run_in_child
+    from mobilepack.runtime.delegates import get as get_delegate
+
+    delegate = get_delegate(dname)
+    env: dict[str, str] = {}
+    software = False
+    if delegate.opener == "gpu":
+        if vulkan is None or vulkan.source == "none":
+            return Cell(mode, dname, "failed", error=vulkan.message if vulkan else "no Vulkan"), None, None
+        env, software = vulkan.env, vulkan.software
+    rows = data["subset"] if software else None
+    outcome = run_in_child("mobilepack.evaluate.accuracy:predict_in_child",
+                           {**request, "model": str(path), "delegate": delegate.to_dict(), "out": str(out_path),
+                            "data": str(data["subset_path"] if rows is not None else data["all"])},
+                           timeout=timeout, env=env)
+    failure = outcome.failure()
+    answer = outcome.answer or {}
+    if failure or not answer.get("ok"):
+        error = failure or answer.get("error")
+        if not failure and delegate.opener == "gpu":
+            from mobilepack.runtime.gpu import refusal_message
+
+            error = f"GPU refused the model: {refusal_message(answer.get('error'), outcome.log)}"
+        return Cell(mode, dname, "failed", error=error, software=software), None, rows
+    with np.load(out_path) as z:
+        prediction = {k: z[k] for k in z.files}
+    return Cell(mode, dname, "ok", samples=answer["samples"], software=software), prediction, rows
+
+
+def _scored(cells, predictions, picked, evaluator, truth, labelled: bool, ref_pred) -> list[Cell]:
     final = []
     for c in cells:
         if c.status != "ok":
@@ -301,8 +248,60 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
         metrics = evaluator.agreement(pred, ref) if ref is not None else {}
         final.append(Cell(c.mode, c.delegate, "ok", acc, metrics.get(evaluator.agreement_key), c.samples, None,
                           c.software, metrics))
-    return AccuracyMatrix(labelled, samples.source, samples.count, tuple(final), tuple(warnings),
-                          task=evaluator.task, metric=evaluator.labelled_metric,
+    return final
+
+
+def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = None, truth=None,
+             labels: tuple[str, ...] = (), delegates: list[str] = ("cpu", "xnnpack", "gpu"), threads: int = 2,
+             timeout: float = 300.0, progress: ProgressCallback | None = None) -> AccuracyMatrix:
+    """``variants``: (mode, .tflite path).  ``samples``: a ``data.readers.Samples``.  ``task`` picks the
+    evaluator (default image_classification).  ``truth``: the labels in the evaluator's form (class
+    indices, per-image boxes, masks); for classification, folder/.npz labels of ``samples`` are used
+    when it is None."""
+    import numpy as np
+
+    from mobilepack.evaluate.tasks import get as get_evaluator
+    from mobilepack.runtime.gpu import discover_vulkan
+
+    emit = or_ignore(progress)
+    evaluator = get_evaluator(task or "image_classification")
+    warnings: list[str] = []
+    if truth is None and evaluator.truth_of_samples is not None:
+        truth, warnings = evaluator.truth_of_samples(samples, labels)
+    labelled = truth is not None and evaluator.score is not None
+    names = list(samples.batches[0])
+    vulkan = discover_vulkan() if "gpu" in delegates else None
+    if not labelled:
+        delegates = ["cpu"]  # agreement only: the reference kernels
+    reference, note = _reference(variants)
+    cells: list[Cell] = []
+    predictions: dict[tuple[str, str], dict[str, Any]] = {}
+    picked: dict[tuple[str, str], list[int] | None] = {}
+    request = {"threads": threads, "task": evaluator.task, "hints": {"labels": list(labels)}}
+    with tempfile.TemporaryDirectory(prefix="mobilepack-eval-") as tmp:
+        data_path = Path(tmp) / "data.npz"
+        np.savez(data_path, **{f"in::{n}": np.stack([b[n] for b in samples.batches]) for n in names})
+        subset, subset_path = _software_subset(samples, names, Path(tmp), vulkan, delegates, warnings)
+        data = {"all": data_path, "subset": subset, "subset_path": subset_path}
+        jobs = [(m, p, d) for m, p in variants for d in delegates]
+        for i, (mode, path, dname) in enumerate(jobs):
+            emit(ProgressEvent("evaluate", f"{mode} · {dname}", i, len(jobs)))
+            cell, prediction, rows = _predict(mode, path, dname, Path(tmp) / f"pred-{i}.npz", data, vulkan,
+                                              request, timeout)
+            cells.append(cell)
+            if cell.status == "ok" or rows is not None:
+                picked[(mode, dname)] = rows
+            if prediction is not None:
+                predictions[(mode, dname)] = prediction
+        emit(ProgressEvent("evaluate", "done", len(jobs), len(jobs)))
+    ref_pred = predictions.get(reference) if reference else None
+    if reference and ref_pred is None:
+        note = f"{NOT_APPLICABLE}: the {reference[0]} variant did not run on the reference CPU kernels"
+        warnings.append(f"the {reference[0]} variant did not run on the reference CPU kernels: agreement is "
+                        f"{NOT_APPLICABLE}")
+    return AccuracyMatrix(labelled, samples.source, samples.count,
+                          tuple(_scored(cells, predictions, picked, evaluator, truth, labelled, ref_pred)),
+                          tuple(warnings), task=evaluator.task, metric=evaluator.labelled_metric,
                           agreement_metric=evaluator.agreement_metric, agreement_key=evaluator.agreement_key,
                           agreement_threshold=evaluator.agreement_threshold,
                           reference=reference[0] if reference else None, agreement_note=note)

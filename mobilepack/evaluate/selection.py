@@ -5,7 +5,8 @@ With labelled data: the smallest, then fastest, variant whose labelled metric (t
 accuracy, mAP@0.5, mIoU) drops by at most ``max_accuracy_drop`` vs fp32 (the worst over
 the host delegates that ran, since the app may use any of them).  Without labels: int8
 only if its agreement with fp32 (top-1 agreement, box agreement, mask IoU, cosine
-similarity) reaches the task's threshold, else fp16 (else fp32)."""
+similarity) reaches the task's threshold, else fp16 (else fp32) — that order and the
+gate come from the quantization registry (``ModeSpec.fallback``, ``gated``)."""
 
 from __future__ import annotations
 
@@ -109,36 +110,44 @@ def _select_labelled(candidates, by_mode, max_accuracy_drop, crit: Criterion) ->
     return Selection(winner.mode, rule, reasons, tuple(rejected))
 
 
+def _either(names: list[str]) -> str:
+    if len(names) == 2:
+        return f"neither {names[0]} nor {names[1]}"
+    return f"none of {', '.join(names)}" if len(names) > 2 else f"no {names[0] if names else 'fallback mode'}"
+
+
 def _select_unlabelled(candidates, by_mode, crit: Criterion) -> Selection:
+    """The quantization registry orders the modes this rule tries (``ModeSpec.fallback``); a gated
+    mode ships only when its agreement with fp32 reaches the task's threshold."""
+    from mobilepack.conversion.quantization import no_label_order
+
     name, limit = crit.agreement_metric, crit.agreement_threshold
-    rule = (f"no labelled data: int8 ships only if its {name} with fp32 is ≥ "
-            f"{limit:.0%} on the validation samples, else int8-mixed (the doctor's) by the same test, else fp16")
+    order = no_label_order()
+    gated = [s.mode for s in order if s.gated]
+    plain = [s.mode for s in order if not s.gated]
+    rule = (f"no labelled data: {' / '.join(gated) or 'no mode'} ships only if its {name} with fp32 is ≥ "
+            f"{limit:.0%} on the validation samples, else {plain[0] if plain else 'the smallest'}")
     reasons: dict[str, str] = {}
     rejected: list[str] = []
-    int8 = by_mode.get("int8")
-    if int8 is not None and int8.agreement is not None and int8.agreement >= limit:
-        winner = "int8"
-        reasons["int8"] = f"ships: {name} with fp32 {int8.agreement:.4f} ≥ {limit}"
-    else:
-        if int8 is not None:
-            rejected.append("int8")
-            agree = "unknown" if int8.agreement is None else f"{int8.agreement:.4f}"
-            reasons["int8"] = f"rejected: {name} with fp32 {agree} < {limit}"
-        mixed = by_mode.get("int8-mixed")  # the quantization doctor's variant: int8 but a few float ops
-        fallback = [m for m in ("fp16", "fp32") if m in by_mode]
-        if mixed is not None and mixed.agreement is not None and mixed.agreement >= limit:
-            winner = "int8-mixed"
-            reasons[winner] = f"ships: int8 was rejected; int8-mixed's {name} with fp32 {mixed.agreement:.4f} ≥ {limit}"
-        elif fallback:
-            if mixed is not None:
-                rejected.append("int8-mixed")
-                agree = "unknown" if mixed.agreement is None else f"{mixed.agreement:.4f}"
-                reasons["int8-mixed"] = f"rejected: {name} with fp32 {agree} < {limit}"
-            winner = fallback[0]
+    winner = None
+    for spec in order:
+        c = by_mode.get(spec.mode)
+        if c is None:
+            continue
+        if not spec.gated:
+            winner = c.mode
             reasons[winner] = "ships: the fallback of the no-label rule"
-        else:  # select() handles a single candidate, so something besides int8 is left
-            winner = min((c for c in candidates if c.mode not in rejected), key=_rank_key).mode
-            reasons[winner] = "ships: neither fp16 nor fp32 was built; the smallest remaining variant"
+            break
+        if c.agreement is not None and c.agreement >= limit:
+            winner = c.mode
+            reasons[winner] = f"ships: {name} with fp32 {c.agreement:.4f} ≥ {limit}"
+            break
+        rejected.append(c.mode)
+        agree = "unknown" if c.agreement is None else f"{c.agreement:.4f}"
+        reasons[c.mode] = f"rejected: {name} with fp32 {agree} < {limit}"
+    if winner is None:  # select() handles a single candidate, so something not rejected is left
+        winner = min((c for c in candidates if c.mode not in rejected), key=_rank_key).mode
+        reasons[winner] = f"ships: {_either(plain)} was built; the smallest remaining variant"
     for c in candidates:
         reasons.setdefault(c.mode, "not considered by the no-label rule")
     return Selection(winner, rule, reasons, tuple(rejected))

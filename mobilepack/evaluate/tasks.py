@@ -116,9 +116,24 @@ def _score_agreement(pred, ref):
             "cosine": _per_sample(cosine, p, r), "max_abs_error": max_abs_error(p, r) if len(p) else 0.0}
 
 
-def _class_truth(samples, labels):
-    from mobilepack.evaluate.accuracy import label_indices
+def label_indices(samples, labels: tuple[str, ...]) -> tuple[tuple[int, ...] | None, list[str]]:
+    """Map a folder-per-class dataset's class names onto the model's label order."""
+    warnings: list[str] = []
+    if samples.labels is None:
+        return None, warnings
+    if samples.class_names is None:  # .npz y: already indices
+        return samples.labels, warnings
+    from mobilepack.data.readers import class_indices
 
+    names = samples.class_names
+    index, how, _ = class_indices(names, labels)
+    if how == "sorted":
+        warnings.append(f"evaluation folders {list(names)[:4]}... do not match the model's labels; classes were "
+                        f"numbered in sorted folder order")
+    return tuple(index[i] for i in samples.labels), warnings
+
+
+def _class_truth(samples, labels):
     return label_indices(samples, tuple(labels))
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mobilepack.inspect.report import Finding
+from mobilepack.inspect.findings import Finding
 from mobilepack.metadata.reader import ModelMetadata
 from mobilepack.model.flatbuffer import FbModel, FbTensor
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mobilepack.errors import InputError
+from mobilepack.inspect.findings import Finding
 from mobilepack.model.flatbuffer import FbModel, FbTensor, FlatbufferError, parse_model
 from mobilepack.report.schema import INSPECT_SCHEMA_VERSION
 
@@ -22,19 +23,6 @@ _DTYPES = {"FLOAT32": "float32", "FLOAT16": "float16", "FLOAT64": "float64", "IN
 _MAGIC = ((b"PK\x03\x04", "a zip archive (a .keras model or an archive of files)"),
           (b"\x89HDF", "an HDF5 file (a legacy Keras .h5 model)"),
           (b"PK\x05\x06", "an empty zip archive"))
-
-
-@dataclass(frozen=True)
-class Finding:
-    id: str
-    severity: str          # "error" | "warning" | "info"
-    title: str
-    explanation: str
-    fix: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"id": self.id, "severity": self.severity, "title": self.title, "explanation": self.explanation,
-                "fix": self.fix}
 
 
 @dataclass(frozen=True)

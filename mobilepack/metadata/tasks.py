@@ -72,12 +72,6 @@ def _detection_roles(outputs: tuple[FbTensor, ...], aliases: dict[int, str] | No
     return {"location": boxes[0], "category": cls, "score": score, "number": count[0]}
 
 
-def detect_task(inputs: tuple[FbTensor, ...], outputs: tuple[FbTensor, ...], *,
-                image_evidence: str | None = None) -> Task | None:
-    """The task the tensor signature implies, or ``None`` when it is not clear."""
-    return detect_task_reason(inputs, outputs, image_evidence=image_evidence)[0]
-
-
 def image_input_evidence(t: FbTensor, image_evidence: str | None) -> tuple[bool, str]:
     """Whether a 4-D input is taken as an image, and why.  A 3-channel input is an image; a
     1- or 4-channel one (a spectrogram [1,40,256,1], a feature map) only with other evidence:

@@ -11,29 +11,22 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import logging
 import tempfile
-import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mobilepack.errors import InputError, MobilepackError, UsageError
+from mobilepack.errors import InputError, UsageError
 from mobilepack.metadata.labels import check_count, check_labels, labels_file_bytes
 from mobilepack.metadata.reader import ModelMetadata, parse_metadata, read_metadata
 from mobilepack.metadata.tasks import (IMAGE_TASKS, WRITERS, WriteRequest, class_count, detect_task_reason,
                                        detection_order, parse_task, with_runtime_shapes)
+from mobilepack.metadata.populate import populate as _populate, score_threshold as _score_threshold
+from mobilepack.metadata.verify import LABELS_FILE, MetadataMismatch, verify
 from mobilepack.model.flatbuffer import parse_model
 from mobilepack.model.spec import ModelSpec, Normalization, Task
 from mobilepack.report.schema import METADATA_SCHEMA_VERSION
-
-LABELS_FILE = "labels.txt"
-
-
-class MetadataMismatch(MobilepackError):
-    """The metadata read back differs from what was written (exit 1)."""
-
 
 @dataclass(frozen=True)
 class GeneralInfo:
@@ -112,13 +105,28 @@ def spec_beside(model_path: str | Path) -> ModelSpec | None:
         return None
 
 
+def _normalization_from_quantization(fb_inputs) -> Normalization | None:
+    """A full-integer image input takes the pixel bytes as they are (uint8 q = pixel, int8 q = pixel - 128),
+    so its quantization is the normalization: real = scale * (q - zero_point) = (pixel - mean) / std with
+    mean = zero_point (+128 for int8) and std = 1 / scale.  None for float or per-axis quantized inputs."""
+    t = fb_inputs[0] if len(fb_inputs) == 1 else None
+    q = t.quantization if t is not None else None
+    if t is None or t.type not in ("UINT8", "INT8") or q is None or len(q.scale) != 1 or not q.scale[0] > 0:
+        return None
+    zero = (q.zero_point[0] if q.zero_point else 0) + (128 if t.type == "INT8" else 0)
+    return Normalization(mean=(float(zero),), std=(1.0 / q.scale[0],), source="quantization", in_model=False)
+
+
 def _resolve_normalization(task: Task, fb_inputs, *, explicit: Normalization | None, spec: ModelSpec | None,
                            existing: ModelMetadata | None) -> tuple[Normalization | None, tuple | None]:
-    """(chosen normalization, (mean, std) to write).  Order: explicit, model layer / spec, metadata."""
+    """(chosen normalization, (mean, std) to write).  Order: explicit, model layer / spec, metadata, and for an
+    image task the quantization of a full-integer input."""
     chosen = explicit or (spec.normalization if spec else None)
     if chosen is None and existing is not None and existing.normalization is not None:
         mean, std = existing.normalization
         chosen = Normalization(mean=mean, std=std, source="metadata", in_model=False)
+    if chosen is None and task in IMAGE_TASKS:
+        chosen = _normalization_from_quantization(fb_inputs)
     if chosen is None:
         if task in IMAGE_TASKS:
             raise UsageError(f"no input normalization known for the {task.value} model's input "
@@ -176,6 +184,119 @@ def check_text_inputs(inputs) -> None:
                          "dtype='int32')), or use --task generic")
 
 
+def _check_task_fits(task: Task, inputs, outputs, score_threshold: float | None) -> None:
+    if task in IMAGE_TASKS and not (len(inputs) == 1 and len(inputs[0].shape) == 4):
+        raise InputError(f"{task.value} needs one 4-D image input; this model has "
+                         f"{', '.join(f'{t.name}{list(t.shape)}' for t in inputs)}", "use --task generic")
+    if task in (Task.IMAGE_CLASSIFICATION, Task.TEXT_CLASSIFICATION, Task.AUDIO_CLASSIFICATION,
+                Task.IMAGE_SEGMENTATION) and len(outputs) != 1:
+        raise InputError(f"{task.value} needs one output; this model has {len(outputs)}",
+                         "use --task generic or object_detection")
+    if score_threshold is not None and task not in (Task.IMAGE_CLASSIFICATION, Task.AUDIO_CLASSIFICATION,
+                                                    Task.TEXT_CLASSIFICATION):
+        raise UsageError(f"--score-threshold applies to classification tasks, not {task.value}",
+                         "drop --score-threshold")
+    if score_threshold is not None and not 0.0 <= score_threshold <= 1.0:
+        raise UsageError(f"--score-threshold must be within [0, 1] (got {score_threshold})", "e.g. 0.5")
+    if task == Task.TEXT_CLASSIFICATION:
+        check_text_inputs(inputs)
+
+
+def _audio(task: Task, sample_rate, channels: int, existing, notes: list[str]):
+    """(sample rate, where it came from, channels): the option, else the existing metadata's."""
+    source = "option" if sample_rate is not None else None
+    if task == Task.AUDIO_CLASSIFICATION and sample_rate is None and existing is not None:
+        audio = [t for t in existing.inputs if t.sample_rate]
+        if audio:
+            sample_rate, source = audio[0].sample_rate, "metadata"
+            channels = audio[0].channels or channels
+            notes.append(f"sample rate {sample_rate} Hz and {channels} channel(s) reused from the model's "
+                         "existing metadata")
+    return sample_rate, source, channels
+
+
+def _padding(task: Task, padding: str | None, spec: ModelSpec | None) -> str | None:
+    if padding is not None:
+        from mobilepack.model.spec import check_padding
+
+        padding = check_padding(padding)
+        if task != Task.TEXT_CLASSIFICATION:
+            raise UsageError(f"--padding applies to text_classification, not {task.value}",
+                             "drop --padding, or pass --task text_classification")
+        return padding
+    return spec.padding if task == Task.TEXT_CLASSIFICATION and spec is not None else None
+
+
+def _labels(task: Task, labels, spec: ModelSpec | None, existing, outputs, notes: list[str]) -> tuple[str, ...]:
+    """The labels given, else the spec's, else the existing metadata's; checked against the outputs."""
+    label_tuple: tuple[str, ...] = ()
+    if labels is not None:
+        label_tuple = check_labels(labels)
+    elif spec is not None and spec.labels:
+        label_tuple = check_labels(spec.labels, source="the model spec")
+    elif existing is not None and existing.labels():
+        label_tuple = existing.labels() or ()
+    if label_tuple:
+        if task == Task.GENERIC:
+            raise UsageError("labels need a classification, detection or segmentation task, not generic",
+                             "pass --task, or drop --labels")
+        classes, tensor = class_count(task, outputs)
+        check_count(label_tuple, classes, tensor=tensor)
+    elif task != Task.GENERIC:
+        notes.append("no labels given: apps will show class indices (pass --labels FILE)")
+    return label_tuple
+
+
+def _normalization(task: Task, inputs, explicit, spec, existing, notes: list[str]):
+    norm, written = _resolve_normalization(task, inputs, explicit=explicit, spec=spec, existing=existing)
+    if written is not None and task not in IMAGE_TASKS:
+        # TFLite metadata carries normalization for image inputs only; the writers of other tasks drop it
+        written = None
+        notes.append(f"normalization is not written into {task.value} metadata (it describes image "
+                     "inputs only); it stays in the model spec")
+    if norm is not None and norm.in_model:
+        notes.append("the model normalizes its input itself (a leading Rescaling/Normalization layer): metadata "
+                     "says mean 0 / std 1 so apps feed raw values and do not normalize again")
+    return norm, written
+
+
+def _general(task: Task, info: GeneralInfo, spec: ModelSpec | None, existing):
+    """(the general info written, its name, tflite-support's GeneralMd)."""
+    from tensorflow_lite_support.metadata.python.metadata_writers import metadata_info
+
+    if existing is not None:  # re-attaching keeps what the caller does not override
+        info = GeneralInfo(**{k: getattr(info, k) or (getattr(existing, k) or None)
+                              for k in ("name", "description", "version", "author", "license")})
+    name = info.name or (spec.name if spec else None) or "model"
+    general = metadata_info.GeneralMd(name=name, version=info.version, description=info.description or
+                                      f"{task.value.replace('_', ' ')} model packaged by mobilepack",
+                                      author=info.author, licenses=info.license)
+    return info, name, general
+
+
+def _write(task: Task, base: bytes, fb, inputs, outputs, general, written, label_tuple, vocab, *, tokenizer,
+           sample_rate, channels, value_ranges, padding, score_threshold) -> tuple[bytes, str | None]:
+    """(the model with metadata, the vocabulary file name packed, if any)."""
+    with tempfile.TemporaryDirectory(prefix="mobilepack-metadata-") as tmp:
+        label_path = None
+        if label_tuple:
+            label_path = str(Path(tmp) / LABELS_FILE)
+            Path(label_path).write_bytes(labels_file_bytes(label_tuple))
+        vocab_path = _copy_vocab(vocab, tmp) if vocab is not None else None
+        req = WriteRequest(model=bytearray(base), fb=fb, inputs=inputs, outputs=outputs, general=general,
+                           mean=written[0] if written else None, std=written[1] if written else None,
+                           label_path=label_path, vocab_path=vocab_path, tokenizer=tokenizer,
+                           sample_rate=sample_rate, channels=channels, value_ranges=dict(value_ranges or {}),
+                           aliases={i: n for s in fb.signatures if s.subgraph == 0 for n, i in s.inputs + s.outputs},
+                           padding=padding)
+        amendments = []
+        if task == Task.OBJECT_DETECTION:
+            amendments.append(detection_order(req))
+        if score_threshold is not None:
+            amendments.append(_score_threshold(score_threshold))
+        return _populate(WRITERS[task](req), amendments), (Path(vocab_path).name if vocab_path else None)
+
+
 def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | None = None,
            labels: list[str] | tuple[str, ...] | None = None, normalization: Normalization | None = None,
            info: GeneralInfo = GeneralInfo(), score_threshold: float | None = None,
@@ -190,122 +311,39 @@ def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | No
     with none of these are an error."""
     fb = parse_model(model)
     existing = read_metadata(model, fb)
-    base = strip_associated_files(model)
     sg = fb.subgraphs[0]
     # TFLite_Detection_PostProcess outputs have shape [] in the flatbuffer: read them after allocation
     inputs = with_runtime_shapes(model, tuple(sg.tensors[i] for i in sg.inputs))
     outputs = with_runtime_shapes(model, tuple(sg.tensors[i] for i in sg.outputs))
     notes: list[str] = []
-    chosen_task, task_source, task_reason = choose_task(task, inputs, outputs, spec=spec, existing=existing)
+    chosen, task_source, task_reason = choose_task(task, inputs, outputs, spec=spec, existing=existing)
     if task_source == "undetected":
         notes.append(f"the task could not be detected ({task_reason}): wrote generic metadata "
                      "(pass --task to choose one)")
-    if chosen_task in IMAGE_TASKS and not (len(inputs) == 1 and len(inputs[0].shape) == 4):
-        raise InputError(f"{chosen_task.value} needs one 4-D image input; this model has "
-                         f"{', '.join(f'{t.name}{list(t.shape)}' for t in inputs)}", "use --task generic")
-    if chosen_task in (Task.IMAGE_CLASSIFICATION, Task.TEXT_CLASSIFICATION, Task.AUDIO_CLASSIFICATION,
-                       Task.IMAGE_SEGMENTATION) and len(outputs) != 1:
-        raise InputError(f"{chosen_task.value} needs one output; this model has {len(outputs)}",
-                         "use --task generic or object_detection")
-    if score_threshold is not None and chosen_task not in (Task.IMAGE_CLASSIFICATION, Task.AUDIO_CLASSIFICATION,
-                                                           Task.TEXT_CLASSIFICATION):
-        raise UsageError(f"--score-threshold applies to classification tasks, not {chosen_task.value}",
-                         "drop --score-threshold")
-    if score_threshold is not None and not 0.0 <= score_threshold <= 1.0:
-        raise UsageError(f"--score-threshold must be within [0, 1] (got {score_threshold})", "e.g. 0.5")
-
-    sample_rate_source = "option" if sample_rate is not None else None
-    if chosen_task == Task.AUDIO_CLASSIFICATION and sample_rate is None and existing is not None:
-        audio = [t for t in existing.inputs if t.sample_rate]
-        if audio:
-            sample_rate, sample_rate_source = audio[0].sample_rate, "metadata"
-            channels = audio[0].channels or channels
-            notes.append(f"sample rate {sample_rate} Hz and {channels} channel(s) reused from the model's "
-                         "existing metadata")
-    if chosen_task == Task.TEXT_CLASSIFICATION:
-        check_text_inputs(inputs)
-    if padding is not None:
-        from mobilepack.model.spec import check_padding
-
-        padding = check_padding(padding)
-        if chosen_task != Task.TEXT_CLASSIFICATION:
-            raise UsageError(f"--padding applies to text_classification, not {chosen_task.value}",
-                             "drop --padding, or pass --task text_classification")
-    elif chosen_task == Task.TEXT_CLASSIFICATION and spec is not None:
-        padding = spec.padding
-
-    label_tuple: tuple[str, ...] = ()
-    if labels is not None:
-        label_tuple = check_labels(labels)
-    elif spec is not None and spec.labels:
-        label_tuple = check_labels(spec.labels, source="the model spec")
-    elif existing is not None and existing.labels():
-        label_tuple = existing.labels() or ()
-    if label_tuple:
-        if chosen_task == Task.GENERIC:
-            raise UsageError("labels need a classification, detection or segmentation task, not generic",
-                             "pass --task, or drop --labels")
-        classes, tensor = class_count(chosen_task, outputs)
-        check_count(label_tuple, classes, tensor=tensor)
-    elif chosen_task != Task.GENERIC:
-        notes.append("no labels given: apps will show class indices (pass --labels FILE)")
-
-    norm, written = _resolve_normalization(chosen_task, inputs, explicit=normalization, spec=spec, existing=existing)
-    if written is not None and chosen_task not in IMAGE_TASKS:
-        # TFLite metadata carries normalization for image inputs only; the writers of other tasks drop it
-        written = None
-        notes.append(f"normalization is not written into {chosen_task.value} metadata (it describes image "
-                     "inputs only); it stays in the model spec")
-    if norm is not None and norm.in_model:
-        notes.append("the model normalizes its input itself (a leading Rescaling/Normalization layer): metadata "
-                     "says mean 0 / std 1 so apps feed raw values and do not normalize again")
-
+    _check_task_fits(chosen, inputs, outputs, score_threshold)
+    sample_rate, sample_rate_source, channels = _audio(chosen, sample_rate, channels, existing, notes)
+    padding = _padding(chosen, padding, spec)
+    label_tuple = _labels(chosen, labels, spec, existing, outputs, notes)
+    norm, written = _normalization(chosen, inputs, normalization, spec, existing, notes)
     from mobilepack.metadata.tasks import load_tflite_support
 
     load_tflite_support()
-    from tensorflow_lite_support.metadata.python.metadata_writers import metadata_info
-
-    if existing is not None:  # re-attaching keeps what the caller does not override
-        info = GeneralInfo(**{k: getattr(info, k) or (getattr(existing, k) or None)
-                              for k in ("name", "description", "version", "author", "license")})
-    name = info.name or (spec.name if spec else None) or "model"
-    general = metadata_info.GeneralMd(name=name, version=info.version, description=info.description or
-                                      f"{chosen_task.value.replace('_', ' ')} model packaged by mobilepack",
-                                      author=info.author, licenses=info.license)
-    with tempfile.TemporaryDirectory(prefix="mobilepack-metadata-") as tmp:
-        label_path = None
-        if label_tuple:
-            label_path = str(Path(tmp) / LABELS_FILE)
-            Path(label_path).write_bytes(labels_file_bytes(label_tuple))
-        vocab_path = None
-        if vocab is not None:
-            vocab_path = _copy_vocab(vocab, tmp)
-        req = WriteRequest(model=bytearray(base), fb=fb, inputs=inputs, outputs=outputs, general=general,
-                           mean=written[0] if written else None, std=written[1] if written else None,
-                           label_path=label_path, vocab_path=vocab_path, tokenizer=tokenizer,
-                           sample_rate=sample_rate, channels=channels, value_ranges=dict(value_ranges or {}),
-                           aliases={i: n for s in fb.signatures if s.subgraph == 0 for n, i in s.inputs + s.outputs},
-                           padding=padding)
-        amendments = []
-        if chosen_task == Task.OBJECT_DETECTION:
-            amendments.append(detection_order(req))
-        if score_threshold is not None:
-            amendments.append(_score_threshold(score_threshold))
-        out = _populate(WRITERS[chosen_task](req), amendments)
-    written_files = _verify(out, name=name, info=info, labels=label_tuple, written=written,
-                            score_threshold=score_threshold, sample_rate=sample_rate if
-                            chosen_task == Task.AUDIO_CLASSIFICATION else None,
-                            expected_files=[LABELS_FILE] * bool(label_tuple) + ([Path(vocab_path).name]
-                                                                               if vocab_path else []))
+    info, name, general = _general(chosen, info, spec, existing)
+    out, vocab_file = _write(chosen, strip_associated_files(model), fb, inputs, outputs, general, written,
+                             label_tuple, vocab, tokenizer=tokenizer, sample_rate=sample_rate, channels=channels,
+                             value_ranges=value_ranges, padding=padding, score_threshold=score_threshold)
+    audio = chosen == Task.AUDIO_CLASSIFICATION
+    written_files = verify(out, name=name, info=info, labels=label_tuple, written=written,
+                           score_threshold=score_threshold, sample_rate=sample_rate if audio else None,
+                           expected_files=[LABELS_FILE] * bool(label_tuple) + ([vocab_file] if vocab_file else []))
     md = read_metadata(out, parse_model(out))
     norm_dict = None
     if norm is not None:
         norm_dict = {"mean": list(norm.mean), "std": list(norm.std), "source": norm.source, "in_model": norm.in_model,
                      "written": {"mean": list(written[0]), "std": list(written[1])} if written else None}
-    return MetadataResult(model=out, task=chosen_task.value, task_source=task_source, task_reason=task_reason,
-                          sample_rate=sample_rate if chosen_task == Task.AUDIO_CLASSIFICATION else None,
-                          sample_rate_source=sample_rate_source if chosen_task == Task.AUDIO_CLASSIFICATION else None,
-                          normalization=norm_dict,
+    return MetadataResult(model=out, task=chosen.value, task_source=task_source, task_reason=task_reason,
+                          sample_rate=sample_rate if audio else None,
+                          sample_rate_source=sample_rate_source if audio else None, normalization=norm_dict,
                           labels=label_tuple, general={"name": name, "description": md.description,
                                                        "version": info.version, "author": info.author,
                                                        "license": info.license},
@@ -320,111 +358,6 @@ def _copy_vocab(vocab: str | Path, tmp: str) -> str:
     target = Path(tmp) / (p.name if p.name != LABELS_FILE else "vocab.txt")
     target.write_bytes(p.read_bytes())
     return str(target)
-
-
-def _score_threshold(threshold: float):
-    def amend(md) -> None:
-        from tensorflow_lite_support.metadata import metadata_schema_py_generated as fb
-
-        unit = fb.ProcessUnitT()
-        unit.optionsType = fb.ProcessUnitOptions.ScoreThresholdingOptions
-        unit.options = fb.ScoreThresholdingOptionsT()
-        unit.options.globalScoreThreshold = float(threshold)
-        tensor = md.subgraphMetadata[0].outputTensorMetadata[0]
-        tensor.processUnits = [*(tensor.processUnits or []), unit]
-
-    return amend
-
-
-def _populate(writer, amendments) -> bytes:
-    """Populate the writer's metadata into the model, after ``amendments`` (functions
-    over the unpacked ``ModelMetadataT``) for what tflite-support's writers have no
-    option for: a score threshold, detector outputs not in TFLite_Detection_PostProcess order."""
-    from tensorflow_lite_support.metadata import metadata_schema_py_generated as fb
-
-    from mobilepack.metadata.tasks import load_tflite_support
-
-    _metadata = load_tflite_support()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        previous = logging.getLogger().level
-        logging.getLogger().setLevel(logging.ERROR)
-        try:
-            if amendments:
-                import flatbuffers
-
-                md = fb.ModelMetadataT.InitFromPackedBuf(bytes(writer._metadata_buffer), 0)
-                for amend in amendments:
-                    amend(md)
-                b = flatbuffers.Builder(0)
-                b.Finish(md.Pack(b), _metadata.MetadataPopulator.METADATA_FILE_IDENTIFIER)
-                writer._metadata_buffer = b.Output()
-            return bytes(writer.populate())
-        except MobilepackError:
-            raise
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
-            raise InputError(f"tflite-support refused the metadata: {str(exc).strip().splitlines()[0][:300]}",
-                             "check --task against the model's inputs/outputs (`mobilepack inspect`)") from None
-        finally:
-            logging.getLogger().setLevel(previous)
-
-
-def _verify(out: bytes, *, name: str, info: GeneralInfo, labels: tuple[str, ...], written, score_threshold,
-            sample_rate, expected_files: list[str]) -> list[str]:
-    """Read the metadata back with tflite-support's displayer and compare with the intent."""
-    from mobilepack.metadata.tasks import load_tflite_support
-
-    _metadata = load_tflite_support()
-
-    try:
-        displayer = _metadata.MetadataDisplayer.with_model_buffer(out)
-        shown = json.loads(displayer.get_metadata_json())
-        packed = list(displayer.get_packed_associated_file_list())
-    except (ValueError, RuntimeError) as exc:
-        raise MetadataMismatch(f"the written metadata cannot be read back: {exc}", "report this as a bug") from None
-    problems = []
-
-    def expect(what, got, want):
-        if got != want:
-            problems.append(f"{what}: wrote {want!r}, read back {got!r}")
-
-    expect("name", shown.get("name"), name)
-    for key, value in (("version", info.version), ("author", info.author), ("license", info.license)):
-        if value is not None:
-            expect(key, shown.get(key), value)
-    expect("associated files", sorted(packed), sorted(expected_files))
-    if len(packed) != len(set(packed)):
-        problems.append(f"duplicate associated files: {packed}")
-    if labels:
-        expect("labels", displayer.get_associated_file_buffer(LABELS_FILE), labels_file_bytes(labels))
-    sg = (shown.get("subgraph_metadata") or [{}])[0]
-    if written is not None:
-        norms = [pu["options"] for t in sg.get("input_tensor_metadata", []) for pu in t.get("process_units", [])
-                 if pu.get("options_type") == "NormalizationOptions"]
-        got = (tuple(norms[0].get("mean", [])), tuple(norms[0].get("std", []))) if norms else None
-        expect("normalization", _rounded(got), _rounded((tuple(written[0]), tuple(written[1]))))
-    if score_threshold is not None:
-        units = [pu["options"] for t in sg.get("output_tensor_metadata", []) for pu in t.get("process_units", [])
-                 if pu.get("options_type") == "ScoreThresholdingOptions"]
-        got = units[0].get("global_score_threshold") if units else None
-        expect("score threshold", None if got is None else round(got, 6), round(float(score_threshold), 6))
-    if sample_rate is not None:
-        props = [t["content"]["content_properties"] for t in sg.get("input_tensor_metadata", [])
-                 if t.get("content", {}).get("content_properties_type") == "AudioProperties"]
-        expect("sample rate", props[0].get("sample_rate") if props else None, sample_rate)
-    ours = read_metadata(out, parse_model(out))  # what `inspect` will see must agree too
-    if ours is None or (labels and ours.labels() != labels):
-        problems.append("mobilepack's own reader disagrees with tflite-support's")
-    if problems:
-        raise MetadataMismatch("metadata read back differs from what was written: " + "; ".join(problems),
-                               "report this as a bug with the model attached")
-    return packed
-
-
-def _rounded(pair):
-    if pair is None:
-        return None
-    return tuple(tuple(round(float(v), 5) for v in vals) for vals in pair)
 
 
 def read(model: bytes) -> ModelMetadata | None:

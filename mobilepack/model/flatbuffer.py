@@ -15,62 +15,20 @@ def _names() -> tuple[dict[int, str], dict[int, str]]:
     return ops, types
 
 
-@dataclass(frozen=True)
-class OpInfo:
-    subgraph: int
-    index: int
-    name: str              # builtin name (e.g. "CONV_2D") or the custom code
-    custom: bool
-    input_types: tuple[str, ...]
-    output_types: tuple[str, ...]
-
-
-def op_code_name(model, opcode_index: int) -> tuple[str, bool]:
-    ops, _ = _names()
-    code = model.OperatorCodes(opcode_index)
-    builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-    name = ops.get(builtin, f"BUILTIN_{builtin}")
-    if name == "CUSTOM":
-        custom = code.CustomCode()
-        return (custom.decode("utf-8", "replace") if custom else "CUSTOM"), True
-    return name, False
-
-
-def read_model(data: bytes):
-    from ai_edge_litert import schema_py_generated as s
-
-    return s.Model.GetRootAs(data, 0)
-
-
-def operators(data: bytes) -> list[OpInfo]:
-    _, types = _names()
-    model = read_model(data)
-    result = []
-    for g in range(model.SubgraphsLength()):
-        sg = model.Subgraphs(g)
-        for i in range(sg.OperatorsLength()):
-            op = sg.Operators(i)
-            name, custom = op_code_name(model, op.OpcodeIndex())
-            ins = tuple(types.get(sg.Tensors(t).Type(), "?") for t in op.InputsAsNumpy() if t >= 0) \
-                if op.InputsLength() else ()
-            outs = tuple(types.get(sg.Tensors(t).Type(), "?") for t in op.OutputsAsNumpy() if t >= 0) \
-                if op.OutputsLength() else ()
-            result.append(OpInfo(g, i, name, custom, ins, outs))
-    return result
-
-
 FLOAT_TYPES = ("FLOAT32", "FLOAT16", "FLOAT64")
 
 
 def float_compute_ops(data: bytes) -> list[str]:
     """Ops that compute in float inside an integer model (excluding the
     QUANTIZE/DEQUANTIZE pairs at float I/O boundaries).  Sorted, unique."""
+    model = parse_model(data)
     found = set()
-    for op in operators(data):
-        if op.name in ("DEQUANTIZE", "QUANTIZE"):
-            continue
-        if any(t in FLOAT_TYPES for t in op.output_types):
-            found.add(op.name)
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            name = model.opcodes[op.opcode_index].name
+            if name not in ("DEQUANTIZE", "QUANTIZE") and any(
+                    t >= 0 and sg.tensors[t].type in FLOAT_TYPES for t in op.outputs):
+                found.add(name)
     return sorted(found)
 
 
@@ -286,16 +244,7 @@ def _type_name(code: int) -> str:
     return types.get(code, f"TYPE_{code}")
 
 
-def parse_model(data: bytes) -> FbModel:
-    """Read and verify the whole TFLite flatbuffer; raises ``FlatbufferError``."""
-    buf = CheckedBuffer(data, "model")
-    if len(data) < 8:
-        buf.fail(f"only {len(data)} bytes, too short for a TFLite model")
-    if bytes(data[4:8]) != TFLITE_IDENTIFIER:
-        buf.fail("no TFL3 identifier (not a TFLite flatbuffer)")
-    if len(data) > MAX_MODEL_BYTES:
-        buf.fail("larger than 2 GiB")
-    root = buf.root()
+def _opcodes(root) -> list[FbOpCode]:
     ops_names, _ = _names()
     opcodes = []
     for t in root.tables(1, "operator_codes"):
@@ -306,62 +255,68 @@ def parse_model(data: bytes) -> FbModel:
         if custom:
             name = t.string(1, "custom_code") or "CUSTOM"
         opcodes.append(FbOpCode(name, custom, t.scalar(2, "i", 1)))
+    return opcodes
 
+
+def _buffers(root, buf: CheckedBuffer, size_of_file: int) -> list[tuple[int, int]]:
     buffers = []
     for i, b in enumerate(root.tables(4, "buffers")):
         span = b.span(0, "data")
         offset, size = b.scalar(1, "Q", 0), b.scalar(2, "Q", 0)
         if offset > 1:
-            if offset + size > len(data):
-                buf.fail(f"buffer {i} points past the end of the file ({offset}+{size} > {len(data)})")
+            if offset + size > size_of_file:
+                buf.fail(f"buffer {i} points past the end of the file ({offset}+{size} > {size_of_file})")
             span = (offset, size)
         buffers.append(span or (0, 0))
+    return buffers
 
-    subgraphs = []
-    for g, sg in enumerate(root.tables(2, "subgraphs")):
-        tensors = []
-        for ti, t in enumerate(sg.tables(0, "tensors")):
-            q = t.table(4, "quantization")
-            quant = None
-            if q is not None:
-                scale = q.scalars(2, "f", "scale")
-                zp = q.scalars(3, "q", "zero_point")
-                if scale:
-                    quant = FbQuantization(tuple(float(s) for s in scale), tuple(int(z) for z in zp),
-                                           q.scalar(6, "i", 0))
-            sig = t.scalars(7, "i", "shape_signature")
-            bidx = t.scalar(2, "I", 0)
-            if buffers and bidx >= len(buffers):
-                buf.fail(f"tensor {ti} of subgraph {g} names buffer {bidx} of {len(buffers)}")
-            tensors.append(FbTensor(ti, t.string(3, "name") or f"tensor_{ti}", _type_name(t.scalar(1, "b", 0)),
-                                    tuple(t.scalars(0, "i", "shape")), tuple(sig) if sig else None, bidx, quant,
-                                    bool(t.scalar(5, "B", 0))))
-        n = len(tensors)
 
-        def indices(values, what, allow_optional=False):
-            for v in values:
-                if v >= n or v < (-1 if allow_optional else 0):
-                    buf.fail(f"{what} of subgraph {g} names tensor {v} of {n}")
-            return tuple(values)
+def _tensor(t, ti: int, g: int, buffers, buf: CheckedBuffer) -> FbTensor:
+    q = t.table(4, "quantization")
+    quant = None
+    if q is not None:
+        scale = q.scalars(2, "f", "scale")
+        zp = q.scalars(3, "q", "zero_point")
+        if scale:
+            quant = FbQuantization(tuple(float(s) for s in scale), tuple(int(z) for z in zp), q.scalar(6, "i", 0))
+    sig = t.scalars(7, "i", "shape_signature")
+    bidx = t.scalar(2, "I", 0)
+    if buffers and bidx >= len(buffers):
+        buf.fail(f"tensor {ti} of subgraph {g} names buffer {bidx} of {len(buffers)}")
+    return FbTensor(ti, t.string(3, "name") or f"tensor_{ti}", _type_name(t.scalar(1, "b", 0)),
+                    tuple(t.scalars(0, "i", "shape")), tuple(sig) if sig else None, bidx, quant,
+                    bool(t.scalar(5, "B", 0)))
 
-        operators = []
-        for oi, op in enumerate(sg.tables(3, "operators")):
-            code = op.scalar(0, "I", 0)
-            if code >= len(opcodes):
-                buf.fail(f"operator {oi} of subgraph {g} names opcode {code} of {len(opcodes)}")
-            if op.scalar(3, "B", 0):
-                op.table(4, "builtin_options")
-            if op.scalar(11, "B", 0):
-                op.table(12, "builtin_options_2")
-            op.span(5, "custom_options")
-            operators.append(FbOperator(code, indices(op.scalars(1, "i", "inputs"), f"operator {oi} inputs", True),
-                                        indices(op.scalars(2, "i", "outputs"), f"operator {oi} outputs", True)))
-        subgraphs.append(FbSubgraph(g, sg.string(4, "name") or "", tuple(tensors),
-                                    indices(sg.scalars(1, "i", "inputs"), "inputs"),
-                                    indices(sg.scalars(2, "i", "outputs"), "outputs"), tuple(operators)))
-    if not subgraphs:
-        buf.fail("it has no subgraphs")
 
+def _indices(buf: CheckedBuffer, values, n: int, what: str, allow_optional: bool = False) -> tuple[int, ...]:
+    for v in values:
+        if v >= n or v < (-1 if allow_optional else 0):
+            buf.fail(f"{what} names tensor {v} of {n}")
+    return tuple(values)
+
+
+def _subgraph(sg, g: int, opcodes, buffers, buf: CheckedBuffer) -> FbSubgraph:
+    tensors = tuple(_tensor(t, ti, g, buffers, buf) for ti, t in enumerate(sg.tables(0, "tensors")))
+    n = len(tensors)
+    operators = []
+    for oi, op in enumerate(sg.tables(3, "operators")):
+        code = op.scalar(0, "I", 0)
+        if code >= len(opcodes):
+            buf.fail(f"operator {oi} of subgraph {g} names opcode {code} of {len(opcodes)}")
+        if op.scalar(3, "B", 0):
+            op.table(4, "builtin_options")
+        if op.scalar(11, "B", 0):
+            op.table(12, "builtin_options_2")
+        op.span(5, "custom_options")
+        operators.append(FbOperator(
+            code, _indices(buf, op.scalars(1, "i", "inputs"), n, f"operator {oi} inputs of subgraph {g}", True),
+            _indices(buf, op.scalars(2, "i", "outputs"), n, f"operator {oi} outputs of subgraph {g}", True)))
+    return FbSubgraph(g, sg.string(4, "name") or "", tensors,
+                      _indices(buf, sg.scalars(1, "i", "inputs"), n, f"inputs of subgraph {g}"),
+                      _indices(buf, sg.scalars(2, "i", "outputs"), n, f"outputs of subgraph {g}"), tuple(operators))
+
+
+def _metadata(root, buffers, buf: CheckedBuffer) -> list[tuple[str, int]]:
     metadata = []
     for m in root.tables(6, "metadata"):
         bidx = m.scalar(1, "I", 0)
@@ -371,24 +326,43 @@ def parse_model(data: bytes) -> FbModel:
     for bidx in root.scalars(5, "i", "metadata_buffer"):
         if not 0 <= bidx < len(buffers):
             buf.fail(f"metadata_buffer names buffer {bidx} of {len(buffers)}")
+    return metadata
 
-    signatures = []
-    for s in root.tables(7, "signature_defs"):
-        sg_index = s.scalar(4, "I", 0)
-        if sg_index >= len(subgraphs):
-            buf.fail(f"signature names subgraph {sg_index} of {len(subgraphs)}")
-        count = len(subgraphs[sg_index].tensors)
 
-        def tmap(index, what):
-            out = []
-            for m in s.tables(index, what):
-                ti = m.scalar(1, "I", 0)
-                if ti >= count:
-                    buf.fail(f"signature {what} names tensor {ti} of {count}")
-                out.append((m.string(0, "name") or "", ti))
-            return tuple(out)
+def _signature(s, subgraphs, buf: CheckedBuffer) -> FbSignature:
+    sg_index = s.scalar(4, "I", 0)
+    if sg_index >= len(subgraphs):
+        buf.fail(f"signature names subgraph {sg_index} of {len(subgraphs)}")
+    count = len(subgraphs[sg_index].tensors)
 
-        signatures.append(FbSignature(s.string(2, "signature_key") or "", sg_index, tmap(0, "inputs"),
-                                      tmap(1, "outputs")))
+    def tmap(index, what):
+        out = []
+        for m in s.tables(index, what):
+            ti = m.scalar(1, "I", 0)
+            if ti >= count:
+                buf.fail(f"signature {what} names tensor {ti} of {count}")
+            out.append((m.string(0, "name") or "", ti))
+        return tuple(out)
+
+    return FbSignature(s.string(2, "signature_key") or "", sg_index, tmap(0, "inputs"), tmap(1, "outputs"))
+
+
+def parse_model(data: bytes) -> FbModel:
+    """Read and verify the whole TFLite flatbuffer; raises ``FlatbufferError``."""
+    buf = CheckedBuffer(data, "model")
+    if len(data) < 8:
+        buf.fail(f"only {len(data)} bytes, too short for a TFLite model")
+    if bytes(data[4:8]) != TFLITE_IDENTIFIER:
+        buf.fail("no TFL3 identifier (not a TFLite flatbuffer)")
+    if len(data) > MAX_MODEL_BYTES:
+        buf.fail("larger than 2 GiB")
+    root = buf.root()
+    opcodes = _opcodes(root)
+    buffers = _buffers(root, buf, len(data))
+    subgraphs = [_subgraph(sg, g, opcodes, buffers, buf) for g, sg in enumerate(root.tables(2, "subgraphs"))]
+    if not subgraphs:
+        buf.fail("it has no subgraphs")
+    metadata = _metadata(root, buffers, buf)
+    signatures = [_signature(s, subgraphs, buf) for s in root.tables(7, "signature_defs")]
     return FbModel(root.scalar(0, "I", 0), root.string(3, "description") or "", tuple(opcodes), tuple(subgraphs),
                    tuple(buffers), tuple(metadata), tuple(signatures))

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from mobilepack.errors import InputError, ModelLoadError, UsageError
+from mobilepack.model.shapes import fmt_shape as _fmt_shape, parse_input_shapes, resolve_shape  # noqa: F401
+# (parse_input_shapes is re-exported: the CLI imports it from here)
 from mobilepack.model.spec import ModelSpec, Normalization, SourceFormat, TensorSpec
 from mobilepack.model.tfimport import keras as _keras, silenced, tensorflow as _tf
 
@@ -48,68 +50,6 @@ def detect_format(path: str | Path) -> SourceFormat:
                                  "pass a .tflite produced by a TFLite converter")
         return SourceFormat.TFLITE
     raise InputError(f"unsupported model file {p.name!r}", f"pass {SUPPORTED}")
-
-
-def parse_input_shapes(items: list[str] | None) -> dict[str, tuple[int, ...]]:
-    """``["image=1,224,224,3", ...]`` -> ``{"image": (1, 224, 224, 3)}``."""
-    shapes: dict[str, tuple[int, ...]] = {}
-    for item in items or []:
-        m = re.fullmatch(r"\s*([^=]+?)\s*=\s*(\d+(?:\s*,\s*\d+)*)\s*", item)
-        if not m:
-            raise UsageError(f"--input-shape {item!r} is not NAME=D1,D2,...",
-                             "e.g. --input-shape image=1,224,224,3")
-        dims = tuple(int(d) for d in m.group(2).split(","))
-        if any(d <= 0 for d in dims):
-            raise UsageError(f"--input-shape {item!r} has a non-positive dimension", "every dimension must be ≥ 1")
-        shapes[m.group(1)] = dims
-    return shapes
-
-
-def _fmt_shape(shape) -> str:
-    return "[" + ",".join("?" if d is None or d < 0 else str(d) for d in shape) + "]"
-
-
-MAX_INPUT_ELEMENTS = 1 << 28  # 256 Mi elements (1 GiB of float32): far beyond any phone model's input
-
-
-def resolve_shape(name: str, raw: tuple, *, batch: int, overrides: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
-    """Fix the dynamic batch dimension to ``batch``; any other dynamic dimension needs an override."""
-    shape = _resolve_shape(name, raw, batch=batch, overrides=overrides)
-    elements = 1
-    for d in shape:
-        elements *= d
-    if elements > MAX_INPUT_ELEMENTS:
-        raise InputError(f"input {name!r} would have shape {list(shape)} ({elements:,} elements): too large for a "
-                         f"mobile model", "check --input-shape / --batch")
-    return shape
-
-
-def _resolve_shape(name: str, raw: tuple, *, batch: int, overrides: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
-    if name in overrides:
-        given = overrides[name]
-        if len(given) != len(raw):
-            raise UsageError(f"--input-shape {name}={','.join(map(str, given))} has rank {len(given)} "
-                             f"but input {name!r} has shape {_fmt_shape(raw)} (rank {len(raw)})",
-                             "give one dimension per axis, batch included")
-        for g, r in zip(given, raw):
-            if r is not None and r >= 0 and g != r:
-                raise UsageError(f"--input-shape {name}={','.join(map(str, given))} conflicts with the fixed "
-                                 f"shape {_fmt_shape(raw)} of input {name!r}",
-                                 "only dynamic (?) dimensions can be set")
-        return given
-    fixed = []
-    for i, d in enumerate(raw):
-        if d is None or d < 0:
-            if i == 0:
-                fixed.append(batch)
-                continue
-            example = ",".join(str(batch) if j == 0 else ("N" if (x is None or x < 0) else str(x))
-                               for j, x in enumerate(raw))
-            raise InputError(f"input {name!r} has dynamic shape {_fmt_shape(raw)}: mobile runtimes and GPU "
-                             f"delegates need fixed shapes",
-                             f"pass --input-shape {name}={example} with N set")
-        fixed.append(int(d))
-    return tuple(fixed)
 
 
 @dataclass
@@ -269,6 +209,28 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:300]
 
 
+def _keras_input_dtype(model, tensor) -> str:
+    """The input's dtype; int32 for a float input that feeds only Embedding layers.  An Embedding looks up
+    integer token ids (Keras casts a float input to int), so the ids are what the model takes: a float32
+    token-id input would make the app's tokenizer write ids into a float tensor."""
+    dtype = str(tensor.dtype)
+    if not dtype.startswith("float"):
+        return dtype
+    import keras
+
+    consumers = []
+    for layer in getattr(model, "layers", []):
+        try:
+            feeds = keras.tree.flatten(layer.input)
+        except (AttributeError, ValueError):  # a layer called more than once, or never
+            continue
+        if any(t is tensor for t in feeds):
+            consumers.append(layer)
+    if consumers and all(isinstance(layer, keras.layers.Embedding) for layer in consumers):
+        return "int32"
+    return dtype
+
+
 def _keras_inputs(model, overrides) -> list[tuple[str, tuple, str]]:
     """(name, raw shape with None, dtype) for each input of a Keras model."""
     try:
@@ -276,7 +238,7 @@ def _keras_inputs(model, overrides) -> list[tuple[str, tuple, str]]:
     except (AttributeError, ValueError):
         inputs = []
     if inputs:
-        return [(t.name, tuple(t.shape), str(t.dtype)) for t in inputs]
+        return [(t.name, tuple(t.shape), _keras_input_dtype(model, t)) for t in inputs]
     # subclassed model: use its build config, else the user's --input-shape
     shape = None
     try:

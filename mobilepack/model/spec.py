@@ -41,11 +41,6 @@ class TensorSpec:
     shape_signature: tuple[int, ...] | None = None
     quantization: Quantization | None = None
 
-    @property
-    def is_dynamic(self) -> bool:
-        sig = self.shape_signature if self.shape_signature is not None else self.shape
-        return any(d is None or d < 0 for d in sig)
-
 
 @dataclass(frozen=True)
 class Normalization:
@@ -55,7 +50,7 @@ class Normalization:
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
-    source: str  # "config" | "model_layer" | "metadata" | "flags"
+    source: str  # "config" | "model_layer" | "metadata" | "flags" | "quantization"
     in_model: bool = False
 
     def apply(self, pixels):  # numpy array (..., C) -> float32
@@ -81,12 +76,6 @@ class ModelSpec:
     padding: str = "post"   # text models: token ids padded at the end ("post") or the start ("pre")
     # where each fact came from, e.g. {"task": "detected", "normalization": "model_layer"}
     provenance: dict[str, str] = field(default_factory=dict)
-
-    def input_named(self, name: str) -> TensorSpec:
-        for t in self.inputs:
-            if t.name == name:
-                return t
-        raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

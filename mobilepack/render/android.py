@@ -170,7 +170,7 @@ register(Target(
     name="android",
     template_dir="android",
     description="Gradle project (Kotlin, LiteRT Interpreter API, platform widgets)",
-    id_option="--package",
+    id_key="package",
     default_id=default_package,
     validate_id=validate_package,
     filters=FILTERS,

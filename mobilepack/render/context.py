@@ -24,7 +24,6 @@ class RenderInputs:
     app_name: str
     app_id: str                     # Android application id or iOS bundle id
     sample_images: tuple[tuple[str, bytes], ...] = ()   # (file name, PNG/JPEG bytes)
-    bench: dict[str, Any] | None = None                 # bench results, when known
 
 
 def _tensor(t: TensorSpec) -> dict[str, Any]:
@@ -82,7 +81,6 @@ def build_context(inputs: RenderInputs) -> dict[str, Any]:
         "normalization": ({"mean": list(norm.mean), "std": list(norm.std), "in_model": norm.in_model,
                            "source": norm.source} if norm else None),
         "samples": [name for name, _ in inputs.sample_images],
-        "bench": inputs.bench,
     }
 
 

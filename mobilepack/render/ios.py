@@ -290,7 +290,7 @@ register(Target(
     name="ios",
     template_dir="ios",
     description="Xcode project (SwiftUI, TensorFlowLiteSwift with Metal and Core ML delegates, CocoaPods)",
-    id_option="--bundle-id",
+    id_key="bundle_id",
     default_id=default_bundle_id,
     validate_id=validate_bundle_id,
     filters=FILTERS,

@@ -37,14 +37,20 @@ class RenderResult:
                 "model": {k: self.context["model"][k] for k in ("name", "variant", "bytes", "task")}}
 
 
+def template_folder(target: Target) -> Path:
+    """The target's template tree (an absolute ``template_dir`` is used as it is)."""
+    return templates_root() / target.template_dir
+
+
 def target_environment(target: Target):
-    """A fresh Jinja environment for ``target`` with its escaping filters."""
+    """A fresh Jinja environment for ``target`` with its escaping filters; template names are
+    relative to the target's folder."""
     import jinja2
 
     from mobilepack.render.environment import environment
 
     base = environment()
-    env = base.overlay(loader=jinja2.FileSystemLoader(str(templates_root())))
+    env = base.overlay(loader=jinja2.FileSystemLoader(str(template_folder(target))))
     from mobilepack.render.escaping import SHARED_FILTERS
 
     env.filters.update(SHARED_FILTERS)
@@ -63,7 +69,7 @@ def _safe_relative(rendered: str) -> str:
 def render_files(target: Target, context: dict[str, Any]) -> dict[str, bytes]:
     """{relative path: content} for every template file (no assets)."""
     env = target_environment(target)
-    root = templates_root() / target.template_dir
+    root = template_folder(target)
     if not root.is_dir():
         raise MobilepackError(f"templates for target {target.name!r} are missing ({root})",
                               "reinstall mobilepack")
@@ -75,7 +81,7 @@ def render_files(target: Target, context: dict[str, Any]) -> dict[str, bytes]:
         out_rel = env.from_string(rel).render(**context) if "{{" in rel else rel
         if out_rel.endswith(".j2"):
             out_rel = out_rel[:-3]
-            text = env.get_template(f"{target.template_dir}/{rel}").render(**context)
+            text = env.get_template(rel).render(**context)
             data = text.encode("utf-8")
         else:
             data = src.read_bytes()

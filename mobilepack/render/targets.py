@@ -1,9 +1,11 @@
 """The registry of render targets (android, ios, ...).
 
 A target is one module that calls :func:`register` with a :class:`Target`:
-its template folder under ``templates/``, the Jinja filters its languages need,
-how it validates its identifier option, and the extra binary assets it ships.
-Adding a target is one new module plus one import in :func:`_load_builtin`.
+its template folder (under ``templates/``, or an absolute path), the Jinja filters
+its languages need, which ``[render]`` key of mobilepack.toml holds its app
+identifier and how it validates it, and the extra binary assets it ships.  The
+built-in targets are imported by :func:`_load_builtin`; any other module that calls
+:func:`register` adds a target to ``--target``, mobilepack.toml and ``build``.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from mobilepack.errors import UsageError
 @dataclass(frozen=True)
 class Target:
     name: str
-    template_dir: str                      # relative to templates/
+    template_dir: str                      # relative to templates/, or an absolute path
     description: str
-    id_option: str                         # "--package" or "--bundle-id"
+    id_key: str                            # the [render] key of mobilepack.toml (and flag) of its app
+                                           # identifier: "package", "bundle_id"
     default_id: Callable[[str], str]       # app name -> default identifier
     validate_id: Callable[[str], None]     # raises UsageError
     filters: dict[str, Callable[..., str]] = field(default_factory=dict)
@@ -30,6 +33,11 @@ class Target:
     assets: Callable[[Any, dict[str, Any]], dict[str, bytes]] | None = None
     # (context) -> extra template variables for this target (e.g. pbxproj object ids)
     extend_context: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    @property
+    def id_flag(self) -> str:
+        """The command-line flag of :attr:`id_key` (``bundle_id`` -> ``--bundle-id``)."""
+        return "--" + self.id_key.replace("_", "-")
 
 
 _TARGETS: dict[str, Target] = {}
@@ -63,3 +71,8 @@ def get(name: str) -> Target:
 def names() -> list[str]:
     _load_builtin()
     return sorted(_TARGETS)
+
+
+def expand(name: str) -> tuple[str, ...]:
+    """``all`` -> every target; any other name -> that (validated) target."""
+    return tuple(names()) if name == "all" else (get(name).name,)

@@ -90,3 +90,22 @@ def write_report(doc: dict, out: str | Path) -> list[Path]:
         (stage.path / "bench.html").write_text(html(doc), encoding="utf-8")
         stage.commit()
     return [Path(out) / name for name in REPORT_FILES]
+
+
+def latency_us(doc: dict, *, timed_only: bool = False) -> dict[str, dict[str, float]]:
+    """variant -> delegate -> best steady-state mean (µs) over that delegate's configurations that
+    ran; ``timed_only`` leaves out software-GPU records, whose timing means nothing.  The one
+    definition of "latency per variant" (selection, reports and the CLI summary read it)."""
+    out: dict[str, dict[str, float]] = {}
+    for rec in doc.get("results", []):
+        variant = (rec.get("model") or {}).get("variant")
+        if rec.get("status") != "ok" or not variant or not rec.get("mean_us") or (timed_only and rec.get("software")):
+            continue
+        per = out.setdefault(variant, {})
+        per[rec["delegate"]] = min(per.get(rec["delegate"], float("inf")), rec["mean_us"])
+    return out
+
+
+def best_latency_us(doc: dict) -> dict[str, float]:
+    """variant -> its fastest timed delegate's latency (µs)."""
+    return {variant: min(per.values()) for variant, per in latency_us(doc, timed_only=True).items()}

@@ -85,10 +85,6 @@ def read_documents(path: str | Path) -> list[tuple[dict, str]]:
     return [(d, f"{p} (log entry {i + 1})") for i, d in enumerate(docs)]
 
 
-def read_results(path: str | Path) -> list[dict]:
-    return [rec for doc, where in read_documents(path) for rec in records_from_document(doc, where)]
-
-
 def import_results(paths: list[str | Path]) -> dict:
     if not paths:
         raise InputError("nothing to import", "pass one or more files to --import")

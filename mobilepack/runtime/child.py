@@ -150,7 +150,7 @@ class _ZygoteClient:
         if self.broken:
             return False
         try:
-            from mobilepack.runtime.gpu import discover_vulkan
+            from mobilepack.runtime.vulkan import discover_vulkan
 
             env = dict(os.environ)
             env.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")

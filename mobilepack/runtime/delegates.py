@@ -9,7 +9,9 @@
 
 A :class:`Delegate` is a plain description (it crosses into the child process as
 a dict); :func:`open_session` turns it into a :class:`Session` *inside* the child.
-Adding a delegate is one opener plus one :func:`register` call.
+Adding a delegate is one module with one :func:`register` call that gives its opener:
+the delegate names that module (``source``), and the child runs it before opening, so
+``bench``, ``build`` and evaluation reach the delegate without any other change.
 """
 
 from __future__ import annotations
@@ -29,16 +31,22 @@ class Delegate:
     library: str | None = None     # external delegates: the shared library
     host: bool = True              # runs on this machine (False: phones only)
     adb_flags: tuple[str, ...] | None = None   # benchmark_model flags on a phone (None: host only)
+    source: str | None = None      # the module file that registers it (run in the child before opening)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 _REGISTRY: dict[str, Delegate] = {}
+_OPENERS: dict[str, Callable[..., "Session"]] = {}   # opener key -> (delegate dict, path, threads, shapes) -> Session
 
 
-def register(delegate: Delegate) -> Delegate:
+def register(delegate: Delegate, opener: Callable[..., Session] | None = None) -> Delegate:
+    """Add a delegate; ``opener(delegate_dict, model_path, threads, input_shapes) -> Session`` is stored under
+    ``delegate.opener`` (the built-in openers need none)."""
     _REGISTRY[delegate.name] = delegate
+    if opener is not None:
+        _OPENERS[delegate.opener] = opener
     return delegate
 
 
@@ -182,7 +190,7 @@ class GpuSession(Session):
         return [buf.read(n, dt) for buf, (_, n, dt) in zip(self._out_buffers, self._outs)]
 
 
-_OPENERS: dict[str, Callable[..., Session]] = {
+_OPENERS.update({
     "reference": lambda d, path, threads, shapes: InterpreterSession(path, resolver="reference", threads=1,
                                                                      input_shapes=shapes),
     "default": lambda d, path, threads, shapes: InterpreterSession(path, resolver="default", threads=threads,
@@ -190,7 +198,7 @@ _OPENERS: dict[str, Callable[..., Session]] = {
     "gpu": lambda d, path, threads, shapes: GpuSession(path),
     "external": lambda d, path, threads, shapes: InterpreterSession(path, resolver="default", threads=threads,
                                                                     delegate_lib=d["library"], input_shapes=shapes),
-}
+})
 
 
 def open_session(delegate: dict, model_path: str, threads: int, input_shapes: dict | None = None) -> Session:
@@ -199,5 +207,9 @@ def open_session(delegate: dict, model_path: str, threads: int, input_shapes: di
     if input_shapes and delegate["opener"] == "gpu":
         raise ValueError("--input-shape applies to cpu/xnnpack: LiteRT's GPU accelerator compiles the model's "
                          "own input shapes")
+    if delegate["opener"] not in _OPENERS and delegate.get("source"):
+        import runpy
+
+        runpy.run_path(delegate["source"])   # the delegate's own module registers its opener
     return _OPENERS[delegate["opener"]](delegate, model_path, threads, dict(input_shapes or {}))
 

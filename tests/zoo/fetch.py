@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import io
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -57,6 +58,11 @@ class ZooModel:
     expect: dict
     args: dict = field(default_factory=dict)
     inner: str | None = None
+    vocab: dict | None = None  # {member, format}: a vocabulary shipped beside the model, written as vocab.txt
+
+    @property
+    def vocab_path(self) -> Path | None:
+        return self.path.parent / "vocab.txt" if self.vocab else None
 
     @property
     def file_name(self) -> str:
@@ -75,7 +81,7 @@ def load_zoo(path: Path = MODELS_TOML) -> list[ZooModel]:
                 for k, v in doc["archive"].items()}
     return [ZooModel(id=m["id"], archive=archives[m["archive"]], member=m["member"], format=m["format"],
                      kind=m["kind"], task=m["task"], expect=dict(m["expect"]), args=dict(m.get("args", {})),
-                     inner=m.get("inner")) for m in doc["model"]]
+                     inner=m.get("inner"), vocab=m.get("vocab")) for m in doc["model"]]
 
 
 class FetchError(Exception):
@@ -146,6 +152,35 @@ def _safe_relative(name: str) -> Path:
     return rel
 
 
+class _TokenizerState:
+    """Stands in for keras' legacy Tokenizer: the pickle's state lands in __dict__, no keras code runs."""
+
+
+class _TokenizerUnpickler(pickle.Unpickler):
+    """Reads a pickled keras Tokenizer without running anything it names: only the Tokenizer (as a plain
+    holder) and the containers its state uses are allowed."""
+
+    ALLOWED = {("collections", "OrderedDict"), ("collections", "defaultdict"), ("builtins", "int"),
+               ("builtins", "list"), ("builtins", "dict")}
+
+    def find_class(self, module: str, name: str):
+        if name == "Tokenizer" and module.startswith("keras") and module.endswith("preprocessing.text"):
+            return _TokenizerState
+        if (module, name) in self.ALLOWED:
+            return getattr(__import__(module), name)
+        raise FetchError(f"the tokenizer pickle names {module}.{name}, which is not read")
+
+
+def vocab_lines(data: bytes, fmt: str) -> list[str]:
+    """"token id" lines (id 0 = <PAD>) for the ids the tokenizer emits."""
+    if fmt != "keras_tokenizer_pickle":
+        raise FetchError(f"unknown vocabulary format {fmt!r}")
+    state = _TokenizerUnpickler(io.BytesIO(data)).load().__dict__
+    limit = state.get("num_words") or (1 << 31)
+    pairs = sorted((i, w) for w, i in state["word_index"].items() if i < limit)
+    return ["<PAD> 0", *(f"{w} {i}" for i, w in pairs)]
+
+
 def extract(model: ZooModel, archive_file: Path) -> Path:
     target = model.path
     stamp = target.parent / ".complete"
@@ -175,6 +210,12 @@ def extract(model: ZooModel, archive_file: Path) -> Path:
                 except KeyError:
                     raise FetchError(f"{model.member} has no member {model.inner}") from None
         target.write_bytes(data)
+    if model.vocab:
+        found = [r for n, r in members if n == model.vocab["member"]]
+        if not found:
+            raise FetchError(f"{model.archive.file} has no member {model.vocab['member']}")
+        lines = vocab_lines(found[0](), model.vocab["format"])
+        model.vocab_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     stamp.write_text(model.archive.sha256 + model.member + (model.inner or ""))
     return target
 
@@ -195,7 +236,7 @@ def fetch(models: list[ZooModel] | None = None, *, offline: bool = False) -> dic
             continue
         try:
             out[m.id] = extract(m, got)
-        except (FetchError, zipfile.BadZipFile, tarfile.TarError, OSError) as exc:
+        except (FetchError, zipfile.BadZipFile, tarfile.TarError, OSError, pickle.UnpicklingError) as exc:
             out[m.id] = exc if isinstance(exc, FetchError) else FetchError(f"{m.id}: {exc}")
     return out
 

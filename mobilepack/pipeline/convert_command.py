@@ -1,8 +1,9 @@
-"""The ordered stages behind each command, and their atomic outputs.
+"""``mobilepack convert`` and the build's convert stage proper.
 
-``convert``: load -> normalization -> calibration/validation data -> export a
-fixed-signature SavedModel -> per mode: convert, write, validate -> convert.json
-and convert.md -> move everything into OUT at once.
+load -> normalization -> calibration/validation data -> export a fixed-signature
+SavedModel -> per mode: convert, write, validate -> convert.json and convert.md ->
+(``convert``) move everything into OUT at once.  :class:`ConvertOptions` are every
+convert option, validated up front by :func:`plan_convert`.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from mobilepack.cache import hash_path
-from mobilepack.conversion.quantization import ConverterOptions, IODtype, QuantMode, get as mode_spec, parse_modes
-from mobilepack.errors import DataError, RuntimeFailure, UsageError, ValidationError
+from mobilepack.conversion.quantization import (ConverterOptions, IODtype, QuantMode, check_io_dtype,
+                                                default_modes, get as mode_spec, parse_modes)
+from mobilepack.errors import DataError, UsageError
 from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
 from mobilepack.report.schema import CONVERT_SCHEMA_VERSION, tool_versions
 from mobilepack.staging import StagedOutput
 
-DEFAULT_MODES = (QuantMode.FP32, QuantMode.FP16, QuantMode.DYNAMIC)
 DEFAULT_CALIBRATION_SAMPLES = 100
 DEFAULT_VALIDATION_SAMPLES = 200
 RECORD = "convert.json"
@@ -40,15 +41,23 @@ class VariantResult:
     validation_seconds: float
     validation: dict[str, Any] | None
     tool_versions: dict[str, Any]
+    origin: str | None = None      # made outside convert (e.g. "compress qat")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "mode": self.mode, "path": self.path, "bytes": self.bytes, "sha256": self.sha256,
             "input_dtypes": list(self.input_dtypes), "output_dtypes": list(self.output_dtypes),
             "conversion_seconds": round(self.conversion_seconds, 4),
             "validation_seconds": round(self.validation_seconds, 4),
             "validation": self.validation, "tool_versions": self.tool_versions,
         }
+        return {**out, "origin": self.origin} if self.origin else out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VariantResult:
+        return cls(d["mode"], d["path"], d["bytes"], d["sha256"], tuple(d["input_dtypes"]), tuple(d["output_dtypes"]),
+                   d["conversion_seconds"], d["validation_seconds"], d["validation"], d["tool_versions"],
+                   d.get("origin"))
 
 
 @dataclass(frozen=True)
@@ -83,22 +92,49 @@ class ConvertResult:
             **({"doctor": self.doctor} if self.doctor is not None else {}),
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ConvertResult:
+        """The inverse of :meth:`to_dict` (a cached convert record)."""
+        return cls(out_dir=d["out_dir"], source=d["source"], model=d["model"], options=d["options"],
+                   calibration=d["calibration"], validation_data=d["validation_data"],
+                   variants=tuple(VariantResult.from_dict(v) for v in d["variants"]), warnings=tuple(d["warnings"]),
+                   tools=d["tools"], files=tuple(d["files"]), timings=dict(d["timings"]), doctor=d.get("doctor"))
 
-def _plan_modes(quantize, source_is_tflite: bool, calibration) -> tuple[QuantMode, ...]:
+
+def add_variant(result: ConvertResult, directory: Path, mode: str, tflite: Path, *, origin: str) -> ConvertResult:
+    """``result`` plus a variant made outside convert (quantization-aware training's int8 .tflite),
+    copied into ``directory`` as ``<model>_<mode>.tflite``; convert.json is rewritten to list it."""
+    from dataclasses import replace
+
+    from mobilepack.runtime.interpreter import describe_tflite
+
+    data = tflite.read_bytes()
+    name = f"{result.model['name']}_{mode}.tflite"
+    (directory / name).write_bytes(data)
+    ins, outs, _ = describe_tflite(data)
+    variant = VariantResult(mode, name, len(data), hashlib.sha256(data).hexdigest(), tuple(t.dtype for t in ins),
+                            tuple(t.dtype for t in outs), 0.0, 0.0, None, result.tools, origin)
+    n = len(result.variants)
+    out = replace(result, variants=result.variants + (variant,), files=result.files[:n] + (name,) + result.files[n:])
+    (directory / RECORD).write_text(json.dumps(out.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def _plan_modes(quantize, source_is_tflite: bool, calibration) -> tuple[str, ...]:
     if source_is_tflite:  # passed through, unless --quantize asks for variants (AI Edge Quantizer)
         if quantize is None:
             return ()
-        return parse_modes(quantize) if not isinstance(quantize, tuple) else quantize
+        return parse_modes(quantize)
     if quantize is None:
-        return DEFAULT_MODES + ((QuantMode.INT8,) if calibration is not None else ())
-    return parse_modes(quantize) if not isinstance(quantize, tuple) else quantize
+        return default_modes(calibrated=calibration is not None)
+    return parse_modes(quantize)
 
 
 @dataclass(frozen=True)
-class ConvertPlan:
-    """Every convert option, validated up front (before any heavy work)."""
+class ConvertOptions:
+    """Every convert option, validated up front (before any heavy work) by :func:`plan_convert`."""
 
-    modes: tuple[QuantMode, ...]
+    modes: tuple[str, ...]   # names in the quantization registry
     io_dtype: IODtype
     calibration: str | None
     calibration_samples: int
@@ -119,7 +155,7 @@ class ConvertPlan:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "quantize": [m.value for m in self.modes], "calibration": self.calibration,
+            "quantize": list(self.modes), "calibration": self.calibration,
             "calibration_samples": self.calibration_samples, "validation": self.validation,
             "validation_samples": self.validation_samples, "io_dtype": self.io_dtype.value,
             "signature": self.signature, "input_shapes": {k: list(v) for k, v in self.input_shapes.items()},
@@ -132,6 +168,9 @@ class ConvertPlan:
         }
 
 
+ConvertPlan = ConvertOptions   # the earlier name
+
+
 def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibration: str | Path | None = None,
                  calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES, validation: str | Path | None = None,
                  validation_samples: int = DEFAULT_VALIDATION_SAMPLES, io_dtype: str = "float32",
@@ -139,7 +178,7 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
                  mean: list[float] | None = None, std: list[float] | None = None,
                  allow_float_fallback: bool = False, unsafe_load: bool = False,
                  normalization_source: str = "flags", padding: str = "post", doctor: bool | str = False,
-                 doctor_seconds: float = 120.0, max_accuracy_drop: float = 0.01) -> ConvertPlan:
+                 doctor_seconds: float = 120.0, max_accuracy_drop: float = 0.01) -> ConvertOptions:
     from mobilepack.model.loading import detect_format
     from mobilepack.model.normalization import from_flags
     from mobilepack.model.spec import SourceFormat
@@ -158,18 +197,12 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
 
     modes, doctor = plan_doctor(modes, doctor=doctor, seconds=doctor_seconds, max_accuracy_drop=max_accuracy_drop,
                                 source_is_tflite=fmt == SourceFormat.TFLITE, calibration=calibration)
-    if io != IODtype.FLOAT32:
-        if fmt == SourceFormat.TFLITE:
-            raise UsageError(f"--io-dtype {io.value} does not apply to a .tflite source: AI Edge Quantizer "
-                             "decides the I/O (int8/int16 for its static recipes, float32 otherwise)",
-                             "drop --io-dtype, or convert the original model")
-        if QuantMode.INT8 not in modes:
-            raise UsageError(f"--io-dtype {io.value} applies to the int8 mode, which is not selected",
-                             "add int8 to --quantize or drop --io-dtype")
-        if QuantMode.INT16X8 in modes:
-            raise UsageError(f"--io-dtype {io.value} cannot apply to int16x8 (its integer I/O would be int16)",
-                             "convert int16x8 in a separate run with float32 I/O")
-    needs_cal = [m.value for m in modes if mode_spec(m).needs_calibration]
+    if io != IODtype.FLOAT32 and fmt == SourceFormat.TFLITE and modes:
+        raise UsageError(f"--io-dtype {io.value} does not apply to a .tflite source: AI Edge Quantizer "
+                         "decides the I/O (int8/int16 for its static recipes, float32 otherwise)",
+                         "drop --io-dtype, or convert the original model")
+    check_io_dtype(io, modes)
+    needs_cal = [m for m in modes if mode_spec(m).needs_calibration]
     if needs_cal and calibration is None:
         raise UsageError(f"{', '.join(needs_cal)} need(s) calibration data",
                          "pass --calibration DIR|FILE.npy|FILE.npz (or --calibration random, accepting "
@@ -181,7 +214,7 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
     from mobilepack.model.spec import check_padding
 
     padding = check_padding(padding)
-    return ConvertPlan(modes=modes, io_dtype=io, calibration=str(calibration) if calibration is not None else None,
+    return ConvertOptions(modes=modes, io_dtype=io, calibration=str(calibration) if calibration is not None else None,
                        calibration_samples=calibration_samples,
                        validation=str(validation) if validation is not None else None,
                        validation_samples=validation_samples, signature=signature,
@@ -206,11 +239,25 @@ def convert(source: Any, out: str | Path, *, progress: ProgressCallback | None =
     return result
 
 
-def convert_into(directory: Path, source: Any, plan: ConvertPlan, *, progress: ProgressCallback | None = None,
+def _with_flags(src, plan: ConvertOptions):
+    """The loaded model with the normalization and text padding the options give."""
+    from mobilepack.model.loading import with_normalization
+    from mobilepack.model.normalization import from_flags
+
+    norm_flags = from_flags(plan.mean, plan.std, source=plan.normalization_source)
+    if norm_flags is not None:
+        src = with_normalization(src, norm_flags)
+    if plan.padding != src.spec.padding:
+        from dataclasses import replace
+
+        src.spec = replace(src.spec, padding=plan.padding, provenance=dict(src.spec.provenance, padding="flags"))
+    return src
+
+
+def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress: ProgressCallback | None = None,
                  out_label: str | None = None, check_names=None, preflight=None) -> ConvertResult:
     """The convert stage proper: writes the variants, convert.json and convert.md into ``directory``."""
-    from mobilepack.model.loading import load, with_normalization
-    from mobilepack.model.normalization import from_flags
+    from mobilepack.model.loading import load
 
     emit = or_ignore(progress)
     warnings: list[str] = []
@@ -222,20 +269,13 @@ def convert_into(directory: Path, source: Any, plan: ConvertPlan, *, progress: P
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
     emit(ProgressEvent("load", f"loading {source if isinstance(source, (str, Path)) else 'model'}"))
-    src = load(source, signature_key=plan.signature, input_shapes=plan.input_shapes, batch=plan.batch,
-               safe_mode=not plan.unsafe_load)
+    src = _with_flags(load(source, signature_key=plan.signature, input_shapes=plan.input_shapes, batch=plan.batch,
+                           safe_mode=not plan.unsafe_load), plan)
     timings["load"] = time.perf_counter() - t_start
-    norm_flags = from_flags(plan.mean, plan.std, source=plan.normalization_source)
-    if norm_flags is not None:
-        src = with_normalization(src, norm_flags)
-    if plan.padding != src.spec.padding:
-        from dataclasses import replace
-
-        src.spec = replace(src.spec, padding=plan.padding, provenance=dict(src.spec.provenance, padding="flags"))
     if preflight is not None:  # checks that need the loaded model's tensors, before the heavy work
         preflight(src.spec)
     spec = src.spec
-    planned = [f"{spec.name}_{m.value}.tflite" for m in plan.modes] or [f"{spec.name}.tflite"]
+    planned = [mode_spec(m).variant_file(spec.name) for m in plan.modes] or [f"{spec.name}.tflite"]
     if check_names is not None:
         check_names(planned + [RECORD, "convert.md"])
     source_info = {
@@ -243,16 +283,10 @@ def convert_into(directory: Path, source: Any, plan: ConvertPlan, *, progress: P
         "sha256": hash_path(source) if isinstance(source, (str, Path)) else None,
     }
     tools = tool_versions()
-    variants: list[VariantResult] = []
     extra: dict[str, Any] = {}
     if src.is_tflite and not plan.modes:
-        data = src.tflite_bytes or b""
-        (directory / planned[0]).write_bytes(data)
-        variants.append(VariantResult("passthrough", planned[0], len(data), hashlib.sha256(data).hexdigest(),
-                                      tuple(t.dtype for t in spec.inputs), tuple(t.dtype for t in spec.outputs),
-                                      0.0, 0.0, None, tools))
-        cal_info = None
-        val_info = {"source": None, "kind": None, "samples": 0}
+        variants = [_passthrough(src, directory / planned[0], tools)]
+        cal_info, val_info = None, {"source": None, "kind": None, "samples": 0}
         warn("a .tflite source is passed through unchanged and not validated (no reference model)")
     else:
         cal_info, val_info, variants = _convert_modes(
@@ -279,46 +313,20 @@ def convert_into(directory: Path, source: Any, plan: ConvertPlan, *, progress: P
     return result
 
 
-REFERENCE_CHUNK = 64  # validation samples per call of the source model
-
-
-def _reference_outputs(src, batches) -> list[dict[str, Any]]:
-    """The source model's outputs per validation batch.  Keras models run on chunks of batches stacked
-    together (one eager call per sample costs far more than the arithmetic); a model that refuses a
-    larger batch, and every other source, runs batch by batch."""
-    import numpy as np
-
-    per = int(next(iter(batches[0].values())).shape[0]) if batches else 1
-    step = max(1, REFERENCE_CHUNK // max(1, per))
-    if getattr(src, "_keras_model", None) is None or step == 1 or len(batches) == 1:
-        return [src.predict(b) for b in batches]
-    out: list[dict[str, Any]] = []
-    for i in range(0, len(batches), step):
-        chunk = batches[i:i + step]
-        try:
-            y = src.predict({k: np.concatenate([b[k] for b in chunk]) for k in chunk[0]})
-        except Exception:  # e.g. a model built for a fixed batch size
-            return [src.predict(b) for b in batches]
-        if any(np.ndim(v) == 0 or len(v) != len(chunk) * per for v in y.values()):
-            return [src.predict(b) for b in batches]   # an output without a batch dimension
-        for j in range(len(chunk)):
-            out.append({k: v[j * per:(j + 1) * per] for k, v in y.items()})
-    return out
-
-
-def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration, calibration_samples, validation,
-                   validation_samples, options: ConverterOptions, tools, emit, warn, timings, plan=None,
-                   extra=None):
-    from mobilepack.conversion.converter import convert_saved_model
-    from mobilepack.conversion.validation import compare
-    from mobilepack.data.readers import RANDOM, read_samples
-    from mobilepack.model.tfimport import silenced
-    from mobilepack.runtime.interpreter import SignatureSession
-
+def _passthrough(src, path: Path, tools) -> VariantResult:
+    data = src.tflite_bytes or b""
+    path.write_bytes(data)
     spec = src.spec
-    cal = None
-    cal_info = None
-    t0 = time.perf_counter()
+    return VariantResult("passthrough", path.name, len(data), hashlib.sha256(data).hexdigest(),
+                         tuple(t.dtype for t in spec.inputs), tuple(t.dtype for t in spec.outputs), 0.0, 0.0, None,
+                         tools)
+
+
+def _read_data(spec, *, calibration, calibration_samples, validation, validation_samples, emit, warn):
+    """(calibration samples or None, validation samples, their descriptions for convert.json)."""
+    from mobilepack.data.readers import RANDOM, read_samples
+
+    cal = cal_info = None
     if calibration is not None:
         emit(ProgressEvent("calibration", f"reading calibration data {calibration}"))
         cal = read_samples(calibration, spec, limit=calibration_samples, what="calibration")
@@ -332,26 +340,34 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
         val = cal
     else:
         val = read_samples(RANDOM, spec, limit=min(validation_samples, 32), what="validation")
-    val_info = {"source": val.source, "kind": val.kind, "samples": val.count}
     if val.kind == "random":
         warn("validating on random inputs: pass --validation (or --calibration) data for meaningful numbers")
+    return cal, val, cal_info, {"source": val.source, "kind": val.kind, "samples": val.count}
 
+
+def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration, calibration_samples, validation,
+                   validation_samples, options: ConverterOptions, tools, emit, warn, timings, plan=None,
+                   extra=None):
+    from mobilepack.conversion.converter import convert_saved_model
+    from mobilepack.conversion.validation import reference_outputs, validate_variant
+
+    spec = src.spec
+    t0 = time.perf_counter()
+    cal, val, cal_info, val_info = _read_data(spec, calibration=calibration, calibration_samples=calibration_samples,
+                                              validation=validation, validation_samples=validation_samples,
+                                              emit=emit, warn=warn)
     timings["data"] = time.perf_counter() - t0
     emit(ProgressEvent("reference", f"running the source model on {val.count} validation samples"))
     t0 = time.perf_counter()
     if src.is_tflite:  # the float .tflite itself is the reference (conversion/tflite_quantization.py)
-        from mobilepack.conversion.tflite_quantization import check_float_source, reference_outputs
+        from mobilepack.conversion.tflite_quantization import check_float_source, reference_outputs as tflite_refs
 
         check_float_source(src.tflite_bytes)
-        references = reference_outputs(src.tflite_bytes, val.batches)
+        references = tflite_refs(src.tflite_bytes, val.batches)
     else:
-        references = _reference_outputs(src, val.batches)
+        references = reference_outputs(src, val.batches)
     timings["reference"] = time.perf_counter() - t0
-
-    def representative():
-        for b in cal.batches:
-            yield {k: v for k, v in b.items()}
-
+    representative = (lambda: ({k: v for k, v in b.items()} for b in cal.batches)) if cal is not None else None
     variants = []
     with tempfile.TemporaryDirectory(prefix="mobilepack-export-") as tmp:
         t0 = time.perf_counter()
@@ -366,7 +382,7 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
         timings["export"] = time.perf_counter() - t0
         timings["convert"] = timings["validate"] = 0.0
         for i, (mode, filename) in enumerate(zip(modes, planned), start=1):
-            emit(ProgressEvent("convert", f"converting {mode.value}", i, len(modes)))
+            emit(ProgressEvent("convert", f"converting {mode}", i, len(modes)))
             t0 = time.perf_counter()
             if mode == QuantMode.INT8_MIXED:  # the quantization doctor's variant (conversion/doctor.py)
                 from mobilepack.conversion.doctor import doctor_variant
@@ -379,28 +395,19 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
             elif src.is_tflite:
                 data = convert_tflite(tflite_quantizer, mode, options)
             else:
-                data = convert_saved_model(saved, mode, options=options,
-                                           representative=representative if cal is not None else None)
+                data = convert_saved_model(saved, mode, options=options, representative=representative)
             seconds = time.perf_counter() - t0
             (staging / filename).write_bytes(data)
-            emit(ProgressEvent("validate", f"validating {mode.value}", i, len(modes)))
+            emit(ProgressEvent("validate", f"validating {mode}", i, len(modes)))
             t1 = time.perf_counter()
-            try:
-                with silenced():
-                    session = SignatureSession(data)
-                    outputs = [session.run(b) for b in val.batches]
-            except RuntimeFailure as exc:
-                raise ValidationError(f"{mode.value}: the converted model does not run in LiteRT: "
-                                      f"{exc.message.split(': ', 1)[-1]}",
-                                      "drop this mode from --quantize, or calibrate with representative data") from exc
-            result = compare(references, outputs, label=mode.value, tolerance=mode_spec(mode).tolerance)
+            result, session = validate_variant(mode, data, val.batches, references, mode_spec(mode).tolerance)
             vseconds = time.perf_counter() - t1
             timings["convert"] += seconds
             timings["validate"] += vseconds
             for w in result.warnings:
                 warn(w)
             variants.append(VariantResult(
-                mode=mode.value, path=filename, bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                mode=mode, path=filename, bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
                 input_dtypes=tuple(str(session.inputs[t.name]["dtype"].__name__) for t in spec.inputs),
                 output_dtypes=tuple(str(session.outputs[t.name]["dtype"].__name__) for t in spec.outputs),
                 conversion_seconds=seconds, validation_seconds=vseconds, validation=result.to_dict(),

@@ -1,0 +1,98 @@
+"""The stages that judge the variants: lint (deployability), bench (latency per delegate),
+evaluate (the task's metric, or agreement with fp32)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from mobilepack.cache import hash_path, make_key
+from mobilepack.pipeline.caching import LAYOUT, Codec, cached, json_codec
+from mobilepack.pipeline.state import Accuracy, Bench, Lint
+from mobilepack.progress import ProgressEvent
+
+EVALUATE_VERSION = 2   # part of the evaluation cache key: per-task evaluators
+
+
+def _lint_key(state, options) -> str:
+    return make_key("lint", LAYOUT, state.models.key, "gpu" in options.bench.delegates, state.tools)
+
+
+@cached("lint", _lint_key, Codec(lambda r: r.by_mode, lambda doc, state: Lint(doc)))
+def lint_stage(state, options) -> Lint:
+    from mobilepack.inspect import inspect_model
+
+    out = {}
+    variants = state.models.variants
+    for i, v in enumerate(variants):
+        state.emit(ProgressEvent("inspect", f"lint {v.mode}", i, len(variants)))
+        result = inspect_model(v.path, runtime=True, gpu="gpu" in options.bench.delegates)
+        out[v.mode] = {"findings": [f.to_dict() for f in result.findings], "gpu": result.gpu,
+                       "summary": result.to_dict()["summary"]}
+    return Lint(out)
+
+
+def _bench_key(state, options) -> str:
+    """Latencies are facts about this machine: the host (CPU model, core count) is part of the key."""
+    from mobilepack.bench.definition import DEFINITION
+    from mobilepack.bench.engine import host_key
+
+    return make_key("bench", LAYOUT, state.models.key, options.bench.key(), host_key(), DEFINITION, state.tools)
+
+
+def _in_out(document: dict, state, options) -> Bench:
+    """Bench records name model paths: point them at OUT/models, and name each record's variant by
+    its file (``qat`` and pass-through files have no mode suffix)."""
+    modes = {v.path.name: v.mode for v in state.models.variants}
+    for rec in document.get("results", []):
+        model = rec.get("model") or {}
+        if model.get("file"):
+            model["path"] = str(options.out / "models" / model["file"])
+            model["variant"] = modes.get(model["file"], model.get("variant"))
+    return Bench(document)
+
+
+def bench_stage(state, options) -> Bench:
+    return _in_out(_bench(state, options).document, state, options)
+
+
+@cached("bench", _bench_key, json_codec(Bench))
+def _bench(state, options) -> Bench:
+    from mobilepack.bench.engine import plan_bench, run_bench
+
+    bn = options.bench
+    plan = plan_bench([v.path for v in state.models.variants], delegates=bn.delegates, threads=bn.threads,
+                      runs=bn.runs, warmup=bn.warmup, min_seconds=0.0, target_ci=bn.target_ci,
+                      max_seconds=bn.max_seconds, gpu_latency=bn.gpu_latency)
+    return Bench(run_bench(plan, progress=state.progress).to_dict())
+
+
+def _evaluate_key(state, options) -> str:
+    source = options.eval_source
+    return make_key("evaluate", LAYOUT, EVALUATE_VERSION, state.models.spec.task.value, state.models.key,
+                    hash_path(source) if source else None, bool(options.eval_data), list(options.bench.delegates),
+                    list(options.metadata.labels), state.tools)
+
+
+@cached("evaluate", _evaluate_key, json_codec(Accuracy))
+def evaluate_stage(state, options) -> Accuracy:
+    """The task's evaluator judges the variants: its labelled metric on ``eval_data`` (read in the
+    task's layout), else its agreement with fp32 on the validation/calibration samples.  Samples are
+    read with the source's float description; the child quantizes them for each variant's input."""
+    from mobilepack.data.readers import read_samples
+    from mobilepack.evaluate.accuracy import evaluate
+    from mobilepack.evaluate.tasks import check_eval_data, get as get_evaluator
+
+    spec, labels = state.models.spec, options.metadata.labels
+    evaluator = get_evaluator(spec.task.value)
+    truth, warnings = None, []
+    if options.eval_data:
+        check_eval_data(evaluator.task, options.eval_data)   # the detected task's layout
+        samples, truth, warnings = evaluator.read_labelled(options.eval_data, spec, labels)
+    else:  # calibration/validation folders are not a test set, even with class folders
+        samples = read_samples(options.eval_source or "random", spec, limit=200, what="validation")
+        samples = replace(samples, labels=None, class_names=None)
+    matrix = evaluate(state.models.paths, samples, task=evaluator.task, truth=truth, labels=labels,
+                      delegates=list(options.bench.delegates), progress=state.progress)
+    if warnings:
+        matrix = replace(matrix, warnings=tuple(warnings) + matrix.warnings)
+    return Accuracy(matrix.to_dict())

@@ -1,0 +1,178 @@
+"""The stages that make the variants: compress (optional), convert, metadata.
+
+``convert`` writes the raw variants into the build's scratch space; ``metadata``
+copies them into OUT/models, writes TFLite metadata into each, and writes the one
+``convert.json`` that describes them (the convert record plus what was written)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from mobilepack.cache import hash_path, make_key
+from mobilepack.pipeline import convert_command as convert_module
+from mobilepack.pipeline.caching import LAYOUT, Codec, cached, copy_files
+from mobilepack.pipeline.state import Compressed, Models, Variant
+from mobilepack.progress import ProgressEvent
+
+# -- compress -------------------------------------------------------------------------------------
+
+
+def _compress_key(state, options) -> str:
+    hashed = dict(options.compress_section)
+    for k in ("data", "student"):
+        if hashed.get(k):
+            hashed[k] = hash_path(hashed[k])
+    md = options.metadata
+    return make_key("compress", LAYOUT, hash_path(options.source), hashed,
+                    hash_path(options.eval_data) if options.eval_data else None,
+                    hash_path(md["labels"]) if md["labels"] else None, state.tools)
+
+
+def _compress_dir(state) -> Path:
+    return state.root / "compress"
+
+
+def _relative(path: str | None) -> str | None:
+    """compress/<technique>/<file> -> "<technique>/<file>" (an entry relocates with OUT)."""
+    return "/".join(Path(path).parts[-2:]) if path else None
+
+
+def _dump_compressed(c: Compressed) -> dict[str, Any]:
+    return {"stages": list(c.stages), "model": _relative(c.model), "qat_tflite": _relative(c.qat_tflite)}
+
+
+def _load_compressed(doc: dict[str, Any], state) -> Compressed:
+    base = _compress_dir(state)
+    return Compressed(tuple(doc["stages"]), str(base / doc["model"]) if doc["model"] else None,
+                      str(base / doc["qat_tflite"]) if doc["qat_tflite"] else None)
+
+
+@cached("compress", _compress_key, Codec(_dump_compressed, _load_compressed, _compress_dir))
+def compress_stage(state, options) -> Compressed:
+    """The [compress] stages in order, each feeding the next."""
+    from mobilepack.compress import STAGES, Technique
+
+    directory = _compress_dir(state)
+    directory.mkdir()
+    current, stages, model, qat = options.source, [], None, None
+    for technique in options.compress.stages:
+        folder = directory / technique.value
+        result = STAGES[technique](current, options.compress.data, folder, options.compress.options[technique],
+                                   state.progress)
+        record = {**result.to_dict(), "tflite_sha256": hash_path(folder / result.tflite)}
+        stages.append(record)
+        if result.model:
+            current = model = str(folder / result.model)
+        if technique == Technique.QAT:
+            qat = str(folder / result.tflite)
+    return Compressed(tuple(stages), model, qat)
+
+
+# -- convert --------------------------------------------------------------------------------------
+
+
+def _convert_key(state, options) -> str:
+    plan = options.convert.to_dict()
+    for k in ("calibration", "validation"):
+        if plan[k] is not None:
+            plan[k] = hash_path(plan[k])
+    return make_key("convert", LAYOUT, hash_path(state.compressed.model or state.source), plan, state.tools,
+                    [st["tflite_sha256"] for st in state.compressed.stages])
+
+
+def _convert_dir(state) -> Path:
+    return state.work / "convert"
+
+
+@cached("convert", _convert_key, Codec(lambda r: r.to_dict(),
+                                       lambda doc, state: convert_module.ConvertResult.from_dict(doc), _convert_dir))
+def convert_stage(state, options):
+    """One .tflite per quantization mode (plus QAT's int8 .tflite when [compress] made one)."""
+    directory = _convert_dir(state)
+    directory.mkdir()
+    result = convert_module.convert_into(directory, state.compressed.model or state.source, options.convert,
+                                         progress=state.progress, out_label=str(options.out / "models"),
+                                         preflight=options.preflight)
+    if state.compressed.qat_tflite:
+        result = convert_module.add_variant(result, directory, "qat", Path(state.compressed.qat_tflite),
+                                            origin="compress qat")
+    return result
+
+
+# -- metadata -------------------------------------------------------------------------------------
+
+
+def _models_key(state, options) -> str:
+    converted = state.converted
+    return make_key("models", LAYOUT, [v.sha256 for v in converted.variants], converted.model,
+                    options.metadata.key(), state.tools)
+
+
+def _models_dir(state) -> Path:
+    return state.root / "models"
+
+
+def models_from_record(record: dict[str, Any], directory: Path, labels: tuple[str, ...], key: str) -> Models:
+    """The typed view of a convert.json: the source's spec (labels applied) and each variant's own."""
+    from mobilepack.model.spec import spec_from_dict
+    from mobilepack.model.variant import variant_spec
+
+    spec = spec_from_dict(record["model"])
+    if labels:
+        spec = replace(spec, labels=labels)
+    variants = tuple(Variant(v["mode"], directory / v["path"], v["bytes"],
+                             variant_spec(spec, (directory / v["path"]).read_bytes()), v)
+                     for v in record["variants"])
+    return Models(key=key, record=record, spec=spec, variants=variants)
+
+
+def _load_models(doc: dict[str, Any], state) -> Models:
+    return models_from_record(doc["record"], _models_dir(state), tuple(doc["labels"]), doc["key"])
+
+
+def _dump_models(m: Models) -> dict[str, Any]:
+    return {"record": m.record, "labels": list(m.spec.labels or ()), "key": m.key}
+
+
+def _metadata_info(spec, md, norm_source: str):
+    from mobilepack.metadata import GeneralInfo
+    from mobilepack.model.normalization import from_flags
+
+    norm = from_flags(md["mean"], md["std"], source=norm_source) or spec.normalization
+    info = GeneralInfo(name=md["name"] or spec.name, version=md["version"], author=md["author"],
+                       license=md["license"], description=f"{spec.name}, converted by mobilepack")
+    return norm, info
+
+
+@cached("metadata", _models_key, Codec(_dump_models, _load_models, _models_dir))
+def metadata_stage(state, options) -> Models:
+    """TFLite metadata into every variant; convert.json records what was written."""
+    from mobilepack.metadata import attach
+    from mobilepack.model.spec import spec_from_dict
+    from mobilepack.model.variant import variant_spec
+
+    md, labels = options.metadata, options.metadata.labels
+    directory = _models_dir(state)
+    copy_files(_convert_dir(state), directory)
+    record = state.converted.to_dict()
+    spec = spec_from_dict(record["model"])
+    norm, info = _metadata_info(spec, md, options.convert.normalization_source)
+    for i, v in enumerate(record["variants"]):
+        state.emit(ProgressEvent("metadata", f"metadata for {v['mode']}", i, len(record["variants"])))
+        path = directory / v["path"]
+        data = path.read_bytes()
+        result = attach(data, task=md["task"], spec=variant_spec(spec, data), labels=labels or None,
+                        normalization=norm, info=info, score_threshold=md["score_threshold"], vocab=md["vocab"],
+                        tokenizer=md["tokenizer"], sample_rate=md["sample_rate"], channels=md["channels"])
+        path.write_bytes(result.model)
+        v["bytes"], v["sha256"] = len(result.model), hashlib.sha256(result.model).hexdigest()
+        v["metadata"] = result.to_dict(output=v["path"])
+    record["model"]["task"] = record["variants"][0]["metadata"]["task"] if record["variants"] else "generic"
+    if labels:
+        record["model"]["labels"] = list(labels)
+    (directory / convert_module.RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return models_from_record(record, directory, labels, _models_key(state, options))

@@ -1,0 +1,78 @@
+"""The build's stage machinery without TensorFlow: the stage order, ``cached`` (miss, hit, the
+stage's folder restored, another key misses, a disabled cache never stores) and the runner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mobilepack.cache import Cache
+from mobilepack.pipeline.caching import Codec, cached
+from mobilepack.pipeline.runner import STAGES, Stage, run_stages
+from mobilepack.pipeline.state import BuildState, Ledger
+
+
+def _state(tmp_path: Path, cache: Cache) -> BuildState:
+    (tmp_path / "root").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "work").mkdir(parents=True, exist_ok=True)
+    return BuildState(root=tmp_path / "root", work=tmp_path / "work", cache=cache, tools={}, progress=None,
+                      ledger=Ledger(), source="model.keras")
+
+
+@dataclass(frozen=True)
+class Counted:
+    value: int
+
+
+def test_stages_run_in_the_documented_order():
+    assert [s.name for s in STAGES] == ["compress", "convert", "metadata", "lint", "bench", "evaluate", "select",
+                                        "render", "report"]
+    assert len({s.result for s in STAGES}) == len(STAGES)   # each fills its own BuildState field
+    assert all(hasattr(BuildState, s.result) for s in STAGES)
+
+
+def test_cached_stage_misses_then_hits_and_restores_its_folder(tmp_path):
+    calls = []
+
+    def files(state):
+        return state.root / "out"
+
+    @cached("demo", lambda state, options: f"key-{options}", Codec(lambda r: {"value": r.value},
+                                                                  lambda doc, state: Counted(doc["value"]), files))
+    def stage(state, options):
+        calls.append(options)
+        files(state).mkdir()
+        (files(state) / "data.bin").write_bytes(b"\x00\x01")
+        return Counted(41 + len(calls))
+
+    cache = Cache(tmp_path / "cache")
+    first = _state(tmp_path / "a", cache)
+    assert stage(first, 1) == Counted(42) and first.ledger.hits == {"demo": False}
+    again = _state(tmp_path / "b", cache)
+    assert stage(again, 1) == Counted(42) and again.ledger.hits == {"demo": True}   # not run again
+    assert (again.root / "out" / "data.bin").read_bytes() == b"\x00\x01"
+    assert calls == [1]
+    other = _state(tmp_path / "c", cache)
+    assert stage(other, 2) == Counted(43) and other.ledger.hits == {"demo": False}  # another key: a miss
+    off = _state(tmp_path / "d", Cache(tmp_path / "cache-off", enabled=False))
+    stage(off, 1)
+    assert not (tmp_path / "cache-off").exists()
+
+
+def test_runner_fills_the_state_in_order_and_times_each_stage(tmp_path):
+    seen = []
+
+    def first(state, options):
+        seen.append(("first", state.lint))
+        return "one"
+
+    def second(state, options):
+        seen.append(("second", state.lint))
+        return "two"
+
+    stages = (Stage("a", first, "lint"), Stage("skipped", second, "bench", when=lambda o: False),
+              Stage("b", second, "bench"))
+    state = run_stages(_state(tmp_path, Cache(tmp_path / "c")), None, stages)
+    assert (state.lint, state.bench) == ("one", "two")
+    assert seen == [("first", None), ("second", "one")]
+    assert set(state.ledger.timings) == {"a", "b"}
