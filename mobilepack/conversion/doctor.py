@@ -18,13 +18,12 @@ The result ships as the variant ``int8-mixed`` (float I/O; int8 everywhere but t
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mobilepack.conversion.layer_errors import LayerError, compare_tensors, from_debugger_csv
+from mobilepack.conversion.layer_errors import LayerError
 from mobilepack.errors import ConversionError
 
 DEFAULT_SECONDS = 120.0
@@ -186,67 +185,92 @@ def latency_us(model: bytes, batch: dict[str, Any], runs: int = LATENCY_RUNS) ->
     return float(np.median(times)) / 1000.0
 
 
-class DebuggerQuantizer:
-    """One calibrated model, re-quantized with a denylist per candidate (TF's debugger)."""
+class _Search:
+    """The candidates tried by one doctor run (cached by float set), against one budget."""
 
-    method = "numeric-verify"
-    name = "TensorFlow QuantizationDebugger"
+    def __init__(self, quant, scorer: Scorer, validation_batches: Sequence[dict[str, Any]], deadline: float):
+        self.quant, self.scorer, self.batches, self.deadline = quant, scorer, validation_batches, deadline
+        self.budget = scorer.budget
+        self.cache: dict[frozenset, tuple[Candidate, bytes]] = {}
+        self.trail: list[Candidate] = []
+        self.order = [layer.tensor for layer in quant.layers]   # worst first
 
-    def __init__(self, saved_model_dir: str, signature_key: str, representative: Callable, input_names: list[str]):
-        from mobilepack.model.tfimport import silenced, tensorflow
+    def late(self) -> bool:
+        return time.perf_counter() > self.deadline
 
-        tf = tensorflow()
-        self.tf = tf
-        with silenced():
-            try:
-                conv = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[signature_key])
-                conv.optimizations = [tf.lite.Optimize.DEFAULT]
-                conv.representative_dataset = representative
-
-                def debug_dataset():
-                    for feeds in representative():
-                        yield [feeds[n] for n in self.order]
-
-                self.order = input_names
-                self.debugger = tf.lite.experimental.QuantizationDebugger(converter=conv,
-                                                                          debug_dataset=debug_dataset)
-                details = self.debugger._quant_interpreter.get_input_details()  # noqa: SLF001 - its input order
-                self.order = [_match_input(d["name"], input_names) for d in details]
-                self.debugger.run()
-            except ConversionError:
-                raise
-            except Exception as exc:  # the converter's and the debugger's own errors
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise ConversionError(f"int8-mixed: the quantization debugger failed: {first[:300]}",
-                                      "rerun with --verbose to see the converter's log, or drop --doctor") from exc
-        buf = io.StringIO()
-        self.debugger.layer_statistics_dump(buf)
-        self.layers = from_debugger_csv(buf.getvalue())
-
-    def model(self, float_ops: Sequence[str]) -> bytes:
+    def evaluate(self, ops: Sequence[str]) -> tuple[Candidate, bytes]:
+        from mobilepack.errors import RuntimeFailure
         from mobilepack.model.tfimport import silenced
+        from mobilepack.runtime.interpreter import SignatureSession
 
-        # get_nondebug_quantized_model() re-quantizes the calibrated model with the current options; set
-        # them without the public setter, which would also rebuild (and re-check) the debug model
-        self.debugger._debug_options = self.tf.lite.experimental.QuantizationDebugOptions(  # noqa: SLF001
-            denylisted_nodes=list(float_ops) or None)
+        key = frozenset(ops)
+        if key in self.cache:
+            return self.cache[key]
+        t0 = time.perf_counter()
+        data = self.quant.model(ops)
         try:
             with silenced():
-                return self.debugger.get_nondebug_quantized_model()
-        except Exception as exc:  # the MLIR quantizer's own errors
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-            raise ConversionError(f"int8-mixed: re-quantizing with {len(float_ops)} float op(s) failed: {first}",
-                                  "drop --doctor, or report this model") from exc
+                session = SignatureSession(data)
+                outputs = [session.run(b) for b in self.batches]
+        except RuntimeFailure as exc:
+            raise ConversionError(f"int8-mixed: a candidate does not run in LiteRT: {exc.message}",
+                                  "drop --doctor and report this model") from exc
+        score = self.scorer.score(outputs)
+        cand = Candidate(tuple(ops), len(data), score, self.budget.meets(score), time.perf_counter() - t0)
+        self.cache[key] = (cand, data)
+        self.trail.append(cand)
+        return cand, data
 
+    def grow(self, note) -> tuple[int | None, int, bool]:
+        """k = 1, 2, 4, ... worst layers in float until the budget is met: (k that meets or None,
+        the largest k that missed, timed out)."""
+        last_miss, k = 0, 1
+        while self.order:
+            k = min(k, len(self.order))
+            if self.late():
+                return None, last_miss, True
+            cand, _ = self.evaluate(self.order[:k])
+            note(f"{k} op(s) in float: {self.budget.metric} {cand.score:.4f}")
+            if cand.meets:
+                return k, last_miss, False
+            last_miss = k
+            if k == len(self.order):
+                break
+            k *= 2
+        return None, last_miss, False
 
-def _match_input(detail_name: str, names: list[str]) -> str:
-    """``serving_default_pixels:0`` -> ``pixels``."""
-    base = detail_name.split(":")[0]
-    for n in sorted(names, key=len, reverse=True):
-        if base == n or base.endswith("_" + n) or base.endswith(n):
-            return n
-    raise ConversionError(f"int8-mixed: cannot match the debug model's input {detail_name!r} to {names}",
-                          "report this model to the mobilepack developers")
+    def shrink(self, lo: int, hi: int) -> list[str]:
+        """Bisect the smallest prefix that meets (``lo`` misses, ``hi`` meets), then return each op to
+        int8 whose removal still meets the budget (least harmful first)."""
+        while hi - lo > 1 and not self.late():
+            mid = (lo + hi) // 2
+            if self.evaluate(self.order[:mid])[0].meets:
+                hi = mid
+            else:
+                lo = mid
+        chosen = list(self.order[:hi])
+        for op in reversed(list(chosen)):
+            if len(chosen) == 1 or self.late():
+                break
+            trial = [o for o in chosen if o != op]
+            if self.evaluate(trial)[0].meets:
+                chosen = trial
+        return chosen
+
+    def costs(self, chosen: list[str], sample: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, float]]:
+        """What each float op costs: the variant with it minus the variant without it."""
+        final, data = self.evaluate(chosen)
+        by_tensor = {layer.tensor: layer for layer in self.quant.layers}
+        lat_final = latency_us(data, sample)
+        out = []
+        for op in chosen:
+            without, without_data = self.evaluate([o for o in chosen if o != op])
+            layer = by_tensor[op]
+            out.append({"tensor": op, "op": layer.op, "rank": layer.rank,
+                        "rmse_over_scale": layer.to_dict()["rmse_over_scale"], "bytes": final.bytes - without.bytes,
+                        "latency_us": round(lat_final - latency_us(without_data, sample), 2),
+                        "score_gain": round(final.score - without.score, 6)})
+        return out, {"int8": latency_us(self.evaluate(())[1], sample), "int8-mixed": lat_final}
 
 
 def run_doctor(make_quantizer: Callable[[], Any], *, validation_batches: Sequence[dict[str, Any]],
@@ -256,242 +280,39 @@ def run_doctor(make_quantizer: Callable[[], Any], *, validation_batches: Sequenc
 
     ``make_quantizer()`` calibrates once and returns an object with ``layers`` (ranked
     :class:`LayerError`), ``model(float_ops) -> bytes``, ``method`` and ``name``."""
-    from mobilepack.errors import RuntimeFailure
-    from mobilepack.model.tfimport import silenced
-    from mobilepack.runtime.interpreter import SignatureSession
-
     note = on_step or (lambda _text: None)
     t_start = time.perf_counter()
-    deadline = t_start + settings.seconds
     quant = make_quantizer()
-    diagnosis_seconds = time.perf_counter() - t_start
-    scorer = Scorer(references, labels, settings.max_accuracy_drop)
-    budget = scorer.budget
-    cache: dict[frozenset, tuple[Candidate, bytes]] = {}
-    trail: list[Candidate] = []
+    search = _Search(quant, Scorer(references, labels, settings.max_accuracy_drop), validation_batches,
+                     t_start + settings.seconds)
+    budget = search.budget
+    int8, _ = search.evaluate(())
+    outcome = DoctorOutcome(None, "", "", quant.layers, budget, int8, search.trail, settings=settings,
+                            diagnosis_seconds=time.perf_counter() - t_start, method=quant.method,
+                            quantizer=quant.name)
 
-    def evaluate(ops: Sequence[str]) -> tuple[Candidate, bytes]:
-        key = frozenset(ops)
-        if key in cache:
-            return cache[key]
-        t0 = time.perf_counter()
-        data = quant.model(ops)
-        try:
-            with silenced():
-                session = SignatureSession(data)
-                outputs = [session.run(b) for b in validation_batches]
-        except RuntimeFailure as exc:
-            raise ConversionError(f"int8-mixed: a candidate does not run in LiteRT: {exc.message}",
-                                  "drop --doctor and report this model") from exc
-        score = scorer.score(outputs)
-        cand = Candidate(tuple(ops), len(data), score, budget.meets(score), time.perf_counter() - t0)
-        cache[key] = (cand, data)
-        trail.append(cand)
-        return cand, data
+    def done(status: str, summary: str) -> DoctorOutcome:
+        outcome.status, outcome.summary, outcome.seconds = status, summary, time.perf_counter() - t_start
+        return outcome
 
-    order = [layer.tensor for layer in quant.layers]   # worst first
-    int8, int8_bytes = evaluate(())
-    outcome = DoctorOutcome(None, "", "", quant.layers, budget, int8, trail, settings=settings,
-                            diagnosis_seconds=diagnosis_seconds, method=quant.method, quantizer=quant.name)
-    worst = quant.layers[0] if quant.layers else None
     if int8.meets:
-        outcome.status = "int8-meets-budget"
-        outcome.summary = (f"int8 meets the budget ({budget.metric} {int8.score:.4f} ≥ {budget.floor:.4f}); "
-                           f"nothing to keep in float")
-        outcome.seconds = time.perf_counter() - t_start
-        return outcome
-    note(f"int8 {budget.metric} {int8.score:.4f} < {budget.floor:.4f}; worst layer "
-         f"{worst.op if worst else '?'} (RMSE/scale {worst.rmse_over_scale:.2f})" if worst else "")
-
-    # -- grow: k = 1, 2, 4, ... worst layers in float, until the budget is met ----------------
-    found: int | None = None
-    last_miss = 0
-    k = 1
-    timed_out = False
-    while order:
-        k = min(k, len(order))
-        if time.perf_counter() > deadline:
-            timed_out = True
-            break
-        cand, _ = evaluate(order[:k])
-        note(f"{k} op(s) in float: {budget.metric} {cand.score:.4f}")
-        if cand.meets:
-            found = k
-            break
-        last_miss = k
-        if k == len(order):
-            break
-        k *= 2
+        return done("int8-meets-budget", f"int8 meets the budget ({budget.metric} {int8.score:.4f} ≥ "
+                                         f"{budget.floor:.4f}); nothing to keep in float")
+    if quant.layers:
+        worst = quant.layers[0]
+        note(f"int8 {budget.metric} {int8.score:.4f} < {budget.floor:.4f}; worst layer {worst.op} "
+             f"(RMSE/scale {worst.rmse_over_scale:.2f})")
+    found, last_miss, timed_out = search.grow(note)
     if found is None:
-        outcome.status = "timeout" if timed_out else "not-found"
-        outcome.summary = (f"int8-mixed: no float set met the budget within {settings.seconds:g} s "
-                           f"(--doctor-seconds)" if timed_out else
-                           f"int8-mixed: even with all {len(order)} quantized ops in float, {budget.metric} "
-                           f"misses {budget.floor:.4f}: the loss is in the input/output quantization")
-        outcome.seconds = time.perf_counter() - t_start
-        return outcome
-    # -- bisect the smallest prefix ------------------------------------------------------------
-    lo, hi = last_miss, found          # lo misses (0 = int8), hi meets
-    while hi - lo > 1 and time.perf_counter() < deadline:
-        mid = (lo + hi) // 2
-        cand, _ = evaluate(order[:mid])
-        if cand.meets:
-            hi = mid
-        else:
-            lo = mid
-    chosen = list(order[:hi])
-    # -- prune: return each op to int8 if the budget still holds (least harmful first) ---------
-    for op in reversed(list(chosen)):
-        if len(chosen) == 1 or time.perf_counter() > deadline:
-            break
-        trial = [o for o in chosen if o != op]
-        cand, _ = evaluate(trial)
-        if cand.meets:
-            chosen = trial
-    final, data = evaluate(chosen)
-    # -- what each float op costs: the model with it minus the model without it ---------------
-    by_tensor = {layer.tensor: layer for layer in quant.layers}
-    sample = validation_batches[0]
-    lat_final = latency_us(data, sample)
-    lat = {"int8": latency_us(int8_bytes, sample), "int8-mixed": lat_final}
-    costs = []
-    for op in chosen:
-        without, without_data = evaluate([o for o in chosen if o != op])
-        layer = by_tensor[op]
-        costs.append({"tensor": op, "op": layer.op, "rank": layer.rank,
-                      "rmse_over_scale": layer.to_dict()["rmse_over_scale"],
-                      "bytes": final.bytes - without.bytes,
-                      "latency_us": round(lat_final - latency_us(without_data, sample), 2),
-                      "score_gain": round(final.score - without.score, 6)})
-    outcome.model = data
+        return done("timeout" if timed_out else "not-found",
+                    f"int8-mixed: no float set met the budget within {settings.seconds:g} s (--doctor-seconds)"
+                    if timed_out else
+                    f"int8-mixed: even with all {len(search.order)} quantized ops in float, {budget.metric} "
+                    f"misses {budget.floor:.4f}: the loss is in the input/output quantization")
+    chosen = search.shrink(last_miss, found)
+    final, outcome.model = search.evaluate(chosen)
     outcome.chosen = final
-    outcome.float_ops = costs
-    outcome.latency_us = lat
-    outcome.status = "found"
-    outcome.summary = (f"int8-mixed keeps {len(chosen)} of {len(order)} quantized op(s) in float: "
-                       f"{budget.metric} {final.score:.4f} (int8 {int8.score:.4f}, floor {budget.floor:.4f}), "
-                       f"{final.bytes} bytes")
-    outcome.seconds = time.perf_counter() - t_start
-    return outcome
-
-
-AUTO = "auto"
-
-
-def plan_doctor(modes: tuple, *, doctor: bool | str, seconds: float, max_accuracy_drop: float,
-                source_is_tflite: bool, calibration: str | None = None) -> tuple[tuple, bool | str]:
-    """Validate the doctor's options up front; ``--doctor`` adds the ``int8-mixed`` mode (last),
-    and asking for ``int8-mixed`` in ``--quantize`` turns the doctor on.
-
-    ``doctor="auto"`` (``build`` when ``[convert] doctor`` is unset): the doctor runs only where
-    int8 is converted with real calibration data (not ``random``), and searches only when the
-    int8 variant misses the budget (see :func:`doctor_variant`)."""
-    from mobilepack.conversion.quantization import QuantMode
-    from mobilepack.errors import UsageError
-
-    if doctor == AUTO and QuantMode.INT8_MIXED not in modes:
-        if QuantMode.INT8 not in modes or calibration is None or str(calibration) == "random":
-            return modes, False
-    else:
-        doctor = bool(doctor) or QuantMode.INT8_MIXED in modes
-    if not doctor:
-        return modes, False
-    if not seconds > 0:
-        raise UsageError(f"--doctor-seconds must be > 0 (got {seconds})", f"the default is {DEFAULT_SECONDS:g}")
-    if not 0 <= max_accuracy_drop < 1:
-        raise UsageError(f"--max-accuracy-drop must be in [0, 1) (got {max_accuracy_drop})", "e.g. 0.01 for one point")
-    rest = tuple(m for m in modes if m != QuantMode.INT8_MIXED)
-    return rest + (QuantMode.INT8_MIXED.value,), doctor
-
-
-def diagnose_variants(produced: dict[str, bytes], float_model: Callable[[], bytes],
-                      batches: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Per-layer error of every other integer variant (int16x8; the doctor's own int8 is diagnosed by
-    its quantizer), by LiteRT's tensor comparison with the float model."""
-    from mobilepack.conversion.quantization import QuantMode, get
-
-    out = {}
-    for mode, data in produced.items():
-        if mode in (QuantMode.INT8.value, QuantMode.INT8_MIXED.value) or not get(mode).integer:
-            continue
-        layers = compare_tensors(float_model(), data, list(batches)[:32])
-        out[mode] = {"method": "tensor-compare", "layers": [layer.to_dict() for layer in layers]}
-    return out
-
-
-def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, references, emit, warn,
-                   extra: dict, cal_batches=(), produced: dict[str, bytes] | None = None) -> bytes | None:
-    """The pipeline's hook: run the doctor on the exported SavedModel; record it in ``extra["doctor"]``
-    and return the int8-mixed model (None when int8 already meets the budget or no set was found)."""
-    from mobilepack.progress import ProgressEvent
-
-    settings = DoctorSettings(max_accuracy_drop=plan.max_accuracy_drop, seconds=plan.doctor_seconds)
-    if plan.doctor == AUTO and produced and "int8" in produced:
-        # build's automatic doctor: only when the int8 variant just converted misses the budget
-        scorer = Scorer(references, val.labels, settings.max_accuracy_drop)
-        from mobilepack.model.tfimport import silenced
-        from mobilepack.runtime.interpreter import SignatureSession
-
-        with silenced():
-            session = SignatureSession(produced["int8"])
-            score = scorer.score([session.run(b) for b in val.batches])
-        if scorer.budget.meets(score):
-            emit(ProgressEvent("doctor", f"int8 meets the budget ({scorer.budget.metric} {score:.4f} ≥ "
-                                         f"{scorer.budget.floor:.4f}): no doctor needed"))
-            return None
-        emit(ProgressEvent("doctor", f"int8 misses the budget ({scorer.budget.metric} {score:.4f} < "
-                                     f"{scorer.budget.floor:.4f}): running the quantization doctor"))
-    emit(ProgressEvent("doctor", "diagnosing int8 per layer (quantization doctor)"))
-    float_cache: list[bytes] = []
-
-    def float_model() -> bytes:
-        if not float_cache:
-            if src.is_tflite:
-                float_cache.append(src.tflite_bytes)
-            elif produced and "fp32" in produced:
-                float_cache.append(produced["fp32"])
-            else:
-                from mobilepack.conversion.converter import convert_saved_model
-                from mobilepack.conversion.quantization import ConverterOptions, QuantMode
-
-                float_cache.append(convert_saved_model(saved_model_dir, QuantMode.FP32, options=ConverterOptions()))
-        return float_cache[0]
-
-    from mobilepack.conversion.tflite_quantization import LiteRTQuantizer
-
-    fallback: list[str] = []
-
-    def make():
-        if src.is_tflite:
-            return LiteRTQuantizer(src.tflite_bytes, cal_batches, list(val.batches))
-        try:
-            return DebuggerQuantizer(saved_model_dir, "serving_default", representative,
-                                     [t.name for t in src.spec.inputs])
-        except ConversionError as exc:  # e.g. no op the debugger can verify: quantize the fp32 .tflite instead
-            fallback.append(exc.message)
-            emit(ProgressEvent("doctor", f"{exc.message}; using AI Edge Quantizer on the fp32 conversion"))
-            return LiteRTQuantizer(float_model(), cal_batches, list(val.batches))
-
-    try:
-        outcome = run_doctor(make, validation_batches=list(val.batches), references=references,
-                             labels=val.labels, settings=settings,
-                             on_step=lambda text: emit(ProgressEvent("doctor", text)))
-    except ConversionError as exc:
-        if plan.doctor != AUTO:
-            raise
-        warn(f"the quantization doctor could not run: {exc.message}")   # build goes on without int8-mixed
-        return None
-    record = outcome.to_dict()
-    record["data"] = {"source": val.source, "kind": val.kind, "labelled": val.labels is not None}
-    if fallback:
-        record["fallback"] = fallback[0]
-    record["other_variants"] = diagnose_variants(dict(produced or {}), float_model, list(val.batches))
-    extra["doctor"] = record
-    if outcome.model is None:
-        if outcome.status == "int8-meets-budget":
-            emit(ProgressEvent("doctor", outcome.summary))
-        else:
-            warn(outcome.summary)
-        return None
-    emit(ProgressEvent("doctor", outcome.summary))
-    return outcome.model
+    outcome.float_ops, outcome.latency_us = search.costs(chosen, validation_batches[0])
+    return done("found", f"int8-mixed keeps {len(chosen)} of {len(search.order)} quantized op(s) in float: "
+                         f"{budget.metric} {final.score:.4f} (int8 {int8.score:.4f}, floor {budget.floor:.4f}), "
+                         f"{final.bytes} bytes")

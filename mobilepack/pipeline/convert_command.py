@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from mobilepack.cache import hash_path
-from mobilepack.conversion.quantization import (ConverterOptions, IODtype, QuantMode, check_io_dtype,
-                                                default_modes, get as mode_spec, parse_modes)
+from mobilepack.conversion.quantization import (ConverterOptions, IODtype, check_io_dtype, default_modes,
+                                                get as mode_spec, parse_modes)
 from mobilepack.errors import DataError, UsageError
 from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
 from mobilepack.report.schema import CONVERT_SCHEMA_VERSION, tool_versions
@@ -193,7 +193,7 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
         raise UsageError(f"--batch must be ≥ 1 (got {batch})", "the default is 1")
     fmt = detect_format(source) if isinstance(source, (str, Path)) else SourceFormat.KERAS_OBJECT
     modes = _plan_modes(quantize, fmt == SourceFormat.TFLITE, calibration)
-    from mobilepack.conversion.doctor import plan_doctor
+    from mobilepack.conversion.doctor_stage import plan_doctor
 
     modes, doctor = plan_doctor(modes, doctor=doctor, seconds=doctor_seconds, max_accuracy_drop=max_accuracy_drop,
                                 source_is_tflite=fmt == SourceFormat.TFLITE, calibration=calibration)
@@ -348,8 +348,8 @@ def _read_data(spec, *, calibration, calibration_samples, validation, validation
 def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration, calibration_samples, validation,
                    validation_samples, options: ConverterOptions, tools, emit, warn, timings, plan=None,
                    extra=None):
-    from mobilepack.conversion.converter import convert_saved_model
-    from mobilepack.conversion.validation import reference_outputs, validate_variant
+    from mobilepack.conversion.doctor_stage import VariantProducer, source_references
+    from mobilepack.conversion.validation import validate_variant
 
     spec = src.spec
     t0 = time.perf_counter()
@@ -359,43 +359,26 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
     timings["data"] = time.perf_counter() - t0
     emit(ProgressEvent("reference", f"running the source model on {val.count} validation samples"))
     t0 = time.perf_counter()
-    if src.is_tflite:  # the float .tflite itself is the reference (conversion/tflite_quantization.py)
-        from mobilepack.conversion.tflite_quantization import check_float_source, reference_outputs as tflite_refs
-
-        check_float_source(src.tflite_bytes)
-        references = tflite_refs(src.tflite_bytes, val.batches)
-    else:
-        references = reference_outputs(src, val.batches)
+    references = source_references(src, val.batches)
     timings["reference"] = time.perf_counter() - t0
     representative = (lambda: ({k: v for k, v in b.items()} for b in cal.batches)) if cal is not None else None
     variants = []
     with tempfile.TemporaryDirectory(prefix="mobilepack-export-") as tmp:
         t0 = time.perf_counter()
-        if src.is_tflite:
-            from mobilepack.conversion.tflite_quantization import TfliteQuantizer, convert_tflite
-
-            saved = None
-            tflite_quantizer = TfliteQuantizer(src.tflite_bytes, spec.signature_key, cal.batches if cal else ())
-        else:
+        if not src.is_tflite:  # a float .tflite source is quantized as it is (AI Edge Quantizer)
             emit(ProgressEvent("export", "exporting a fixed-shape SavedModel"))
-            saved = src.export_saved_model(Path(tmp) / "saved_model")
+        saved = None if src.is_tflite else src.export_saved_model(Path(tmp) / "saved_model")
+        producer = VariantProducer(src, saved, plan=plan, options=options, representative=representative, cal=cal,
+                                   val=val, references=references, emit=emit, warn=warn, extra=extra,
+                                   produced=lambda: {v.mode: (staging / v.path).read_bytes() for v in variants})
         timings["export"] = time.perf_counter() - t0
         timings["convert"] = timings["validate"] = 0.0
         for i, (mode, filename) in enumerate(zip(modes, planned), start=1):
             emit(ProgressEvent("convert", f"converting {mode}", i, len(modes)))
             t0 = time.perf_counter()
-            if mode == QuantMode.INT8_MIXED:  # the quantization doctor's variant (conversion/doctor.py)
-                from mobilepack.conversion.doctor import doctor_variant
-
-                data = doctor_variant(saved, src, plan, representative, val, references, emit, warn, extra,
-                                      cal_batches=cal.batches if cal else (),
-                                      produced={v.mode: (staging / v.path).read_bytes() for v in variants})
-                if data is None:
-                    continue
-            elif src.is_tflite:
-                data = convert_tflite(tflite_quantizer, mode, options)
-            else:
-                data = convert_saved_model(saved, mode, options=options, representative=representative)
+            data = producer.produce(mode)
+            if data is None:  # the doctor added no int8-mixed (conversion/doctor_stage.py)
+                continue
             seconds = time.perf_counter() - t0
             (staging / filename).write_bytes(data)
             emit(ProgressEvent("validate", f"validating {mode}", i, len(modes)))

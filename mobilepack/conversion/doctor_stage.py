@@ -1,0 +1,180 @@
+"""Where the quantization doctor meets the convert stage: planning ``--doctor`` (and build's
+automatic doctor), producing each mode's bytes for a TensorFlow or a ``.tflite`` source, and
+the ``int8-mixed`` variant with its record (``convert.json``'s ``doctor``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mobilepack.conversion.doctor import DEFAULT_SECONDS, DoctorSettings, Scorer, run_doctor
+from mobilepack.conversion.layer_errors import compare_tensors
+from mobilepack.conversion.quantization import QuantMode, get
+from mobilepack.errors import ConversionError, UsageError
+from mobilepack.progress import ProgressEvent
+
+AUTO = "auto"
+
+
+def plan_doctor(modes: tuple, *, doctor: bool | str, seconds: float, max_accuracy_drop: float,
+                source_is_tflite: bool, calibration: str | None = None) -> tuple[tuple, bool | str]:
+    """Validate the doctor's options up front; ``--doctor`` adds the ``int8-mixed`` mode (last),
+    and asking for ``int8-mixed`` in ``--quantize`` turns the doctor on.
+
+    ``doctor="auto"`` (``build`` when ``[convert] doctor`` is unset): the doctor runs only where
+    int8 is converted with real calibration data (not ``random``), and searches only when the
+    int8 variant misses the budget (see :func:`doctor_variant`)."""
+    if doctor == AUTO and QuantMode.INT8_MIXED not in modes:
+        if QuantMode.INT8 not in modes or calibration is None or str(calibration) == "random":
+            return modes, False
+    else:
+        doctor = bool(doctor) or QuantMode.INT8_MIXED in modes
+    if not doctor:
+        return modes, False
+    if not seconds > 0:
+        raise UsageError(f"--doctor-seconds must be > 0 (got {seconds})", f"the default is {DEFAULT_SECONDS:g}")
+    if not 0 <= max_accuracy_drop < 1:
+        raise UsageError(f"--max-accuracy-drop must be in [0, 1) (got {max_accuracy_drop})", "e.g. 0.01 for one point")
+    rest = tuple(m for m in modes if m != QuantMode.INT8_MIXED)
+    return rest + (QuantMode.INT8_MIXED.value,), doctor
+
+
+def source_references(src, batches) -> list[dict[str, Any]]:
+    """The outputs every variant is validated against: the source model's, or for a float .tflite
+    source (quantized with AI Edge Quantizer) its own outputs in LiteRT."""
+    if not src.is_tflite:
+        from mobilepack.conversion.validation import reference_outputs
+
+        return reference_outputs(src, batches)
+    from mobilepack.conversion.tflite_quantization import check_float_source, reference_outputs
+
+    check_float_source(src.tflite_bytes)
+    return reference_outputs(src.tflite_bytes, batches)
+
+
+class VariantProducer:
+    """``produce(mode) -> bytes | None`` for the convert loop: TFLiteConverter on the exported
+    SavedModel, AI Edge Quantizer for a .tflite source, the doctor for ``int8-mixed`` (None when it
+    adds no variant).  ``extra["doctor"]`` receives the doctor's record."""
+
+    def __init__(self, src, saved_model_dir, *, plan, options, representative, cal, val, references, emit, warn,
+                 produced: Callable[[], dict[str, bytes]], extra: dict):
+        self.src, self.saved, self.plan, self.options = src, saved_model_dir, plan, options
+        self.representative, self.cal, self.val, self.references = representative, cal, val, references
+        self.emit, self.warn, self.produced, self.extra = emit, warn, produced, extra
+        self.tflite = None
+        if src.is_tflite:
+            from mobilepack.conversion.tflite_quantization import TfliteQuantizer
+
+            self.tflite = TfliteQuantizer(src.tflite_bytes, src.spec.signature_key, cal.batches if cal else ())
+
+    def produce(self, mode: str) -> bytes | None:
+        if mode == QuantMode.INT8_MIXED:
+            return doctor_variant(self.saved, self.src, self.plan, self.representative, self.val, self.references,
+                                  self.emit, self.warn, self.extra, cal_batches=self.cal.batches if self.cal else (),
+                                  produced=self.produced())
+        if self.tflite is not None:
+            from mobilepack.conversion.tflite_quantization import convert_tflite
+
+            return convert_tflite(self.tflite, mode, self.options)
+        from mobilepack.conversion.converter import convert_saved_model
+
+        return convert_saved_model(self.saved, mode, options=self.options, representative=self.representative)
+
+
+def diagnose_variants(produced: dict[str, bytes], float_model: Callable[[], bytes],
+                      batches: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per-layer error of every other integer variant (int16x8; the doctor's own int8 is diagnosed by
+    its quantizer), by LiteRT's tensor comparison with the float model."""
+    out = {}
+    for mode, data in produced.items():
+        if mode in (QuantMode.INT8.value, QuantMode.INT8_MIXED.value) or not get(mode).integer:
+            continue
+        layers = compare_tensors(float_model(), data, list(batches)[:32])
+        out[mode] = {"method": "tensor-compare", "layers": [layer.to_dict() for layer in layers]}
+    return out
+
+
+def _int8_meets(int8: bytes, val, references, settings: DoctorSettings, emit) -> bool:
+    """Build's automatic doctor: score the int8 variant just converted; True when it needs no doctor."""
+    from mobilepack.model.tfimport import silenced
+    from mobilepack.runtime.interpreter import SignatureSession
+
+    scorer = Scorer(references, val.labels, settings.max_accuracy_drop)
+    with silenced():
+        session = SignatureSession(int8)
+        score = scorer.score([session.run(b) for b in val.batches])
+    b = scorer.budget
+    meets = b.meets(score)
+    emit(ProgressEvent("doctor", f"int8 {'meets' if meets else 'misses'} the budget ({b.metric} {score:.4f} "
+                                 f"{'≥' if meets else '<'} {b.floor:.4f})" +
+                       (": no doctor needed" if meets else ": running the quantization doctor")))
+    return meets
+
+
+def _float_model_of(src, saved_model_dir, produced: dict[str, bytes]) -> Callable[[], bytes]:
+    cache: list[bytes] = []
+
+    def float_model() -> bytes:
+        if not cache:
+            if src.is_tflite:
+                cache.append(src.tflite_bytes)
+            elif "fp32" in produced:
+                cache.append(produced["fp32"])
+            else:
+                from mobilepack.conversion.converter import convert_saved_model
+                from mobilepack.conversion.quantization import ConverterOptions
+
+                cache.append(convert_saved_model(saved_model_dir, "fp32", options=ConverterOptions()))
+        return cache[0]
+
+    return float_model
+
+
+def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, references, emit, warn,
+                   extra: dict, cal_batches=(), produced: dict[str, bytes] | None = None) -> bytes | None:
+    """Run the doctor; record it in ``extra["doctor"]`` and return the int8-mixed model (None when int8
+    already meets the budget, no set was found, or — build's automatic doctor — it could not run)."""
+    from mobilepack.conversion.tflite_quantization import LiteRTQuantizer
+    from mobilepack.conversion.tf_debugger import DebuggerQuantizer
+
+    produced = dict(produced or {})
+    settings = DoctorSettings(max_accuracy_drop=plan.max_accuracy_drop, seconds=plan.doctor_seconds)
+    if plan.doctor == AUTO and "int8" in produced and _int8_meets(produced["int8"], val, references, settings, emit):
+        return None
+    emit(ProgressEvent("doctor", "diagnosing int8 per layer (quantization doctor)"))
+    float_model = _float_model_of(src, saved_model_dir, produced)
+    fallback: list[str] = []
+
+    def make():
+        if src.is_tflite:
+            return LiteRTQuantizer(src.tflite_bytes, cal_batches, list(val.batches))
+        try:
+            return DebuggerQuantizer(saved_model_dir, "serving_default", representative,
+                                     [t.name for t in src.spec.inputs])
+        except ConversionError as exc:  # e.g. no op the debugger can verify: quantize the fp32 .tflite instead
+            fallback.append(exc.message)
+            emit(ProgressEvent("doctor", f"{exc.message}; using AI Edge Quantizer on the fp32 conversion"))
+            return LiteRTQuantizer(float_model(), cal_batches, list(val.batches))
+
+    try:
+        outcome = run_doctor(make, validation_batches=list(val.batches), references=references,
+                             labels=val.labels, settings=settings,
+                             on_step=lambda text: emit(ProgressEvent("doctor", text)))
+    except ConversionError as exc:
+        if plan.doctor != AUTO:
+            raise
+        warn(f"the quantization doctor could not run: {exc.message}")   # build goes on without int8-mixed
+        return None
+    record = {**outcome.to_dict(), "data": {"source": val.source, "kind": val.kind,
+                                            "labelled": val.labels is not None}}
+    if fallback:
+        record["fallback"] = fallback[0]
+    record["other_variants"] = diagnose_variants(produced, float_model, list(val.batches))
+    extra["doctor"] = record
+    if outcome.model is None:
+        (emit(ProgressEvent("doctor", outcome.summary)) if outcome.status == "int8-meets-budget"
+         else warn(outcome.summary))
+        return None
+    emit(ProgressEvent("doctor", outcome.summary))
+    return outcome.model
