@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mobilepack.model.spec import pad_ids
 from tests.conftest import DIGITS, require
 from tests.jvm.execution import compile_standin, find_java, run_probe
 from tests.test_android_checks import BROKEN, INT8, JARS, KOTLINC, TASKS, TEXT_VOCAB, render_all, task_inputs
@@ -51,7 +52,7 @@ GPU_LOGS = {
     "gpu_then_xnnpack": ["INFO: Replacing 5 out of 7 node(s) with delegate (TfLiteGpuDelegateV2) node, yielding 2 partitions for the whole graph.", XNNPACK_LINE],
 }
 TEXTS = ("good film", "a bad, BAD film!", "good good good bad film film", "nothing known here", "it's good",
-         "good " * 20)
+         "good " * 20, "bad " * 10 + "good film " * 5)
 
 
 # --- samples ---------------------------------------------------------------------------------------
@@ -147,9 +148,8 @@ def reference_tokens(text: str, length: int, padding: str) -> list[int]:
     """Python's tokenizer of the same vocabulary: lower-case words, <START>, <UNKNOWN>, 0-padding."""
     vocab = {w: int(i) for w, i in (line.split() for line in TEXT_VOCAB.splitlines())}
     words = re.findall(r"(?:[^\W_]|')+", text.lower())
-    ids = ([vocab["<START>"]] + [vocab.get(w, vocab["<UNKNOWN>"]) for w in words])[:length]
-    pad = [0] * (length - len(ids))
-    return pad + ids if padding == "pre" else ids + pad
+    ids = [vocab["<START>"]] + [vocab.get(w, vocab["<UNKNOWN>"]) for w in words]
+    return pad_ids(ids, length, padding=padding)
 
 
 def label(labels, i: int) -> str:

@@ -27,9 +27,11 @@ enum Tokenizer {
     /// "pre" (before them), as the model was trained (`mobilepack convert --padding`).
     static let padding = "post"
 
-    /// The model's input ids: the first `length` tokens, padded with 0 on the model's side.
+    /// The model's input ids, padded with 0 or cut on the model's side: "pre" keeps the last `length`
+    /// tokens (as Keras' pad_sequences does), "post" the first — like mobilepack.model.spec.pad_ids.
     static func ids(_ text: String, length: Int) -> [Int] {
-        let tokens = Array(tokenize(text).prefix(length))
+        let all = tokenize(text)
+        let tokens = Array(padding == "pre" ? all.suffix(length) : all.prefix(length))
         let pad = [Int](repeating: 0, count: length - tokens.count)
         return padding == "pre" ? pad + tokens : tokens + pad
     }

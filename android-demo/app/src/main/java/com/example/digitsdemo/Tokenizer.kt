@@ -12,7 +12,8 @@ import java.util.Locale
  * map to <UNKNOWN>/[UNK], and <START> is prepended when the vocabulary has it.  Without one, words
  * are hashed into [1, TEXT_HASH_BUCKETS): replace this with the model's own tokenizer.
  * [pad] fits the ids to the input's length: id 0 before ("pre") or after ("post") the tokens as
- * ModelConfig.TEXT_PADDING says; a longer text keeps its first tokens.
+ * ModelConfig.TEXT_PADDING says; a longer text is cut on the same side ("pre" keeps its last tokens, as
+ * Keras' pad_sequences does; "post" its first), like mobilepack.model.spec.pad_ids in Python.
  */
 object Tokenizer {
     const val VOCAB_FILE = "vocab.txt"
@@ -52,9 +53,13 @@ object Tokenizer {
         return (start + words.map { vocab[it] ?: unknown }).toIntArray()
     }
 
-    /** [ids] fitted to [length]: padded with 0 on the TEXT_PADDING side, or cut after the first [length]. */
+    /** [ids] fitted to [length]: padded with 0, or cut, on the TEXT_PADDING side. */
     fun pad(ids: IntArray, length: Int, padding: String = ModelConfig.TEXT_PADDING): IntArray {
-        val kept = if (ids.size > length) ids.copyOf(length) else ids
+        val kept = when {
+            ids.size <= length -> ids
+            padding == "pre" -> ids.copyOfRange(ids.size - length, ids.size)
+            else -> ids.copyOf(length)
+        }
         val fill = length - kept.size
         return IntArray(length) { i ->
             when {
