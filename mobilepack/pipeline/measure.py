@@ -10,7 +10,8 @@ from mobilepack.pipeline.caching import LAYOUT, Codec, cached, json_codec
 from mobilepack.pipeline.state import Accuracy, Bench, Lint
 from mobilepack.progress import ProgressEvent
 
-EVALUATE_VERSION = 2   # part of the evaluation cache key: per-task evaluators
+EVALUATE_VERSION = 3   # part of the evaluation cache key: per-task evaluators, few self-check samples
+SELF_CHECK_SAMPLES = 8   # samples a single variant is compared with itself on
 
 
 def _lint_key(state, options) -> str:
@@ -89,7 +90,10 @@ def evaluate_stage(state, options) -> Accuracy:
         check_eval_data(evaluator.task, options.eval_data)   # the detected task's layout
         samples, truth, warnings = evaluator.read_labelled(options.eval_data, spec, labels)
     else:  # calibration/validation folders are not a test set, even with class folders
-        samples = read_samples(options.eval_source or "random", spec, limit=200, what="validation")
+        # one variant alone (a pass-through .tflite) is compared with itself: a few samples show it runs
+        # on the reference kernels; more would only repeat the same agreement
+        limit = SELF_CHECK_SAMPLES if len(state.models.paths) == 1 else 200
+        samples = read_samples(options.eval_source or "random", spec, limit=limit, what="validation")
         samples = replace(samples, labels=None, class_names=None)
     matrix = evaluate(state.models.paths, samples, task=evaluator.task, truth=truth, labels=labels,
                       delegates=list(options.bench.delegates), progress=state.progress)
