@@ -178,6 +178,12 @@ class _ZygoteClient:
                 self.proc.kill()
             self.proc = None
 
+    def _give_up(self) -> None:
+        """The zygote cannot be trusted any more: close it; the caller starts a fresh child instead."""
+        self.broken = True
+        self.close()
+        return None
+
     def _readline(self, deadline: float | None):
         import select
 
@@ -209,13 +215,9 @@ class _ZygoteClient:
                 self.proc.stdin.flush()
                 started = self._readline(time.monotonic() + 60)
             except (OSError, EOFError, ValueError):
-                self.broken = True
-                self.close()
-                return None
+                return self._give_up()
             if started is None:
-                self.broken = True
-                self.close()
-                return None
+                return self._give_up()
             pid = started["pid"]
             timed_out = False
             try:
@@ -233,13 +235,9 @@ class _ZygoteClient:
                 raise
             except (OSError, EOFError, ValueError):
                 _kill_pid_group(pid)
-                self.broken = True
-                self.close()
-                return None
+                return self._give_up()
             if done is None:
-                self.broken = True
-                self.close()
-                return None
+                return self._give_up()
             return os.waitstatus_to_exitcode(done["status"]), timed_out
 
 
