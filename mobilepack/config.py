@@ -109,7 +109,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "threads": Option("list[int]", [1, 2], "thread counts swept for xnnpack"),
         "runs": Option("int", 10, "minimum timed runs per configuration"),
         "warmup": Option("int", 5, "warm-up runs per configuration"),
-        "target_ci": Option("float", 0.02, "stop timing once the 95% confidence interval of the mean is within "
+        "target_ci": Option("float", 0.02, "stop timing once the 95% confidence interval of the latency (20% trimmed mean) is within "
                             "± this fraction of it (0: exactly `runs` runs)"),
         "max_seconds": Option("float", 0.5, "stop timing a configuration after this long even if the interval is wider"),
         "gpu_latency": Option("bool", False, "time the GPU even on a software adapter (SwiftShader); otherwise "

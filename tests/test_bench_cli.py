@@ -77,12 +77,13 @@ def test_table_states_the_achieved_interval_and_the_functional_gpu_check():
     recs = {x["delegate"]: x for x in json.loads(r.stdout)["results"]}
     x = recs["xnnpack"]
     assert x["definition"] == BENCH_DEFINITION and x["stop"] in ("ci", "max_seconds")
-    assert x["ci95_rel"] > 0 and (x["stop"] != "ci" or x["ci95_rel"] <= 0.05)
+    assert x["latency_ci95_rel"] > 0 and (x["stop"] != "ci" or x["latency_ci95_rel"] <= 0.05)
+    assert x["ci95_rel"] > 0 and x["latency_statistic"] == "trimmed_mean_20"   # the mean's own interval is kept
     if recs["gpu"]["software"]:
         assert recs["gpu"]["stop"] == "functional" and recs["gpu"]["numerics"]["ok"] is True
     table = run_cli("bench", FIX / "dense.tflite", "--delegates", "xnnpack", "--runs", "5", "--target-ci", "0",
                     env={"COLUMNS": "160"})
-    assert table.returncode == 0 and "±95%" in table.stdout
+    assert table.returncode == 0 and "±95%" in table.stdout and "latency" in table.stdout
 
 
 def test_bad_model_exit_2(tmp_path):

@@ -14,7 +14,7 @@ from mobilepack.bench.stats import NOISY_CV, percentile, summarize
 from mobilepack.errors import InputError, UsageError
 from mobilepack.report.bench import RECORD_KEYS
 from mobilepack.bench.definition import DEFINITION, pattern_array, pattern_inputs
-from mobilepack.bench.stats import RunningStats, ci95_halfwidth, t975
+from mobilepack.bench.stats import TrimmedStop, ci95_halfwidth, t975, trimmed
 from mobilepack.bench.engine import FUNCTIONAL_NOTE, host_key
 from mobilepack.runtime.gpu import SOFTWARE_NOTE, discover_vulkan
 
@@ -66,8 +66,11 @@ def test_measured_records_have_consistent_statistics(result):
         assert rec["stop"] in ("ci", "max_seconds") and rec["target_ci"] == 0.05
         assert rec["ci95_us"] == pytest.approx(t975(rec["runs"] - 1) * rec["std_us"] / rec["runs"] ** 0.5)
         assert rec["ci95_rel"] == pytest.approx(rec["ci95_us"] / rec["mean_us"])
+        # the headline: the 20 % trimmed mean, inside [min, max], with Yuen's interval; "ci" means it was reached
+        assert rec["latency_statistic"] == "trimmed_mean_20" and rec["min_us"] <= rec["latency_us"] <= rec["max_us"]
+        assert rec["latency_ci95_rel"] == pytest.approx(rec["latency_ci95_us"] / rec["latency_us"])
         if rec["stop"] == "ci":
-            assert rec["ci95_rel"] <= 0.05
+            assert rec["latency_ci95_rel"] <= 0.05
 
 
 def test_unresolved_custom_op_fails_every_host_configuration_with_the_op_named(result):
@@ -139,7 +142,7 @@ def test_adaptive_stops_at_max_seconds_when_the_interval_is_out_of_reach():
     plan = plan_bench([FIX / "dense.tflite"], delegates="xnnpack", runs=5, warmup=0, target_ci=1e-9,
                       max_seconds=0.2)
     [rec] = run_bench(plan).records
-    assert rec["status"] == "ok" and rec["stop"] == "max_seconds" and rec["ci95_rel"] > 1e-9
+    assert rec["status"] == "ok" and rec["stop"] == "max_seconds" and rec["latency_ci95_rel"] > 1e-9
 
 
 def require_vulkan():
@@ -233,17 +236,47 @@ def test_confidence_interval_and_running_statistics():
     for df, t in ((1, 12.706), (5, 2.571), (10, 2.228), (30, 2.042), (100, 1.984), (10000, 1.960)):
         assert t975(df) == pytest.approx(t, abs=2e-3)
     xs = [10.0, 12.0, 11.0, 13.0, 9.0, 10.5]
-    r = RunningStats()
-    for x in xs:
-        r.add(x)
-    assert r.mean == pytest.approx(np.mean(xs)) and r.std == pytest.approx(np.std(xs, ddof=1))
-    assert r.ci_rel() == pytest.approx(ci95_halfwidth(len(xs), np.std(xs, ddof=1)) / np.mean(xs))
     s = summarize(xs)
     assert s["ci95_us"] == pytest.approx(2.571 * np.std(xs, ddof=1) / np.sqrt(6), rel=1e-3)
-    assert summarize([5.0])["ci95_us"] is None
-    one = RunningStats()
+    assert summarize([5.0])["ci95_us"] is None and summarize([5.0])["latency_ci95_us"] is None
+    # below five runs nothing is trimmed: the trimmed interval is Student's t of the mean
+    four = [10.0, 12.0, 11.0, 13.0]
+    assert trimmed(four) == pytest.approx((11.5, ci95_halfwidth(4, np.std(four, ddof=1))))
+    one = TrimmedStop()
     one.add(1.0)
     assert one.ci_rel() == float("inf")
+
+
+def test_trimmed_mean_and_yuen_interval_by_hand():
+    """n = 10, g = 0.2: two runs cut at each end.  Kept 12..17: mean 14.5.  Winsorized
+    [12,12,12,13,14,15,16,17,17,17]: mean 14.5, squared deviations 42.5, s_w = sqrt(42.5/9);
+    half-width t(0.975, 5) · s_w / (0.6 · sqrt(10)) = 2.5706 · 2.17307 / 1.89737 = 2.9442."""
+    xs = [16.0, 10.0, 1000.0, 13.0, 11.0, 18.0, 12.0, 15.0, 17.0, 14.0]
+    tmean, half = trimmed(sorted(xs))
+    assert tmean == pytest.approx(14.5) and half == pytest.approx(2.9442, abs=1e-3)
+    s = summarize(xs)
+    assert s["latency_us"] == pytest.approx(14.5) and s["mean_us"] == pytest.approx(112.6)
+    assert s["latency_statistic"] == "trimmed_mean_20"
+    assert s["latency_ci95_rel"] == pytest.approx(2.9442 / 14.5, abs=1e-4)
+    assert s["ci95_rel"] > 1.0          # the one preempted-like run decides the plain mean's interval
+    stop = TrimmedStop()
+    for x in xs:                         # arrival order does not matter: the runs are kept sorted
+        stop.add(x)
+    assert stop.ci_rel() == pytest.approx(2.9442 / 14.5, abs=1e-4)
+    # a second outlier at the other end is trimmed too; a third run of 1000 among 10 is not cut
+    assert trimmed(sorted(xs[:-1] + [0.001]))[0] == pytest.approx((12 + 13 + 15 + 16 + 17 + 11) / 6)
+    assert trimmed(sorted([1000.0] * 3 + xs[:7]))[0] > 100
+
+
+def test_trimmed_stop_rechecks_sparsely_after_64_runs():
+    stop = TrimmedStop()
+    for i in range(64):
+        stop.add(100.0 + (i % 7))
+    first = stop.ci_rel()
+    stop.add(10_000.0)               # one run later: not re-computed yet (every n/32 runs past 64)
+    assert stop.ci_rel() == first
+    stop.add(100.0)
+    assert stop.ci_rel() != first    # 66 runs: recomputed
 
 
 def test_host_key_names_the_cpu_and_core_count_not_the_hostname():

@@ -25,7 +25,9 @@ PINNED_RECORD_KEYS = (
     "init_us", "first_us", "warmup_mean_us", "mean_us", "std_us", "min_us", "max_us", "p50_us", "p90_us", "p99_us",
     "ips", "cv", "noisy", "peak_rss_bytes", "rss_growth_bytes", "fully_delegated", "adapter", "software", "note",
     # additive in 1.0 (records without them read as None): the benchmark definition, the achieved interval
-    "definition", "ci95_us", "ci95_rel", "target_ci", "stop", "numerics")
+    "definition", "ci95_us", "ci95_rel", "target_ci", "stop", "numerics",
+    # additive in 1.0: the headline latency (host: 20 % trimmed mean), what it is, its interval
+    "latency_us", "latency_statistic", "latency_ci95_us", "latency_ci95_rel")
 
 
 def _ok(file, variant, delegate, threads, mean, **extra):

@@ -7,7 +7,8 @@ tensors, invokes, and reads every output back (for the GPU, reading the outputs 
 the asynchronous work to finish).
 
 Stop rule: at least ``runs`` iterations and ``min_seconds``; then, with ``target_ci`` > 0, stop as
-soon as the 95 % confidence interval of the mean is within ± ``target_ci`` of it (adaptive), or
+soon as the 95 % confidence interval of the headline latency (the 20 % trimmed mean,
+:mod:`mobilepack.bench.stats`) is within ± ``target_ci`` of it (adaptive), or
 with ``target_ci`` = 0 right away (fixed); adaptive timing also stops at ``max_seconds`` (once the
 minimum run count is reached).  ``hard_seconds`` (half the configuration's timeout) cuts everything.
 
@@ -85,11 +86,11 @@ def _timed(iteration, *, runs: int, min_seconds: float, max_seconds: float, targ
            hard_seconds: float | None = None) -> tuple[list, str]:
     """Timed iterations until the stop rule holds; (samples in µs, why it stopped).  The minimum run
     count is honoured past ``max_seconds``; only ``hard_seconds`` (the configuration's time budget) cuts it."""
-    from mobilepack.bench.stats import RunningStats
+    from mobilepack.bench.stats import TrimmedStop
 
     min_ns, max_ns = min_seconds * 1e9, max_seconds * 1e9
     hard_ns = (hard_seconds if hard_seconds is not None else max(max_seconds, 60.0)) * 1e9
-    running = RunningStats()
+    running = TrimmedStop()
     samples: list[float] = []
     loop_start = now()
     while True:

@@ -22,8 +22,8 @@ def bench_command(
     runs: Annotated[int, typer.Option("--runs", help="Minimum timed runs per configuration.")] = 10,
     warmup: Annotated[int, typer.Option("--warmup", help="Untimed warmup runs before timing.")] = 5,
     min_seconds: Annotated[float, typer.Option("--min-seconds", help="Keep timing until at least this long.")] = 0.0,
-    target_ci: Annotated[float, typer.Option("--target-ci", help="Stop once the 95% confidence interval of the mean "
-                                             "is within ± this fraction of it (0: exactly --runs runs).")] = 0.02,
+    target_ci: Annotated[float, typer.Option("--target-ci", help="Stop once the 95% confidence interval of the latency "
+                                             "(20% trimmed mean) is within ± this fraction of it (0: exactly --runs runs).")] = 0.02,
     max_seconds: Annotated[float, typer.Option("--max-seconds", help="Stop timing a configuration after this long "
                                                "even if the interval is wider.")] = 2.0,
     gpu_latency: Annotated[bool, typer.Option("--gpu-latency", help="Time the GPU even on a software adapter "
@@ -102,7 +102,7 @@ def print_table(doc: dict) -> None:
 
     table = Table(title="latency per configuration (sorted, fastest first)", title_justify="left")
     table.add_column("configuration", min_width=18)
-    for col in ("mean", "±95%", "runs", "p50–p90", "inf/s", "vs fp32 cpu"):
+    for col in ("latency", "±95%", "runs", "p50–p90", "inf/s", "vs fp32 cpu"):
         table.add_column(col, justify="right")
     table.add_column("delegated")
     table.add_column("note", min_width=16)
@@ -123,8 +123,8 @@ def print_table(doc: dict) -> None:
         if r["noisy"]:
             notes.append(f"[magenta]noisy[/] (cv {100 * r['cv']:.0f}%)")
         spread = f"{fmt_us(r['p50_us'])}–{fmt_us(r['p90_us'])}" if r["p50_us"] is not None else "–"
-        ci = f"{100 * r['ci95_rel']:.1f}%" if r.get("ci95_rel") is not None and r.get("stop") != "functional" else "–"
-        table.add_row(label, fmt_us(r["mean_us"]), ci, str(r["runs"]), spread, f"{r['ips']:.0f}" if r["ips"] else "–",
+        ci = f"{100 * r['latency_ci95_rel']:.1f}%" if r.get("latency_ci95_rel") is not None and r.get("stop") != "functional" else "–"
+        table.add_row(label, fmt_us(r["latency_us"]), ci, str(r["runs"]), spread, f"{r['ips']:.0f}" if r["ips"] else "–",
                       f"{r['speedup']:.2f}×" if r["speedup"] is not None else "–",
                       {True: "yes", False: "no"}.get(r["fully_delegated"], "–"), "; ".join(notes))
     out_console().print(table)

@@ -57,8 +57,8 @@ def build_command(
     threads: Annotated[Optional[str], typer.Option("--threads", help="XNNPACK thread counts, e.g. 1,2.")] = None,
     runs: Annotated[Optional[int], typer.Option("--runs", help="Minimum timed runs per configuration.")] = None,
     warmup: Annotated[Optional[int], typer.Option("--warmup", help="Warm-up runs per configuration.")] = None,
-    target_ci: Annotated[Optional[float], typer.Option("--target-ci", help="Stop timing once the 95% CI of the mean "
-                                                       "is within ± this fraction (0: exactly --runs).")] = None,
+    target_ci: Annotated[Optional[float], typer.Option("--target-ci", help="Stop timing once the 95% CI of the latency "
+                                                       "(20% trimmed mean) is within ± this fraction (0: exactly --runs).")] = None,
     max_seconds: Annotated[Optional[float], typer.Option("--max-seconds", help="Longest timing per configuration.")] = None,
     gpu_latency: Annotated[Optional[bool], typer.Option("--gpu-latency", help="Time the GPU even on SwiftShader "
                                                         "(otherwise a functional check only).")] = None,

@@ -35,6 +35,10 @@ RECORD_KEYS = (
     "target_ci", "stop",    # the adaptive target (0: fixed run count) and why timing stopped:
                             #   ci | runs | max_seconds | time_limit | functional
     "numerics",         # software GPU functional check: {ok, max_abs_err, cosine, message} vs reference CPU
+    # additive in 1.0: the headline latency, what it is, and its 95 % interval (adaptive timing stops on it)
+    "latency_us",       # host bench: the 20 % trimmed mean of every timed run; imported records: mean_us
+    "latency_statistic",  # "trimmed_mean_20" | "mean"
+    "latency_ci95_us", "latency_ci95_rel",
 )
 
 MODEL_KEYS = ("name", "file", "variant", "bytes", "path")
@@ -74,6 +78,10 @@ def normalize_record(raw: dict, *, model: dict | None = None, device: dict | Non
 
         rec["cv"] = rec["std_us"] / rec["mean_us"]
         rec["noisy"] = rec["cv"] > NOISY_CV
+    if rec["status"] == "ok" and rec.get("latency_us") is None and rec.get("mean_us"):
+        # records from the apps, adb and older documents: their headline is the mean, its interval the mean's
+        rec["latency_us"], rec["latency_statistic"] = rec["mean_us"], "mean"
+        rec["latency_ci95_us"], rec["latency_ci95_rel"] = rec.get("ci95_us"), rec.get("ci95_rel")
     if rec["status"] == "ok" and rec.get("ips") is None and rec.get("mean_us"):
         rec["ips"] = 1e6 / rec["mean_us"]
     return rec

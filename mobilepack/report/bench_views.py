@@ -16,20 +16,20 @@ def _baseline_key(rec: dict) -> tuple:
 
 
 def rows(doc: dict) -> list[dict]:
-    """Every record, measured ones first by mean latency, failed ones after; each with a ``label`` and
+    """Every record, measured ones first by latency (``latency_us``), failed ones after; each with a ``label`` and
     ``speedup`` (vs the same model's fp32 variant on ``cpu`` on the same device, where measured)."""
     base: dict[tuple, float] = {}
     for r in doc["results"]:
-        if r["status"] == "ok" and r["delegate"] == "cpu" and r["model"].get("variant") == "fp32" and r["mean_us"]:
-            base.setdefault(_baseline_key(r), r["mean_us"])
+        if r["status"] == "ok" and r["delegate"] == "cpu" and r["model"].get("variant") == "fp32" and r["latency_us"]:
+            base.setdefault(_baseline_key(r), r["latency_us"])
     out = []
     for r in doc["results"]:
         row = dict(r)
         row["label"] = config_label(r)
         b = base.get(_baseline_key(r))
-        row["speedup"] = b / r["mean_us"] if r["status"] == "ok" and b and r["mean_us"] else None
+        row["speedup"] = b / r["latency_us"] if r["status"] == "ok" and b and r["latency_us"] else None
         out.append(row)
-    ok = sorted((r for r in out if r["status"] == "ok"), key=lambda r: r["mean_us"])
+    ok = sorted((r for r in out if r["status"] == "ok"), key=lambda r: r["latency_us"])
     failed = [r for r in out if r["status"] != "ok"]
     return ok + failed
 
@@ -93,16 +93,16 @@ def write_report(doc: dict, out: str | Path) -> list[Path]:
 
 
 def latency_us(doc: dict, *, timed_only: bool = False) -> dict[str, dict[str, float]]:
-    """variant -> delegate -> best steady-state mean (µs) over that delegate's configurations that
+    """variant -> delegate -> best steady-state latency (``latency_us``, µs) over that delegate's configurations that
     ran; ``timed_only`` leaves out software-GPU records, whose timing means nothing.  The one
     definition of "latency per variant" (selection, reports and the CLI summary read it)."""
     out: dict[str, dict[str, float]] = {}
     for rec in doc.get("results", []):
         variant = (rec.get("model") or {}).get("variant")
-        if rec.get("status") != "ok" or not variant or not rec.get("mean_us") or (timed_only and rec.get("software")):
+        if rec.get("status") != "ok" or not variant or not rec.get("latency_us") or (timed_only and rec.get("software")):
             continue
         per = out.setdefault(variant, {})
-        per[rec["delegate"]] = min(per.get(rec["delegate"], float("inf")), rec["mean_us"])
+        per[rec["delegate"]] = min(per.get(rec["delegate"], float("inf")), rec["latency_us"])
     return out
 
 

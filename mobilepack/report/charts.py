@@ -28,7 +28,7 @@ def _svg(fig) -> str:
 
 
 def latency_chart(rows: list[dict]) -> str:
-    """Horizontal bars: mean latency per configuration, with the p50–p90 range drawn over each bar.
+    """Horizontal bars: latency (20 % trimmed mean) per configuration, with the p50–p90 range drawn over each bar.
     Software-GPU rows are grey and hatched ("functional only")."""
     plt = _pyplot()
     rows = list(reversed(rows))
@@ -36,10 +36,10 @@ def latency_chart(rows: list[dict]) -> str:
     for y, r in enumerate(rows):
         soft = r["software"]
         color = _SOFT_COLOR if soft else _COLORS.get(r["delegate"], "#8172b2")
-        ax.barh(y, r["mean_us"] / 1000, color=color, hatch="//" if soft else None, edgecolor="white")
+        ax.barh(y, r["latency_us"] / 1000, color=color, hatch="//" if soft else None, edgecolor="white")
         ax.hlines(y, r["p50_us"] / 1000, r["p90_us"] / 1000, color="black", linewidth=2)
     ax.set_yticks(range(len(rows)), [r["label"] + ("  (software GPU)" if r["software"] else "") for r in rows])
-    ax.set_xlabel("latency, ms (bar: mean; black line: p50–p90)")
+    ax.set_xlabel("latency, ms (bar: 20 % trimmed mean; black line: p50–p90)")
     ax.set_xscale("log")
     ax.grid(axis="x", alpha=0.3)
     return _svg(fig)
