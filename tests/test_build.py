@@ -91,10 +91,10 @@ def test_build_result_is_typed_and_agrees_with_the_report(sample_build):
     for rec in r["bench"]["results"]:
         variant = rec["model"]["variant"]
         if rec["status"] == "ok":
-            assert result.latency_us[variant][rec["delegate"]] <= rec["mean_us"]
+            assert result.latency_us[variant][rec["delegate"]] <= rec["latency_us"]
     for variant, per in result.latency_us.items():
         for delegate, us in per.items():   # the best configuration of that delegate
-            assert us == min(x["mean_us"] for x in r["bench"]["results"] if x["status"] == "ok"
+            assert us == min(x["latency_us"] for x in r["bench"]["results"] if x["status"] == "ok"
                              and x["model"]["variant"] == variant and x["delegate"] == delegate)
     assert result.labelled is True
     for c in r["accuracy"]["cells"]:

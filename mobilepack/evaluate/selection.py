@@ -37,7 +37,7 @@ class Criterion:
 class Candidate:
     mode: str
     bytes: int
-    latency_us: float | None = None                 # best steady-state mean over host delegates
+    latency_us: float | None = None                 # best steady-state latency (20 % trimmed mean) over host delegates
     accuracy: dict[str, float] = field(default_factory=dict)   # delegate -> labelled metric (labelled data)
     agreement: float | None = None                  # the task's agreement with fp32 (validation samples)
 

@@ -63,7 +63,7 @@ class BuildResult:
     model_name: str
     variants: tuple[VariantSummary, ...]
     selection: Any                                     # evaluate.selection.Selection
-    latency_us: dict[str, dict[str, float]]            # variant -> delegate -> best mean µs
+    latency_us: dict[str, dict[str, float]]            # variant -> delegate -> best latency µs (20 % trimmed mean)
     accuracy: dict[str, dict[str, float | None]]       # variant -> delegate -> metric (or agreement)
     labelled: bool
     skipped: frozenset[tuple[str, str]] = frozenset()  # (variant, delegate) not run: the GPU was unavailable

@@ -67,7 +67,7 @@ class Bench:
         return list(self.document.get("results", []))
 
     def latency_us(self) -> dict[str, dict[str, float]]:
-        """variant -> delegate -> best steady-state mean (µs) (``report.bench_views.latency_us``)."""
+        """variant -> delegate -> best steady-state latency (µs, 20 % trimmed mean) (``report.bench_views.latency_us``)."""
         from mobilepack.report.bench_views import latency_us
 
         return latency_us(self.document)
