@@ -136,3 +136,22 @@ def test_unregistered_plugin_delegate_is_refused(fenced_build):
     assert "fenced" not in delegates.names() and "fenced" not in delegates._BEHAVIOURS
     with pytest.raises(UsageError, match="unknown delegate 'fenced'"):
         plan_bench([models], delegates="fenced")
+
+
+def test_a_delegate_that_cannot_run_here_is_skipped_in_its_own_words(fenced_build):
+    """Its precondition (``ChildSetup.unavailable``, as the GPU's without Vulkan): no child runs, the record
+    is a skipped one with the delegate's note, and the build counts the pairs as skipped, not failed."""
+    from mobilepack.pipeline.state import Bench
+    from mobilepack.runtime.behaviour import ChildSetup
+
+    models, _, plugin = fenced_build
+    absent = type("Absent", (plugin["FencedBehaviour"],), {
+        "child_setup": lambda self: ChildSetup(unavailable="no fence on this machine",
+                                               skipped_note="skipped: no fence")})()
+    records = _bench(models, absent)
+    for r in records.values():
+        assert (r["failure"], r["error"], r["note"], r["runs"]) == ("unavailable", "no fence on this machine",
+                                                                    "skipped: no fence", 0), r
+    skipped = Bench({"results": list(records.values())}).skipped()
+    assert skipped == {("fp32", "fenced"), ("fp16", "fenced")}
+    assert Bench({"results": list(_bench(models).values())}).skipped() == frozenset()

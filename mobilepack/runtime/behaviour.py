@@ -31,8 +31,12 @@ class ChildSetup:
     software: bool = False                   # a software adapter: numerics only, latency not representative
     adapter: str | None = None               # the software adapter's name, for messages
     unavailable: str | None = None           # why it cannot run here (None: it can)
-    skipped_kind: str = "unavailable"        # the failure kind of a record it could not run
+    skipped_kind: str = "unavailable"        # the failure kind of a record it could not run (in SKIPPED_KINDS)
     skipped_note: str | None = None          # the note of such a record
+
+
+# failure kinds of a delegate that could not run here: reported as "skipped", not "failed"
+SKIPPED_KINDS = frozenset({"unavailable", "gpu_unavailable"})
 
 
 @dataclass(frozen=True)
