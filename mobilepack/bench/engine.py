@@ -12,6 +12,7 @@ from pathlib import Path
 from mobilepack.errors import InputError, UsageError
 from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
 from mobilepack.runtime import delegates as registry
+from mobilepack.runtime.behaviour import GPU_SKIPPED_NOTE  # noqa: F401 (re-exported)
 from mobilepack.runtime.delegates import Delegate
 
 DEFAULT_DELEGATES = "cpu,xnnpack,gpu"
@@ -166,9 +167,9 @@ def plan_bench(models, *, delegates: str = DEFAULT_DELEGATES, threads: str = "1"
         raise UsageError(f"--timeout must be positive, got {timeout}", "e.g. --timeout 120")
     if input_shapes and on_phone:
         raise UsageError("--input-shape applies to the host bench", "drop --input-shape with --adb")
-    if input_shapes and any(d.opener == "gpu" for d in chosen):
-        raise UsageError("--input-shape applies to cpu/xnnpack: LiteRT's GPU accelerator compiles the model's own "
-                         "input shapes", "bench with --delegates cpu,xnnpack")
+    refusal = next((d.input_shape_refusal for d in chosen if d.input_shape_refusal), None) if input_shapes else None
+    if refusal:
+        raise UsageError(f"--input-shape applies to cpu/xnnpack: {refusal}", "bench with --delegates cpu,xnnpack")
     if not 0 <= target_ci < 1:
         raise UsageError(f"--target-ci must be in [0, 1), got {target_ci}",
                          "e.g. --target-ci 0.02 for ±2 %, or 0 for exactly --runs runs")
@@ -204,17 +205,15 @@ def host_key() -> dict:
 
 
 def run_bench(plan: BenchPlan, *, progress: ProgressCallback | None = None) -> BenchResult:
-    from mobilepack.runtime.gpu import discover_vulkan
-
     on_event = or_ignore(progress)
     configs = plan.configurations()
-    vulkan = discover_vulkan() if any(d.opener == "gpu" for d in plan.delegates) else None
+    setups = {d.name: d.child_setup() for d in plan.delegates}   # e.g. the GPU's Vulkan driver, found once
     device = host_facts()
     records = []
     for i, (model, delegate, threads) in enumerate(configs):
         label = f"{model.path.name} · {delegate.name}" + (f" ×{threads}" if delegate.threaded else "")
         on_event(ProgressEvent("bench", label, current=i, total=len(configs)))
-        record = measure_one(plan, model, delegate, threads, vulkan=vulkan)
+        record = measure_one(plan, model, delegate, threads, setup=setups[delegate.name])
         record["device"] = dict(device)
         records.append(record)
         if record["status"] != "ok":
@@ -224,42 +223,47 @@ def run_bench(plan: BenchPlan, *, progress: ProgressCallback | None = None) -> B
     return BenchResult(plan=plan, records=tuple(records), host=device)
 
 
-def measure_one(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: int, *, vulkan=None) -> dict:
+def measure_one(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: int, *, setup=None) -> dict:
     """One configuration in a fresh child process -> one record of the bench schema.
 
-    The GPU on a software adapter (SwiftShader) gets a functional check — compile, at most three
-    invocations, outputs compared with the reference CPU kernels — unless ``plan.gpu_latency``."""
+    ``setup`` (the delegate's :meth:`~Delegate.child_setup`, asked here when None) says whether it runs
+    here and with which environment.  On a software adapter (the GPU on SwiftShader) it gets a
+    functional check — compile, at most three invocations, outputs compared with the reference CPU
+    kernels — unless ``plan.gpu_latency``."""
     from mobilepack.bench.definition import DEFINITION
-    from mobilepack.bench.stats import summarize
     from mobilepack.runtime.child import run_in_child
-    from mobilepack.runtime.gpu import SOFTWARE_NOTE, parse_adapter
+    from mobilepack.runtime.gpu import SOFTWARE_NOTE
 
     record = empty_record(model.to_dict(), delegate.name, threads, warmup=plan.warmup)
     record["definition"] = DEFINITION
-    env: dict[str, str] = {}
-    functional = False
-    if delegate.opener == "gpu":
-        if vulkan is None or vulkan.source == "none":
-            record["note"] = GPU_SKIPPED_NOTE
-            return fail(record, "gpu_unavailable", vulkan.message if vulkan else "no Vulkan driver")
-        env = vulkan.env
-        functional = vulkan.software and not plan.gpu_latency
+    setup = setup or delegate.child_setup()
+    if setup.unavailable:
+        record["note"] = setup.skipped_note
+        return fail(record, setup.skipped_kind, setup.unavailable)
+    functional = setup.software and not plan.gpu_latency
     request = {"model": str(model.path), "delegate": delegate.to_dict(), "threads": threads, "runs": plan.runs,
                "warmup": plan.warmup, "min_seconds": plan.min_seconds, "target_ci": plan.target_ci,
                "max_seconds": min(plan.max_seconds, plan.timeout * 0.5), "hard_seconds": plan.timeout * 0.5,
                "functional": functional, "input_shapes": {n: list(v) for n, v in plan.input_shapes}}
-    outcome = run_in_child("mobilepack.bench.measure:measure_in_child", request, timeout=plan.timeout, env=env)
-    if delegate.opener == "gpu":
-        adapter, software = parse_adapter(outcome.log)
-        record["adapter"] = adapter
-        record["software"] = bool(software or (adapter is None and vulkan.software))
-        record["note"] = (FUNCTIONAL_NOTE if functional else SOFTWARE_NOTE) if record["software"] else None
+    outcome = run_in_child("mobilepack.bench.measure:measure_in_child", request, timeout=plan.timeout,
+                           env=setup.env, forkable=setup.forkable)
+    record["adapter"], record["software"] = delegate.adapter(outcome.log, setup)
+    record["note"] = (FUNCTIONAL_NOTE if functional else SOFTWARE_NOTE) if record["software"] else None
+    return _finish(plan, delegate, record, outcome, functional)
+
+
+def _finish(plan: BenchPlan, delegate: Delegate, record: dict, outcome, functional: bool) -> dict:
+    """The record of a child that ran: failed (crash, timeout, the delegate's classified error, numerics)
+    or its statistics."""
+    from mobilepack.bench.stats import summarize
+
     if outcome.failure():
         return fail(record, "timeout" if outcome.timed_out else "crashed", outcome.failure())
     answer = outcome.answer
     if not answer["ok"]:
-        kind, message = explain_failure(delegate, answer["error"], outcome.log)
-        return fail(record, kind, message)
+        failure = delegate.classify_failure(answer["error"], outcome.log)
+        record["note"] = failure.note or record["note"]
+        return fail(record, failure.kind, failure.message)
     samples = answer["samples_us"] or [answer["first_us"]]
     stats = summarize(samples)
     warm = answer["warmup_us"]
@@ -269,7 +273,7 @@ def measure_one(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: 
         "warmup_mean_us": sum(warm) / len(warm) if warm else None,
         "peak_rss_bytes": answer["peak_rss_kib"] * 1024,
         "rss_growth_bytes": (answer["rss_kib_after"] - answer["rss_kib_before"]) * 1024,
-        "fully_delegated": answer["fully_delegated"] if delegate.opener != "reference" else None,
+        "fully_delegated": answer["fully_delegated"],   # None where the session cannot tell
         "stop": answer.get("stop"), "target_ci": plan.target_ci if not functional else None,
     })
     if functional:
@@ -281,7 +285,6 @@ def measure_one(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: 
     return record
 
 
-GPU_SKIPPED_NOTE = "skipped: no Vulkan driver (install Debian's chromium for SwiftShader, or a GPU driver)"
 FUNCTIONAL_NOTE = "functional check only (software GPU: ≤ 3 invocations, numerics vs CPU; --gpu-latency times it)"
 
 
@@ -300,18 +303,6 @@ def fail(record: dict, kind: str, message: str) -> dict:
 
 
 def explain_failure(delegate: Delegate, error: str, log: str) -> tuple[str, str]:
-    """(failure kind, one-line reason) from the runtime's exception and log."""
-    from mobilepack.runtime.gpu import classify, refusal_message
-
-    text = f"{error}\n{log}"
-    first = next((ln.strip() for ln in str(error).splitlines() if ln.strip()), "failed")
-    if "unresolved custom op" in text or "is not registered" in text or "Didn't find op" in text:
-        line = next((ln.strip() for ln in text.splitlines()
-                     if "unresolved custom op" in ln or "Didn't find op" in ln or "is not registered" in ln), first)
-        return "unsupported_op", line.removeprefix("ERROR: ")[:300]
-    if delegate.opener == "gpu":
-        status = classify(error, log)
-        return ("gpu_unavailable" if status == "unavailable" else "delegate_refused"), refusal_message(error, log)
-    if delegate.opener == "external" and "delegate" in first.lower():
-        return "delegate_load_failed", first[:300]
-    return "error", first[:300]
+    """(failure kind, one-line reason) from the runtime's exception and log: the delegate's own reading."""
+    failure = delegate.classify_failure(error, log)
+    return failure.kind, failure.message

@@ -98,6 +98,7 @@ def print_table(doc: dict) -> None:
     from rich.table import Table
 
     from mobilepack.report.bench_views import fmt_us, rows
+    from mobilepack.runtime.behaviour import SKIPPED_KINDS
     from mobilepack.runtime.gpu import SOFTWARE_NOTE
 
     table = Table(title="latency per configuration (sorted, fastest first)", title_justify="left")
@@ -110,7 +111,7 @@ def print_table(doc: dict) -> None:
     for r in rows(doc):
         label = escape(r["label"])
         if r["status"] != "ok":
-            if r["failure"] == "gpu_unavailable":
+            if r["failure"] in SKIPPED_KINDS:
                 table.add_row(label, "[yellow]skipped[/]", "", "", "", "", "", "", f"[yellow]{escape(r['error'])}[/]")
             else:
                 table.add_row(label, "[red]failed[/]", "", "", "", "", "", "",

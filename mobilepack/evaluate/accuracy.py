@@ -184,11 +184,13 @@ def _reference(variants) -> tuple[tuple[str, str] | None, str | None]:
     return None, f"{NOT_APPLICABLE}: no fp32 variant to compare with"
 
 
-def _software_subset(samples, names, tmp: Path, vulkan, delegates, warnings: list[str]):
-    """(sample rows, their .npz) a software GPU evaluates, or (None, None) when it evaluates them all."""
+def _software_subset(samples, names, tmp: Path, setups: dict, warnings: list[str]):
+    """(sample rows, their .npz) the delegates on a software adapter (the GPU on SwiftShader) evaluate,
+    or (None, None) when every delegate evaluates them all."""
     import numpy as np
 
-    if not ("gpu" in delegates and vulkan is not None and vulkan.software):
+    soft = [(name, s.adapter) for name, s in setups.items() if s.software and not s.unavailable]
+    if not soft:
         return None, None
     per_batch = samples.count // max(1, len(samples.batches))
     chosen = software_subset(len(samples.batches), max(1, SOFTWARE_GPU_SAMPLES // per_batch))
@@ -197,38 +199,34 @@ def _software_subset(samples, names, tmp: Path, vulkan, delegates, warnings: lis
     subset = [b * per_batch + k for b in chosen for k in range(per_batch)]
     path = tmp / "subset.npz"
     np.savez(path, **{f"in::{n}": np.stack([samples.batches[i][n] for i in chosen]) for n in names})
-    warnings.append(f"gpu runs on a software adapter (SwiftShader): evaluated on a seeded subset of "
+    who = " and ".join(f"{name} runs on a software adapter" + (f" ({adapter})" if adapter else "")
+                       for name, adapter in soft)
+    warnings.append(f"{who}: evaluated on a seeded subset of "
                     f"{len(subset)} of {samples.count} samples (a numerics check, not used for selection)")
     return subset, path
 
 
-def _predict(mode: str, path, dname: str, out_path: Path, data: dict, vulkan, request: dict, timeout: float):
-    """One (variant, delegate) in a child: (its cell, its predictions or None, the sample rows it ran)."""
+def _predict(mode: str, path, dname: str, out_path: Path, data: dict, setup, request: dict, timeout: float):
+    """One (variant, delegate) in a child: (its cell, its predictions or None, the sample rows it ran).
+    ``setup``: the delegate's :meth:`~mobilepack.runtime.delegates.Delegate.child_setup`."""
     import numpy as np
 
     from mobilepack.runtime.child import run_in_child
     from mobilepack.runtime.delegates import get as get_delegate
 
     delegate = get_delegate(dname)
-    env: dict[str, str] = {}
-    software = False
-    if delegate.opener == "gpu":
-        if vulkan is None or vulkan.source == "none":
-            return Cell(mode, dname, "failed", error=vulkan.message if vulkan else "no Vulkan"), None, None
-        env, software = vulkan.env, vulkan.software
+    if setup.unavailable:
+        return Cell(mode, dname, "failed", error=setup.unavailable), None, None
+    software = setup.software
     rows = data["subset"] if software else None
     outcome = run_in_child("mobilepack.evaluate.accuracy:predict_in_child",
                            {**request, "model": str(path), "delegate": delegate.to_dict(), "out": str(out_path),
                             "data": str(data["subset_path"] if rows is not None else data["all"])},
-                           timeout=timeout, env=env)
+                           timeout=timeout, env=setup.env, forkable=setup.forkable)
     failure = outcome.failure()
     answer = outcome.answer or {}
     if failure or not answer.get("ok"):
-        error = failure or answer.get("error")
-        if not failure and delegate.opener == "gpu":
-            from mobilepack.runtime.gpu import refusal_message
-
-            error = f"GPU refused the model: {refusal_message(answer.get('error'), outcome.log)}"
+        error = failure or delegate.cell_error(answer.get("error"), outcome.log)
         return Cell(mode, dname, "failed", error=error, software=software), None, rows
     with np.load(out_path) as z:
         prediction = {k: z[k] for k in z.files}
@@ -261,7 +259,7 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
     import numpy as np
 
     from mobilepack.evaluate.tasks import get as get_evaluator
-    from mobilepack.runtime.gpu import discover_vulkan
+    from mobilepack.runtime.delegates import get as get_delegate
 
     emit = or_ignore(progress)
     evaluator = get_evaluator(task or "image_classification")
@@ -270,9 +268,9 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
         truth, warnings = evaluator.truth_of_samples(samples, labels)
     labelled = truth is not None and evaluator.score is not None
     names = list(samples.batches[0])
-    vulkan = discover_vulkan() if "gpu" in delegates else None
     if not labelled:
         delegates = ["cpu"]  # agreement only: the reference kernels
+    setups = {d: get_delegate(d).child_setup() for d in dict.fromkeys(delegates)}   # e.g. the GPU's Vulkan
     reference, note = _reference(variants)
     cells: list[Cell] = []
     predictions: dict[tuple[str, str], dict[str, Any]] = {}
@@ -281,13 +279,13 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
     with tempfile.TemporaryDirectory(prefix="mobilepack-eval-") as tmp:
         data_path = Path(tmp) / "data.npz"
         np.savez(data_path, **{f"in::{n}": np.stack([b[n] for b in samples.batches]) for n in names})
-        subset, subset_path = _software_subset(samples, names, Path(tmp), vulkan, delegates, warnings)
+        subset, subset_path = _software_subset(samples, names, Path(tmp), setups, warnings)
         data = {"all": data_path, "subset": subset, "subset_path": subset_path}
         jobs = [(m, p, d) for m, p in variants for d in delegates]
         for i, (mode, path, dname) in enumerate(jobs):
             emit(ProgressEvent("evaluate", f"{mode} · {dname}", i, len(jobs)))
-            cell, prediction, rows = _predict(mode, path, dname, Path(tmp) / f"pred-{i}.npz", data, vulkan,
-                                              request, timeout)
+            cell, prediction, rows = _predict(mode, path, dname, Path(tmp) / f"pred-{i}.npz", data,
+                                              setups[dname], request, timeout)
             cells.append(cell)
             if cell.status == "ok" or rows is not None:
                 picked[(mode, dname)] = rows

@@ -73,9 +73,11 @@ class Bench:
         return latency_us(self.document)
 
     def skipped(self) -> frozenset[tuple[str, str]]:
-        """(variant, delegate) pairs not measured because the GPU was unavailable."""
+        """(variant, delegate) pairs not measured because the delegate could not run here (e.g. no Vulkan)."""
+        from mobilepack.runtime.behaviour import SKIPPED_KINDS
+
         return frozenset(((r.get("model") or {}).get("variant"), r["delegate"]) for r in self.records
-                         if r.get("failure") == "gpu_unavailable")
+                         if r.get("failure") in SKIPPED_KINDS)
 
     def gpu_unavailable(self) -> str | None:
         """Why the GPU could not be measured, when it could not."""

@@ -66,11 +66,14 @@ def last_error_line(log: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def run_in_child(target: str, request, *, timeout: float, env: dict[str, str] | None = None) -> ChildOutcome:
+def run_in_child(target: str, request, *, timeout: float, env: dict[str, str] | None = None,
+                 forkable: frozenset[str] | set[str] = frozenset()) -> ChildOutcome:
     """Run ``target`` (``"package.module:function"``) on ``request`` in a fresh child process.
 
     The child is forked from the pre-warmed zygote (:mod:`mobilepack.runtime.zygote`) when it can be,
-    else started as a new interpreter; either way it is a separate process with its own session."""
+    else started as a new interpreter; either way it is a separate process with its own session.
+    ``forkable`` names variables of ``env`` that native code reads only when it starts working (a
+    delegate's :class:`~mobilepack.runtime.behaviour.ChildSetup` says which), so a fork may set them."""
     child_env = dict(os.environ)
     child_env.update(env or {})
     child_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
@@ -81,7 +84,7 @@ def run_in_child(target: str, request, *, timeout: float, env: dict[str, str] | 
         returncode, timed_out = None, False
         forked = _fork_allowed() and _ZYGOTE.run(
             {"target": target, "request": request, "result": result_path, "log": log_path, "environ": child_env,
-             "sys_path": list(sys.path), "cwd": os.getcwd()}, timeout, env or {})
+             "sys_path": list(sys.path), "cwd": os.getcwd()}, timeout, env or {}, forkable)
         if forked:
             returncode, timed_out = forked
         else:
@@ -202,12 +205,12 @@ class _ZygoteClient:
         line, _, self.buf = self.buf.partition(b"\n")
         return json.loads(line)
 
-    def run(self, job: dict, timeout: float, env: dict[str, str]):
+    def run(self, job: dict, timeout: float, env: dict[str, str], forkable=frozenset()):
         """(returncode, timed_out), or None when the zygote cannot serve (the caller then spawns)."""
         with self.lock:
             if not self._start():
                 return None
-            extra = {k: v for k, v in env.items() if k not in _FORKABLE_ENV}
+            extra = {k: v for k, v in env.items() if k not in _FORKABLE_ENV and k not in forkable}
             if extra and extra != ({"LD_LIBRARY_PATH": self.library_path} if self.library_path else {}):
                 return None
             try:

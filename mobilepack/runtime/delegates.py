@@ -9,9 +9,12 @@
 
 A :class:`Delegate` is a plain description (it crosses into the child process as
 a dict); :func:`open_session` turns it into a :class:`Session` *inside* the child.
-Adding a delegate is one module with one :func:`register` call that gives its opener:
-the delegate names that module (``source``), and the child runs it before opening, so
-``bench``, ``build`` and evaluation reach the delegate without any other change.
+Adding a delegate is one module with one :func:`register` call that gives its opener and,
+where it needs one, its :class:`~mobilepack.runtime.behaviour.Behaviour` (its child environment,
+whether it can run here, how its failures read): the delegate names that module (``source``), and
+the child runs it before opening, so ``bench``, ``build`` and evaluation reach the delegate without
+any other change.  Bench and evaluation ask the delegate (:meth:`Delegate.child_setup`,
+:meth:`Delegate.classify_failure`, …); they never test its name.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from mobilepack.errors import UsageError
+from mobilepack.runtime.behaviour import Behaviour, ChildSetup, ExternalBehaviour, Failure, GpuBehaviour
 
 
 @dataclass(frozen=True)
@@ -36,17 +40,51 @@ class Delegate:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    # -- behaviour (parent side; registered with the opener, under the same key) --
+
+    @property
+    def behaviour(self) -> Behaviour:
+        return _BEHAVIOURS.get(self.opener, _DEFAULT)
+
+    def child_setup(self) -> ChildSetup:
+        """Whether it runs here, and the environment its child process needs."""
+        return self.behaviour.child_setup()
+
+    def classify_failure(self, error: str | None, log: str = "") -> Failure:
+        """The failure kind and reason of an error its child answered."""
+        return self.behaviour.classify_failure(error, log)
+
+    def adapter(self, log: str, setup: ChildSetup) -> tuple[str | None, bool]:
+        """(the adapter that ran, whether it is software), from its child's log."""
+        return self.behaviour.adapter(log, setup)
+
+    def cell_error(self, error: str | None, log: str = "") -> str | None:
+        """The reason a failed accuracy-matrix cell shows."""
+        return self.behaviour.cell_error(error, log)
+
+    @property
+    def input_shape_refusal(self) -> str | None:
+        """Why it cannot take ``--input-shape`` (None: it can)."""
+        return self.behaviour.input_shape_refusal
+
 
 _REGISTRY: dict[str, Delegate] = {}
 _OPENERS: dict[str, Callable[..., "Session"]] = {}   # opener key -> (delegate dict, path, threads, shapes) -> Session
+_DEFAULT = Behaviour()
+# opener key -> behaviour; ``--delegate-lib`` delegates are made by :func:`get`, never registered
+_BEHAVIOURS: dict[str, Behaviour] = {"external": ExternalBehaviour()}
 
 
-def register(delegate: Delegate, opener: Callable[..., Session] | None = None) -> Delegate:
-    """Add a delegate; ``opener(delegate_dict, model_path, threads, input_shapes) -> Session`` is stored under
-    ``delegate.opener`` (the built-in openers need none)."""
+def register(delegate: Delegate, opener: Callable[..., Session] | None = None,
+             behaviour: Behaviour | None = None) -> Delegate:
+    """Add a delegate; ``opener(delegate_dict, model_path, threads, input_shapes) -> Session`` and
+    ``behaviour`` (default: a CPU delegate's, :class:`Behaviour`) are stored under ``delegate.opener``
+    (the built-in openers need none)."""
     _REGISTRY[delegate.name] = delegate
     if opener is not None:
         _OPENERS[delegate.opener] = opener
+    if behaviour is not None:
+        _BEHAVIOURS[delegate.opener] = behaviour
     return delegate
 
 
@@ -55,7 +93,7 @@ register(Delegate("cpu", "built-in CPU kernels (no default delegates, no XNNPACK
 register(Delegate("xnnpack", "XNNPACK (LiteRT's default CPU delegate)", "default", threaded=True,
                   adb_flags=("--use_xnnpack=true",)))
 register(Delegate("gpu", "LiteRT GPU accelerator (CompiledModel, no CPU fallback)", "gpu",
-                  adb_flags=("--use_gpu=true",)))
+                  adb_flags=("--use_gpu=true",)), behaviour=GpuBehaviour())
 register(Delegate("nnapi", "Android NNAPI (phones only, with --adb)", "", host=False,
                   adb_flags=("--use_nnapi=true",)))
 
@@ -204,12 +242,12 @@ _OPENERS.update({
 def open_session(delegate: dict, model_path: str, threads: int, input_shapes: dict | None = None) -> Session:
     """Open ``model_path`` for ``delegate`` (a :meth:`Delegate.to_dict`).  Child process only.
     ``input_shapes`` (name -> shape) resizes dynamic inputs before allocation (``--input-shape``)."""
-    if input_shapes and delegate["opener"] == "gpu":
-        raise ValueError("--input-shape applies to cpu/xnnpack: LiteRT's GPU accelerator compiles the model's "
-                         "own input shapes")
     if delegate["opener"] not in _OPENERS and delegate.get("source"):
         import runpy
 
-        runpy.run_path(delegate["source"])   # the delegate's own module registers its opener
+        runpy.run_path(delegate["source"])   # the delegate's own module registers its opener (and behaviour)
+    refusal = _BEHAVIOURS.get(delegate["opener"], _DEFAULT).input_shape_refusal
+    if input_shapes and refusal:
+        raise ValueError(f"--input-shape applies to cpu/xnnpack: {refusal}")
     return _OPENERS[delegate["opener"]](delegate, model_path, threads, dict(input_shapes or {}))
 
