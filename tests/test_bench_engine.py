@@ -165,10 +165,20 @@ def test_external_delegate_that_is_not_a_delegate_fails_cleanly(tmp_path):
     assert [r["status"] for r in res.records if r["delegate"] == "cpu"] == ["ok"]
 
 
-def test_timeout_is_a_failed_record_not_an_exception():
-    plan = plan_bench([FIX / "dense.tflite"], delegates="cpu", runs=3, min_seconds=0, timeout=0.01)
-    [rec] = run_bench(plan).records
-    assert rec["failure"] == "timeout" and "timed out" in rec["error"]
+def test_timeout_is_a_failed_record_not_an_exception(monkeypatch):
+    """A configuration whose child never answers (``tests/plugins/stalled_delegate.py``) is killed at
+    its timeout and recorded; the next configuration still runs."""
+    import runpy
+
+    from mobilepack.runtime import delegates
+
+    monkeypatch.setattr(delegates, "_REGISTRY", dict(delegates._REGISTRY))
+    monkeypatch.setattr(delegates, "_OPENERS", dict(delegates._OPENERS))
+    runpy.run_path(str(Path(__file__).resolve().parent / "plugins" / "stalled_delegate.py"))
+    plan = plan_bench([FIX / "dense.tflite"], delegates="stalled,cpu", runs=3, min_seconds=0, timeout=1.0)
+    stalled, cpu = run_bench(plan).records
+    assert stalled["failure"] == "timeout" and "timed out" in stalled["error"], stalled
+    assert cpu["status"] == "ok"
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
