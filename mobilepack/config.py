@@ -42,9 +42,9 @@ def _targets() -> tuple[str, ...]:
 
 
 def _tasks() -> tuple[str, ...]:
-    from mobilepack.model.spec import Task
+    from mobilepack.tasks import names
 
-    return tuple(t.value for t in Task)
+    return tuple(names())
 
 
 def _delegates() -> tuple[str, ...]:

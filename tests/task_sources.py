@@ -90,3 +90,14 @@ def calibration(path: Path, shape, dtype="float32", n: int = 8) -> Path:
     x = rng.uniform(0, 255, (n, *shape)).astype(dtype) if dtype == "float32" else rng.integers(0, 30, (n, *shape)).astype(dtype)
     np.save(path, x)
     return path
+
+
+def image_regressor(path: Path, values: int = 1) -> Path:
+    """One image in, ``values`` real numbers out (no softmax): the plug-in task ``image_regression``."""
+    k = keras()
+    k.utils.set_random_seed(7)
+    inp = k.Input((16, 16, 3), name="image")
+    x = k.layers.Rescaling(1 / 255.0)(inp)
+    x = k.layers.Conv2D(4, 3, activation="relu")(x)
+    x = k.layers.GlobalAveragePooling2D()(x)
+    return _save(k.Model(inp, k.layers.Dense(values, name="value")(x)), path)

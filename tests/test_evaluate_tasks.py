@@ -375,8 +375,9 @@ def test_pass_through_agrees_with_itself_or_is_not_applicable(oracles, tmp_path)
 
 
 def test_registry_refuses_unknown_tasks_and_unscorable_labels(tmp_path):
-    with pytest.raises(UsageError, match="valid: .*object_detection"):
+    with pytest.raises(UsageError, match="unknown task 'pose_estimation'") as refused:
         get_evaluator("pose_estimation")
+    assert "object_detection" in refused.value.hint
     with pytest.raises(UsageError, match="no labelled metric"):
         check_eval_data("generic", tmp_path)
 

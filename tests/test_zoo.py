@@ -263,16 +263,17 @@ def test_keras_slash_in_a_layer_name_gets_the_keras2_hint() -> None:
 
 def test_one_channel_input_needs_image_evidence(runs) -> None:
     """A [1,50,10,1] spectrogram is not an image; the same tensors with image metadata are."""
-    from mobilepack.metadata.tasks import detect_task_reason
     from mobilepack.model.flatbuffer import parse_model
+    from mobilepack.tasks import detect
+    from mobilepack.tasks.tensors import signature
 
     fb = parse_model(_zoo_file(runs, "mltk_kws_tflite").read_bytes())
     sg = fb.subgraphs[0]
     ins, outs = tuple(sg.tensors[i] for i in sg.inputs), tuple(sg.tensors[i] for i in sg.outputs)
-    task, why = detect_task_reason(ins, outs)
+    task, why = detect(signature(ins, outs))
     assert task is None and "no image evidence" in why and "[1,50,10,1]" in why
-    task, why = detect_task_reason(ins, outs, image_evidence="image metadata")
-    assert task is not None and task.value == "image_classification" and "image metadata" in why
+    task, why = detect(signature(ins, outs, image_evidence="image metadata"))
+    assert task == "image_classification" and "image metadata" in why
     doc = json.loads(runs.run(BY_ID["mltk_kws_tflite"], "metadata").stdout)
     assert doc["task"] == "generic" and doc["task_source"] == "undetected" and "no image evidence" in doc["task_reason"]
 
@@ -339,8 +340,10 @@ def test_mean_std_flags_are_recorded_as_flags_and_the_config_as_config(runs, tmp
 def test_shapes_missing_from_the_flatbuffer_are_read_after_allocation(runs) -> None:
     """The quantized SSD's TFLite_Detection_PostProcess outputs have shape [] in the flatbuffer; the real
     shapes come from LiteRT after allocation, and detection, metadata and the build use them."""
-    from mobilepack.metadata.tasks import detect_task_reason, with_runtime_shapes
+    from mobilepack.metadata.tasks import with_runtime_shapes
     from mobilepack.model.flatbuffer import parse_model
+    from mobilepack.tasks import detect
+    from mobilepack.tasks.tensors import signature
 
     m = BY_ID["ssd_mobilenet_v2_coco_quant"]
     data = _zoo_file(runs, m.id).read_bytes()
@@ -349,8 +352,8 @@ def test_shapes_missing_from_the_flatbuffer_are_read_after_allocation(runs) -> N
     assert [t.shape for t in outs] == [(), (), (), ()]
     filled = with_runtime_shapes(data, outs)
     assert [t.shape for t in filled] == [(1, 20, 4), (1, 20), (1, 20), (1,)]
-    assert detect_task_reason(ins, outs)[0] is None        # the flatbuffer alone says nothing
-    assert detect_task_reason(ins, filled)[0].value == "object_detection"
+    assert detect(signature(ins, outs))[0] is None        # the flatbuffer alone says nothing
+    assert detect(signature(ins, filled))[0] == "object_detection"
     assert with_runtime_shapes(b"not a model", outs) == outs  # cannot load: shapes stay
     md = json.loads(runs.run(m, "metadata").stdout)
     assert (md["task"], md["task_source"]) == ("object_detection", "detected")

@@ -18,8 +18,9 @@ def metadata_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .tflite (written atomically; may equal MODEL).",
                                       show_default=False)],
     task: Annotated[Optional[str], typer.Option(
-        "--task", help="image_classification, object_detection, image_segmentation, text_classification, "
-        "audio_classification or generic. Default: detected from the model's inputs/outputs.")] = None,
+        "--task", help="A registered task: image_classification, object_detection, image_segmentation, "
+        "text_classification, audio_classification, generic or a plug-in's. Default: detected from the model's "
+        "inputs/outputs.")] = None,
     labels: Annotated[Optional[Path], typer.Option("--labels", help="Labels file, one per line (UTF-8).")] = None,
     mean: MeanOpt = None,
     std: StdOpt = None,

@@ -134,7 +134,7 @@ def predict_in_child(request: dict) -> dict:
     except Exception as exc:  # the delegate refused the model: a failed cell, not a crash
         return {"ok": False, "error": (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300],
                 "adapter": None}
-    evaluator = get_evaluator(request["task"])
+    evaluator = get_evaluator(request["task"], source=request.get("task_source"))   # a plug-in task registers here
     ins, outs = _signature_view(session, request["model"])
     with np.load(request["data"]) as z:
         stored = {k[len("in::"):]: z[k] for k in z.files}
@@ -260,6 +260,7 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
 
     from mobilepack.evaluate.tasks import get as get_evaluator
     from mobilepack.runtime.delegates import get as get_delegate
+    from mobilepack.tasks import get as get_task
 
     emit = or_ignore(progress)
     evaluator = get_evaluator(task or "image_classification")
@@ -275,7 +276,8 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
     cells: list[Cell] = []
     predictions: dict[tuple[str, str], dict[str, Any]] = {}
     picked: dict[tuple[str, str], list[int] | None] = {}
-    request = {"threads": threads, "task": evaluator.task, "hints": {"labels": list(labels)}}
+    request = {"threads": threads, "task": evaluator.task, "task_source": get_task(evaluator.task).source,
+               "hints": {"labels": list(labels)}}
     with tempfile.TemporaryDirectory(prefix="mobilepack-eval-") as tmp:
         data_path = Path(tmp) / "data.npz"
         np.savez(data_path, **{f"in::{n}": np.stack([b[n] for b in samples.batches]) for n in names})

@@ -1,4 +1,4 @@
-"""Per-task evaluators, registered by task name.
+"""Per-task evaluators: each task's ``TaskSpec.evaluator`` (see :mod:`mobilepack.tasks`).
 
 An evaluator says how a task is judged:
 
@@ -37,7 +37,6 @@ class LayoutError(Exception):
 
 @dataclass(frozen=True)
 class Evaluator:
-    task: str
     agreement_metric: str                 # the name the reports and the selection rule use
     agreement_key: str                    # which number of ``agreement`` that is
     agreement_threshold: float            # without labels, int8 ships only at or above it
@@ -49,29 +48,27 @@ class Evaluator:
     labelled_layout: str = ""             # what labelled --eval-data looks like (for hints)
     # labels carried by the samples themselves (class folders, .npz y) -> (truth, warnings)
     truth_of_samples: Callable[..., tuple[Any, list[str]]] | None = None
+    # (eval_data path, labelled_layout) -> None; raises DataError when it is not in the task's layout
+    check_data: Callable[[Any, str], None] | None = None
+    task: str = ""                        # the task it judges (filled in by :func:`get`)
 
     def describe(self) -> dict[str, Any]:
         return {"task": self.task, "metric": self.labelled_metric, "agreement_metric": self.agreement_metric,
                 "agreement_key": self.agreement_key, "agreement_threshold": self.agreement_threshold}
 
 
-_REGISTRY: dict[str, Evaluator] = {}
+def get(task: str | None, *, source: str | None = None) -> Evaluator:
+    """The evaluator of the registered task ``task`` (None: generic).  ``source``: the module that
+    registers the task, run first when it is not registered (in the evaluation child)."""
+    from dataclasses import replace
 
+    from mobilepack import tasks
 
-def register(evaluator: Evaluator) -> Evaluator:
-    _REGISTRY[evaluator.task] = evaluator
-    return evaluator
-
-
-def get(task: str | None) -> Evaluator:
     name = getattr(task, "value", task) or "generic"
-    if name not in _REGISTRY:
-        raise UsageError(f"no evaluator for task {name!r}", f"valid: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
-
-
-def names() -> list[str]:
-    return list(_REGISTRY)
+    if source:
+        tasks.ensure(name, source)
+    spec = tasks.get(name)
+    return replace(spec.evaluator, task=spec.name)
 
 
 def _batch_of(outputs) -> int:
@@ -157,11 +154,11 @@ def _top1(pred, truth):
 
 _CLASSES_LAYOUT = "a folder per class of images, or .npz with x and y (class indices)"
 
-for _task, _agree_name, _agree_key in (("image_classification", "top-1 agreement", "top1_agreement"),
-                                       ("text_classification", "cosine similarity", "cosine"),
-                                       ("audio_classification", "cosine similarity", "cosine")):
-    register(Evaluator(_task, _agree_name, _agree_key, 0.99, "top-1 accuracy", _reduce_scores, _score_agreement,
-                       _read_classes, _top1, _CLASSES_LAYOUT, _class_truth))
+# image classification ships int8 on top-1 agreement; text and audio scores on cosine similarity
+TOP1 = Evaluator("top-1 agreement", "top1_agreement", 0.99, "top-1 accuracy", _reduce_scores, _score_agreement,
+                 _read_classes, _top1, _CLASSES_LAYOUT, _class_truth)
+SCORES = Evaluator("cosine similarity", "cosine", 0.99, "top-1 accuracy", _reduce_scores, _score_agreement,
+                   _read_classes, _top1, _CLASSES_LAYOUT, _class_truth)
 
 
 # -- object detection -------------------------------------------------------------------------
@@ -169,10 +166,10 @@ for _task, _agree_name, _agree_key in (("image_classification", "top-1 agreement
 def _reduce_detections(outputs, hints):
     import numpy as np
 
-    from mobilepack.render.context import _detection_outputs  # the apps' reading of SSD outputs
+    from mobilepack.tasks.tensors import ssd_layout  # the apps' reading of SSD outputs
 
     views = [{"name": n, "shape": list(y.shape), "elements": int(y.size)} for n, y in outputs]
-    layout = _detection_outputs(views)
+    layout = ssd_layout(views)
     if layout is None:
         shapes = ", ".join(f"{n} {list(y.shape)}" for n, y in outputs)
         raise LayoutError(f"the outputs are not SSD-style (boxes [1,N,4], classes [1,N], scores [1,N], "
@@ -219,9 +216,17 @@ def _map50(pred, truth):
     return value
 
 
-register(Evaluator("object_detection", f"box agreement (score ≥ {DETECTION_SCORE}, IoU ≥ 0.5)", "box_agreement",
-                   0.95, "mAP@0.5", _reduce_detections, _detection_agreement, _read_boxes, _map50,
-                   "a folder with annotations.json (COCO: images, annotations, categories) and its images"))
+def _check_boxes(path, layout: str) -> None:
+    from mobilepack.data.annotations import has_annotations
+
+    if not (path.is_dir() and has_annotations(path)):
+        raise DataError(f"--eval-data {path}: object detection needs labelled boxes", f"pass {layout}")
+
+
+BOXES = Evaluator(f"box agreement (score ≥ {DETECTION_SCORE}, IoU ≥ 0.5)", "box_agreement", 0.95, "mAP@0.5",
+                  _reduce_detections, _detection_agreement, _read_boxes, _map50,
+                  "a folder with annotations.json (COCO: images, annotations, categories) and its images",
+                  check_data=_check_boxes)
 
 
 # -- image segmentation -----------------------------------------------------------------------
@@ -278,8 +283,15 @@ def _miou(pred, truth):
     return value
 
 
-register(Evaluator("image_segmentation", "mask IoU", "mask_iou", 0.95, "mIoU", _reduce_mask, _mask_agreement,
-                   _read_masks, _miou, "a folder of images with masks/<image name>.png (class index per pixel)"))
+def _check_masks(path, layout: str) -> None:
+    from mobilepack.data.masks import has_masks
+
+    if not (path.is_dir() and has_masks(path)):
+        raise DataError(f"--eval-data {path}: image segmentation needs labelled masks", f"pass {layout}")
+
+
+MASKS = Evaluator("mask IoU", "mask_iou", 0.95, "mIoU", _reduce_mask, _mask_agreement, _read_masks, _miou,
+                  "a folder of images with masks/<image name>.png (class index per pixel)", check_data=_check_masks)
 
 
 # -- generic ----------------------------------------------------------------------------------
@@ -299,25 +311,21 @@ def _flat_agreement(pred, ref):
     return {"cosine": _per_sample(cosine, p, r), "max_abs_error": max_abs_error(p, r) if len(p) else 0.0}
 
 
-register(Evaluator("generic", "cosine similarity", "cosine", 0.99, None, _reduce_flat, _flat_agreement))
+FLAT = Evaluator("cosine similarity", "cosine", 0.99, None, _reduce_flat, _flat_agreement)
 
 
 def check_eval_data(task: str | None, path) -> None:
     """Before any heavy work: labelled ``--eval-data`` must have the layout the task reads."""
     from pathlib import Path
 
-    from mobilepack.data.annotations import has_annotations
-    from mobilepack.data.masks import has_masks
+    from mobilepack import tasks
 
     name = getattr(task, "value", task)
-    if name not in _REGISTRY or path is None:
-        return  # an unknown --task is the metadata stage's error to report
-    ev = _REGISTRY[name]
-    p = Path(path)
+    if path is None or name is None or str(name) not in tasks.names():
+        return  # a task still to be detected, or an unknown --task: the metadata stage reports it
+    ev = get(name)
     if ev.labelled_metric is None:
         raise UsageError(f"a {ev.task} model has no labelled metric, so --eval-data cannot be scored",
                          f"drop --eval-data: the variants are compared with fp32 by {ev.agreement_metric}")
-    if ev.task == "object_detection" and not (p.is_dir() and has_annotations(p)):
-        raise DataError(f"--eval-data {p}: object detection needs labelled boxes", f"pass {ev.labelled_layout}")
-    if ev.task == "image_segmentation" and not (p.is_dir() and has_masks(p)):
-        raise DataError(f"--eval-data {p}: image segmentation needs labelled masks", f"pass {ev.labelled_layout}")
+    if ev.check_data is not None:
+        ev.check_data(Path(path), ev.labelled_layout)

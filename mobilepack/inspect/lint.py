@@ -11,6 +11,7 @@ from typing import Any
 from mobilepack.inspect.findings import Finding
 from mobilepack.metadata.reader import ModelMetadata
 from mobilepack.model.flatbuffer import FbModel, FbTensor
+from mobilepack.tasks import get as get_task
 
 INT_TYPES = ("INT8", "UINT8", "INT16", "INT4")
 FLOAT_TYPES = ("FLOAT32", "FLOAT16")
@@ -228,7 +229,7 @@ def _labels(ctx: LintContext) -> list[Finding]:
         return [Finding("labels_missing_file", "error", f"metadata names label file {f.name!r} but it is not packed",
                         "apps reading labels from the model will fail",
                         "re-attach metadata with `mobilepack metadata ... --labels FILE`")]
-    if md.task() == "object_detection":
+    if get_task(md.task()).labels == "any":   # detection: category labels, not one per element of an output
         return []
     names = [t.name for t in md.outputs]
     owner = f.owner.split(":", 1)[1]

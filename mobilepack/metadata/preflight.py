@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from mobilepack.errors import UsageError
 from mobilepack.model.flatbuffer import FbTensor
-from mobilepack.model.spec import ModelSpec, Task
+from mobilepack.model.spec import ModelSpec
 
 
 def _fb_tensors(tensors) -> tuple[FbTensor, ...]:
@@ -30,30 +30,21 @@ def _fb_tensors(tensors) -> tuple[FbTensor, ...]:
 
 def check_spec(spec: ModelSpec, md: dict[str, Any], labels: tuple[str, ...], *, norm_source: str) -> None:
     """What ``attach`` would refuse for this model, from its tensors alone."""
-    from mobilepack.metadata.labels import check_count, check_labels
-    from mobilepack.metadata.tasks import IMAGE_TASKS, class_count
-    from mobilepack.metadata.writer import _resolve_normalization, check_text_inputs, choose_task
+    from mobilepack.metadata.labels import check_labels
+    from mobilepack.metadata.writer import _resolve_normalization, check_image_input, check_task_labels, choose_task
     from mobilepack.model.normalization import from_flags
 
     inputs, outputs = _fb_tensors(spec.inputs), _fb_tensors(spec.outputs)
     task, _, _ = choose_task(md.get("task"), inputs, outputs, spec=spec, existing=None)
-    if task in IMAGE_TASKS and not (len(inputs) == 1 and len(inputs[0].shape) == 4):
-        from mobilepack.errors import InputError
-
-        raise InputError(f"{task.value} needs one 4-D image input; this model has "
-                         f"{', '.join(f'{t.name}{list(t.shape)}' for t in inputs)}", "use --task generic")
-    if task == Task.TEXT_CLASSIFICATION:
-        check_text_inputs(inputs)
-        if not md.get("vocab"):
-            raise UsageError("text_classification needs a vocabulary", "pass --vocab FILE (one token per line)")
-    if task == Task.AUDIO_CLASSIFICATION and not md.get("sample_rate"):
-        raise UsageError("audio_classification needs the sample rate", "pass --sample-rate HZ, e.g. 16000")
+    check_image_input(task, inputs)
+    if task.check_inputs is not None:
+        task.check_inputs(inputs)
+    if task.vocab and not md.get("vocab"):
+        raise UsageError(f"{task.name} needs a vocabulary", "pass --vocab FILE (one token per line)")
+    if task.sample_rate and not md.get("sample_rate"):
+        raise UsageError(f"{task.name} needs the sample rate", "pass --sample-rate HZ, e.g. 16000")
     if labels:
-        if task == Task.GENERIC:
-            raise UsageError("labels need a classification, detection or segmentation task, not generic",
-                             "pass --task, or drop --labels")
-        classes, tensor = class_count(task, outputs)
-        check_count(check_labels(labels), classes, tensor=tensor)
+        check_task_labels(task, check_labels(labels) if task.labels != "none" else tuple(labels), outputs)
     explicit = from_flags(md.get("mean"), md.get("std"), source=norm_source)
     _resolve_normalization(task, inputs, explicit=explicit, spec=spec, existing=None)
 

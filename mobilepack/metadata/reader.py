@@ -85,21 +85,11 @@ class ModelMetadata:
         return split_labels(self.packed_files[f.name].decode("utf-8", "replace"))
 
     def task(self) -> str:
-        """The task the metadata describes (tflite-support does not store one by name)."""
-        units = {u for t in self.inputs for u in t.process_units} | set(self.input_units)
-        contents = {t.content for t in self.inputs}
-        if units & {"bert_tokenizer", "sentencepiece_tokenizer", "regex_tokenizer"}:
-            return "text_classification"
-        if "audio" in contents:
-            return "audio_classification"
-        if "image" in contents:
-            if any(name == "detection_result" for name, _ in self.output_groups) or len(self.outputs) == 4:
-                return "object_detection"
-            if any(t.content == "image" for t in self.outputs):
-                return "image_segmentation"
-            if self.label_file() is not None:
-                return "image_classification"
-        return "generic"
+        """The task the metadata describes (tflite-support does not store one by name): the first
+        registered task, by priority, whose ``from_metadata`` accepts it, else generic."""
+        from mobilepack.tasks import from_metadata
+
+        return from_metadata(self)
 
 
 def _file(t: CheckedTable, owner: str) -> AssociatedFile:

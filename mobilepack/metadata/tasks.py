@@ -1,4 +1,4 @@
-"""Task detection and one tflite-support metadata writer per task (a registry by name).
+"""One tflite-support metadata writer per built-in task (``TaskSpec.writer``).
 
 Each writer gets a :class:`WriteRequest` and returns a tflite-support
 ``MetadataWriter``; :func:`mobilepack.metadata.attach` populates it and checks the
@@ -7,15 +7,11 @@ flatbuffer code)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mobilepack.errors import InputError, UsageError
 from mobilepack.model.flatbuffer import FbModel, FbTensor
-from mobilepack.model.spec import Task
-
-IMAGE_TASKS = (Task.IMAGE_CLASSIFICATION, Task.OBJECT_DETECTION, Task.IMAGE_SEGMENTATION)
-MIN_AUDIO_SAMPLES = 4000   # below this a 1-D float input is more likely a feature vector
+from mobilepack.tasks.tensors import detection_roles
 
 
 @dataclass(frozen=True)
@@ -38,87 +34,16 @@ class WriteRequest:
     padding: str | None = None          # text: "pre" | "post", recorded in the input's description
 
 
-# -- detection -------------------------------------------------------------------------
-
-def _is_image(t: FbTensor) -> bool:
-    return len(t.shape) == 4 and t.shape[-1] in (1, 3, 4) and t.shape[1] > 4 and t.shape[2] > 4 \
-        and t.type in ("FLOAT32", "UINT8", "INT8", "FLOAT16")
-
-
-def _is_vector(t: FbTensor) -> bool:
-    return len(t.shape) == 2 and t.shape[0] == 1 and t.shape[1] >= 2
-
-
-def _detection_roles(outputs: tuple[FbTensor, ...], aliases: dict[int, str] | None = None
-                     ) -> dict[str, FbTensor] | None:
-    """SSD-style outputs: boxes [1,N,4], classes [1,N], scores [1,N], count [1]."""
-    if len(outputs) != 4:
-        return None
-    boxes = [t for t in outputs if len(t.shape) == 3 and t.shape[-1] == 4]
-    count = [t for t in outputs if t.shape in ((1,), ())]
-    pair = [t for t in outputs if len(t.shape) == 2]
-    if len(boxes) != 1 or len(count) != 1 or len(pair) != 2 or any(p.shape[1] != boxes[0].shape[1] for p in pair):
-        return None
-
-    def named(t, key):
-        return key in f"{t.name} {(aliases or {}).get(t.index, '')}".lower()
-
-    classes = [p for p in pair if named(p, "class")]
-    scores = [p for p in pair if named(p, "score")]
-    if len(classes) == 1 and len(scores) == 1 and classes[0] is not scores[0]:
-        cls, score = classes[0], scores[0]
-    else:  # TFLite_Detection_PostProcess order: boxes, classes, scores, count
-        cls, score = sorted(pair, key=lambda t: t.index)
-    return {"location": boxes[0], "category": cls, "score": score, "number": count[0]}
-
-
-def image_input_evidence(t: FbTensor, image_evidence: str | None) -> tuple[bool, str]:
-    """Whether a 4-D input is taken as an image, and why.  A 3-channel input is an image; a
-    1- or 4-channel one (a spectrogram [1,40,256,1], a feature map) only with other evidence:
-    a Rescaling/Normalization layer or image metadata (``image_evidence`` names it)."""
-    shape = _shape_text(t)
-    if not _is_image(t):
-        return False, f"input {t.name}{shape} is not an image-shaped tensor"
-    if t.shape[-1] == 3:
-        return True, f"input {t.name}{shape} has 3 channels (RGB)"
-    if image_evidence:
-        return True, f"input {t.name}{shape} has {t.shape[-1]} channel(s) and {image_evidence}"
-    return False, (f"input {t.name}{shape} has {t.shape[-1]} channel(s) and no image evidence (3 channels, a "
-                   "Rescaling/Normalization layer, image metadata): not taken as an image (it may be a "
-                   "spectrogram or a feature map)")
-
-
-def detect_task_reason(inputs: tuple[FbTensor, ...], outputs: tuple[FbTensor, ...], *,
-                       image_evidence: str | None = None) -> tuple[Task | None, str]:
-    """(the task the tensor signature implies or ``None``, why), for provenance."""
-    outs = ", ".join(f"{t.name}{_shape_text(t)}" for t in outputs)
-    image, why = (image_input_evidence(inputs[0], image_evidence) if len(inputs) == 1
-                  else (False, f"{len(inputs)} inputs"))
-    if image:
-        if len(outputs) == 1 and _is_vector(outputs[0]):
-            return Task.IMAGE_CLASSIFICATION, f"{why}; one class-score vector output {outs}"
-        if _detection_roles(outputs):
-            return Task.OBJECT_DETECTION, f"{why}; SSD outputs (boxes, classes, scores, count) {outs}"
-        if len(outputs) == 1 and len(outputs[0].shape) == 4 and outputs[0].shape[1] > 1 and outputs[0].shape[2] > 1:
-            return Task.IMAGE_SEGMENTATION, f"{why}; one per-pixel output {outs}"
-        return None, f"{why}, but the outputs {outs} fit no image task"
-    if len(outputs) == 1 and _is_vector(outputs[0]):
-        t = inputs[0] if len(inputs) == 1 else None
-        if t is not None and t.type == "STRING":
-            return Task.TEXT_CLASSIFICATION, f"one string input {t.name}; one class-score vector output {outs}"
-        if t is not None and t.type in ("INT32", "INT64") and len(t.shape) == 2:
-            return Task.TEXT_CLASSIFICATION, (f"one {t.type.lower()} token-id input {t.name}{_shape_text(t)}; "
-                                              f"one class-score vector output {outs}")
-        if len(inputs) == 3 and all(x.type in ("INT32", "INT64") and len(x.shape) == 2 for x in inputs):
-            return Task.TEXT_CLASSIFICATION, f"3 integer inputs (BERT ids, mask, segment ids); output {outs}"
-        if t is not None and t.type == "FLOAT32" and len(t.shape) in (1, 2) and t.shape[-1] >= MIN_AUDIO_SAMPLES:
-            return Task.AUDIO_CLASSIFICATION, (f"one float32 waveform-like input {t.name}{_shape_text(t)} "
-                                               f"(≥ {MIN_AUDIO_SAMPLES} samples); one class-score vector output {outs}")
-    return None, f"{why}; outputs {outs} fit no task"
-
-
-def _shape_text(t: FbTensor) -> str:
-    return "[" + ",".join(map(str, t.shape)) + "]"
+def check_text_inputs(inputs) -> None:
+    """Text classifiers take token ids (integers) or a string; a float input is not one of them."""
+    bad = [t for t in inputs if t.type not in ("INT32", "INT64", "STRING")]
+    if bad:
+        t = bad[0]
+        raise InputError(f"text_classification: input {t.name}{list(t.shape)} is {t.type.lower()}, but a text "
+                         "model takes integer token ids (int32/int64) or a string; the app's tokenizer would feed "
+                         "ids into a float tensor",
+                         "re-export the model with an int32 token-id input (keras.Input(shape=(N,), "
+                         "dtype='int32')), or use --task generic")
 
 
 def with_runtime_shapes(model: bytes, tensors: tuple[FbTensor, ...]) -> tuple[FbTensor, ...]:
@@ -144,9 +69,9 @@ def with_runtime_shapes(model: bytes, tensors: tuple[FbTensor, ...]) -> tuple[Fb
     return tuple(replace(t, shape=shapes.get(t.index, t.shape)) if not t.shape else t for t in tensors)
 
 
-def class_count(task: Task, outputs: tuple[FbTensor, ...]) -> tuple[int | None, str]:
-    """The class dimension labels must match, and the tensor it belongs to."""
-    if task == Task.OBJECT_DETECTION or not outputs:
+def class_count(outputs: tuple[FbTensor, ...]) -> tuple[int | None, str]:
+    """The class dimension labels must match (a task whose labels rule is "output"), and its tensor."""
+    if not outputs:
         return None, ""
     t = outputs[0]
     return (t.shape[-1] if t.shape else None), t.name
@@ -199,7 +124,7 @@ def _label_files(req: WriteRequest, info) -> list:
     return [info.LabelFileMd(file_path=req.label_path)] if req.label_path else []
 
 
-def _image_input(req: WriteRequest, description: str):
+def image_input_md(req: WriteRequest, description: str):
     info, fb = _md()
     t = req.inputs[0]
     return info.InputImageTensorMd(name=t.name, description=description, norm_mean=list(req.mean),
@@ -216,25 +141,25 @@ def _scores(req: WriteRequest, description: str = "Probabilities of the labels."
                                        tensor_type=_schema_type(out))
 
 
-def _image_classifier(req: WriteRequest):
+def image_classifier_writer(req: WriteRequest):
     from tensorflow_lite_support.metadata.python.metadata_writers import image_classifier
 
     return image_classifier.MetadataWriter.create_from_metadata_info(
-        req.model, general_md=req.general, input_md=_image_input(req, "Input image to be classified."),
+        req.model, general_md=req.general, input_md=image_input_md(req, "Input image to be classified."),
         output_md=_scores(req))
 
 
-def _object_detector(req: WriteRequest):
+def object_detector_writer(req: WriteRequest):
     from tensorflow_lite_support.metadata.python.metadata_writers import object_detector
 
     info, _ = _md()
-    roles = _detection_roles(req.outputs, req.aliases)
+    roles = detection_roles(req.outputs, req.aliases)
     if roles is None:
         raise InputError("object_detection needs SSD-style outputs: boxes [1,N,4], classes [1,N], scores [1,N], "
                          f"count [1]; this model has {_shapes(req.outputs)}",
                          "use --task generic, or export the detector with TFLite_Detection_PostProcess")
     return object_detector.MetadataWriter.create_from_metadata_info(
-        req.model, general_md=req.general, input_md=_image_input(req, "Input image to be detected."),
+        req.model, general_md=req.general, input_md=image_input_md(req, "Input image to be detected."),
         output_location_md=info.TensorMd(name=DETECTION_NAMES["location"], description="The locations of the detected boxes."),
         output_category_md=info.CategoryTensorMd(name="category", description="The categories of the detected boxes.",
                                                  label_files=_label_files(req, info)),
@@ -251,7 +176,7 @@ def detection_order(req: WriteRequest):
     """tflite-support's detector writer assigns the four output metadata by ascending
     tensor index (true for TFLite_Detection_PostProcess); put each one at the position
     of the model output that has its role instead, since apps match outputs by position."""
-    roles = _detection_roles(req.outputs, req.aliases)
+    roles = detection_roles(req.outputs, req.aliases)
     position = {t.index: i for i, t in enumerate(req.outputs)}
 
     def amend(md) -> None:
@@ -265,18 +190,18 @@ def detection_order(req: WriteRequest):
     return amend
 
 
-def _image_segmenter(req: WriteRequest):
+def image_segmenter_writer(req: WriteRequest):
     from tensorflow_lite_support.metadata.python.metadata_writers import image_segmenter
 
     info, _ = _md()
     out = req.outputs[0]
     return image_segmenter.MetadataWriter.create_from_metadata_info(
-        req.model, general_md=req.general, input_md=_image_input(req, "Input image to be segmented."),
+        req.model, general_md=req.general, input_md=image_input_md(req, "Input image to be segmented."),
         output_md=info.CategoryTensorMd(name=out.name, description="Masks over the target objects with high accuracy.",
                                         label_files=_label_files(req, info)))
 
 
-def _text_classifier(req: WriteRequest):
+def text_classifier_writer(req: WriteRequest):
     from tensorflow_lite_support.metadata.python.metadata_writers import bert_nl_classifier, nl_classifier
 
     info, _ = _md()
@@ -320,7 +245,7 @@ def _bert_inputs(inputs: tuple[FbTensor, ...], aliases: dict[int, str]) -> tuple
     return inputs[0].name, inputs[1].name, inputs[2].name
 
 
-def _audio_classifier(req: WriteRequest):
+def audio_classifier_writer(req: WriteRequest):
     from tensorflow_lite_support.metadata.python.metadata_writers import audio_classifier
 
     info, _ = _md()
@@ -347,44 +272,26 @@ def value_range(t: FbTensor, given: dict[str, tuple[float, float]]) -> tuple[flo
     return None
 
 
-def _generic(req: WriteRequest):
-    from tensorflow_lite_support.metadata.python.metadata_writers import metadata_writer
-
+def tensor_md(t: FbTensor, kind: str, value_ranges: dict[str, tuple[float, float]] | None = None):
+    """Plain tensor metadata: its kind ("input"/"output"), dtype, shape and value range, if known."""
     info, _ = _md()
+    r = value_range(t, value_ranges or {})
+    shape = "x".join(str(d) for d in t.shape) or "scalar"
+    return info.TensorMd(name=t.name, description=f"{kind} {t.type.lower()} tensor of shape {shape}",
+                         min_values=[float(r[0])] if r else None, max_values=[float(r[1])] if r else None,
+                         tensor_name=t.name)
 
-    def tensor_md(t: FbTensor, kind: str):
-        r = value_range(t, req.value_ranges)
-        shape = "x".join(str(d) for d in t.shape) or "scalar"
-        return info.TensorMd(name=t.name, description=f"{kind} {t.type.lower()} tensor of shape {shape}",
-                             min_values=[float(r[0])] if r else None, max_values=[float(r[1])] if r else None,
-                             tensor_name=t.name)
+
+def generic_writer(req: WriteRequest):
+    from tensorflow_lite_support.metadata.python.metadata_writers import metadata_writer
 
     unknown = sorted(set(req.value_ranges) - {t.name for t in req.inputs + req.outputs})
     if unknown:
         raise UsageError(f"--value-range names unknown tensor {unknown[0]!r}",
                          f"tensors: {', '.join(t.name for t in req.inputs + req.outputs)}")
     return metadata_writer.MetadataWriter.create_from_metadata_info(
-        req.model, general_md=req.general, input_md=[tensor_md(t, "input") for t in req.inputs],
-        output_md=[tensor_md(t, "output") for t in req.outputs])
-
-
-WRITERS: dict[Task, Callable[[WriteRequest], object]] = {
-    Task.IMAGE_CLASSIFICATION: _image_classifier,
-    Task.OBJECT_DETECTION: _object_detector,
-    Task.IMAGE_SEGMENTATION: _image_segmenter,
-    Task.TEXT_CLASSIFICATION: _text_classifier,
-    Task.AUDIO_CLASSIFICATION: _audio_classifier,
-    Task.GENERIC: _generic,
-}
-
-
-def parse_task(name: str | Task | None) -> Task | None:
-    if name is None or isinstance(name, Task):
-        return name
-    try:
-        return Task(name.strip().lower().replace("-", "_"))
-    except ValueError:
-        raise UsageError(f"unknown task {name!r}", f"valid tasks: {', '.join(t.value for t in WRITERS)}") from None
+        req.model, general_md=req.general, input_md=[tensor_md(t, "input", req.value_ranges) for t in req.inputs],
+        output_md=[tensor_md(t, "output", req.value_ranges) for t in req.outputs])
 
 
 def _shapes(tensors) -> str:

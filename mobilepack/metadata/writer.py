@@ -20,13 +20,14 @@ from typing import Any
 from mobilepack.errors import InputError, UsageError
 from mobilepack.metadata.labels import check_count, check_labels, labels_file_bytes
 from mobilepack.metadata.reader import ModelMetadata, parse_metadata, read_metadata
-from mobilepack.metadata.tasks import (IMAGE_TASKS, WRITERS, WriteRequest, class_count, detect_task_reason,
-                                       detection_order, parse_task, with_runtime_shapes)
+from mobilepack.metadata.tasks import WriteRequest, class_count, with_runtime_shapes
 from mobilepack.metadata.populate import populate as _populate, score_threshold as _score_threshold
 from mobilepack.metadata.verify import LABELS_FILE, MetadataMismatch, verify
 from mobilepack.model.flatbuffer import parse_model
-from mobilepack.model.spec import ModelSpec, Normalization, Task
+from mobilepack.model.spec import ModelSpec, Normalization
 from mobilepack.report.schema import METADATA_SCHEMA_VERSION
+from mobilepack.tasks import TaskSpec, detect, get as get_task, parse as parse_task
+from mobilepack.tasks.tensors import signature
 
 @dataclass(frozen=True)
 class GeneralInfo:
@@ -117,7 +118,7 @@ def _normalization_from_quantization(fb_inputs) -> Normalization | None:
     return Normalization(mean=(float(zero),), std=(1.0 / q.scale[0],), source="quantization", in_model=False)
 
 
-def _resolve_normalization(task: Task, fb_inputs, *, explicit: Normalization | None, spec: ModelSpec | None,
+def _resolve_normalization(task: TaskSpec, fb_inputs, *, explicit: Normalization | None, spec: ModelSpec | None,
                            existing: ModelMetadata | None) -> tuple[Normalization | None, tuple | None]:
     """(chosen normalization, (mean, std) to write).  Order: explicit, model layer / spec, metadata, and for an
     image task the quantization of a full-integer input."""
@@ -125,11 +126,11 @@ def _resolve_normalization(task: Task, fb_inputs, *, explicit: Normalization | N
     if chosen is None and existing is not None and existing.normalization is not None:
         mean, std = existing.normalization
         chosen = Normalization(mean=mean, std=std, source="metadata", in_model=False)
-    if chosen is None and task in IMAGE_TASKS:
+    if chosen is None and task.image_input:
         chosen = _normalization_from_quantization(fb_inputs)
     if chosen is None:
-        if task in IMAGE_TASKS:
-            raise UsageError(f"no input normalization known for the {task.value} model's input "
+        if task.image_input:
+            raise UsageError(f"no input normalization known for the {task.name} model's input "
                              f"{fb_inputs[0].name!r} (none given, no Rescaling/Normalization layer recorded, "
                              "none in existing metadata)",
                              "pass --mean/--std, e.g. --mean 127.5 --std 127.5 for inputs in [-1, 1] "
@@ -155,57 +156,48 @@ def image_evidence(spec: ModelSpec | None, existing: ModelMetadata | None) -> st
     return None
 
 
-def choose_task(task: str | Task | None, inputs, outputs, *, spec: ModelSpec | None,
-                existing: ModelMetadata | None) -> tuple[Task, str, str]:
+def choose_task(task: Any, inputs, outputs, *, spec: ModelSpec | None,
+                existing: ModelMetadata | None) -> tuple[TaskSpec, str, str]:
     """(task, source, reason).  Order: --task, the model spec, the model's existing metadata,
     detection from the tensors (``source`` "detected"), else generic ("undetected")."""
     chosen = parse_task(task)
     if chosen is not None:
-        return chosen, "option", "given with --task"
-    if spec is not None and spec.task != Task.GENERIC:
-        return spec.task, "spec", "recorded in the model spec (convert.json)"
+        return get_task(chosen), "option", "given with --task"
+    if spec is not None and spec.task != "generic":
+        return get_task(spec.task), "spec", "recorded in the model spec (convert.json)"
     if existing is not None and existing.task() != "generic":
-        return Task(existing.task()), "metadata", "described by the model's existing metadata"
-    detected, reason = detect_task_reason(inputs, outputs, image_evidence=image_evidence(spec, existing))
+        return get_task(existing.task()), "metadata", "described by the model's existing metadata"
+    detected, reason = detect(signature(inputs, outputs, image_evidence=image_evidence(spec, existing)))
     if detected is None:
-        return Task.GENERIC, "undetected", reason
-    return detected, "detected", reason
+        return get_task("generic"), "undetected", reason
+    return get_task(detected), "detected", reason
 
 
-def check_text_inputs(inputs) -> None:
-    """Text classifiers take token ids (integers) or a string; a float input is not one of them."""
-    bad = [t for t in inputs if t.type not in ("INT32", "INT64", "STRING")]
-    if bad:
-        t = bad[0]
-        raise InputError(f"text_classification: input {t.name}{list(t.shape)} is {t.type.lower()}, but a text "
-                         "model takes integer token ids (int32/int64) or a string; the app's tokenizer would feed "
-                         "ids into a float tensor",
-                         "re-export the model with an int32 token-id input (keras.Input(shape=(N,), "
-                         "dtype='int32')), or use --task generic")
-
-
-def _check_task_fits(task: Task, inputs, outputs, score_threshold: float | None) -> None:
-    if task in IMAGE_TASKS and not (len(inputs) == 1 and len(inputs[0].shape) == 4):
-        raise InputError(f"{task.value} needs one 4-D image input; this model has "
+def check_image_input(task: TaskSpec, inputs) -> None:
+    """An image task needs one 4-D image input."""
+    if task.image_input and not (len(inputs) == 1 and len(inputs[0].shape) == 4):
+        raise InputError(f"{task.name} needs one 4-D image input; this model has "
                          f"{', '.join(f'{t.name}{list(t.shape)}' for t in inputs)}", "use --task generic")
-    if task in (Task.IMAGE_CLASSIFICATION, Task.TEXT_CLASSIFICATION, Task.AUDIO_CLASSIFICATION,
-                Task.IMAGE_SEGMENTATION) and len(outputs) != 1:
-        raise InputError(f"{task.value} needs one output; this model has {len(outputs)}",
+
+
+def _check_task_fits(task: TaskSpec, inputs, outputs, score_threshold: float | None) -> None:
+    check_image_input(task, inputs)
+    if task.one_output and len(outputs) != 1:
+        raise InputError(f"{task.name} needs one output; this model has {len(outputs)}",
                          "use --task generic or object_detection")
-    if score_threshold is not None and task not in (Task.IMAGE_CLASSIFICATION, Task.AUDIO_CLASSIFICATION,
-                                                    Task.TEXT_CLASSIFICATION):
-        raise UsageError(f"--score-threshold applies to classification tasks, not {task.value}",
+    if score_threshold is not None and not task.score_threshold:
+        raise UsageError(f"--score-threshold applies to classification tasks, not {task.name}",
                          "drop --score-threshold")
     if score_threshold is not None and not 0.0 <= score_threshold <= 1.0:
         raise UsageError(f"--score-threshold must be within [0, 1] (got {score_threshold})", "e.g. 0.5")
-    if task == Task.TEXT_CLASSIFICATION:
-        check_text_inputs(inputs)
+    if task.check_inputs is not None:
+        task.check_inputs(inputs)
 
 
-def _audio(task: Task, sample_rate, channels: int, existing, notes: list[str]):
+def _audio(task: TaskSpec, sample_rate, channels: int, existing, notes: list[str]):
     """(sample rate, where it came from, channels): the option, else the existing metadata's."""
     source = "option" if sample_rate is not None else None
-    if task == Task.AUDIO_CLASSIFICATION and sample_rate is None and existing is not None:
+    if task.sample_rate and sample_rate is None and existing is not None:
         audio = [t for t in existing.inputs if t.sample_rate]
         if audio:
             sample_rate, source = audio[0].sample_rate, "metadata"
@@ -215,19 +207,29 @@ def _audio(task: Task, sample_rate, channels: int, existing, notes: list[str]):
     return sample_rate, source, channels
 
 
-def _padding(task: Task, padding: str | None, spec: ModelSpec | None) -> str | None:
+def _padding(task: TaskSpec, padding: str | None, spec: ModelSpec | None) -> str | None:
     if padding is not None:
         from mobilepack.model.spec import check_padding
 
         padding = check_padding(padding)
-        if task != Task.TEXT_CLASSIFICATION:
-            raise UsageError(f"--padding applies to text_classification, not {task.value}",
+        if not task.padding:
+            raise UsageError(f"--padding applies to text_classification, not {task.name}",
                              "drop --padding, or pass --task text_classification")
         return padding
-    return spec.padding if task == Task.TEXT_CLASSIFICATION and spec is not None else None
+    return spec.padding if task.padding and spec is not None else None
 
 
-def _labels(task: Task, labels, spec: ModelSpec | None, existing, outputs, notes: list[str]) -> tuple[str, ...]:
+def check_task_labels(task: TaskSpec, label_tuple: tuple[str, ...], outputs) -> None:
+    """Labels need a task that takes them; a task whose labels name the first output's classes gets one each."""
+    if task.labels == "none":
+        raise UsageError(f"labels need a classification, detection or segmentation task, not {task.name}",
+                         "pass --task, or drop --labels")
+    if task.labels == "output":
+        classes, tensor = class_count(outputs)
+        check_count(label_tuple, classes, tensor=tensor)
+
+
+def _labels(task: TaskSpec, labels, spec: ModelSpec | None, existing, outputs, notes: list[str]) -> tuple[str, ...]:
     """The labels given, else the spec's, else the existing metadata's; checked against the outputs."""
     label_tuple: tuple[str, ...] = ()
     if labels is not None:
@@ -237,22 +239,18 @@ def _labels(task: Task, labels, spec: ModelSpec | None, existing, outputs, notes
     elif existing is not None and existing.labels():
         label_tuple = existing.labels() or ()
     if label_tuple:
-        if task == Task.GENERIC:
-            raise UsageError("labels need a classification, detection or segmentation task, not generic",
-                             "pass --task, or drop --labels")
-        classes, tensor = class_count(task, outputs)
-        check_count(label_tuple, classes, tensor=tensor)
-    elif task != Task.GENERIC:
+        check_task_labels(task, label_tuple, outputs)
+    elif task.labels != "none":
         notes.append("no labels given: apps will show class indices (pass --labels FILE)")
     return label_tuple
 
 
-def _normalization(task: Task, inputs, explicit, spec, existing, notes: list[str]):
+def _normalization(task: TaskSpec, inputs, explicit, spec, existing, notes: list[str]):
     norm, written = _resolve_normalization(task, inputs, explicit=explicit, spec=spec, existing=existing)
-    if written is not None and task not in IMAGE_TASKS:
+    if written is not None and not task.image_input:
         # TFLite metadata carries normalization for image inputs only; the writers of other tasks drop it
         written = None
-        notes.append(f"normalization is not written into {task.value} metadata (it describes image "
+        notes.append(f"normalization is not written into {task.name} metadata (it describes image "
                      "inputs only); it stays in the model spec")
     if norm is not None and norm.in_model:
         notes.append("the model normalizes its input itself (a leading Rescaling/Normalization layer): metadata "
@@ -260,7 +258,7 @@ def _normalization(task: Task, inputs, explicit, spec, existing, notes: list[str
     return norm, written
 
 
-def _general(task: Task, info: GeneralInfo, spec: ModelSpec | None, existing):
+def _general(task: TaskSpec, info: GeneralInfo, spec: ModelSpec | None, existing):
     """(the general info written, its name, tflite-support's GeneralMd)."""
     from tensorflow_lite_support.metadata.python.metadata_writers import metadata_info
 
@@ -269,12 +267,12 @@ def _general(task: Task, info: GeneralInfo, spec: ModelSpec | None, existing):
                               for k in ("name", "description", "version", "author", "license")})
     name = info.name or (spec.name if spec else None) or "model"
     general = metadata_info.GeneralMd(name=name, version=info.version, description=info.description or
-                                      f"{task.value.replace('_', ' ')} model packaged by mobilepack",
+                                      f"{task.name.replace('_', ' ')} model packaged by mobilepack",
                                       author=info.author, licenses=info.license)
     return info, name, general
 
 
-def _write(task: Task, base: bytes, fb, inputs, outputs, general, written, label_tuple, vocab, *, tokenizer,
+def _write(task: TaskSpec, base: bytes, fb, inputs, outputs, general, written, label_tuple, vocab, *, tokenizer,
            sample_rate, channels, value_ranges, padding, score_threshold) -> tuple[bytes, str | None]:
     """(the model with metadata, the vocabulary file name packed, if any)."""
     with tempfile.TemporaryDirectory(prefix="mobilepack-metadata-") as tmp:
@@ -290,14 +288,14 @@ def _write(task: Task, base: bytes, fb, inputs, outputs, general, written, label
                            aliases={i: n for s in fb.signatures if s.subgraph == 0 for n, i in s.inputs + s.outputs},
                            padding=padding)
         amendments = []
-        if task == Task.OBJECT_DETECTION:
-            amendments.append(detection_order(req))
+        if task.amend_metadata is not None:
+            amendments.append(task.amend_metadata(req))
         if score_threshold is not None:
             amendments.append(_score_threshold(score_threshold))
-        return _populate(WRITERS[task](req), amendments), (Path(vocab_path).name if vocab_path else None)
+        return _populate(task.writer(req), amendments), (Path(vocab_path).name if vocab_path else None)
 
 
-def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | None = None,
+def attach(model: bytes, *, task: str | None = None, spec: ModelSpec | None = None,
            labels: list[str] | tuple[str, ...] | None = None, normalization: Normalization | None = None,
            info: GeneralInfo = GeneralInfo(), score_threshold: float | None = None,
            vocab: str | Path | None = None, tokenizer: str | None = None, sample_rate: int | None = None,
@@ -332,7 +330,7 @@ def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | No
     out, vocab_file = _write(chosen, strip_associated_files(model), fb, inputs, outputs, general, written,
                              label_tuple, vocab, tokenizer=tokenizer, sample_rate=sample_rate, channels=channels,
                              value_ranges=value_ranges, padding=padding, score_threshold=score_threshold)
-    audio = chosen == Task.AUDIO_CLASSIFICATION
+    audio = chosen.sample_rate
     written_files = verify(out, name=name, info=info, labels=label_tuple, written=written,
                            score_threshold=score_threshold, sample_rate=sample_rate if audio else None,
                            expected_files=[LABELS_FILE] * bool(label_tuple) + ([vocab_file] if vocab_file else []))
@@ -341,7 +339,7 @@ def attach(model: bytes, *, task: str | Task | None = None, spec: ModelSpec | No
     if norm is not None:
         norm_dict = {"mean": list(norm.mean), "std": list(norm.std), "source": norm.source, "in_model": norm.in_model,
                      "written": {"mean": list(written[0]), "std": list(written[1])} if written else None}
-    return MetadataResult(model=out, task=chosen.value, task_source=task_source, task_reason=task_reason,
+    return MetadataResult(model=out, task=chosen.name, task_source=task_source, task_reason=task_reason,
                           sample_rate=sample_rate if audio else None,
                           sample_rate_source=sample_rate_source if audio else None, normalization=norm_dict,
                           labels=label_tuple, general={"name": name, "description": md.description,

@@ -16,6 +16,9 @@ class SourceFormat(str, Enum):
 
 
 class Task(str, Enum):
+    """The built-in task names.  ``ModelSpec.task`` holds any registered task's name (see
+    :mod:`mobilepack.tasks`); a member given in its place is stored as its name."""
+
     IMAGE_CLASSIFICATION = "image_classification"
     OBJECT_DETECTION = "object_detection"
     IMAGE_SEGMENTATION = "image_segmentation"
@@ -70,17 +73,20 @@ class ModelSpec:
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     signature_key: str | None = None
-    task: Task = Task.GENERIC
+    task: str = "generic"   # a registered task's name (mobilepack.tasks)
     labels: tuple[str, ...] = ()
     normalization: Normalization | None = None
     padding: str = "post"   # text models: token ids padded at the end ("post") or the start ("pre")
     # where each fact came from, e.g. {"task": "detected", "normalization": "model_layer"}
     provenance: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if isinstance(self.task, Enum):   # Task.IMAGE_CLASSIFICATION -> "image_classification"
+            object.__setattr__(self, "task", self.task.value)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["source_format"] = self.source_format.value
-        d["task"] = self.task.value
         return _jsonable(d)
 
 
@@ -134,7 +140,7 @@ def spec_from_dict(d: dict[str, Any]) -> ModelSpec:
                          in_model=bool(n.get("in_model"))) if n else None
     return ModelSpec(name=d["name"], source_path=d["source_path"], source_format=SourceFormat(d["source_format"]),
                      inputs=tuple(tensor(t) for t in d["inputs"]), outputs=tuple(tensor(t) for t in d["outputs"]),
-                     signature_key=d.get("signature_key"), task=Task(d.get("task", "generic")),
+                     signature_key=d.get("signature_key"), task=str(d.get("task", "generic")),
                      labels=tuple(d.get("labels", ())), normalization=norm,
                      padding=check_padding(d.get("padding", "post")),
                      provenance=dict(d.get("provenance", {})))

@@ -69,7 +69,7 @@ def _bench(state, options) -> Bench:
 
 def _evaluate_key(state, options) -> str:
     source = options.eval_source
-    return make_key("evaluate", LAYOUT, EVALUATE_VERSION, state.models.spec.task.value, state.models.key,
+    return make_key("evaluate", LAYOUT, EVALUATE_VERSION, state.models.spec.task, state.models.key,
                     hash_path(source) if source else None, bool(options.eval_data), list(options.bench.delegates),
                     list(options.metadata.labels), state.tools)
 
@@ -84,7 +84,7 @@ def evaluate_stage(state, options) -> Accuracy:
     from mobilepack.evaluate.tasks import check_eval_data, get as get_evaluator
 
     spec, labels = state.models.spec, options.metadata.labels
-    evaluator = get_evaluator(spec.task.value)
+    evaluator = get_evaluator(spec.task)
     truth, warnings = None, []
     if options.eval_data:
         check_eval_data(evaluator.task, options.eval_data)   # the detected task's layout

@@ -195,6 +195,9 @@ def resolve_build_options(source: Any = None, *, config: str | Path | None = Non
     """Every option of ``build``, resolved and validated (see the module docstring)."""
     opts = resolve_options(source, config=config, **flat)
     b, c, md = opts["build"], opts["convert"], opts["metadata"]
+    from mobilepack.tasks import parse as parse_task
+
+    parse_task(md["task"])   # an unknown --task is refused before anything is loaded
     convert = _convert_options(b, c, md, mean_from_flags=flat.get("mean") is not None)
     metadata = MetadataOptions(dict(md), _read_labels(md["labels"]))
     from mobilepack.metadata import preflight

@@ -11,6 +11,7 @@ from typing import Any
 from mobilepack._version import __version__
 from mobilepack.model.spec import ModelSpec, TensorSpec
 from mobilepack.render.tensor_types import DTYPE_BYTES, integer_kernels, template_tables
+from mobilepack.tasks import get as get_task
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def build_context(inputs: RenderInputs) -> dict[str, Any]:
             "file": "model.tflite",
             "variant": inputs.variant,
             "bytes": len(inputs.model_bytes),
-            "task": spec.task.value,
+            "task": spec.task,
             "inputs": [_tensor(t) for t in spec.inputs],
             "outputs": [_tensor(t) for t in spec.outputs],
             "image_input": image_input(spec),
@@ -99,52 +100,31 @@ def common_assets(inputs: RenderInputs) -> dict[str, bytes]:
 VOCAB_ASSET = "vocab.txt"
 
 
-def _detection_outputs(outputs: list[dict[str, Any]]) -> dict[str, int] | None:
-    """Indices of the SSD-style outputs (boxes [1,N,4], classes [1,N], scores [1,N], count [1]).
-    Names decide where they say which is which; otherwise the TFLite_Detection_PostProcess order."""
-    if len(outputs) != 4:
-        return None
-    boxes = [i for i, t in enumerate(outputs) if len(t["shape"]) == 3 and t["shape"][-1] == 4]
-    count = [i for i, t in enumerate(outputs) if t["elements"] == 1]
-    if len(boxes) != 1 or len(count) != 1:
-        return None
-    rest = [i for i in range(4) if i not in (boxes[0], count[0])]
-    n = outputs[boxes[0]]["shape"][1]
-    if any(outputs[i]["elements"] != n for i in rest):
-        return None
-    named_scores = [i for i in rest if "score" in outputs[i]["name"].lower()]
-    named_classes = [i for i in rest if "class" in outputs[i]["name"].lower()]
-    if len(named_scores) == 1 and len(named_classes) == 1 and named_scores != named_classes:
-        classes, scores = named_classes[0], named_scores[0]
-    else:
-        classes, scores = rest
-    return {"boxes": boxes[0], "classes": classes, "scores": scores, "count": count[0], "max_detections": n}
+# what an app can feed for each input kind a task asks for (else it feeds a generated tensor)
+_FEEDS = {"image": lambda model, first: bool(model["image_input"]),
+          "text": lambda model, first: bool(first) and first["dtype"] in ("int32", "int64", "float32"),
+          "audio": lambda model, first: bool(first) and first["dtype"] in ("float32", "int16")}
 
 
-def _input_kind(context: dict[str, Any]) -> str:
+def _input_kind(context: dict[str, Any], task) -> str:
     model = context["model"]
-    task = model["task"]
     first = model["inputs"][0] if model["inputs"] else None
-    if model["image_input"] and task in ("image_classification", "object_detection", "image_segmentation", "generic"):
-        return "image"
-    if task == "text_classification" and first and first["dtype"] in ("int32", "int64", "float32"):
-        return "text"
-    if task == "audio_classification" and first and first["dtype"] in ("float32", "int16"):
-        return "audio"
-    return "tensor"
+    feeds = _FEEDS.get(task.app_input)
+    return task.app_input if feeds is not None and feeds(model, first) else "tensor"
 
 
-def _output_kind(context: dict[str, Any], detection: dict[str, int] | None) -> str:
-    model = context["model"]
-    task = model["task"]
-    outputs = model["outputs"]
-    if task == "object_detection" and detection:
-        return "detection"
-    if task == "image_segmentation" and len(outputs) == 1 and len(outputs[0]["shape"]) == 4:
-        return "segmentation"
-    if task in ("image_classification", "text_classification", "audio_classification") and outputs:
-        return "classification"
-    if task == "generic" and len(outputs) == 1 and context["labels"] and outputs[0]["elements"] == len(context["labels"]):
+def _output_kind(context: dict[str, Any], task, layout: dict[str, int] | None) -> str:
+    """The task's output kind when the outputs have its shape; otherwise a summary of every output
+    ("generic"), or classification when one output has one element per label."""
+    outputs = context["model"]["outputs"]
+    kind = task.app_output
+    if kind == "detection":
+        return kind if layout else "generic"
+    if kind == "segmentation":
+        return kind if len(outputs) == 1 and len(outputs[0]["shape"]) == 4 else "generic"
+    if kind == "classification":
+        return kind if outputs else "generic"
+    if len(outputs) == 1 and context["labels"] and outputs[0]["elements"] == len(context["labels"]):
         return "classification"
     return "generic"
 
@@ -160,7 +140,8 @@ def app_io(context: dict[str, Any], *, platform: str) -> dict[str, Any]:
         if t["dtype"] not in DTYPE_BYTES:
             raise UsageError(f"tensor {t['name']!r} has dtype {t['dtype']} that the {platform} app cannot feed or read",
                              f"supported dtypes: {', '.join(sorted(DTYPE_BYTES))}")
-    detection = _detection_outputs(model["outputs"]) if model["task"] == "object_detection" else None
+    task = get_task(model["task"])
+    detection = task.output_layout(model["outputs"]) if task.output_layout else None
     image = model["image_input"]
     norm = context["normalization"]
     channels = image["channels"] if image else 1
@@ -170,8 +151,8 @@ def app_io(context: dict[str, Any], *, platform: str) -> dict[str, Any]:
     else:
         mean, std = [0.0] * channels, [1.0] * channels
     return {
-        "input_kind": _input_kind(context),
-        "output_kind": _output_kind(context, detection),
+        "input_kind": _input_kind(context, task),
+        "output_kind": _output_kind(context, task, detection),
         "detection": detection,
         "pixel_mean": mean,
         "pixel_std": std,

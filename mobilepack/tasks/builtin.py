@@ -1,0 +1,113 @@
+"""The six built-in tasks, registered in the order ``--task`` lists them.
+
+Detection priority (lower first) is the order the metadata reader has always tried them: a
+tokenizer means text, audio content means audio, then detection, segmentation and
+classification among image models.  On tensors the detectors are disjoint (an image input,
+token ids and a waveform never look alike), so the order only matters for plug-ins.
+``generic`` detects nothing: it is what an undetected model gets."""
+
+from __future__ import annotations
+
+from mobilepack.evaluate.tasks import BOXES, FLAT, MASKS, SCORES, TOP1
+from mobilepack.metadata.tasks import (audio_classifier_writer, check_text_inputs, detection_order,
+                                       generic_writer, image_classifier_writer, image_segmenter_writer,
+                                       object_detector_writer, text_classifier_writer)
+from mobilepack.tasks import TaskSpec, register
+from mobilepack.tasks.tensors import Signature, detection_roles, is_vector, shape_text, ssd_layout
+
+MIN_AUDIO_SAMPLES = 4000   # below this a 1-D float input is more likely a feature vector
+_TOKENIZERS = {"bert_tokenizer", "sentencepiece_tokenizer", "regex_tokenizer"}
+
+
+def _one_vector(sig: Signature) -> bool:
+    return len(sig.outputs) == 1 and is_vector(sig.outputs[0])
+
+
+def _image_classification(sig: Signature) -> str | None:
+    if sig.image and _one_vector(sig):
+        return f"{sig.image_why}; one class-score vector output {sig.outs}"
+    return None
+
+
+def _object_detection(sig: Signature) -> str | None:
+    if sig.image and detection_roles(sig.outputs):
+        return f"{sig.image_why}; SSD outputs (boxes, classes, scores, count) {sig.outs}"
+    return None
+
+
+def _image_segmentation(sig: Signature) -> str | None:
+    out = sig.outputs[0] if len(sig.outputs) == 1 else None
+    if sig.image and out is not None and len(out.shape) == 4 and out.shape[1] > 1 and out.shape[2] > 1:
+        return f"{sig.image_why}; one per-pixel output {sig.outs}"
+    return None
+
+
+def _text_classification(sig: Signature) -> str | None:
+    if sig.image or not _one_vector(sig):
+        return None
+    t = sig.single_input
+    if t is not None and t.type == "STRING":
+        return f"one string input {t.name}; one class-score vector output {sig.outs}"
+    if t is not None and t.type in ("INT32", "INT64") and len(t.shape) == 2:
+        return f"one {t.type.lower()} token-id input {t.name}{shape_text(t)}; one class-score vector output {sig.outs}"
+    if len(sig.inputs) == 3 and all(x.type in ("INT32", "INT64") and len(x.shape) == 2 for x in sig.inputs):
+        return f"3 integer inputs (BERT ids, mask, segment ids); output {sig.outs}"
+    return None
+
+
+def _audio_classification(sig: Signature) -> str | None:
+    t = sig.single_input
+    if sig.image or not _one_vector(sig) or t is None:
+        return None
+    if t.type == "FLOAT32" and len(t.shape) in (1, 2) and t.shape[-1] >= MIN_AUDIO_SAMPLES:
+        return (f"one float32 waveform-like input {t.name}{shape_text(t)} (≥ {MIN_AUDIO_SAMPLES} samples); "
+                f"one class-score vector output {sig.outs}")
+    return None
+
+
+# -- from existing metadata (metadata.reader.ModelMetadata) -------------------------------------
+
+def _image_md(md) -> bool:
+    return any(t.content == "image" for t in md.inputs)
+
+
+def _md_text(md) -> bool:
+    return bool(({u for t in md.inputs for u in t.process_units} | set(md.input_units)) & _TOKENIZERS)
+
+
+def _md_audio(md) -> bool:
+    return any(t.content == "audio" for t in md.inputs)
+
+
+def _md_detection(md) -> bool:
+    return _image_md(md) and (any(name == "detection_result" for name, _ in md.output_groups)
+                              or len(md.outputs) == 4)
+
+
+def _md_segmentation(md) -> bool:
+    return _image_md(md) and any(t.content == "image" for t in md.outputs)
+
+
+def _md_classification(md) -> bool:
+    return _image_md(md) and md.label_file() is not None
+
+
+register(TaskSpec("image_classification", "one image in, one class-score vector out", image_classifier_writer, TOP1,
+                  detect=_image_classification, from_metadata=_md_classification, priority=50, image_input=True,
+                  one_output=True, score_threshold=True, app_input="image", app_output="classification"))
+register(TaskSpec("object_detection", "one image in, SSD boxes, classes, scores and count out",
+                  object_detector_writer, BOXES, detect=_object_detection, from_metadata=_md_detection, priority=30,
+                  image_input=True, labels="any", amend_metadata=detection_order, app_input="image",
+                  app_output="detection", output_layout=ssd_layout))
+register(TaskSpec("image_segmentation", "one image in, one per-pixel class map out", image_segmenter_writer, MASKS,
+                  detect=_image_segmentation, from_metadata=_md_segmentation, priority=40, image_input=True,
+                  one_output=True, app_input="image", app_output="segmentation"))
+register(TaskSpec("text_classification", "token ids (or a string) in, one class-score vector out",
+                  text_classifier_writer, SCORES, detect=_text_classification, from_metadata=_md_text, priority=10,
+                  one_output=True, score_threshold=True, vocab=True, padding=True, check_inputs=check_text_inputs,
+                  app_input="text", app_output="classification"))
+register(TaskSpec("audio_classification", "a waveform in, one class-score vector out", audio_classifier_writer,
+                  SCORES, detect=_audio_classification, from_metadata=_md_audio, priority=20, one_output=True,
+                  score_threshold=True, sample_rate=True, app_input="audio", app_output="classification"))
+register(TaskSpec("generic", "any tensors: described as they are", generic_writer, FLAT, priority=1000,
+                  labels="none", app_input="image", app_output="generic"))
