@@ -38,8 +38,12 @@ demo: runtime-deps $(VENV)/.stamp-runtime
 	@echo "  report:  $(abspath $(DEMO_OUT))/reports/report.html"
 	@echo "  android: $(abspath $(DEMO_OUT))/android   ios: $(abspath $(DEMO_OUT))/ios   models: $(abspath $(DEMO_OUT))/models"
 
+# Test files run in parallel, one worker per core (pytest-xdist; a file's tests stay on one worker,
+# so module fixtures are built once).  PYTEST_WORKERS=0 runs them in this process.
+PYTEST_WORKERS ?= auto
+
 test: $(VENV)/.stamp-dev system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache build dist
