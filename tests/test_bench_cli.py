@@ -65,7 +65,8 @@ def test_table_and_report_files(tmp_path):
     (["--delegates", "nnapi"], "only on phones"),
     (["--target-ci", "1.5"], "--target-ci"),
     (["--max-seconds", "0"], "--max-seconds"),
-], ids=["delegate", "threads", "adb-binary", "serial", "nnapi-host", "target-ci", "max-seconds"])
+    (["--runs", "30", "--max-runs", "20"], "--max-runs (20) is below --runs (30)"),
+], ids=["delegate", "threads", "adb-binary", "serial", "nnapi-host", "target-ci", "max-seconds", "max-runs"])
 def test_bad_usage_exit_2(args, fragment):
     assert_clean_error(run_cli("bench", FIX / "dense.tflite", *args), 2, fragment)
 
@@ -76,7 +77,7 @@ def test_table_states_the_achieved_interval_and_the_functional_gpu_check():
     assert r.returncode == 0, r.stderr
     recs = {x["delegate"]: x for x in json.loads(r.stdout)["results"]}
     x = recs["xnnpack"]
-    assert x["definition"] == BENCH_DEFINITION and x["stop"] in ("ci", "max_seconds")
+    assert x["definition"] == BENCH_DEFINITION and x["stop"] in ("ci", "max_seconds", "max_runs")
     assert x["latency_ci95_rel"] > 0 and (x["stop"] != "ci" or x["latency_ci95_rel"] <= 0.05)
     assert x["ci95_rel"] > 0 and x["latency_statistic"] == "trimmed_mean_20"   # the mean's own interval is kept
     if recs["gpu"]["software"]:

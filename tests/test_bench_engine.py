@@ -63,7 +63,8 @@ def test_measured_records_have_consistent_statistics(result):
         assert rec["model"]["bytes"] == (FIX / "dense_int8.tflite").stat().st_size
         assert rec["definition"] == DEFINITION
         # adaptive: it stopped because the interval was reached (then it is within target) or at the time cap
-        assert rec["stop"] in ("ci", "max_seconds") and rec["target_ci"] == 0.05
+        assert rec["stop"] in ("ci", "max_seconds", "max_runs") and rec["target_ci"] == 0.05
+        assert rec["runs"] <= 50 or rec["stop"] == "max_seconds"   # the default cap: the fixed scheme's 50
         assert rec["ci95_us"] == pytest.approx(t975(rec["runs"] - 1) * rec["std_us"] / rec["runs"] ** 0.5)
         assert rec["ci95_rel"] == pytest.approx(rec["ci95_us"] / rec["mean_us"])
         # the headline: the 20 % trimmed mean, inside [min, max], with Yuen's interval; "ci" means it was reached
@@ -140,9 +141,20 @@ def test_fixed_scheme_runs_exactly_runs():
 
 def test_adaptive_stops_at_max_seconds_when_the_interval_is_out_of_reach():
     plan = plan_bench([FIX / "dense.tflite"], delegates="xnnpack", runs=5, warmup=0, target_ci=1e-9,
-                      max_seconds=0.2)
+                      max_seconds=0.2, max_runs=10**9)
     [rec] = run_bench(plan).records
     assert rec["status"] == "ok" and rec["stop"] == "max_seconds" and rec["latency_ci95_rel"] > 1e-9
+
+
+def test_adaptive_stops_at_max_runs_and_never_below_the_minimum():
+    plan = plan_bench([FIX / "dense.tflite"], delegates="cpu", runs=5, warmup=0, target_ci=1e-9, max_runs=25,
+                      max_seconds=60)
+    [rec] = run_bench(plan).records
+    assert rec["status"] == "ok" and rec["stop"] == "max_runs" and rec["runs"] == 25
+    assert plan_bench([FIX / "dense.tflite"], delegates="cpu").max_runs == 50        # default: the fixed 50
+    assert plan_bench([FIX / "dense.tflite"], delegates="cpu", runs=80).max_runs == 80   # never below --runs
+    with pytest.raises(UsageError, match=r"--max-runs \(20\) is below --runs \(30\)"):
+        plan_bench([FIX / "dense.tflite"], delegates="cpu", runs=30, max_runs=20)
 
 
 def require_vulkan():

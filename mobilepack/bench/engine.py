@@ -31,7 +31,9 @@ class ModelFile:
 
 
 DEFAULT_RUNS = 10            # minimum timed runs per configuration
-DEFAULT_TARGET_CI = 0.02     # stop when the 95 % CI of the mean is within ±2 % of it
+DEFAULT_TARGET_CI = 0.02     # stop when the 95 % CI of the latency (20 % trimmed mean) is within ±2 % of it
+DEFAULT_MAX_RUNS = 50        # ...or at this many runs (the fixed scheme's count: adaptive never spends more;
+                             # a larger --runs raises it to --runs)
 DEFAULT_MAX_SECONDS = 2.0    # ...or after this long (`build` uses 0.5)
 
 
@@ -46,6 +48,7 @@ class BenchPlan:
     timeout: float = 120.0
     target_ci: float = DEFAULT_TARGET_CI   # 0: exactly ``runs`` runs (the fixed scheme)
     max_seconds: float = DEFAULT_MAX_SECONDS
+    max_runs: int = DEFAULT_MAX_RUNS       # adaptive timing's last run (≥ runs)
     gpu_latency: bool = False              # time the GPU even on a software adapter
     input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()   # --input-shape: dynamic inputs resized
 
@@ -63,7 +66,8 @@ class BenchPlan:
 
         return {"delegates": [d.name for d in self.delegates], "threads": list(self.threads), "runs": self.runs,
                 "warmup": self.warmup, "min_seconds": self.min_seconds, "timeout_s": self.timeout,
-                "target_ci": self.target_ci, "max_seconds": self.max_seconds, "gpu_latency": self.gpu_latency,
+                "target_ci": self.target_ci, "max_seconds": self.max_seconds, "max_runs": self.max_runs,
+                "gpu_latency": self.gpu_latency,
                 "definition": DEFINITION,
                 **({"input_shapes": {n: list(v) for n, v in self.input_shapes}} if self.input_shapes else {})}
 
@@ -140,7 +144,7 @@ def plan_bench(models, *, delegates: str = DEFAULT_DELEGATES, threads: str = "1"
                warmup: int = 5, min_seconds: float = 0.0, delegate_libs: list[str] | None = None,
                timeout: float = 120.0, target_ci: float = DEFAULT_TARGET_CI,
                max_seconds: float = DEFAULT_MAX_SECONDS, gpu_latency: bool = False,
-               on_phone: bool = False,
+               on_phone: bool = False, max_runs: int | None = None,
                input_shapes: dict[str, tuple[int, ...]] | None = None) -> BenchPlan:
     """Validate everything up front (``on_phone``: the plan is for ``--adb``)."""
     external = registry.parse_delegate_libs(delegate_libs)
@@ -175,10 +179,21 @@ def plan_bench(models, *, delegates: str = DEFAULT_DELEGATES, threads: str = "1"
                          "e.g. --target-ci 0.02 for ±2 %, or 0 for exactly --runs runs")
     if max_seconds <= 0:
         raise UsageError(f"--max-seconds must be positive, got {max_seconds}", "e.g. --max-seconds 5")
+    max_runs = check_max_runs(runs, max_runs)
     return BenchPlan(models=collect_models(models), delegates=chosen, threads=_parse_ints(threads, "threads"),
                      runs=runs, warmup=warmup, min_seconds=min_seconds, timeout=timeout, target_ci=target_ci,
-                     max_seconds=max_seconds, gpu_latency=gpu_latency,
+                     max_seconds=max_seconds, max_runs=max_runs, gpu_latency=gpu_latency,
                      input_shapes=tuple((n, tuple(v)) for n, v in (input_shapes or {}).items()))
+
+
+def check_max_runs(runs: int, max_runs: int | None) -> int:
+    """The adaptive run cap: ``max_runs``, or by default the larger of 50 and ``runs``; below ``runs`` is an error."""
+    if max_runs is None:
+        return max(runs, DEFAULT_MAX_RUNS)
+    if max_runs < runs:
+        raise UsageError(f"--max-runs ({max_runs}) is below --runs ({runs})",
+                         "--runs is the minimum and --max-runs the maximum of timed runs per configuration")
+    return max_runs
 
 
 def host_facts() -> dict:
@@ -244,6 +259,7 @@ def measure_one(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: 
     request = {"model": str(model.path), "delegate": delegate.to_dict(), "threads": threads, "runs": plan.runs,
                "warmup": plan.warmup, "min_seconds": plan.min_seconds, "target_ci": plan.target_ci,
                "max_seconds": min(plan.max_seconds, plan.timeout * 0.5), "hard_seconds": plan.timeout * 0.5,
+               "max_runs": plan.max_runs,
                "functional": functional, "input_shapes": {n: list(v) for n, v in plan.input_shapes}}
     outcome = run_in_child("mobilepack.bench.measure:measure_in_child", request, timeout=plan.timeout,
                            env=setup.env, forkable=setup.forkable)

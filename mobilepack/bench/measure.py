@@ -10,7 +10,8 @@ Stop rule: at least ``runs`` iterations and ``min_seconds``; then, with ``target
 soon as the 95 % confidence interval of the headline latency (the 20 % trimmed mean,
 :mod:`mobilepack.bench.stats`) is within ± ``target_ci`` of it (adaptive), or
 with ``target_ci`` = 0 right away (fixed); adaptive timing also stops at ``max_seconds`` (once the
-minimum run count is reached).  ``hard_seconds`` (half the configuration's timeout) cuts everything.
+minimum run count is reached) and at ``max_runs`` runs (default 50, the fixed scheme's count, so adaptive
+timing never spends more runs than it).  ``hard_seconds`` (half the configuration's timeout) cuts everything.
 
 ``functional`` (a software GPU such as SwiftShader): no latency series — compile, at most
 three iterations, and the outputs compared with the reference CPU kernels on the same inputs."""
@@ -73,6 +74,7 @@ def measure_in_child(request: dict) -> dict:
         samples, stop = _timed(iteration, runs=int(request["runs"]), min_seconds=float(request["min_seconds"]),
                                max_seconds=float(request.get("max_seconds", 60.0)),
                                target_ci=float(request.get("target_ci", 0.0)), now=now,
+                               max_runs=request.get("max_runs"),
                                hard_seconds=request.get("hard_seconds"))
     except Exception as exc:
         return {"ok": False, "stage": "run", "error": str(exc)}
@@ -83,7 +85,7 @@ def measure_in_child(request: dict) -> dict:
 
 
 def _timed(iteration, *, runs: int, min_seconds: float, max_seconds: float, target_ci: float, now,
-           hard_seconds: float | None = None) -> tuple[list, str]:
+           hard_seconds: float | None = None, max_runs: int | None = None) -> tuple[list, str]:
     """Timed iterations until the stop rule holds; (samples in µs, why it stopped).  The minimum run
     count is honoured past ``max_seconds``; only ``hard_seconds`` (the configuration's time budget) cuts it."""
     from mobilepack.bench.stats import TrimmedStop
@@ -106,6 +108,8 @@ def _timed(iteration, *, runs: int, min_seconds: float, max_seconds: float, targ
                 return samples, "runs"
             if running.ci_rel() <= target_ci:
                 return samples, "ci"
+            if max_runs is not None and running.n >= max_runs:
+                return samples, "max_runs"
             if elapsed >= max_ns:
                 return samples, "max_seconds"
         elif elapsed >= hard_ns:

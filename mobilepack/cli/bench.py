@@ -26,6 +26,9 @@ def bench_command(
                                              "(20% trimmed mean) is within ± this fraction of it (0: exactly --runs runs).")] = 0.02,
     max_seconds: Annotated[float, typer.Option("--max-seconds", help="Stop timing a configuration after this long "
                                                "even if the interval is wider.")] = 2.0,
+    max_runs: Annotated[Optional[int], typer.Option("--max-runs", help="Stop timing a configuration at this many "
+                                                    "runs even if the interval is wider (default: 50, or --runs "
+                                                    "when larger).", show_default=False)] = None,
     gpu_latency: Annotated[bool, typer.Option("--gpu-latency", help="Time the GPU even on a software adapter "
                                               "(SwiftShader); otherwise it gets a functional check only.")] = False,
     delegate_lib: Annotated[Optional[list[str]], typer.Option(
@@ -57,7 +60,7 @@ def bench_command(
 
         plan = plan_bench([str(m) for m in models], delegates=delegates, threads=threads, runs=runs, warmup=warmup,
                           min_seconds=min_seconds, delegate_libs=delegate_lib, timeout=timeout, target_ci=target_ci,
-                          max_seconds=max_seconds, gpu_latency=gpu_latency, on_phone=adb,
+                          max_seconds=max_seconds, max_runs=max_runs, gpu_latency=gpu_latency, on_phone=adb,
                           input_shapes=parse_input_shapes(input_shape))
         with progress_display(err_console(), enabled=not json_out) as on_event:
             if adb:

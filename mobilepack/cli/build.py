@@ -60,6 +60,8 @@ def build_command(
     target_ci: Annotated[Optional[float], typer.Option("--target-ci", help="Stop timing once the 95% CI of the latency "
                                                        "(20% trimmed mean) is within ± this fraction (0: exactly --runs).")] = None,
     max_seconds: Annotated[Optional[float], typer.Option("--max-seconds", help="Longest timing per configuration.")] = None,
+    max_runs: Annotated[Optional[int], typer.Option("--max-runs", help="Most timed runs per configuration "
+                                                    "(default: 50, or --runs when larger).")] = None,
     gpu_latency: Annotated[Optional[bool], typer.Option("--gpu-latency", help="Time the GPU even on SwiftShader "
                                                         "(otherwise a functional check only).")] = None,
     app_name: Annotated[Optional[str], typer.Option("--app-name")] = None,
@@ -88,7 +90,8 @@ def build_command(
             allow_float_fallback=allow_float_fallback, eval_data=eval_data, max_accuracy_drop=max_accuracy_drop,
             task=task, labels=labels, mean=mean, std=std, vocab=vocab, tokenizer=tokenizer, sample_rate=sample_rate,
             padding=padding, score_threshold=score_threshold, delegates=_split(delegates), threads=_ints(threads),
-            runs=runs, warmup=warmup, target_ci=target_ci, max_seconds=max_seconds, gpu_latency=gpu_latency,
+            runs=runs, warmup=warmup, target_ci=target_ci, max_seconds=max_seconds, max_runs=max_runs,
+            gpu_latency=gpu_latency,
             app_name=app_name, package=package, bundle_id=bundle_id, samples=samples,
             cache_dir=cache_dir, force=force, unsafe_load=unsafe_load or None)
         with progress_display(err_console(), enabled=not (json_out or quiet)) as on_event:

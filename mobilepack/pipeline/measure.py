@@ -63,7 +63,7 @@ def _bench(state, options) -> Bench:
     bn = options.bench
     plan = plan_bench([v.path for v in state.models.variants], delegates=bn.delegates, threads=bn.threads,
                       runs=bn.runs, warmup=bn.warmup, min_seconds=0.0, target_ci=bn.target_ci,
-                      max_seconds=bn.max_seconds, gpu_latency=bn.gpu_latency)
+                      max_seconds=bn.max_seconds, gpu_latency=bn.gpu_latency, max_runs=bn.max_runs)
     return Bench(run_bench(plan, progress=state.progress).to_dict())
 
 

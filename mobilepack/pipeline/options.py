@@ -49,6 +49,7 @@ class BenchOptions:
     target_ci: float
     max_seconds: float
     gpu_latency: bool
+    max_runs: int
 
     @classmethod
     def from_section(cls, section: dict[str, Any]) -> BenchOptions:
@@ -61,13 +62,16 @@ class BenchOptions:
         if not 0 <= section["target_ci"] < 1 or section["max_seconds"] <= 0:
             raise UsageError("[bench] target_ci must be in [0, 1) and max_seconds > 0",
                              "e.g. --target-ci 0.02 --max-seconds 3")
+        from mobilepack.bench.engine import check_max_runs
+
         return cls(tuple(section["delegates"]), tuple(section["threads"]), section["runs"], section["warmup"],
-                   section["target_ci"], section["max_seconds"], section["gpu_latency"])
+                   section["target_ci"], section["max_seconds"], section["gpu_latency"],
+                   check_max_runs(section["runs"], section.get("max_runs")))
 
     def key(self) -> dict[str, Any]:
         return {"delegates": list(self.delegates), "threads": list(self.threads), "runs": self.runs,
                 "warmup": self.warmup, "target_ci": self.target_ci, "max_seconds": self.max_seconds,
-                "gpu_latency": self.gpu_latency}
+                "gpu_latency": self.gpu_latency, "max_runs": self.max_runs}
 
 
 @dataclass(frozen=True)

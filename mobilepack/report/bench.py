@@ -33,7 +33,7 @@ RECORD_KEYS = (
     "definition",       # the benchmark definition the numbers follow (bench.definition.DEFINITION), or None
     "ci95_us", "ci95_rel",  # 95 % confidence interval of the mean: half-width in µs and as a fraction of it
     "target_ci", "stop",    # the adaptive target (0: fixed run count) and why timing stopped:
-                            #   ci | runs | max_seconds | time_limit | functional
+                            #   ci | runs | max_runs | max_seconds | time_limit | functional
     "numerics",         # software GPU functional check: {ok, max_abs_err, cosine, message} vs reference CPU
     # additive in 1.0: the headline latency, what it is, and its 95 % interval (adaptive timing stops on it)
     "latency_us",       # host bench: the 20 % trimmed mean of every timed run; imported records: mean_us
