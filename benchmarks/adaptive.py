@@ -11,8 +11,9 @@ child process, the shared benchmark definition, 5 warm-up runs), alternating whi
   * fixed:    exactly 50 timed runs (``target_ci=0``) reported as their mean ± its 95 % interval
               (Student's t) — the scheme `build` used before;
   * adaptive: at least 10 runs, then stop once the 95 % CI of the headline latency (the 20 % trimmed
-              mean, Yuen's interval) is within ±2 % of it, or at ``--max-seconds`` (default 0.5 s, the
-              build default) — what `bench`/`build` do now.
+              mean, Yuen's interval) is within ±2 % of it, at 50 runs (``--max-runs``' default: never
+              more than the fixed scheme), or at ``--max-seconds`` (default 0.5 s, the build default) —
+              what `bench`/`build` do now.
 
 Printed per configuration (medians over rounds): runs and the reported 95 % half-width (as % of the
 reported latency) of each scheme, and — for the same-statistic view — the fixed runs' trimmed-mean
