@@ -14,14 +14,26 @@ def _save(model, path: Path) -> Path:
     return path
 
 
-def image_classifier(path: Path) -> Path:
+def _image_head(seed: int, units: int, activation: str | None, name: str):
+    """16×16×3 image in (raw pixels, rescaled in the model), a tiny conv body, ``units`` outputs."""
     k = keras()
-    k.utils.set_random_seed(1)
+    k.utils.set_random_seed(seed)
     inp = k.Input((16, 16, 3), name="image")
     x = k.layers.Rescaling(1 / 255.0)(inp)
     x = k.layers.Conv2D(4, 3, activation="relu")(x)
     x = k.layers.GlobalAveragePooling2D()(x)
-    return _save(k.Model(inp, k.layers.Dense(3, activation="softmax", name="scores")(x)), path)
+    return k.Model(inp, k.layers.Dense(units, activation=activation, name=name)(x))
+
+
+def image_classifier(path: Path) -> Path:
+    return _save(_image_head(1, 3, "softmax", "scores"), path)
+
+
+def labelled_images(path: Path, n: int = 12, classes: int = 3) -> Path:
+    """``.npz`` evaluation data for ``image_classifier``: ``x`` uniform raw pixels, ``y`` cycling classes."""
+    rng = np.random.default_rng(0)
+    np.savez(path, x=rng.uniform(0, 255, (n, 16, 16, 3)).astype("float32"), y=np.arange(n) % classes)
+    return path
 
 
 def detector(path: Path, boxes: int = 5) -> Path:
@@ -94,10 +106,4 @@ def calibration(path: Path, shape, dtype="float32", n: int = 8) -> Path:
 
 def image_regressor(path: Path, values: int = 1) -> Path:
     """One image in, ``values`` real numbers out (no softmax): the plug-in task ``image_regression``."""
-    k = keras()
-    k.utils.set_random_seed(7)
-    inp = k.Input((16, 16, 3), name="image")
-    x = k.layers.Rescaling(1 / 255.0)(inp)
-    x = k.layers.Conv2D(4, 3, activation="relu")(x)
-    x = k.layers.GlobalAveragePooling2D()(x)
-    return _save(k.Model(inp, k.layers.Dense(values, name="value")(x)), path)
+    return _save(_image_head(7, values, None, "value"), path)

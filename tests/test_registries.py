@@ -59,11 +59,8 @@ def plugin_build(tmp_path_factory):
 @pytest.fixture(scope="module")
 def delegate_build(tmp_path_factory):
     """Labelled data, so every delegate is evaluated (without labels only cpu is)."""
-    import numpy as np
-
     tmp = tmp_path_factory.mktemp("registries-delegate")
-    rng = np.random.default_rng(0)
-    np.savez(tmp / "eval.npz", x=rng.uniform(0, 255, (12, 16, 16, 3)).astype("float32"), y=np.arange(12) % 3)
+    task_sources.labelled_images(tmp / "eval.npz")
     with pytest.MonkeyPatch.context() as mp:
         _load_plugins(mp)
         src = task_sources.image_classifier(tmp / "classifier.keras")

@@ -35,11 +35,8 @@ def _load_plugin(mp: pytest.MonkeyPatch) -> dict:
 @pytest.fixture(scope="module")
 def fenced_build(tmp_path_factory):
     """fp32 and fp16 variants, labelled data (so every delegate is evaluated), cpu and fenced."""
-    import numpy as np
-
     tmp = tmp_path_factory.mktemp("registry-delegates")
-    rng = np.random.default_rng(0)
-    np.savez(tmp / "eval.npz", x=rng.uniform(0, 255, (12, 16, 16, 3)).astype("float32"), y=np.arange(12) % 3)
+    task_sources.labelled_images(tmp / "eval.npz")
     with pytest.MonkeyPatch.context() as mp:
         plugin = _load_plugin(mp)
         src = task_sources.image_classifier(tmp / "classifier.keras")
