@@ -290,6 +290,36 @@ def test_trimmed_mean_and_yuen_interval_by_hand():
     assert trimmed(sorted([1000.0] * 3 + xs[:7]))[0] > 100
 
 
+def test_stop_reasons_of_the_timing_loop_on_a_fake_clock():
+    """Each iteration takes 1 µs of a fake clock and alternates 1 and 3 µs of latency, so the interval
+    never reaches 1e-9: the cap stops it at exactly 50 runs; with a 100 µs minimum the minimum decides."""
+    from mobilepack.bench.measure import _timed
+
+    clock = {"ns": 0, "i": 0}
+
+    def now():
+        return clock["ns"]
+
+    def iteration():
+        clock["i"] += 1
+        clock["ns"] += 1000 if clock["i"] % 2 else 3000
+
+    def timed(**kw):
+        clock.update(ns=0, i=0)
+        args = dict(runs=10, min_seconds=0.0, max_seconds=60.0, target_ci=1e-9, max_runs=50, now=now)
+        return _timed(iteration, **{**args, **kw})
+
+    samples, stop = timed()
+    assert (len(samples), stop) == (50, "max_runs")
+    samples, stop = timed(min_seconds=200e-6)          # 200 µs of 2 µs runs: 100 runs, past the cap
+    assert stop == "min_seconds" and len(samples) == 100
+    samples, stop = timed(target_ci=0.0, min_seconds=0.0)
+    assert (len(samples), stop) == (10, "runs")
+    samples, stop = timed(target_ci=0.75)              # ±71 % at 10 runs: a loose target is met at the minimum
+    assert (len(samples), stop) == (10, "ci")
+    assert set(samples) == {1.0, 3.0}
+
+
 def test_trimmed_stop_rechecks_sparsely_after_64_runs():
     stop = TrimmedStop()
     for i in range(64):

@@ -75,6 +75,26 @@ def test_rows_sorted_by_latency_with_speedup_vs_fp32_cpu(doc):
     assert speed["digits_int8.tflite · gpu"] is None
 
 
+def test_views_read_the_headline_latency_not_the_mean():
+    """A host record whose preempted runs inflate the mean: sorting, speed-up, tables, the chart and
+    latency per variant follow ``latency_us`` (the trimmed mean); an imported record's headline is its mean."""
+    from mobilepack.report.bench_views import latency_us
+
+    recs = [_ok("digits_fp32.tflite", "fp32", "cpu", 1, 200.0, latency_us=100.0, latency_ci95_rel=0.01,
+                latency_statistic="trimmed_mean_20"),
+            _ok("digits_int8.tflite", "int8", "cpu", 1, 90.0, latency_us=120.0, latency_ci95_rel=0.013,
+                latency_statistic="trimmed_mean_20"),
+            _ok("digits_int8.tflite", "int8", "xnnpack", 1, 50.0, ci95_rel=0.2)]   # imported: mean only
+    d = document(recs, source="host")
+    ordered = rows(d)
+    assert [x["latency_us"] for x in ordered] == [50.0, 100.0, 120.0]      # by latency, not by mean (90 < 200)
+    assert ordered[2]["speedup"] == pytest.approx(100.0 / 120.0)
+    assert ordered[0]["latency_statistic"] == "mean" and ordered[0]["latency_ci95_rel"] == 0.2
+    assert latency_us(d) == {"fp32": {"cpu": 100.0}, "int8": {"cpu": 120.0, "xnnpack": 50.0}}
+    md = markdown(d)
+    assert "| `digits_fp32.tflite · cpu` | 100.0 µs | 1.0% |" in md   # the latency and its interval, not the mean
+
+
 def test_markdown_lists_every_configuration_and_labels_software(doc):
     md = markdown(doc)
     for x in rows(doc):

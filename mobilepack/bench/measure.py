@@ -101,15 +101,17 @@ def _timed(iteration, *, runs: int, min_seconds: float, max_seconds: float, targ
         end = now()
         us = (end - t) / 1000
         samples.append(us)
-        running.add(us)
+        if target_ci > 0:   # the sorted runs serve only the adaptive rule
+            running.add(us)
         elapsed = end - loop_start
-        if running.n >= runs and elapsed >= min_ns:
+        if len(samples) >= runs and elapsed >= min_ns:
             if target_ci <= 0:
                 return samples, "runs"
             if running.ci_rel() <= target_ci:
                 return samples, "ci"
-            if max_runs is not None and running.n >= max_runs:
-                return samples, "max_runs"
+            if max_runs is not None and len(samples) >= max_runs:
+                # past the cap already when --min-seconds let timing stop at all: the minimum decided
+                return samples, "min_seconds" if len(samples) > max_runs else "max_runs"
             if elapsed >= max_ns:
                 return samples, "max_seconds"
         elif elapsed >= hard_ns:

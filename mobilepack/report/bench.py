@@ -21,6 +21,7 @@ RECORD_KEYS = (
     "delegate", "threads",
     "status",           # ok | failed
     "failure",          # None | unsupported_op | delegate_refused | delegate_load_failed | gpu_unavailable
+                        #      | unavailable (a plug-in delegate that cannot run here; shown as skipped)
                         #      | crashed | timeout | numerics | error
     "error",            # one-line reason when failed
     "runs", "warmup",
@@ -37,7 +38,7 @@ RECORD_KEYS = (
     "numerics",         # software GPU functional check: {ok, max_abs_err, cosine, message} vs reference CPU
     # additive in 1.0: the headline latency, what it is, and its 95 % interval (adaptive timing stops on it)
     "latency_us",       # host bench: the 20 % trimmed mean of every timed run; imported records: mean_us
-    "latency_statistic",  # "trimmed_mean_20" | "mean"
+    "latency_statistic",  # "trimmed_mean_20" | "mean" (imported records, and host records of < 5 runs)
     "latency_ci95_us", "latency_ci95_rel",
 )
 
@@ -78,7 +79,7 @@ def normalize_record(raw: dict, *, model: dict | None = None, device: dict | Non
 
         rec["cv"] = rec["std_us"] / rec["mean_us"]
         rec["noisy"] = rec["cv"] > NOISY_CV
-    if rec["status"] == "ok" and rec.get("latency_us") is None and rec.get("mean_us"):
+    if rec["status"] == "ok" and rec.get("latency_us") is None and rec.get("mean_us") is not None:
         # records from the apps, adb and older documents: their headline is the mean, its interval the mean's
         rec["latency_us"], rec["latency_statistic"] = rec["mean_us"], "mean"
         rec["latency_ci95_us"], rec["latency_ci95_rel"] = rec.get("ci95_us"), rec.get("ci95_rel")
