@@ -12,7 +12,6 @@ from pathlib import Path
 from mobilepack.errors import InputError, UsageError
 from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
 from mobilepack.runtime import delegates as registry
-from mobilepack.runtime.behaviour import GPU_SKIPPED_NOTE  # noqa: F401 (re-exported)
 from mobilepack.runtime.delegates import Delegate
 
 DEFAULT_DELEGATES = "cpu,xnnpack,gpu"
@@ -171,7 +170,8 @@ def plan_bench(models, *, delegates: str = DEFAULT_DELEGATES, threads: str = "1"
         raise UsageError(f"--timeout must be positive, got {timeout}", "e.g. --timeout 120")
     if input_shapes and on_phone:
         raise UsageError("--input-shape applies to the host bench", "drop --input-shape with --adb")
-    refusal = next((d.input_shape_refusal for d in chosen if d.input_shape_refusal), None) if input_shapes else None
+    refusal = next((d.behaviour.input_shape_refusal for d in chosen if d.behaviour.input_shape_refusal), None) \
+        if input_shapes else None
     if refusal:
         raise UsageError(f"--input-shape applies to cpu/xnnpack: {refusal}", "bench with --delegates cpu,xnnpack")
     if not 0 <= target_ci < 1:
@@ -222,7 +222,7 @@ def host_key() -> dict:
 def run_bench(plan: BenchPlan, *, progress: ProgressCallback | None = None) -> BenchResult:
     on_event = or_ignore(progress)
     configs = plan.configurations()
-    setups = {d.name: d.child_setup() for d in plan.delegates}   # e.g. the GPU's Vulkan driver, found once
+    setups = {d.name: d.behaviour.child_setup() for d in plan.delegates}   # e.g. the GPU's Vulkan driver, found once
     device = host_facts()
     records = []
     for i, (model, delegate, threads) in enumerate(configs):
@@ -241,7 +241,7 @@ def run_bench(plan: BenchPlan, *, progress: ProgressCallback | None = None) -> B
 def measure_one(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: int, *, setup=None) -> dict:
     """One configuration in a fresh child process -> one record of the bench schema.
 
-    ``setup`` (the delegate's :meth:`~Delegate.child_setup`, asked here when None) says whether it runs
+    ``setup`` (the delegate's ``behaviour.child_setup()``, asked here when None) says whether it runs
     here and with which environment.  On a software adapter (the GPU on SwiftShader) it gets a
     functional check — compile, at most three invocations, outputs compared with the reference CPU
     kernels — unless ``plan.gpu_latency``."""
@@ -251,7 +251,7 @@ def measure_one(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: 
 
     record = empty_record(model.to_dict(), delegate.name, threads, warmup=plan.warmup)
     record["definition"] = DEFINITION
-    setup = setup or delegate.child_setup()
+    setup = setup or delegate.behaviour.child_setup()
     if setup.unavailable:
         record["note"] = setup.skipped_note
         return fail(record, setup.skipped_kind, setup.unavailable)
@@ -263,7 +263,7 @@ def measure_one(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: 
                "functional": functional, "input_shapes": {n: list(v) for n, v in plan.input_shapes}}
     outcome = run_in_child("mobilepack.bench.measure:measure_in_child", request, timeout=plan.timeout,
                            env=setup.env, forkable=setup.forkable)
-    record["adapter"], record["software"] = delegate.adapter(outcome.log, setup)
+    record["adapter"], record["software"] = delegate.behaviour.adapter(outcome.log, setup)
     record["note"] = (FUNCTIONAL_NOTE if functional else SOFTWARE_NOTE) if record["software"] else None
     return _finish(plan, delegate, record, outcome, functional)
 
@@ -277,7 +277,7 @@ def _finish(plan: BenchPlan, delegate: Delegate, record: dict, outcome, function
         return fail(record, "timeout" if outcome.timed_out else "crashed", outcome.failure())
     answer = outcome.answer
     if not answer["ok"]:
-        failure = delegate.classify_failure(answer["error"], outcome.log)
+        failure = delegate.behaviour.classify_failure(answer["error"], outcome.log)
         record["note"] = failure.note or record["note"]
         return fail(record, failure.kind, failure.message)
     samples = answer["samples_us"] or [answer["first_us"]]
@@ -317,8 +317,3 @@ def fail(record: dict, kind: str, message: str) -> dict:
     record.update({"status": "failed", "failure": kind, "error": (message or kind).strip()})
     return record
 
-
-def explain_failure(delegate: Delegate, error: str, log: str) -> tuple[str, str]:
-    """(failure kind, one-line reason) from the runtime's exception and log: the delegate's own reading."""
-    failure = delegate.classify_failure(error, log)
-    return failure.kind, failure.message

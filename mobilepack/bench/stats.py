@@ -45,6 +45,11 @@ def ci95_halfwidth(n: int, std: float) -> float:
 TRIM = 0.2   # fraction cut from each end for the headline latency (Yuen's usual choice)
 
 
+def trimmed_per_end(n: int, g: float = TRIM) -> int:
+    """How many of ``n`` sorted runs the trimmed mean cuts at each end: floor(g·n)."""
+    return int(math.floor(g * n))
+
+
 def trimmed(sorted_values: list[float], g: float = TRIM) -> tuple[float, float]:
     """(``g``-trimmed mean, half-width of its 95 % confidence interval (Yuen)) of sorted values.
     With ``floor(g·n)`` = 0 this is the plain mean and Student's t interval; the half-width is inf
@@ -52,7 +57,7 @@ def trimmed(sorted_values: list[float], g: float = TRIM) -> tuple[float, float]:
     n = len(sorted_values)
     if not n:
         raise ValueError("no samples")
-    k = int(math.floor(g * n))
+    k = trimmed_per_end(n, g)
     kept = sorted_values[k:n - k]
     h = len(kept)
     tmean = sum(kept) / h
@@ -125,7 +130,7 @@ def summarize(samples_us: list[float]) -> dict:
         "p50_us": percentile(values, 50), "p90_us": percentile(values, 90), "p99_us": percentile(values, 99),
         "ips": 1e6 / mean if mean > 0 else 0.0, "cv": cv, "noisy": cv > NOISY_CV,
         "ci95_us": mean_half, "ci95_rel": (mean_half / mean if mean_half is not None and mean > 0 else None),
-        "latency_us": tmean, "latency_statistic": LATENCY_STATISTIC if int(TRIM * n) else "mean",
+        "latency_us": tmean, "latency_statistic": LATENCY_STATISTIC if trimmed_per_end(n) else "mean",
         "latency_ci95_us": half,
         "latency_ci95_rel": (half / tmean if half is not None and tmean > 0 else None),
     }

@@ -208,7 +208,7 @@ def _software_subset(samples, names, tmp: Path, setups: dict, warnings: list[str
 
 def _predict(mode: str, path, dname: str, out_path: Path, data: dict, setup, request: dict, timeout: float):
     """One (variant, delegate) in a child: (its cell, its predictions or None, the sample rows it ran).
-    ``setup``: the delegate's :meth:`~mobilepack.runtime.delegates.Delegate.child_setup`."""
+    ``setup``: the delegate's ``behaviour.child_setup()``."""
     import numpy as np
 
     from mobilepack.runtime.child import run_in_child
@@ -226,7 +226,7 @@ def _predict(mode: str, path, dname: str, out_path: Path, data: dict, setup, req
     failure = outcome.failure()
     answer = outcome.answer or {}
     if failure or not answer.get("ok"):
-        error = failure or delegate.cell_error(answer.get("error"), outcome.log)
+        error = failure or delegate.behaviour.cell_error(answer.get("error"), outcome.log)
         return Cell(mode, dname, "failed", error=error, software=software), None, rows
     with np.load(out_path) as z:
         prediction = {k: z[k] for k in z.files}
@@ -271,7 +271,7 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
     names = list(samples.batches[0])
     if not labelled:
         delegates = ["cpu"]  # agreement only: the reference kernels
-    setups = {d: get_delegate(d).child_setup() for d in dict.fromkeys(delegates)}   # e.g. the GPU's Vulkan
+    setups = {d: get_delegate(d).behaviour.child_setup() for d in dict.fromkeys(delegates)}   # e.g. the GPU's Vulkan
     reference, note = _reference(variants)
     cells: list[Cell] = []
     predictions: dict[tuple[str, str], dict[str, Any]] = {}

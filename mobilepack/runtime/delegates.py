@@ -13,8 +13,8 @@ Adding a delegate is one module with one :func:`register` call that gives its op
 where it needs one, its :class:`~mobilepack.runtime.behaviour.Behaviour` (its child environment,
 whether it can run here, how its failures read): the delegate names that module (``source``), and
 the child runs it before opening, so ``bench``, ``build`` and evaluation reach the delegate without
-any other change.  Bench and evaluation ask the delegate (:meth:`Delegate.child_setup`,
-:meth:`Delegate.classify_failure`, …); they never test its name.
+any other change.  Bench and evaluation ask the delegate's behaviour (``delegate.behaviour.child_setup()``,
+``.classify_failure()``, …); they never test its name.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from mobilepack.errors import UsageError
-from mobilepack.runtime.behaviour import Behaviour, ChildSetup, ExternalBehaviour, Failure, GpuBehaviour
+from mobilepack.runtime.behaviour import Behaviour, ExternalBehaviour, GpuBehaviour
 
 
 @dataclass(frozen=True)
@@ -40,32 +40,10 @@ class Delegate:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    # -- behaviour (parent side; registered with the opener, under the same key) --
-
     @property
     def behaviour(self) -> Behaviour:
-        return _BEHAVIOURS.get(self.opener, _DEFAULT)
-
-    def child_setup(self) -> ChildSetup:
-        """Whether it runs here, and the environment its child process needs."""
-        return self.behaviour.child_setup()
-
-    def classify_failure(self, error: str | None, log: str = "") -> Failure:
-        """The failure kind and reason of an error its child answered."""
-        return self.behaviour.classify_failure(error, log)
-
-    def adapter(self, log: str, setup: ChildSetup) -> tuple[str | None, bool]:
-        """(the adapter that ran, whether it is software), from its child's log."""
-        return self.behaviour.adapter(log, setup)
-
-    def cell_error(self, error: str | None, log: str = "") -> str | None:
-        """The reason a failed accuracy-matrix cell shows."""
-        return self.behaviour.cell_error(error, log)
-
-    @property
-    def input_shape_refusal(self) -> str | None:
-        """Why it cannot take ``--input-shape`` (None: it can)."""
-        return self.behaviour.input_shape_refusal
+        """What it knows of itself (child setup, failure reading, …): registered with its opener."""
+        return behaviour_of(self.opener)
 
 
 _REGISTRY: dict[str, Delegate] = {}
@@ -73,6 +51,11 @@ _OPENERS: dict[str, Callable[..., "Session"]] = {}   # opener key -> (delegate d
 _DEFAULT = Behaviour()
 # opener key -> behaviour; ``--delegate-lib`` delegates are made by :func:`get`, never registered
 _BEHAVIOURS: dict[str, Behaviour] = {"external": ExternalBehaviour()}
+
+
+def behaviour_of(opener: str) -> Behaviour:
+    """The behaviour registered under an opener key (a CPU delegate's, :class:`Behaviour`, when none)."""
+    return _BEHAVIOURS.get(opener, _DEFAULT)
 
 
 def register(delegate: Delegate, opener: Callable[..., Session] | None = None,
@@ -246,7 +229,7 @@ def open_session(delegate: dict, model_path: str, threads: int, input_shapes: di
         import runpy
 
         runpy.run_path(delegate["source"])   # the delegate's own module registers its opener (and behaviour)
-    refusal = _BEHAVIOURS.get(delegate["opener"], _DEFAULT).input_shape_refusal
+    refusal = behaviour_of(delegate["opener"]).input_shape_refusal
     if input_shapes and refusal:
         raise ValueError(f"--input-shape applies to cpu/xnnpack: {refusal}")
     return _OPENERS[delegate["opener"]](delegate, model_path, threads, dict(input_shapes or {}))
