@@ -1,5 +1,6 @@
 """The metadata stage and ``mobilepack metadata``: every task writer on a tiny model built
-here, read back with tflite-support's displayer; every normalization source; labels."""
+here, read back field by field (``schema.unpack``) and through the packed archive; every
+normalization source; labels."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pytest
 
 from mobilepack.errors import InputError, UsageError
 from mobilepack.metadata import GeneralInfo, attach, read, spec_beside
-from mobilepack.metadata.tasks import load_tflite_support
+from mobilepack.metadata.reader import METADATA_NAME, packed_files
+from mobilepack.metadata.schema import unpack
+from mobilepack.model.flatbuffer import parse_model
 from mobilepack.model.spec import Normalization
 from tests.conftest import DIGITS, assert_clean_error, run_cli, snapshot
 from tests.test_metadata_models import digits, model_file, tiny  # noqa: F401 - fixtures
@@ -26,10 +29,36 @@ def vocab(tmp_path) -> Path:
     return p
 
 
+def _json_form(value):
+    """The metadata dict as TFLite's metadata JSON shows it: a union as ``X_type`` and ``X``."""
+    if isinstance(value, list):
+        return [_json_form(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, v in value.items():
+        if isinstance(v, tuple):
+            out[f"{key}_type"], v = v
+        out[key] = _json_form(v)
+    return out
+
+
+class Packed:
+    """The model's associated-file archive."""
+
+    def __init__(self, model: bytes) -> None:
+        self.files = packed_files(model)
+
+    def get_associated_file_buffer(self, name: str) -> bytes:
+        return self.files[name]
+
+    def get_packed_associated_file_list(self) -> list[str]:
+        return list(self.files)
+
+
 def displayed(model: bytes):
-    md = load_tflite_support()
-    d = md.MetadataDisplayer.with_model_buffer(model)
-    return json.loads(d.get_metadata_json()), d
+    raw = parse_model(model).metadata_bytes(model, METADATA_NAME)
+    return _json_form(unpack(raw)), Packed(model)
 
 
 def _units(tensor: dict) -> dict[str, dict]:

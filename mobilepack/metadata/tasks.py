@@ -1,15 +1,17 @@
-"""One tflite-support metadata writer per built-in task (``TaskSpec.writer``).
+"""One metadata writer per built-in task (``TaskSpec.writer``).
 
-Each writer gets a :class:`WriteRequest` and returns a tflite-support
-``MetadataWriter``; :func:`mobilepack.metadata.attach` populates it and checks the
-result.  TensorFlow is never imported here (the writers need only tflite-support's
-flatbuffer code)."""
+Each writer gets a :class:`WriteRequest` and returns a :class:`~mobilepack.metadata.packing.Draft`
+(the metadata as a dict of the schema's fields, and the files to pack);
+:func:`mobilepack.metadata.attach` populates it and checks the result.  TensorFlow is never
+imported here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from mobilepack.errors import InputError, UsageError
+from mobilepack.metadata import schema
+from mobilepack.metadata.packing import Draft
 from mobilepack.model.flatbuffer import FbModel, FbTensor
 from mobilepack.tasks.tensors import detection_roles
 
@@ -20,7 +22,7 @@ class WriteRequest:
     fb: FbModel
     inputs: tuple[FbTensor, ...]
     outputs: tuple[FbTensor, ...]
-    general: object                     # metadata_info.GeneralMd
+    general: dict                       # the model-level fields (general_md)
     mean: tuple[float, ...] | None
     std: tuple[float, ...] | None
     label_path: str | None
@@ -77,147 +79,165 @@ def class_count(outputs: tuple[FbTensor, ...]) -> tuple[int | None, str]:
     return (t.shape[-1] if t.shape else None), t.name
 
 
-# -- writers ---------------------------------------------------------------------------
+# -- writers ----------------------------------------------------------------------------
+# Each builds the metadata dict (see mobilepack.metadata.schema) of one task and the files it packs.
+# What each writes follows the conventions of TFLite's metadata writers (names, descriptions, value
+# ranges, the detector's bounding-box layout), so apps and the TFLite Task Library read it as usual.
 
-def load_tflite_support():
-    """Import tflite-support's metadata module without TensorFlow.
-
-    It imports TensorFlow only to open files through ``tf.io.gfile`` and falls back
-    to ``open`` without it; blocking that import keeps ``metadata`` fast and quiet.
-    (Never ``import tflite_support`` itself next to TensorFlow: see DESIGN.md.)"""
-    import sys
-
-    name = "tensorflow_lite_support.metadata.python.metadata"
-    if name in sys.modules:
-        return sys.modules[name]
-    blocked = "tensorflow" not in sys.modules
-    if blocked:
-        sys.modules["tensorflow"] = None  # type: ignore[assignment]  # makes `import tensorflow` raise ImportError
-    try:
-        from tensorflow_lite_support.metadata.python import metadata
-    except ImportError as exc:
-        from mobilepack.errors import RuntimeFailure
-
-        raise RuntimeFailure(f"tflite-support cannot be loaded: {exc}",
-                             "install its system libraries (Debian: apt-get install libusb-1.0-0)") from None
-    finally:
-        if blocked:
-            del sys.modules["tensorflow"]
-    return metadata
+VOCAB_DESCRIPTION = "Vocabulary file to convert natural language words to embedding vectors."
+LABELS_DESCRIPTION = "Labels for categories that the model can recognize."
+FEATURE = ("FeatureProperties", {})
 
 
-def _md():
-    load_tflite_support()
-    from tensorflow_lite_support.metadata import metadata_schema_py_generated as fb
-    from tensorflow_lite_support.metadata.python.metadata_writers import metadata_info
-
-    return metadata_info, fb
+def _drop_none(d: dict) -> dict:
+    return {k: v for k, v in d.items() if v is not None}
 
 
-def _schema_type(t: FbTensor):
-    from tensorflow_lite_support.metadata import schema_py_generated as s
-
-    return getattr(s.TensorType, t.type)
-
-
-def _label_files(req: WriteRequest, info) -> list:
-    return [info.LabelFileMd(file_path=req.label_path)] if req.label_path else []
+def general_md(name=None, version=None, description=None, author=None, license=None) -> dict:
+    """The model-level fields of the metadata."""
+    return _drop_none({"name": name, "description": description, "version": version, "author": author,
+                       "license": license})
 
 
-def image_input_md(req: WriteRequest, description: str):
-    info, fb = _md()
+def plain_md(name, description, *, min_values=None, max_values=None, content=FEATURE, files=None) -> dict:
+    """Tensor metadata: name, description, content properties, value range (``stats``), files."""
+    return _drop_none({"name": name, "description": description,
+                       "content": {"content_properties": (content[0], dict(content[1]))},
+                       "stats": _drop_none({"max": max_values, "min": min_values}),
+                       "associated_files": list(files) if files else None})
+
+
+def label_file(path: str, file_type: str = "TENSOR_AXIS_LABELS") -> dict:
+    return {"name": path, "description": LABELS_DESCRIPTION, "type": schema.FILE_TYPE[file_type]}
+
+
+def vocab_file(path: str) -> dict:
+    return {"name": path, "description": VOCAB_DESCRIPTION, "type": schema.FILE_TYPE["VOCABULARY"]}
+
+
+def _label_files(req: WriteRequest, file_type: str = "TENSOR_AXIS_LABELS") -> list[dict]:
+    return [label_file(req.label_path, file_type)] if req.label_path else []
+
+
+def image_input_md(req: WriteRequest, description: str) -> dict:
+    """The image input: color space, normalization, and the value range the normalization gives
+    pixels 0..255 (a uint8 input is 0..255 as it is)."""
     t = req.inputs[0]
-    return info.InputImageTensorMd(name=t.name, description=description, norm_mean=list(req.mean),
-                                   norm_std=list(req.std), color_space_type=fb.ColorSpaceType.RGB
-                                   if t.shape[-1] == 3 else fb.ColorSpaceType.UNKNOWN,
-                                   tensor_type=_schema_type(t))
+    mean, std = req.mean, req.std
+    lo = hi = None
+    if t.type == "UINT8":
+        lo, hi = [0.0], [255.0]
+    elif t.type == "FLOAT32" and mean and std:
+        lo = [float(0.0 - m) / s for m, s in zip(mean, std)]
+        hi = [float(255.0 - m) / s for m, s in zip(mean, std)]
+    color = "RGB" if t.shape[-1] == 3 else "UNKNOWN"
+    md = plain_md(t.name, description, min_values=lo, max_values=hi,
+                  content=("ImageProperties", _drop_none({"color_space": schema.COLOR_SPACE[color] or None})))
+    if mean and std:
+        md["process_units"] = [{"options": ("NormalizationOptions", {"mean": list(mean), "std": list(std)})}]
+    return md
 
 
-def _scores(req: WriteRequest, description: str = "Probabilities of the labels."):
-    """The class-scores output of a classifier, with the labels file."""
-    info, _ = _md()
+def scores_md(req: WriteRequest, description: str = "Probabilities of the labels.", *, name: str | None = None,
+              tensor_type: str | None = None, files: list[dict] | None = None) -> dict:
+    """Class scores: in [0, 1] for float, [0, 255] for uint8, with the labels file."""
     out = req.outputs[0]
-    return info.ClassificationTensorMd(name=out.name, description=description, label_files=_label_files(req, info),
-                                       tensor_type=_schema_type(out))
+    kind = out.type if tensor_type is None else tensor_type
+    lo, hi = {"UINT8": ([0.0], [255.0]), "FLOAT32": ([0.0], [1.0])}.get(kind, (None, None))
+    return plain_md(name or out.name, description, min_values=lo, max_values=hi,
+                    files=_label_files(req) if files is None else files)
 
 
-def image_classifier_writer(req: WriteRequest):
-    from tensorflow_lite_support.metadata.python.metadata_writers import image_classifier
+def draft(req: WriteRequest, inputs: list[dict], outputs: list[dict], *, files: list[str] | None = None,
+          **subgraph) -> Draft:
+    """One subgraph's metadata under the general fields; a tensor without a name gets the model's."""
+    for mds, tensors in ((inputs, req.inputs), (outputs, req.outputs)):
+        for md, t in zip(mds, tensors):
+            md.setdefault("name", t.name)
+    sg = {"input_tensor_metadata": inputs, "output_tensor_metadata": outputs, **subgraph}
+    return Draft({**req.general, "subgraph_metadata": [_drop_none(sg)]}, list(files or []))
 
-    return image_classifier.MetadataWriter.create_from_metadata_info(
-        req.model, general_md=req.general, input_md=image_input_md(req, "Input image to be classified."),
-        output_md=_scores(req))
+
+def _label_paths(req: WriteRequest) -> list[str]:
+    return [req.label_path] if req.label_path else []
 
 
-def object_detector_writer(req: WriteRequest):
-    from tensorflow_lite_support.metadata.python.metadata_writers import object_detector
+def image_classifier_writer(req: WriteRequest) -> Draft:
+    return draft(req, [image_input_md(req, "Input image to be classified.")], [scores_md(req)],
+                 files=_label_paths(req))
 
-    info, _ = _md()
+
+DETECTION_NAMES = {"location": "location", "category": "category", "score": "score",
+                   "number": "number of detections"}
+BOX_RANGE = {"min": 2, "max": 2}   # boxes, classes and scores run along dimension 2 of [1, N, ...]
+
+
+def object_detector_writer(req: WriteRequest) -> Draft:
+    """SSD outputs (TFLite_Detection_PostProcess): boxes as [top, left, bottom, right] ratios,
+    classes with value labels, scores, count; metadata in ascending tensor index order (the
+    post-processing op's order; :func:`detection_order` puts each at its output's position)."""
     roles = detection_roles(req.outputs, req.aliases)
     if roles is None:
         raise InputError("object_detection needs SSD-style outputs: boxes [1,N,4], classes [1,N], scores [1,N], "
                          f"count [1]; this model has {_shapes(req.outputs)}",
                          "use --task generic, or export the detector with TFLite_Detection_PostProcess")
-    return object_detector.MetadataWriter.create_from_metadata_info(
-        req.model, general_md=req.general, input_md=image_input_md(req, "Input image to be detected."),
-        output_location_md=info.TensorMd(name=DETECTION_NAMES["location"], description="The locations of the detected boxes."),
-        output_category_md=info.CategoryTensorMd(name="category", description="The categories of the detected boxes.",
-                                                 label_files=_label_files(req, info)),
-        output_score_md=info.ClassificationTensorMd(name="score", description="The scores of the detected boxes."),
-        output_number_md=info.TensorMd(name=DETECTION_NAMES["number"],
-                                       description="The number of the detected boxes."))
-
-
-DETECTION_NAMES = {"location": "location", "category": "category", "score": "score",
-                   "number": "number of detections"}
+    box = {"index": [1, 0, 3, 2], "type": schema.BOUNDING_BOX_TYPE["BOUNDARIES"],
+           "coordinate_type": schema.COORDINATE_TYPE["RATIO"]}
+    location = plain_md(DETECTION_NAMES["location"], "The locations of the detected boxes.",
+                        content=("BoundingBoxProperties", box))
+    category = plain_md(DETECTION_NAMES["category"], "The categories of the detected boxes.",
+                        files=_label_files(req, "TENSOR_VALUE_LABELS"))
+    score = scores_md(req, "The scores of the detected boxes.", name=DETECTION_NAMES["score"], tensor_type="",
+                      files=[])
+    for md in (location, category, score):
+        md["content"]["range"] = dict(BOX_RANGE)
+    number = plain_md(DETECTION_NAMES["number"], "The number of the detected boxes.")
+    by_index = dict(zip(sorted(t.index for t in req.outputs), (location, category, score, number)))
+    group = {"name": "detection_result", "tensor_names": [DETECTION_NAMES[k] for k in ("location", "category", "score")]}
+    return Draft({**req.general, "subgraph_metadata": [{
+        "input_tensor_metadata": [image_input_md(req, "Input image to be detected.")],
+        "output_tensor_metadata": [by_index[t.index] for t in req.outputs],
+        "output_tensor_groups": [group]}]}, _label_paths(req))
 
 
 def detection_order(req: WriteRequest):
-    """tflite-support's detector writer assigns the four output metadata by ascending
-    tensor index (true for TFLite_Detection_PostProcess); put each one at the position
-    of the model output that has its role instead, since apps match outputs by position."""
+    """Detector metadata comes in ascending tensor index order (true for TFLite_Detection_PostProcess);
+    put each one at the position of the model output that has its role instead, since apps match
+    outputs by position."""
     roles = detection_roles(req.outputs, req.aliases)
     position = {t.index: i for i, t in enumerate(req.outputs)}
 
-    def amend(md) -> None:
-        sg = md.subgraphMetadata[0]
-        by_name = {t.name.decode() if isinstance(t.name, bytes) else t.name: t for t in sg.outputTensorMetadata}
+    def amend(md: dict) -> None:
+        sg = md["subgraph_metadata"][0]
+        by_name = {t["name"]: t for t in sg["output_tensor_metadata"]}
         ordered = [None] * len(req.outputs)
         for role, tensor in roles.items():
             ordered[position[tensor.index]] = by_name[DETECTION_NAMES[role]]
-        sg.outputTensorMetadata = ordered
+        sg["output_tensor_metadata"] = ordered
 
     return amend
 
 
-def image_segmenter_writer(req: WriteRequest):
-    from tensorflow_lite_support.metadata.python.metadata_writers import image_segmenter
-
-    info, _ = _md()
+def image_segmenter_writer(req: WriteRequest) -> Draft:
+    """One mask output: a grayscale image of class values (dimensions 1..2 are its height and width)."""
     out = req.outputs[0]
-    return image_segmenter.MetadataWriter.create_from_metadata_info(
-        req.model, general_md=req.general, input_md=image_input_md(req, "Input image to be segmented."),
-        output_md=info.CategoryTensorMd(name=out.name, description="Masks over the target objects with high accuracy.",
-                                        label_files=_label_files(req, info)))
+    masks = plain_md(out.name, "Masks over the target objects with high accuracy.",
+                     files=_label_files(req, "TENSOR_VALUE_LABELS"))
+    masks["content"] = {"content_properties": ("ImageProperties", {"color_space": schema.COLOR_SPACE["GRAYSCALE"]}),
+                        "range": {"min": 1, "max": 2}}
+    return draft(req, [image_input_md(req, "Input image to be segmented.")], [masks], files=_label_paths(req))
 
 
-def text_classifier_writer(req: WriteRequest):
-    from tensorflow_lite_support.metadata.python.metadata_writers import bert_nl_classifier, nl_classifier
-
-    info, _ = _md()
+def text_classifier_writer(req: WriteRequest) -> Draft:
     if not req.vocab_path:
         raise UsageError("text_classification needs a vocabulary", "pass --vocab FILE (one token per line)")
-    output_md = _scores(req)
     tokenizer = req.tokenizer or ("bert" if len(req.inputs) == 3 else "regex")
     if tokenizer == "bert":
         if len(req.inputs) != 3:
             raise InputError(f"a BERT classifier has 3 inputs (ids, mask, segment ids); this model has {len(req.inputs)}",
                              "use --tokenizer regex for a single-input text model")
-        ids, mask, segment = _bert_inputs(req.inputs, req.aliases)
-        input_md = info.BertInputTensorsMd(req.model, ids, mask, segment,
-                                           tokenizer_md=info.BertTokenizerMd(req.vocab_path))
-        return bert_nl_classifier.MetadataWriter.create_from_metadata_info(
-            req.model, general_md=req.general, input_md=input_md, output_md=output_md)
+        return draft(req, bert_inputs_md(req), [scores_md(req)], files=_label_paths(req) + [req.vocab_path],
+                     input_process_units=[bert_tokenizer(req.vocab_path)])
     if tokenizer != "regex":
         raise UsageError(f"unknown --tokenizer {tokenizer!r}", "valid: regex, bert")
     if len(req.inputs) != 1:
@@ -226,10 +246,26 @@ def text_classifier_writer(req: WriteRequest):
     where = {"pre": "the start", "post": "the end"}.get(req.padding or "")
     description = "Embedding vectors of the input text." + (
         f" Token ids are padded and cut at {where} (padding: {req.padding})." if where else "")
-    input_md = info.InputTextTensorMd(name=req.inputs[0].name, description=description,
-                                      tokenizer_md=info.RegexTokenizerMd(req.delim_regex, req.vocab_path))
-    return nl_classifier.MetadataWriter.create_from_metadata_info(
-        req.model, general_md=req.general, input_md=input_md, output_md=output_md)
+    text = plain_md(req.inputs[0].name, description)
+    text["process_units"] = [{"options": ("RegexTokenizerOptions", {"delim_regex_pattern": req.delim_regex,
+                                                                    "vocab_file": [vocab_file(req.vocab_path)]})}]
+    return draft(req, [text], [scores_md(req)], files=_label_paths(req) + [req.vocab_path])
+
+
+def bert_tokenizer(vocab_path: str) -> dict:
+    """The BERT (WordPiece) tokenizer process unit, with its vocabulary."""
+    return {"options": ("BertTokenizerOptions", {"vocab_file": [vocab_file(vocab_path)]})}
+
+
+BERT_INPUTS = (("ids", "Tokenized ids of the input text."),
+               ("mask", "Mask with 1 for real tokens and 0 for padding tokens."),
+               ("segment_ids", "0 for the first sequence, 1 for the second sequence if exists."))
+
+
+def bert_inputs_md(req: WriteRequest) -> list[dict]:
+    """ids, mask and segment ids, each at its model input's position."""
+    roles = dict(zip(_bert_inputs(req.inputs, req.aliases), BERT_INPUTS))
+    return [plain_md(*roles[t.name]) for t in req.inputs]
 
 
 def _bert_inputs(inputs: tuple[FbTensor, ...], aliases: dict[int, str]) -> tuple[str, str, str]:
@@ -245,19 +281,14 @@ def _bert_inputs(inputs: tuple[FbTensor, ...], aliases: dict[int, str]) -> tuple
     return inputs[0].name, inputs[1].name, inputs[2].name
 
 
-def audio_classifier_writer(req: WriteRequest):
-    from tensorflow_lite_support.metadata.python.metadata_writers import audio_classifier
-
-    info, _ = _md()
+def audio_classifier_writer(req: WriteRequest) -> Draft:
     if not req.sample_rate or req.sample_rate <= 0:
         raise UsageError("audio_classification needs the sample rate", "pass --sample-rate HZ, e.g. 16000")
     if req.channels <= 0:
         raise UsageError(f"--channels must be ≥ 1 (got {req.channels})", "e.g. --channels 1")
-    return audio_classifier.MetadataWriter.create_from_metadata_info(
-        req.model, general_md=req.general,
-        input_md=info.InputAudioTensorMd(name=req.inputs[0].name, description="Input audio clip to be classified.",
-                                         sample_rate=req.sample_rate, channels=req.channels),
-        output_md=_scores(req, "Scores of the labels."))
+    audio = plain_md(req.inputs[0].name, "Input audio clip to be classified.",
+                     content=("AudioProperties", {"sample_rate": req.sample_rate, "channels": req.channels}))
+    return draft(req, [audio], [scores_md(req, "Scores of the labels.")], files=_label_paths(req))
 
 
 def value_range(t: FbTensor, given: dict[str, tuple[float, float]]) -> tuple[float, float] | None:
@@ -272,26 +303,21 @@ def value_range(t: FbTensor, given: dict[str, tuple[float, float]]) -> tuple[flo
     return None
 
 
-def tensor_md(t: FbTensor, kind: str, value_ranges: dict[str, tuple[float, float]] | None = None):
+def tensor_md(t: FbTensor, kind: str, value_ranges: dict[str, tuple[float, float]] | None = None) -> dict:
     """Plain tensor metadata: its kind ("input"/"output"), dtype, shape and value range, if known."""
-    info, _ = _md()
     r = value_range(t, value_ranges or {})
     shape = "x".join(str(d) for d in t.shape) or "scalar"
-    return info.TensorMd(name=t.name, description=f"{kind} {t.type.lower()} tensor of shape {shape}",
-                         min_values=[float(r[0])] if r else None, max_values=[float(r[1])] if r else None,
-                         tensor_name=t.name)
+    return plain_md(t.name, f"{kind} {t.type.lower()} tensor of shape {shape}",
+                    min_values=[float(r[0])] if r else None, max_values=[float(r[1])] if r else None)
 
 
-def generic_writer(req: WriteRequest):
-    from tensorflow_lite_support.metadata.python.metadata_writers import metadata_writer
-
+def generic_writer(req: WriteRequest) -> Draft:
     unknown = sorted(set(req.value_ranges) - {t.name for t in req.inputs + req.outputs})
     if unknown:
         raise UsageError(f"--value-range names unknown tensor {unknown[0]!r}",
                          f"tensors: {', '.join(t.name for t in req.inputs + req.outputs)}")
-    return metadata_writer.MetadataWriter.create_from_metadata_info(
-        req.model, general_md=req.general, input_md=[tensor_md(t, "input", req.value_ranges) for t in req.inputs],
-        output_md=[tensor_md(t, "output", req.value_ranges) for t in req.outputs])
+    return draft(req, [tensor_md(t, "input", req.value_ranges) for t in req.inputs],
+                 [tensor_md(t, "output", req.value_ranges) for t in req.outputs])
 
 
 def _shapes(tensors) -> str:

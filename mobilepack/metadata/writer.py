@@ -1,9 +1,10 @@
 """The metadata stage: ``attach(model_bytes, ...) -> MetadataResult``.
 
-Writes TFLite metadata with tflite-support's writers (one per task, see
-:mod:`mobilepack.metadata.tasks`), replaces metadata the model already had, then reads
-the result back with tflite-support's displayer and with mobilepack's own reader and
-compares both with what was intended.  Pure function over bytes: it writes no files
+Writes TFLite metadata with mobilepack's own writers (one per task, see
+:mod:`mobilepack.metadata.tasks`; the flatbuffer is built by :mod:`mobilepack.metadata.schema`
+and put into the model by :mod:`mobilepack.metadata.packing`), replaces metadata the model
+already had, then reads the result back with mobilepack's reader and compares it with what
+was intended.  Pure function over bytes: it writes no files
 (the CLI writes ``-o`` atomically) and never imports TensorFlow."""
 
 from __future__ import annotations
@@ -259,16 +260,16 @@ def _normalization(task: TaskSpec, inputs, explicit, spec, existing, notes: list
 
 
 def _general(task: TaskSpec, info: GeneralInfo, spec: ModelSpec | None, existing):
-    """(the general info written, its name, tflite-support's GeneralMd)."""
-    from tensorflow_lite_support.metadata.python.metadata_writers import metadata_info
+    """(the general info written, its name, the model-level metadata fields)."""
+    from mobilepack.metadata.tasks import general_md
 
     if existing is not None:  # re-attaching keeps what the caller does not override
         info = GeneralInfo(**{k: getattr(info, k) or (getattr(existing, k) or None)
                               for k in ("name", "description", "version", "author", "license")})
     name = info.name or (spec.name if spec else None) or "model"
-    general = metadata_info.GeneralMd(name=name, version=info.version, description=info.description or
-                                      f"{task.name.replace('_', ' ')} model packaged by mobilepack",
-                                      author=info.author, licenses=info.license)
+    general = general_md(name=name, version=info.version, description=info.description or
+                         f"{task.name.replace('_', ' ')} model packaged by mobilepack",
+                         author=info.author, license=info.license)
     return info, name, general
 
 
@@ -292,7 +293,7 @@ def _write(task: TaskSpec, base: bytes, fb, inputs, outputs, general, written, l
             amendments.append(task.amend_metadata(req))
         if score_threshold is not None:
             amendments.append(_score_threshold(score_threshold))
-        return _populate(task.writer(req), amendments), (Path(vocab_path).name if vocab_path else None)
+        return _populate(base, task.writer(req), amendments), (Path(vocab_path).name if vocab_path else None)
 
 
 def attach(model: bytes, *, task: str | None = None, spec: ModelSpec | None = None,
@@ -323,9 +324,6 @@ def attach(model: bytes, *, task: str | None = None, spec: ModelSpec | None = No
     padding = _padding(chosen, padding, spec)
     label_tuple = _labels(chosen, labels, spec, existing, outputs, notes)
     norm, written = _normalization(chosen, inputs, normalization, spec, existing, notes)
-    from mobilepack.metadata.tasks import load_tflite_support
-
-    load_tflite_support()
     info, name, general = _general(chosen, info, spec, existing)
     out, vocab_file = _write(chosen, strip_associated_files(model), fb, inputs, outputs, general, written,
                              label_tuple, vocab, tokenizer=tokenizer, sample_rate=sample_rate, channels=channels,

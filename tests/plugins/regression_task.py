@@ -11,7 +11,7 @@ import numpy as np
 
 from mobilepack.evaluate.metrics import max_abs_error
 from mobilepack.evaluate.tasks import Evaluator
-from mobilepack.metadata.tasks import image_input_md, tensor_md
+from mobilepack.metadata.tasks import draft, image_input_md, tensor_md
 from mobilepack.tasks import TaskSpec, register
 
 
@@ -23,11 +23,8 @@ def _detect(sig):
 
 
 def _writer(req):
-    from tensorflow_lite_support.metadata.python.metadata_writers import metadata_writer
-
-    return metadata_writer.MetadataWriter.create_from_metadata_info(
-        req.model, general_md=req.general, input_md=[image_input_md(req, "Input image to be scored.")],
-        output_md=[tensor_md(t, "output", req.value_ranges) for t in req.outputs])
+    return draft(req, [image_input_md(req, "Input image to be scored.")],
+                 [tensor_md(t, "output", req.value_ranges) for t in req.outputs])
 
 
 def _reduce(outputs, hints):
