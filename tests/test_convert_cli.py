@@ -123,7 +123,7 @@ VARIANT_KEYS = {"mode", "path", "bytes", "sha256", "input_dtypes", "output_dtype
                 "validation_seconds", "validation", "tool_versions"}
 VALIDATION_KEYS = {"samples", "max_abs_error", "mean_abs_error", "cosine_similarity", "top1_agreement", "passed",
                    "tolerance", "warnings"}
-TOOL_KEYS = {"mobilepack", "python", "tensorflow", "keras", "ai-edge-litert", "tflite-support", "numpy"}
+TOOL_KEYS = {"mobilepack", "python", "tensorflow", "keras", "ai-edge-litert", "flatbuffers", "numpy"}
 
 
 def test_json_contract_and_quiet_logs(tmp_path):

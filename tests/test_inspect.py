@@ -129,19 +129,11 @@ def test_integer_io_quantization(tiny):
 
 
 def test_labels_mismatch_from_foreign_metadata(tiny, tmp_path):
-    """A model whose metadata was written elsewhere (tflite-support directly) with 3 labels for 4 classes."""
-    from mobilepack.metadata.tasks import load_tflite_support
+    """A model whose metadata was written elsewhere (tflite-support 0.4.4 itself, see
+    tests/goldens/metadata/make_goldens.py) with 3 labels for 4 classes."""
+    from tests.test_metadata_goldens import GOLDENS
 
-    load_tflite_support()
-    from tensorflow_lite_support.metadata.python.metadata_writers import image_classifier
-
-    labels = tmp_path / "labels.txt"
-    labels.write_text("a\nb\nc\n", encoding="utf-8")
-    writer = image_classifier.MetadataWriter.create_for_inference(
-        bytearray(tiny("classifier").read_bytes()), [127.5], [127.5], [str(labels)])
-    path = tmp_path / "foreign.tflite"
-    path.write_bytes(bytes(writer.populate()))
-    d = inspect_json(path)
+    d = inspect_json(GOLDENS / "foreign_labels_mismatch.tflite")
     finding = next(f for f in d["findings"] if f["id"] == "labels_mismatch")
     assert finding["severity"] == "error" and "3 labels" in finding["title"] and "4 classes" in finding["title"]
 

@@ -49,14 +49,39 @@ def _weights(shape, seed=0):
     return np.random.default_rng(seed).normal(0, 0.3, shape).astype(np.float32)
 
 
+def _classifier_module(classes: int, size: int, channels: int):
+    tf = _tf()
+    k, w = _weights((3, 3, channels, 8)), _weights((8, classes), 1)
+    return _module([tf.TensorSpec([1, size, size, channels], tf.float32, name="image")],
+                   lambda x: tf.nn.softmax(tf.matmul(tf.reduce_mean(tf.nn.relu(tf.nn.conv2d(x, k, 1, "SAME")),
+                                                                    axis=[1, 2]), w)))
+
+
 def classifier(classes: int = 4, size: int = 16) -> bytes:
     """Image classifier [1,size,size,3] float -> softmax [1,classes]."""
-    tf = _tf()
-    k, w = _weights((3, 3, 3, 8)), _weights((8, classes), 1)
-    m = _module([tf.TensorSpec([1, size, size, 3], tf.float32, name="image")],
-                lambda x: tf.nn.softmax(tf.matmul(tf.reduce_mean(tf.nn.relu(tf.nn.conv2d(x, k, 1, "SAME")),
-                                                                 axis=[1, 2]), w)))
+    m = _classifier_module(classes, size, 3)
     return _convert(m.__call__, m)
+
+
+def classifier_gray(classes: int = 3, size: int = 16) -> bytes:
+    """Grayscale image classifier [1,size,size,1] float -> softmax [1,classes]."""
+    m = _classifier_module(classes, size, 1)
+    return _convert(m.__call__, m)
+
+
+def classifier_uint8(classes: int = 4, size: int = 16) -> bytes:
+    """The classifier fully integer, with uint8 input and output."""
+    tf = _tf()
+    m = _classifier_module(classes, size, 3)
+    rng = np.random.default_rng(0)
+
+    def representative():
+        for _ in range(8):
+            yield [rng.uniform(0, 255, (1, size, size, 3)).astype(np.float32)]
+
+    return _convert(m.__call__, m, optimizations=[tf.lite.Optimize.DEFAULT], representative_dataset=representative,
+                    supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8], inference_input_type=tf.uint8,
+                    inference_output_type=tf.uint8)
 
 
 def detector() -> bytes:

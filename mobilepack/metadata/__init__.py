@@ -2,8 +2,8 @@
 
 ``attach(model_bytes, task=..., labels=..., normalization=...)`` is the stage the
 ``metadata`` command (and later ``build``) calls; ``read(model_bytes)`` reads metadata in
-pure Python.  Importing this package is cheap: tflite-support is imported by the writer
-functions only, and TensorFlow never."""
+pure Python.  The metadata flatbuffer is built by mobilepack itself (``schema.py``, ``packing.py``)
+with the ``flatbuffers`` runtime; importing this package is cheap and never imports TensorFlow."""
 
 from mobilepack.metadata.writer import GeneralInfo, MetadataMismatch, MetadataResult, attach, read, spec_beside
 

@@ -8,7 +8,8 @@ the associated files, and returns the new model:
 2. the model is rebuilt with the metadata flatbuffer as a buffer and a ``TFLITE_METADATA`` entry in
    ``Model.metadata`` (an existing entry has its buffer replaced in place), using LiteRT's generated
    flatbuffer classes for the TFLite schema;
-3. the associated files are appended as an uncompressed zip archive, in the order given.
+3. the associated files are appended as an uncompressed zip archive, in the order given (an empty
+   archive when there are none).
 
 Zip entries carry a fixed date (1980-01-01 00:00, the earliest a zip can hold), so the same inputs
 always give the same bytes; writers that stamp the current time differ from these in those fields
@@ -90,9 +91,8 @@ def with_metadata_buffer(model: bytes, metadata: bytes) -> bytes:
 
 
 def append_files(model: bytes, files: dict[str, bytes]) -> bytes:
-    """``model`` followed by a zip archive of ``files`` (stored, fixed date), or ``model`` itself."""
-    if not files:
-        return model
+    """``model`` followed by a zip archive of ``files`` (stored, fixed date).  With no files the
+    archive is empty (its 22-byte end record), as TFLite's metadata populator writes it too."""
     out = io.BytesIO(model)
     out.seek(0, io.SEEK_END)
     with zipfile.ZipFile(out, "a") as zf:

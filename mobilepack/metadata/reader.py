@@ -85,7 +85,7 @@ class ModelMetadata:
         return split_labels(self.packed_files[f.name].decode("utf-8", "replace"))
 
     def task(self) -> str:
-        """The task the metadata describes (tflite-support does not store one by name): the first
+        """The task the metadata describes (TFLite metadata stores none by name): the first
         registered task, by priority, whose ``from_metadata`` accepts it, else generic."""
         from mobilepack.tasks import from_metadata
 

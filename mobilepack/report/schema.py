@@ -6,14 +6,16 @@ COMPRESS_SCHEMA_VERSION = "1.0"
 
 
 def tool_versions() -> dict[str, str | None]:
-    """Versions of mobilepack and the libraries that produce results (no imports)."""
+    """Versions of mobilepack and the libraries that produce results (no imports).  The map's keys
+    are the libraries in use (open-ended data, not schema keys): ``flatbuffers`` builds the metadata
+    since mobilepack stopped using tflite-support."""
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
     from mobilepack._version import __version__
 
     out: dict[str, str | None] = {"mobilepack": __version__, "python": platform.python_version()}
-    for dist in ("tensorflow", "keras", "ai-edge-litert", "tflite-support", "numpy"):
+    for dist in ("tensorflow", "keras", "ai-edge-litert", "flatbuffers", "numpy"):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:

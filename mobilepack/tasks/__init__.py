@@ -1,7 +1,7 @@
 """The task registry: what a task means to every stage, by name.
 
 A task is one :class:`TaskSpec` given to :func:`register`: how it is recognised (from the
-tensors, from existing metadata), which tflite-support metadata writer describes it, what the
+tensors, from existing metadata), which metadata writer describes it, what the
 model must look like for it (one image input, one output), which metadata options apply
 (labels, score threshold, vocabulary, sample rate, padding), what the demo apps feed and show,
 and how the variants are evaluated.  The six built-in tasks are registered by
@@ -29,7 +29,7 @@ _BUILTIN = "mobilepack.tasks.builtin"
 class TaskSpec:
     name: str
     description: str
-    writer: Callable[[Any], Any]             # metadata.tasks.WriteRequest -> a tflite-support MetadataWriter
+    writer: Callable[[Any], Any]             # metadata.tasks.WriteRequest -> metadata.packing.Draft
     evaluator: Any                           # evaluate.tasks.Evaluator: metrics, agreement, eval-data layout
     # tasks.tensors.Signature -> why the tensors fit this task, or None; None: never detected (a fallback)
     detect: Callable[[Any], str | None] | None = None
@@ -121,7 +121,7 @@ def detect(signature) -> tuple[str | None, str]:
 
 
 def from_metadata(metadata) -> str:
-    """The task existing metadata describes (tflite-support stores none by name); ``generic`` when none."""
+    """The task existing metadata describes (TFLite metadata stores none by name); ``generic`` when none."""
     for spec in by_priority():
         if spec.from_metadata is not None and spec.from_metadata(metadata):
             return spec.name
