@@ -286,3 +286,50 @@ def test_cli_failure_keeps_previous_output(tiny, tmp_path):
     r = run_cli("metadata", tiny("classifier"), "-o", out, "--mean", "1")
     assert_clean_error(r, 2, "--mean and --std")
     assert out.read_bytes() == b"previous" and sorted(p.name for p in tmp_path.iterdir()) == ["o.tflite"]
+
+
+# -- score calibration ------------------------------------------------------------------------------
+
+def test_score_calibration_written_and_packed(tiny, tmp_path):
+    from mobilepack.metadata import ScoreCalibration
+
+    cal = tmp_path / "cal.csv"
+    cal.write_text("0.9,0.5,0.1\n\n1.0,2.0,-0.5,0.05\n0.8,1.5,0.2\n", encoding="utf-8")
+    result = attach(tiny("classifier").read_bytes(), labels=["a", "b", "c", "d"], normalization=FLAGS,
+                    score_calibration=ScoreCalibration(str(cal), "inverse_logistic", 0.25))
+    shown, disp = displayed(result.model)
+    units = _units(shown["subgraph_metadata"][0]["output_tensor_metadata"][0])
+    assert units["ScoreCalibrationOptions"] == {"score_transformation": 2, "default_score": 0.25}
+    assert disp.get_associated_file_buffer("score_calibration.txt") == cal.read_bytes()
+    assert result.associated_files == ("labels.txt", "score_calibration.txt")
+
+
+@pytest.mark.parametrize("text, fragment", [("1,2\n0,0,0\n0,0,0\n0,0,0\n", "cal.csv:1: expected 3 or 4 numbers"),
+                                            ("1,2,3\n-1,0,0\n1,1,1\n1,1,1\n", "cal.csv:2: the scale must not"),
+                                            ("1,2,x\n1,1,1\n1,1,1\n1,1,1\n", "cal.csv:1"),
+                                            ("1,2,3\n", "1 lines but output")],
+                         ids=["two-fields", "negative-scale", "not-a-number", "line-count"])
+def test_score_calibration_refused(tiny, tmp_path, text, fragment):
+    from mobilepack.metadata import ScoreCalibration
+
+    cal = tmp_path / "cal.csv"
+    cal.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=fragment.replace("(", r"\(")):
+        attach(tiny("classifier").read_bytes(), labels=["a", "b", "c", "d"], normalization=FLAGS,
+               score_calibration=ScoreCalibration(str(cal)))
+
+
+def test_score_calibration_cli(tiny, tmp_path):
+    cal = tmp_path / "cal.csv"
+    cal.write_text("1,1,0\n1,1,0\n1,1,0\n1,1,0\n", encoding="utf-8")
+    out = tmp_path / "o.tflite"
+    r = run_cli("metadata", str(tiny("classifier")), "-o", str(out), "--mean", "127.5", "--std", "127.5",
+                "--score-calibration", str(cal), "--score-transformation", "log", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "score_calibration.txt" in json.loads(r.stdout)["associated_files"]
+    bad = run_cli("metadata", str(tiny("classifier")), "-o", str(out), "--mean", "127.5", "--std", "127.5",
+                  "--default-score", "0.3")
+    assert_clean_error(bad, 2, "--default-score go with --score-calibration")
+    seg = run_cli("metadata", str(tiny("segmenter")), "-o", str(out), "--mean", "127.5", "--std", "127.5",
+                  "--score-calibration", str(cal))
+    assert_clean_error(seg, 2, "--score-calibration applies to classification tasks")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from mobilepack.metadata import GeneralInfo, attach
+from mobilepack.metadata import GeneralInfo, ScoreCalibration, attach
 from mobilepack.metadata.packing import ZIP_DATE
 from mobilepack.metadata.reader import METADATA_NAME
 from mobilepack.metadata.schema import pack, unpack
@@ -68,11 +68,16 @@ def attach_case(case: dict, tmp_path: Path) -> bytes:
         model = (GOLDENS / "inputs" / f"{case['input']}.tflite").read_bytes()
         assert hashlib.sha256(model).hexdigest() == case["input_sha256"], "the input model changed"
     norm = Normalization(tuple(case["mean"]), tuple(case["std"]), "flags") if "mean" in case else None
+    cal = None
+    if case.get("score_calibration"):
+        sc = case["score_calibration"]
+        cal = ScoreCalibration(str(_file(tmp_path, "my-calibration.csv", sc["lines"])), sc["transformation"],
+                               sc["default_score"])
     result = attach(model, task=case["task"], labels=case.get("labels"), normalization=norm,
                     info=GeneralInfo(**case["info"]), score_threshold=case.get("score_threshold"),
                     vocab=_file(tmp_path, "vocab.txt", case["vocab"]) if case.get("vocab") else None,
                     tokenizer=case.get("tokenizer"), sample_rate=case.get("sample_rate"),
-                    channels=case.get("channels", 1), padding=case.get("padding"),
+                    channels=case.get("channels", 1), padding=case.get("padding"), score_calibration=cal,
                     value_ranges={k: tuple(v) for k, v in case.get("value_ranges", {}).items()} or None)
     return result.model
 

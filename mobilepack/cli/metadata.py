@@ -31,6 +31,13 @@ def metadata_command(
     description: Annotated[Optional[str], typer.Option("--description", help="Model description.")] = None,
     score_threshold: Annotated[Optional[float], typer.Option(
         "--score-threshold", help="Classification score threshold (0..1).")] = None,
+    score_calibration: Annotated[Optional[Path], typer.Option(
+        "--score-calibration", help="Classification: score calibration file, one line per class: "
+        "scale,slope,offset[,min_score] (an empty line: no calibration for that class).")] = None,
+    score_transformation: Annotated[str, typer.Option(
+        "--score-transformation", help="With --score-calibration: identity, log or inverse_logistic.")] = "identity",
+    default_score: Annotated[float, typer.Option(
+        "--default-score", help="With --score-calibration: the score of a class without calibration.")] = 0.0,
     vocab: Annotated[Optional[Path], typer.Option("--vocab", help="Vocabulary file for text_classification.")] = None,
     tokenizer: Annotated[Optional[str], typer.Option(
         "--tokenizer", help="text_classification tokenizer: regex (NLClassifier) or bert (WordPiece). "
@@ -59,12 +66,25 @@ def metadata_command(
             normalization=from_flags(mean, std), info=GeneralInfo(name=name, description=description,
                                                                   version=version, author=author, license=license_),
             score_threshold=score_threshold, vocab=vocab, tokenizer=tokenizer, sample_rate=sample_rate,
-            channels=channels, value_ranges=_parse_ranges(value_range), padding=padding)
+            channels=channels, value_ranges=_parse_ranges(value_range), padding=padding,
+            score_calibration=_calibration(score_calibration, score_transformation, default_score))
         _write_atomic(out, result.model)
         if json_out:
             print_json(result.to_dict(output=str(out)))
             return
         _print(result, out)
+
+
+def _calibration(path: Path | None, transformation: str, default_score: float):
+    from mobilepack.errors import UsageError
+    from mobilepack.metadata import ScoreCalibration
+
+    if path is None:
+        if transformation != "identity" or default_score != 0.0:
+            raise UsageError("--score-transformation and --default-score go with --score-calibration",
+                             "pass --score-calibration FILE, or drop them")
+        return None
+    return ScoreCalibration(str(path), transformation, default_score)
 
 
 def _read_input(model: Path) -> bytes:

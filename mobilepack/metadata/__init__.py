@@ -5,6 +5,7 @@
 pure Python.  The metadata flatbuffer is built by mobilepack itself (``schema.py``, ``packing.py``)
 with the ``flatbuffers`` runtime; importing this package is cheap and never imports TensorFlow."""
 
+from mobilepack.metadata.calibration import ScoreCalibration
 from mobilepack.metadata.writer import GeneralInfo, MetadataMismatch, MetadataResult, attach, read, spec_beside
 
-__all__ = ["GeneralInfo", "MetadataMismatch", "MetadataResult", "attach", "read", "spec_beside"]
+__all__ = ["GeneralInfo", "MetadataMismatch", "MetadataResult", "ScoreCalibration", "attach", "read", "spec_beside"]

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mobilepack.errors import InputError, UsageError
-from mobilepack.metadata import schema
+from mobilepack.metadata import calibration, schema
+from mobilepack.metadata.calibration import ScoreCalibration
 from mobilepack.metadata.packing import Draft
 from mobilepack.model.flatbuffer import FbModel, FbTensor
 from mobilepack.tasks.tensors import detection_roles
@@ -34,6 +35,7 @@ class WriteRequest:
     value_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     aliases: dict[int, str] = field(default_factory=dict)   # tensor index -> signature name (subgraph 0)
     padding: str | None = None          # text: "pre" | "post", recorded in the input's description
+    score_calibration: ScoreCalibration | None = None   # classifiers: the parameters (path: the packed copy)
 
 
 def check_text_inputs(inputs) -> None:
@@ -140,12 +142,18 @@ def image_input_md(req: WriteRequest, description: str) -> dict:
 
 def scores_md(req: WriteRequest, description: str = "Probabilities of the labels.", *, name: str | None = None,
               tensor_type: str | None = None, files: list[dict] | None = None) -> dict:
-    """Class scores: in [0, 1] for float, [0, 255] for uint8, with the labels file."""
+    """Class scores: in [0, 1] for float, [0, 255] for uint8, with the labels file and, if given,
+    the score calibration (its file and process unit)."""
     out = req.outputs[0]
     kind = out.type if tensor_type is None else tensor_type
     lo, hi = {"UINT8": ([0.0], [255.0]), "FLOAT32": ([0.0], [1.0])}.get(kind, (None, None))
-    return plain_md(name or out.name, description, min_values=lo, max_values=hi,
-                    files=_label_files(req) if files is None else files)
+    cal = req.score_calibration if files is None else None
+    if files is None:
+        files = _label_files(req) + ([calibration.file_md(cal.path)] if cal else [])
+    md = plain_md(name or out.name, description, min_values=lo, max_values=hi, files=files)
+    if cal:
+        md["process_units"] = [calibration.process_unit(cal)]
+    return md
 
 
 def draft(req: WriteRequest, inputs: list[dict], outputs: list[dict], *, files: list[str] | None = None,
@@ -162,9 +170,14 @@ def _label_paths(req: WriteRequest) -> list[str]:
     return [req.label_path] if req.label_path else []
 
 
+def _score_paths(req: WriteRequest) -> list[str]:
+    """The files of a classifier's scores output: labels, then the score calibration."""
+    return _label_paths(req) + ([req.score_calibration.path] if req.score_calibration else [])
+
+
 def image_classifier_writer(req: WriteRequest) -> Draft:
     return draft(req, [image_input_md(req, "Input image to be classified.")], [scores_md(req)],
-                 files=_label_paths(req))
+                 files=_score_paths(req))
 
 
 DETECTION_NAMES = {"location": "location", "category": "category", "score": "score",
@@ -236,7 +249,7 @@ def text_classifier_writer(req: WriteRequest) -> Draft:
         if len(req.inputs) != 3:
             raise InputError(f"a BERT classifier has 3 inputs (ids, mask, segment ids); this model has {len(req.inputs)}",
                              "use --tokenizer regex for a single-input text model")
-        return draft(req, bert_inputs_md(req), [scores_md(req)], files=_label_paths(req) + [req.vocab_path],
+        return draft(req, bert_inputs_md(req), [scores_md(req)], files=_score_paths(req) + [req.vocab_path],
                      input_process_units=[bert_tokenizer(req.vocab_path)])
     if tokenizer != "regex":
         raise UsageError(f"unknown --tokenizer {tokenizer!r}", "valid: regex, bert")
@@ -249,7 +262,7 @@ def text_classifier_writer(req: WriteRequest) -> Draft:
     text = plain_md(req.inputs[0].name, description)
     text["process_units"] = [{"options": ("RegexTokenizerOptions", {"delim_regex_pattern": req.delim_regex,
                                                                     "vocab_file": [vocab_file(req.vocab_path)]})}]
-    return draft(req, [text], [scores_md(req)], files=_label_paths(req) + [req.vocab_path])
+    return draft(req, [text], [scores_md(req)], files=_score_paths(req) + [req.vocab_path])
 
 
 def bert_tokenizer(vocab_path: str) -> dict:
@@ -288,7 +301,7 @@ def audio_classifier_writer(req: WriteRequest) -> Draft:
         raise UsageError(f"--channels must be ≥ 1 (got {req.channels})", "e.g. --channels 1")
     audio = plain_md(req.inputs[0].name, "Input audio clip to be classified.",
                      content=("AudioProperties", {"sample_rate": req.sample_rate, "channels": req.channels}))
-    return draft(req, [audio], [scores_md(req, "Scores of the labels.")], files=_label_paths(req))
+    return draft(req, [audio], [scores_md(req, "Scores of the labels.")], files=_score_paths(req))
 
 
 def value_range(t: FbTensor, given: dict[str, tuple[float, float]]) -> tuple[float, float] | None:

@@ -16,7 +16,7 @@ class MetadataMismatch(MobilepackError):
 
 
 def verify(out: bytes, *, name: str, info, labels: tuple[str, ...], written, score_threshold,
-           sample_rate, expected_files: list[str]) -> list[str]:
+           sample_rate, expected_files: list[str], contents: dict[str, bytes] | None = None) -> list[str]:
     """Read the metadata back and compare it with the intent; the packed file names."""
     try:
         shown = read_metadata(out, parse_model(out))
@@ -40,6 +40,8 @@ def verify(out: bytes, *, name: str, info, labels: tuple[str, ...], written, sco
     if labels:
         expect("labels", shown.packed_files.get(LABELS_FILE), labels_file_bytes(labels))
         expect("label list", shown.labels(), labels)
+    for file_name, data in (contents or {}).items():
+        expect(file_name, shown.packed_files.get(file_name), data)
     if written is not None:
         expect("normalization", _rounded(shown.normalization), _rounded((tuple(written[0]), tuple(written[1]))))
     if score_threshold is not None:

@@ -14,11 +14,12 @@ import io
 import json
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from mobilepack.errors import InputError, UsageError
+from mobilepack.metadata.calibration import CALIBRATION_FILE, ScoreCalibration, check as check_calibration
 from mobilepack.metadata.labels import check_count, check_labels, labels_file_bytes
 from mobilepack.metadata.reader import ModelMetadata, parse_metadata, read_metadata
 from mobilepack.metadata.tasks import WriteRequest, class_count, with_runtime_shapes
@@ -273,21 +274,37 @@ def _general(task: TaskSpec, info: GeneralInfo, spec: ModelSpec | None, existing
     return info, name, general
 
 
+def _calibration(task: TaskSpec, cal: ScoreCalibration | None, outputs) -> bytes | None:
+    """The score calibration file's bytes, checked against the task and the class count."""
+    if cal is None:
+        return None
+    if not task.score_threshold:
+        raise UsageError(f"--score-calibration applies to classification tasks, not {task.name}",
+                         "drop --score-calibration")
+    classes, tensor = class_count(outputs)
+    return check_calibration(cal, classes, tensor)
+
+
 def _write(task: TaskSpec, base: bytes, fb, inputs, outputs, general, written, label_tuple, vocab, *, tokenizer,
-           sample_rate, channels, value_ranges, padding, score_threshold) -> tuple[bytes, str | None]:
+           sample_rate, channels, value_ranges, padding, score_threshold,
+           calibration: tuple[ScoreCalibration, bytes] | None = None) -> tuple[bytes, str | None]:
     """(the model with metadata, the vocabulary file name packed, if any)."""
     with tempfile.TemporaryDirectory(prefix="mobilepack-metadata-") as tmp:
         label_path = None
         if label_tuple:
             label_path = str(Path(tmp) / LABELS_FILE)
             Path(label_path).write_bytes(labels_file_bytes(label_tuple))
+        cal = None
+        if calibration is not None:
+            (Path(tmp) / CALIBRATION_FILE).write_bytes(calibration[1])
+            cal = replace(calibration[0], path=str(Path(tmp) / CALIBRATION_FILE))
         vocab_path = _copy_vocab(vocab, tmp) if vocab is not None else None
         req = WriteRequest(model=bytearray(base), fb=fb, inputs=inputs, outputs=outputs, general=general,
                            mean=written[0] if written else None, std=written[1] if written else None,
                            label_path=label_path, vocab_path=vocab_path, tokenizer=tokenizer,
                            sample_rate=sample_rate, channels=channels, value_ranges=dict(value_ranges or {}),
                            aliases={i: n for s in fb.signatures if s.subgraph == 0 for n, i in s.inputs + s.outputs},
-                           padding=padding)
+                           padding=padding, score_calibration=cal)
         amendments = []
         if task.amend_metadata is not None:
             amendments.append(task.amend_metadata(req))
@@ -301,7 +318,7 @@ def attach(model: bytes, *, task: str | None = None, spec: ModelSpec | None = No
            info: GeneralInfo = GeneralInfo(), score_threshold: float | None = None,
            vocab: str | Path | None = None, tokenizer: str | None = None, sample_rate: int | None = None,
            channels: int = 1, value_ranges: dict[str, tuple[float, float]] | None = None,
-           padding: str | None = None) -> MetadataResult:
+           padding: str | None = None, score_calibration: ScoreCalibration | None = None) -> MetadataResult:
     """Write TFLite metadata into ``model`` (bytes of a .tflite) and return the new bytes.
 
     ``normalization`` is the explicit choice (flags or config); otherwise the spec's
@@ -320,6 +337,7 @@ def attach(model: bytes, *, task: str | None = None, spec: ModelSpec | None = No
         notes.append(f"the task could not be detected ({task_reason}): wrote generic metadata "
                      "(pass --task to choose one)")
     _check_task_fits(chosen, inputs, outputs, score_threshold)
+    cal_bytes = _calibration(chosen, score_calibration, outputs)
     sample_rate, sample_rate_source, channels = _audio(chosen, sample_rate, channels, existing, notes)
     padding = _padding(chosen, padding, spec)
     label_tuple = _labels(chosen, labels, spec, existing, outputs, notes)
@@ -327,11 +345,14 @@ def attach(model: bytes, *, task: str | None = None, spec: ModelSpec | None = No
     info, name, general = _general(chosen, info, spec, existing)
     out, vocab_file = _write(chosen, strip_associated_files(model), fb, inputs, outputs, general, written,
                              label_tuple, vocab, tokenizer=tokenizer, sample_rate=sample_rate, channels=channels,
-                             value_ranges=value_ranges, padding=padding, score_threshold=score_threshold)
+                             value_ranges=value_ranges, padding=padding, score_threshold=score_threshold,
+                             calibration=(score_calibration, cal_bytes) if cal_bytes is not None else None)
     audio = chosen.sample_rate
+    packed = {CALIBRATION_FILE: cal_bytes} if cal_bytes is not None else {}
     written_files = verify(out, name=name, info=info, labels=label_tuple, written=written,
                            score_threshold=score_threshold, sample_rate=sample_rate if audio else None,
-                           expected_files=[LABELS_FILE] * bool(label_tuple) + ([vocab_file] if vocab_file else []))
+                           expected_files=[LABELS_FILE] * bool(label_tuple) + list(packed) +
+                           ([vocab_file] if vocab_file else []), contents=packed)
     md = read_metadata(out, parse_model(out))
     norm_dict = None
     if norm is not None:
@@ -361,5 +382,5 @@ def read(model: bytes) -> ModelMetadata | None:
     return read_metadata(model, parse_model(model))
 
 
-__all__ = ["GeneralInfo", "MetadataMismatch", "MetadataResult", "attach", "parse_metadata", "read",
+__all__ = ["GeneralInfo", "MetadataMismatch", "MetadataResult", "ScoreCalibration", "attach", "parse_metadata", "read",
            "spec_beside", "strip_associated_files"]

@@ -52,6 +52,10 @@ CASES = [
     {"case": "image_classification_threshold", "input": "classifier", "task": "image_classification",
      "labels": ["a", "b", "c", "d"], "mean": [127.5], "std": [127.5], "score_threshold": 0.25,
      "info": {"name": "threshold"}},
+    {"case": "image_classification_calibrated", "input": "classifier", "task": "image_classification",
+     "labels": ["a", "b", "c", "d"], "mean": [127.5], "std": [127.5], "score_threshold": 0.3,
+     "score_calibration": {"lines": ["0.9,0.5,0.1", "", "1.0,2.0,-0.5,0.05", "0.8,1.5,0.2"],
+                           "transformation": "log", "default_score": 0.2}, "info": {"name": "calibrated"}},
     {"case": "image_classification_uint8", "input": "classifier_uint8", "task": "image_classification",
      "labels": ["a", "b", "c", "d"], "mean": [0.0], "std": [1.0], "info": {"name": "uint8"}},
     {"case": "image_classification_gray", "input": "classifier_gray", "task": "image_classification",
@@ -62,6 +66,10 @@ CASES = [
      "labels": ["bg", "cat", "dog"], "mean": [127.5], "std": [127.5], "info": {"name": "segmenter"}},
     {"case": "text_regex", "input": "text_regex", "task": "text_classification", "tokenizer": "regex",
      "labels": ["neg", "pos"], "vocab": VOCAB, "padding": "post", "info": {"name": "text"}},
+    {"case": "text_regex_calibrated", "input": "text_regex", "task": "text_classification", "tokenizer": "regex",
+     "labels": ["neg", "pos"], "vocab": VOCAB, "info": {"name": "text"},
+     "score_calibration": {"lines": ["1.0,1.0,0.0", "1.0,0.5,0.1"], "transformation": "identity",
+                           "default_score": 0.0}},
     {"case": "text_bert", "input": "text_bert", "task": "text_classification", "tokenizer": "bert",
      "labels": ["neg", "pos"], "vocab": VOCAB, "info": {"name": "bert"}},
     {"case": "audio_classification", "input": "audio", "task": "audio_classification",
@@ -160,6 +168,14 @@ def _write_case(case: dict, model: bytes, tmp: Path) -> bytes:
     def label_files():
         return [info.LabelFileMd(file_path=str(label_path))] if label_path else []
 
+    calibration = None
+    if case.get("score_calibration"):
+        sc = case["score_calibration"]
+        cal_path = tmp / "score_calibration.txt"
+        cal_path.write_bytes("".join(f"{x}\n" for x in sc["lines"]).encode("utf-8"))
+        calibration = info.ScoreCalibrationMd(getattr(fb.ScoreTransformationType, sc["transformation"].upper()),
+                                              sc["default_score"], str(cal_path))
+
     def image_input(description):
         _, name, ttype, shape = inputs[0]
         return info.InputImageTensorMd(name=name, description=description, norm_mean=case["mean"],
@@ -169,7 +185,7 @@ def _write_case(case: dict, model: bytes, tmp: Path) -> bytes:
     def scores(description="Probabilities of the labels."):
         _, name, ttype, _ = outputs[0]
         return info.ClassificationTensorMd(name=name, description=description, label_files=label_files(),
-                                           tensor_type=ttype)
+                                           tensor_type=ttype, score_calibration_md=calibration)
 
     amend = []
     task = case["task"]
