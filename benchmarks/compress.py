@@ -6,7 +6,7 @@ Training data: the digits *training* split rebuilt the way ``examples/digits/mak
 builds it (scikit-learn's bundled scans, upsampled to 32x32 RGB, the same seeded permutation,
 the evaluation images left out), written as ``.npz`` with ``x``/``y``.  Accuracy is measured
 in LiteRT on the labelled evaluation split ``examples/digits/eval``; latency is the bench
-engine's median on XNNPACK with one thread.  Prints a Markdown table (the one in the README)."""
+engine's median on XNNPACK with one thread.  Prints a Markdown table (the one in docs/compression.md)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Every error the user can cause or meet carries a ``message`` (what is wrong),
 a ``hint`` (what to do next) and an ``exit_code``.  The CLI catches
 :class:`MobilepackError` once, prints one line plus the hint, and exits with the
-code.  Exit codes (documented in the README):
+code.  Exit codes (documented in docs/exit-codes.md):
 
 * 0   success
 * 1   processing failure (conversion failed, validation found NaN, ...)

@@ -1,7 +1,7 @@
 """The Android target: application-id validation, escaping filters, StrictUndefined, and the
 golden ``android-demo/`` project.
 
-``android-demo/`` is re-rendered here with exactly the command the README documents:
+``android-demo/`` is re-rendered here with exactly the command docs/apps/android.md documents:
 
     mobilepack convert examples/digits/digits.keras -o CONV --quantize fp32,fp16,dynamic,int8 \
         --calibration examples/digits/calibration

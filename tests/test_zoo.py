@@ -9,7 +9,7 @@ SavedModel/Keras sources; pass-through for .tflite), ``metadata`` (task detected
 ``bench`` (cpu, one run) and ``build --target all`` (cheapest options).  For a
 SavedModel/Keras source, inspect, metadata and bench run on its converted fp32 .tflite.
 What each must give is pinned in models.toml (``[model.expect]``), which also
-generates the README's zoo table (a test keeps the two in sync)."""
+generates the zoo table of docs/model-zoo.md (a test keeps the two in sync)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from tests.conftest import ROOT, require, run_cli
 
 sys.path.insert(0, str(ROOT / "tests" / "zoo"))
 from fetch import FetchError, ZooModel, fetch, load_zoo  # noqa: E402
-from table import README_BEGIN, README_END, render_table  # noqa: E402
+from table import BEGIN, END, PAGE, render_table  # noqa: E402
 
 MODELS = load_zoo()
 BY_ID = {m.id: m for m in MODELS}
@@ -150,11 +150,11 @@ def test_zoo_inspect_load_verdict(runs, model_id: str) -> None:
         assert doc["gpu"] is None or doc["gpu"]["status"] in ("skipped", "unavailable"), doc["gpu"]
 
 
-def test_zoo_readme_table_is_current() -> None:
-    """The README's zoo table is generated from models.toml: `python tests/zoo/table.py --write`."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert README_BEGIN in readme and README_END in readme, "README has no zoo table markers"
-    current = readme.split(README_BEGIN, 1)[1].split(README_END, 1)[0]
+def test_zoo_docs_table_is_current() -> None:
+    """docs/model-zoo.md's table is generated from models.toml: `python tests/zoo/table.py --write`."""
+    page = PAGE.read_text(encoding="utf-8")
+    assert BEGIN in page and END in page, f"{PAGE} has no zoo table markers"
+    current = page.split(BEGIN, 1)[1].split(END, 1)[0]
     assert current.strip() == render_table(MODELS).strip(), "run: python tests/zoo/table.py --write"
 
 

@@ -28,7 +28,7 @@ INSPECT_SCHEMA_VERSION = "1.0"
 
 # ``mobilepack bench --json`` and bench.json (issue 4); keys pinned by tests/test_bench_report.py
 BENCH_SCHEMA_VERSION = "1.0"
-# The benchmark definition every producer follows (host bench, Android app, iOS app; README "Benchmarks"):
+# The benchmark definition every producer follows (host bench, Android app, iOS app; docs/benchmarks.md):
 # deterministic inputs (i * 7919 mod 256 pattern) filled before timing; timed region = copy inputs in +
 # invoke + copy every output out; first_us = first iteration after init.  Documents carry it as
 # "definition"; `report --import` refuses to merge documents whose definitions differ.
