@@ -65,4 +65,4 @@ test-versions:
 	PYTHON='$(PYTHON)' bash tests/setup/other-pythons.sh
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache build dist
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache build dist .cache/pythons

@@ -33,7 +33,9 @@ done
 # probe EXE: one line "STATE<TAB>X.Y.Z<TAB>sys.executable<TAB>real base prefix", STATE ok|novenv|freethreaded;
 # nothing when it does not run.
 probe() {
-  timeout 60 "$1" -c '
+  local limit=()
+  command -v timeout >/dev/null && limit=(timeout 60)
+  "${limit[@]}" "$1" -c '
 import os, sys, sysconfig
 state = "freethreaded" if sysconfig.get_config_var("Py_GIL_DISABLED") else "ok"
 try:

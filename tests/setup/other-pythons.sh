@@ -60,11 +60,11 @@ for minor in "${WANTED[@]}"; do
     fail "$version" "venv or pip install '.[dev]' failed (venv kept: $venv)"
     continue
   fi
-  install_time="$(elapsed "$start")"
   if ! "$py" -m pip check; then
     fail "$version" "pip check found broken requirements (venv kept: $venv)"
     continue
   fi
+  install_time="$(elapsed "$start")"
   echo "== Python $version: installed and checked in $install_time; smoke tests: ${smoke_files[*]}"
   start=$SECONDS
   # shellcheck disable=SC2086  # PYTEST_ARGS is a list of arguments
