@@ -1,14 +1,26 @@
 # The two commands: `make demo` and `make test`.  Both create .venv and install what they need.
-PYTHON ?= python3.11
+#
+# Python: mobilepack supports 3.11, 3.12 and 3.13.  Both commands take the newest one found --
+# python3.13, python3.12, python3.11 on PATH that runs and reports that version (a pyenv shim of an
+# unselected version does not), else $(pyenv root)/versions/3.X*/bin/python3.X -- and print
+# "using Python 3.13.0 (/path)".  None found: one error line naming the versions, exit 1.
+# `make PYTHON=/path/to/python3.12 test` names one instead (it must be 3.11-3.13).  A .venv made with
+# another Python than the chosen one is recreated.  The finder: tests/setup/find-python.sh.
+PYTHON ?=
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test venv system-deps runtime-deps clean
+.PHONY: demo test test-versions venv system-deps runtime-deps clean FORCE
 
-$(VENV)/.stamp-runtime: pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+# Runs every time (under make -n too, where it only reports); it rewrites .stamp-python only when the
+# interpreter changes, and the install stamps below depend on it.
+$(VENV)/.stamp-python: FORCE
+	+@PYTHON='$(PYTHON)' bash tests/setup/find-python.sh --venv '$(VENV)' \
+		$(if $(findstring n,$(firstword -$(MAKEFLAGS))),--dry-run) >/dev/null
+
+$(VENV)/.stamp-runtime: pyproject.toml $(VENV)/.stamp-python
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e .
 	@touch $@
@@ -45,5 +57,12 @@ PYTEST_WORKERS ?= auto
 test: $(VENV)/.stamp-dev system-deps
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
+# The other supported Pythons (CI runs it after `make test`): for each 3.11-3.13 found other than the
+# one `make test` uses, a fresh venv, `pip install '.[dev]'` (not editable), `pip check` and the tests
+# marked smoke against the installed package.  A version not found is skipped with a message, and is a
+# failure under CI=true.  See tests/setup/other-pythons.sh.
+test-versions:
+	PYTHON='$(PYTHON)' bash tests/setup/other-pythons.sh
+
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache build dist
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache build dist .cache/pythons

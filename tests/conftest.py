@@ -21,6 +21,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DIGITS = ROOT / "examples" / "digits"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# tests/setup/other-pythons.sh tests the installed package: fail at once if the source tree was imported
+if os.environ.get("MOBILEPACK_TEST_INSTALLED") == "1":
+    import mobilepack
+
+    if Path(mobilepack.__file__).resolve().parent == ROOT / "mobilepack":
+        raise pytest.UsageError(f"MOBILEPACK_TEST_INSTALLED=1 but mobilepack came from the source tree: "
+                                f"{mobilepack.__file__} (run with PYTHONSAFEPATH=1 and --import-mode=append)")
+
 
 def require(ok: bool, reason: str) -> None:
     if ok:

@@ -33,6 +33,7 @@ def sample_build(tmp_path_factory, cache_dir):
     return out, result
 
 
+@pytest.mark.smoke
 def test_sample_build_outputs(sample_build):
     out, result = sample_build
     for rel in ("models/convert.json", "reports/report.json", "reports/report.md", "reports/report.html",

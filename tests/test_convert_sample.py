@@ -26,6 +26,7 @@ def _by_mode(result):
     return {v.mode: v for v in result.variants}
 
 
+@pytest.mark.smoke
 def test_every_mode_written_with_record(sample_conversion):
     out, result = sample_conversion
     modes = _by_mode(result)
@@ -55,6 +56,7 @@ def test_int8_agrees_with_keras_on_evaluation_split(sample_conversion):
     assert val["cosine_similarity"] > 0.9
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("mode", ALL_MODES.split(","))
 def test_variant_runs_in_litert_and_matches_keras(sample_conversion, mode):
     """Independent of the pipeline's own validation: load each file in ai-edge-litert

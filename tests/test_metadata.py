@@ -67,6 +67,7 @@ def _units(tensor: dict) -> dict[str, dict]:
 
 # -- one test per task writer -------------------------------------------------------------
 
+@pytest.mark.smoke
 def test_image_classification_normalization_labels_threshold(tiny):
     result = attach(tiny("classifier").read_bytes(), labels=["a", "b", "c", "d"], normalization=FLAGS,
                     score_threshold=0.25, info=GeneralInfo(name="tiny", version="2.1", author="me", license="MIT"))
@@ -82,6 +83,7 @@ def test_image_classification_normalization_labels_threshold(tiny):
     assert result.normalization["source"] == "flags" and result.normalization["written"]["mean"] == [127.5]
 
 
+@pytest.mark.smoke
 def test_object_detection_outputs_matched_by_role(tiny):
     path = tiny("detector")
     result = attach(path.read_bytes(), labels=["cat", "dog", "bird"], normalization=FLAGS)
@@ -99,6 +101,7 @@ def test_object_detection_outputs_matched_by_role(tiny):
     assert read(result.model).labels() == ("cat", "dog", "bird")
 
 
+@pytest.mark.smoke
 def test_image_segmentation_labels(tiny):
     result = attach(tiny("segmenter").read_bytes(), labels=["bg", "cat", "dog"], normalization=FLAGS)
     assert result.task == "image_segmentation"
@@ -106,6 +109,7 @@ def test_image_segmentation_labels(tiny):
     assert md.task() == "image_segmentation" and md.labels() == ("bg", "cat", "dog")
 
 
+@pytest.mark.smoke
 def test_text_classification_regex_tokenizer(tiny, vocab):
     result = attach(tiny("text_regex").read_bytes(), labels=["neg", "pos"], vocab=vocab)
     assert result.task == "text_classification"
@@ -115,6 +119,7 @@ def test_text_classification_regex_tokenizer(tiny, vocab):
     assert disp.get_associated_file_buffer("vocab.txt") == vocab.read_bytes()
 
 
+@pytest.mark.smoke
 def test_text_classification_bert_wordpiece(tiny, vocab):
     result = attach(tiny("text_bert").read_bytes(), labels=["neg", "pos"], vocab=vocab)
     shown, _ = displayed(result.model)
@@ -130,6 +135,7 @@ def test_text_classification_needs_vocab(tiny):
         attach(tiny("text_regex").read_bytes(), labels=["neg", "pos"])
 
 
+@pytest.mark.smoke
 def test_audio_classification_sample_rate(tiny):
     result = attach(tiny("audio").read_bytes(), labels=["a", "b", "c"], sample_rate=16000, channels=1)
     md = read(result.model)
@@ -139,6 +145,7 @@ def test_audio_classification_sample_rate(tiny):
         attach(tiny("audio").read_bytes(), labels=["a", "b", "c"])
 
 
+@pytest.mark.smoke
 def test_generic_undetected_says_so_with_ranges(tiny):
     result = attach(tiny("generic").read_bytes(), info=GeneralInfo(name="feat", description="d", version="3"),
                     value_ranges={"serving_default_features:0": (0.0, 1.0)})
