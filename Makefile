@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test test-versions venv system-deps runtime-deps clean FORCE
+.PHONY: demo test test-versions metadata-goldens venv system-deps runtime-deps clean FORCE
 
 # Runs every time (under make -n too, where it only reports); it rewrites .stamp-python only when the
 # interpreter changes, and the install stamps below depend on it.
@@ -63,6 +63,16 @@ test: $(VENV)/.stamp-dev system-deps
 # failure under CI=true.  See tests/setup/other-pythons.sh.
 test-versions:
 	PYTHON='$(PYTHON)' bash tests/setup/other-pythons.sh
+
+# The metadata writer's golden files (tests/goldens/metadata/): the input models from this .venv, then
+# tflite-support 0.4.4's own writers in a separate Python 3.11 environment (it pins protobuf < 4, which
+# TensorFlow 2.21 refuses).  Committed; rerun only to add a case.
+GOLDEN_VENV ?= .cache/tflite-support-0.4.4
+metadata-goldens: $(VENV)/.stamp-dev
+	$(PY) tests/goldens/metadata/make_goldens.py inputs
+	@test -x $(GOLDEN_VENV)/bin/python || "$$(bash tests/setup/find-python.sh --minor 3.11 --quiet)" -m venv $(GOLDEN_VENV)
+	$(GOLDEN_VENV)/bin/python -m pip install --quiet tflite-support==0.4.4
+	$(GOLDEN_VENV)/bin/python tests/goldens/metadata/make_goldens.py goldens
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache build dist .cache/pythons

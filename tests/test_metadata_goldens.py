@@ -87,6 +87,7 @@ def first_difference(a: bytes, b: bytes) -> str:
     return f"{len(a)} vs {len(b)} bytes, first difference at byte {at}: {a[at:at + 16].hex()} vs {b[at:at + 16].hex()}"
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("case", CASES, ids=[c["case"] for c in CASES])
 def test_same_bytes_as_tflite_support(case, tmp_path):
     golden = (GOLDENS / f"{case['case']}.tflite").read_bytes()

@@ -15,7 +15,7 @@ Two steps, in two environments (tflite-support pins protobuf < 4, which current 
    writes ``<case>.tflite`` for every case and ``manifest.json`` (the case list with the hash of
    each input and golden, and the tflite-support and flatbuffers versions that made them).
 
-(``make metadata-goldens`` runs both.)  Each case calls tflite-support's writer classes with the
+(``make metadata-goldens`` runs both, with a Python 3.11 environment in ``.cache/``.)  Each case calls tflite-support's writer classes with the
 arguments mobilepack's own writer gets for the same ``mobilepack.metadata.attach(...)`` call, the
 way mobilepack used them before it wrote metadata itself; ``tests/test_metadata_goldens.py``
 makes each call with mobilepack and compares the bytes.  The goldens are committed; run this again
