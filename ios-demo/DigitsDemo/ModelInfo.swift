@@ -52,7 +52,7 @@ enum ModelInfo {
     static let modelExtension = "tflite"
     static let modelFile = "model.tflite"
     static let variant = "int8"
-    static let modelBytes = 23480
+    static let modelBytes = 23896
     static let task = "generic"
     /// The signature whose input/output names `inputs`/`outputs` use (nil: tensor order, no signature).
     static let signatureKey: String? = "serving_default"

@@ -33,7 +33,7 @@ object ModelConfig {
     const val MODEL_NAME = "digits"
     const val MODEL_FILE = "model.tflite"
     const val MODEL_VARIANT = "int8"
-    const val MODEL_BYTES = 23480L
+    const val MODEL_BYTES = 23896L
     const val TASK = "generic"
 
     /** The signature whose input/output names are used below ("" = plain tensor order). */
