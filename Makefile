@@ -23,10 +23,12 @@ $(VENV)/.stamp-python: FORCE
 $(VENV)/.stamp-runtime: pyproject.toml $(VENV)/.stamp-python
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e .
+	$(PIP) check
 	@touch $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-runtime pyproject.toml
 	$(PIP) install --quiet -e '.[dev]'
+	$(PIP) check
 	@touch $@
 
 venv: $(VENV)/.stamp-runtime
