@@ -64,6 +64,8 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "cache_dir": Option("path", None, "conversion/bench cache (default ~/.cache/mobilepack)",
                             example="~/.cache/mobilepack"),
         "force": Option("bool", False, "overwrite files you edited in OUT, or write into a foreign directory"),
+        "strict": Option("bool", False, "stop at a quantization mode that cannot be produced (default: record "
+                         "it in the report and build the rest)"),
     },
     "convert": {
         "quantize": Option("list[str]", None, "quantization modes (default: fp32, fp16, dynamic, plus int8 "

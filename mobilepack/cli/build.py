@@ -70,6 +70,8 @@ def build_command(
     samples: Annotated[Optional[str], typer.Option("--samples", help="Sample images bundled into the apps.")] = None,
     cache_dir: Annotated[Optional[str], typer.Option("--cache-dir", help="Cache directory (default ~/.cache/mobilepack).")] = None,
     force: Annotated[Optional[bool], typer.Option("--force", help="Overwrite edited files / write into a foreign OUT.")] = None,
+    strict: Annotated[Optional[bool], typer.Option(
+        "--strict", help="Stop at a quantization mode that cannot be produced (default: record it and go on).")] = None,
     unsafe_load: UnsafeLoadOpt = False,
     json_out: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output; just the final paths.")] = False,
@@ -93,7 +95,7 @@ def build_command(
             runs=runs, warmup=warmup, target_ci=target_ci, max_seconds=max_seconds, max_runs=max_runs,
             gpu_latency=gpu_latency,
             app_name=app_name, package=package, bundle_id=bundle_id, samples=samples,
-            cache_dir=cache_dir, force=force, unsafe_load=unsafe_load or None)
+            cache_dir=cache_dir, force=force, strict=strict, unsafe_load=unsafe_load or None)
         with progress_display(err_console(), enabled=not (json_out or quiet)) as on_event:
             result = mobilepack.build(src, config=str(config) if config else None, progress=on_event, **options)
         if json_out:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,103 +21,12 @@ from mobilepack.conversion.quantization import (ConverterOptions, IODtype, check
                                                 get as mode_spec, parse_modes)
 from mobilepack.errors import DataError, UsageError
 from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
-from mobilepack.report.schema import CONVERT_SCHEMA_VERSION, tool_versions
+from mobilepack.pipeline.convert_record import RECORD, ConvertResult, VariantResult, add_variant  # noqa: F401 - re-exported
+from mobilepack.report.schema import tool_versions
 from mobilepack.staging import StagedOutput
 
 DEFAULT_CALIBRATION_SAMPLES = 100
 DEFAULT_VALIDATION_SAMPLES = 200
-RECORD = "convert.json"
-
-
-@dataclass(frozen=True)
-class VariantResult:
-    mode: str
-    path: str
-    bytes: int
-    sha256: str
-    input_dtypes: tuple[str, ...]
-    output_dtypes: tuple[str, ...]
-    conversion_seconds: float
-    validation_seconds: float
-    validation: dict[str, Any] | None
-    tool_versions: dict[str, Any]
-    origin: str | None = None      # made outside convert (e.g. "compress qat")
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "mode": self.mode, "path": self.path, "bytes": self.bytes, "sha256": self.sha256,
-            "input_dtypes": list(self.input_dtypes), "output_dtypes": list(self.output_dtypes),
-            "conversion_seconds": round(self.conversion_seconds, 4),
-            "validation_seconds": round(self.validation_seconds, 4),
-            "validation": self.validation, "tool_versions": self.tool_versions,
-        }
-        return {**out, "origin": self.origin} if self.origin else out
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> VariantResult:
-        return cls(d["mode"], d["path"], d["bytes"], d["sha256"], tuple(d["input_dtypes"]), tuple(d["output_dtypes"]),
-                   d["conversion_seconds"], d["validation_seconds"], d["validation"], d["tool_versions"],
-                   d.get("origin"))
-
-
-@dataclass(frozen=True)
-class ConvertResult:
-    out_dir: str
-    source: dict[str, Any]
-    model: dict[str, Any]
-    options: dict[str, Any]
-    calibration: dict[str, Any] | None
-    validation_data: dict[str, Any]
-    variants: tuple[VariantResult, ...]
-    warnings: tuple[str, ...]
-    tools: dict[str, Any]
-    files: tuple[str, ...] = field(default=())
-    timings: dict[str, float] = field(default_factory=dict)
-    doctor: dict[str, Any] | None = None     # the quantization doctor's record (--doctor)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": CONVERT_SCHEMA_VERSION,
-            "out_dir": self.out_dir,
-            "source": self.source,
-            "model": self.model,
-            "options": self.options,
-            "calibration": self.calibration,
-            "validation_data": self.validation_data,
-            "variants": [v.to_dict() for v in self.variants],
-            "warnings": list(self.warnings),
-            "tools": self.tools,
-            "files": list(self.files),
-            "timings": {k: round(v, 4) for k, v in self.timings.items()},
-            **({"doctor": self.doctor} if self.doctor is not None else {}),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ConvertResult:
-        """The inverse of :meth:`to_dict` (a cached convert record)."""
-        return cls(out_dir=d["out_dir"], source=d["source"], model=d["model"], options=d["options"],
-                   calibration=d["calibration"], validation_data=d["validation_data"],
-                   variants=tuple(VariantResult.from_dict(v) for v in d["variants"]), warnings=tuple(d["warnings"]),
-                   tools=d["tools"], files=tuple(d["files"]), timings=dict(d["timings"]), doctor=d.get("doctor"))
-
-
-def add_variant(result: ConvertResult, directory: Path, mode: str, tflite: Path, *, origin: str) -> ConvertResult:
-    """``result`` plus a variant made outside convert (quantization-aware training's int8 .tflite),
-    copied into ``directory`` as ``<model>_<mode>.tflite``; convert.json is rewritten to list it."""
-    from dataclasses import replace
-
-    from mobilepack.runtime.interpreter import describe_tflite
-
-    data = tflite.read_bytes()
-    name = f"{result.model['name']}_{mode}.tflite"
-    (directory / name).write_bytes(data)
-    ins, outs, _ = describe_tflite(data)
-    variant = VariantResult(mode, name, len(data), hashlib.sha256(data).hexdigest(), tuple(t.dtype for t in ins),
-                            tuple(t.dtype for t in outs), 0.0, 0.0, None, result.tools, origin)
-    n = len(result.variants)
-    out = replace(result, variants=result.variants + (variant,), files=result.files[:n] + (name,) + result.files[n:])
-    (directory / RECORD).write_text(json.dumps(out.to_dict(), indent=2) + "\n", encoding="utf-8")
-    return out
 
 
 def _plan_modes(quantize, source_is_tflite: bool, calibration) -> tuple[str, ...]:
@@ -152,10 +61,11 @@ class ConvertOptions:
     doctor: bool | str = False           # quantization doctor (adds int8-mixed); "auto": only if int8 misses
     doctor_seconds: float = 120.0
     max_accuracy_drop: float = 0.01
+    keep_going: bool = False             # build: a mode that cannot be produced is recorded, not fatal
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "quantize": list(self.modes), "calibration": self.calibration,
+            "quantize": list(self.modes), "keep_going": self.keep_going, "calibration": self.calibration,
             "calibration_samples": self.calibration_samples, "validation": self.validation,
             "validation_samples": self.validation_samples, "io_dtype": self.io_dtype.value,
             "signature": self.signature, "input_shapes": {k: list(v) for k, v in self.input_shapes.items()},
@@ -178,7 +88,8 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
                  mean: list[float] | None = None, std: list[float] | None = None,
                  allow_float_fallback: bool = False, unsafe_load: bool = False,
                  normalization_source: str = "flags", padding: str = "post", doctor: bool | str = False,
-                 doctor_seconds: float = 120.0, max_accuracy_drop: float = 0.01) -> ConvertOptions:
+                 doctor_seconds: float = 120.0, max_accuracy_drop: float = 0.01,
+                 keep_going: bool = False) -> ConvertOptions:
     from mobilepack.model.loading import detect_format
     from mobilepack.model.normalization import from_flags
     from mobilepack.model.spec import SourceFormat
@@ -222,7 +133,8 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
                        mean=norm.mean if norm else None, std=norm.std if norm else None,
                        allow_float_fallback=allow_float_fallback, unsafe_load=unsafe_load,
                        normalization_source=normalization_source, padding=padding, doctor=doctor,
-                       doctor_seconds=float(doctor_seconds), max_accuracy_drop=float(max_accuracy_drop))
+                       doctor_seconds=float(doctor_seconds), max_accuracy_drop=float(max_accuracy_drop),
+                       keep_going=keep_going)
 
 
 def convert(source: Any, out: str | Path, *, progress: ProgressCallback | None = None, **options: Any) -> ConvertResult:
@@ -301,7 +213,7 @@ def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress
     result = ConvertResult(out_dir=out_label or str(directory), source=source_info, model=spec.to_dict(),
                            options=plan.to_dict(), calibration=cal_info, validation_data=val_info,
                            variants=tuple(variants), warnings=tuple(warnings), tools=tools, files=files,
-                           timings=timings, doctor=extra.get("doctor"))
+                           timings=timings, doctor=extra.get("doctor"), failed=tuple(extra.get("failed", ())))
     payload = result.to_dict()
     (directory / RECORD).write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     from mobilepack.render.environment import render
@@ -349,6 +261,7 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
                    validation_samples, options: ConverterOptions, tools, emit, warn, timings, plan=None,
                    extra=None):
     from mobilepack.conversion.doctor_stage import VariantProducer, source_references
+    from mobilepack.conversion.failures import RECORDED, failure, none_produced
     from mobilepack.conversion.validation import validate_variant
 
     spec = src.spec
@@ -373,17 +286,26 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
                                    produced=lambda: {v.mode: (staging / v.path).read_bytes() for v in variants})
         timings["export"] = time.perf_counter() - t0
         timings["convert"] = timings["validate"] = 0.0
+        failed = extra.setdefault("failed", []) if extra is not None else []
         for i, (mode, filename) in enumerate(zip(modes, planned), start=1):
             emit(ProgressEvent("convert", f"converting {mode}", i, len(modes)))
             t0 = time.perf_counter()
-            data = producer.produce(mode)
-            if data is None:  # the doctor added no int8-mixed (conversion/doctor_stage.py)
+            stage = "convert"
+            try:
+                data = producer.produce(mode)
+                if data is None:  # the doctor added no int8-mixed (conversion/doctor_stage.py)
+                    continue
+                seconds = time.perf_counter() - t0
+                emit(ProgressEvent("validate", f"validating {mode}", i, len(modes)))
+                stage, t1 = "validate", time.perf_counter()
+                result, session = validate_variant(mode, data, val.batches, references, mode_spec(mode).tolerance)
+            except RECORDED as exc:
+                if plan is None or not plan.keep_going:
+                    raise
+                failed.append(failure(mode, stage, exc))
+                warn(failed[-1].line)
                 continue
-            seconds = time.perf_counter() - t0
             (staging / filename).write_bytes(data)
-            emit(ProgressEvent("validate", f"validating {mode}", i, len(modes)))
-            t1 = time.perf_counter()
-            result, session = validate_variant(mode, data, val.batches, references, mode_spec(mode).tolerance)
             vseconds = time.perf_counter() - t1
             timings["convert"] += seconds
             timings["validate"] += vseconds
@@ -395,4 +317,6 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
                 output_dtypes=tuple(str(session.outputs[t.name]["dtype"].__name__) for t in spec.outputs),
                 conversion_seconds=seconds, validation_seconds=vseconds, validation=result.to_dict(),
                 tool_versions=tools))
+    if failed and not variants:
+        raise none_produced(failed)
     return cal_info, val_info, variants

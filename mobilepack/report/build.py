@@ -40,6 +40,7 @@ def build_document(*, out: Path, config: dict, record: dict, descriptions: dict[
         "warnings": list(record.get("warnings", [])) + list(accuracy.get("warnings", [])),
         "compression": compression,
         **({"doctor": record["doctor"]} if record.get("doctor") else {}),   # the quantization doctor's record
+        **({"failed_modes": record["failed_modes"]} if record.get("failed_modes") else {}),  # not produced
     }
 
 
