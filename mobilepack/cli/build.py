@@ -49,7 +49,7 @@ def build_command(
     mean: MeanOpt = None,
     std: StdOpt = None,
     padding: PaddingOpt = None,
-    vocab: Annotated[Optional[str], typer.Option("--vocab", help="Vocabulary file (text_classification).")] = None,
+    vocab: Annotated[Optional[str], typer.Option("--vocab", help="Vocabulary file (text_classification, text_embedding).")] = None,
     tokenizer: Annotated[Optional[str], typer.Option("--tokenizer", help="Text tokenizer: regex or bert.")] = None,
     sample_rate: Annotated[Optional[int], typer.Option("--sample-rate", help="Audio sample rate in Hz.")] = None,
     score_threshold: Annotated[Optional[float], typer.Option("--score-threshold", help="Classification score threshold.")] = None,

@@ -19,7 +19,7 @@ def metadata_command(
                                       show_default=False)],
     task: Annotated[Optional[str], typer.Option(
         "--task", help="A registered task: image_classification, object_detection, image_segmentation, "
-        "text_classification, audio_classification, generic or a plug-in's. Default: detected from the model's "
+        "text_classification, text_embedding, audio_classification, generic or a plug-in's. Default: detected from the model's "
         "inputs/outputs.")] = None,
     labels: Annotated[Optional[Path], typer.Option("--labels", help="Labels file, one per line (UTF-8).")] = None,
     mean: MeanOpt = None,
@@ -38,9 +38,9 @@ def metadata_command(
         "--score-transformation", help="With --score-calibration: identity, log or inverse_logistic.")] = "identity",
     default_score: Annotated[float, typer.Option(
         "--default-score", help="With --score-calibration: the score of a class without calibration.")] = 0.0,
-    vocab: Annotated[Optional[Path], typer.Option("--vocab", help="Vocabulary file for text_classification.")] = None,
+    vocab: Annotated[Optional[Path], typer.Option("--vocab", help="Vocabulary file for text_classification and text_embedding.")] = None,
     tokenizer: Annotated[Optional[str], typer.Option(
-        "--tokenizer", help="text_classification tokenizer: regex (NLClassifier) or bert (WordPiece). "
+        "--tokenizer", help="Text tokenizer (text_classification, text_embedding): regex (NLClassifier) or bert (WordPiece). "
         "Default: bert for 3 inputs, else regex.")] = None,
     sample_rate: Annotated[Optional[int], typer.Option("--sample-rate", help="Audio sample rate in Hz.")] = None,
     channels: Annotated[int, typer.Option("--channels", help="Audio channels.")] = 1,

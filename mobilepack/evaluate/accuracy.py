@@ -64,6 +64,7 @@ class AccuracyMatrix:
     agreement_metric: str = "top-1 agreement"        # name of ``Cell.agreement``
     agreement_key: str = "top1_agreement"
     agreement_threshold: float = 0.99
+    agreement_rule: str = "fallback"                 # how agreement selects without labels (evaluate.tasks)
     reference: str | None = "fp32"                   # the mode agreement is measured against
     agreement_note: str | None = None                # why agreement is not applicable, or what it is against
 
@@ -75,7 +76,7 @@ class AccuracyMatrix:
                 "cells": [c.to_dict() for c in self.cells], "warnings": list(self.warnings), "task": self.task,
                 "metric": self.metric, "agreement_metric": self.agreement_metric,
                 "agreement_key": self.agreement_key, "agreement_threshold": self.agreement_threshold,
-                "reference": self.reference, "agreement_note": self.agreement_note}
+                "agreement_rule": self.agreement_rule, "reference": self.reference, "agreement_note": self.agreement_note}
 
 
 def _signature_view(session, model_path: str):
@@ -304,7 +305,7 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
                           tuple(warnings), task=evaluator.task, metric=evaluator.labelled_metric,
                           agreement_metric=evaluator.agreement_metric, agreement_key=evaluator.agreement_key,
                           agreement_threshold=evaluator.agreement_threshold,
-                          reference=reference[0] if reference else None, agreement_note=note)
+                          agreement_rule=evaluator.agreement_rule, reference=reference[0] if reference else None, agreement_note=note)
 
 
 def _take(values, rows):

@@ -3,10 +3,12 @@ task's evaluator in ``evaluate.tasks``).
 
 With labelled data: the smallest, then fastest, variant whose labelled metric (top-1
 accuracy, mAP@0.5, mIoU) drops by at most ``max_accuracy_drop`` vs fp32 (the worst over
-the host delegates that ran, since the app may use any of them).  Without labels: int8
-only if its agreement with fp32 (top-1 agreement, box agreement, mask IoU, cosine
-similarity) reaches the task's threshold, else fp16 (else fp32) — that order and the
-gate come from the quantization registry (``ModeSpec.fallback``, ``gated``)."""
+the host delegates that ran, since the app may use any of them).  Without labels, by the task's
+agreement rule: ``fallback`` — int8 only if its agreement with fp32 (top-1 agreement, box
+agreement, mask IoU, cosine similarity) reaches the task's threshold, else fp16 (else fp32),
+that order and the gate from the quantization registry (``ModeSpec.fallback``, ``gated``);
+``smallest`` (sentence embeddings) — the smallest, then fastest, variant whose agreement with
+fp32 reaches the threshold."""
 
 from __future__ import annotations
 
@@ -25,12 +27,14 @@ class Criterion:
     metric: str = "accuracy"                       # the labelled metric
     agreement_metric: str = "top-1 agreement"      # the agreement with fp32 used without labels
     agreement_threshold: float = UNLABELLED_INT8_AGREEMENT
+    agreement_rule: str = "fallback"               # without labels: "fallback" or "smallest" (module docstring)
 
     @classmethod
     def of_matrix(cls, matrix: dict[str, Any]) -> "Criterion":
         """From an accuracy matrix's dict (``AccuracyMatrix.to_dict``)."""
         return cls(matrix.get("metric") or "accuracy", matrix.get("agreement_metric") or "top-1 agreement",
-                   float(matrix.get("agreement_threshold", UNLABELLED_INT8_AGREEMENT)))
+                   float(matrix.get("agreement_threshold", UNLABELLED_INT8_AGREEMENT)),
+                   matrix.get("agreement_rule") or "fallback")
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,8 @@ def select(candidates: list[Candidate], *, max_accuracy_drop: float = 0.01,
     labelled = any(c.accuracy for c in candidates)
     if labelled:
         return _select_labelled(candidates, by_mode, max_accuracy_drop, crit)
+    if crit.agreement_rule == "smallest":
+        return _select_smallest_agreeing(candidates, crit)
     return _select_unlabelled(candidates, by_mode, crit)
 
 
@@ -151,3 +157,29 @@ def _select_unlabelled(candidates, by_mode, crit: Criterion) -> Selection:
     for c in candidates:
         reasons.setdefault(c.mode, "not considered by the no-label rule")
     return Selection(winner, rule, reasons, tuple(rejected))
+
+
+def _select_smallest_agreeing(candidates, crit: Criterion) -> Selection:
+    """The smallest, then fastest, variant whose agreement with fp32 reaches the threshold (fp32
+    agrees with itself, so it is the last resort; without it, the best-agreeing variant)."""
+    name, limit = crit.agreement_metric, crit.agreement_threshold
+    rule = (f"no labelled data: the smallest, then fastest, variant whose {name} with fp32 (mean over the "
+            f"validation samples) is ≥ {limit:.0%}")
+    reasons: dict[str, str] = {}
+    eligible = sorted((c for c in candidates if c.agreement is not None and c.agreement >= limit), key=_rank_key)
+    rejected = [c.mode for c in candidates if c not in eligible]
+    for c in candidates:
+        if c.mode in rejected:
+            agree = "unknown" if c.agreement is None else f"{c.agreement:.4f}"
+            reasons[c.mode] = f"rejected: {name} with fp32 {agree} < {limit}"
+    if eligible:
+        winner = eligible[0]
+        for c in eligible:
+            prefix = "ships" if c is winner else "eligible, not chosen"
+            lat = f", {c.latency_us:.0f} µs" if c.latency_us is not None else ""
+            reasons[c.mode] = f"{prefix}: {c.bytes} bytes{lat}, {name} with fp32 {c.agreement:.4f} ≥ {limit}"
+        return Selection(winner.mode, rule, reasons, tuple(rejected))
+    measured = [c for c in candidates if c.agreement is not None]
+    winner = max(measured, key=lambda c: (c.agreement, -c.bytes)) if measured else min(candidates, key=_rank_key)
+    reasons[winner.mode] = f"ships: no variant reached {limit}; the closest to fp32 by {name}"
+    return Selection(winner.mode, rule, reasons, tuple(m for m in rejected if m != winner.mode))

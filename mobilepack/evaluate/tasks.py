@@ -13,9 +13,14 @@ An evaluator says how a task is judged:
 |---|---|---|
 | image_classification | top-1 accuracy (folder per class, .npz x/y) | top-1 agreement |
 | text_classification, audio_classification | top-1 accuracy (.npz x/y) | cosine similarity |
+| text_embedding | – (refused: an embedding has no label) | cosine similarity of the vectors (mean, and the minimum) |
 | object_detection | mAP@0.5 (annotations.json, COCO) | box agreement (score ≥ 0.5, IoU ≥ 0.5) |
 | image_segmentation | mIoU (masks/<image>.png) | mask IoU |
 | generic | – | cosine similarity (and max-abs error) |
+
+Without labels the selection follows ``agreement_rule``: ``"fallback"`` tries the modes in the
+quantization registry's no-label order (int8 only at or above the threshold, else fp16);
+``"smallest"`` (text_embedding) ships the smallest variant whose agreement reaches the threshold.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from mobilepack.errors import DataError, UsageError
 
 DETECTION_SCORE = 0.5   # detections below this score are not compared with fp32
 # how the reports name each number an evaluator's ``agreement`` returns
-METRIC_NAMES = {"top1_agreement": "top-1 agreement", "cosine": "cosine similarity", "max_abs_error": "max-abs error",
+METRIC_NAMES = {"top1_agreement": "top-1 agreement", "cosine": "cosine similarity",
+                "cosine_min": "minimum cosine similarity", "max_abs_error": "max-abs error",
                 "box_agreement": "box agreement", "mask_iou": "mask IoU", "pixel_agreement": "pixel agreement"}
 
 
@@ -50,11 +56,15 @@ class Evaluator:
     truth_of_samples: Callable[..., tuple[Any, list[str]]] | None = None
     # (eval_data path, labelled_layout) -> None; raises DataError when it is not in the task's layout
     check_data: Callable[[Any, str], None] | None = None
+    # without labels: "fallback" (the quantization registry's no-label order, gated modes at the
+    # threshold) or "smallest" (the smallest variant whose agreement reaches the threshold)
+    agreement_rule: str = "fallback"
     task: str = ""                        # the task it judges (filled in by :func:`get`)
 
     def describe(self) -> dict[str, Any]:
         return {"task": self.task, "metric": self.labelled_metric, "agreement_metric": self.agreement_metric,
-                "agreement_key": self.agreement_key, "agreement_threshold": self.agreement_threshold}
+                "agreement_key": self.agreement_key, "agreement_threshold": self.agreement_threshold,
+                "agreement_rule": self.agreement_rule}
 
 
 def get(task: str | None, *, source: str | None = None) -> Evaluator:
@@ -159,6 +169,32 @@ TOP1 = Evaluator("top-1 agreement", "top1_agreement", 0.99, "top-1 accuracy", _r
                  _read_classes, _top1, _CLASSES_LAYOUT, _class_truth)
 SCORES = Evaluator("cosine similarity", "cosine", 0.99, "top-1 accuracy", _reduce_scores, _score_agreement,
                    _read_classes, _top1, _CLASSES_LAYOUT, _class_truth)
+
+
+# -- sentence embeddings ------------------------------------------------------------------------
+
+def _reduce_vectors(outputs, hints):
+    import numpy as np
+
+    (_, y), = outputs[:1]
+    return {"vectors": np.asarray(y, np.float32).reshape(_batch_of(outputs), -1)}
+
+
+def _vector_agreement(pred, ref):
+    """Cosine similarity of each sample's vector with the reference's: the mean (the selection's
+    number) and the minimum; never an argmax, which means nothing for an embedding."""
+    import numpy as np
+
+    from mobilepack.evaluate.metrics import cosine, max_abs_error
+
+    p, r = pred["vectors"], ref["vectors"]
+    per = [cosine(x, y) for x, y in zip(p, r)]
+    return {"cosine": float(np.mean(per)) if per else 0.0, "cosine_min": float(min(per)) if per else 0.0,
+            "max_abs_error": max_abs_error(p, r) if len(p) else 0.0}
+
+
+EMBEDDINGS = Evaluator("cosine similarity", "cosine", 0.99, None, _reduce_vectors, _vector_agreement,
+                       agreement_rule="smallest")
 
 
 # -- object detection -------------------------------------------------------------------------
@@ -326,6 +362,7 @@ def check_eval_data(task: str | None, path) -> None:
     ev = get(name)
     if ev.labelled_metric is None:
         raise UsageError(f"a {ev.task} model has no labelled metric, so --eval-data cannot be scored",
-                         f"drop --eval-data: the variants are compared with fp32 by {ev.agreement_metric}")
+                         f"drop --eval-data: the variants are compared with fp32 by {ev.agreement_metric} on the "
+                         "--validation (else --calibration) samples, an .npz with one array per input name")
     if ev.check_data is not None:
         ev.check_data(Path(path), ev.labelled_layout)

@@ -28,8 +28,8 @@ def _fb_tensors(tensors) -> tuple[FbTensor, ...]:
                  for i, t in enumerate(tensors))
 
 
-def check_spec(spec: ModelSpec, md: dict[str, Any], labels: tuple[str, ...], *, norm_source: str) -> None:
-    """What ``attach`` would refuse for this model, from its tensors alone."""
+def check_spec(spec: ModelSpec, md: dict[str, Any], labels: tuple[str, ...], *, norm_source: str) -> str:
+    """What ``attach`` would refuse for this model, from its tensors alone; returns the task."""
     from mobilepack.metadata.labels import check_labels
     from mobilepack.metadata.writer import _resolve_normalization, check_image_input, check_task_labels, choose_task
     from mobilepack.model.normalization import from_flags
@@ -47,17 +47,20 @@ def check_spec(spec: ModelSpec, md: dict[str, Any], labels: tuple[str, ...], *, 
         check_task_labels(task, check_labels(labels) if task.labels != "none" else tuple(labels), outputs)
     explicit = from_flags(md.get("mean"), md.get("std"), source=norm_source)
     _resolve_normalization(task, inputs, explicit=explicit, spec=spec, existing=None)
+    return task.name
 
 
-def for_build(source: Any, md: dict[str, Any], labels: tuple[str, ...], plan) -> Callable[[ModelSpec], None]:
-    """Check a .tflite source now; return the check for a source that must be loaded first."""
+def for_build(source: Any, md: dict[str, Any], labels: tuple[str, ...], plan) -> Callable[[ModelSpec], str]:
+    """Check a .tflite source now; return the check for a source that must be loaded first (it
+    returns the task the metadata will describe)."""
     if isinstance(source, (str, Path)) and str(source).lower().endswith(".tflite") and Path(source).is_file():
         from mobilepack.metadata import attach
         from mobilepack.model.normalization import from_flags
 
-        attach(Path(source).read_bytes(), task=md.get("task"), labels=labels or None,
-               normalization=from_flags(md.get("mean"), md.get("std"), source=plan.normalization_source),
-               score_threshold=md.get("score_threshold"), vocab=md.get("vocab"), tokenizer=md.get("tokenizer"),
-               sample_rate=md.get("sample_rate"), channels=md.get("channels") or 1)
-        return lambda spec: None
+        result = attach(Path(source).read_bytes(), task=md.get("task"), labels=labels or None,
+                        normalization=from_flags(md.get("mean"), md.get("std"), source=plan.normalization_source),
+                        score_threshold=md.get("score_threshold"), vocab=md.get("vocab"),
+                        tokenizer=md.get("tokenizer"), sample_rate=md.get("sample_rate"),
+                        channels=md.get("channels") or 1)
+        return lambda spec: result.task
     return lambda spec: check_spec(spec, md, labels, norm_source=plan.normalization_source)

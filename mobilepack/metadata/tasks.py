@@ -14,7 +14,7 @@ from mobilepack.metadata import calibration, schema
 from mobilepack.metadata.calibration import ScoreCalibration
 from mobilepack.metadata.packing import Draft
 from mobilepack.model.flatbuffer import FbModel, FbTensor
-from mobilepack.tasks.tensors import detection_roles
+from mobilepack.tasks.tensors import bert_inputs, detection_roles, is_vector
 
 
 @dataclass(frozen=True)
@@ -38,16 +38,28 @@ class WriteRequest:
     score_calibration: ScoreCalibration | None = None   # classifiers: the parameters (path: the packed copy)
 
 
-def check_text_inputs(inputs) -> None:
-    """Text classifiers take token ids (integers) or a string; a float input is not one of them."""
-    bad = [t for t in inputs if t.type not in ("INT32", "INT64", "STRING")]
+def _check_token_inputs(inputs, task: str, allowed: tuple[str, ...], what: str) -> None:
+    bad = [t for t in inputs if t.type not in allowed]
     if bad:
         t = bad[0]
-        raise InputError(f"text_classification: input {t.name}{list(t.shape)} is {t.type.lower()}, but a text "
-                         "model takes integer token ids (int32/int64) or a string; the app's tokenizer would feed "
-                         "ids into a float tensor",
+        raise InputError(f"{task}: input {t.name}{list(t.shape)} is {t.type.lower()}, but a text "
+                         f"model takes {what}; the app's tokenizer would feed ids into a float tensor",
                          "re-export the model with an int32 token-id input (keras.Input(shape=(N,), "
                          "dtype='int32')), or use --task generic")
+
+
+def check_text_inputs(inputs) -> None:
+    """Text classifiers take token ids (integers) or a string; a float input is not one of them."""
+    _check_token_inputs(inputs, "text_classification", ("INT32", "INT64", "STRING"),
+                        "integer token ids (int32/int64) or a string")
+
+
+def check_embedding_inputs(inputs) -> None:
+    """Sentence encoders take token ids (one input, or BERT's ids, mask and segment ids): integers."""
+    _check_token_inputs(inputs, "text_embedding", ("INT32", "INT64"), "integer token ids (int32/int64)")
+    if len(inputs) not in (1, 3):
+        raise InputError(f"text_embedding takes token ids (1 input) or BERT's ids, mask and segment ids (3 inputs); "
+                         f"this model has {len(inputs)}: {_shapes(inputs)}", "use --task generic")
 
 
 def with_runtime_shapes(model: bytes, tensors: tuple[FbTensor, ...]) -> tuple[FbTensor, ...]:
@@ -241,28 +253,53 @@ def image_segmenter_writer(req: WriteRequest) -> Draft:
     return draft(req, [image_input_md(req, "Input image to be segmented.")], [masks], files=_label_paths(req))
 
 
-def text_classifier_writer(req: WriteRequest) -> Draft:
+def _text_inputs(req: WriteRequest, task: str) -> tuple[list[dict], dict]:
+    """The token-id inputs' metadata and the subgraph fields: BERT's ids/mask/segment ids with the
+    BERT tokenizer (3 inputs), or one input with the regex tokenizer; the vocabulary in either."""
     if not req.vocab_path:
-        raise UsageError("text_classification needs a vocabulary", "pass --vocab FILE (one token per line)")
+        raise UsageError(f"{task} needs a vocabulary", "pass --vocab FILE (one token per line)")
     tokenizer = req.tokenizer or ("bert" if len(req.inputs) == 3 else "regex")
     if tokenizer == "bert":
         if len(req.inputs) != 3:
-            raise InputError(f"a BERT classifier has 3 inputs (ids, mask, segment ids); this model has {len(req.inputs)}",
-                             "use --tokenizer regex for a single-input text model")
-        return draft(req, bert_inputs_md(req), [scores_md(req)], files=_score_paths(req) + [req.vocab_path],
-                     input_process_units=[bert_tokenizer(req.vocab_path)])
+            raise InputError(f"a BERT {task.replace('_', ' ')} model has 3 inputs (ids, mask, segment ids); this "
+                             f"model has {len(req.inputs)}", "use --tokenizer regex for a single-input text model")
+        return bert_inputs_md(req), {"input_process_units": [bert_tokenizer(req.vocab_path)]}
     if tokenizer != "regex":
         raise UsageError(f"unknown --tokenizer {tokenizer!r}", "valid: regex, bert")
     if len(req.inputs) != 1:
-        raise InputError(f"a regex-tokenized text classifier has one input; this model has {len(req.inputs)}",
-                         "use --tokenizer bert for ids/mask/segment inputs")
+        raise InputError(f"a regex-tokenized {task.replace('_', ' ')} model has one input; this model has "
+                         f"{len(req.inputs)}", "use --tokenizer bert for ids/mask/segment inputs")
     where = {"pre": "the start", "post": "the end"}.get(req.padding or "")
     description = "Embedding vectors of the input text." + (
         f" Token ids are padded and cut at {where} (padding: {req.padding})." if where else "")
     text = plain_md(req.inputs[0].name, description)
     text["process_units"] = [{"options": ("RegexTokenizerOptions", {"delim_regex_pattern": req.delim_regex,
                                                                     "vocab_file": [vocab_file(req.vocab_path)]})}]
-    return draft(req, [text], [scores_md(req)], files=_score_paths(req) + [req.vocab_path])
+    return [text], {}
+
+
+def text_classifier_writer(req: WriteRequest) -> Draft:
+    inputs, subgraph = _text_inputs(req, "text_classification")
+    return draft(req, inputs, [scores_md(req)], files=_score_paths(req) + [req.vocab_path], **subgraph)
+
+
+EMBEDDING = "embedding"   # the output's metadata name; the reader recognises the task by it
+EMBEDDING_DESCRIPTION = "Sentence embedding (L2-normalized if the model normalizes)."
+
+
+def check_embedding_output(outputs) -> None:
+    """One [1, D] vector out (D >= 2): the sentence embedding."""
+    if len(outputs) != 1 or not is_vector(outputs[0]):
+        raise InputError(f"text_embedding needs one [1, D] sentence-vector output; this model has {_shapes(outputs)}",
+                         "export the pooled sentence vector as the only output, or use --task generic")
+
+
+def text_embedding_writer(req: WriteRequest) -> Draft:
+    """Token ids in, as the text classifier's inputs (BERT's three with the BERT tokenizer, or one);
+    one feature vector out, named ``embedding``; the vocabulary packed."""
+    check_embedding_output(req.outputs)
+    inputs, subgraph = _text_inputs(req, "text_embedding")
+    return draft(req, inputs, [plain_md(EMBEDDING, EMBEDDING_DESCRIPTION)], files=[req.vocab_path], **subgraph)
 
 
 def bert_tokenizer(vocab_path: str) -> dict:
@@ -277,21 +314,9 @@ BERT_INPUTS = (("ids", "Tokenized ids of the input text."),
 
 def bert_inputs_md(req: WriteRequest) -> list[dict]:
     """ids, mask and segment ids, each at its model input's position."""
-    roles = dict(zip(_bert_inputs(req.inputs, req.aliases), BERT_INPUTS))
+    (ids, mask, seg), _ = bert_inputs(req.inputs, req.aliases)
+    roles = dict(zip((ids.name, mask.name, seg.name), BERT_INPUTS))
     return [plain_md(*roles[t.name]) for t in req.inputs]
-
-
-def _bert_inputs(inputs: tuple[FbTensor, ...], aliases: dict[int, str]) -> tuple[str, str, str]:
-    """(ids, mask, segment ids) tensor names, matched by tensor or signature name, else in model order."""
-    def names(t):
-        return f"{t.name} {aliases.get(t.index, '')}".lower()
-
-    seg = [t for t in inputs if "segment" in names(t) or "type" in names(t)]
-    mask = [t for t in inputs if "mask" in names(t) and t not in seg]
-    ids = [t for t in inputs if t not in seg and t not in mask]
-    if len(seg) == 1 and len(mask) == 1 and len(ids) == 1:
-        return ids[0].name, mask[0].name, seg[0].name
-    return inputs[0].name, inputs[1].name, inputs[2].name
 
 
 def audio_classifier_writer(req: WriteRequest) -> Draft:

@@ -158,10 +158,16 @@ def image_evidence(spec: ModelSpec | None, existing: ModelMetadata | None) -> st
     return None
 
 
+def signature_names(fb) -> dict[int, str]:
+    """Tensor index -> its signature name (subgraph 0): what the detectors and writers match by name."""
+    return {i: n for s in fb.signatures if s.subgraph == 0 for n, i in s.inputs + s.outputs}
+
+
 def choose_task(task: Any, inputs, outputs, *, spec: ModelSpec | None,
-                existing: ModelMetadata | None) -> tuple[TaskSpec, str, str]:
+                existing: ModelMetadata | None, aliases: dict[int, str] | None = None) -> tuple[TaskSpec, str, str]:
     """(task, source, reason).  Order: --task, the model spec, the model's existing metadata,
-    detection from the tensors (``source`` "detected"), else generic ("undetected")."""
+    detection from the tensors (``source`` "detected"; ``aliases``: their signature names), else
+    generic ("undetected")."""
     chosen = parse_task(task)
     if chosen is not None:
         return get_task(chosen), "option", "given with --task"
@@ -169,7 +175,8 @@ def choose_task(task: Any, inputs, outputs, *, spec: ModelSpec | None,
         return get_task(spec.task), "spec", "recorded in the model spec (convert.json)"
     if existing is not None and existing.task() != "generic":
         return get_task(existing.task()), "metadata", "described by the model's existing metadata"
-    detected, reason = detect(signature(inputs, outputs, image_evidence=image_evidence(spec, existing)))
+    detected, reason = detect(signature(inputs, outputs, image_evidence=image_evidence(spec, existing),
+                                        aliases=aliases))
     if detected is None:
         return get_task("generic"), "undetected", reason
     return get_task(detected), "detected", reason
@@ -215,7 +222,7 @@ def _padding(task: TaskSpec, padding: str | None, spec: ModelSpec | None) -> str
 
         padding = check_padding(padding)
         if not task.padding:
-            raise UsageError(f"--padding applies to text_classification, not {task.name}",
+            raise UsageError(f"--padding applies to text_classification and text_embedding (token ids), not {task.name}",
                              "drop --padding, or pass --task text_classification")
         return padding
     return spec.padding if task.padding and spec is not None else None
@@ -303,7 +310,7 @@ def _write(task: TaskSpec, base: bytes, fb, inputs, outputs, general, written, l
                            mean=written[0] if written else None, std=written[1] if written else None,
                            label_path=label_path, vocab_path=vocab_path, tokenizer=tokenizer,
                            sample_rate=sample_rate, channels=channels, value_ranges=dict(value_ranges or {}),
-                           aliases={i: n for s in fb.signatures if s.subgraph == 0 for n, i in s.inputs + s.outputs},
+                           aliases=signature_names(fb),
                            padding=padding, score_calibration=cal)
         amendments = []
         if task.amend_metadata is not None:
@@ -332,7 +339,8 @@ def attach(model: bytes, *, task: str | None = None, spec: ModelSpec | None = No
     inputs = with_runtime_shapes(model, tuple(sg.tensors[i] for i in sg.inputs))
     outputs = with_runtime_shapes(model, tuple(sg.tensors[i] for i in sg.outputs))
     notes: list[str] = []
-    chosen, task_source, task_reason = choose_task(task, inputs, outputs, spec=spec, existing=existing)
+    chosen, task_source, task_reason = choose_task(task, inputs, outputs, spec=spec, existing=existing,
+                                                   aliases=signature_names(fb))
     if task_source == "undetected":
         notes.append(f"the task could not be detected ({task_reason}): wrote generic metadata "
                      "(pass --task to choose one)")

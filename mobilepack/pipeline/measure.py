@@ -10,7 +10,7 @@ from mobilepack.pipeline.caching import LAYOUT, Codec, cached, json_codec
 from mobilepack.pipeline.state import Accuracy, Bench, Lint
 from mobilepack.progress import ProgressEvent
 
-EVALUATE_VERSION = 3   # part of the evaluation cache key: per-task evaluators, few self-check samples
+EVALUATE_VERSION = 4   # part of the evaluation cache key: per-task evaluators, few self-check samples, agreement rule
 SELF_CHECK_SAMPLES = 8   # samples a single variant is compared with itself on
 
 

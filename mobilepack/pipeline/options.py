@@ -178,6 +178,18 @@ def _check_eval_data(b: dict[str, Any], md: dict[str, Any], convert: ConvertOpti
     check_eval_data(md["task"], b["eval_data"])  # the layout the task's labelled metric reads
 
 
+def _then_eval_data(check, eval_data: str):
+    """The preflight, then ``--eval-data`` against the task it found (before conversion)."""
+    from mobilepack.evaluate.tasks import check_eval_data
+
+    def run(spec):
+        task = check(spec)
+        check_eval_data(task, eval_data)
+        return task
+
+    return run
+
+
 def _compress_config(section: dict[str, Any], b: dict[str, Any], md: dict[str, Any]):
     from mobilepack.compress.options import CompressConfig, Technique
 
@@ -210,6 +222,8 @@ def resolve_build_options(source: Any = None, *, config: str | Path | None = Non
     check = preflight.for_build(b["source"], md, metadata.labels, convert)  # fails fast on what needs no conversion
     render = RenderOptions.from_sections(b["target"], opts["render"])
     _check_eval_data(b, md, convert)
+    if b["eval_data"] is not None and md["task"] is None:   # a detected task: its layout, once it is known
+        check = _then_eval_data(check, b["eval_data"])
     bench = BenchOptions.from_section(opts["bench"])
     compress = _compress_config(opts["compress"], b, md)
     return BuildOptions(source=b["source"], out=Path(b["out"]).absolute(), force=b["force"], cache_dir=b["cache_dir"],

@@ -1,19 +1,23 @@
-"""The six built-in tasks, registered in the order ``--task`` lists them.
+"""The seven built-in tasks, registered in the order ``--task`` lists them.
 
 Detection priority (lower first) is the order the metadata reader has always tried them: a
-tokenizer means text, audio content means audio, then detection, segmentation and
-classification among image models.  On tensors the detectors are disjoint (an image input,
-token ids and a waveform never look alike), so the order only matters for plug-ins.
-``generic`` detects nothing: it is what an undetected model gets."""
+tokenizer means text (a sentence embedding first: its output is named so, in the tensors and in
+the metadata), audio content means audio, then detection, segmentation and classification among
+image models.  On tensors the detectors are disjoint (an image input, token ids and a waveform
+never look alike) except text_embedding, which only takes token-id models whose one output is
+named as a sentence vector and is tried before text_classification.  ``generic`` detects
+nothing: it is what an undetected model gets."""
 
 from __future__ import annotations
 
-from mobilepack.evaluate.tasks import BOXES, FLAT, MASKS, SCORES, TOP1
-from mobilepack.metadata.tasks import (audio_classifier_writer, check_text_inputs, detection_order,
-                                       generic_writer, image_classifier_writer, image_segmenter_writer,
-                                       object_detector_writer, text_classifier_writer)
+from mobilepack.evaluate.tasks import BOXES, EMBEDDINGS, FLAT, MASKS, SCORES, TOP1
+from mobilepack.metadata.tasks import (EMBEDDING, audio_classifier_writer, check_embedding_inputs, check_text_inputs,
+                                       detection_order, generic_writer, image_classifier_writer,
+                                       image_segmenter_writer, object_detector_writer, text_classifier_writer,
+                                       text_embedding_writer)
 from mobilepack.tasks import TaskSpec, register
-from mobilepack.tasks.tensors import Signature, detection_roles, is_vector, shape_text, ssd_layout
+from mobilepack.tasks.tensors import (EMBEDDING_NAME, Signature, bert_inputs, detection_roles, is_token_ids,
+                                      is_vector, shape_text, ssd_layout)
 
 MIN_AUDIO_SAMPLES = 4000   # below this a 1-D float input is more likely a feature vector
 _TOKENIZERS = {"bert_tokenizer", "sentencepiece_tokenizer", "regex_tokenizer"}
@@ -42,17 +46,48 @@ def _image_segmentation(sig: Signature) -> str | None:
     return None
 
 
+def _bert_text(sig: Signature) -> str:
+    """Which of 3 integer inputs is which (the metadata writer's reading of them), and how it was known."""
+    (ids, mask, seg), by_name = bert_inputs(sig.inputs, sig.aliases)
+    how = "matched by name" if by_name else "in model order: the names do not say"
+    return (f"3 integer inputs, BERT ids {sig.names(ids)}{shape_text(ids)}, mask {sig.names(mask)}, "
+            f"segment ids {sig.names(seg)} ({how})")
+
+
+def _token_inputs(sig: Signature, *, by_name: bool) -> str | None:
+    """What the token-id inputs are: one integer [1,L] input, or BERT's three (``by_name``: only
+    when their names say which is which)."""
+    t = sig.single_input
+    if t is not None and is_token_ids(t):
+        return f"one {t.type.lower()} token-id input {sig.names(t)}{shape_text(t)}"
+    if len(sig.inputs) == 3 and all(is_token_ids(x) for x in sig.inputs):
+        if by_name and not bert_inputs(sig.inputs, sig.aliases)[1]:
+            return None
+        return _bert_text(sig)
+    return None
+
+
 def _text_classification(sig: Signature) -> str | None:
     if sig.image or not _one_vector(sig):
         return None
     t = sig.single_input
     if t is not None and t.type == "STRING":
         return f"one string input {t.name}; one class-score vector output {sig.outs}"
-    if t is not None and t.type in ("INT32", "INT64") and len(t.shape) == 2:
-        return f"one {t.type.lower()} token-id input {t.name}{shape_text(t)}; one class-score vector output {sig.outs}"
-    if len(sig.inputs) == 3 and all(x.type in ("INT32", "INT64") and len(x.shape) == 2 for x in sig.inputs):
-        return f"3 integer inputs (BERT ids, mask, segment ids); output {sig.outs}"
-    return None
+    tokens = _token_inputs(sig, by_name=False)
+    return f"{tokens}; one class-score vector output {sig.outs}" if tokens else None
+
+
+def _text_embedding(sig: Signature) -> str | None:
+    """Unambiguous evidence only: token-id inputs (BERT's three matched by name) and one float [1, D]
+    output whose tensor or signature name says it is a sentence vector (embedding, pooled, ...)."""
+    if sig.image or not _one_vector(sig) or sig.outputs[0].type != "FLOAT32":
+        return None
+    out = sig.outputs[0]
+    named = [n for n in (sig.aliases.get(out.index), out.name) if n and EMBEDDING_NAME.search(n)]
+    tokens = _token_inputs(sig, by_name=True) if named else None
+    if tokens is None:
+        return None
+    return f"{tokens}; one float32 output {sig.names(out)}{shape_text(out)}, named {named[0]!r}: a sentence vector"
 
 
 def _audio_classification(sig: Signature) -> str | None:
@@ -73,6 +108,11 @@ def _image_md(md) -> bool:
 
 def _md_text(md) -> bool:
     return bool(({u for t in md.inputs for u in t.process_units} | set(md.input_units)) & _TOKENIZERS)
+
+
+def _md_embedding(md) -> bool:
+    """A tokenizer and one output described as the sentence embedding (the text_embedding writer's name)."""
+    return _md_text(md) and len(md.outputs) == 1 and md.outputs[0].name == EMBEDDING and md.label_file() is None
 
 
 def _md_audio(md) -> bool:
@@ -106,6 +146,10 @@ register(TaskSpec("text_classification", "token ids (or a string) in, one class-
                   text_classifier_writer, SCORES, detect=_text_classification, from_metadata=_md_text, priority=10,
                   one_output=True, score_threshold=True, vocab=True, padding=True, check_inputs=check_text_inputs,
                   app_input="text", app_output="classification"))
+register(TaskSpec("text_embedding", "token ids in (one input, or BERT's ids, mask and segment ids), one sentence "
+                  "vector [1, D] out", text_embedding_writer, EMBEDDINGS, detect=_text_embedding,
+                  from_metadata=_md_embedding, priority=5, one_output=True, labels="none", vocab=True, padding=True,
+                  check_inputs=check_embedding_inputs, app_input="text", app_output="embedding"))
 register(TaskSpec("audio_classification", "a waveform in, one class-score vector out", audio_classifier_writer,
                   SCORES, detect=_audio_classification, from_metadata=_md_audio, priority=20, one_output=True,
                   score_threshold=True, sample_rate=True, app_input="audio", app_output="classification"))

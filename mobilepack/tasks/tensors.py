@@ -7,8 +7,13 @@ Pure functions over tensors that have ``name``, ``type`` (``"FLOAT32"``...), ``s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
+
+# an output named like a sentence vector: "embedding(s)", "sentence_embedding", "pooled_output",
+# "pooler_output", "sentence_vector"
+EMBEDDING_NAME = re.compile(r"embed|pooled|pooler|sentence_?vec", re.I)
 
 
 def shape_text(t) -> str:
@@ -22,6 +27,11 @@ def is_image(t) -> bool:
 
 def is_vector(t) -> bool:
     return len(t.shape) == 2 and t.shape[0] == 1 and t.shape[1] >= 2
+
+
+def is_token_ids(t) -> bool:
+    """An integer [batch, length] tensor: token ids (or a mask / segment ids beside them)."""
+    return t.type in ("INT32", "INT64") and len(t.shape) == 2
 
 
 def image_input_evidence(t, image_evidence: str | None) -> tuple[bool, str]:
@@ -48,6 +58,12 @@ class Signature:
     outputs: tuple[Any, ...]
     image: bool          # one input, taken as an image
     image_why: str       # why it is (or is not) an image
+    aliases: dict[int, str] = field(default_factory=dict)   # tensor index -> signature name
+
+    def names(self, t) -> str:
+        """The tensor's name and, when it differs, its signature name ("StatefulPartitionedCall:0 (embedding)")."""
+        alias = self.aliases.get(t.index)
+        return f"{t.name} ({alias})" if alias and alias != t.name else t.name
 
     @property
     def outs(self) -> str:
@@ -63,10 +79,34 @@ class Signature:
         return f"{self.image_why}; outputs {self.outs} fit no task"
 
 
-def signature(inputs, outputs, *, image_evidence: str | None = None) -> Signature:
+def signature(inputs, outputs, *, image_evidence: str | None = None,
+              aliases: dict[int, str] | None = None) -> Signature:
     image, why = (image_input_evidence(inputs[0], image_evidence) if len(inputs) == 1
                   else (False, f"{len(inputs)} inputs"))
-    return Signature(tuple(inputs), tuple(outputs), image, why)
+    return Signature(tuple(inputs), tuple(outputs), image, why, dict(aliases or {}))
+
+
+def bert_roles(inputs, aliases: dict[int, str] | None = None) -> tuple[Any, Any, Any] | None:
+    """The (ids, mask, segment ids) of three inputs, matched by tensor or signature name ("mask";
+    "segment" or "type", as token_type_ids); None when the names do not say which is which."""
+    if len(inputs) != 3:
+        return None
+
+    def names(t):
+        return f"{t.name} {(aliases or {}).get(t.index, '')}".lower()
+
+    seg = [t for t in inputs if "segment" in names(t) or "type" in names(t)]
+    mask = [t for t in inputs if "mask" in names(t) and t not in seg]
+    ids = [t for t in inputs if t not in seg and t not in mask]
+    if len(seg) == 1 and len(mask) == 1 and len(ids) == 1:
+        return ids[0], mask[0], seg[0]
+    return None
+
+
+def bert_inputs(inputs, aliases: dict[int, str] | None = None) -> tuple[tuple[Any, Any, Any], bool]:
+    """((ids, mask, segment ids), whether names said so): by name (:func:`bert_roles`), else in model order."""
+    roles = bert_roles(inputs, aliases)
+    return (roles, True) if roles is not None else ((inputs[0], inputs[1], inputs[2]), False)
 
 
 def detection_roles(outputs, aliases: dict[int, str] | None = None) -> dict[str, Any] | None:
