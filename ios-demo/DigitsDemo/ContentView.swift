@@ -99,7 +99,13 @@ struct ContentView: View {
         case "text":
             Section("Text") {
                 TextField("Type a sentence", text: $model.text, axis: .vertical)
-                Button("Classify") { model.run(.text(model.text)) }.disabled(model.busy || model.text.isEmpty)
+                if ModelInfo.outputKind == "embedding" {
+                    TextField("Type a second sentence to compare", text: $model.secondText, axis: .vertical)
+                    Button("Compare sentences") { model.compare(model.text, model.secondText) }
+                        .disabled(model.busy || model.text.isEmpty || model.secondText.isEmpty)
+                } else {
+                    Button("Classify") { model.run(.text(model.text)) }.disabled(model.busy || model.text.isEmpty)
+                }
             }
         case "audio":
             Section("Audio") {

@@ -17,6 +17,7 @@ final class DemoModel: ObservableObject {
     @Published var threads: Int = 2 { didSet { invalidate() } }
     @Published var image: UIImage?
     @Published var text: String = ""
+    @Published var secondText: String = ""
     @Published var result: InferenceResult?
     @Published var latencyMicros: Double?
     @Published var status: DelegateStatus = .idle
@@ -58,6 +59,30 @@ final class DemoModel: ObservableObject {
     }
 
     func run(_ input: ModelInput) {
+        perform { runner in
+            try runner.setInputs(try input.tensors())
+            let micros = try runner.invoke()
+            return (ResultDecoder.decode(try runner.outputs()), micros)
+        }
+    }
+
+    /// Embeds two sentences with the same interpreter and shows the cosine similarity of their vectors
+    /// (the latency shown is both inferences together).
+    func compare(_ first: String, _ second: String) {
+        perform { runner in
+            var vectors: [[Float]] = []
+            var micros = 0.0
+            for text in [first, second] {
+                try runner.setInputs(try ModelInput.text(text).tensors())
+                micros += try runner.invoke()
+                vectors.append(try runner.outputs().first?.values ?? [])
+            }
+            return (.similarity(ResultDecoder.cosine(vectors[0], vectors[1]), dimensions: vectors[0].count), micros)
+        }
+    }
+
+    /// Runs `work` on the inference queue with the runner for the current choice, then shows its result.
+    private func perform(_ work: @escaping (ModelRunner) throws -> (InferenceResult, Double)) {
         guard !busy else { return }
         if case .failed(let reason) = status {
             result = nil
@@ -72,9 +97,8 @@ final class DemoModel: ObservableObject {
         queue.async {
             let outcome: Result<(ModelRunner, InferenceResult, Double), Error> = Result {
                 let runner = try existing ?? ModelRunner(accelerator: accelerator, threads: threads)
-                try runner.setInputs(try input.tensors())
-                let micros = try runner.invoke()
-                return (runner, ResultDecoder.decode(try runner.outputs()), micros)
+                let (result, micros) = try work(runner)
+                return (runner, result, micros)
             }
             Task { @MainActor in
                 self.busy = false

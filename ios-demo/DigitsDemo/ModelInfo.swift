@@ -65,7 +65,8 @@ enum ModelInfo {
 
     /// How the app obtains the input: "image", "text", "audio" or "tensor" (a generated test input).
     static let inputKind = "image"
-    /// How the app shows the output: "classification", "detection", "segmentation" or "generic".
+    /// How the app shows the output: "classification", "detection", "segmentation", "embedding" (the
+    /// cosine similarity of two sentences' vectors) or "generic".
     static let outputKind = "classification"
     /// The model computes with integer (quantized) tensors: the float-only Core ML delegate refuses it.
     static let integerKernels = true
@@ -98,6 +99,13 @@ enum ModelInfo {
     // Text input without a vocabulary in the model's metadata: words are hashed into
     // [1, textHashBuckets) - see Tokenizer.swift.
     static let textHashBuckets = 1000
+
+    // Text input: which model input takes the token ids, the mask (1 for a token, 0 for padding) and
+    // the segment ids (all 0: one sentence); -1 when the model has no such input (BERT-style models
+    // have all three, matched by name as in the model's metadata).
+    static let textIdsInput = 0
+    static let textMaskInput = -1
+    static let textSegmentInput = -1
 
     // Audio input: mono samples in [-1, 1] at this rate.
     static let audioSampleRate = 16000.0

@@ -39,6 +39,9 @@ struct ResultView: View {
                 }
                 ScoreList(labels: shares)
             }
+        case .similarity(let value, let dimensions):
+            Text(String(format: "cosine similarity %.4f (%d-dimensional embeddings)", value, dimensions))
+                .font(.system(.body, design: .monospaced))
         case .generic(let summaries):
             ForEach(summaries) { Text($0.text).font(.system(.caption, design: .monospaced)) }
         }

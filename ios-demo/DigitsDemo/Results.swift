@@ -33,6 +33,8 @@ enum InferenceResult {
     case classification([ScoredLabel])
     case detection([Detection])
     case segmentation(SegmentationMask, [ScoredLabel])
+    /// Two sentences compared: the cosine similarity of their embeddings, and the embedding size.
+    case similarity(Float, dimensions: Int)
     case generic([TensorSummary])
 }
 
@@ -64,6 +66,20 @@ enum ResultDecoder {
         default:
             return .generic(outputs.enumerated().map { TensorSummary(id: $0.offset, text: summary($0.element)) })
         }
+    }
+
+    /// Cosine similarity of two sentence embeddings: their dot product over the product of their
+    /// lengths, so it does not depend on whether the model normalizes (1 when both are all zeros, 0
+    /// when only one is; the Android app's Results.cosine and mobilepack.evaluate.metrics.cosine).
+    static func cosine(_ a: [Float], _ b: [Float]) -> Float {
+        var dot = 0.0, aa = 0.0, bb = 0.0
+        for (x, y) in zip(a, b) {
+            dot += Double(x) * Double(y)
+            aa += Double(x) * Double(x)
+            bb += Double(y) * Double(y)
+        }
+        if aa == 0 || bb == 0 { return aa == bb ? 1 : 0 }
+        return Float(dot / (aa.squareRoot() * bb.squareRoot()))
     }
 
     static func topK(_ scores: [Float], k: Int) -> [ScoredLabel] {

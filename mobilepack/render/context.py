@@ -100,9 +100,27 @@ def common_assets(inputs: RenderInputs) -> dict[str, bytes]:
 VOCAB_ASSET = "vocab.txt"
 
 
+def text_inputs(model: dict[str, Any]) -> dict[str, int] | None:
+    """Which model input takes the token ids, the mask and the segment ids (-1: none): one token-id
+    input, or BERT's three integer inputs matched by name as the metadata writer matches them (else in
+    model order); None when the app cannot feed the inputs text."""
+    from collections import namedtuple
+
+    from mobilepack.tasks.tensors import bert_inputs
+
+    ins = model["inputs"]
+    if len(ins) == 1 and ins[0]["dtype"] in ("int32", "int64", "float32"):
+        return {"ids": 0, "mask": -1, "segment": -1}
+    if len(ins) != 3 or any(t["dtype"] not in ("int32", "int64") or t["shape"] != ins[0]["shape"] for t in ins):
+        return None
+    view = namedtuple("view", "name index")
+    roles, _ = bert_inputs(tuple(view(t["name"], i) for i, t in enumerate(ins)))
+    return dict(zip(("ids", "mask", "segment"), (r.index for r in roles)))
+
+
 # what an app can feed for each input kind a task asks for (else it feeds a generated tensor)
 _FEEDS = {"image": lambda model, first: bool(model["image_input"]),
-          "text": lambda model, first: bool(first) and first["dtype"] in ("int32", "int64", "float32"),
+          "text": lambda model, first: text_inputs(model) is not None,
           "audio": lambda model, first: bool(first) and first["dtype"] in ("float32", "int16")}
 
 
@@ -124,6 +142,8 @@ def _output_kind(context: dict[str, Any], task, layout: dict[str, int] | None) -
         return kind if len(outputs) == 1 and len(outputs[0]["shape"]) == 4 else "generic"
     if kind == "classification":
         return kind if outputs else "generic"
+    if kind == "embedding":   # one vector per sentence: the apps compare two by cosine similarity
+        return kind if len(outputs) == 1 and outputs[0]["elements"] >= 2 else "generic"
     if len(outputs) == 1 and context["labels"] and outputs[0]["elements"] == len(context["labels"]):
         return "classification"
     return "generic"
@@ -150,8 +170,11 @@ def app_io(context: dict[str, Any], *, platform: str) -> dict[str, Any]:
         std = list(norm["std"]) * (channels if len(norm["std"]) == 1 else 1)
     else:
         mean, std = [0.0] * channels, [1.0] * channels
+    input_kind = _input_kind(context, task)
     return {
-        "input_kind": _input_kind(context, task),
+        "input_kind": input_kind,
+        # text: the positions of the token ids, the mask and the segment ids among the inputs (-1: none)
+        "text_inputs": text_inputs(model) if input_kind == "text" else {"ids": 0, "mask": -1, "segment": -1},
         "output_kind": _output_kind(context, task, detection),
         "detection": detection,
         "pixel_mean": mean,

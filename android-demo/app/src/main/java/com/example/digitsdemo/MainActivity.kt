@@ -76,6 +76,8 @@ class MainActivity : Activity() {
 
         show(R.id.image_controls, ModelConfig.INPUT_KIND == "image")
         show(R.id.text_controls, ModelConfig.INPUT_KIND == "text")
+        show(R.id.text_input_second, ModelConfig.INPUT_KIND == "text" && ModelConfig.OUTPUT_KIND == "embedding")
+        if (ModelConfig.OUTPUT_KIND == "embedding") findViewById<Button>(R.id.run_text).setText(R.string.compare_text)
         show(R.id.audio_controls, ModelConfig.INPUT_KIND == "audio")
         show(R.id.run_test_input, ModelConfig.INPUT_KIND == "tensor")
         show(R.id.preview, ModelConfig.INPUT_KIND == "image")
@@ -85,7 +87,13 @@ class MainActivity : Activity() {
         findViewById<Button>(R.id.sample_image).setOnClickListener { nextSample() }
         findViewById<Button>(R.id.run_text).setOnClickListener {
             val text = findViewById<EditText>(R.id.text_input).text.toString()
-            infer(TensorCodec.fromTokens(Tokenizer.tokenize(text)), null)
+            val inputs = TensorCodec.fromTokens(Tokenizer.tokenize(text))
+            if (ModelConfig.OUTPUT_KIND == "embedding") {
+                val second = findViewById<EditText>(R.id.text_input_second).text.toString()
+                compare(inputs, TensorCodec.fromTokens(Tokenizer.tokenize(second)))
+            } else {
+                infer(inputs, null)
+            }
         }
         findViewById<Button>(R.id.record_audio).setOnClickListener { recordAudio() }
         findViewById<Button>(R.id.test_tone).setOnClickListener { infer(TensorCodec.fromAudio(testTone()), null) }
@@ -258,6 +266,39 @@ class MainActivity : Activity() {
 
     // --- inference --------------------------------------------------------------------------
 
+    /** The open runner when it was made for [choice], else a new one (called on the worker thread). */
+    private fun runnerFor(choice: DelegateChoice): ModelRunner = runner?.takeIf { it.status.choice == choice } ?: run {
+        runner?.close()
+        runner = null
+        ModelRunner.open(this, choice).also { runner = it }
+    }
+
+    private fun failure(e: Exception, choice: DelegateChoice): String =
+        if (e is DelegateUnavailableException) "GPU unavailable: ${e.message}. Nothing was run; choose CPU to run on the CPU."
+        else "${choice.label} failed: ${e.message}"
+
+    /** Embeds two sentences with the same runner and shows the cosine similarity of their vectors. */
+    private fun compare(first: Array<ByteBuffer>, second: Array<ByteBuffer>) {
+        val choice = currentChoice()
+        statusView.text = getString(R.string.running, choice.label)
+        worker.submit {
+            var results = ""
+            val message = try {
+                val active = runnerFor(choice)
+                val a = active.run(first)
+                val b = active.run(second)
+                results = Results.similarity(a.outputs[0], b.outputs[0])
+                String.format(Locale.ROOT, "%s: %.2f ms + %.2f ms", active.status.label, a.micros / 1000.0, b.micros / 1000.0)
+            } catch (e: Exception) {
+                failure(e, choice)
+            }
+            onUi {
+                statusView.text = message
+                resultsView.text = results
+            }
+        }
+    }
+
     private fun infer(inputs: Array<ByteBuffer>, image: Bitmap?) {
         val choice = currentChoice()
         statusView.text = getString(R.string.running, choice.label)
@@ -266,11 +307,7 @@ class MainActivity : Activity() {
             var results = ""
             var shown: Bitmap? = null
             try {
-                val active = runner?.takeIf { it.status.choice == choice } ?: run {
-                    runner?.close()
-                    runner = null
-                    ModelRunner.open(this, choice).also { runner = it }
-                }
+                val active = runnerFor(choice)
                 val result = active.run(inputs)
                 message = String.format(Locale.ROOT, "%s: %.2f ms", active.status.label, result.micros / 1000.0)
                 when (ModelConfig.OUTPUT_KIND) {
@@ -289,10 +326,8 @@ class MainActivity : Activity() {
                     }
                     else -> results = Results.summary(result.outputs)
                 }
-            } catch (e: DelegateUnavailableException) {
-                message = "GPU unavailable: ${e.message}. Nothing was run; choose CPU to run on the CPU."
             } catch (e: Exception) {
-                message = "${choice.label} failed: ${e.message}"
+                message = failure(e, choice)
             }
             onUi {
                 statusView.text = message

@@ -7,6 +7,7 @@ import android.graphics.Color
 import android.graphics.Paint
 import android.graphics.RectF
 import java.util.Locale
+import kotlin.math.sqrt
 
 class Scored(val label: String, val score: Float)
 
@@ -123,6 +124,29 @@ object Results {
             }
         }
     }
+
+    /**
+     * Cosine similarity of two sentence embeddings: their dot product over the product of their
+     * lengths, so it does not depend on whether the model normalizes (1 when both are all zeros, 0 when
+     * only one is, as mobilepack.evaluate.metrics.cosine).
+     */
+    fun cosine(a: FloatArray, b: FloatArray): Float {
+        require(a.size == b.size) { "embeddings of ${a.size} and ${b.size} values" }
+        var dot = 0.0
+        var aa = 0.0
+        var bb = 0.0
+        for (i in a.indices) {
+            dot += a[i].toDouble() * b[i]
+            aa += a[i].toDouble() * a[i]
+            bb += b[i].toDouble() * b[i]
+        }
+        if (aa == 0.0 || bb == 0.0) return if (aa == bb) 1f else 0f
+        return (dot / (sqrt(aa) * sqrt(bb))).toFloat()
+    }
+
+    /** The line the embedding app shows for two sentences. */
+    fun similarity(a: FloatArray, b: FloatArray): String =
+        String.format(Locale.ROOT, "cosine similarity %.4f (%d-dimensional embeddings)", cosine(a, b), a.size)
 
     fun percent(score: Float): String = String.format(Locale.ROOT, "%.1f%%", score * 100f)
 

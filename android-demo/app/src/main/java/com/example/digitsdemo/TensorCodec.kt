@@ -92,11 +92,22 @@ object TensorCodec {
         return arrayOf(encode(values, info))
     }
 
-    /** Token ids for a text input, padded with 0 on the model's side ("pre" or "post") or cut to its length. */
+    /**
+     * Every input of a text model from token ids: the ids padded with 0 on the model's side ("pre" or
+     * "post") or cut to the input's length; for BERT-style models also the mask (1 where an id is not
+     * the pad id 0) and the segment ids (all 0: one sentence), at the inputs ModelConfig names.
+     */
     fun fromTokens(tokens: IntArray): Array<ByteBuffer> {
-        val info = ModelConfig.INPUTS[0]
-        val ids = Tokenizer.pad(tokens, info.elements)
-        return arrayOf(encode(FloatArray(ids.size) { ids[it].toFloat() }, info))
+        val ids = Tokenizer.pad(tokens, ModelConfig.INPUTS[ModelConfig.TEXT_IDS_INPUT].elements)
+        return Array(ModelConfig.INPUTS.size) { n ->
+            val info = ModelConfig.INPUTS[n]
+            val values = when (n) {
+                ModelConfig.TEXT_IDS_INPUT -> ids
+                ModelConfig.TEXT_MASK_INPUT -> IntArray(info.elements) { if (it < ids.size && ids[it] != 0) 1 else 0 }
+                else -> IntArray(info.elements)
+            }
+            encode(FloatArray(values.size) { values[it].toFloat() }, info)
+        }
     }
 
     /** 16-bit PCM (what AudioRecord delivers) as samples in [-1, 1). */
