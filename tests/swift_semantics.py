@@ -11,7 +11,10 @@ subscripts, ``try``), and fails when a member does not exist:
   of a project type, in call arguments whose parameter type is a project type (memberwise and
   declared initializers, methods, static functions), in typed property initializers (also inside
   tuple/array literals of a typed property), on either side of ``==``/``!=``, in ``return`` of a
-  function or computed property typed with a project type, and on the right of an assignment;
+  function or computed property typed with a project type (also an element of a returned tuple,
+  and in a trailing closure passed to a project function whose parameter says the closure's result
+  type, e.g. ``perform { runner in return (.similarity(...), micros) }``), and on the right of an
+  assignment;
 * explicit members ``Type.name`` (e.g. ``ModelInfo.imageWidth`` from another file) and
   ``value.name`` where the value's type is a project type.
 
@@ -289,6 +292,35 @@ class Scope:
     returns: str | None                 # declared result type of the enclosing function/property
 
 
+def _split_top(text: str, sep: str) -> list[str]:
+    """``text`` split at ``sep`` outside parentheses and brackets."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        c = text[i]
+        depth += c in "([<"
+        depth -= c in ")]>" and not (c == ">" and text[i - 1:i] == "-")
+        if depth == 0 and text.startswith(sep, i):
+            parts.append(text[start:i].strip())
+            start = i = i + len(sep)
+            continue
+        i += 1
+    return parts + [text[start:].strip()]
+
+
+def _tuple_types(t: str | None) -> list[str] | None:
+    """The element types of a tuple type "(A, B)"; None for any other type."""
+    if not t or not (t.startswith("(") and t.endswith(")")):
+        return None
+    parts = _split_top(t[1:-1], ",")
+    return parts if len(parts) > 1 else None
+
+
+def _closure_result(function_type: str | None) -> str | None:
+    """The result type of a function type "(A) throws -> R" (None for any other type)."""
+    parts = _split_top(function_type or "", "->")
+    return parts[-1] if len(parts) > 1 else None
+
+
 def _enclosing(node, types: tuple[str, ...]):
     node = node.parent
     while node is not None and node.type not in types:
@@ -335,11 +367,20 @@ class Checker:
             elif n.type == "property_declaration" and returns is None and _named(n, "computed_property"):
                 returns = _type_text(next(iter(_named(n, "type_annotation")), None))
             elif n.type == "lambda_literal" and returns is None:
-                returns = "?"    # a closure's result type is not inferred here
+                # a trailing closure's result type, from the parameter it is passed to; else unknown
+                returns = self._trailing_closure_result(n, Scope(owner, dict(names), None)) or "?"
             n = n.parent
         if returns is None and n is not None and n.type == "source_file":
             self._locals(n, names, owner)
         return Scope(owner, names, None if returns in ("?", "Void") else returns)
+
+    def _trailing_closure_result(self, closure, scope: Scope) -> str | None:
+        """``f { ... }``: the result type the last parameter of the project function ``f`` gives the closure."""
+        if closure.parent is None or closure.parent.type != "call_suffix" or closure.parent.parent is None:
+            return None
+        fns = self.callee_function(closure.parent.parent.named_children[0], scope) or []
+        results = {_closure_result(fn.params[-1][1]) for fn in fns if fn.params}
+        return results.pop() if len(results) == 1 else None
 
     def _locals(self, fn, names: dict[str, str | None], owner: str | None) -> None:
         stack = list(fn.named_children)
@@ -620,6 +661,12 @@ class Checker:
             return self.resolve(self.expr_type(other, scope), scope), "comparison"
         if parent.type == "control_transfer_statement" and _text(parent).startswith("return"):
             return self._known(scope.returns, scope), "returned value"
+        statement = parent.parent
+        if parent.type == "tuple_expression" and statement is not None and \
+                statement.type == "control_transfer_statement" and _text(statement).startswith("return"):
+            elements = _tuple_types(scope.returns) or []
+            index = next(i for i, v in enumerate(parent.named_children) if v.id == node.id)
+            return (self._known(elements[index], scope) if index < len(elements) else None), "returned tuple element"
         if parent.type == "assignment":
             target = _field(parent, "target")
             if target is not None and target.id != node.id:

@@ -199,6 +199,16 @@ def _tiny_models():
     x = k.layers.GlobalAveragePooling1D()(k.layers.Embedding(1000, 8)(inp))
     models["text_classification"] = k.Model(inp, k.layers.Dense(2, activation="softmax", name="sentiment")(x))
 
+    # BERT-style sentence encoder: ids, mask and segment ids in; a mask-weighted mean of token and
+    # segment embeddings through a dense layer out, NOT L2-normalized (so a dot product is no cosine)
+    ids = k.Input(shape=(16,), dtype="int32", name="input_ids")
+    mask = k.Input(shape=(16,), dtype="int32", name="attention_mask")
+    types = k.Input(shape=(16,), dtype="int32", name="token_type_ids")
+    x = k.layers.Embedding(len(BERT_VOCAB), 8)(ids) + k.layers.Embedding(2, 8)(types)
+    weight = k.ops.expand_dims(k.ops.cast(mask, "float32"), -1)
+    pooled = k.ops.sum(x * weight, axis=1) / k.ops.maximum(k.ops.sum(weight, axis=1), 1.0)
+    models["text_embedding"] = k.Model([ids, mask, types], k.layers.Dense(8, name="embedding")(pooled))
+
     inp = k.Input(shape=(1600,), name="waveform")
     x = k.layers.Reshape((1600, 1))(inp)
     x = k.layers.GlobalAveragePooling1D()(k.layers.Conv1D(4, 16, strides=8, activation="relu")(x))
@@ -211,20 +221,33 @@ def _tiny_models():
 
 LABELS = {"image_classification": ("cat", "dog", "bird", "fish"), "object_detection": ("person", "car"),
           "image_segmentation": ("background", "person", "sky"), "text_classification": ("negative", "positive"),
-          "audio_classification": ("speech", "music", "noise"), "generic": ()}
+          "text_embedding": (), "audio_classification": ("speech", "music", "noise"), "generic": ()}
 
 
 TEXT_VOCAB = "<PAD> 0\n<START> 1\n<UNKNOWN> 2\ngood 3\nbad 4\nfilm 5\n"
+BERT_VOCAB = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "good", "bad", "film", "plot", "great", "boring", "the", "a")
 
 
-def _with_vocabulary(model_bytes: bytes, tmp: Path) -> bytes:
-    """The text model with TFLite metadata holding a regex-tokenizer vocabulary (the real writer)."""
+def _with_vocabulary(model_bytes: bytes, tmp: Path, task: str = "text_classification") -> bytes:
+    """A text model with TFLite metadata holding its vocabulary (the real writer): the classifier's
+    regex tokenizer, or the sentence encoder's BERT tokenizer."""
     from mobilepack.metadata.writer import attach
 
-    vocab = tmp / "vocab.txt"
-    vocab.write_text(TEXT_VOCAB, encoding="utf-8")
-    return attach(model_bytes, task="text_classification", labels=LABELS["text_classification"], vocab=vocab,
-                  tokenizer="regex").model
+    vocab = tmp / f"{task}-vocab.txt"
+    if task == "text_classification":
+        vocab.write_text(TEXT_VOCAB, encoding="utf-8")
+        return attach(model_bytes, task=task, labels=LABELS[task], vocab=vocab, tokenizer="regex").model
+    vocab.write_text("\n".join(BERT_VOCAB) + "\n", encoding="utf-8")
+    return attach(model_bytes, task=task, vocab=vocab).model
+
+
+def task_models(base: Path, models: dict) -> dict[str, bytes]:
+    """Every task's tiny model (``_tiny_models()``) converted (real TFLiteConverter), text models
+    with their vocabulary."""
+    model_bytes = {task: _convert(models[task], task) for task in TASKS}
+    for task in ("text_classification", "text_embedding"):
+        model_bytes[task] = _with_vocabulary(model_bytes[task], base, task)
+    return model_bytes
 
 
 def _convert(model, task: str, io: str = "uint8") -> bytes:
@@ -270,6 +293,7 @@ def task_inputs(task: str, model_bytes: bytes, app_name: str | None = None, labe
 TASKS = tuple(LABELS)
 INT8 = "image_classification_int8"          # the image classifier with int8 (not uint8) input and output
 BROKEN = ("broken_channel_order", "broken_zero_point")
+BROKEN_EMBEDDING = ("broken_cosine", "broken_mask")   # sentence-embedding apps broken on purpose (tests/jvm)
 INJECTION_NAME = 'Quote " apos \' back \\ dollar $ ${x} </string> %s %d\nline two 🚀 שלום עולם'
 INJECTION_LABELS = ('say "hi"', "it's", "back\\slash", "$dollar ${x}", "</string><b>", "%s %1$d 100%", "🚀 emoji",
                     "שלום עולם", "@string/app_name", "?attr/x")
@@ -300,8 +324,7 @@ def _render_all(tmp_path_factory):
     base = tmp_path_factory.mktemp("android")
     projects = {"sample": ROOT / "android-demo"}
     models = _tiny_models()
-    model_bytes = {task: _convert(models[task], task) for task in TASKS}
-    model_bytes["text_classification"] = _with_vocabulary(model_bytes["text_classification"], base)
+    model_bytes = task_models(base, models)
     model_bytes[INT8] = _convert(models["image_classification"], "image_classification", io="int8")
     for task in TASKS:
         render_project("android", task_inputs(task, model_bytes[task]), base / task)
@@ -311,10 +334,11 @@ def _render_all(tmp_path_factory):
     projects[INT8] = base / INT8
     # The JVM execution tests (test_android_jvm.py) run these projects' code: their probe and two
     # deliberately broken copies compile in this same kotlinc run.
-    from tests.jvm.execution import add_broken_projects, add_probe
+    from tests.jvm.execution import add_broken_embedding_projects, add_broken_projects, add_probe
 
     projects.update(add_broken_projects(base, model_bytes[INT8]))
-    for name in (*TASKS, INT8, *BROKEN):
+    projects.update(add_broken_embedding_projects(base, model_bytes["text_embedding"]))
+    for name in (*TASKS, INT8, *BROKEN, *BROKEN_EMBEDDING):
         add_probe(projects[name])
     render_project("android", task_inputs("image_classification", model_bytes["image_classification"],
                                           app_name=INJECTION_NAME, labels=INJECTION_LABELS,
@@ -368,7 +392,8 @@ def test_each_task_gets_its_input_and_output_path(rendered):
     _, projects, _, _ = rendered
     expected = {"image_classification": ("image", "classification"), "object_detection": ("image", "detection"),
                 "image_segmentation": ("image", "segmentation"), "text_classification": ("text", "classification"),
-                "audio_classification": ("audio", "classification"), "generic": ("tensor", "generic")}
+                "text_embedding": ("text", "embedding"), "audio_classification": ("audio", "classification"),
+                "generic": ("tensor", "generic")}
     for task, (inp, out) in expected.items():
         config = next(projects[task].rglob("ModelConfig.kt")).read_text(encoding="utf-8")
         assert f'const val INPUT_KIND = "{inp}"' in config, task
@@ -386,6 +411,8 @@ def test_each_task_gets_its_input_and_output_path(rendered):
 def test_text_app_ships_the_vocabulary_from_the_metadata(rendered):
     _, projects, _, _ = rendered
     assert (projects["text_classification"] / "app/src/main/assets/vocab.txt").read_text(encoding="utf-8") == TEXT_VOCAB
+    assert (projects["text_embedding"] / "app/src/main/assets/vocab.txt").read_text(encoding="utf-8").split() == \
+        list(BERT_VOCAB)
     assert not (projects["generic"] / "app/src/main/assets/vocab.txt").exists()
 
 

@@ -2,7 +2,7 @@
 with Python sample by sample.
 
 What runs: every task's rendered project (image classification with uint8 I/O, the same with int8
-I/O, detection, segmentation, text, audio, generic) compiled by test_android_checks.py's single
+I/O, detection, segmentation, text, a BERT-style sentence encoder, audio, generic) compiled by test_android_checks.py's single
 kotlinc run (against the real ``org.tensorflow.lite`` 2.16.1 and ``android-all`` jars) together
 with a probe (tests/jvm/AppProbe.kt).  One JVM per project processes all its samples through the
 app's ImageInput / TensorCodec / Tokenizer / ModelRunner / Results.  The model is computed by
@@ -20,8 +20,11 @@ against Pillow too (the input bytes would differ otherwise).
 
 Asserted per sample: input tensor bytes equal Python's (≤ 1 quantization step where rounding
 differs; float inputs to 1e-6), top-1 label identical, detection classes identical with box IoU ≥
-0.99, masks ≥ 0.99 pixel agreement, text/audio top-1 identical, generic outputs equal.  Two
-deliberately broken templates (red/blue swapped, zero point subtracted) make these checks fail.
+0.99, masks ≥ 0.99 pixel agreement, text/audio top-1 identical, generic outputs equal; the sentence
+encoder fed fixed token ids gives LiteRT's embedding (ids, mask and segment ids equal Python's) and
+the app's cosine similarity of two embeddings equals Python's.  Deliberately broken templates
+(red/blue swapped, zero point subtracted; a dot product for the cosine, a mask of all ones) make
+these checks fail.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ import pytest
 from mobilepack.model.spec import pad_ids
 from tests.conftest import DIGITS, require
 from tests.jvm.execution import compile_standin, find_java, run_probe
-from tests.test_android_checks import BROKEN, INT8, JARS, KOTLINC, TASKS, TEXT_VOCAB, render_all, task_inputs
+from tests.test_android_checks import (BROKEN, BROKEN_EMBEDDING, INT8, JARS, KOTLINC, TASKS, TEXT_VOCAB, render_all,
+                                       task_inputs)
 
 IMAGE_PROJECTS = ("image_classification", INT8, "object_detection", "image_segmentation")
 PROJECTS = (*TASKS, INT8)
@@ -51,6 +55,10 @@ GPU_LOGS = {
     "gpu_full": ["INFO: Replacing 7 out of 7 node(s) with delegate (TfLiteGpuDelegateV2) node, yielding 1 partitions for the whole graph."],
     "gpu_then_xnnpack": ["INFO: Replacing 5 out of 7 node(s) with delegate (TfLiteGpuDelegateV2) node, yielding 2 partitions for the whole graph.", XNNPACK_LINE],
 }
+EMBEDDING_PROJECTS = ("text_embedding", *BROKEN_EMBEDDING)
+# token ids of BERT_VOCAB ([CLS] 2, [SEP] 3, good 4, bad 5, film 6, ...); the last is longer than the input (16)
+TOKEN_IDS = ((2, 4, 6, 3), (2, 5, 6, 3), (2, 10, 8, 7, 3), (2, 9, 7, 1, 3), (2, *[4, 5] * 10, 3))
+PAIRS = ((0, 1), (0, 2), (1, 2), (2, 3), (3, 4), (0, 0))
 TEXTS = ("good film", "a bad, BAD film!", "good good good bad film film", "nothing known here", "it's good",
          "good " * 20, "bad " * 10 + "good film " * 5)
 
@@ -152,6 +160,27 @@ def reference_tokens(text: str, length: int, padding: str) -> list[int]:
     return pad_ids(ids, length, padding=padding)
 
 
+def bert_feeds(ids, details: dict) -> dict:
+    """Python's inputs of a BERT-style encoder, by signature name: the ids cut or padded with 0 at
+    the end, the mask 1 for each of the (kept) tokens, the segment ids 0."""
+    out = {}
+    for key, d in details.items():
+        n = int(np.prod(d["shape"]))
+        if "mask" in key:
+            x = (np.arange(n) < min(len(ids), n)).astype(np.int64)
+        elif "type" in key or "segment" in key:
+            x = np.zeros(n, np.int64)
+        else:
+            x = np.asarray(pad_ids(list(ids), n, padding="post"))
+        out[key] = quantize(x, d)
+    return out
+
+
+def cosine(a, b) -> float:
+    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
 def label(labels, i: int) -> str:
     return labels[i] if 0 <= i < len(labels) and labels[i] else f"class {i}"
 
@@ -163,7 +192,9 @@ def python_side(name: str, model: bytes, project: Path, kind: str, sample) -> di
     task = "image_classification" if name in (INT8, *BROKEN) else name
     it, runner, ins, outs = _details(model)
     (in_name, d), = ins.items() if len(ins) == 1 else ((None, None),)
-    if kind == "image":
+    if kind == "tokens":
+        feeds = bert_feeds(sample, ins)
+    elif kind == "image":
         spec = task_inputs(task, model).spec
         _, h, w, c = d["shape"]
         x = quantize(spec.normalization.apply(load_image(sample, h, w, c)), d)
@@ -218,6 +249,10 @@ def _job(name: str, project: Path, samples: dict) -> tuple[dict, str, list]:
         kind, items = "text", list(samples["texts"])
         job["vocab"] = str(assets / "vocab.txt")
         job["samples"] = [{"kind": "text", "text": t} for t in items]
+    elif name in EMBEDDING_PROJECTS:
+        kind, items = "tokens", list(TOKEN_IDS)
+        job["samples"] = [{"kind": "tokens", "ids": list(ids)} for ids in items]
+        job["pairs"] = [list(p) for p in PAIRS]
     elif name == "audio_classification":
         kind, items = "audio", samples["clips"]
         job["samples"] = [{"kind": "audio", "path": str(p)} for p in items]
@@ -235,7 +270,7 @@ def executed(rendered, jvm, samples, tmp_path_factory):
     java, classpath = jvm
     work = tmp_path_factory.mktemp("jvm-runs")
     out = {}
-    for name in (*PROJECTS, *BROKEN):
+    for name in (*PROJECTS, *BROKEN, *BROKEN_EMBEDDING):
         assert checks[name].kotlin_errors == [] and checks[name].aapt_rc == 0, (name, checks[name].kotlin_errors)
         job, kind, items = _job(name, projects[name], samples)
         report = run_probe(java, classpath, projects[name], job, work / name, gpu_logs=samples["gpu_logs"])
@@ -281,7 +316,12 @@ def answer_problems(name: str, app: dict, py: dict, labels: list[str], sample: d
     """Differences between the app's decoded answer and Python's (per task's criterion)."""
     outs = py["outputs"]
     decoded = app["decoded"]
-    task = "image_classification" if name in (INT8, *BROKEN) else name
+    task = "image_classification" if name in (INT8, *BROKEN) else ("text_embedding" if name in EMBEDDING_PROJECTS
+                                                                   else name)
+    if task == "text_embedding":
+        (want,), (got,) = outs.values(), decoded["values"]
+        diff = float(np.abs(np.asarray(got, np.float32) - want.reshape(-1)).max())
+        return [] if np.allclose(got, want.reshape(-1), rtol=1e-5, atol=1e-6) else [f"embedding differs by {diff:.3g}"]
     if task in ("image_classification", "text_classification", "audio_classification"):
         (scores,) = outs.values()
         want = label(labels, int(np.argmax(scores.reshape(-1))))
@@ -393,6 +433,54 @@ def test_gpu_request_without_a_gpu_is_a_clear_refusal(executed):
         assert "GPU delegate does not support this device" in executed[name][0]["gpu_request"]["unavailable"]
 
 
+def token_input_problems(app: dict, py: dict) -> list[str]:
+    """Token ids, mask and segment ids are exact: any difference is a problem (no rounding step)."""
+    return [f"{name}: {int((x != py['inputs'][name]).sum())} element(s) differ"
+            for name, x in _app_inputs(app, py["input_details"]).items() if (x != py["inputs"][name]).any()]
+
+
+def similarity_problems(report: dict, pairs: list) -> list[str]:
+    """The app's cosine similarity (Results.cosine) of two embeddings against Python's cosine of
+    LiteRT's embeddings of the same token ids."""
+    vectors = [next(iter(py["outputs"].values())) for _, py in pairs]
+    problems = []
+    for (i, j), got in zip(PAIRS, report["similarities"]):
+        want = cosine(vectors[i], vectors[j])
+        if abs(got - want) > 1e-5:
+            problems.append(f"pair {i},{j}: app {got:.6f}, Python {want:.6f}")
+    return problems
+
+
+def test_embedding_app_gives_litert_embeddings_and_their_cosine(executed):
+    """Fixed token ids through the app's TensorCodec (ids, mask, segment ids) and ModelRunner give
+    LiteRT's embedding; the app's cosine of two of them is Python's, and the line it shows says so."""
+    report, kind, job, pairs = executed["text_embedding"]
+    assert kind == "tokens" and len(report["samples"]) == len(TOKEN_IDS)
+    for app, (item, py) in zip(report["samples"], pairs):
+        assert token_input_problems(app, py) == [], item
+        assert answer_problems("text_embedding", app, py, [], {}) == [], item
+    assert len(report["similarities"]) == len(PAIRS) and similarity_problems(report, pairs) == []
+    sims = dict(zip(PAIRS, report["similarities"]))
+    assert sims[(0, 0)] == pytest.approx(1.0, abs=1e-6) and len({round(v, 4) for v in sims.values()}) >= 4
+    assert report["similarity_line"] == f"cosine similarity {sims[(0, 1)]:.4f} (8-dimensional embeddings)"
+    norms = [float(np.linalg.norm(next(iter(py["outputs"].values())))) for _, py in pairs]
+    assert all(abs(n - 1) > 0.05 for n in norms), norms    # not normalized: a dot product would not do
+
+
+def test_broken_embedding_templates_fail_the_embedding_checks(executed):
+    """The dot product for the cosine: embeddings right, every similarity wrong.  A mask of all ones:
+    the mask input and the embedding wrong for every sample shorter than the input."""
+    report, _, _, pairs = executed["broken_cosine"]
+    assert all(token_input_problems(app, py) == [] and answer_problems("broken_cosine", app, py, [], {}) == []
+               for app, (_, py) in zip(report["samples"], pairs))
+    assert len(similarity_problems(report, pairs)) == len(PAIRS)
+    report, _, _, pairs = executed["broken_mask"]
+    short = [ids for ids in TOKEN_IDS if len(ids) < 16]
+    assert [item for app, (item, py) in zip(report["samples"], pairs) if token_input_problems(app, py)] == short
+    assert [item for app, (item, py) in zip(report["samples"], pairs)
+            if answer_problems("broken_mask", app, py, [], {})] == short
+
+
 # --- the defects a JVM can show ------------------------------------------------------------------------
 
 def test_gpu_status_reads_only_the_gpu_delegates_line(executed):
@@ -502,5 +590,12 @@ def test_agreement_figures(executed, rendered, capsys):
         lines.append(f"{name:28s} {kind:6s} samples={len(pairs)} max|input diff|={max(steps):.3g} "
                      f"answer mismatches={len(problems)}")
         assert not problems
+    report, _, _, pairs = executed["text_embedding"]
+    vectors = [next(iter(py["outputs"].values())).ravel() for _, py in pairs]
+    embedding = max(float(np.abs(np.asarray(app["decoded"]["values"][0]) - v).max())
+                    for app, v in zip(report["samples"], vectors))
+    cos = max(abs(g - cosine(vectors[i], vectors[j])) for (i, j), g in zip(PAIRS, report["similarities"]))
+    lines.append(f"{'text_embedding':28s} tokens samples={len(pairs)} max|embedding diff|={embedding:.3g} "
+                 f"max|cosine diff|={cos:.3g} over {len(PAIRS)} pairs")
     with capsys.disabled():
         print("\n" + "\n".join(lines))

@@ -511,13 +511,11 @@ def ios_projects(tmp_path_factory):
     """One rendered project per task type plus an injection project (the tiny models of the
     Android checks, converted once here)."""
     from mobilepack.render.renderer import render_project
-    from tests.test_android_checks import TASKS, _convert, _tiny_models, _with_vocabulary, task_inputs
+    from tests.test_android_checks import TASKS, _tiny_models, task_inputs, task_models
 
     base = tmp_path_factory.mktemp("ios")
-    models = _tiny_models()
-    model_bytes = {task: _convert(models[task], task) for task in TASKS}
-    # The text model carries a vocabulary in its metadata (written by mobilepack's metadata writer).
-    model_bytes["text_classification"] = _with_vocabulary(model_bytes["text_classification"], base)
+    # The text models carry a vocabulary in their metadata (written by mobilepack's metadata writer).
+    model_bytes = task_models(base, _tiny_models())
     projects = {}
     for task in TASKS:
         inputs = task_inputs(task, model_bytes[task], package=f"com.mobilepack.checks.{task.replace('_', '-')}")
@@ -538,7 +536,7 @@ def ios_projects(tmp_path_factory):
 
 
 TASK_NAMES = ("image_classification", "object_detection", "image_segmentation", "text_classification",
-              "audio_classification", "generic")
+              "text_embedding", "audio_classification", "generic")
 
 
 def test_sample_project_passes_every_check():
@@ -579,7 +577,8 @@ def test_core_ml_refusal_follows_the_shipped_model(ios_projects):
 def test_each_task_gets_its_input_and_output_path(ios_projects):
     expected = {"image_classification": ("image", "classification"), "object_detection": ("image", "detection"),
                 "image_segmentation": ("image", "segmentation"), "text_classification": ("text", "classification"),
-                "audio_classification": ("audio", "classification"), "generic": ("tensor", "generic")}
+                "text_embedding": ("text", "embedding"), "audio_classification": ("audio", "classification"),
+                "generic": ("tensor", "generic")}
     for task, (inp, out) in expected.items():
         info = next(ios_projects[task].rglob("ModelInfo.swift")).read_text(encoding="utf-8")
         assert f'static let inputKind = "{inp}"' in info, task
@@ -598,10 +597,12 @@ def test_each_task_gets_its_input_and_output_path(ios_projects):
 
 
 def test_text_app_ships_the_vocabulary_from_the_metadata(ios_projects):
-    from tests.test_android_checks import TEXT_VOCAB
+    from tests.test_android_checks import BERT_VOCAB, TEXT_VOCAB
 
     vocab = next(ios_projects["text_classification"].rglob("Resources/vocab.txt"))
     assert vocab.read_text(encoding="utf-8") == TEXT_VOCAB
+    assert next(ios_projects["text_embedding"].rglob("Resources/vocab.txt")).read_text(encoding="utf-8").split() == \
+        list(BERT_VOCAB)
     assert not list(ios_projects["generic"].rglob("vocab.txt"))
 
 

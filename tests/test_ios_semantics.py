@@ -6,7 +6,10 @@ tests/test_ios_checks.py; here: the shipped-and-broken TensorCodec (``.float16``
 enum without it; kept in tests/fixtures/ios-float16/ as rendered before the fix) fails it, as do a
 misspelt case, a case removed from the enum, a misspelt ModelInfo member and a non-exhaustive
 switch; a type added to the table renders a project that still passes (the enum and every switch
-come from the table); the review rules reject each defect they exist for.
+come from the table); the review rules reject each defect they exist for.  The sentence
+embedding app's own code paths (the second sentence, ``DemoModel.compare``, the ``.similarity``
+result, ``ResultDecoder.cosine``, the BERT inputs in ``ModelInput``) are checked on a rendered
+embedding project, each with a broken copy that must fail.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ def tiny_models() -> dict[str, bytes]:
     from tests.test_android_checks import _convert, _tiny_models
 
     models = _tiny_models()
-    return {task: _convert(models[task], task) for task in ("generic", "image_segmentation", "text_classification")}
+    return {task: _convert(models[task], task)
+            for task in ("generic", "image_segmentation", "text_classification", "text_embedding")}
 
 
 def _app_sources(**replace: str) -> dict[str, bytes]:
@@ -107,6 +111,64 @@ def test_misspelt_members_fail(name, old, new, fragment):
 def test_a_non_exhaustive_switch_fails():
     problems, _ = check_sources(_edited("ModelInfo.swift", "        case .int16: return 2\n", ""))
     assert any("switch over 'ElementType' must be exhaustive: no case for .int16" in p for p in problems), problems
+
+
+# --- the sentence-embedding app -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def embedding_sources(tiny_models, tmp_path_factory) -> dict[str, bytes]:
+    """The Swift files of an embedding app (a BERT-style encoder: ids, mask, segment ids in, one vector out)."""
+    from mobilepack.render.renderer import render_project
+    from tests.test_android_checks import task_inputs
+
+    out = tmp_path_factory.mktemp("embedding") / "p"
+    render_project("ios", task_inputs("text_embedding", tiny_models["text_embedding"],
+                                      package="com.mobilepack.checks.embedding"), out)
+    return {p.name: p.read_bytes() for p in sorted(out.rglob("*.swift"))}
+
+
+def test_embedding_app_passes_and_its_paths_are_checked(embedding_sources):
+    problems, stats = check_sources(embedding_sources)
+    assert problems == []
+    assert "ResultView.swift:InferenceResult" in stats["switched"] and "ModelInput.swift:ModelInput" in stats["switched"]
+    info = embedding_sources["ModelInfo.swift"].decode("utf-8")
+    assert 'static let outputKind = "embedding"' in info and 'static let inputKind = "text"' in info
+    # the inputs are sorted by name: attention_mask, input_ids, token_type_ids
+    assert "static let textIdsInput = 1" in info and "static let textMaskInput = 0" in info
+    assert "static let textSegmentInput = 2" in info
+
+
+SIMILARITY_CASE = """        case .similarity(let value, let dimensions):
+            Text(String(format: "cosine similarity %.4f (%d-dimensional embeddings)", value, dimensions))
+                .font(.system(.body, design: .monospaced))
+"""
+
+
+@pytest.mark.parametrize("name,old,new,fragment", [
+    ("ResultView.swift", "case .similarity(let value, let dimensions):", "case .similar(let value, let dimensions):",
+     "type 'InferenceResult' has no member 'similar' (switch case"),
+    ("ResultView.swift", SIMILARITY_CASE, "", "switch over 'InferenceResult' must be exhaustive: no case for .similarity"),
+    ("DemoModel.swift", "return (.similarity(ResultDecoder", "return (.similar(ResultDecoder",
+     "type 'InferenceResult' has no member 'similar' (returned tuple element"),
+    ("DemoModel.swift", "ResultDecoder.cosine(vectors[0]", "ResultDecoder.cosines(vectors[0]",
+     "type 'ResultDecoder' has no member 'cosines'"),
+    ("DemoModel.swift", "try ModelInput.text(text).tensors()", "try ModelInput.texts(text).tensors()",
+     "type 'ModelInput' has no member 'texts'"),
+    ("ModelInput.swift", "index == ModelInfo.textMaskInput", "index == ModelInfo.textMaskIndex",
+     "type 'ModelInfo' has no member 'textMaskIndex'"),
+    ("ModelInput.swift", "case .text where index == ModelInfo.textSegmentInput:",
+     "case .txt where index == ModelInfo.textSegmentInput:", "type 'ModelInput' has no member 'txt' (switch case"),
+    ("ContentView.swift", "model.compare(model.text, model.secondText)", "model.compare(model.text, model.second)",
+     "value of type 'DemoModel' has no member 'second'"),
+    ("ContentView.swift", "model.compare(model.text, model.secondText)", "model.comparison(model.text, model.secondText)",
+     "value of type 'DemoModel' has no member 'comparison'"),
+], ids=["result-case", "exhaustive", "closure-return", "cosine", "input-case", "mask-index", "segment-case",
+        "second-text", "compare"])
+def test_broken_embedding_code_fails(embedding_sources, name, old, new, fragment):
+    text = embedding_sources[name].decode("utf-8")
+    assert old in text, (name, old)
+    problems, _ = check_sources({**embedding_sources, name: text.replace(old, new, 1).encode("utf-8")})
+    assert any(fragment in p for p in problems), problems
 
 
 def test_sdk_types_and_open_types_are_not_judged():

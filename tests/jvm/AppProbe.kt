@@ -2,8 +2,8 @@ package __PACKAGE__
 
 // Test-only (tests/test_android_jvm.py): copied into a rendered Android project and compiled with
 // it, then run on a JVM.  It drives the app's own code - ImageInput, TensorCodec, Tokenizer,
-// ModelRunner, Results, AudioCapture, InferenceQueue - for every sample of a job file and writes
-// what the app computed as JSON.  Only image decoding is the JVM's (javax.imageio; BitmapFactory on
+// ModelRunner, Results, AudioCapture, InferenceQueue - for every sample of a job file (and, for the
+// embedding app, Results.cosine over the job's pairs of samples) and writes what the app computed as JSON.  Only image decoding is the JVM's (javax.imageio; BitmapFactory on
 // a device): everything after the decoded ARGB pixels is the app's.
 
 import java.io.ByteArrayInputStream
@@ -56,6 +56,11 @@ object AppProbe {
                 extra.put("ids_post", JSONArray(Tokenizer.pad(ids, length, "post").toList()))
                 extra.put("ids_pre", JSONArray(Tokenizer.pad(ids, length, "pre").toList()))
                 TensorCodec.fromTokens(ids)
+            }
+            "tokens" -> {
+                // fixed token ids (no tokenizer): the app's TensorCodec fills ids, mask and segment ids
+                val ids = sample.getJSONArray("ids")
+                TensorCodec.fromTokens(IntArray(ids.length()) { ids.getInt(it) })
             }
             "audio" -> {
                 val raw = ByteBuffer.wrap(File(sample.getString("path")).readBytes()).order(ByteOrder.LITTLE_ENDIAN)
@@ -157,16 +162,25 @@ object AppProbe {
         val samples = job.getJSONArray("samples")
         ModelRunner.open(buffer, DelegateChoice(Accelerator.CPU, 1)).use { runner ->
             val results = JSONArray()
+            val firstOutputs = ArrayList<FloatArray>()
             for (s in 0 until samples.length()) {
                 val sample = samples.getJSONObject(s)
                 val (inputs, extra) = inputsFor(sample)
                 val result = runner.run(inputs)
+                firstOutputs.add(result.outputs[0])
                 extra.put("inputs", JSONArray(inputs.map { b64(it) }))
                 extra.put("outputs", JSONArray(ModelConfig.OUTPUTS.indices.map { Base64.getEncoder().encodeToString(runner.outputBytes(it)) }))
                 extra.put("decoded", decoded(result.outputs, labels, sample.optInt("width", 1), sample.optInt("height", 1)))
                 results.put(extra)
             }
             report.put("samples", results)
+            // The embedding app's comparison of two sentences: Results.cosine over pairs of samples.
+            val pairs = job.optJSONArray("pairs") ?: JSONArray()
+            report.put("similarities", JSONArray((0 until pairs.length()).map { p ->
+                val pair = pairs.getJSONArray(p)
+                Results.cosine(firstOutputs[pair.getInt(0)], firstOutputs[pair.getInt(1)]).toDouble()
+            }))
+            if (pairs.length() > 0) report.put("similarity_line", Results.similarity(firstOutputs[0], firstOutputs[1]))
             // The benchmark's input and one timed iteration of it.
             val bench = TensorCodec.benchInputs()
             runner.bind(bench)

@@ -69,6 +69,25 @@ def add_broken_projects(base: Path, int8_model: bytes) -> dict[str, Path]:
     return out
 
 
+def add_broken_embedding_projects(base: Path, model: bytes) -> dict[str, Path]:
+    """Two sentence-embedding apps rendered from the templates, then broken on purpose: the cosine
+    similarity computed as the plain dot product (no normalization), and a mask of 1 for every
+    position (padding included).  The embedding checks must fail on both (test_android_jvm.py)."""
+    from mobilepack.render.renderer import render_project
+    from tests.test_android_checks import task_inputs
+
+    out = {}
+    for name, package in (("broken_cosine", "com.mobilepack.checks.brokencosine"),
+                          ("broken_mask", "com.mobilepack.checks.brokenmask")):
+        render_project("android", task_inputs("text_embedding", model, package=package), base / name)
+        out[name] = base / name
+    _edit(_java_dir(out["broken_cosine"]) / "Results.kt",
+          "return (dot / (sqrt(aa) * sqrt(bb))).toFloat()", "return dot.toFloat()")
+    _edit(_java_dir(out["broken_mask"]) / "TensorCodec.kt",
+          "if (it < ids.size && ids[it] != 0) 1 else 0", "1")
+    return out
+
+
 # --- the JVM ---------------------------------------------------------------------------------------
 
 def _major(java: Path) -> int:
