@@ -130,6 +130,94 @@ def test_text_classification_bert_wordpiece(tiny, vocab):
     assert read(result.model).task() == "text_classification"
 
 
+@pytest.fixture()
+def bert_vocab(tmp_path) -> Path:
+    p = tmp_path / "vocab.txt"
+    p.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\ngood\nbad\nfilm\n", encoding="utf-8")
+    return p
+
+
+def test_bert_classifier_is_detected_by_names_and_shapes(tiny, vocab):
+    result = attach(tiny("text_bert").read_bytes(), labels=["neg", "pos"], vocab=vocab)
+    assert (result.task, result.task_source) == ("text_classification", "detected")
+    assert "3 integer inputs, BERT ids serving_default_ids:0 (ids)[1,16], mask serving_default_mask:0 (mask), " \
+           "segment ids serving_default_segment_ids:0 (segment_ids) (matched by name)" in result.task_reason
+
+
+@pytest.mark.smoke
+def test_text_embedding_detected_written_and_read_back(tiny, bert_vocab):
+    """BERT-style inputs matched by name and an output whose signature name is "embedding": the
+    classifier's input metadata with the BERT tokenizer, one feature vector out, the vocabulary packed."""
+    result = attach(tiny("text_embedder").read_bytes(), vocab=bert_vocab)
+    assert (result.task, result.task_source) == ("text_embedding", "detected")
+    assert "(matched by name)" in result.task_reason
+    assert "output PartitionedCall:0 (embedding)[1,8], named 'embedding': a sentence vector" in result.task_reason
+    assert result.labels == () and result.associated_files == ("vocab.txt",)
+    shown, disp = displayed(result.model)
+    sg = shown["subgraph_metadata"][0]
+    assert [pu["options_type"] for pu in sg["input_process_units"]] == ["BertTokenizerOptions"]
+    assert sg["input_process_units"][0]["options"]["vocab_file"][0]["name"] == "vocab.txt"
+    # model order: attention_mask, input_ids, token_type_ids
+    assert [t["name"] for t in sg["input_tensor_metadata"]] == ["mask", "ids", "segment_ids"]
+    (out,) = sg["output_tensor_metadata"]
+    assert out["name"] == "embedding" and out["description"] == "Sentence embedding (L2-normalized if the model normalizes)."
+    assert out["content"]["content_properties_type"] == "FeatureProperties" and "associated_files" not in out
+    assert disp.get_associated_file_buffer("vocab.txt") == bert_vocab.read_bytes()
+    md = read(result.model)
+    assert md.task() == "text_embedding" and md.input_units == ("bert_tokenizer",)
+    assert [(t.name, t.content) for t in md.outputs] == [("embedding", "feature")] and md.label_file() is None
+    again = attach(result.model, vocab=bert_vocab)                # the task from the existing metadata
+    assert (again.task, again.task_source) == ("text_embedding", "metadata")
+
+
+@pytest.mark.parametrize("name,task,fragment", [
+    ("text_embedder_unnamed", "text_classification", "(matched by name); one class-score vector output"),
+    ("text_embedder_anonymous_inputs", "text_classification", "(in model order: the names do not say)"),
+    ("text_embedder_one", "text_embedding", "one int32 token-id input serving_default_input_ids:0 (input_ids)[1,16]; "
+                                            "one float32 output PartitionedCall:0 (sentence_embedding)[1,8]"),
+])
+def test_text_embedding_is_detected_on_unambiguous_evidence_only(tiny, bert_vocab, name, task, fragment):
+    """Without an output named as a sentence vector, or without BERT inputs named as such, a
+    3-input model stays a text classifier (as before); one token-id input with a named output is
+    an embedding (regex tokenizer by default)."""
+    result = attach(tiny(name).read_bytes(), vocab=bert_vocab)
+    assert (result.task, result.task_source) == (task, "detected")
+    assert fragment in result.task_reason, result.task_reason
+
+
+def test_task_option_states_either_text_task(tiny, bert_vocab):
+    stated = attach(tiny("text_embedder_unnamed").read_bytes(), vocab=bert_vocab, task="text_embedding")
+    assert (stated.task, stated.task_source) == ("text_embedding", "option")
+    assert read(stated.model).task() == "text_embedding"
+    classifier = attach(tiny("text_embedder").read_bytes(), vocab=bert_vocab, task="text_classification",
+                        labels=[f"c{i}" for i in range(8)])
+    assert (classifier.task, read(classifier.model).task()) == ("text_classification", "text_classification")
+    single = attach(tiny("text_embedder_one").read_bytes(), vocab=bert_vocab)
+    units = _units(displayed(single.model)[0]["subgraph_metadata"][0]["input_tensor_metadata"][0])
+    assert "RegexTokenizerOptions" in units and read(single.model).task() == "text_embedding"
+
+
+@pytest.mark.parametrize("kwargs,error,fragment", [
+    (dict(), UsageError, "text_embedding needs a vocabulary"),
+    (dict(labels=["a", "b"]), UsageError, "labels need a classification, detection or segmentation task"),
+    (dict(score_threshold=0.5), UsageError, "--score-threshold applies to classification tasks"),
+    (dict(tokenizer="regex"), InputError, "a regex-tokenized text embedding model has one input"),
+])
+def test_text_embedding_refusals(tiny, bert_vocab, kwargs, error, fragment):
+    kwargs = {"vocab": bert_vocab, **kwargs} if kwargs else {}
+    with pytest.raises(error, match=fragment):
+        attach(tiny("text_embedder").read_bytes(), task="text_embedding", **kwargs)
+
+
+def test_text_embedding_needs_token_ids_and_one_vector(tiny, bert_vocab):
+    with pytest.raises(InputError, match="is float32, but a text model takes integer token ids"):
+        attach(tiny("generic").read_bytes(), task="text_embedding", vocab=bert_vocab)
+    tokens = tiny("token_vectors").read_bytes()                  # [1,16,8] out, named "embedding"
+    with pytest.raises(InputError, match=r"needs one \[1, D\] sentence-vector output"):
+        attach(tokens, task="text_embedding", vocab=bert_vocab)
+    assert attach(tokens).task_source == "undetected"              # a name alone is no evidence
+
+
 def test_text_classification_needs_vocab(tiny):
     with pytest.raises(UsageError, match="vocab"):
         attach(tiny("text_regex").read_bytes(), labels=["neg", "pos"])

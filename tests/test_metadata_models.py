@@ -128,6 +128,35 @@ def text_bert(classes: int = 2) -> bytes:
     return _convert(m.__call__, m)
 
 
+BERT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def text_embedder(output: str | None = "embedding", inputs: tuple[str, ...] = BERT_NAMES, seed: int = 0) -> bytes:
+    """A sentence encoder: token ids (one input, or ids/mask/segment ids) [1,16] in; the mask-weighted mean
+    of the token embeddings, L2-normalized, out [1,8] — as a signature output named ``output`` (None: a
+    plain tensor, which the converter calls ``output_0``)."""
+    tf = _tf()
+    emb = _weights((32, 8), seed)
+
+    def body(*tensors):
+        ids = tensors[0]
+        mask = tf.cast(tensors[1] if len(tensors) == 3 else tf.ones_like(ids), tf.float32)[..., None]
+        pooled = tf.reduce_sum(tf.gather(emb, ids) * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
+        vector = tf.math.l2_normalize(pooled, axis=-1)
+        return {output: vector} if output else vector
+
+    m = _module([tf.TensorSpec([1, 16], tf.int32, name=n) for n in inputs], body)
+    return _convert(m.__call__, m)
+
+
+def token_vectors() -> bytes:
+    """Token ids [1,16] in, one vector per token [1,16,8] out, named "embedding": no sentence vector."""
+    tf = _tf()
+    emb = _weights((32, 8))
+    m = _module([tf.TensorSpec([1, 16], tf.int32, name="input_ids")], lambda ids: {"embedding": tf.gather(emb, ids)})
+    return _convert(m.__call__, m)
+
+
 def audio(classes: int = 3, samples: int = 16000) -> bytes:
     tf = _tf()
     w = _weights((16, classes))
@@ -289,6 +318,12 @@ def segmenter_custom(classes: int = 3) -> bytes:
 
 
 BUILDERS["stateful_int8"] = stateful_int8
+BUILDERS.update({"text_embedder": text_embedder,                                      # BERT names, "embedding"
+                 "text_embedder_other": lambda: text_embedder(seed=1),                # other weights
+                 "text_embedder_unnamed": lambda: text_embedder(output=None),         # output_0
+                 "text_embedder_anonymous_inputs": lambda: text_embedder(inputs=("a", "b", "c")),
+                 "text_embedder_one": lambda: text_embedder("sentence_embedding", ("input_ids",)),
+                 "token_vectors": token_vectors})
 BUILDERS["segmenter_custom"] = segmenter_custom
 
 
