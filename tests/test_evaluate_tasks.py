@@ -362,6 +362,87 @@ def test_text_and_audio_without_labels_use_cosine(task):
     assert worse["top1_agreement"] == 0.5
 
 
+# -- sentence embeddings: cosine of the vectors, never an argmax ---------------------------------
+
+def test_embedding_agreement_is_the_cosine_mean_and_minimum():
+    ev = get_evaluator("text_embedding")
+    assert (ev.labelled_metric, ev.agreement_key, ev.agreement_rule, ev.agreement_threshold) == \
+        (None, "cosine", "smallest", 0.99)
+    ref = {"vectors": np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0, 0.0]])}
+    pred = {"vectors": np.array([[2.0, 0.0, 0.0], [1.0, 1.0, 0.0], [1.0, 0.9, 0.0]])}
+    got = ev.agreement(pred, ref)
+    per = [1.0, 1 / np.sqrt(2), 1.9 / (np.sqrt(2) * np.sqrt(1.81))]         # by hand: a·b / (|a| |b|)
+    assert got["cosine"] == pytest.approx(np.mean(per)) and got["cosine_min"] == pytest.approx(per[1])
+    assert "top1_agreement" not in got
+    # negative: the same argmax in every sample is no agreement for an embedding
+    same_argmax = ev.agreement({"vectors": np.array([[1.0, 0.0], [0.0, 1.0]])},
+                               {"vectors": np.array([[1.0, 0.9], [0.9, 1.0]])})
+    assert same_argmax["cosine"] < 0.8
+    assert ev.reduce([("embedding", np.ones((1, 4)))], {})["vectors"].shape == (1, 4)
+
+
+CANDIDATES = [Candidate("fp32", 4000, 90.0, agreement=1.0), Candidate("fp16", 2000, 80.0, agreement=0.9999),
+              Candidate("dynamic", 1100, 70.0, agreement=0.995), Candidate("int8", 1000, 60.0, agreement=0.97)]
+
+
+def test_embedding_selection_ships_the_smallest_variant_at_cosine_0_99():
+    crit = Criterion.of_matrix(get_evaluator("text_embedding").describe() | {"metric": None})
+    s = select(CANDIDATES, criterion=crit)
+    assert s.winner == "dynamic" and s.rejected == ("int8",)
+    assert s.rule == ("no labelled data: the smallest, then fastest, variant whose cosine similarity with fp32 (mean "
+                      "over the validation samples) is ≥ 99%")
+    assert s.reasons["int8"] == "rejected: cosine similarity with fp32 0.9700 < 0.99"
+    assert s.reasons["dynamic"].startswith("ships: 1100 bytes, 70 µs, cosine similarity with fp32 0.9950")
+    assert s.reasons["fp16"].startswith("eligible, not chosen")
+    # negative: the classifiers' rule (int8 gated, else fp16) never ships dynamic
+    assert select(CANDIDATES, criterion=Criterion(agreement_metric="cosine similarity")).winner == "fp16"
+    worse = [c if c.mode != "dynamic" else Candidate("dynamic", 1100, 70.0, agreement=0.985) for c in CANDIDATES]
+    assert select(worse, criterion=crit).winner == "fp16"
+
+
+def test_embedding_eval_data_is_refused_with_the_samples_to_use(tmp_path):
+    with pytest.raises(UsageError, match="a text_embedding model has no labelled metric") as refused:
+        check_eval_data("text_embedding", tmp_path)
+    assert "cosine similarity" in refused.value.hint and "--validation" in refused.value.hint
+
+
+def test_embedding_evaluation_with_litert(tmp_path):
+    """Two tiny sentence encoders (other weights) on real LiteRT: the matrix names cosine
+    similarity, and its mean and minimum are those of the vectors LiteRT computes directly."""
+    from mobilepack.model.spec import ModelSpec, SourceFormat
+    from mobilepack.runtime.interpreter import SignatureSession, describe_tflite
+    from tests.test_metadata_models import text_embedder
+
+    a, b = tmp_path / "a.tflite", tmp_path / "b.tflite"
+    a.write_bytes(text_embedder())
+    b.write_bytes(text_embedder(seed=1))
+    ins, outs, key = describe_tflite(a.read_bytes())
+    spec = ModelSpec(name="enc", source_path=str(a), source_format=SourceFormat.TFLITE, inputs=ins, outputs=outs,
+                     signature_key=key, task="text_embedding")
+    rng = np.random.default_rng(3)
+    ids = rng.integers(1, 32, (10, 16)).astype(np.int32)
+    mask = (np.arange(16) < rng.integers(2, 16, (10, 1))).astype(np.int32)
+    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    np.savez(tmp_path / "sentences.npz", **feeds)
+    m = evaluate([("fp32", a), ("dynamic", b)], read_samples(tmp_path / "sentences.npz", spec),
+                 task="text_embedding", delegates=["cpu"])
+    assert m.to_dict()["agreement_rule"] == "smallest"
+    assert (m.metric, m.agreement_metric) == (None, "cosine similarity")
+
+    def vectors(path):
+        session = SignatureSession(path.read_bytes())
+        return np.concatenate([np.asarray(session.run({k: v[i:i + 1] for k, v in feeds.items()})["embedding"])
+                               for i in range(len(ids))])
+
+    va, vb = vectors(a), vectors(b)
+    per = np.sum(va * vb, 1) / (np.linalg.norm(va, axis=1) * np.linalg.norm(vb, axis=1))
+    other = m.cell("dynamic", "cpu")
+    assert other.agreement == pytest.approx(per.mean(), abs=1e-5) and other.agreement < 0.99     # negative
+    assert other.metrics["cosine_min"] == pytest.approx(per.min(), abs=1e-5)
+    assert other.metrics["cosine_min"] < other.agreement
+    assert m.cell("fp32", "cpu").metrics["cosine_min"] == pytest.approx(1.0)
+
+
 def test_pass_through_agrees_with_itself_or_is_not_applicable(oracles, tmp_path):
     spec, good = oracles["generic"]
     _, bad = oracles["generic_bad"]
