@@ -49,43 +49,42 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
+def _render_broken(base: Path, task: str, model: bytes, breaks) -> dict[str, Path]:
+    """Projects of ``task`` rendered from the templates, each broken on purpose by one edit:
+    ``breaks`` holds (name, package, Kotlin file, old text, new text)."""
+    from mobilepack.render.renderer import render_project
+    from tests.test_android_checks import task_inputs
+
+    out = {}
+    for name, package, file, old, new in breaks:
+        render_project("android", task_inputs(task, model, package=package), base / name)
+        _edit(_java_dir(base / name) / file, old, new)
+        out[name] = base / name
+    return out
+
+
 def add_broken_projects(base: Path, int8_model: bytes) -> dict[str, Path]:
     """Two int8 image classifiers rendered from the templates, then broken on purpose: blue and red
     swapped in ImageInput.kt, and the zero point subtracted instead of added in TensorCodec.kt.
     The agreement tests must fail on both (test_android_jvm.py shows it)."""
-    from mobilepack.render.renderer import render_project
-    from tests.test_android_checks import task_inputs
-
-    out = {}
-    for name, package in (("broken_channel_order", "com.mobilepack.checks.brokenchannels"),
-                          ("broken_zero_point", "com.mobilepack.checks.brokenzeropoint")):
-        render_project("android", task_inputs("image_classification", int8_model, package=package), base / name)
-        out[name] = base / name
-    _edit(_java_dir(out["broken_channel_order"]) / "ImageInput.kt",
-          "out[k++] = r\n                    out[k++] = g\n                    out[k++] = b\n",
-          "out[k++] = b\n                    out[k++] = g\n                    out[k++] = r\n")
-    _edit(_java_dir(out["broken_zero_point"]) / "TensorCodec.kt",
-          "(v / info.scale).roundToInt() + info.zeroPoint", "(v / info.scale).roundToInt() - info.zeroPoint")
-    return out
+    return _render_broken(base, "image_classification", int8_model, (
+        ("broken_channel_order", "com.mobilepack.checks.brokenchannels", "ImageInput.kt",
+         "out[k++] = r\n                    out[k++] = g\n                    out[k++] = b\n",
+         "out[k++] = b\n                    out[k++] = g\n                    out[k++] = r\n"),
+        ("broken_zero_point", "com.mobilepack.checks.brokenzeropoint", "TensorCodec.kt",
+         "(v / info.scale).roundToInt() + info.zeroPoint", "(v / info.scale).roundToInt() - info.zeroPoint")))
 
 
 def add_broken_embedding_projects(base: Path, model: bytes) -> dict[str, Path]:
     """Two sentence-embedding apps rendered from the templates, then broken on purpose: the cosine
-    similarity computed as the plain dot product (no normalization), and a mask of 1 for every
-    position (padding included).  The embedding checks must fail on both (test_android_jvm.py)."""
-    from mobilepack.render.renderer import render_project
-    from tests.test_android_checks import task_inputs
-
-    out = {}
-    for name, package in (("broken_cosine", "com.mobilepack.checks.brokencosine"),
-                          ("broken_mask", "com.mobilepack.checks.brokenmask")):
-        render_project("android", task_inputs("text_embedding", model, package=package), base / name)
-        out[name] = base / name
-    _edit(_java_dir(out["broken_cosine"]) / "Results.kt",
-          "return (dot / (sqrt(aa) * sqrt(bb))).toFloat()", "return dot.toFloat()")
-    _edit(_java_dir(out["broken_mask"]) / "TensorCodec.kt",
-          "if (it < ids.size && ids[it] != 0) 1 else 0", "1")
-    return out
+    similarity computed as the plain dot product (no normalization) in Results.kt, and a mask of 1
+    for every position (padding included) in TensorCodec.kt.  The embedding checks must fail on
+    both (test_android_jvm.py)."""
+    return _render_broken(base, "text_embedding", model, (
+        ("broken_cosine", "com.mobilepack.checks.brokencosine", "Results.kt",
+         "return (dot / (sqrt(aa) * sqrt(bb))).toFloat()", "return dot.toFloat()"),
+        ("broken_mask", "com.mobilepack.checks.brokenmask", "TensorCodec.kt",
+         "if (it < ids.size && ids[it] != 0) 1 else 0", "1")))
 
 
 # --- the JVM ---------------------------------------------------------------------------------------
