@@ -320,8 +320,12 @@ class _Search:
 
 def run_doctor(make_quantizer: Callable[[], Any], *, validation_batches: Sequence[dict[str, Any]],
                references: Sequence[dict[str, Any]], labels: Sequence[int] | None, settings: DoctorSettings,
-               on_step: Callable[[str], None] | None = None) -> DoctorOutcome:
+               on_step: Callable[[str], None] | None = None, int8_missing: bool = False) -> DoctorOutcome:
     """Diagnose int8 per layer, then search the smallest float set that meets the budget.
+
+    ``int8_missing``: the plain int8 variant could not be produced (ops without an integer kernel);
+    if the quantizer's int8 — those ops in float, every other op integer — meets the budget, it is
+    the int8-mixed variant.
 
     ``make_quantizer()`` calibrates once and returns an object with ``layers`` (ranked
     :class:`LayerError`), ``model(float_ops) -> bytes``, ``method`` and ``name``."""
@@ -340,6 +344,14 @@ def run_doctor(make_quantizer: Callable[[], Any], *, validation_batches: Sequenc
         outcome.status, outcome.summary, outcome.seconds = status, summary, time.perf_counter() - t_start
         return outcome
 
+    if int8.meets and int8_missing:
+        from mobilepack.model.flatbuffer import float_compute_ops
+
+        outcome.chosen, outcome.model = search.evaluate(())
+        floats = ", ".join(float_compute_ops(outcome.model)) or "none"
+        return done("found", f"int8-mixed is int8 with only the ops that have no integer kernel in float "
+                             f"({floats}): {budget.metric} {int8.score:.4f} ≥ {budget.floor:.4f}, "
+                             f"{int8.bytes} bytes")
     if int8.meets:
         return done("int8-meets-budget", f"int8 meets the budget ({budget.metric} {int8.score:.4f} ≥ "
                                          f"{budget.floor:.4f}); nothing to keep in float")

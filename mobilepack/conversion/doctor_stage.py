@@ -160,7 +160,8 @@ def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, 
     try:
         outcome = run_doctor(make, validation_batches=list(val.batches), references=references,
                              labels=val.labels, settings=settings,
-                             on_step=lambda text: emit(ProgressEvent("doctor", text)))
+                             on_step=lambda text: emit(ProgressEvent("doctor", text)),
+                             int8_missing="int8" in plan.modes and "int8" not in produced)
     except ConversionError as exc:
         if plan.doctor != AUTO:
             raise
