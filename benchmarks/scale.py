@@ -182,9 +182,11 @@ def run_one(family: str, size: str, root: Path) -> dict:
         cmd += ["--mean", "0", "--std", "255"]
     b_wall, b_rss, code = measure(cmd)
     report = work / "out" / "reports" / "report.json"
-    shipped = json.loads(report.read_text())["selection"]["winner"] if report.exists() else None
+    doc = json.loads(report.read_text()) if report.exists() else {}
+    stages = {k: round(v) for k, v in doc.get("timings", {}).items() if k != "total"}
     return {"family": family, "size": size, "params": params, "build_s": b_wall, "direct_s": d_wall,
-            "ratio": b_wall / d_wall, "build_rss": b_rss, "direct_rss": d_rss, "exit": code, "ships": shipped}
+            "ratio": b_wall / d_wall, "build_rss": b_rss, "direct_rss": d_rss, "exit": code,
+            "ships": doc.get("selection", {}).get("winner"), "stages": stages}
 
 
 def main() -> None:
@@ -211,6 +213,9 @@ def main() -> None:
         print(f"{r['family'] + ' ' + r['size']:<22}{r['params'] / 1e6:>8.1f}M{r['build_s']:>9.0f}{r['direct_s']:>10.0f}"
               f"{r['ratio']:>7.2f}{r['build_rss'] / 2**30:>10.2f}G{r['direct_rss'] / 2**30:>11.2f}G"
               f"{(f'{target / 2**30:.0f}G' + mark) if target else '–':>12}  {r['ships']}")
+    print("where the build's time goes (seconds per stage):")
+    for r in rows:
+        print(f"  {r['family'] + ' ' + r['size']:<20}" + ", ".join(f"{k} {v}" for k, v in r["stages"].items()))
     for family in args.families.split(","):
         fam = [r for r in rows if r["family"] == family]
         if len(fam) >= 2:

@@ -55,6 +55,7 @@ def test_failed_mode_is_recorded_and_the_rest_ships(sin_model, tmp_path):
     # the automatic doctor makes the integer variant that can exist: SIN in float, every other op int8
     assert [v["mode"] for v in report["variants"]] == ["fp32", "int8-mixed"]
     assert report["doctor"]["status"] == "found" and "(SIN)" in report["doctor"]["summary"]
+    assert report["doctor"]["method"] == "float-fallback"     # the refused int8 conversion, scored: no search
     assert "Not produced" in (out / "reports/report.md").read_text()
     assert 'id="failed-modes"' in (out / "reports/report.html").read_text()
     record = json.loads((out / "models/convert.json").read_text())
