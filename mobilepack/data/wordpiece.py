@@ -41,18 +41,18 @@ CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 
               (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
 # ASCII symbols BERT treats as punctuation although Unicode calls some of them symbols ($, +, <, ^, `).
 ASCII_PUNCTUATION = ((33, 47), (58, 64), (91, 96), (123, 126))
-_WHITESPACE_CATEGORIES = ("Zs", "Zl", "Zp")
-_DROPPED_CATEGORIES = ("Cc", "Cf", "Cs", "Co")
+WHITESPACE_CATEGORIES = ("Zs", "Zl", "Zp")
+DROPPED_CATEGORIES = ("Cc", "Cf", "Cs", "Co")
 
 
 def is_whitespace(ch: str) -> bool:
-    return ch in " \t\n\r" or unicodedata.category(ch) in _WHITESPACE_CATEGORIES
+    return ch in " \t\n\r" or unicodedata.category(ch) in WHITESPACE_CATEGORIES
 
 
 def is_dropped(ch: str) -> bool:
     """NUL, the replacement character, and control, format, surrogate and private-use characters
     that are not whitespace."""
-    return ch in "\x00\ufffd" or (unicodedata.category(ch) in _DROPPED_CATEGORIES and ch not in "\t\n\r")
+    return ch in "\x00\ufffd" or (unicodedata.category(ch) in DROPPED_CATEGORIES and ch not in "\t\n\r")
 
 
 def is_cjk(ch: str) -> bool:
