@@ -74,7 +74,7 @@ BERT_TEXTS = (
     "日本語のテキストとカタカナ", "한국어 텍스트", "Ｆｕｌｌｗｉｄｔｈ ＬＥＴＴＥＲＳ １２３", "ﬁne ﬂow ﬀ",
     "combining: e\u0301 a\u0300 n\u0303 a\u0301\u0302\u0303b", "Zürich's café—isn't it?",
     "[CLS] and [SEP] in text [UNK]", "Ǆemal ǅ ǆ", "Русский текст и ёлка", "مَرْحَبًا بالعالم", "हिन्दी पाठ",
-    "CJK extension B: 𠀀𪚥 and compatibility 豈", "mixed123numbers456and789letters",
+    "CJK extension B: 𠀀𪚥 and compatibility \uf900\ufa10", "mixed123numbers456and789letters",
     "The quick brown fox jumps over the lazy dog. " * 20,
 )
 
