@@ -22,6 +22,12 @@ Asserted per sample: input tensor bytes equal Python's (≤ 1 quantization step 
 differs; float inputs to 1e-6), top-1 label identical, detection classes identical with box IoU ≥
 0.99, masks ≥ 0.99 pixel agreement, text/audio top-1 identical, generic outputs equal.  Two
 deliberately broken templates (red/blue swapped, zero point subtracted) make these checks fail.
+
+The BERT text app (tests/bert_models.py: three int32 [1, 128] inputs, the real 30522-token MiniLM
+vocabulary; skipped without the vocabulary, failed under CI=true): for each of BERT_TEXTS the app's
+WordPiece gives mobilepack.data.wordpiece's ids, mask and segment ids exactly, and its input tensors
+and answers agree; the same app with accent stripping removed from Tokenizer.kt fails the id
+comparison on exactly the texts whose ids that changes.
 """
 
 from __future__ import annotations

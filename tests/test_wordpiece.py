@@ -162,3 +162,39 @@ def test_pieces_spell_their_word(wp, text):
         if pieces != ["[UNK]"]:
             assert "".join(p.removeprefix("##") for p in pieces) == word
             assert not pieces[0].startswith("##") and all(p.startswith("##") for p in pieces[1:])
+
+
+# --- what the apps are told (render.tokenization) --------------------------------------------------------
+
+def test_the_render_context_names_the_tokenizer_and_its_inputs(tmp_path):
+    """BERT metadata gives kind "bert", the ids/mask/segment inputs in the apps' (signature) order
+    (attention_mask, input_ids, token_type_ids here), the sequence length, and lower-casing read from
+    the vocabulary; the order survives metadata that does not name the roles (the writer's name rule
+    on the tensor names); other models get the regex tokenizer."""
+    from types import SimpleNamespace
+
+    from mobilepack.metadata.writer import attach
+    from mobilepack.model.flatbuffer import parse_model
+    from mobilepack.render.tokenization import bert_input_order, tokenizer_context
+    from tests.bert_models import bert_classifier
+    from tests.test_android_checks import task_inputs
+    from tests.test_metadata_models import text_regex
+
+    model = bert_classifier(vocab_size=8, seq=16)
+    for tokens, lower in (("[PAD]\n[UNK]\n[CLS]\n[SEP]\ngood\nbad\n", True), ("[PAD]\n[UNK]\n[CLS]\n[SEP]\nGood\n", False)):
+        (tmp_path / "vocab.txt").write_text(tokens, encoding="utf-8")
+        bert = attach(model, task="text_classification", labels=["neg", "pos"], vocab=tmp_path / "vocab.txt",
+                      tokenizer="bert").model
+        spec = task_inputs("text_classification", bert).spec
+        assert [t.name for t in spec.inputs] == ["attention_mask", "input_ids", "token_type_ids"]
+        assert tokenizer_context(spec, bert) == {"kind": "bert", "vocab_file": "vocab.txt", "lower_case": lower,
+                                                 "sequence_length": 16, "ids_input": 1, "mask_input": 0,
+                                                 "segment_input": 2}
+    unnamed = SimpleNamespace(inputs=[SimpleNamespace(name=n) for n in ("a", "b", "c")])
+    assert bert_input_order(spec, unnamed, parse_model(bert)) == {"ids": 1, "mask": 0, "segment_ids": 2}
+    (tmp_path / "words.txt").write_text("<PAD> 0\ngood 1\n", encoding="utf-8")
+    regex = attach(text_regex(), task="text_classification", labels=["neg", "pos"], vocab=tmp_path / "words.txt",
+                   tokenizer="regex").model
+    for plain in (regex, text_regex()):
+        got = tokenizer_context(task_inputs("text_classification", plain).spec, plain)
+        assert got["kind"] == "regex" and (got["ids_input"], got["mask_input"], got["segment_input"]) == (0, -1, -1)
