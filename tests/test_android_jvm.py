@@ -22,11 +22,18 @@ Asserted per sample: input tensor bytes equal Python's (≤ 1 quantization step 
 differs; float inputs to 1e-6), top-1 label identical, detection classes identical with box IoU ≥
 0.99, masks ≥ 0.99 pixel agreement, text/audio top-1 identical, generic outputs equal.  Two
 deliberately broken templates (red/blue swapped, zero point subtracted) make these checks fail.
+
+The BERT text app (tests/bert_models.py: three int32 [1, 128] inputs, the real 30522-token MiniLM
+vocabulary; skipped without the vocabulary, failed under CI=true): for each of BERT_TEXTS the app's
+WordPiece gives mobilepack.data.wordpiece's ids, mask and segment ids exactly, and its input tensors
+and answers agree; the same app with accent stripping removed from Tokenizer.kt fails the id
+comparison on exactly the texts whose ids that changes.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from pathlib import Path
@@ -35,12 +42,16 @@ import numpy as np
 import pytest
 
 from mobilepack.model.spec import pad_ids
+from tests.bert_models import INPUT_NAMES, SEQUENCE
 from tests.conftest import DIGITS, require
 from tests.jvm.execution import compile_standin, find_java, run_probe
-from tests.test_android_checks import BROKEN, INT8, JARS, KOTLINC, TASKS, TEXT_VOCAB, render_all, task_inputs
+from tests.test_android_checks import (BERT, BROKEN, BROKEN_TOKENIZER, INT8, JARS, KOTLINC, TASKS, TEXT_VOCAB,
+                                       render_all, require_bert, task_inputs)
 
 IMAGE_PROJECTS = ("image_classification", INT8, "object_detection", "image_segmentation")
 PROJECTS = (*TASKS, INT8)
+TASK_OF = {INT8: "image_classification", **{b: "image_classification" for b in BROKEN},
+           BERT: "text_classification", BROKEN_TOKENIZER: "text_classification"}
 
 # Log lines as LiteRT writes them (tensorflow/lite/core/subgraph.cc), for the GPU status checks.
 XNNPACK_LINE = "INFO: Replacing 7 out of 7 node(s) with delegate (TfLiteXNNPackDelegate) node, yielding 1 partitions for the whole graph."
@@ -53,6 +64,25 @@ GPU_LOGS = {
 }
 TEXTS = ("good film", "a bad, BAD film!", "good good good bad film film", "nothing known here", "it's good",
          "good " * 20, "bad " * 10 + "good film " * 5)
+# What the BERT app's WordPiece must tokenize exactly as mobilepack.data.wordpiece does (characters
+# from Unicode 13 or older, so the JVM's and Python's Unicode tables agree on every one).
+BERT_TEXTS = (
+    "Café déjà vu", "Hello, World!", "我爱北京天安门", "The unaffable, unbelievably hyperparameterized transformers",
+    "I ❤️ emoji 😀👍🏽 and 🇫🇷 flags", "emoji👨‍👩‍👧 family joined by zero-width joiners", "MiXeD CaSe TeXt",
+    "Numbers: 3.14159, 1,000,000 and the 42nd", "word " * 200, "", "   \t\n  ",
+    "tabs\tand\nnewlines\r\nno-break\u00a0and ideographic\u3000spaces, line\u2028separator",
+    "control\x00chars\x07and\u200bzero\u200dwidth\ufffdreplacement\ue000private",
+    "naïve résumé façade coöperate", "Ångström Øresund Łódź", "ΟΔΟΣ Σίσυφος ελληνικά", "İstanbul'da ıslak",
+    "Straße groß", "supercalifragilistic" + "x" * 100, "xqzvbnmwplk qqqqzzzz", "ok" * 60,
+    "email@example.com and https://example.org/path?q=1&r=2",
+    "$100 + 20% = ^_^ `code` ~tilde~ {braces} [brackets] <angle> |pipe|",
+    "«Bonjour» „Hallo“ “quotes” ‘single’ — em-dash – en-dash…", "¿Qué tal? ¡Muy bien!",
+    "日本語のテキストとカタカナ", "한국어 텍스트", "Ｆｕｌｌｗｉｄｔｈ ＬＥＴＴＥＲＳ １２３", "ﬁne ﬂow ﬀ",
+    "combining: e\u0301 a\u0300 n\u0303 a\u0301\u0302\u0303b", "Zürich's café—isn't it?",
+    "[CLS] and [SEP] in text [UNK]", "Ǆemal ǅ ǆ", "Русский текст и ёлка", "مَرْحَبًا بالعالم", "हिन्दी पाठ",
+    "CJK extension B: 𠀀𪚥 and compatibility \uf900\ufa10", "mixed123numbers456and789letters",
+    "The quick brown fox jumps over the lazy dog. " * 20,
+)
 
 
 # --- samples ---------------------------------------------------------------------------------------
@@ -160,7 +190,7 @@ def python_side(name: str, model: bytes, project: Path, kind: str, sample) -> di
     """Python's input tensor and decoded answer for one sample."""
     from mobilepack.data.readers import load_image
 
-    task = "image_classification" if name in (INT8, *BROKEN) else name
+    task = TASK_OF.get(name, name)
     it, runner, ins, outs = _details(model)
     (in_name, d), = ins.items() if len(ins) == 1 else ((None, None),)
     if kind == "image":
@@ -170,6 +200,10 @@ def python_side(name: str, model: bytes, project: Path, kind: str, sample) -> di
         feeds = {in_name: x}
     elif kind == "text":
         feeds = {in_name: quantize(np.asarray(reference_tokens(sample, int(np.prod(d["shape"])), "post")), d)}
+    elif kind == "bert":
+        encoding = wordpiece().encode(sample, SEQUENCE)
+        feeds = {k: quantize(np.asarray(v), ins[k]) for k, v in zip(INPUT_NAMES, encoding)}
+        return {"inputs": feeds, "outputs": _outputs(runner, feeds, outs), "input_details": ins, "encoding": encoding}
     elif kind == "audio":
         pcm = np.frombuffer(Path(sample).read_bytes(), "<i2")
         n = int(np.prod(d["shape"]))
@@ -178,9 +212,20 @@ def python_side(name: str, model: bytes, project: Path, kind: str, sample) -> di
         feeds = {in_name: quantize(wave, d)}
     else:
         feeds = {k: np.frombuffer(bench_pattern(v), np.dtype(v["dtype"])).reshape(v["shape"]) for k, v in ins.items()}
-    raw = runner(**feeds)
-    values = {k: dequantize(np.asarray(v), outs[k]) for k, v in raw.items()}
-    return {"inputs": feeds, "outputs": values, "input_details": ins}
+    return {"inputs": feeds, "outputs": _outputs(runner, feeds, outs), "input_details": ins}
+
+
+def _outputs(runner, feeds: dict, outs: dict) -> dict:
+    return {k: dequantize(np.asarray(v), outs[k]) for k, v in runner(**feeds).items()}
+
+
+@functools.cache
+def wordpiece():
+    """Python's tokenizer over the MiniLM vocabulary (lower-casing read from it: uncased)."""
+    from mobilepack.data.wordpiece import WordPiece
+    from tests.bert_models import minilm_vocabulary
+
+    return WordPiece.from_file(minilm_vocabulary())
 
 
 # --- running the app --------------------------------------------------------------------------------
@@ -218,6 +263,10 @@ def _job(name: str, project: Path, samples: dict) -> tuple[dict, str, list]:
         kind, items = "text", list(samples["texts"])
         job["vocab"] = str(assets / "vocab.txt")
         job["samples"] = [{"kind": "text", "text": t} for t in items]
+    elif name in (BERT, BROKEN_TOKENIZER):
+        kind, items = "bert", list(BERT_TEXTS)
+        job["vocab"] = str(assets / "vocab.txt")
+        job["samples"] = [{"kind": "text", "text": t} for t in items]
     elif name == "audio_classification":
         kind, items = "audio", samples["clips"]
         job["samples"] = [{"kind": "audio", "path": str(p)} for p in items]
@@ -235,7 +284,9 @@ def executed(rendered, jvm, samples, tmp_path_factory):
     java, classpath = jvm
     work = tmp_path_factory.mktemp("jvm-runs")
     out = {}
-    for name in (*PROJECTS, *BROKEN):
+    for name in (*PROJECTS, *BROKEN, BERT, BROKEN_TOKENIZER):
+        if name not in projects:      # the BERT projects, when the vocabulary could not be fetched
+            continue
         assert checks[name].kotlin_errors == [] and checks[name].aapt_rc == 0, (name, checks[name].kotlin_errors)
         job, kind, items = _job(name, projects[name], samples)
         report = run_probe(java, classpath, projects[name], job, work / name, gpu_logs=samples["gpu_logs"])
@@ -281,7 +332,7 @@ def answer_problems(name: str, app: dict, py: dict, labels: list[str], sample: d
     """Differences between the app's decoded answer and Python's (per task's criterion)."""
     outs = py["outputs"]
     decoded = app["decoded"]
-    task = "image_classification" if name in (INT8, *BROKEN) else name
+    task = TASK_OF.get(name, name)
     if task in ("image_classification", "text_classification", "audio_classification"):
         (scores,) = outs.values()
         want = label(labels, int(np.argmax(scores.reshape(-1))))
@@ -431,6 +482,64 @@ def test_broken_templates_fail_the_agreement_checks(executed):
         # every sample fails, except grey ones under a red/blue swap
         assert failing == ([item for item, _ in pairs] if name == "broken_zero_point" else coloured), name
         assert len(coloured) >= 4
+
+
+# --- the BERT app's WordPiece ------------------------------------------------------------------------
+
+def wordpiece_problems(app: dict, py: dict) -> list[str]:
+    """Where the app's ids, mask or segment ids differ from Python's WordPiece."""
+    got = app["wordpiece"]
+    return [f"{key}: app {got[key]}, Python {list(want)}"
+            for key, want in zip(("ids", "mask", "segment_ids"), py["encoding"]) if got[key] != list(want)]
+
+
+def test_bert_app_tokenizes_exactly_as_python(executed, rendered):
+    """The app's own Tokenizer.kt (WordPiece over the real 30522-token MiniLM vocabulary, shipped as
+    assets/vocab.txt) gives Python's ids, mask and segment ids for every text: accents, punctuation,
+    CJK, emoji, mixed case, numbers, text over the sequence length, unknown words, the empty string,
+    whitespace and control characters."""
+    require_bert(rendered[1])
+    report, kind, job, pairs = executed[BERT]
+    assert kind == "bert" and len(report["samples"]) == len(pairs) == len(BERT_TEXTS) >= 30
+    for app, (item, py) in zip(report["samples"], pairs):
+        assert wordpiece_problems(app, py) == [], item
+    encodings = [py["encoding"] for _, py in pairs]
+    unknown, cls, sep = (wordpiece().ids[t] for t in ("[UNK]", "[CLS]", "[SEP]"))
+    assert any(unknown in e.ids for e in encodings) and any(e.mask[-1] == 1 for e in encodings)   # not vacuous
+    assert all(e.ids[0] == cls and e.ids[sum(e.mask) - 1] == sep for e in encodings)
+
+
+def test_bert_app_inputs_and_answers_equal_pythons(executed, rendered):
+    """What the app feeds (three int32 tensors, in the signature's order) and its top-1 answer."""
+    require_bert(rendered[1])
+    _, projects, _, _ = rendered
+    report, _, job, pairs = executed[BERT]
+    labels = _labels(projects[BERT])
+    for app, (item, py), sample in zip(report["samples"], pairs, job["samples"]):
+        assert input_problems(app, py) == [], item
+        assert answer_problems(BERT, app, py, labels, sample) == [], item
+    assert len({app["decoded"]["top"][0][0] for app in report["samples"]}) == 2   # both classes occur
+
+
+def test_broken_tokenizer_fails_the_id_comparison(executed, rendered):
+    """Tokenizer.kt with accent stripping removed: the comparison reports a mismatch for exactly the
+    texts whose ids keeping the accents changes (in Python: NFD without dropping the marks)."""
+    import unicodedata
+
+    from mobilepack.data import wordpiece as wp
+
+    require_bert(rendered[1])
+    report, _, _, pairs = executed[BROKEN_TOKENIZER]
+    failing = [item for app, (item, py) in zip(report["samples"], pairs) if wordpiece_problems(app, py)]
+
+    class KeepsAccents(wp.WordPiece):
+        def words(self, text: str) -> list[str]:
+            lowered = "".join(ch.lower() for ch in wp.clean(text))
+            return wp.split_words(unicodedata.normalize("NFD", lowered))
+
+    keeps = KeepsAccents(wordpiece().tokens)
+    assert failing == [t for t in BERT_TEXTS if keeps.encode(t, SEQUENCE) != wordpiece().encode(t, SEQUENCE)]
+    assert "Café déjà vu" in failing and "Hello, World!" not in failing and len(failing) >= 8
 
 
 # --- Python's reader: the same algorithm, independently checked ----------------------------------------

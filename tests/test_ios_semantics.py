@@ -104,6 +104,49 @@ def test_misspelt_members_fail(name, old, new, fragment):
     assert any(fragment in p for p in problems), problems
 
 
+# --- the WordPiece tokenizer -----------------------------------------------------------------------
+
+def test_the_golden_wordpiece_follows_pythons():
+    """The sample's Tokenizer.swift holds the WordPiece every app renders; its tables and steps are
+    Python's (mobilepack.data.wordpiece), and a Tokenizer.swift without WordPiece is reported."""
+    from tests.swift_semantics import parse_sources, wordpiece_problems
+
+    assert wordpiece_problems(parse_sources(_app_sources())) == []
+    assert wordpiece_problems(parse_sources({"Tokenizer.swift": b"enum Tokenizer {}\n"})) == [
+        "Tokenizer.swift: expected one struct WordPiece, found 0"]
+
+
+@pytest.mark.parametrize("old,new,fragment", [
+    ("\n            where s.properties.generalCategory != .nonspacingMark", "",
+     "WordPiece.fold: the NFD's non-spacing marks (Mn) are not dropped"),
+    ("where s.properties.generalCategory != .nonspacingMark", "where s.properties.generalCategory != .spacingMark",
+     "WordPiece.fold: the NFD's non-spacing marks (Mn) are not dropped"),
+    ("String(lowered).decomposedStringWithCanonicalMapping.unicodeScalars", "String(lowered).unicodeScalars",
+     "WordPiece.fold: no `decomposedStringWithCanonicalMapping`"),
+    ("s.properties.lowercaseMapping.unicodeScalars", "String(s).unicodeScalars", "WordPiece.fold: no `s.properties"),
+    ("lowerCase ? WordPiece.fold(cleaned) : cleaned", "cleaned", "WordPiece.words: no `lowerCase ? WordPiece.fold"),
+    ("0x4E00...0x9FFF", "0x4E00...0x9FFE", "WordPiece.cjk is [(19968, 40958)"),
+    ("s == \" \" || isCjk(s) || isPunctuation(s)", "s == \" \" || isPunctuation(s)", "WordPiece.split: no `s =="),
+    (".dashPunctuation, ", "", "WordPiece.punctuation is"),
+    ("[33...47, 58...64, 91...96, 123...126]", "[33...47, 58...64, 91...96]", "WordPiece.asciiPunctuation is"),
+    ("[.control, .format, .surrogate, .privateUse]", "[.control, .surrogate, .privateUse]", "WordPiece.dropped is"),
+    ("if tabAndLineBreaks.contains(s.value) { return false }\n", "", "WordPiece.isDropped: no `if tabAndLineBreaks"),
+    ("static let maxWordScalars = 100", "static let maxWordScalars = 200", "WordPiece.maxWordScalars is 200"),
+    ('static let continuation: [Unicode.Scalar] = ["#", "#"]', 'static let continuation: [Unicode.Scalar] = ["#"]',
+     "WordPiece.continuation is ['#']"),
+    ('static let unknownToken = "[UNK]"', 'static let unknownToken = "<unk>"', "WordPiece.unknownToken is '<unk>'"),
+    ("to -= 1", "to += 1", "WordPiece.pieces: no `to -= 1`"),
+    (".prefix(length - 2)", ".prefix(length)", "WordPiece.encode: no `.prefix(length - 2)`"),
+    ("[Int](repeating: 0, count: length - real.count)", "[Int](repeating: 1, count: length - real.count)",
+     "WordPiece.encode: no `[Int](repeating: 0, count: length - real.count)`"),
+], ids=["no-accent-stripping", "wrong-mark", "no-nfd", "no-lowercase", "fold-skipped", "cjk-block", "no-cjk-split",
+        "punctuation-category", "ascii-punctuation", "dropped-category", "tab-dropped", "100-rule", "continuation",
+        "unknown-token", "shortest-first", "no-truncation", "padding"])
+def test_a_wordpiece_departing_from_pythons_fails(old, new, fragment):
+    problems, _ = check_sources(_edited("Tokenizer.swift", old, new))
+    assert any(p.startswith(fragment) for p in problems), problems
+
+
 def test_a_non_exhaustive_switch_fails():
     problems, _ = check_sources(_edited("ModelInfo.swift", "        case .int16: return 2\n", ""))
     assert any("switch over 'ElementType' must be exhaustive: no case for .int16" in p for p in problems), problems

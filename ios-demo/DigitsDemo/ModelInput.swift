@@ -23,8 +23,8 @@ enum ModelInput {
                 throw RunnerError(message: "the image could not be decoded")
             }
             return pixels
-        case .text(let text) where index == 0:
-            return Tokenizer.ids(text, length: info.elementCount).map { Float($0) }
+        case .text(let text) where Tokenizer.feeds(input: index):
+            return try Tokenizer.values(text, input: index, length: info.elementCount).map { Float($0) }
         case .audio(let samples) where index == 0:
             let clip = samples.prefix(info.elementCount)
             return Array(clip) + [Float](repeating: 0, count: info.elementCount - clip.count)

@@ -277,11 +277,11 @@ BERT_INPUTS = (("ids", "Tokenized ids of the input text."),
 
 def bert_inputs_md(req: WriteRequest) -> list[dict]:
     """ids, mask and segment ids, each at its model input's position."""
-    roles = dict(zip(_bert_inputs(req.inputs, req.aliases), BERT_INPUTS))
+    roles = dict(zip(bert_input_names(req.inputs, req.aliases), BERT_INPUTS))
     return [plain_md(*roles[t.name]) for t in req.inputs]
 
 
-def _bert_inputs(inputs: tuple[FbTensor, ...], aliases: dict[int, str]) -> tuple[str, str, str]:
+def bert_input_names(inputs: tuple[FbTensor, ...], aliases: dict[int, str]) -> tuple[str, str, str]:
     """(ids, mask, segment ids) tensor names, matched by tensor or signature name, else in model order."""
     def names(t):
         return f"{t.name} {aliases.get(t.index, '')}".lower()

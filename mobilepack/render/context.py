@@ -11,6 +11,8 @@ from typing import Any
 from mobilepack._version import __version__
 from mobilepack.model.spec import ModelSpec, TensorSpec
 from mobilepack.render.tensor_types import DTYPE_BYTES, integer_kernels, template_tables
+# VOCAB_ASSET (the vocabulary's file name in the apps) is also imported from here by the targets
+from mobilepack.render.tokenization import VOCAB_ASSET, packed_vocabulary, tokenizer_context  # noqa: F401
 from mobilepack.tasks import get as get_task
 
 
@@ -82,6 +84,8 @@ def build_context(inputs: RenderInputs) -> dict[str, Any]:
         "normalization": ({"mean": list(norm.mean), "std": list(norm.std), "in_model": norm.in_model,
                            "source": norm.source} if norm else None),
         "samples": [name for name, _ in inputs.sample_images],
+        # text models: which tokenizer the apps run, over which vocabulary, into which inputs
+        "tokenizer": tokenizer_context(spec, inputs.model_bytes),
     }
 
 
@@ -96,9 +100,6 @@ def common_assets(inputs: RenderInputs) -> dict[str, bytes]:
 
 
 # -- how an app feeds and reads the model (the same decisions on every platform) ----------------
-
-VOCAB_ASSET = "vocab.txt"
-
 
 # what an app can feed for each input kind a task asks for (else it feeds a generated tensor)
 _FEEDS = {"image": lambda model, first: bool(model["image_input"]),
@@ -176,7 +177,4 @@ def model_vocabulary(model_bytes: bytes) -> bytes | None:
         return None   # a model whose metadata cannot be read still renders; the app hashes words
     if md is None:
         return None
-    for f in md.files:
-        if f.type == "vocabulary" and f.name in md.packed_files:
-            return md.packed_files[f.name]
-    return None
+    return packed_vocabulary(md)

@@ -68,7 +68,7 @@ Pods Podfile Swift SwiftUI UIKit Foundation PhotosUI AVFoundation CoreGraphics C
 TensorFlowLite TensorFlowLiteC TensorFlowLiteCMetal TensorFlowLiteCCoreML Combine Dispatch
 Accelerator AudioRecorder BenchConfig Benchmark BenchmarkView CameraPicker ContentView DemoApp DemoModel Detection
 ElementType InferenceResult Labels MaskPainter ModelInfo ModelInput ModelRunner OutputValues ResultDecoder ResultView
-RunnerError ScoreList ScoredLabel SegmentationMask TensorCodec TensorInfo TensorSummary Tokenizer""".split())
+RunnerError ScoreList ScoredLabel SegmentationMask TensorCodec TensorInfo TensorSummary Tokenizer WordPiece""".split())
 
 
 def project_name(app_name: str) -> str:

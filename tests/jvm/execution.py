@@ -69,6 +69,22 @@ def add_broken_projects(base: Path, int8_model: bytes) -> dict[str, Path]:
     return out
 
 
+def add_broken_tokenizer(base: Path, bert_model: bytes) -> Path:
+    """The BERT text app rendered from the templates, then broken on purpose: WordPiece keeps the
+    accents (the non-spacing marks NFD splits off are no longer dropped).  The id comparison must
+    fail on exactly the texts whose ids that changes (test_android_jvm.py shows it)."""
+    from mobilepack.render.renderer import render_project
+    from tests.test_android_checks import task_inputs
+
+    project = base / "broken_accent_stripping"
+    render_project("android", task_inputs("text_classification", bert_model, labels=("negative", "positive"),
+                                          package="com.mobilepack.checks.brokenaccents"), project)
+    _edit(_java_dir(project) / "Tokenizer.kt",
+          "if (Character.getType(cp) != Character.NON_SPACING_MARK.toInt()) out.appendCodePoint(cp)",
+          "out.appendCodePoint(cp)")
+    return project
+
+
 # --- the JVM ---------------------------------------------------------------------------------------
 
 def _major(java: Path) -> int:

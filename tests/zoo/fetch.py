@@ -74,11 +74,17 @@ class ZooModel:
         return cache_root() / "models" / self.id / self.file_name
 
 
+def load_archives(path: Path = MODELS_TOML) -> dict[str, Archive]:
+    """Every pinned [archive], by id (also those no [[model]] names)."""
+    doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {k: Archive(id=k, registry=v["registry"], package=v["package"], version=v["version"], file=v["file"],
+                       sha256=v["sha256"], pip_args=tuple(v.get("pip_args", ())))
+            for k, v in doc["archive"].items()}
+
+
 def load_zoo(path: Path = MODELS_TOML) -> list[ZooModel]:
     doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    archives = {k: Archive(id=k, registry=v["registry"], package=v["package"], version=v["version"], file=v["file"],
-                           sha256=v["sha256"], pip_args=tuple(v.get("pip_args", ())))
-                for k, v in doc["archive"].items()}
+    archives = load_archives(path)
     return [ZooModel(id=m["id"], archive=archives[m["archive"]], member=m["member"], format=m["format"],
                      kind=m["kind"], task=m["task"], expect=dict(m["expect"]), args=dict(m.get("args", {})),
                      inner=m.get("inner"), vocab=m.get("vocab")) for m in doc["model"]]

@@ -85,7 +85,7 @@ class MainActivity : Activity() {
         findViewById<Button>(R.id.sample_image).setOnClickListener { nextSample() }
         findViewById<Button>(R.id.run_text).setOnClickListener {
             val text = findViewById<EditText>(R.id.text_input).text.toString()
-            infer(TensorCodec.fromTokens(Tokenizer.tokenize(text)), null)
+            infer(TensorCodec.fromText(text), null)
         }
         findViewById<Button>(R.id.record_audio).setOnClickListener { recordAudio() }
         findViewById<Button>(R.id.test_tone).setOnClickListener { infer(TensorCodec.fromAudio(testTone()), null) }

@@ -92,6 +92,22 @@ object TensorCodec {
         return arrayOf(encode(values, info))
     }
 
+    /**
+     * The model's inputs for typed text: with a BERT tokenizer, token ids, attention mask and segment
+     * ids (Tokenizer.encode), each to the input the model's metadata names for it; otherwise token ids.
+     */
+    fun fromText(text: String): Array<ByteBuffer> {
+        if (Tokenizer.KIND != "bert") return fromTokens(Tokenizer.tokenize(text))
+        val encoding = Tokenizer.encode(text)
+        return Array(ModelConfig.INPUTS.size) { n ->
+            val info = ModelConfig.INPUTS[n]
+            val values = if (n == Tokenizer.IDS_INPUT) encoding.ids
+                else if (n == Tokenizer.MASK_INPUT) encoding.mask
+                else encoding.segmentIds
+            encode(FloatArray(info.elements) { i -> if (i < values.size) values[i].toFloat() else 0f }, info)
+        }
+    }
+
     /** Token ids for a text input, padded with 0 on the model's side ("pre" or "post") or cut to its length. */
     fun fromTokens(tokens: IntArray): Array<ByteBuffer> {
         val info = ModelConfig.INPUTS[0]
