@@ -19,7 +19,9 @@ subscripts, ``try``), and fails when a member does not exist:
   ``value.name`` where the value's type is a project type.
 
 ``check(project)`` returns ``(problems, stats)``: ``stats`` counts what was resolved and checked,
-so a test can require that the check really covered the switches it exists for.
+so a test can require that the check really covered the switches it exists for.  Its problems also
+hold ``wordpiece_problems``: the app's WordPiece (Tokenizer.swift) against mobilepack.data.wordpiece,
+table by table and step by step (see the end of this module).
 """
 
 from __future__ import annotations
@@ -714,10 +716,11 @@ def parse_sources(sources: dict[str, bytes]) -> dict[str, object]:
 
 
 def check_sources(sources: dict[str, bytes]) -> tuple[list[str], dict]:
-    checker = Checker(Project(parse_sources(sources)))
+    trees = parse_sources(sources)
+    checker = Checker(Project(trees))
     checker.run()
     stats = dict(checker.stats, switched=sorted(checker.switched), types=sorted(checker.p.types))
-    return checker.problems, stats
+    return checker.problems + wordpiece_problems(trees), stats
 
 
 def check(project: Path) -> tuple[list[str], dict]:
@@ -728,3 +731,162 @@ def check(project: Path) -> tuple[list[str], dict]:
 
 def problems(project: Path) -> list[str]:
     return check(project)[0]
+
+
+# --- WordPiece: the steps of mobilepack.data.wordpiece ------------------------------------------------
+#
+# The iOS app's WordPiece (Tokenizer.swift) cannot be run here, so its steps are checked on the parse
+# against Python's tokenizer: the tables (CJK blocks, ASCII punctuation, the general categories that
+# are punctuation, whitespace or dropped) and constants (100 scalars, "##", the special tokens) equal
+# Python's; each step function does its step (clean drops and spaces, fold lower-cases per scalar then
+# drops the non-spacing marks of the NFD, words runs clean -> fold when lower-casing -> split, split
+# cuts at spaces, CJK and punctuation, pieces is greedy longest-first with "##" and [UNK], encode cuts
+# to length - 2 between [CLS] and [SEP] and pads with 0).  tests/test_android_jvm.py runs the Kotlin
+# twin of this code against Python on real text.
+
+# Unicode general categories by their abbreviation, as Swift's Unicode.GeneralCategory names them.
+SWIFT_CATEGORIES = {
+    "Lu": "uppercaseLetter", "Ll": "lowercaseLetter", "Lt": "titlecaseLetter", "Lm": "modifierLetter",
+    "Lo": "otherLetter", "Mn": "nonspacingMark", "Mc": "spacingMark", "Me": "enclosingMark",
+    "Nd": "decimalNumber", "Nl": "letterNumber", "No": "otherNumber", "Pc": "connectorPunctuation",
+    "Pd": "dashPunctuation", "Ps": "openPunctuation", "Pe": "closePunctuation", "Pi": "initialPunctuation",
+    "Pf": "finalPunctuation", "Po": "otherPunctuation", "Sm": "mathSymbol", "Sc": "currencySymbol",
+    "Sk": "modifierSymbol", "So": "otherSymbol", "Zs": "spaceSeparator", "Zl": "lineSeparator",
+    "Zp": "paragraphSeparator", "Cc": "control", "Cf": "format", "Cs": "surrogate", "Co": "privateUse",
+    "Cn": "unassigned",
+}
+WORDPIECE_STEPS = ("clean", "fold", "split", "words", "pieces", "encode", "isWhitespace", "isDropped", "isCjk",
+                   "isPunctuation")
+
+
+def _code(node) -> str:
+    """A node's source without comments, whitespace runs made one space."""
+    return re.sub(r"\s+", " ", re.sub(r"//[^\n]*", "", _text(node))).strip()
+
+
+def _members_of(type_node) -> tuple[dict, dict]:
+    """(functions, properties) declared in a type's body, by name."""
+    functions, properties = {}, {}
+    for body in (c for c in type_node.named_children if c.type.endswith("body")):
+        for m in body.named_children:
+            name = _field(m, "name")
+            if m.type == "function_declaration" and name is not None:
+                functions[_text(name)] = m
+            elif m.type == "property_declaration":
+                for pattern in _named(m, "pattern"):
+                    properties[_text(pattern)] = m
+    return functions, properties
+
+
+def _literal_value(node):
+    """The value of an integer/hex/string literal, a range of two, or an array of those."""
+    if node.type in ("integer_literal", "hex_literal"):
+        return int(_text(node).replace("_", ""), 0)
+    if node.type == "line_string_literal":
+        return "".join(_text(c) for c in node.named_children if c.type == "line_str_text")
+    if node.type == "range_expression":
+        return tuple(_literal_value(c) for c in node.named_children)
+    if node.type == "array_literal":
+        return [_literal_value(c) for c in node.named_children]
+    if node.type == "prefix_expression":   # an implicit member: .name
+        return "." + _code(node).lstrip(".")
+    return None
+
+
+def _value(prop):
+    """The initial value of a property declaration (its last named child that is a literal)."""
+    values = [c for c in prop.named_children if c.type not in ("modifiers", "value_binding_pattern", "pattern",
+                                                               "type_annotation", "comment")]
+    return _literal_value(values[-1]) if values else None
+
+
+def _wordpiece_tables(properties: dict) -> list[str]:
+    from mobilepack.data import wordpiece as wp
+
+    def categories(names) -> list[str]:
+        return sorted("." + SWIFT_CATEGORIES[c] for c in names)
+
+    expected = {
+        "cjk": [tuple(r) for r in wp.CJK_RANGES], "asciiPunctuation": [tuple(r) for r in wp.ASCII_PUNCTUATION],
+        "punctuation": categories(c for c in SWIFT_CATEGORIES if c.startswith("P")),
+        "whitespace": categories(wp.WHITESPACE_CATEGORIES), "dropped": categories(wp.DROPPED_CATEGORIES),
+        "tabAndLineBreaks": [9, 10, 13], "maxWordScalars": wp.MAX_WORD_CHARS, "continuation": list(wp.CONTINUATION),
+        "unknownToken": wp.UNKNOWN, "startToken": wp.START, "endToken": wp.END,
+    }
+    problems = []
+    for name, want in expected.items():
+        if name not in properties:
+            problems.append(f"WordPiece has no '{name}' (Python's is {want!r})")
+            continue
+        got = _value(properties[name])
+        if name in ("punctuation", "whitespace", "dropped") and isinstance(got, list):
+            got = sorted(got)
+        if got != want:
+            problems.append(f"WordPiece.{name} is {got!r}, Python's is {want!r}")
+    return problems
+
+
+# What each step's code must contain (comments and whitespace runs ignored), and what it means.
+_STEP_RULES = (
+    ("isWhitespace", ("s.value == 0x20", "tabAndLineBreaks.contains(s.value)",
+                      "whitespace.contains(s.properties.generalCategory)"), "space, tab/CR/LF and Zs/Zl/Zp are whitespace"),
+    ("isDropped", ("if tabAndLineBreaks.contains(s.value) { return false }", "s.value == 0 ", "s.value == 0xFFFD",
+                   "dropped.contains(s.properties.generalCategory)"), "NUL, U+FFFD and Cc/Cf/Cs/Co but tab/CR/LF are dropped"),
+    ("isCjk", ("cjk.contains { $0.contains(s.value) }",), "the CJK blocks are split"),
+    ("isPunctuation", ("asciiPunctuation.contains { $0.contains(s.value) }",
+                       "punctuation.contains(s.properties.generalCategory)"), "ASCII and P* punctuation is split"),
+    ("clean", ("where !isDropped(s)", "isWhitespace(s) ? \" \" : s"), "clean drops characters and makes whitespace a space"),
+    ("fold", ("s.properties.lowercaseMapping.unicodeScalars", "decomposedStringWithCanonicalMapping"),
+     "fold lower-cases each scalar and decomposes (NFD)"),
+    ("words", ("WordPiece.clean(text)", "lowerCase ? WordPiece.fold(cleaned) : cleaned", "WordPiece.split("),
+     "words runs clean, fold (when lower-casing), split"),
+    ("split", ("s == \" \" || isCjk(s) || isPunctuation(s)", "words.append([s])"),
+     "split cuts at spaces and around CJK and punctuation"),
+    ("pieces", ("word.count > WordPiece.maxWordScalars { return [unknown] }", "from > 0 ? WordPiece.continuation : []",
+                "var to = word.count", "to -= 1", "guard let id = found else { return [unknown] }"),
+     "pieces is greedy longest-first with ## and [UNK]"),
+    ("encode", (".prefix(length - 2)", "[start] + body + [end]", "[Int](repeating: 0, count: length - real.count)",
+                "mask: [Int](repeating: 1, count: real.count) + pad", "segmentIds: [Int](repeating: 0, count: length)"),
+     "encode is [CLS] pieces [SEP], cut to the length and zero-padded"),
+)
+
+
+def _fold_drops_marks(fold) -> bool:
+    """The loop (or filter) over the NFD keeps only scalars that are not non-spacing marks."""
+    for node in _descendants(fold):
+        if node.type == "for_statement" and "decomposedStringWithCanonicalMapping" in _code(node).split("{")[0]:
+            where = _named(node, "where_clause")
+            return bool(where) and re.fullmatch(r"where \w+\.properties\.generalCategory != \.nonspacingMark",
+                                                _code(where[0])) is not None
+        if node.type == "call_expression" and re.search(r"decomposedStringWithCanonicalMapping\.unicodeScalars\s*"
+                                                        r"\.filter \{ \$0\.properties\.generalCategory != "
+                                                        r"\.nonspacingMark \}", _code(node)):
+            return True
+    return False
+
+
+def _descendants(node):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(n.named_children))
+
+
+def wordpiece_problems(trees: dict[str, object]) -> list[str]:
+    """Where the app's WordPiece departs from mobilepack.data.wordpiece (empty when no Tokenizer.swift)."""
+    if not any(name.endswith("Tokenizer.swift") for name in trees):
+        return []
+    declared = [n for tree in trees.values() for n in tree.root_node.named_children
+                if n.type == "class_declaration" and _field(n, "name") is not None and _text(_field(n, "name")) == "WordPiece"]
+    if len(declared) != 1:
+        return [f"Tokenizer.swift: expected one struct WordPiece, found {len(declared)}"]
+    functions, properties = _members_of(declared[0])
+    problems = [f"WordPiece has no step '{name}'" for name in WORDPIECE_STEPS if name not in functions]
+    problems += _wordpiece_tables(properties)
+    for name, fragments, meaning in _STEP_RULES:
+        code = _code(functions[name]) if name in functions else ""
+        problems += [f"WordPiece.{name}: no `{f}` ({meaning})" for f in fragments if f not in code]
+    if "fold" in functions and not _fold_drops_marks(functions["fold"]):
+        problems.append("WordPiece.fold: the NFD's non-spacing marks (Mn) are not dropped (accents would stay)")
+    return problems

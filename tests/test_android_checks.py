@@ -293,7 +293,9 @@ def task_inputs(task: str, model_bytes: bytes, app_name: str | None = None, labe
 TASKS = tuple(LABELS)
 INT8 = "image_classification_int8"          # the image classifier with int8 (not uint8) input and output
 BROKEN = ("broken_channel_order", "broken_zero_point")
-BROKEN_EMBEDDING = ("broken_cosine", "broken_mask")   # sentence-embedding apps broken on purpose (tests/jvm)
+BROKEN_EMBEDDING = ("broken_cosine", "broken_routing")   # sentence-embedding apps broken on purpose (tests/jvm)
+BERT = "text_classification_bert"          # a BERT-style classifier: WordPiece over the real MiniLM vocabulary
+BROKEN_TOKENIZER = "broken_accent_stripping"
 INJECTION_NAME = 'Quote " apos \' back \\ dollar $ ${x} </string> %s %d\nline two 🚀 שלום עולם'
 INJECTION_LABELS = ('say "hi"', "it's", "back\\slash", "$dollar ${x}", "</string><b>", "%s %1$d 100%", "🚀 emoji",
                     "שלום עולם", "@string/app_name", "?attr/x")
@@ -338,8 +340,10 @@ def _render_all(tmp_path_factory):
 
     projects.update(add_broken_projects(base, model_bytes[INT8]))
     projects.update(add_broken_embedding_projects(base, model_bytes["text_embedding"]))
-    for name in (*TASKS, INT8, *BROKEN, *BROKEN_EMBEDDING):
-        add_probe(projects[name])
+    projects.update(_bert_projects(base, model_bytes))
+    for name in (*TASKS, INT8, *BROKEN, *BROKEN_EMBEDDING, BERT, BROKEN_TOKENIZER):
+        if name in projects:
+            add_probe(projects[name])
     render_project("android", task_inputs("image_classification", model_bytes["image_classification"],
                                           app_name=INJECTION_NAME, labels=INJECTION_LABELS,
                                           package="com.mobilepack.checks.injection"), base / "injection")
@@ -353,6 +357,29 @@ def _render_all(tmp_path_factory):
         encoding="utf-8")
     checks = check_projects(projects, base / "work")
     return base, projects, checks, model_bytes
+
+
+def _bert_projects(base: Path, model_bytes: dict) -> dict[str, Path]:
+    """The BERT text app and its copy with accent stripping broken, when the MiniLM vocabulary
+    can be fetched (tests that need them skip with the reason otherwise, fail under CI=true)."""
+    from mobilepack.render.renderer import render_project
+    from tests.bert_models import bert_classifier, minilm_vocabulary, with_bert_metadata
+    from tests.jvm.execution import add_broken_tokenizer
+
+    vocab = minilm_vocabulary()
+    if not isinstance(vocab, Path):
+        return {}
+    model_bytes[BERT] = with_bert_metadata(bert_classifier(), vocab)
+    render_project("android", task_inputs("text_classification", model_bytes[BERT], package="com.mobilepack.checks.textbert"),
+                   base / BERT)
+    return {BERT: base / BERT, BROKEN_TOKENIZER: add_broken_tokenizer(base, model_bytes[BERT])}
+
+
+def require_bert(projects: dict) -> None:
+    """Skips (fails under CI=true) when the BERT projects could not be made: the vocabulary is missing."""
+    from tests.bert_models import minilm_vocabulary
+
+    require(BERT in projects, f"the all-MiniLM-L6-v2 vocabulary is not available: {minilm_vocabulary()}")
 
 
 PROJECTS = ("sample", *TASKS, INT8, "injection")
@@ -414,6 +441,25 @@ def test_text_app_ships_the_vocabulary_from_the_metadata(rendered):
     assert (projects["text_embedding"] / "app/src/main/assets/vocab.txt").read_text(encoding="utf-8").split() == \
         list(BERT_VOCAB)
     assert not (projects["generic"] / "app/src/main/assets/vocab.txt").exists()
+
+
+def test_bert_text_app_runs_wordpiece_over_the_packed_vocabulary(rendered):
+    """A model with BERT tokenizer metadata renders a WordPiece app: it compiles, ships the vocabulary
+    packed in the model, and feeds ids, mask and segment ids to the inputs the metadata names (the
+    signature orders them attention_mask, input_ids, token_type_ids)."""
+    from tests.bert_models import minilm_vocabulary
+
+    _, projects, checks, _ = rendered
+    require_bert(projects)
+    assert checks[BERT].aapt_rc == 0 and checks[BERT].kotlin_errors == []
+    project = projects[BERT]
+    assert (project / "app/src/main/assets/vocab.txt").read_bytes() == minilm_vocabulary().read_bytes()
+    tokenizer = next(project.rglob("Tokenizer.kt")).read_text(encoding="utf-8")
+    for line in ('const val KIND = "bert"', "const val LOWER_CASE = true", "const val SEQUENCE_LENGTH = 128",
+                 "const val IDS_INPUT = 1", "const val MASK_INPUT = 0", "const val SEGMENT_INPUT = 2"):
+        assert line in tokenizer, line
+    regex = next(projects["text_classification"].rglob("Tokenizer.kt")).read_text(encoding="utf-8")
+    assert 'const val KIND = "regex"' in regex and "const val MASK_INPUT = -1" in regex
 
 
 def test_injected_strings_survive_unchanged(rendered):

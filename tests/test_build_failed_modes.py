@@ -52,7 +52,10 @@ def test_failed_mode_is_recorded_and_the_rest_ships(sin_model, tmp_path):
     (failed,) = report["failed_modes"]
     assert failed["mode"] == "int8" and failed["stage"] == "convert" and "SIN" in failed["reason"]
     assert "--allow-float-fallback" in failed["hint"]
-    assert [v["mode"] for v in report["variants"]] == ["fp32"] and report["selection"]["winner"] == "fp32"
+    # the automatic doctor makes the integer variant that can exist: SIN in float, every other op int8
+    assert [v["mode"] for v in report["variants"]] == ["fp32", "int8-mixed"]
+    assert report["doctor"]["status"] == "found" and "(SIN)" in report["doctor"]["summary"]
+    assert report["doctor"]["method"] == "float-fallback"     # the refused int8 conversion, scored: no search
     assert "Not produced" in (out / "reports/report.md").read_text()
     assert 'id="failed-modes"' in (out / "reports/report.html").read_text()
     record = json.loads((out / "models/convert.json").read_text())
@@ -69,8 +72,11 @@ def test_strict_stops_at_the_failed_mode(sin_model, tmp_path):
 def test_no_variant_at_all_is_an_error(sin_model, tmp_path):
     model, calibration = sin_model
     out = tmp_path / "out"
+    config = tmp_path / "mobilepack.toml"
+    config.write_text("[convert]\ndoctor = false\n", encoding="utf-8")     # no int8-mixed either
     r = run_cli("build", str(model), "-o", str(out), "--target", "android", "--quantize", "int8", "--calibration",
-                str(calibration), "--cache-dir", str(tmp_path / "cache"), *FAST, timeout=600)
+                str(calibration), "--cache-dir", str(tmp_path / "cache"), "--config", str(config), *FAST,
+                timeout=600)
     assert_clean_error(r, 1, "no variant could be produced", "int8: op(s) SIN")
     assert not out.exists()
 

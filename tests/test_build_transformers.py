@@ -132,13 +132,17 @@ def test_encoder_apps_show_the_similarity_of_two_sentences(encoder_build, source
     out, _ = encoder_build
     config = next((out / "android").rglob("ModelConfig.kt")).read_text(encoding="utf-8")
     assert 'const val INPUT_KIND = "text"' in config and 'const val OUTPUT_KIND = "embedding"' in config
-    assert "TEXT_IDS_INPUT = 1" in config and "TEXT_MASK_INPUT = 0" in config and "TEXT_SEGMENT_INPUT = 2" in config
+    tokenizer = next((out / "android").rglob("Tokenizer.kt")).read_text(encoding="utf-8")
+    for line in ('const val KIND = "bert"', "const val SEQUENCE_LENGTH = 16", "const val IDS_INPUT = 1",
+                 "const val MASK_INPUT = 0", "const val SEGMENT_INPUT = 2"):
+        assert line in tokenizer, line
     assert (out / "android/app/src/main/assets/vocab.txt").read_bytes() == sources["vocab"].read_bytes()
     layout = (out / "android/app/src/main/res/layout/activity_main.xml").read_text(encoding="utf-8")
     assert 'android:id="@+id/text_input_second"' in layout
     assert "Results.similarity(a.outputs[0], b.outputs[0])" in next((out / "android").rglob("MainActivity.kt")).read_text()
     info = next((out / "ios").rglob("ModelInfo.swift")).read_text(encoding="utf-8")
-    assert 'static let outputKind = "embedding"' in info and "static let textMaskInput = 0" in info
+    assert 'static let outputKind = "embedding"' in info
+    assert 'static let kind = "bert"' in next((out / "ios").rglob("Tokenizer.swift")).read_text(encoding="utf-8")
     assert next((out / "ios").rglob("Resources/vocab.txt")).read_bytes() == sources["vocab"].read_bytes()
     content = next((out / "ios").rglob("ContentView.swift")).read_text(encoding="utf-8")
     assert "model.compare(model.text, model.secondText)" in content
@@ -159,7 +163,8 @@ def test_bert_classifier_keeps_the_labels_path(sources):
     assert (acc["agreement_metric"], acc["agreement_rule"]) == ("cosine similarity", "fallback")
     assert "int8" in report["selection"]["rule"]          # the classifiers' no-label rule, as before
     config = next((out / "android").rglob("ModelConfig.kt")).read_text(encoding="utf-8")
-    assert 'const val OUTPUT_KIND = "classification"' in config and "TEXT_MASK_INPUT = 0" in config
+    assert 'const val OUTPUT_KIND = "classification"' in config
+    assert 'const val KIND = "bert"' in next((out / "android").rglob("Tokenizer.kt")).read_text(encoding="utf-8")
     assert 'static let outputKind = "classification"' in next((out / "ios").rglob("ModelInfo.swift")).read_text()
 
 

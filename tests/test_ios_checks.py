@@ -532,6 +532,14 @@ def ios_projects(tmp_path_factory):
                          package="com.mobilepack.checks.labels")
     render_project("ios", inputs, base / "labels")
     projects["labels"] = base / "labels"
+    # A BERT-style classifier over the real MiniLM vocabulary (when it can be fetched): a WordPiece app.
+    from tests.bert_models import bert_classifier, minilm_vocabulary, with_bert_metadata
+
+    if isinstance(minilm_vocabulary(), Path):
+        bert = with_bert_metadata(bert_classifier(), minilm_vocabulary())
+        render_project("ios", task_inputs("text_classification", bert, package="com.mobilepack.checks.textbert"),
+                       base / "text_bert")
+        projects["text_bert"] = base / "text_bert"
     return projects
 
 
@@ -594,6 +602,25 @@ def test_each_task_gets_its_input_and_output_path(ios_projects):
     assert "NSMicrophoneUsageDescription" in audio
     image = plistlib.loads(next(ios_projects["image_classification"].rglob("Info.plist")).read_bytes())
     assert "NSMicrophoneUsageDescription" not in image
+
+
+def test_bert_text_project_runs_wordpiece(ios_projects):
+    """A model with BERT tokenizer metadata renders a WordPiece app that passes every check (the
+    semantic check compares its WordPiece with Python's, step by step) and bundles the vocabulary
+    packed in the model; ids, mask and segment ids go to the inputs the metadata names."""
+    from tests.bert_models import minilm_vocabulary
+    from tests.test_android_checks import BERT, require_bert
+
+    require_bert({BERT: ios_projects["text_bert"]} if "text_bert" in ios_projects else {})
+    project = ios_projects["text_bert"]
+    assert project_problems(project) == []
+    assert next(project.rglob("Resources/vocab.txt")).read_bytes() == minilm_vocabulary().read_bytes()
+    tokenizer = next(project.rglob("Tokenizer.swift")).read_text(encoding="utf-8")
+    for line in ('static let kind = "bert"', "static let lowerCase = true", "static let sequenceLength = 128",
+                 "static let idsInput = 1", "static let maskInput = 0", "static let segmentInput = 2"):
+        assert line in tokenizer, line
+    model_input = next(project.rglob("ModelInput.swift")).read_text(encoding="utf-8")
+    assert "case .text(let text) where Tokenizer.feeds(input: index):" in model_input
 
 
 def test_text_app_ships_the_vocabulary_from_the_metadata(ios_projects):

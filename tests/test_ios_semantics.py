@@ -7,8 +7,8 @@ enum without it; kept in tests/fixtures/ios-float16/ as rendered before the fix)
 misspelt case, a case removed from the enum, a misspelt ModelInfo member and a non-exhaustive
 switch; a type added to the table renders a project that still passes (the enum and every switch
 come from the table); the review rules reject each defect they exist for.  The sentence
-embedding app's own code paths (the second sentence, ``DemoModel.compare``, the ``.similarity``
-result, ``ResultDecoder.cosine``, the BERT inputs in ``ModelInput``) are checked on a rendered
+embedding app's own code paths (the second sentence, ``DemoModel.compare`` and the closure it hands
+``DemoModel.perform``, the ``.similarity`` result, ``ResultDecoder.cosine``) are checked on a rendered
 embedding project, each with a broken copy that must fail.
 """
 
@@ -108,6 +108,49 @@ def test_misspelt_members_fail(name, old, new, fragment):
     assert any(fragment in p for p in problems), problems
 
 
+# --- the WordPiece tokenizer -----------------------------------------------------------------------
+
+def test_the_golden_wordpiece_follows_pythons():
+    """The sample's Tokenizer.swift holds the WordPiece every app renders; its tables and steps are
+    Python's (mobilepack.data.wordpiece), and a Tokenizer.swift without WordPiece is reported."""
+    from tests.swift_semantics import parse_sources, wordpiece_problems
+
+    assert wordpiece_problems(parse_sources(_app_sources())) == []
+    assert wordpiece_problems(parse_sources({"Tokenizer.swift": b"enum Tokenizer {}\n"})) == [
+        "Tokenizer.swift: expected one struct WordPiece, found 0"]
+
+
+@pytest.mark.parametrize("old,new,fragment", [
+    ("\n            where s.properties.generalCategory != .nonspacingMark", "",
+     "WordPiece.fold: the NFD's non-spacing marks (Mn) are not dropped"),
+    ("where s.properties.generalCategory != .nonspacingMark", "where s.properties.generalCategory != .spacingMark",
+     "WordPiece.fold: the NFD's non-spacing marks (Mn) are not dropped"),
+    ("String(lowered).decomposedStringWithCanonicalMapping.unicodeScalars", "String(lowered).unicodeScalars",
+     "WordPiece.fold: no `decomposedStringWithCanonicalMapping`"),
+    ("s.properties.lowercaseMapping.unicodeScalars", "String(s).unicodeScalars", "WordPiece.fold: no `s.properties"),
+    ("lowerCase ? WordPiece.fold(cleaned) : cleaned", "cleaned", "WordPiece.words: no `lowerCase ? WordPiece.fold"),
+    ("0x4E00...0x9FFF", "0x4E00...0x9FFE", "WordPiece.cjk is [(19968, 40958)"),
+    ("s == \" \" || isCjk(s) || isPunctuation(s)", "s == \" \" || isPunctuation(s)", "WordPiece.split: no `s =="),
+    (".dashPunctuation, ", "", "WordPiece.punctuation is"),
+    ("[33...47, 58...64, 91...96, 123...126]", "[33...47, 58...64, 91...96]", "WordPiece.asciiPunctuation is"),
+    ("[.control, .format, .surrogate, .privateUse]", "[.control, .surrogate, .privateUse]", "WordPiece.dropped is"),
+    ("if tabAndLineBreaks.contains(s.value) { return false }\n", "", "WordPiece.isDropped: no `if tabAndLineBreaks"),
+    ("static let maxWordScalars = 100", "static let maxWordScalars = 200", "WordPiece.maxWordScalars is 200"),
+    ('static let continuation: [Unicode.Scalar] = ["#", "#"]', 'static let continuation: [Unicode.Scalar] = ["#"]',
+     "WordPiece.continuation is ['#']"),
+    ('static let unknownToken = "[UNK]"', 'static let unknownToken = "<unk>"', "WordPiece.unknownToken is '<unk>'"),
+    ("to -= 1", "to += 1", "WordPiece.pieces: no `to -= 1`"),
+    (".prefix(length - 2)", ".prefix(length)", "WordPiece.encode: no `.prefix(length - 2)`"),
+    ("[Int](repeating: 0, count: length - real.count)", "[Int](repeating: 1, count: length - real.count)",
+     "WordPiece.encode: no `[Int](repeating: 0, count: length - real.count)`"),
+], ids=["no-accent-stripping", "wrong-mark", "no-nfd", "no-lowercase", "fold-skipped", "cjk-block", "no-cjk-split",
+        "punctuation-category", "ascii-punctuation", "dropped-category", "tab-dropped", "100-rule", "continuation",
+        "unknown-token", "shortest-first", "no-truncation", "padding"])
+def test_a_wordpiece_departing_from_pythons_fails(old, new, fragment):
+    problems, _ = check_sources(_edited("Tokenizer.swift", old, new))
+    assert any(p.startswith(fragment) for p in problems), problems
+
+
 def test_a_non_exhaustive_switch_fails():
     problems, _ = check_sources(_edited("ModelInfo.swift", "        case .int16: return 2\n", ""))
     assert any("switch over 'ElementType' must be exhaustive: no case for .int16" in p for p in problems), problems
@@ -117,14 +160,15 @@ def test_a_non_exhaustive_switch_fails():
 
 @pytest.fixture(scope="module")
 def embedding_sources(tiny_models, tmp_path_factory) -> dict[str, bytes]:
-    """The Swift files of an embedding app (a BERT-style encoder: ids, mask, segment ids in, one vector out)."""
+    """The Swift files of an embedding app (a BERT-style encoder: ids, mask, segment ids in, one vector
+    out; its metadata names the BERT tokenizer and packs the vocabulary)."""
     from mobilepack.render.renderer import render_project
-    from tests.test_android_checks import task_inputs
+    from tests.test_android_checks import _with_vocabulary, task_inputs
 
-    out = tmp_path_factory.mktemp("embedding") / "p"
-    render_project("ios", task_inputs("text_embedding", tiny_models["text_embedding"],
-                                      package="com.mobilepack.checks.embedding"), out)
-    return {p.name: p.read_bytes() for p in sorted(out.rglob("*.swift"))}
+    out = tmp_path_factory.mktemp("embedding")
+    model = _with_vocabulary(tiny_models["text_embedding"], out, "text_embedding")
+    render_project("ios", task_inputs("text_embedding", model, package="com.mobilepack.checks.embedding"), out / "p")
+    return {p.name: p.read_bytes() for p in sorted((out / "p").rglob("*.swift"))}
 
 
 def test_embedding_app_passes_and_its_paths_are_checked(embedding_sources):
@@ -133,9 +177,11 @@ def test_embedding_app_passes_and_its_paths_are_checked(embedding_sources):
     assert "ResultView.swift:InferenceResult" in stats["switched"] and "ModelInput.swift:ModelInput" in stats["switched"]
     info = embedding_sources["ModelInfo.swift"].decode("utf-8")
     assert 'static let outputKind = "embedding"' in info and 'static let inputKind = "text"' in info
-    # the inputs are sorted by name: attention_mask, input_ids, token_type_ids
-    assert "static let textIdsInput = 1" in info and "static let textMaskInput = 0" in info
-    assert "static let textSegmentInput = 2" in info
+    # WordPiece into the inputs, sorted by name: attention_mask, input_ids, token_type_ids
+    tokenizer = embedding_sources["Tokenizer.swift"].decode("utf-8")
+    for line in ('static let kind = "bert"', "static let idsInput = 1", "static let maskInput = 0",
+                 "static let segmentInput = 2"):
+        assert line in tokenizer, line
 
 
 SIMILARITY_CASE = """        case .similarity(let value, let dimensions):
@@ -154,16 +200,11 @@ SIMILARITY_CASE = """        case .similarity(let value, let dimensions):
      "type 'ResultDecoder' has no member 'cosines'"),
     ("DemoModel.swift", "try ModelInput.text(text).tensors()", "try ModelInput.texts(text).tensors()",
      "type 'ModelInput' has no member 'texts'"),
-    ("ModelInput.swift", "index == ModelInfo.textMaskInput", "index == ModelInfo.textMaskIndex",
-     "type 'ModelInfo' has no member 'textMaskIndex'"),
-    ("ModelInput.swift", "case .text where index == ModelInfo.textSegmentInput:",
-     "case .txt where index == ModelInfo.textSegmentInput:", "type 'ModelInput' has no member 'txt' (switch case"),
     ("ContentView.swift", "model.compare(model.text, model.secondText)", "model.compare(model.text, model.second)",
      "value of type 'DemoModel' has no member 'second'"),
     ("ContentView.swift", "model.compare(model.text, model.secondText)", "model.comparison(model.text, model.secondText)",
      "value of type 'DemoModel' has no member 'comparison'"),
-], ids=["result-case", "exhaustive", "closure-return", "cosine", "input-case", "mask-index", "segment-case",
-        "second-text", "compare"])
+], ids=["result-case", "exhaustive", "closure-return", "cosine", "input-case", "second-text", "compare"])
 def test_broken_embedding_code_fails(embedding_sources, name, old, new, fragment):
     text = embedding_sources[name].decode("utf-8")
     assert old in text, (name, old)

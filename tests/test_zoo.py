@@ -23,7 +23,8 @@ import pytest
 
 from tests.conftest import ROOT, require, run_cli
 
-sys.path.insert(0, str(ROOT / "tests" / "zoo"))
+ZOO_DIR = ROOT / "tests" / "zoo"
+sys.path.insert(0, str(ZOO_DIR))
 from fetch import FetchError, ZooModel, fetch, load_zoo  # noqa: E402
 from table import BEGIN, END, PAGE, render_table  # noqa: E402
 
@@ -63,17 +64,16 @@ class Runs:
         key = (m.id, command)
         if key in self.done:
             return self.done[key]
-        extra = [str(m.vocab_path) if a == "{vocab}" else a for a in m.args.get(command, [])]
+        extra = [a.replace("{vocab}", str(m.vocab_path)).replace("{zoo}", str(ZOO_DIR))
+                 for a in m.args.get(command, [])]
         out = self.base / m.id / command
+        # fp32 for a SavedModel/Keras source unless models.toml names the modes
+        fp32 = ["--quantize", "fp32"] if m.format != "tflite" and "--quantize" not in extra else []
         if command == "convert":
-            args = ["convert", self.source(m), "-o", out, "--json"]
-            if m.format != "tflite":
-                args += ["--quantize", "fp32"]
+            args = ["convert", self.source(m), "-o", out, "--json", *fp32]
         elif command == "build":
             args = ["build", self.source(m), "--target", "all", "-o", out, "--cache-dir", self.base / "cache",
-                    *CHEAP_BENCH, "--json"]
-            if m.format != "tflite":
-                args += ["--quantize", "fp32"]
+                    *CHEAP_BENCH, "--json", *fp32]
         else:
             tfl = self.tflite(m)
             require(tfl is not None, f"{m.id}: no .tflite to run {command} on (convert failed)")
@@ -134,6 +134,21 @@ def test_zoo_command(runs, model_id: str, command: str) -> None:
         assert doc["model"]["task"] == m.expect["detected_task"], (m.id, doc["model"]["task"])
         report = Path(doc["reports"]["report.md"]).read_text(encoding="utf-8")
         assert doc["selection"]["winner"] in report
+        _check_build_record(m, doc)
+
+
+def _check_build_record(m: ZooModel, doc: dict) -> None:
+    """The optional build_* expectations: what ships, each variant's cosine with fp32, the modes not produced."""
+    e = m.expect
+    if "build_ships" in e:
+        assert doc["selection"]["winner"] == e["build_ships"], (m.id, doc["selection"])
+    cells = {c["mode"]: c for c in doc["accuracy"]["cells"]}
+    for mode, lowest in e.get("build_cosine", {}).items():
+        cell = cells[mode]
+        assert cell["status"] == "ok" and cell["metrics"]["cosine"] >= lowest, (m.id, mode, cell)
+    failed = {f["mode"]: f for f in doc.get("failed_modes", [])}
+    for mode, fragment in e.get("build_not_produced", {}).items():
+        assert mode in failed and fragment in failed[mode]["reason"], (m.id, mode, doc.get("failed_modes"))
 
 
 @pytest.mark.parametrize("model_id", [m.id for m in MODELS if m.expect["inspect_load"] != "n/a"])
@@ -439,3 +454,65 @@ def test_the_tokenizer_pickle_is_read_without_running_what_it_names() -> None:
         zoo_fetch.vocab_lines(pickle.dumps(Evil()), "keras_tokenizer_pickle")
     with pytest.raises(FetchError, match="unknown vocabulary format"):
         zoo_fetch.vocab_lines(b"", "json")
+
+
+# -- all-MiniLM-L6-v2: a transformer built from the package's weights -------------------------
+
+def test_minilm_is_built_from_the_packages_weights_with_its_vocabulary(runs) -> None:
+    """The SavedModel takes BERT's three int32 inputs and gives one embedding; vocab.txt is the
+    tokenizer.json vocabulary in id order; the metadata carries the BERT tokenizer with that file."""
+    from mobilepack.metadata.reader import packed_files
+
+    m = BY_ID["all_minilm_l6_v2"]
+    assert (runs.source(m) / "saved_model.pb").is_file()
+    vocab = m.vocab_path.read_text(encoding="utf-8").splitlines()
+    assert len(vocab) == 30522 and vocab[:2] == ["[PAD]", "[unused0]"]
+    assert [vocab.index(t) for t in ("[UNK]", "[CLS]", "[SEP]")] == [100, 101, 102]
+    conv = json.loads(runs.run(m, "convert").stdout)
+    assert sorted((t["name"], t["shape"], t["dtype"]) for t in conv["model"]["inputs"]) == [
+        (n, [1, 128], "int32") for n in ("attention_mask", "input_ids", "token_type_ids")]
+    assert [(t["name"], t["shape"]) for t in conv["model"]["outputs"]] == [("embedding", [1, 384])]
+    assert conv["variants"][0]["validation"]["cosine_similarity"] > 0.9999
+    md = json.loads(runs.run(m, "metadata").stdout)
+    assert md["associated_files"] == ["vocab.txt"], md
+    assert packed_files(Path(md["output"]).read_bytes())["vocab.txt"] == m.vocab_path.read_bytes()
+
+
+def test_minilm_random_token_ids_are_a_data_error(runs, tmp_path) -> None:
+    """Without data, convert validates on random values; token ids past the embedding table make the
+    source model fail, which is one clean error that asks for real data (it was an internal error)."""
+    from tests.conftest import assert_clean_error
+
+    result = run_cli("convert", _zoo_file(runs, "all_minilm_l6_v2"), "-o", tmp_path / "out", "--quantize", "fp32",
+                     timeout=300)
+    assert_clean_error(result, 2, "fails on random validation inputs", "is not in [0,", "--validation")
+    assert not (tmp_path / "out").exists()
+
+
+def test_minilm_data_is_what_its_script_makes(runs) -> None:
+    """tests/zoo/data/minilm_*.npz: real sentences tokenized with the model's vocabulary by
+    tests/zoo/minilm_data.py (ids, mask, segment ids; [CLS] first, [SEP] last, zero padding)."""
+    import numpy as np
+
+    import minilm_data
+
+    runs.source(BY_ID["all_minilm_l6_v2"])   # fetched: the vocabulary exists
+    assert minilm_data.main([]) == 0, "run: python tests/zoo/minilm_data.py --write"
+    for path, count in ((minilm_data.CALIBRATION, 32), (minilm_data.HELDOUT, 16)):
+        with np.load(path) as d:
+            ids, mask, types = d["input_ids"], d["attention_mask"], d["token_type_ids"]
+        assert ids.shape == mask.shape == types.shape == (count, 128) and ids.dtype == np.int32
+        lengths = mask.sum(axis=1)
+        assert (ids[:, 0] == 101).all() and (ids[np.arange(count), lengths - 1] == 102).all()
+        assert ((ids != 0) == (mask == 1)).all() and not types.any()
+        assert lengths.max() == 128   # a passage longer than the sequence is cut: every position calibrated
+
+
+def test_an_unknown_weights_format_is_a_fetch_error() -> None:
+    from dataclasses import replace
+
+    import fetch as zoo_fetch
+
+    m = replace(BY_ID["all_minilm_l6_v2"], weights="onnx")
+    with pytest.raises(FetchError, match="unknown weights format 'onnx'"):
+        zoo_fetch.build_from_weights(m, b"")

@@ -100,13 +100,6 @@ enum ModelInfo {
     // [1, textHashBuckets) - see Tokenizer.swift.
     static let textHashBuckets = 1000
 
-    // Text input: which model input takes the token ids, the mask (1 for a token, 0 for padding) and
-    // the segment ids (all 0: one sentence); -1 when the model has no such input (BERT-style models
-    // have all three, matched by name as in the model's metadata).
-    static let textIdsInput = 0
-    static let textMaskInput = -1
-    static let textSegmentInput = -1
-
     // Audio input: mono samples in [-1, 1] at this rate.
     static let audioSampleRate = 16000.0
 

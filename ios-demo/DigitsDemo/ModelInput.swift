@@ -23,13 +23,8 @@ enum ModelInput {
                 throw RunnerError(message: "the image could not be decoded")
             }
             return pixels
-        case .text(let text) where index == ModelInfo.textIdsInput:
-            return Tokenizer.ids(text, length: info.elementCount).map { Float($0) }
-        case .text(let text) where index == ModelInfo.textMaskInput:
-            // 1 where the padded ids hold a token (not the pad id 0), as the Android app feeds it
-            return Tokenizer.ids(text, length: info.elementCount).map { $0 != 0 ? Float(1) : Float(0) }
-        case .text where index == ModelInfo.textSegmentInput:
-            return [Float](repeating: 0, count: info.elementCount)   // one sentence: segment 0
+        case .text(let text) where Tokenizer.feeds(input: index):
+            return try Tokenizer.values(text, input: index, length: info.elementCount).map { Float($0) }
         case .audio(let samples) where index == 0:
             let clip = samples.prefix(info.elementCount)
             return Array(clip) + [Float](repeating: 0, count: info.elementCount - clip.count)

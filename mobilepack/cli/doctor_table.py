@@ -24,8 +24,10 @@ def print_doctor(console, doctor: dict[str, Any], *, top: int = 10) -> None:
     if len(doctor["layers"]) > top:
         console.print(f"  … {len(doctor['layers']) - top} more layer(s) in convert.json")
     for cost in doctor.get("float_ops", []):
-        console.print(f"  kept in float: {cost['op']} {layer_label(cost['tensor'])}: {cost['bytes']:+d} bytes, "
-                      f"{cost['latency_us']:+.2f} µs, {doctor['budget']['metric']} {cost['score_gain']:+.4f}")
+        what = ("cost not measured (time limit)" if cost["bytes"] is None else
+                f"{cost['bytes']:+d} bytes, {cost['latency_us']:+.2f} µs, {doctor['budget']['metric']} "
+                f"{cost['score_gain']:+.4f}")
+        console.print(f"  kept in float: {cost['op']} {layer_label(cost['tensor'])}: {what}")
     console.print(f"  {doctor['summary']}  (search {doctor['search']['seconds']:.1f} s)")
 
 

@@ -60,6 +60,8 @@ def convert_saved_model(saved_model_dir: str, mode: QuantMode | str, *, options:
     if spec.integer and not options.allow_float_fallback:
         floats = float_compute_ops(data)
         if floats:
-            raise ConversionError(f"{spec.mode}: op(s) {', '.join(floats)} have no integer kernel and would run "
+            error = ConversionError(f"{spec.mode}: op(s) {', '.join(floats)} have no integer kernel and would run "
                                   f"in float", "pass --allow-float-fallback to accept mixed kernels, or drop this mode")
+            error.float_fallback = data   # the model as converted, those ops in float (build's doctor may ship it)
+            raise error
     return data

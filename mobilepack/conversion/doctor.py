@@ -70,8 +70,11 @@ class Scorer:
 
         self.references = list(references)
         first = self.references[0]
-        self.class_output = next((k for k in sorted(first) if looks_like_class_scores(np.asarray(first[k]).shape)),
-                                 None)
+        # class scores: [N, C] of probabilities; a vector with negative values (an embedding, logits) is
+        # judged by cosine similarity, never by its argmax
+        self.class_output = next((k for k in sorted(first) if looks_like_class_scores(np.asarray(first[k]).shape)
+                                  and all(float(np.min(r[k])) >= 0.0 and float(np.max(r[k])) <= 1.0
+                                          for r in self.references)), None)
         self.labels = np.asarray(labels) if labels is not None and self.class_output else None
         count = sum(int(np.asarray(next(iter(r.values()))).shape[0]) for r in self.references)
         if self.labels is not None and len(self.labels) != count:
@@ -141,7 +144,7 @@ class DoctorOutcome:
             "int8": self.int8.to_dict(),
             "mixed": self.chosen.to_dict() if self.chosen and self.model is not None else None,
             "float_ops": self.float_ops,
-            "latency_us": {k: round(v, 2) for k, v in self.latency_us.items()},
+            "latency_us": {k: (round(v, 2) if v is not None else None) for k, v in self.latency_us.items()},
             "search": {"candidates": [c.to_dict() for c in self.trail], "seconds": round(self.seconds, 3),
                        "diagnosis_seconds": round(self.diagnosis_seconds, 3)},
         }
@@ -185,18 +188,44 @@ def latency_us(model: bytes, batch: dict[str, Any], runs: int = LATENCY_RUNS) ->
     return float(np.median(times)) / 1000.0
 
 
+def release_memory() -> None:
+    """Return freed memory to the OS: a candidate model and its interpreter are hundreds of MB for a
+    transformer, and glibc keeps freed arenas mapped unless asked (RSS would grow per candidate)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 class _Search:
-    """The candidates tried by one doctor run (cached by float set), against one budget."""
+    """The candidates tried by one doctor run (cached by float set), against one budget.
+
+    Memory stays bounded: every candidate's score is kept, but model bytes only for the last
+    ``KEEP_MODELS`` candidates (one is rebuilt if asked for again), and each candidate's interpreter
+    is freed before the next."""
+
+    KEEP_MODELS = 2
 
     def __init__(self, quant, scorer: Scorer, validation_batches: Sequence[dict[str, Any]], deadline: float):
         self.quant, self.scorer, self.batches, self.deadline = quant, scorer, validation_batches, deadline
         self.budget = scorer.budget
-        self.cache: dict[frozenset, tuple[Candidate, bytes]] = {}
+        self.cache: dict[frozenset, Candidate] = {}
+        self.models: dict[frozenset, bytes] = {}      # the last KEEP_MODELS candidates' bytes, oldest first
         self.trail: list[Candidate] = []
         self.order = [layer.tensor for layer in quant.layers]   # worst first
 
     def late(self) -> bool:
         return time.perf_counter() > self.deadline
+
+    def _keep(self, key: frozenset, data: bytes) -> None:
+        self.models.pop(key, None)
+        self.models[key] = data
+        while len(self.models) > self.KEEP_MODELS:
+            self.models.pop(next(iter(self.models)))
 
     def evaluate(self, ops: Sequence[str]) -> tuple[Candidate, bytes]:
         from mobilepack.errors import RuntimeFailure
@@ -204,8 +233,12 @@ class _Search:
         from mobilepack.runtime.interpreter import SignatureSession
 
         key = frozenset(ops)
-        if key in self.cache:
-            return self.cache[key]
+        if key in self.cache and key in self.models:
+            return self.cache[key], self.models[key]
+        if key in self.cache:                          # scored before, bytes dropped: rebuild them
+            data = self.quant.model(ops)
+            self._keep(key, data)
+            return self.cache[key], data
         t0 = time.perf_counter()
         data = self.quant.model(ops)
         try:
@@ -215,9 +248,13 @@ class _Search:
         except RuntimeFailure as exc:
             raise ConversionError(f"int8-mixed: a candidate does not run in LiteRT: {exc.message}",
                                   "drop --doctor and report this model") from exc
+        del session
         score = self.scorer.score(outputs)
+        del outputs
+        release_memory()
         cand = Candidate(tuple(ops), len(data), score, self.budget.meets(score), time.perf_counter() - t0)
-        self.cache[key] = (cand, data)
+        self.cache[key] = cand
+        self._keep(key, data)
         self.trail.append(cand)
         return cand, data
 
@@ -258,25 +295,37 @@ class _Search:
         return chosen
 
     def costs(self, chosen: list[str], sample: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, float]]:
-        """What each float op costs: the variant with it minus the variant without it."""
+        """What each float op costs: the variant with it minus the variant without it.  Within the
+        time limit only: an op whose cost was not measured in time has ``None`` for bytes, latency
+        and score gain."""
         final, data = self.evaluate(chosen)
         by_tensor = {layer.tensor: layer for layer in self.quant.layers}
         lat_final = latency_us(data, sample)
         out = []
         for op in chosen:
-            without, without_data = self.evaluate([o for o in chosen if o != op])
             layer = by_tensor[op]
-            out.append({"tensor": op, "op": layer.op, "rank": layer.rank,
-                        "rmse_over_scale": layer.to_dict()["rmse_over_scale"], "bytes": final.bytes - without.bytes,
-                        "latency_us": round(lat_final - latency_us(without_data, sample), 2),
-                        "score_gain": round(final.score - without.score, 6)})
-        return out, {"int8": latency_us(self.evaluate(())[1], sample), "int8-mixed": lat_final}
+            row = {"tensor": op, "op": layer.op, "rank": layer.rank,
+                   "rmse_over_scale": layer.to_dict()["rmse_over_scale"], "bytes": None, "latency_us": None,
+                   "score_gain": None}
+            if not self.late():
+                without, without_data = self.evaluate([o for o in chosen if o != op])
+                row.update(bytes=final.bytes - without.bytes,
+                           latency_us=round(lat_final - latency_us(without_data, sample), 2),
+                           score_gain=round(final.score - without.score, 6))
+            out.append(row)
+        int8_data = self.evaluate(())[1] if not self.late() else None
+        return out, {"int8": latency_us(int8_data, sample) if int8_data is not None else None,
+                     "int8-mixed": lat_final}
 
 
 def run_doctor(make_quantizer: Callable[[], Any], *, validation_batches: Sequence[dict[str, Any]],
                references: Sequence[dict[str, Any]], labels: Sequence[int] | None, settings: DoctorSettings,
-               on_step: Callable[[str], None] | None = None) -> DoctorOutcome:
+               on_step: Callable[[str], None] | None = None, int8_missing: bool = False) -> DoctorOutcome:
     """Diagnose int8 per layer, then search the smallest float set that meets the budget.
+
+    ``int8_missing``: the plain int8 variant could not be produced (ops without an integer kernel);
+    if the quantizer's int8 — those ops in float, every other op integer — meets the budget, it is
+    the int8-mixed variant.
 
     ``make_quantizer()`` calibrates once and returns an object with ``layers`` (ranked
     :class:`LayerError`), ``model(float_ops) -> bytes``, ``method`` and ``name``."""
@@ -295,6 +344,14 @@ def run_doctor(make_quantizer: Callable[[], Any], *, validation_batches: Sequenc
         outcome.status, outcome.summary, outcome.seconds = status, summary, time.perf_counter() - t_start
         return outcome
 
+    if int8.meets and int8_missing:
+        from mobilepack.model.flatbuffer import float_compute_ops
+
+        outcome.chosen, outcome.model = search.evaluate(())
+        floats = ", ".join(float_compute_ops(outcome.model)) or "none"
+        return done("found", f"int8-mixed is int8 with only the ops that have no integer kernel in float "
+                             f"({floats}): {budget.metric} {int8.score:.4f} ≥ {budget.floor:.4f}, "
+                             f"{int8.bytes} bytes")
     if int8.meets:
         return done("int8-meets-budget", f"int8 meets the budget ({budget.metric} {int8.score:.4f} ≥ "
                                          f"{budget.floor:.4f}); nothing to keep in float")

@@ -4,10 +4,12 @@ the ``int8-mixed`` variant with its record (``convert.json``'s ``doctor``)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mobilepack.conversion.doctor import DEFAULT_SECONDS, DoctorSettings, Scorer, run_doctor
+from mobilepack.conversion.doctor import (DEFAULT_SECONDS, Candidate, DoctorOutcome, DoctorSettings, Scorer,
+                                         run_doctor)
 from mobilepack.conversion.layer_errors import compare_tensors
 from mobilepack.conversion.quantization import QuantMode, get
 from mobilepack.errors import ConversionError, UsageError
@@ -79,7 +81,12 @@ class VariantProducer:
             return convert_tflite(self.tflite, mode, self.options)
         from mobilepack.conversion.converter import convert_saved_model
 
-        return convert_saved_model(self.saved, mode, options=self.options, representative=self.representative)
+        try:
+            return convert_saved_model(self.saved, mode, options=self.options, representative=self.representative)
+        except ConversionError as exc:
+            if mode == QuantMode.INT8 and getattr(exc, "float_fallback", None) is not None:
+                self.extra["int8_float_fallback"] = exc.float_fallback   # int8 with float ops, for int8-mixed
+            raise
 
 
 def diagnose_variants(produced: dict[str, bytes], float_model: Callable[[], bytes],
@@ -131,6 +138,33 @@ def _float_model_of(src, saved_model_dir, produced: dict[str, bytes]) -> Callabl
     return float_model
 
 
+def fallback_outcome(model: bytes, val, references: Sequence[dict[str, Any]],
+                     settings: DoctorSettings) -> DoctorOutcome:
+    """The int8 conversion that kept the ops without an integer kernel in float (the plain int8 mode
+    refused it), scored on the validation samples: when it meets the budget it is int8-mixed, with no
+    search (one LiteRT pass instead of calibrating the quantization debugger)."""
+    from mobilepack.model.flatbuffer import float_compute_ops
+    from mobilepack.model.tfimport import silenced
+    from mobilepack.runtime.interpreter import SignatureSession
+
+    t0 = time.perf_counter()
+    scorer = Scorer(references, val.labels, settings.max_accuracy_drop)
+    with silenced():
+        session = SignatureSession(model)
+        score = scorer.score([session.run(b) for b in val.batches])
+    del session
+    floats = float_compute_ops(model)
+    budget = scorer.budget
+    cand = Candidate(tuple(floats), len(model), score, budget.meets(score), time.perf_counter() - t0)
+    outcome = DoctorOutcome(model if cand.meets else None, "found" if cand.meets else "not-found", "", [], budget,
+                            cand, [cand], chosen=cand, settings=settings, seconds=cand.seconds,
+                            method="float-fallback", quantizer="TFLiteConverter (int8, float fallback)")
+    outcome.summary = (f"int8-mixed is int8 with only the ops that have no integer kernel in float "
+                       f"({', '.join(floats) or 'none'}): {budget.metric} {score:.4f} "
+                       f"{'≥' if cand.meets else '<'} {budget.floor:.4f}, {len(model)} bytes")
+    return outcome
+
+
 def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, references, emit, warn,
                    extra: dict, cal_batches=(), produced: dict[str, bytes] | None = None) -> bytes | None:
     """Run the doctor; record it in ``extra["doctor"]`` and return the int8-mixed model (None when int8
@@ -142,6 +176,14 @@ def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, 
     settings = DoctorSettings(max_accuracy_drop=plan.max_accuracy_drop, seconds=plan.doctor_seconds)
     if plan.doctor == AUTO and "int8" in produced and _int8_meets(produced["int8"], val, references, settings, emit):
         return None
+    fallback_model = extra.pop("int8_float_fallback", None)
+    if plan.doctor == AUTO and "int8" not in produced and fallback_model is not None:
+        outcome = fallback_outcome(fallback_model, val, references, settings)
+        if outcome.model is not None:    # int8 with only the kernel-less ops in float meets the budget
+            extra["doctor"] = {**outcome.to_dict(), "data": {"source": val.source, "kind": val.kind,
+                                                             "labelled": val.labels is not None}}
+            emit(ProgressEvent("doctor", outcome.summary))
+            return outcome.model
     emit(ProgressEvent("doctor", "diagnosing int8 per layer (quantization doctor)"))
     float_model = _float_model_of(src, saved_model_dir, produced)
     fallback: list[str] = []
@@ -160,7 +202,8 @@ def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, 
     try:
         outcome = run_doctor(make, validation_batches=list(val.batches), references=references,
                              labels=val.labels, settings=settings,
-                             on_step=lambda text: emit(ProgressEvent("doctor", text)))
+                             on_step=lambda text: emit(ProgressEvent("doctor", text)),
+                             int8_missing="int8" in plan.modes and "int8" not in produced)
     except ConversionError as exc:
         if plan.doctor != AUTO:
             raise

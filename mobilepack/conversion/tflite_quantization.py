@@ -157,7 +157,9 @@ def convert_tflite(q: TfliteQuantizer, mode, options) -> bytes:
     if get(name).integer and not options.allow_float_fallback:
         floats = float_compute_ops(data)
         if floats:
-            raise ConversionError(f"{name}: op(s) {', '.join(floats)} have no integer kernel in AI Edge "
+            error = ConversionError(f"{name}: op(s) {', '.join(floats)} have no integer kernel in AI Edge "
                                   f"Quantizer's {name} and would run in float",
                                   "pass --allow-float-fallback to accept mixed kernels, or drop this mode")
+            error.float_fallback = data   # the model as converted, those ops in float (build's doctor may ship it)
+            raise error
     return data

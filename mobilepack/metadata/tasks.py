@@ -314,9 +314,15 @@ BERT_INPUTS = (("ids", "Tokenized ids of the input text."),
 
 def bert_inputs_md(req: WriteRequest) -> list[dict]:
     """ids, mask and segment ids, each at its model input's position."""
-    (ids, mask, seg), _ = bert_inputs(req.inputs, req.aliases)
-    roles = dict(zip((ids.name, mask.name, seg.name), BERT_INPUTS))
+    roles = dict(zip(bert_input_names(req.inputs, req.aliases), BERT_INPUTS))
     return [plain_md(*roles[t.name]) for t in req.inputs]
+
+
+def bert_input_names(inputs: tuple[FbTensor, ...], aliases: dict[int, str]) -> tuple[str, str, str]:
+    """(ids, mask, segment ids) tensor names, matched by tensor or signature name, else in model order
+    (``tasks.tensors.bert_inputs``, which the task detectors read too)."""
+    roles, _ = bert_inputs(inputs, aliases)
+    return roles[0].name, roles[1].name, roles[2].name
 
 
 def audio_classifier_writer(req: WriteRequest) -> Draft:

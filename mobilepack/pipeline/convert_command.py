@@ -257,10 +257,29 @@ def _read_data(spec, *, calibration, calibration_samples, validation, validation
     return cal, val, cal_info, {"source": val.source, "kind": val.kind, "samples": val.count}
 
 
+def _references(src, val) -> list[dict[str, Any]]:
+    """The source model's outputs on the validation samples.  Random samples may be values the model
+    cannot take (a negative token id, a segment id past the embedding table): its failure on them is a
+    data problem with a next step, not an internal error."""
+    from mobilepack.conversion.doctor_stage import source_references
+    from mobilepack.errors import MobilepackError
+
+    try:
+        return source_references(src, val.batches)
+    except Exception as exc:
+        if val.kind != "random" or isinstance(exc, MobilepackError):
+            raise
+        noise = ("Graph execution error", "Detected at node", "<stack traces", "[[")
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip() and not ln.strip().startswith(noise)]
+        raise DataError(f"the source model fails on random validation inputs: {(lines or [type(exc).__name__])[0]}",
+                        "integer inputs (token ids, indices) need real values: pass --validation (or "
+                        "--calibration) data, an .npz with one key per input") from exc
+
+
 def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration, calibration_samples, validation,
                    validation_samples, options: ConverterOptions, tools, emit, warn, timings, plan=None,
                    extra=None):
-    from mobilepack.conversion.doctor_stage import VariantProducer, source_references
+    from mobilepack.conversion.doctor_stage import VariantProducer
     from mobilepack.conversion.failures import RECORDED, failure, none_produced
     from mobilepack.conversion.validation import validate_variant
 
@@ -272,7 +291,7 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
     timings["data"] = time.perf_counter() - t0
     emit(ProgressEvent("reference", f"running the source model on {val.count} validation samples"))
     t0 = time.perf_counter()
-    references = source_references(src, val.batches)
+    references = _references(src, val)
     timings["reference"] = time.perf_counter() - t0
     representative = (lambda: ({k: v for k, v in b.items()} for b in cal.batches)) if cal is not None else None
     variants = []

@@ -11,6 +11,8 @@ from typing import Any
 from mobilepack._version import __version__
 from mobilepack.model.spec import ModelSpec, TensorSpec
 from mobilepack.render.tensor_types import DTYPE_BYTES, integer_kernels, template_tables
+# VOCAB_ASSET (the vocabulary's file name in the apps) is also imported from here by the targets
+from mobilepack.render.tokenization import VOCAB_ASSET, packed_vocabulary, tokenizer_context  # noqa: F401
 from mobilepack.tasks import get as get_task
 
 
@@ -82,6 +84,8 @@ def build_context(inputs: RenderInputs) -> dict[str, Any]:
         "normalization": ({"mean": list(norm.mean), "std": list(norm.std), "in_model": norm.in_model,
                            "source": norm.source} if norm else None),
         "samples": [name for name, _ in inputs.sample_images],
+        # text models: which tokenizer the apps run, over which vocabulary, into which inputs
+        "tokenizer": tokenizer_context(spec, inputs.model_bytes),
     }
 
 
@@ -97,30 +101,9 @@ def common_assets(inputs: RenderInputs) -> dict[str, bytes]:
 
 # -- how an app feeds and reads the model (the same decisions on every platform) ----------------
 
-VOCAB_ASSET = "vocab.txt"
-
-
-def text_inputs(model: dict[str, Any]) -> dict[str, int] | None:
-    """Which model input takes the token ids, the mask and the segment ids (-1: none): one token-id
-    input, or BERT's three integer inputs matched by name as the metadata writer matches them (else in
-    model order); None when the app cannot feed the inputs text."""
-    from collections import namedtuple
-
-    from mobilepack.tasks.tensors import bert_inputs
-
-    ins = model["inputs"]
-    if len(ins) == 1 and ins[0]["dtype"] in ("int32", "int64", "float32"):
-        return {"ids": 0, "mask": -1, "segment": -1}
-    if len(ins) != 3 or any(t["dtype"] not in ("int32", "int64") or t["shape"] != ins[0]["shape"] for t in ins):
-        return None
-    view = namedtuple("view", "name index")
-    roles, _ = bert_inputs(tuple(view(t["name"], i) for i, t in enumerate(ins)))
-    return dict(zip(("ids", "mask", "segment"), (r.index for r in roles)))
-
-
 # what an app can feed for each input kind a task asks for (else it feeds a generated tensor)
 _FEEDS = {"image": lambda model, first: bool(model["image_input"]),
-          "text": lambda model, first: text_inputs(model) is not None,
+          "text": lambda model, first: bool(first) and first["dtype"] in ("int32", "int64", "float32"),
           "audio": lambda model, first: bool(first) and first["dtype"] in ("float32", "int16")}
 
 
@@ -170,11 +153,8 @@ def app_io(context: dict[str, Any], *, platform: str) -> dict[str, Any]:
         std = list(norm["std"]) * (channels if len(norm["std"]) == 1 else 1)
     else:
         mean, std = [0.0] * channels, [1.0] * channels
-    input_kind = _input_kind(context, task)
     return {
-        "input_kind": input_kind,
-        # text: the positions of the token ids, the mask and the segment ids among the inputs (-1: none)
-        "text_inputs": text_inputs(model) if input_kind == "text" else {"ids": 0, "mask": -1, "segment": -1},
+        "input_kind": _input_kind(context, task),
         "output_kind": _output_kind(context, task, detection),
         "detection": detection,
         "pixel_mean": mean,
@@ -199,7 +179,4 @@ def model_vocabulary(model_bytes: bytes) -> bytes | None:
         return None   # a model whose metadata cannot be read still renders; the app hashes words
     if md is None:
         return None
-    for f in md.files:
-        if f.type == "vocabulary" and f.name in md.packed_files:
-            return md.packed_files[f.name]
-    return None
+    return packed_vocabulary(md)

@@ -51,16 +51,23 @@ object AppProbe {
                 TensorCodec.fromImage(decodeImage(bytes), orientation)
             }
             "text" -> {
-                val ids = Tokenizer.tokenize(sample.getString("text"))
-                val length = ModelConfig.INPUTS[0].elements
-                extra.put("ids_post", JSONArray(Tokenizer.pad(ids, length, "post").toList()))
-                extra.put("ids_pre", JSONArray(Tokenizer.pad(ids, length, "pre").toList()))
-                TensorCodec.fromTokens(ids)
+                val text = sample.getString("text")
+                if (Tokenizer.KIND == "bert") {
+                    val e = Tokenizer.encode(text)
+                    extra.put("wordpiece", JSONObject().put("ids", JSONArray(e.ids.toList()))
+                        .put("mask", JSONArray(e.mask.toList())).put("segment_ids", JSONArray(e.segmentIds.toList())))
+                } else {
+                    val ids = Tokenizer.tokenize(text)
+                    val length = ModelConfig.INPUTS[0].elements
+                    extra.put("ids_post", JSONArray(Tokenizer.pad(ids, length, "post").toList()))
+                    extra.put("ids_pre", JSONArray(Tokenizer.pad(ids, length, "pre").toList()))
+                }
+                TensorCodec.fromText(text)
             }
             "tokens" -> {
-                // fixed token ids (no tokenizer): the app's TensorCodec fills ids, mask and segment ids
-                val ids = sample.getJSONArray("ids")
-                TensorCodec.fromTokens(IntArray(ids.length()) { ids.getInt(it) })
+                // fixed BERT inputs (no tokenizer): the app's TensorCodec puts each at the input it belongs to
+                fun ints(key: String) = sample.getJSONArray(key).let { a -> IntArray(a.length()) { a.getInt(it) } }
+                TensorCodec.fromBert(ints("ids"), ints("mask"), ints("segment_ids"))
             }
             "audio" -> {
                 val raw = ByteBuffer.wrap(File(sample.getString("path")).readBytes()).order(ByteOrder.LITTLE_ENDIAN)

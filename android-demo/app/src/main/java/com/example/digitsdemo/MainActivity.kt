@@ -87,10 +87,10 @@ class MainActivity : Activity() {
         findViewById<Button>(R.id.sample_image).setOnClickListener { nextSample() }
         findViewById<Button>(R.id.run_text).setOnClickListener {
             val text = findViewById<EditText>(R.id.text_input).text.toString()
-            val inputs = TensorCodec.fromTokens(Tokenizer.tokenize(text))
+            val inputs = TensorCodec.fromText(text)
             if (ModelConfig.OUTPUT_KIND == "embedding") {
                 val second = findViewById<EditText>(R.id.text_input_second).text.toString()
-                compare(inputs, TensorCodec.fromTokens(Tokenizer.tokenize(second)))
+                compare(inputs, TensorCodec.fromText(second))
             } else {
                 infer(inputs, null)
             }

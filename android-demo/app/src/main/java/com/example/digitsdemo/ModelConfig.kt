@@ -88,13 +88,6 @@ object ModelConfig {
     // (before the tokens) or "post" (after them), as the model was trained.
     const val TEXT_PADDING = "post"
 
-    // Text input: which model input takes the token ids, the mask (1 for a token, 0 for padding) and
-    // the segment ids (all 0: one sentence); -1 when the model has no such input (BERT-style models
-    // have all three, matched by name as in the model's metadata).
-    const val TEXT_IDS_INPUT = 0
-    const val TEXT_MASK_INPUT = -1
-    const val TEXT_SEGMENT_INPUT = -1
-
     // Audio input: mono samples in [-1, 1] at this rate.
     const val AUDIO_SAMPLE_RATE = 16000
 

@@ -93,21 +93,30 @@ object TensorCodec {
     }
 
     /**
-     * Every input of a text model from token ids: the ids padded with 0 on the model's side ("pre" or
-     * "post") or cut to the input's length; for BERT-style models also the mask (1 where an id is not
-     * the pad id 0) and the segment ids (all 0: one sentence), at the inputs ModelConfig names.
+     * The model's inputs for typed text: with a BERT tokenizer, token ids, attention mask and segment
+     * ids (Tokenizer.encode, see [fromBert]); otherwise token ids.
      */
-    fun fromTokens(tokens: IntArray): Array<ByteBuffer> {
-        val ids = Tokenizer.pad(tokens, ModelConfig.INPUTS[ModelConfig.TEXT_IDS_INPUT].elements)
-        return Array(ModelConfig.INPUTS.size) { n ->
+    fun fromText(text: String): Array<ByteBuffer> {
+        if (Tokenizer.KIND != "bert") return fromTokens(Tokenizer.tokenize(text))
+        val encoding = Tokenizer.encode(text)
+        return fromBert(encoding.ids, encoding.mask, encoding.segmentIds)
+    }
+
+    /** A BERT model's inputs: token ids, attention mask and segment ids, each to the input the model's metadata names for it. */
+    fun fromBert(ids: IntArray, mask: IntArray, segmentIds: IntArray): Array<ByteBuffer> =
+        Array(ModelConfig.INPUTS.size) { n ->
             val info = ModelConfig.INPUTS[n]
-            val values = when (n) {
-                ModelConfig.TEXT_IDS_INPUT -> ids
-                ModelConfig.TEXT_MASK_INPUT -> IntArray(info.elements) { if (it < ids.size && ids[it] != 0) 1 else 0 }
-                else -> IntArray(info.elements)
-            }
-            encode(FloatArray(values.size) { values[it].toFloat() }, info)
+            val values = if (n == Tokenizer.IDS_INPUT) ids
+                else if (n == Tokenizer.MASK_INPUT) mask
+                else segmentIds
+            encode(FloatArray(info.elements) { i -> if (i < values.size) values[i].toFloat() else 0f }, info)
         }
+
+    /** Token ids for a text input, padded with 0 on the model's side ("pre" or "post") or cut to its length. */
+    fun fromTokens(tokens: IntArray): Array<ByteBuffer> {
+        val info = ModelConfig.INPUTS[0]
+        val ids = Tokenizer.pad(tokens, info.elements)
+        return arrayOf(encode(FloatArray(ids.size) { ids[it].toFloat() }, info))
     }
 
     /** 16-bit PCM (what AudioRecord delivers) as samples in [-1, 1). */

@@ -4,35 +4,63 @@ package com.example.digitsdemo
 import android.content.Context
 import java.io.IOException
 import java.io.InputStream
+import java.text.Normalizer
 import java.util.Locale
 
 /**
- * Words to token ids for a text input.  With `assets/vocab.txt` (the vocabulary packed in the
- * model's metadata: one token per line, or "token id" per line) words are looked up, unknown words
- * map to <UNKNOWN>/[UNK], and <START> is prepended when the vocabulary has it.  Without one, words
- * are hashed into [1, TEXT_HASH_BUCKETS): replace this with the model's own tokenizer.
- * [pad] fits the ids to the input's length: id 0 before ("pre") or after ("post") the tokens as
- * ModelConfig.TEXT_PADDING says; a longer text is cut on the same side ("pre" keeps its last tokens, as
- * Keras' pad_sequences does; "post" its first), like mobilepack.model.spec.pad_ids in Python.
+ * Text to the model's token inputs, with the tokenizer the model's metadata names ([KIND]):
+ *
+ * - "bert": [WordPiece] over `assets/vocab.txt` (the vocabulary packed in the model), the same steps
+ *   as mobilepack's Python tokenizer (mobilepack.data.wordpiece); [encode] gives ids, attention mask
+ *   and segment ids for the inputs IDS_INPUT, MASK_INPUT and SEGMENT_INPUT.
+ * - "regex": with `assets/vocab.txt` (one token per line, or "token id" per line) words are looked
+ *   up, unknown words map to <UNKNOWN>/[UNK], and <START> is prepended when the vocabulary has it.
+ *   Without one, words are hashed into [1, TEXT_HASH_BUCKETS).  [pad] fits the ids to the input's
+ *   length: id 0 before ("pre") or after ("post") the tokens as ModelConfig.TEXT_PADDING says; a
+ *   longer text is cut on the same side ("pre" keeps its last tokens, as Keras' pad_sequences does;
+ *   "post" its first), like mobilepack.model.spec.pad_ids in Python.
  */
 object Tokenizer {
     const val VOCAB_FILE = "vocab.txt"
+    const val KIND = "regex"
+
+    /** WordPiece: lower-case and strip accents (the vocabulary is uncased). */
+    const val LOWER_CASE = true
+
+    /** Tokens per input, [CLS] and [SEP] included. */
+    const val SEQUENCE_LENGTH = 3072
+
+    /** Which of ModelConfig.INPUTS takes the token ids, the attention mask and the segment ids (-1: none). */
+    const val IDS_INPUT = 0
+    const val MASK_INPUT = -1
+    const val SEGMENT_INPUT = -1
+
     private val WORD = Regex("""[\p{L}\p{N}']+""")
     private var vocabulary: Map<String, Int>? = null
+    private var wordPiece: WordPiece? = null
 
     /** Reads assets/vocab.txt when the app ships one; returns whether it did. */
     fun load(context: Context): Boolean = try {
         context.assets.open(VOCAB_FILE).use { load(it) }
     } catch (e: IOException) {
         vocabulary = null
+        wordPiece = null
         false
     }
 
-    /** Reads a vocabulary ("token" or "token id" per line). */
+    /** Reads a vocabulary: WordPiece's (one token per line, in id order) or the word list ("token" or "token id" per line). */
     fun load(stream: InputStream): Boolean {
-        vocabulary = stream.bufferedReader(Charsets.UTF_8).useLines { lines -> parse(lines) }
+        if (KIND == "bert") {
+            wordPiece = WordPiece.read(stream, LOWER_CASE)
+        } else {
+            vocabulary = stream.bufferedReader(Charsets.UTF_8).useLines { lines -> parse(lines) }
+        }
         return true
     }
+
+    /** The BERT inputs for [text]: [CLS] pieces [SEP], cut and zero-padded to [length]. */
+    fun encode(text: String, length: Int = SEQUENCE_LENGTH): WordPiece.Encoding =
+        checkNotNull(wordPiece) { "no WordPiece vocabulary: assets/$VOCAB_FILE is missing" }.encode(text, length)
 
     private fun parse(lines: Sequence<String>): Map<String, Int> {
         val map = HashMap<String, Int>()
@@ -66,6 +94,167 @@ object Tokenizer {
                 padding == "pre" -> if (i < fill) 0 else kept[i - fill]
                 else -> if (i < kept.size) kept[i] else 0
             }
+        }
+    }
+}
+
+/**
+ * BERT's WordPiece tokenizer, step for step as mobilepack.data.wordpiece (see its docstring):
+ * 1. clean: drop NUL, U+FFFD and control/format/surrogate/private-use characters (Cc, Cf, Cs, Co)
+ *    except tab, newline and CR; whitespace (those, space, Zs, Zl, Zp) becomes a space;
+ * 2. with [lowerCase]: each code point lower-cased alone, then NFD without non-spacing marks (Mn);
+ * 3. split on spaces and around each CJK ideograph and punctuation character;
+ * 4. greedy longest-match-first pieces, "##" after the first; [UNK] for a word with an unmatched
+ *    part or longer than 100 code points;
+ * 5. [CLS] pieces [SEP], cut to the length with [SEP] kept last, zero-padded; mask 1 for real tokens.
+ */
+class WordPiece(tokens: List<String>, private val lowerCase: Boolean) {
+    class Encoding(val ids: IntArray, val mask: IntArray, val segmentIds: IntArray)
+
+    private val ids = HashMap<String, Int>()
+    private val unknown: Int
+    private val start: Int
+    private val end: Int
+
+    init {
+        tokens.forEachIndexed { i, token -> if (!ids.containsKey(token)) ids[token] = i }
+        val missing = listOf(UNKNOWN, START, END).filter { !ids.containsKey(it) }
+        require(missing.isEmpty()) { "the WordPiece vocabulary has no ${missing.joinToString(", ")}" }
+        unknown = ids.getValue(UNKNOWN)
+        start = ids.getValue(START)
+        end = ids.getValue(END)
+    }
+
+    /** Steps 1-3: the words WordPiece cuts. */
+    fun words(text: String): List<String> {
+        val cleaned = clean(text)
+        return split(if (lowerCase) fold(cleaned) else cleaned)
+    }
+
+    /** Step 4: the pieces of one word, or [UNK]. */
+    fun pieces(word: String): List<String> {
+        val points = codePoints(word)
+        if (points.size > MAX_WORD_CHARS) return listOf(UNKNOWN)
+        val out = ArrayList<String>()
+        var from = 0
+        while (from < points.size) {
+            var to = points.size
+            var found: String? = null
+            while (to > from) {
+                val piece = (if (from > 0) CONTINUATION else "") + String(points, from, to - from)
+                if (ids.containsKey(piece)) {
+                    found = piece
+                    break
+                }
+                to--
+            }
+            if (found == null) return listOf(UNKNOWN)
+            out.add(found)
+            from = to
+        }
+        return out
+    }
+
+    fun tokenize(text: String): List<String> = words(text).flatMap { pieces(it) }
+
+    /** Step 5. */
+    fun encode(text: String, length: Int): Encoding {
+        require(length >= 2) { "a BERT input holds at least [CLS] and [SEP]; length $length is too short" }
+        val body = tokenize(text).map { ids.getValue(it) }.take(length - 2)
+        val real = listOf(start) + body + listOf(end)
+        return Encoding(IntArray(length) { if (it < real.size) real[it] else 0 },
+            IntArray(length) { if (it < real.size) 1 else 0 }, IntArray(length))
+    }
+
+    companion object {
+        const val MAX_WORD_CHARS = 100
+        const val CONTINUATION = "##"
+        const val UNKNOWN = "[UNK]"
+        const val START = "[CLS]"
+        const val END = "[SEP]"
+
+        // BERT's CJK blocks (pairs of first, last code point).
+        private val CJK = intArrayOf(0x4E00, 0x9FFF, 0x3400, 0x4DBF, 0x20000, 0x2A6DF, 0x2A700, 0x2B73F,
+            0x2B740, 0x2B81F, 0x2B820, 0x2CEAF, 0xF900, 0xFAFF, 0x2F800, 0x2FA1F)
+
+        // ASCII symbols BERT treats as punctuation ($, +, <, ^, ` are symbols to Unicode).
+        private val ASCII_PUNCTUATION = intArrayOf(33, 47, 58, 64, 91, 96, 123, 126)
+
+        private val PUNCTUATION = setOf(Character.CONNECTOR_PUNCTUATION, Character.DASH_PUNCTUATION,
+            Character.START_PUNCTUATION, Character.END_PUNCTUATION, Character.INITIAL_QUOTE_PUNCTUATION,
+            Character.FINAL_QUOTE_PUNCTUATION, Character.OTHER_PUNCTUATION).map { it.toInt() }.toSet()
+        private val WHITESPACE = setOf(Character.SPACE_SEPARATOR, Character.LINE_SEPARATOR,
+            Character.PARAGRAPH_SEPARATOR).map { it.toInt() }.toSet()
+        private val DROPPED = setOf(Character.CONTROL, Character.FORMAT, Character.SURROGATE,
+            Character.PRIVATE_USE).map { it.toInt() }.toSet()
+
+        /** A vocab.txt: UTF-8, one token per "\n"-separated line in id order (a trailing CR and a BOM dropped). */
+        fun read(stream: InputStream, lowerCase: Boolean): WordPiece {
+            val lines = stream.readBytes().toString(Charsets.UTF_8).removePrefix("\uFEFF").split('\n').toMutableList()
+            if (lines.isNotEmpty() && lines.last().isEmpty()) lines.removeAt(lines.size - 1)
+            return WordPiece(lines.map { it.removeSuffix("\r") }, lowerCase)
+        }
+
+        private fun codePoints(text: CharSequence): IntArray {
+            val out = ArrayList<Int>(text.length)
+            var i = 0
+            while (i < text.length) {
+                val cp = Character.codePointAt(text, i)
+                out.add(cp)
+                i += Character.charCount(cp)
+            }
+            return out.toIntArray()
+        }
+
+        private fun inRanges(cp: Int, ranges: IntArray): Boolean =
+            (ranges.indices step 2).any { cp >= ranges[it] && cp <= ranges[it + 1] }
+
+        private fun isTabOrLineBreak(cp: Int) = cp == '\t'.code || cp == '\n'.code || cp == '\r'.code
+
+        fun isWhitespace(cp: Int): Boolean = cp == ' '.code || isTabOrLineBreak(cp) || Character.getType(cp) in WHITESPACE
+
+        fun isDropped(cp: Int): Boolean =
+            cp == 0 || cp == 0xFFFD || (Character.getType(cp) in DROPPED && !isTabOrLineBreak(cp))
+
+        fun isCjk(cp: Int): Boolean = inRanges(cp, CJK)
+
+        fun isPunctuation(cp: Int): Boolean = inRanges(cp, ASCII_PUNCTUATION) || Character.getType(cp) in PUNCTUATION
+
+        /** Step 1. */
+        fun clean(text: String): String {
+            val out = StringBuilder(text.length)
+            for (cp in codePoints(text)) {
+                if (isWhitespace(cp)) out.append(' ') else if (!isDropped(cp)) out.appendCodePoint(cp)
+            }
+            return out.toString()
+        }
+
+        /** Step 2: lower-cased one code point at a time (no context), NFD, non-spacing marks dropped. */
+        fun fold(text: String): String {
+            val lowered = StringBuilder(text.length)
+            for (cp in codePoints(text)) lowered.append(String(Character.toChars(cp)).lowercase(Locale.ROOT))
+            val out = StringBuilder(lowered.length)
+            for (cp in codePoints(Normalizer.normalize(lowered, Normalizer.Form.NFD))) {
+                if (Character.getType(cp) != Character.NON_SPACING_MARK.toInt()) out.appendCodePoint(cp)
+            }
+            return out.toString()
+        }
+
+        /** Step 3. */
+        fun split(text: String): List<String> {
+            val words = ArrayList<String>()
+            val word = StringBuilder()
+            for (cp in codePoints(text)) {
+                if (cp == ' '.code || isCjk(cp) || isPunctuation(cp)) {
+                    if (word.isNotEmpty()) words.add(word.toString())
+                    word.setLength(0)
+                    if (cp != ' '.code) words.add(String(Character.toChars(cp)))
+                } else {
+                    word.appendCodePoint(cp)
+                }
+            }
+            if (word.isNotEmpty()) words.add(word.toString())
+            return words
         }
     }
 }
