@@ -102,16 +102,21 @@ def diagnose_variants(produced: dict[str, bytes], float_model: Callable[[], byte
     return out
 
 
-def _int8_meets(int8: bytes, val, references, settings: DoctorSettings, emit) -> bool:
-    """Build's automatic doctor: score the int8 variant just converted; True when it needs no doctor."""
+def _score(model: bytes, val, references, settings: DoctorSettings):
+    """(score, budget) of ``model`` on the validation batches, by the budget's metric."""
     from mobilepack.model.tfimport import silenced
     from mobilepack.runtime.interpreter import SignatureSession
 
     scorer = Scorer(references, val.labels, settings.max_accuracy_drop)
     with silenced():
-        session = SignatureSession(int8)
+        session = SignatureSession(model)
         score = scorer.score([session.run(b) for b in val.batches])
-    b = scorer.budget
+    return score, scorer.budget
+
+
+def _int8_meets(int8: bytes, val, references, settings: DoctorSettings, emit) -> bool:
+    """Build's automatic doctor: score the int8 variant just converted; True when it needs no doctor."""
+    score, b = _score(int8, val, references, settings)
     meets = b.meets(score)
     emit(ProgressEvent("doctor", f"int8 {'meets' if meets else 'misses'} the budget ({b.metric} {score:.4f} "
                                  f"{'≥' if meets else '<'} {b.floor:.4f})" +
@@ -144,17 +149,10 @@ def fallback_outcome(model: bytes, val, references: Sequence[dict[str, Any]],
     refused it), scored on the validation samples: when it meets the budget it is int8-mixed, with no
     search (one LiteRT pass instead of calibrating the quantization debugger)."""
     from mobilepack.model.flatbuffer import float_compute_ops
-    from mobilepack.model.tfimport import silenced
-    from mobilepack.runtime.interpreter import SignatureSession
 
     t0 = time.perf_counter()
-    scorer = Scorer(references, val.labels, settings.max_accuracy_drop)
-    with silenced():
-        session = SignatureSession(model)
-        score = scorer.score([session.run(b) for b in val.batches])
-    del session
+    score, budget = _score(model, val, references, settings)
     floats = float_compute_ops(model)
-    budget = scorer.budget
     cand = Candidate(tuple(floats), len(model), score, budget.meets(score), time.perf_counter() - t0)
     outcome = DoctorOutcome(model if cand.meets else None, "found" if cand.meets else "not-found", "", [], budget,
                             cand, [cand], chosen=cand, settings=settings, seconds=cand.seconds,

@@ -23,6 +23,7 @@ import zipfile
 from dataclasses import dataclass, field
 
 from mobilepack.metadata import schema
+from mobilepack.metadata.schema import recorded_files
 
 METADATA_NAME = "TFLITE_METADATA"
 MODEL_IDENTIFIER = b"TFL3"
@@ -37,26 +38,6 @@ class Draft:
 
     metadata: dict
     files: list[str] = field(default_factory=list)
-
-
-def recorded_files(metadata: dict) -> list[dict]:
-    """Every AssociatedFile dict the metadata names (model, subgraph, tensors and process units)."""
-    def of_units(units):
-        found = []
-        for unit in units or ():
-            _, options = unit.get("options") or (None, {})
-            for key in ("sentencePiece_model", "vocab_file"):
-                found += options.get(key) or []
-        return found
-
-    found = list(metadata.get("associated_files") or [])
-    for sg in metadata.get("subgraph_metadata") or ():
-        found += sg.get("associated_files") or []
-        for key in ("input_tensor_metadata", "output_tensor_metadata"):
-            for tensor in sg.get(key) or ():
-                found += (tensor.get("associated_files") or []) + of_units(tensor.get("process_units"))
-        found += of_units(sg.get("input_process_units")) + of_units(sg.get("output_process_units"))
-    return found
 
 
 def finalize(metadata: dict) -> bytes:

@@ -171,9 +171,29 @@ _SUBGRAPH_VERSIONS = {"input_process_units": (1, 1, 0), "output_process_units": 
                       "custom_metadata": (1, 5, 0)}
 
 
+def recorded_files(metadata: dict) -> list[dict]:
+    """Every AssociatedFile dict the metadata names (model, subgraph, tensors and process units)."""
+    def of_units(units):
+        found = []
+        for unit in units or ():
+            _, options = unit.get("options") or (None, {})
+            for key in ("sentencePiece_model", "vocab_file"):
+                found += options.get(key) or []
+        return found
+
+    found = list(metadata.get("associated_files") or [])
+    for sg in metadata.get("subgraph_metadata") or ():
+        found += sg.get("associated_files") or []
+        for key in ("input_tensor_metadata", "output_tensor_metadata"):
+            for tensor in sg.get(key) or ():
+                found += (tensor.get("associated_files") or []) + of_units(tensor.get("process_units"))
+        found += of_units(sg.get("input_process_units")) + of_units(sg.get("output_process_units"))
+    return found
+
+
 def _file_versions(files) -> list[tuple[int, int, int]]:
     found = []
-    for f in files or ():
+    for f in files:
         if f.get("type") == FILE_TYPE["VOCABULARY"]:
             found.append((1, 0, 1))
         if f.get("type") == FILE_TYPE["SCANN_INDEX_FILE"]:
@@ -184,37 +204,21 @@ def _file_versions(files) -> list[tuple[int, int, int]]:
 
 
 def _unit_versions(units) -> list[tuple[int, int, int]]:
-    found = []
-    for unit in units or ():
-        member, options = unit.get("options") or (None, {})
-        if member in _UNIT_VERSIONS:
-            found.append(_UNIT_VERSIONS[member])
-        for key in ("vocab_file", "sentencePiece_model"):
-            found += _file_versions(options.get(key))
-    return found
-
-
-def _tensor_versions(tensor: dict) -> list[tuple[int, int, int]]:
-    found = _file_versions(tensor.get("associated_files")) + _unit_versions(tensor.get("process_units"))
-    content = tensor.get("content") or {}
-    if (content.get("content_properties") or (None,))[0] == "AudioProperties":
-        found.append((1, 3, 0))
-    return found
+    return [_UNIT_VERSIONS[u["options"][0]] for u in units or () if (u.get("options") or (None,))[0] in _UNIT_VERSIONS]
 
 
 def min_parser_version(metadata: dict) -> str:
     """The oldest metadata parser that understands every field ``metadata`` uses (the schema's
     "Added in" history: a field or enum value added in version X needs a parser of at least X)."""
-    found = [(1, 0, 0)] + _file_versions(metadata.get("associated_files"))
+    found = [(1, 0, 0)] + _file_versions(recorded_files(metadata))
     for sg in metadata.get("subgraph_metadata") or ():
-        found += _file_versions(sg.get("associated_files"))
-        for key, version in _SUBGRAPH_VERSIONS.items():
-            if sg.get(key) is not None:
-                found.append(version)
+        found += [version for key, version in _SUBGRAPH_VERSIONS.items() if sg.get(key) is not None]
+        found += _unit_versions(sg.get("input_process_units")) + _unit_versions(sg.get("output_process_units"))
         for key in ("input_tensor_metadata", "output_tensor_metadata"):
             for tensor in sg.get(key) or ():
-                found += _tensor_versions(tensor)
-        found += _unit_versions(sg.get("input_process_units")) + _unit_versions(sg.get("output_process_units"))
+                found += _unit_versions(tensor.get("process_units"))
+                if ((tensor.get("content") or {}).get("content_properties") or (None,))[0] == "AudioProperties":
+                    found.append((1, 3, 0))
     return ".".join(map(str, max(found)))
 
 
