@@ -315,6 +315,7 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
                 if data is None:  # the doctor added no int8-mixed (conversion/doctor_stage.py)
                     continue
                 seconds = time.perf_counter() - t0
+                (staging / filename).write_bytes(data)
                 emit(ProgressEvent("validate", f"validating {mode}", i, len(modes)))
                 stage, t1 = "validate", time.perf_counter()
                 result, session = validate_variant(mode, data, val.batches, references, mode_spec(mode).tolerance)
@@ -323,8 +324,8 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
                     raise
                 failed.append(failure(mode, stage, exc))
                 warn(failed[-1].line)
+                (staging / filename).unlink(missing_ok=True)   # a variant that failed validation is not kept
                 continue
-            (staging / filename).write_bytes(data)
             vseconds = time.perf_counter() - t1
             timings["convert"] += seconds
             timings["validate"] += vseconds
