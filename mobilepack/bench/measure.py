@@ -139,14 +139,13 @@ def compare_with_reference(model_path: str, session, outputs: list) -> dict:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from mobilepack.bench.definition import pattern_array
+    from mobilepack.runtime.tensor_io import Runner
 
     it = Interpreter(model_path=model_path, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    sigs = it.get_signature_list()
-    key = getattr(session, "key", None) or ("serving_default" if "serving_default" in sigs else sorted(sigs)[0])
-    runner = it.get_signature_runner(key)
-    feeds = {n: pattern_array(d["shape"], d["dtype"]) for n, d in runner.get_input_details().items()}
+    runner = Runner(it)   # the session's outputs come in its signature's order, or the subgraph's without one
+    feeds = {n: pattern_array(d["shape"], d["dtype"]) for n, d in runner.inputs.items()}
     ref = runner(**feeds)
-    names = sigs[key]["outputs"]
+    names = list(runner.outputs)
     a = np.concatenate([np.asarray(o, dtype=np.float64).ravel() for o in outputs])
     b = np.concatenate([np.asarray(ref[n], dtype=np.float64).ravel() for n in names])
     if a.shape != b.shape:

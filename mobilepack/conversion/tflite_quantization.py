@@ -12,6 +12,11 @@ through LiteRT).  The modes map onto its recipes:
 | ``int8`` | ``static_wi8_ai8``: int8 weights and activations, calibrated; int8 I/O |
 | ``int16x8`` | ``static_wi8_ai16``: int16 activations, int8 weights, calibrated; int16 I/O |
 | ``int8-mixed`` | ``static_wi8_ai8`` with ``NO_QUANTIZE`` on the ops the doctor keeps in float |
+
+A source without a SignatureDef (every MediaPipe model) is given one first, named by the rule of
+``runtime.tensor_io``; its variants keep it, so they answer to the source's input/output names.
+Float16 weights behind ``DEQUANTIZE`` ops (MediaPipe's format) are folded into float32 constants first
+(``model.tflite_edit``): AEQ leaves them alone otherwise, and its int8 recipe fails on them.
 """
 
 from __future__ import annotations
@@ -65,10 +70,12 @@ class TfliteQuantizer:
     """One float .tflite; calibrated once (when the mode needs it), quantized per request."""
 
     def __init__(self, data: bytes, signature_key: str | None, calibration: Sequence[dict[str, Any]] = ()) -> None:
-        if signature_key is None:
-            raise UsageError("this .tflite has no signature, which AI Edge Quantizer needs to calibrate",
-                             "re-export it with a signature (TFLiteConverter.from_saved_model writes one)")
-        self.data, self.key, self.calibration = data, signature_key, list(calibration)
+        from mobilepack.model.tflite_edit import for_quantizer
+        from mobilepack.runtime.tensor_io import SERVING
+
+        self.source = data
+        self.data = for_quantizer(data)
+        self.key, self.calibration = signature_key or SERVING, list(calibration)
         self._qsv = None
 
     def _calibrated(self, q):
@@ -87,7 +94,7 @@ class TfliteQuantizer:
         if mode not in SUPPORTED:
             raise UsageError(f"mode {mode!r} cannot be applied to a .tflite source", f"valid: {', '.join(SUPPORTED)}")
         if mode == "fp32":
-            return self.data
+            return self.source
         quantizer, recipe, qtyping, algo = _aeq()
         try:
             if mode == "fp16":

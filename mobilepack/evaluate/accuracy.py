@@ -84,15 +84,14 @@ def _signature_view(session, model_path: str):
     point) and shape after allocation, whatever the session kind."""
     from ai_edge_litert.interpreter import Interpreter
 
+    from mobilepack.runtime.tensor_io import Runner
+
     it = getattr(session, "it", None)
     if it is None:
         it = Interpreter(model_path=model_path)
         it.allocate_tensors()
-    sigs = it.get_signature_list()
-    key = "serving_default" if "serving_default" in sigs else (sorted(sigs)[0] if sigs else None)
-    runner = it.get_signature_runner(key) if key else None
-    in_details = runner.get_input_details() if runner else {}
-    out_details = runner.get_output_details() if runner else {}
+    runner = Runner(it)   # signature names, or the naming rule's for a model without a signature
+    in_details, out_details = runner.inputs, runner.outputs
 
     def quant(d) -> tuple[float, int]:
         q = d.get("quantization") or (0.0, 0)
@@ -115,8 +114,7 @@ def _signature_view(session, model_path: str):
             name, sd = out_by_index.get(d["index"], (d["name"], d))
             outputs.append((name, quant(sd), [int(x) for x in it.get_tensor(d["index"]).shape]))
     else:                                                          # GPU sessions: signature order
-        names = sigs[key]["outputs"] if key else []
-        for d_name in names:
+        for d_name in out_details:
             d = out_details[d_name]
             outputs.append((d_name, quant(d), [int(x) for x in it.get_tensor(d["index"]).shape]))
     return inputs, outputs
@@ -140,7 +138,7 @@ def predict_in_child(request: dict) -> dict:
     with np.load(request["data"]) as z:
         stored = {k[len("in::"):]: z[k] for k in z.files}
     order = list(stored)
-    # feed by signature name; positional only when the model has no signature names to match
+    # feed by name (signature or naming rule); positional only when the stored data has other names
     arrays = [stored[n] if n in stored else stored[order[i]] for i, (n, _) in enumerate(ins)]
     collected: dict[str, list] = {}
     for n in range(len(arrays[0])):

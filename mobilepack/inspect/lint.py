@@ -75,8 +75,8 @@ def _loads(ctx: LintContext) -> list[Finding]:
                         f"it loads, but allocating its tensors at the placeholder shape of the dynamic input(s) "
                         f"{dyn} failed (LiteRT said: {load.message}); it runs once those inputs are resized "
                         "(the app must call resizeInput/resizeInputTensor before allocating)",
-                        f"inspect/bench it with {example} (N set); or convert the source model with fixed shapes "
-                        "(`mobilepack convert --input-shape ...`)")]
+                        f"inspect/bench it with {example} (N set); `mobilepack convert` or `build` of this .tflite "
+                        f"with the same option writes it with those shapes fixed")]
     if load.unresolved_ops or load.flex_unsupported:
         return []  # reported by the custom/flex checks with the op names
     return [Finding("runtime_load_failed", "error", "stock LiteRT cannot load this model",
@@ -136,7 +136,19 @@ def _dynamic(ctx: LintContext) -> list[Finding]:
                     "GPU delegates run one fixed shape: a dynamic (-1) dimension is rejected or compiled at its "
                     "placeholder size, and resizing at run time rebuilds or drops the delegate; the Core ML/Metal "
                     "delegate rejects dynamic shapes, so the model falls back to the CPU",
-                    "convert with fixed shapes (`mobilepack convert --input-shape NAME=1,H,W,C`)")]
+                    _fix_shapes_hint([t for t in ctx.inputs if t.shape_signature is not None
+                                      and any(d < 0 for d in t.shape_signature)]))]
+
+
+def _fix_shapes_hint(inputs: list[FbTensor]) -> str:
+    """What fixes dynamic inputs of this .tflite: convert (or build) it with ``--input-shape``."""
+    if not inputs:
+        return "only outputs are dynamic: they follow the inputs; fixed inputs may still give dynamic outputs"
+    example = " ".join(f"--input-shape {t.name}=" + ",".join(str(d) if d >= 0 else ("1" if i == 0 else "N")
+                                                             for i, d in enumerate(t.shape_signature))
+                       for t in inputs)
+    return (f"fix them in this .tflite: `mobilepack convert MODEL.tflite {example}` (N set; `build` takes the "
+            f"same option) writes it with those shapes")
 
 
 def _looks_nchw(t: FbTensor) -> bool:

@@ -54,7 +54,9 @@ def with_metadata_buffer(model: bytes, metadata: bytes) -> bytes:
     import numpy as np
     from ai_edge_litert import schema_py_generated as tfl
 
-    m = tfl.ModelT.InitFromObj(tfl.Model.GetRootAs(model, 0))
+    from mobilepack.model.tflite_edit import model_t
+
+    m = model_t(model)   # buffers stored after the flatbuffer (AI Edge Quantizer's output) inline again
     buffer = tfl.BufferT()
     buffer.data = np.frombuffer(metadata, dtype=np.uint8)
     existing = [e for e in (m.metadata or []) if (e.name or b"").decode("utf-8", "replace") == METADATA_NAME]

@@ -150,9 +150,7 @@ def load(source: Any, *, signature_key: str | None = None, input_shapes: dict[st
     path = Path(source)
     fmt = detect_format(path)
     if fmt == SourceFormat.TFLITE:
-        if overrides:
-            raise UsageError("--input-shape does not apply to a .tflite source", "convert from the original model")
-        return _from_tflite(path)
+        return _from_tflite(path, overrides)
     if fmt == SourceFormat.SAVED_MODEL:
         return _from_saved_model(path, signature_key=signature_key, batch=batch, overrides=overrides)
     if signature_key not in (None, SERVING_KEY):
@@ -348,12 +346,16 @@ def _from_saved_model(path: Path, *, signature_key, batch, overrides) -> SourceM
     return SourceModel(spec=spec, raw_input_shapes=raw, _saved_model=loaded, _signature_fn=fn)
 
 
-def _from_tflite(path: Path) -> SourceModel:
+def _from_tflite(path: Path, overrides: dict[str, tuple[int, ...]]) -> SourceModel:
+    """A .tflite source; ``--input-shape`` fixes its dynamic (-1) dimensions (``model.tflite_edit``)."""
+    from mobilepack.errors import RuntimeFailure
     from mobilepack.runtime.interpreter import describe_tflite
 
-    from mobilepack.errors import RuntimeFailure
-
     data = path.read_bytes()
+    if overrides:
+        from mobilepack.model.tflite_edit import with_input_shapes
+
+        data = with_input_shapes(data, overrides, path.name)
     try:
         inputs, outputs, key = describe_tflite(data)
     except RuntimeFailure as exc:
@@ -364,12 +366,12 @@ def _from_tflite(path: Path) -> SourceModel:
         example = " ".join(f"--input-shape {n}=" + ",".join("1" if i == 0 else "N" for i in range(len(sig)))
                            for n, sig in dynamic)
         raise InputError(f"{path.name} needs an input shape: allocating it at the placeholder shape of its dynamic "
-                         f"input(s) {names} failed, and a .tflite source is passed through as it is (it cannot be "
-                         f"resized for the apps)",
-                         f"inspect/bench it with {example}; to ship it, convert the original model with fixed "
-                         f"shapes (`mobilepack convert SRC --input-shape ...`)") from exc
+                         f"input(s) {names} failed",
+                         f"pass {example} (N set) to fix those dimensions; convert/build then write the "
+                         f".tflite with that shape") from exc
+    prov = {"inputs": "tflite --input-shape" if overrides else "tflite"}
     spec = ModelSpec(name=_model_name(path), source_path=str(path), source_format=SourceFormat.TFLITE,
-                     inputs=inputs, outputs=outputs, signature_key=key, provenance={"inputs": "tflite"})
+                     inputs=inputs, outputs=outputs, signature_key=key, provenance=prov)
     return SourceModel(spec=spec, raw_input_shapes={t.name: t.shape_signature for t in inputs}, tflite_bytes=data)
 
 

@@ -34,38 +34,33 @@ def _tensor_spec(name: str, d: dict) -> TensorSpec:
 
 
 def describe_tflite(model: bytes) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...], str | None]:
-    """Inputs, outputs and the signature key used (the first one), from LiteRT itself."""
+    """Inputs, outputs and the signature key used (None: the model has no signature, and its tensors
+    are named by ``tensor_io``'s rule), from LiteRT itself."""
     from mobilepack.model.tfimport import silenced
+    from mobilepack.runtime.tensor_io import Runner
 
     with silenced():  # LiteRT announces its XNNPACK delegate on stderr
-        it = _interpreter(model)
-    sigs = it.get_signature_list()
-    if sigs:
-        key = "serving_default" if "serving_default" in sigs else sorted(sigs)[0]
-        runner = it.get_signature_runner(key)
-        ins = runner.get_input_details()
-        outs = runner.get_output_details()
-        return (tuple(_tensor_spec(n, ins[n]) for n in sorted(ins)),
-                tuple(_tensor_spec(n, outs[n]) for n in sorted(outs)), key)
-    return (tuple(_tensor_spec(d["name"], d) for d in it.get_input_details()),
-            tuple(_tensor_spec(d["name"], d) for d in it.get_output_details()), None)
+        runner = Runner(_interpreter(model))
+    if runner.key is not None:   # signature names, sorted
+        return (tuple(_tensor_spec(n, runner.inputs[n]) for n in sorted(runner.inputs)),
+                tuple(_tensor_spec(n, runner.outputs[n]) for n in sorted(runner.outputs)), runner.key)
+    return (tuple(_tensor_spec(n, d) for n, d in runner.inputs.items()),
+            tuple(_tensor_spec(n, d) for n, d in runner.outputs.items()), None)
 
 
 class SignatureSession:
-    """One interpreter; feed float inputs by name, get float outputs by name.
+    """One interpreter; feed float inputs by name, get float outputs by name (its signature's names,
+    or ``tensor_io``'s rule for a model without one).
 
     Integer inputs are quantized with the tensor's scale/zero point, integer
     outputs dequantized, so a variant can be compared with the float source."""
 
     def __init__(self, model: bytes, *, reference_kernels: bool = False) -> None:
+        from mobilepack.runtime.tensor_io import Runner
+
         self.interpreter = _interpreter(model, reference_kernels=reference_kernels)
-        sigs = self.interpreter.get_signature_list()
-        if not sigs:
-            raise RuntimeFailure("the model has no signature", "convert it with mobilepack, which always writes one")
-        self.key = "serving_default" if "serving_default" in sigs else sorted(sigs)[0]
-        self.runner = self.interpreter.get_signature_runner(self.key)
-        self.inputs = self.runner.get_input_details()
-        self.outputs = self.runner.get_output_details()
+        self.runner = Runner(self.interpreter)
+        self.key, self.inputs, self.outputs = self.runner.key, self.runner.inputs, self.runner.outputs
 
     def run(self, feeds: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
