@@ -169,11 +169,15 @@ def plan_bench(models, *, delegates: str = DEFAULT_DELEGATES, threads: str = "1"
     if timeout <= 0:
         raise UsageError(f"--timeout must be positive, got {timeout}", "e.g. --timeout 120")
     if input_shapes and on_phone:
-        raise UsageError("--input-shape applies to the host bench", "drop --input-shape with --adb")
+        raise UsageError("--input-shape applies to the host bench",
+                         "drop --input-shape with --adb; `mobilepack convert MODEL.tflite --input-shape …` writes "
+                         "the shape into a .tflite a phone can bench")
     refusal = next((d.behaviour.input_shape_refusal for d in chosen if d.behaviour.input_shape_refusal), None) \
         if input_shapes else None
     if refusal:
-        raise UsageError(f"--input-shape applies to cpu/xnnpack: {refusal}", "bench with --delegates cpu,xnnpack")
+        raise UsageError(f"--input-shape applies to cpu/xnnpack: {refusal}",
+                         "bench with --delegates cpu,xnnpack, or write the shape into the file first "
+                         "(`mobilepack convert MODEL.tflite --input-shape …`) and bench that")
     if not 0 <= target_ci < 1:
         raise UsageError(f"--target-ci must be in [0, 1), got {target_ci}",
                          "e.g. --target-ci 0.02 for ±2 %, or 0 for exactly --runs runs")

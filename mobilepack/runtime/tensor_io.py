@@ -7,7 +7,7 @@ Naming rule (docs/cli/index.md, "Input and output names"):
 * a model without one (most third-party files: every MediaPipe model) is named by subgraph 0's
   input and output tensors, in the subgraph's order: each tensor's own name, except that an empty
   name, or one that two inputs (or two outputs) share, becomes ``input_<i>`` / ``output_<i>``
-  (``i``: its position among the inputs / outputs).
+  (``i``: its position among the inputs / outputs; ``_`` appended while another tensor has that name).
 
 The rule depends only on the file, so every command gives a file's tensors the same names.
 ``model.tflite_edit.with_signature`` writes them into the model as a ``serving_default`` SignatureDef
@@ -29,17 +29,20 @@ def signature_key(signatures: dict) -> str | None:
 
 
 def positional_names(names: list[str], prefix: str) -> list[str]:
-    """Tensor names as the rule gives them: empty or shared names become ``<prefix>_<i>``."""
+    """Tensor names as the rule gives them: empty or shared names become ``<prefix>_<i>``, with ``_``
+    appended while another tensor's own name already is that."""
     counts: dict[str, int] = {}
     for n in names:
         counts[n] = counts.get(n, 0) + 1
-    out = [n if n and counts[n] == 1 else f"{prefix}_{i}" for i, n in enumerate(names)]
-    taken = set()
-    for i, n in enumerate(out):   # a positional name may equal a real tensor's name: keep each unique
-        while n in taken:
-            n += "_"
-        taken.add(n)
-        out[i] = n
+    kept = {n for n in names if n and counts[n] == 1}
+    out = []
+    for i, n in enumerate(names):
+        if n not in kept:
+            n = f"{prefix}_{i}"
+            while n in kept:
+                n += "_"
+            kept.add(n)
+        out.append(n)
     return out
 
 
