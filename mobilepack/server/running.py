@@ -57,10 +57,19 @@ def start_ray(num_cpus: int) -> None:
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    _quiet()
     if not ray.is_initialized():
         ray.init(num_cpus=num_cpus, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES,
                  log_to_driver=False, configure_logging=False, namespace="mobilepack")
+    _quiet()
+
+
+def _quiet() -> None:
+    """Stages never print: Ray's start-up and deploy notes stay in its own log files."""
+    import logging
+
+    for name in ("ray", "ray.serve", "ray._private", "ray.serve._private"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def deploy(server_dir: str | Path, port: int, **overrides) -> str:
@@ -71,7 +80,9 @@ def deploy(server_dir: str | Path, port: int, **overrides) -> str:
     from mobilepack.server.ray_app import application
 
     record = check_server_dir(server_dir)
-    serve.start(http_options={"host": HOST, "port": port})
+    _quiet()
+    serve.start(http_options={"host": HOST, "port": port}, logging_config={"log_level": "WARNING"})
+    _quiet()
     serve.run(application(Path(server_dir).absolute(), **overrides), name=record["name"], route_prefix="/",
               blocking=False)
     base = f"http://{HOST}:{port}/v1/models/{record['name']}"
@@ -95,10 +106,7 @@ def wait_ready(status_url: str, timeout_s: float = READY_TIMEOUT_S) -> None:
 
 
 def stop() -> None:
+    """Ray's local instance down, Serve's proxy, controller and replicas with it."""
     import ray
-    from ray import serve
 
-    try:
-        serve.shutdown()
-    finally:
-        ray.shutdown()
+    ray.shutdown()
