@@ -81,6 +81,8 @@ def decode(body: bytes, inputs: tuple[TensorInfo, ...], *, max_body_bytes: int, 
 def _rows(instances: Any, inputs: tuple[TensorInfo, ...]) -> dict[str, np.ndarray]:
     if not isinstance(instances, list):
         raise RequestError(400, '"instances" must be a list with one entry per sample')
+    if not instances:
+        raise RequestError(400, "the request holds no samples")
     if len(inputs) == 1 and not (instances and isinstance(instances[0], dict)):
         return {inputs[0].name: _array(instances, inputs[0], "instances")}
     names = [t.name for t in inputs]
