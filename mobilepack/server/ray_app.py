@@ -77,15 +77,23 @@ class Predictor:
             raise RequestError(404, f"unsupported verb {match['verb']!r}: use :predict")
         if request.method != "POST":
             raise RequestError(405, f"{request.method} is not allowed: send the request with POST")
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise RequestError(413, f"request body is {declared} bytes, over the limit of {self.max_body_bytes} "
-                                    "bytes: send fewer instances per request")
-        body = await request.body()
+        body = await self._read_body(request)
         predict = decode(body, self.runner.inputs, max_body_bytes=self.max_body_bytes,
                          max_instances=self.max_instances)
         outputs = await self.predict_batch(predict.feeds)
         return encode(outputs, self.output_order, columnar=predict.columnar)
+
+    async def _read_body(self, request) -> bytes:
+        """The body, kept up to the limit; the rest is read and dropped (the connection stays usable)."""
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size <= self.max_body_bytes:
+                chunks.append(chunk)
+        if size > self.max_body_bytes:
+            raise RequestError(413, f"request body is {size} bytes, over the limit of {self.max_body_bytes} bytes: "
+                                    "send fewer instances per request")
+        return b"".join(chunks)
 
 
 def application(server_dir: str | Path, *, variant: str | None = None, max_batch_size: int | None = None,
