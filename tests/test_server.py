@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import DIGITS, assert_clean_error, require, run_cli
+from tests.conftest import DIGITS, ROOT, assert_clean_error, require, run_cli
 
 try:
     import ray.serve  # noqa: F401
@@ -258,3 +258,16 @@ def test_server_target_refuses_a_tflite_source_and_bad_grid_options(tmp_path, bu
     result = run_cli("serve", out, "--port", "8000")
     assert_clean_error(result, 2, "not a server target output", str(out / "server"))
     assert not (tmp_path / "o").exists()
+
+
+def test_render_target_server_from_a_build(built, tmp_path):
+    out, _ = built
+    result = run_cli("render", out, "--target", "server", "-o", tmp_path / "srv", "--json", timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((tmp_path / "srv" / "server.json").read_text())
+    assert record["grid_spec"]["max_batch_size"] == [4]                   # the build's [server] options
+    assert (tmp_path / "srv" / "tfserving" / record["name"] / "1" / "saved_model.pb").is_file()
+    assert json.loads(result.stdout)["server"]["name"] == record["name"]
+    result = run_cli("render", out / "models", "--target", "server", "-o", tmp_path / "x")
+    assert_clean_error(result, 2, "not one", "mobilepack build")
+    assert not (tmp_path / "x").exists()

@@ -139,6 +139,7 @@ def write_server(directory: Path, state, options, emit: Callable[[str], None]) -
     choice = choose(rows, spec.p99_ms, tuple(record["variants"]))
     record["ray"].update({k: choice[k] for k in ("variant", "max_batch_size", "num_replicas", "rule")})
     record["choice"], record["grid"], record["grid_spec"] = choice, rows, spec.to_dict()
+    record["files"] = ["README.md", "ray", "serve_config.yaml", "server.json", "tfserving"]
     _write_record(directory, record)
     (directory / "serve_config.yaml").write_text(serve_config(record), encoding="utf-8")
     (directory / "README.md").write_text(readme(record), encoding="utf-8")
