@@ -271,3 +271,18 @@ def test_render_target_server_from_a_build(built, tmp_path):
     result = run_cli("render", out / "models", "--target", "server", "-o", tmp_path / "x")
     assert_clean_error(result, 2, "not one", "mobilepack build")
     assert not (tmp_path / "x").exists()
+
+
+def test_export_check_refuses_a_signature_that_differs_from_the_source(tmp_path):
+    from mobilepack.errors import ValidationError
+    from mobilepack.model.loading import load
+    from mobilepack.server.export import export_savedmodel
+
+    src = load(DIGITS / "digits.keras")
+    x = _digits(4)
+    record = export_savedmodel(src, tmp_path / "ok" / "1", {"image": x})
+    assert record["checked_samples"] == 4 and record["max_abs_diff"]["probabilities"] < 1e-4
+    true_predict = src.predict
+    src.predict = lambda feeds: {k: v + 1e-2 for k, v in true_predict(feeds).items()}   # a broken export stand-in
+    with pytest.raises(ValidationError, match="differs from the source model"):
+        export_savedmodel(src, tmp_path / "bad" / "1", {"image": x})
