@@ -27,7 +27,7 @@ $(VENV)/.stamp-runtime: pyproject.toml $(VENV)/.stamp-python
 	@touch $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-runtime pyproject.toml
-	$(PIP) install --quiet -e '.[dev]'
+	$(PIP) install --quiet -e '.[dev,server]'
 	$(PIP) check
 	@touch $@
 
@@ -60,7 +60,7 @@ test: $(VENV)/.stamp-dev system-deps
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The other supported Pythons (CI runs it after `make test`): for each 3.11-3.13 found other than the
-# one `make test` uses, a fresh venv, `pip install '.[dev]'` (not editable), `pip check` and the tests
+# one `make test` uses, a fresh venv, `pip install '.[dev,server]'` (not editable), `pip check` and the tests
 # marked smoke against the installed package.  A version not found is skipped with a message, and is a
 # failure under CI=true.  See tests/setup/other-pythons.sh.
 test-versions:

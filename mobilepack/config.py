@@ -125,6 +125,16 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "bundle_id": Option("str", None, "iOS bundle identifier", example="com.example.digits"),
         "samples": Option("path", None, "folder of sample images bundled into the apps", example="samples"),
     },
+    "server": {
+        "server_p99_ms": Option("float", 100.0, "--target server: the p99 latency budget (ms) the served setting "
+                                "must keep; also sizes TF Serving's batches"),
+        "server_batch": Option("list[int]", [1, 8], "--target server: max batch sizes (requests per batch) "
+                               "load-tested"),
+        "server_concurrency": Option("list[int]", [1, 8], "--target server: client concurrencies load-tested"),
+        "server_replicas": Option("list[int]", [1], "--target server: replica counts load-tested"),
+        "server_requests": Option("int", 200, "--target server: most requests per load-test cell"),
+        "server_seconds": Option("float", 2.0, "--target server: longest time per load-test cell, in seconds"),
+    },
     **compress_section(),
 }
 

@@ -19,6 +19,7 @@ from mobilepack.cli.metadata import metadata_command
 from mobilepack.cli.init import init_command
 from mobilepack.cli.render import render_command
 from mobilepack.cli.report import report_command
+from mobilepack.cli.serve import serve_command
 
 app = typer.Typer(
     name="mobilepack",
@@ -53,6 +54,7 @@ app.command("inspect")(inspect_command)
 app.command("init")(init_command)
 app.command("bench")(bench_command)
 app.command("report")(report_command)
+app.command("serve")(serve_command)
 app.add_typer(compress_app, name="compress")
 
 

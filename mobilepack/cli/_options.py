@@ -19,3 +19,5 @@ PaddingOpt = Annotated[Optional[str], typer.Option(
     "as the model was trained.")]
 UnsafeLoadOpt = Annotated[bool, typer.Option(
     "--unsafe-load", help="Load Keras models with safe_mode off: runs Python code stored in Lambda layers.")]
+ServerP99Opt = Annotated[Optional[float], typer.Option(
+    "--server-p99-ms", help="--target server: the p99 latency budget (ms) the served setting must keep.")]

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from mobilepack.cli._console import err_console, handle_errors, out_console, print_json
-from mobilepack.cli._options import JsonOpt, MeanOpt, StdOpt, UnsafeLoadOpt, VerboseOpt, PaddingOpt
+from mobilepack.cli._options import JsonOpt, MeanOpt, PaddingOpt, ServerP99Opt, StdOpt, UnsafeLoadOpt, VerboseOpt
 from mobilepack.cli._progress import progress_display
 
 
@@ -16,7 +16,7 @@ def _split(text: str | None) -> list[str] | None:
     return [p.strip() for p in text.split(",") if p.strip()] if text else None
 
 
-def _ints(text: str | None) -> list[int] | None:
+def _ints(text: str | None, flag: str = "--threads") -> list[int] | None:
     if not text:
         return None
     from mobilepack.errors import UsageError
@@ -24,7 +24,26 @@ def _ints(text: str | None) -> list[int] | None:
     try:
         return [int(p) for p in text.split(",") if p.strip()]
     except ValueError:
-        raise UsageError(f"--threads {text!r} is not a comma-separated list of integers", "e.g. --threads 1,2") from None
+        raise UsageError(f"{flag} {text!r} is not a comma-separated list of integers", f"e.g. {flag} 1,2") from None
+
+
+_NOT_OPTIONS = ("src", "config", "json_out", "quiet", "verbose", "set_verbose", "mobilepack", "parse_input_shapes")
+_LISTS = ("quantize", "delegates")
+_INT_LISTS = ("threads", "server_batch", "server_concurrency", "server_replicas")
+
+
+def _options(given: dict, parse_input_shapes) -> dict:
+    """The command's parameters as build() keywords: lists split, shapes parsed, paths as strings."""
+    options = {k: v for k, v in given.items() if k not in _NOT_OPTIONS}
+    shapes = parse_input_shapes(options["input_shape"]) if options["input_shape"] else None
+    options["input_shape"] = {k: list(v) for k, v in shapes.items()} if shapes else None
+    options["out"] = str(options["out"]) if options["out"] else None
+    options["unsafe_load"] = options["unsafe_load"] or None
+    for key in _LISTS:
+        options[key] = _split(options[key])
+    for key in _INT_LISTS:
+        options[key] = _ints(options[key], "--" + key.replace("_", "-"))
+    return options
 
 
 def build_command(
@@ -72,6 +91,12 @@ def build_command(
     force: Annotated[Optional[bool], typer.Option("--force", help="Overwrite edited files / write into a foreign OUT.")] = None,
     strict: Annotated[Optional[bool], typer.Option(
         "--strict", help="Stop at a quantization mode that cannot be produced (default: record it and go on).")] = None,
+    server_p99_ms: ServerP99Opt = None,
+    server_batch: Annotated[Optional[str], typer.Option("--server-batch", help="--target server: max batch sizes load-tested, e.g. 1,8.")] = None,
+    server_concurrency: Annotated[Optional[str], typer.Option("--server-concurrency", help="--target server: client concurrencies load-tested, e.g. 1,8.")] = None,
+    server_replicas: Annotated[Optional[str], typer.Option("--server-replicas", help="--target server: replica counts load-tested, e.g. 1,2.")] = None,
+    server_requests: Annotated[Optional[int], typer.Option("--server-requests", help="--target server: most requests per load-test cell.")] = None,
+    server_seconds: Annotated[Optional[float], typer.Option("--server-seconds", help="--target server: longest time per load-test cell.")] = None,
     unsafe_load: UnsafeLoadOpt = False,
     json_out: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output; just the final paths.")] = False,
@@ -84,18 +109,7 @@ def build_command(
         from mobilepack.model.tfimport import set_verbose
 
         set_verbose(verbose)
-        shapes = parse_input_shapes(input_shape) if input_shape else None
-        options = dict(
-            target=target, out=str(out) if out else None, quantize=_split(quantize), calibration=calibration,
-            calibration_samples=calibration_samples, validation=validation, io_dtype=io_dtype, signature=signature,
-            input_shape={k: list(v) for k, v in shapes.items()} if shapes else None, batch=batch,
-            allow_float_fallback=allow_float_fallback, eval_data=eval_data, max_accuracy_drop=max_accuracy_drop,
-            task=task, labels=labels, mean=mean, std=std, vocab=vocab, tokenizer=tokenizer, sample_rate=sample_rate,
-            padding=padding, score_threshold=score_threshold, delegates=_split(delegates), threads=_ints(threads),
-            runs=runs, warmup=warmup, target_ci=target_ci, max_seconds=max_seconds, max_runs=max_runs,
-            gpu_latency=gpu_latency,
-            app_name=app_name, package=package, bundle_id=bundle_id, samples=samples,
-            cache_dir=cache_dir, force=force, strict=strict, unsafe_load=unsafe_load or None)
+        options = _options(dict(locals()), parse_input_shapes)
         with progress_display(err_console(), enabled=not (json_out or quiet)) as on_event:
             result = mobilepack.build(src, config=str(config) if config else None, progress=on_event, **options)
         if json_out:

@@ -15,7 +15,8 @@ def render_command(
     source: Annotated[Path, typer.Argument(help="A `mobilepack convert` output directory, or a .tflite.",
                                            show_default=False)],
     out: OutOpt,
-    target: Annotated[str, typer.Option("--target", "-t", help="Project to render: android or ios.")] = "android",
+    target: Annotated[str, typer.Option("--target", "-t", help="Project to render: android, ios or server "
+                                        "(server: from a `build` output).")] = "android",
     variant: Annotated[Optional[str], typer.Option(
         "--variant", help="Which converted variant the app ships (fp32, fp16, dynamic, int8, int16x8).")] = None,
     app_name: Annotated[Optional[str], typer.Option("--app-name", help="Visible app name.")] = None,
@@ -35,6 +36,8 @@ def render_command(
         from mobilepack.render.targets import get as get_target
 
         tgt = get_target(target)
+        if tgt.writer is not None:   # the server target: from a build's OUT, measured again here
+            return _render_server(source, out, json_out)
         given = {"package": package, "bundle_id": bundle_id}
         for key, value in given.items():
             if value is not None and key != tgt.id_key:
@@ -51,3 +54,15 @@ def render_command(
         console.print(f"rendered the {tgt.name} project for [bold]{inputs.app_name}[/] "
                       f"({inputs.variant}) into [bold]{result.out_dir}[/] ({len(result.files)} files)")
         console.print(f"next: see {result.out_dir}/README.md")
+
+
+def _render_server(source: Path, out: Path, json_out: bool) -> None:
+    from mobilepack.server.render import render_server
+
+    record = render_server(source, out)
+    if json_out:
+        print_json({"target": "server", "out_dir": str(Path(out).absolute()), "server": record})
+        return
+    out_console().print(f"wrote the server setups for [bold]{record['name']}[/] into [bold]{Path(out).absolute()}[/] "
+                        f"(Ray Serve: {record['ray']['variant']}, batch ≤ {record['ray']['max_batch_size']})")
+    out_console().print(f"next: mobilepack serve {out}")

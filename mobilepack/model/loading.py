@@ -69,13 +69,15 @@ class SourceModel:
         return self.spec.source_format == SourceFormat.TFLITE
 
     # -- export -------------------------------------------------------------------------
-    def export_saved_model(self, directory: str | Path) -> str:
-        """Write a SavedModel whose ``serving_default`` signature has the fixed input shapes."""
+    def export_saved_model(self, directory: str | Path, *, any_batch: bool = False) -> str:
+        """Write a SavedModel whose ``serving_default`` signature has the fixed input shapes (with
+        ``any_batch``, the batch dimension left open, as a server batches requests)."""
         if self.is_tflite:
             raise UsageError("a .tflite source cannot be re-exported", "convert from the original model")
         tf = _tf()
         directory = str(directory)
-        specs = [tf.TensorSpec(t.shape, tf.as_dtype(t.dtype), name=t.name) for t in self.spec.inputs]
+        specs = [tf.TensorSpec((None, *t.shape[1:]) if any_batch else t.shape, tf.as_dtype(t.dtype), name=t.name)
+                 for t in self.spec.inputs]
         names = [t.name for t in self.spec.inputs]
         out_names = [t.name for t in self.spec.outputs]
         with silenced():

@@ -221,6 +221,10 @@ def resolve_build_options(source: Any = None, *, config: str | Path | None = Non
 
     check = preflight.for_build(b["source"], md, metadata.labels, convert)  # fails fast on what needs no conversion
     render = RenderOptions.from_sections(b["target"], opts["render"])
+    if "server" in render.targets:   # the optional extra, the [server] options and the source kind, up front
+        from mobilepack.server.target import preflight as server_preflight
+
+        server_preflight(b["source"], opts["server"])
     _check_eval_data(b, md, convert)
     if b["eval_data"] is not None and md["task"] is None:   # a detected task: its layout, once it is known
         check = _then_eval_data(check, b["eval_data"])

@@ -41,6 +41,12 @@ def render_stage(state, options) -> tuple[App, ...]:
         state.emit(ProgressEvent("render", f"{t} project"))
         tgt = get_target(t)
         app_id = r.ids.get(tgt.id_key) or tgt.default_id(name)
+        if tgt.writer is not None:   # the server target writes its own tree from the build
+            (state.root / t).mkdir()
+            record = tgt.writer(state.root / t, state, options, lambda text: state.emit(ProgressEvent("render", text)))
+            files = sum(1 for p in (state.root / t).rglob("*") if p.is_file())
+            apps.append(App(t, files, app_id, name, record))
+            continue
         inputs = RenderInputs(spec=shipped.spec, model_bytes=model_bytes, variant=shipped.mode,
                               labels=options.metadata.labels, app_name=name, app_id=app_id, sample_images=samples)
         (state.root / t).mkdir()
@@ -60,6 +66,7 @@ def report_stage(state, options) -> Report:
         descriptions={v.mode: v.spec.to_dict() for v in models.variants}, lint=state.lint.by_mode,
         bench=state.bench.document, accuracy=state.accuracy.document, selection=state.selection.to_dict(),
         apps={a.target: {"files": a.files, "app_id": a.app_id, "app_name": a.app_name} for a in state.apps},
+        server=next((a.record for a in state.apps if a.record is not None), None),
         timings=ledger.timings, hits=ledger.hits, tools=state.tools, compression=list(state.compressed.stages))
     write_reports(state.root / "reports", document, state.bench.document)
     return Report(document)

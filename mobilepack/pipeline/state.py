@@ -126,6 +126,7 @@ class App:
     files: int
     app_id: str
     app_name: str
+    record: dict[str, Any] | None = None       # the server target's server.json (the report's Server section)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,11 @@ class Target:
     assets: Callable[[Any, dict[str, Any]], dict[str, bytes]] | None = None
     # (context) -> extra template variables for this target (e.g. pbxproj object ids)
     extend_context: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # False: only named explicitly (--target all means the phone apps)
+    in_all: bool = True
+    # a target that writes its own tree from the build (directory, build state, options, emit) -> record,
+    # instead of rendering templates (the server target)
+    writer: Callable[..., dict[str, Any]] | None = None
 
     @property
     def id_flag(self) -> str:
@@ -50,7 +55,7 @@ def register(target: Target) -> None:
 def _load_builtin() -> None:
     import importlib
 
-    for module in ("mobilepack.render.android", "mobilepack.render.ios"):
+    for module in ("mobilepack.render.android", "mobilepack.render.ios", "mobilepack.server.target"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:  # a target still being written
@@ -74,5 +79,5 @@ def names() -> list[str]:
 
 
 def expand(name: str) -> tuple[str, ...]:
-    """``all`` -> every target; any other name -> that (validated) target."""
-    return tuple(names()) if name == "all" else (get(name).name,)
+    """``all`` -> every target in ``all`` (the phone apps); any other name -> that (validated) target."""
+    return tuple(n for n in names() if _TARGETS[n].in_all) if name == "all" else (get(name).name,)

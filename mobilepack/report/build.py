@@ -17,7 +17,8 @@ _VARIANT_KEYS = ("mode", "path", "bytes", "sha256", "input_dtypes", "output_dtyp
 
 def build_document(*, out: Path, config: dict, record: dict, descriptions: dict[str, dict], lint: dict,
                    bench: dict, accuracy: dict, selection: dict, apps: dict[str, dict], timings: dict[str, float],
-                   hits: dict[str, bool], tools: dict, compression: list[dict]) -> dict[str, Any]:
+                   hits: dict[str, bool], tools: dict, compression: list[dict],
+                   server: dict | None = None) -> dict[str, Any]:
     """``record`` is convert.json; ``descriptions`` each variant's own ModelSpec (as a dict)."""
     return {
         "schema_version": BUILD_SCHEMA_VERSION,
@@ -41,6 +42,7 @@ def build_document(*, out: Path, config: dict, record: dict, descriptions: dict[
         "compression": compression,
         **({"doctor": record["doctor"]} if record.get("doctor") else {}),   # the quantization doctor's record
         **({"failed_modes": record["failed_modes"]} if record.get("failed_modes") else {}),  # not produced
+        **({"server": server} if server else {}),   # --target server: its server.json (the Server section)
     }
 
 
@@ -60,7 +62,7 @@ _DELEGATE_ORDER = ("cpu", "xnnpack", "gpu")
 def report_context(report: dict, bench: dict) -> dict[str, Any]:
     from mobilepack.conversion.doctor_report import view as doctor_view
     from mobilepack.evaluate.tasks import METRIC_NAMES
-    from mobilepack.report import bench_views, charts
+    from mobilepack.report import bench_views, charts, server_view
 
     rows = bench_views.rows(bench) if bench.get("results") else []
     delegates = sorted({c["delegate"] for c in report["accuracy"]["cells"]},
@@ -73,4 +75,5 @@ def report_context(report: dict, bench: dict) -> dict[str, Any]:
         "fmt_us": bench_views.fmt_us, "software_note": bench_views.SOFTWARE_NOTE,
         "latency_svg": charts.latency_chart([x for x in rows if x["status"] == "ok"]) if rows else "",
         "size_svg": charts.size_chart(bench_views.models(bench)) if rows else "",
+        "server": server_view.view(report.get("server")),
     }

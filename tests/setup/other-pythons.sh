@@ -4,7 +4,7 @@
 # `make test` runs the full suite on the Python that find-python.sh chooses (the newest found, or
 # PYTHON=...).  For each other supported version (3.11, 3.12, 3.13) this script finds an interpreter
 # (find-python.sh --minor; found, never assumed) and then: a fresh venv in .cache/pythons/3.X,
-# `pip install '.[dev]'` (not editable: the package as a wheel, as users get it), `pip check`, and the
+# `pip install '.[dev,server]'` (not editable: the package as a wheel, as users get it), `pip check`, and the
 # tests marked `smoke` (every quantization mode, metadata for every task, the sample's build, one zoo
 # model) against the installed package: PYTHONSAFEPATH=1 and --import-mode=append keep the source
 # tree behind site-packages, and MOBILEPACK_TEST_INSTALLED=1 makes conftest.py check that.
@@ -52,12 +52,12 @@ for minor in "${WANTED[@]}"; do
   venv="$DIR/$minor"
   py="$venv/bin/python"
   version="$("$exe" -c 'import platform; print(platform.python_version())')"
-  echo "== Python $version ($exe): fresh venv $venv, pip install '.[dev]', pip check"
+  echo "== Python $version ($exe): fresh venv $venv, pip install '.[dev,server]', pip check"
   start=$SECONDS
   rm -rf -- "$venv"
   if ! { "$exe" -m venv "$venv" && "$py" -m pip install --quiet --upgrade pip &&
-         "$py" -m pip install --quiet '.[dev]'; }; then
-    fail "$version" "venv or pip install '.[dev]' failed (venv kept: $venv)"
+         "$py" -m pip install --quiet '.[dev,server]'; }; then
+    fail "$version" "venv or pip install '.[dev,server]' failed (venv kept: $venv)"
     continue
   fi
   if ! "$py" -m pip check; then
