@@ -305,11 +305,13 @@ def _job(name: str, project: Path, samples: dict) -> tuple[dict, str, list]:
         job["vocab"] = str(assets / "vocab.txt")
         job["samples"] = [{"kind": "text", "text": t} for t in items]
     elif name in EMBEDDING_PROJECTS:
-        kind, items = "embedding", [("text", t) for t in EMBEDDING_TEXTS] + [("tokens", t) for t in TOKEN_IDS]
+        # the typed sentences, the fixed ids (PAIRS index both), then the tokenizer's hard cases
+        kind, items = "embedding", [("text", t) for t in EMBEDDING_TEXTS] + [("tokens", t) for t in TOKEN_IDS] + \
+            [("text", t) for t in BERT_TEXTS]
         job["vocab"] = str(assets / "vocab.txt")
         job["samples"] = [{"kind": "text", "text": t} for t in EMBEDDING_TEXTS] + \
             [dict(zip(("ids", "mask", "segment_ids"), fixed_tokens(ids, EMBEDDING_SEQUENCE)), kind="tokens")
-             for ids in TOKEN_IDS]
+             for ids in TOKEN_IDS] + [{"kind": "text", "text": t} for t in BERT_TEXTS]
         job["pairs"] = [list(p) for p in PAIRS]
     elif name in (BERT, BROKEN_TOKENIZER):
         kind, items = "bert", list(BERT_TEXTS)
@@ -515,11 +517,12 @@ def similarity_problems(report: dict, pairs: list) -> list[str]:
 
 
 def test_embedding_app_gives_litert_embeddings_and_their_cosine(executed):
-    """Typed sentences through the app's WordPiece, and fixed token ids, through its TensorCodec
+    """Typed sentences (the five below and the tokenizer's 41 hard cases: accents, punctuation, CJK,
+    emoji, over-long text, unknown words) through the app's WordPiece, and fixed token ids, through its TensorCodec
     (ids, mask, segment ids to their inputs) and ModelRunner give Python's inputs exactly and LiteRT's
     embedding; the app's cosine of two embeddings is Python's, and the line it shows says so."""
     report, kind, job, pairs = executed["text_embedding"]
-    assert kind == "embedding" and len(report["samples"]) == len(EMBEDDING_TEXTS) + len(TOKEN_IDS)
+    assert kind == "embedding" and len(report["samples"]) == len(EMBEDDING_TEXTS) + len(TOKEN_IDS) + len(BERT_TEXTS)
     for app, (item, py) in zip(report["samples"], pairs):
         assert token_input_problems(app, py) == [], item
         assert answer_problems("text_embedding", app, py, [], {}) == [], item
