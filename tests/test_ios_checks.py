@@ -573,7 +573,7 @@ def test_core_ml_refusal_follows_the_shipped_model(ios_projects):
         readme = (ios_projects[name] / "README.md").read_text(encoding="utf-8")
         assert f"static let integerKernels = {str(integer).lower()}" in info, name
         assert ("**Core ML is refused**" in readme) is integer, name
-        assert "CocoaPods' trunk became read-only on 2 December 2026" in readme and "product and module `LiteRT`" in readme
+        assert "CocoaPods' trunk became read-only on 2 December 2026" in readme and "github.com/google-ai-edge/LiteRT-Swift" in readme and "Core ML delegate" in readme
 
 
 def test_each_task_gets_its_input_and_output_path(ios_projects):
