@@ -18,6 +18,11 @@ The one platform step left, JPEG/PNG decoding, is javax.imageio here and BitmapF
 both are IJG-compatible decoders (libjpeg-turbo on Android and in Pillow), which this test checks
 against Pillow too (the input bytes would differ otherwise).
 
+Photos: ImageInput streams the stored rows band by band (PixelBands); bands of 3 rows give the same
+input as one band; the platform's ExifInterface (PhotoDecoder.orientation) reads Pillow's orientation for
+JPEG, PNG and WebP in all 8 orientations; 12 MP and 48 MP photos allocate a bounded few MB on the
+decoding thread (ThreadMXBean), printed with -s.
+
 Asserted per sample: input tensor bytes equal Python's (≤ 1 quantization step where rounding
 differs; float inputs to 1e-6), top-1 label identical, detection classes identical with box IoU ≥
 0.99, masks ≥ 0.99 pixel agreement, text/audio top-1 identical, generic outputs equal.  Two

@@ -430,13 +430,22 @@ def test_a_dtype_outside_the_table_is_one_clean_error():
 
 # --- image preprocessing: Python's integers, no Core Graphics interpolation -------------------------
 
-CG_RESIZE = ROOT / "tests" / "fixtures" / "ios-cg-resize" / "TensorCodec.swift"
+def _core_graphics_codec() -> str:
+    """Today's TensorCodec.swift with its image input replaced by the one shipped before (Core Graphics
+    .high interpolation through UIGraphicsImageRenderer, float luminance), taken from the shipped file
+    kept in tests/fixtures/ios-float16/."""
+    old = (FLOAT16 / "TensorCodec.swift").read_text(encoding="utf-8")
+    old_pixels = old[old.index("    /// The image input: resized"):old.index("    private static func append<T>")]
+    old_extension = old[old.index("extension UIImage {"):]
+    new = (APP / "TensorCodec.swift").read_text(encoding="utf-8")
+    new = new[:new.index("    /// The image input, the same integers")] + old_pixels + new[new.index("    private static func append<T>"):]
+    return new[:new.index("/// The model's image input by the integer steps")] + old_extension
 
 
 def test_the_core_graphics_resize_fails():
-    """TensorCodec.swift as shipped before (kept in tests/fixtures/ios-cg-resize/): Core Graphics
-    .high interpolation through UIGraphicsImageRenderer and float luminance."""
-    problems, _ = check_sources(_app_sources(**{"TensorCodec.swift": CG_RESIZE.read_text(encoding="utf-8")}))
+    """The image input as shipped before: Core Graphics .high interpolation through
+    UIGraphicsImageRenderer and float luminance."""
+    problems, _ = check_sources(_app_sources(**{"TensorCodec.swift": _core_graphics_codec()}))
     assert any("sets Core Graphics interpolation" in p for p in problems), problems
     assert any("UIGraphicsImageRenderer" in p for p in problems)
     assert any("draws a UIImage into a rectangle" in p for p in problems)
