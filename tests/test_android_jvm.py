@@ -493,8 +493,8 @@ def test_bands_do_not_change_the_input(executed):
 def test_photo_decode_memory_is_bounded(executed):
     """12 MP and 48 MP photos (EXIF orientation 6) through TensorCodec.fromImage and
     ImageInput.modelPixels (224 x 224 x 3): bytes allocated on the decoding thread (ThreadMXBean) stay
-    under PHOTO_HEAP_LIMIT and do not grow with the photo (the old whole-array code allocated
-    about 290 MB for 12 MP).  The figures are printed (pytest -s) and quoted in docs/apps/android.md."""
+    under PHOTO_HEAP_LIMIT and do not grow with the photo (the old whole-array code needed, by
+    count, about 290 MB for 12 MP).  Shown to fail: one band of 1 << 30 pixels (a whole-image read) gives 48 MB.  The figures are printed (pytest -s) and quoted in docs/apps/android.md."""
     report, _, _, _ = executed["image_classification"]
     memory = report["memory"]
     assert [(m["width"], m["height"]) for m in memory] == list(PHOTO_SIZES)
