@@ -21,7 +21,8 @@ subscripts, ``try``), and fails when a member does not exist:
 ``check(project)`` returns ``(problems, stats)``: ``stats`` counts what was resolved and checked,
 so a test can require that the check really covered the switches it exists for.  Its problems also
 hold ``wordpiece_problems``: the app's WordPiece (Tokenizer.swift) against mobilepack.data.wordpiece,
-table by table and step by step (see the end of this module).
+table by table and step by step (see the end of this module), and ``image_input_problems``: the app's
+image preprocessing against mobilepack's reader, with no interpolating resize (tests/swift_image_input.py).
 """
 
 from __future__ import annotations
@@ -720,7 +721,9 @@ def check_sources(sources: dict[str, bytes]) -> tuple[list[str], dict]:
     checker = Checker(Project(trees))
     checker.run()
     stats = dict(checker.stats, switched=sorted(checker.switched), types=sorted(checker.p.types))
-    return checker.problems + wordpiece_problems(trees), stats
+    from tests.swift_image_input import image_input_problems
+
+    return checker.problems + wordpiece_problems(trees) + image_input_problems(trees), stats
 
 
 def check(project: Path) -> tuple[list[str], dict]:

@@ -35,7 +35,7 @@ CLASSPATH_JARS = ("android-all-16-robolectric-13921718.jar", "tensorflow-lite-2.
                   "tensorflow-lite-gpu-api-2.14.0.classes.jar")
 KOTLINC = Path(os.environ.get("MOBILEPACK_NPM_PREFIX", ROOT / ".cache" / "npm-tools")) / "node_modules" / \
     "kotlin-compiler" / "bin" / "kotlinc"
-KOTLIN_LANGUAGE = "2.2"   # the project's Kotlin (gradle/libs.versions.toml: kotlin = 2.2.21)
+KOTLIN_LANGUAGE = "2.2"   # AGP 9's built-in Kotlin (gradle/libs.versions.toml: agp 9.2.0 bundles Kotlin 2.2+)
 
 
 # --- tools ---------------------------------------------------------------------------------------

@@ -18,6 +18,11 @@ The one platform step left, JPEG/PNG decoding, is javax.imageio here and BitmapF
 both are IJG-compatible decoders (libjpeg-turbo on Android and in Pillow), which this test checks
 against Pillow too (the input bytes would differ otherwise).
 
+Photos: ImageInput streams the stored rows band by band (PixelBands); bands of 3 rows give the same
+input as one band; the platform's ExifInterface (PhotoDecoder.orientation) reads Pillow's orientation for
+JPEG, PNG and WebP in all 8 orientations; 12 MP and 48 MP photos allocate a bounded few MB on the
+decoding thread (ThreadMXBean), printed with -s.
+
 Asserted per sample: input tensor bytes equal Python's (≤ 1 quantization step where rounding
 differs; float inputs to 1e-6), top-1 label identical, detection classes identical with box IoU ≥
 0.99, masks ≥ 0.99 pixel agreement, text/audio top-1 identical, generic outputs equal.  Two
@@ -70,6 +75,11 @@ GPU_LOGS = {
     "gpu_then_xnnpack": ["INFO: Replacing 5 out of 7 node(s) with delegate (TfLiteGpuDelegateV2) node, yielding 2 partitions for the whole graph.", XNNPACK_LINE],
 }
 EMBEDDING_PROJECTS = ("text_embedding", *BROKEN_EMBEDDING)
+# 12 MP (4000 x 3000) and 48 MP (8000 x 6000) photos through the app's decode-to-tensor code.
+PHOTO_SIZES = ((4000, 3000), (8000, 6000))
+# Heap the app may allocate on the decoding thread for one photo, whatever its size: one band of
+# ImageInput.BAND_PIXELS ARGB pixels (4 MiB), the per-axis overlap tables and the model input's sums.
+PHOTO_HEAP_LIMIT = 8 << 20
 EMBEDDING_SEQUENCE = 16
 # typed sentences over the encoder's vocabulary (tests/test_android_checks.py BERT_VOCAB: "was" is unknown),
 # then fixed token ids ([CLS] 2, [SEP] 3, good 4, bad 5, film 6; the last is longer than the input)
@@ -133,6 +143,14 @@ def samples(tmp_path_factory):
     photo = np.stack([x * 255 / w, y * 255 / h, ((x // 3) % 2) * 255.0], -1) + rng.normal(0, 12, (h, w, 3))
     Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).save(d / "large_photo.jpg", quality=90)
     images += [d / "exif6.jpg", d / "exif3.png", d / "exif8.jpg", d / "large_photo.jpg"]
+    # Orientation only (javax.imageio decodes no WebP): every EXIF orientation in JPEG, PNG and WebP.
+    oriented = []
+    for o in range(1, 9):
+        for suffix, options in ((".jpg", {"quality": 92}), (".png", {}), (".webp", {"lossless": True})):
+            Image.fromarray(_asymmetric(12, 20)).save(d / f"orient{o}{suffix}", exif=_exif(o), **options)
+            oriented.append(d / f"orient{o}{suffix}")
+    Image.fromarray(_asymmetric(12, 20)).save(d / "no_exif.webp", lossless=True)
+    oriented.append(d / "no_exif.webp")
 
     clips = []
     t = np.arange(1600) / 16000.0
@@ -144,7 +162,7 @@ def samples(tmp_path_factory):
         clips.append(d / f"{name}.pcm")
     gpu_logs = d / "gpu_logs.json"
     gpu_logs.write_text(json.dumps(GPU_LOGS), encoding="utf-8")
-    return {"images": images, "clips": clips, "texts": TEXTS, "gpu_logs": gpu_logs}
+    return {"images": images, "clips": clips, "texts": TEXTS, "gpu_logs": gpu_logs, "oriented": oriented}
 
 
 # --- Python's side ---------------------------------------------------------------------------------
@@ -300,6 +318,9 @@ def _job(name: str, project: Path, samples: dict) -> tuple[dict, str, list]:
             with Image.open(p) as img:
                 upright = ImageOps.exif_transpose(img)
                 job["samples"].append({"kind": "image", "path": str(p), "width": upright.width, "height": upright.height})
+        if name == "image_classification":
+            job["orientations"] = [str(p) for p in samples["oriented"]]
+            job["memory"] = [list(size) for size in PHOTO_SIZES]
     elif name == "text_classification":
         kind, items = "text", list(samples["texts"])
         job["vocab"] = str(assets / "vocab.txt")
@@ -446,6 +467,46 @@ def test_exif_orientation_is_read_and_honoured(executed):
     orientations = {Path(s["path"]).name: app["orientation"] for s, app in zip(job["samples"], report["samples"])}
     assert orientations == {"3_three.png": 1, "7_seven.png": 1, "exif6.jpg": 6, "exif3.png": 3, "exif8.jpg": 8,
                             "large_photo.jpg": 1}
+
+
+def test_platform_exif_orientation_equals_pythons_for_every_format(executed):
+    """PhotoDecoder.orientation runs the platform's android.media.ExifInterface (android-all; only
+    android.util.Log is stood in): for JPEG, PNG and WebP with each of the 8 orientations it reads the
+    orientation Pillow's exif_transpose (mobilepack's reader) applies."""
+    from PIL import Image
+
+    report, _, job, _ = executed["image_classification"]
+    want = {}
+    for path in map(Path, job["orientations"]):
+        with Image.open(path) as img:
+            want[path.name] = int(img.getexif().get(0x0112, 1))
+    assert report["orientations"] == want
+    assert sorted(set(want.values())) == list(range(1, 9))
+
+
+def test_bands_do_not_change_the_input(executed):
+    """ImageInput sums stored rows band by band: bands of 3 rows give what one band gives, for every
+    sample (the EXIF-rotated ones included)."""
+    for name in IMAGE_PROJECTS:
+        report, _, _, _ = executed[name]
+        assert [app["bands_agree"] for app in report["samples"]] == [True] * len(report["samples"]), name
+
+
+def test_photo_decode_memory_is_bounded(executed):
+    """12 MP and 48 MP photos (EXIF orientation 6) through TensorCodec.fromImage and
+    ImageInput.modelPixels (224 x 224 x 3): bytes allocated on the decoding thread (ThreadMXBean) stay
+    under PHOTO_HEAP_LIMIT and do not grow with the photo (the old whole-array code needed, by
+    count, about 290 MB for 12 MP).  Shown to fail: one band of 1 << 30 pixels (a whole-image read) gives 48 MB.  The figures are printed (pytest -s) and quoted in docs/apps/android.md."""
+    report, _, _, _ = executed["image_classification"]
+    memory = report["memory"]
+    assert [(m["width"], m["height"]) for m in memory] == list(PHOTO_SIZES)
+    for m in memory:
+        print(f"{m['width']}x{m['height']}: app input {m['app_input_bytes']} B, 224x224x3 input {m['input_224_bytes']} B")
+        assert 0 < m["app_input_bytes"] < PHOTO_HEAP_LIMIT, m
+        assert 0 < m["input_224_bytes"] < PHOTO_HEAP_LIMIT, m
+    small, large = memory
+    # four times the pixels, at most the longer overlap tables more (not 4x)
+    assert large["input_224_bytes"] < small["input_224_bytes"] + (1 << 20)
 
 
 def test_image_inputs_are_exact_not_just_close(executed):

@@ -104,3 +104,26 @@ def test_arbitrary_bytes_as_npz_or_npy_never_crash(tmp_path_factory, blob):
             read_samples(d / name, IMG)
         except MobilepackError as exc:
             assert exc.exit_code == 2
+
+
+@pytest.mark.parametrize("suffix, options", [(".webp", {"lossless": True}), (".avif", {"quality": 100})])
+def test_webp_and_avif_are_read_upright_like_the_apps(tmp_path, suffix, options):
+    """The phone's picker returns WebP and AVIF too: the reader lists them and applies their EXIF
+    orientation (what the Android app reads with the platform ExifInterface); a rotated WebP/AVIF
+    gives the pixels of the same image stored upright as PNG."""
+    from mobilepack.data.readers import list_images, load_image
+
+    y, x = np.mgrid[0:20, 0:32]
+    stored = np.stack([x * 8, y * 12, (x + y) * 4], -1).astype(np.uint8)     # smooth: survives lossy AVIF
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / f"rotated{suffix}", exif=exif, **options)
+    Image.fromarray(np.rot90(stored, -1).copy()).save(tmp_path / "upright.png")
+    assert [p.name for p in list_images(tmp_path)] == [f"rotated{suffix}", "upright.png"]
+    got = load_image(tmp_path / f"rotated{suffix}", 8, 5, 3)
+    want = load_image(tmp_path / "upright.png", 8, 5, 3)
+    assert got.shape == want.shape == (8, 5, 3)
+    if suffix == ".webp":    # lossless: the same pixels exactly
+        assert np.array_equal(got, want)
+    else:                    # AVIF is lossy even at quality 100: the orientation shows in the layout
+        assert np.abs(got - want).mean() < 8 < np.abs(got - want[::-1, ::-1]).mean()

@@ -435,8 +435,8 @@ CURRENT_XCODE = 2600
 def review_rule_problems(project: Path) -> list[str]:
     """What the review of the Swift app found, as static rules on the rendered source:
 
-    * images are rendered at scale 1 (UIGraphicsImageRenderer with a format whose scale is 1): a
-      photo is never redrawn full-size at the screen's scale on its way to a model-sized input;
+    * (no image redrawing rule here: tests/swift_image_input.py rejects any UIGraphicsImageRenderer or
+      Core Graphics interpolation in the app, whose image input is ImageInput's 1:1 copy and integer resize);
     * no API that iOS 17 deprecates where the deployment target cannot avoid it: `onChange(of:)`
       with a one-parameter closure or `perform:`; AVAudioSession's `requestRecordPermission` outside
       the pre-iOS-17 branch of an `#available(iOS 17.0, *)` check (AVAudioApplication's otherwise);
@@ -449,12 +449,6 @@ def review_rule_problems(project: Path) -> list[str]:
     problems = []
     sources = _swift_sources(project)
     for name, text in sources.items():
-        for m in re.finditer(r"UIGraphicsImageRenderer\(([^()]*)\)", text):
-            if "format:" not in m[1]:
-                problems.append(f"{name}: UIGraphicsImageRenderer({m[1]}) draws at the screen's scale; "
-                                "pass a format with scale 1")
-        if "UIGraphicsImageRenderer(" in text and not re.search(r"\.scale = 1\b", text):
-            problems.append(f"{name}: UIGraphicsImageRenderer without `format.scale = 1`")
         if ONE_PARAMETER_ON_CHANGE.search(text) or re.search(r"\.onChange\(of:[^)]*perform:", text):
             problems.append(f"{name}: onChange(of:perform:) with a one-parameter closure is deprecated in iOS 17")
         for m in re.finditer(r"AVAudioSession\.sharedInstance\(\)\.requestRecordPermission", text):
@@ -579,7 +573,7 @@ def test_core_ml_refusal_follows_the_shipped_model(ios_projects):
         readme = (ios_projects[name] / "README.md").read_text(encoding="utf-8")
         assert f"static let integerKernels = {str(integer).lower()}" in info, name
         assert ("**Core ML is refused**" in readme) is integer, name
-        assert "CocoaPods' trunk became read-only on 2 December 2026" in readme and "product and module `LiteRT`" in readme
+        assert "CocoaPods' trunk became read-only on 2 December 2026" in readme and "github.com/google-ai-edge/LiteRT-Swift" in readme and "Core ML delegate" in readme
 
 
 def test_each_task_gets_its_input_and_output_path(ios_projects):

@@ -358,9 +358,6 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 @pytest.mark.parametrize("name,old,new,fragment", [
-    ("DigitsDemo/TensorCodec.swift", "UIGraphicsImageRenderer(size: target.size, format: format)",
-     "UIGraphicsImageRenderer(size: target.size)", "draws at the screen's scale"),
-    ("DigitsDemo/TensorCodec.swift", "format.scale = 1\n", "\n", "without `format.scale = 1`"),
     ("DigitsDemo/ContentView.swift", ".task(id: photoItem) {", ".onChange(of: photoItem) { item in",
      "onChange(of:perform:) with a one-parameter closure"),
     ("DigitsDemo/AudioRecorder.swift", "AudioRecorder.requestPermission { granted in",
@@ -373,7 +370,7 @@ def _edit(path: Path, old: str, new: str) -> None:
      "decodes or allocates inside the timed region"),
     ("DigitsDemo.xcodeproj/project.pbxproj", "LastUpgradeCheck = 2600;", "LastUpgradeCheck = 1500;",
      "LastUpgradeCheck = 1500 makes Xcode offer"),
-], ids=["renderer-scale", "scale-1", "onChange", "record-permission", "coreml-int8", "bench-first", "bench-decode",
+], ids=["onChange", "record-permission", "coreml-int8", "bench-first", "bench-decode",
         "upgrade-check"])
 def test_review_rules_bite(tmp_path, name, old, new, fragment):
     from tests.test_ios_checks import review_rule_problems
@@ -429,3 +426,72 @@ def test_a_dtype_outside_the_table_is_one_clean_error():
         assert info.value.message == f"tensor 'x' has dtype float16 that the {platform} app cannot feed or read"
         assert info.value.hint == "supported dtypes: " + ", ".join(sorted(t.dtype for t in ELEMENT_TYPES))
         assert info.value.exit_code == 2
+
+
+# --- image preprocessing: Python's integers, no Core Graphics interpolation -------------------------
+
+def _core_graphics_codec() -> str:
+    """Today's TensorCodec.swift with its image input replaced by the one shipped before (Core Graphics
+    .high interpolation through UIGraphicsImageRenderer, float luminance), taken from the shipped file
+    kept in tests/fixtures/ios-float16/."""
+    old = (FLOAT16 / "TensorCodec.swift").read_text(encoding="utf-8")
+    old_pixels = old[old.index("    /// The image input: resized"):old.index("    private static func append<T>")]
+    old_extension = old[old.index("extension UIImage {"):]
+    new = (APP / "TensorCodec.swift").read_text(encoding="utf-8")
+    new = new[:new.index("    /// The image input, the same integers")] + old_pixels + new[new.index("    private static func append<T>"):]
+    return new[:new.index("/// The model's image input by the integer steps")] + old_extension
+
+
+def test_the_core_graphics_resize_fails():
+    """The image input as shipped before: Core Graphics .high interpolation through
+    UIGraphicsImageRenderer and float luminance."""
+    problems, _ = check_sources(_app_sources(**{"TensorCodec.swift": _core_graphics_codec()}))
+    assert any("sets Core Graphics interpolation" in p for p in problems), problems
+    assert any("UIGraphicsImageRenderer" in p for p in problems)
+    assert any("draws a UIImage into a rectangle" in p for p in problems)
+    assert any("expected one enum ImageInput, found 0" in p for p in problems)
+
+
+@pytest.mark.parametrize("old, new, fragment", [
+    ("context.interpolationQuality = .none", "context.interpolationQuality = .high", "TensorCodec.swift: sets Core Graphics"),
+    ("width: image.width, height: image.height))", "width: width / 2, height: height / 2))",
+     "ImageInput.storedPixels: no `context.draw("),
+    ("(r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16", "Int(0.299 * Double(r) + 0.587 * Double(g) + 0.114 * Double(b))",
+     "ImageInput.modelPixels: no `(r * 19595"),
+    ("(2 * $0 + total) / (2 * total)", "$0 / total", "ImageInput.modelPixels: no `(2 * $0 + total) / (2 * total)`"),
+    ("flipped: [3, 4, 6, 7].contains(o)", "flipped: [3, 4, 5, 7].contains(o)", "ImageInput.modelPixels: no `flipped: [3, 4, 6, 7]"),
+    ("line[out] += weight * r", "line[out] += weight * b", "ImageInput.modelPixels: no `line[out] += weight * r`"),
+    ("case .right: return 6", "case .right: return 8", "ImageInput.exifOrientation: no `case .right: return 6`"),
+    ("min(hi, (o + 1) * inSize) - max(lo, o * inSize)", "1", "ImageInput.axis: no `min(hi"),
+    ("ImageInput.modelPixels(stored, orientation: orientation, width: width, height: height, channels: channels)",
+     "[Int](repeating: 0, count: width * height * channels)", "TensorCodec.pixels(from:): no `ImageInput.modelPixels(`"),
+], ids=["interpolation", "scaled-copy", "float-luminance", "truncating", "flip-set", "channel-order", "orientation-map",
+        "overlap", "bypassed"])
+def test_image_input_departing_from_pythons_fails(old, new, fragment):
+    problems, _ = check_sources(_edited("TensorCodec.swift", old, new))
+    assert any(p.startswith(fragment) for p in problems), problems
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_the_swift_arithmetic_is_pythons_reader(tmp_path, orientation, channels):
+    """swift_twin (ImageInput.axis/modelPixels statement for statement, tied to the Swift by the
+    rules above) equals mobilepack.data.readers.load_image for every EXIF orientation, 1/3/4
+    channels, downscaling and upscaling, on a PNG whose stored pixels are those fed to the twin."""
+    import numpy as np
+    from PIL import Image
+
+    from mobilepack.data.readers import load_image
+    from tests.swift_image_input import swift_twin
+
+    rng = np.random.default_rng(orientation * 10 + channels)
+    rgba = rng.integers(0, 256, (23, 37, 4), dtype=np.uint8)
+    if channels != 4:
+        rgba[..., 3] = 255
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "photo.png"
+    Image.fromarray(rgba, "RGBA").save(path, exif=exif)
+    for height, width in ((7, 5), (16, 16), (40, 29)):
+        want = load_image(path, height, width, channels).astype(np.int64)
+        assert np.array_equal(swift_twin(rgba, orientation, height, width, channels), want), (height, width)

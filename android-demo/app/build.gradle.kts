@@ -1,6 +1,6 @@
 plugins {
+    // Kotlin is compiled by AGP 9 itself (built-in Kotlin); its JVM target follows compileOptions.
     alias(libs.plugins.android.application)
-    alias(libs.plugins.kotlin.android)
 }
 
 android {
@@ -36,12 +36,6 @@ android {
             // Keep native libraries uncompressed and page-aligned (16 KB pages on newer devices).
             useLegacyPackaging = false
         }
-    }
-}
-
-kotlin {
-    compilerOptions {
-        jvmTarget.set(org.jetbrains.kotlin.gradle.dsl.JvmTarget.fromTarget(libs.versions.jvmTarget.get()))
     }
 }
 

@@ -78,33 +78,20 @@ enum TensorCodec {
         return data
     }
 
-    /// The image input: resized to the model's height x width, channels taken as the model
-    /// expects (1 = luminance, 3 = RGB, 4 = RGBA), normalized only when the app must do it.
+    /// The image input, the same integers as mobilepack's Python reader and the Android app
+    /// (ImageInput below): upright per the photo's orientation, in the model's channels (1 =
+    /// luminance, 3 = RGB, 4 = RGBA), area-averaged to height x width; then normalized only when the
+    /// app must do it.
     static func pixels(from image: UIImage) -> [Float]? {
         let width = ModelInfo.imageWidth, height = ModelInfo.imageHeight, channels = ModelInfo.imageChannels
-        guard width > 0, height > 0, let cgImage = image.normalizedCGImage(width: width, height: height) else { return nil }
-        var rgba = [UInt8](repeating: 0, count: width * height * 4)
-        let drawn: Bool = rgba.withUnsafeMutableBytes { buffer in
-            guard let context = CGContext(data: buffer.baseAddress, width: width, height: height, bitsPerComponent: 8,
-                                          bytesPerRow: width * 4, space: CGColorSpaceCreateDeviceRGB(),
-                                          bitmapInfo: CGImageAlphaInfo.noneSkipLast.rawValue) else { return false }
-            context.interpolationQuality = .high
-            context.draw(cgImage, in: CGRect(x: 0, y: 0, width: width, height: height))
-            return true
+        guard width > 0, height > 0, let cgImage = image.cgImage,
+              let stored = ImageInput.storedPixels(cgImage) else { return nil }
+        let orientation = ImageInput.exifOrientation(image.imageOrientation)
+        let values = ImageInput.modelPixels(stored, orientation: orientation, width: width, height: height, channels: channels)
+        return values.enumerated().map { k, v in
+            let c = k % channels
+            return ModelInfo.normalizeInApp ? (Float(v) - ModelInfo.pixelMean[c]) / ModelInfo.pixelStd[c] : Float(v)
         }
-        guard drawn else { return nil }
-        var values = [Float](repeating: 0, count: width * height * channels)
-        for pixel in 0..<(width * height) {
-            let r = Float(rgba[pixel * 4]), g = Float(rgba[pixel * 4 + 1]), b = Float(rgba[pixel * 4 + 2])
-            let source: [Float] = channels == 1 ? [0.299 * r + 0.587 * g + 0.114 * b]
-                : channels == 3 ? [r, g, b] : [r, g, b, 255]
-            for c in 0..<channels {
-                let v = source[c]
-                values[pixel * channels + c] = ModelInfo.normalizeInApp
-                    ? (v - ModelInfo.pixelMean[c]) / ModelInfo.pixelStd[c] : v
-            }
-        }
-        return values
     }
 
     private static func append<T>(_ value: T, to data: inout Data) {
@@ -116,19 +103,129 @@ enum TensorCodec {
     }
 }
 
-extension UIImage {
-    /// The image drawn upright (camera photos carry an orientation flag instead of rotated pixels)
-    /// straight at `width` x `height` pixels: scale 1, so a large photo never becomes a full-size
-    /// bitmap at the screen's scale on its way to a model-sized input.
-    func normalizedCGImage(width: Int, height: Int) -> CGImage? {
-        let format = UIGraphicsImageRendererFormat()
-        format.scale = 1
-        format.opaque = true
-        let target = CGRect(x: 0, y: 0, width: width, height: height)
-        let renderer = UIGraphicsImageRenderer(size: target.size, format: format)
-        return renderer.image { context in
-            context.cgContext.interpolationQuality = .high
-            draw(in: target)   // UIImage.draw applies imageOrientation
-        }.cgImage
+/// The model's image input by the integer steps of mobilepack's Python reader
+/// (mobilepack/data/readers.py) and the Android app (ImageInput.kt), so that the same photo gives
+/// the same tensor on every platform:
+///  1. the stored pixels, copied 1:1 (no scaling, no interpolation, no colour conversion);
+///  2. the image as a viewer shows it, per its EXIF orientation (1...8);
+///  3. the input's channels: RGB, RGBA, or luminance L = (19595 R + 38470 G + 7471 B + 32768) >> 16;
+///  4. an area-average resize: each output pixel is the mean of the source area it covers, each
+///     source pixel weighted by its overlap, in exact integer arithmetic, rounded half up.
+/// Steps 2 to 4 are one pass over the stored rows, each pixel added to the outputs its upright
+/// position overlaps; the sums are exact integers, so their order does not change the result.
+enum ImageInput {
+    /// Stored pixels: R, G, B, A bytes per pixel, row by row, not premultiplied.
+    struct Stored {
+        let width: Int
+        let height: Int
+        let rgba: [UInt8]
+    }
+
+    /// The EXIF orientation (1...8) that UIKit read from the file into `imageOrientation`.
+    static func exifOrientation(_ orientation: UIImage.Orientation) -> Int {
+        switch orientation {
+        case .up: return 1
+        case .upMirrored: return 2
+        case .down: return 3
+        case .downMirrored: return 4
+        case .leftMirrored: return 5
+        case .right: return 6
+        case .rightMirrored: return 7
+        case .left: return 8
+        @unknown default: return 1
+        }
+    }
+
+    /// The decoded pixels as stored, copied at their own size into RGBA bytes in the image's own
+    /// RGB (or gray, replicated like Pillow's L to RGB) colour space: a 1:1 copy, interpolation off.
+    static func storedPixels(_ image: CGImage) -> Stored? {
+        let width = image.width, height = image.height
+        guard width > 0, height > 0 else { return nil }
+        let model = image.colorSpace?.model
+        let gray = model == .monochrome
+        let space = (model == .rgb || gray) ? image.colorSpace! : CGColorSpaceCreateDeviceRGB()
+        let opaque = [CGImageAlphaInfo.none, .noneSkipLast, .noneSkipFirst].contains(image.alphaInfo)
+        let components = gray ? 1 : 4
+        var raw = [UInt8](repeating: 0, count: width * height * components)
+        let info = gray ? CGImageAlphaInfo.none.rawValue
+            : (opaque ? CGImageAlphaInfo.noneSkipLast.rawValue : CGImageAlphaInfo.premultipliedLast.rawValue)
+        let copied: Bool = raw.withUnsafeMutableBytes { buffer in
+            guard let context = CGContext(data: buffer.baseAddress, width: width, height: height, bitsPerComponent: 8,
+                                          bytesPerRow: width * components, space: space, bitmapInfo: info) else { return false }
+            context.interpolationQuality = .none
+            context.draw(image, in: CGRect(x: 0, y: 0, width: image.width, height: image.height))
+            return true
+        }
+        guard copied else { return nil }
+        if gray {
+            var rgba = [UInt8](repeating: 255, count: width * height * 4)
+            for i in 0..<(width * height) {
+                rgba[i * 4] = raw[i]; rgba[i * 4 + 1] = raw[i]; rgba[i * 4 + 2] = raw[i]
+            }
+            return Stored(width: width, height: height, rgba: rgba)
+        }
+        if opaque {
+            for i in 0..<(width * height) { raw[i * 4 + 3] = 255 }
+        } else {
+            for i in 0..<(width * height) where raw[i * 4 + 3] != 0 && raw[i * 4 + 3] != 255 {
+                let a = Int(raw[i * 4 + 3])      // un-premultiply, as Android's getPixels does
+                for c in 0..<3 { raw[i * 4 + c] = UInt8(min(255, (Int(raw[i * 4 + c]) * 255 + a / 2) / a)) }
+            }
+        }
+        return Stored(width: width, height: height, rgba: raw)
+    }
+
+    /// Overlaps of stored index i (upright position s, mirrored when `flipped`) with the outputs
+    /// along one axis of `inSize` resized to `outSize`: output o covers [o * inSize, (o + 1) *
+    /// inSize), source s covers [s * outSize, (s + 1) * outSize), in units of 1/outSize pixel.
+    /// Returns, per stored index, its first output and its overlaps with that output and the next ones.
+    static func axis(inSize: Int, outSize: Int, flipped: Bool) -> [(first: Int, weights: [Int])] {
+        (0..<inSize).map { i in
+            let s = flipped ? inSize - 1 - i : i
+            let lo = s * outSize, hi = lo + outSize
+            let first = lo / inSize, last = (hi - 1) / inSize
+            return (first, (first...last).map { o in min(hi, (o + 1) * inSize) - max(lo, o * inSize) })
+        }
+    }
+
+    /// Pixel values (height x width x channels, 0...255) of the model's input.
+    static func modelPixels(_ image: Stored, orientation: Int, width: Int, height: Int, channels: Int) -> [Int] {
+        let w = image.width, h = image.height
+        let o = (2...8).contains(orientation) ? orientation : 1
+        let swap = o >= 5                                   // stored rows become upright columns
+        let cols = axis(inSize: w, outSize: swap ? height : width, flipped: [2, 3, 7, 8].contains(o))
+        let rows = axis(inSize: h, outSize: swap ? width : height, flipped: [3, 4, 6, 7].contains(o))
+        let lineSize = swap ? height : width
+        var acc = [Int](repeating: 0, count: width * height * channels)
+        var line = [Int](repeating: 0, count: lineSize * channels)
+        for y in 0..<h {
+            for k in 0..<line.count { line[k] = 0 }
+            for x in 0..<w {
+                let p = (y * w + x) * 4
+                let r = Int(image.rgba[p]), g = Int(image.rgba[p + 1]), b = Int(image.rgba[p + 2]), a = Int(image.rgba[p + 3])
+                let luminance = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16
+                for (j, weight) in cols[x].weights.enumerated() {
+                    let out = (cols[x].first + j) * channels
+                    if channels == 1 {
+                        line[out] += weight * luminance
+                    } else {
+                        line[out] += weight * r
+                        line[out + 1] += weight * g
+                        line[out + 2] += weight * b
+                        if channels == 4 { line[out + 3] += weight * a }
+                    }
+                }
+            }
+            for (j, weight) in rows[y].weights.enumerated() {
+                let out = rows[y].first + j
+                for k in 0..<lineSize {
+                    // not swapped: the row is output row `out`, k its column; swapped: output column `out`, row k
+                    let base = (swap ? k * width + out : out * width + k) * channels
+                    for c in 0..<channels { acc[base + c] += weight * line[k * channels + c] }
+                }
+            }
+        }
+        let total = w * h
+        return acc.map { (2 * $0 + total) / (2 * total) }
     }
 }

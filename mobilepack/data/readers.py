@@ -1,6 +1,6 @@
 """Readers for calibration, validation and evaluation data.
 
-Sources: a folder of images (jpg/png, searched recursively; a folder per class
+Sources: a folder of images (jpg/png/webp/avif, searched recursively; a folder per class
 gives labels), ``.npy`` (N, ...) for single-input models, ``.npz`` with a key per
 input name (``x``/``y`` for labelled data), or the literal ``random``.
 Every reader checks shapes and dtypes against the model's inputs and yields
@@ -16,7 +16,7 @@ from typing import Any
 from mobilepack.errors import DataError, UsageError
 from mobilepack.model.spec import ModelSpec, Normalization, TensorSpec
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".avif")   # Pillow reads each, EXIF orientation included
 RANDOM = "random"
 
 
@@ -63,7 +63,7 @@ def load_image(path: Path, height: int, width: int, channels: int):
             img = img.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])
             arr = np.asarray(img, dtype=np.uint8).reshape(img.height, img.width, channels)
     except (UnidentifiedImageError, OSError) as exc:
-        raise DataError(f"cannot read image {path}: {exc}", "remove it or replace it with a valid PNG/JPEG") from exc
+        raise DataError(f"cannot read image {path}: {exc}", "remove it or replace it with a valid PNG/JPEG/WebP/AVIF") from exc
     return area_resize(arr, height, width).astype(np.float32)
 
 

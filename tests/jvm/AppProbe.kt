@@ -1,7 +1,7 @@
 package __PACKAGE__
 
 // Test-only (tests/test_android_jvm.py): copied into a rendered Android project and compiled with
-// it, then run on a JVM.  It drives the app's own code - ImageInput, TensorCodec, Tokenizer,
+// it, then run on a JVM.  It drives the app's own code - ImageInput, PhotoDecoder.orientation (the platform ExifInterface), TensorCodec, Tokenizer,
 // ModelRunner, Results, AudioCapture, InferenceQueue - for every sample of a job file (and, for the
 // embedding app, Results.cosine over the job's pairs of samples) and writes what the app computed as JSON.  Only image decoding is the JVM's (javax.imageio; BitmapFactory on
 // a device): everything after the decoded ARGB pixels is the app's.
@@ -46,9 +46,14 @@ object AppProbe {
         val inputs = when (sample.getString("kind")) {
             "image" -> {
                 val bytes = File(sample.getString("path")).readBytes()
-                val orientation = ImageInput.exifOrientation(bytes)
+                val orientation = PhotoDecoder.orientation { ByteArrayInputStream(bytes) }
                 extra.put("orientation", orientation)
-                TensorCodec.fromImage(decodeImage(bytes), orientation)
+                val image = decodeImage(bytes)
+                // the same pixels in bands of 3 rows (a 48 MP photo's bands, scaled down): the sums must not change
+                val whole = ImageInput.modelPixels(image, orientation, ModelConfig.IMAGE_WIDTH, ModelConfig.IMAGE_HEIGHT, ModelConfig.IMAGE_CHANNELS)
+                val banded = ImageInput.modelPixels(image, orientation, ModelConfig.IMAGE_WIDTH, ModelConfig.IMAGE_HEIGHT, ModelConfig.IMAGE_CHANNELS, 3 * image.width)
+                extra.put("bands_agree", whole.contentEquals(banded))
+                TensorCodec.fromImage(image, orientation)
             }
             "text" -> {
                 val text = sample.getString("text")
@@ -156,6 +161,39 @@ object AppProbe {
         return out
     }
 
+    /** A photo-sized image whose pixels are computed, not stored: the source allocates nothing. */
+    private class SyntheticPhoto(override val width: Int, override val height: Int) : PixelBands {
+        override fun read(top: Int, rows: Int, into: IntArray) {
+            for (r in 0 until rows) {
+                val y = top + r
+                for (x in 0 until width) into[r * width + x] = (0xFF shl 24) or ((x * 255 / width) shl 16) or ((y * 255 / height) shl 8) or ((x + 3 * y) and 0xFF)
+            }
+        }
+    }
+
+    /**
+     * Bytes allocated on this thread (ThreadMXBean, heap only) by the app's decode-to-tensor code
+     * for photos of the job's sizes, EXIF orientation 6 (a phone held upright): TensorCodec.fromImage
+     * with the app's model input, and ImageInput.modelPixels for a 224 x 224 x 3 input.
+     */
+    private fun memory(sizes: JSONArray): JSONArray {
+        val mx = java.lang.management.ManagementFactory.getThreadMXBean() as com.sun.management.ThreadMXBean
+        fun allocated(block: () -> Unit): Long {
+            val before = mx.currentThreadAllocatedBytes
+            block()
+            return mx.currentThreadAllocatedBytes - before
+        }
+        TensorCodec.fromImage(SyntheticPhoto(640, 480), 6)       // loads the classes first
+        ImageInput.modelPixels(SyntheticPhoto(640, 480), 6, 224, 224, 3)
+        return JSONArray((0 until sizes.length()).map { i ->
+            val size = sizes.getJSONArray(i)
+            val photo = SyntheticPhoto(size.getInt(0), size.getInt(1))
+            JSONObject().put("width", photo.width).put("height", photo.height)
+                .put("app_input_bytes", allocated { TensorCodec.fromImage(photo, 6) })
+                .put("input_224_bytes", allocated { ImageInput.modelPixels(photo, 6, 224, 224, 3) })
+        })
+    }
+
     @JvmStatic
     fun main(args: Array<String>) {
         val job = JSONObject(File(args[0]).readText())
@@ -204,6 +242,15 @@ object AppProbe {
         }
         report.put("gpu_request", gpuRequest)
         if (job.optBoolean("defects")) report.put("defects", defects())
+        job.optJSONArray("orientations")?.let { paths ->
+            report.put("orientations", JSONObject().apply {
+                for (i in 0 until paths.length()) {
+                    val bytes = File(paths.getString(i)).readBytes()
+                    put(File(paths.getString(i)).name, PhotoDecoder.orientation { ByteArrayInputStream(bytes) })
+                }
+            })
+        }
+        job.optJSONArray("memory")?.let { report.put("memory", memory(it)) }
         File(args[1]).writeText(report.toString())
     }
 }

@@ -69,8 +69,8 @@ def add_broken_projects(base: Path, int8_model: bytes) -> dict[str, Path]:
     The agreement tests must fail on both (test_android_jvm.py shows it)."""
     return _render_broken(base, "image_classification", int8_model, (
         ("broken_channel_order", "com.mobilepack.checks.brokenchannels", "ImageInput.kt",
-         "out[k++] = r\n                    out[k++] = g\n                    out[k++] = b\n",
-         "out[k++] = b\n                    out[k++] = g\n                    out[k++] = r\n"),
+         "line[o] += wt * r\n                    line[o + 1] += wt * g\n                    line[o + 2] += wt * b\n",
+         "line[o] += wt * b\n                    line[o + 1] += wt * g\n                    line[o + 2] += wt * r\n"),
         ("broken_zero_point", "com.mobilepack.checks.brokenzeropoint", "TensorCodec.kt",
          "(v / info.scale).roundToInt() + info.zeroPoint", "(v / info.scale).roundToInt() - info.zeroPoint")))
 

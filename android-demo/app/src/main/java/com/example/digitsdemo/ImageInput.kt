@@ -2,191 +2,142 @@
 package com.example.digitsdemo
 
 /**
- * Decoded pixels: 0xAARRGGBB per pixel, not premultiplied, row by row (what Bitmap.getPixels
- * returns).  Everything below is plain Kotlin, without Android classes, so that mobilepack's tests
- * run exactly this code on a JVM and compare it with Python's reader (mobilepack/data/readers.py),
- * which implements the same steps.
+ * An image's pixels as stored (before its EXIF orientation is applied), handed out a band of rows
+ * at a time: 0xAARRGGBB per pixel, not premultiplied (what Bitmap.getPixels returns).  On a phone
+ * the bands come from BitmapRegionDecoder ([PhotoDecoder]), so a 48 MP photo is never held whole.
  */
-class ArgbImage(val width: Int, val height: Int, val pixels: IntArray) {
+interface PixelBands {
+    val width: Int
+    val height: Int
+
+    /** Writes rows [top, top + rows) into [into], row after row, [width] pixels each. */
+    fun read(top: Int, rows: Int, into: IntArray)
+}
+
+/** Pixels already in memory (a small bitmap's getPixels, a test's decoded image). */
+class ArgbImage(override val width: Int, override val height: Int, val pixels: IntArray) : PixelBands {
     init {
         require(width > 0 && height > 0 && pixels.size == width * height) { "ArgbImage: ${pixels.size} pixels for $width x $height" }
     }
+
+    override fun read(top: Int, rows: Int, into: IntArray) = System.arraycopy(pixels, top * width, into, 0, rows * width)
 }
 
 /**
- * The model's image input, step by step, the same way as mobilepack's Python reader:
- *  1. turn the image upright as its EXIF orientation says (JPEG APP1 "Exif", PNG eXIf);
- *  2. convert to the input's channels: RGB, RGBA, or luminance L = (19595 R + 38470 G + 7471 B + 32768) >> 16;
- *  3. resize to the input's size with an area average (box filter): each output pixel is the mean of
- *     the source area it covers, each source pixel weighted by the overlap, computed in exact integer
- *     arithmetic and rounded half up.  Unlike a bilinear sample it does not alias on large downscales,
- *     and integer arithmetic makes the result identical on every platform.
+ * The model's image input, the same way as mobilepack's Python reader (mobilepack/data/readers.py):
+ *  1. the image as a viewer shows it, per its EXIF orientation (1..8, read by [PhotoDecoder]);
+ *  2. the input's channels: RGB, RGBA, or luminance L = (19595 R + 38470 G + 7471 B + 32768) >> 16;
+ *  3. an area-average resize (box filter) to the input's size: each output pixel is the mean of the
+ *     source area it covers, each source pixel weighted by its overlap, in exact integer arithmetic,
+ *     rounded half up.
+ * All three run in one pass over the stored rows, band by band: a stored pixel goes straight to
+ * the output pixels its upright position overlaps.  The sums are exact integers, so their order does
+ * not matter and the result equals Python's (which turns, converts and resizes whole arrays) to the
+ * bit.  Memory: one band of [BAND_PIXELS] pixels plus a sum per output value, whatever the photo's size.
  */
 object ImageInput {
+    /** Pixels per band read from the decoder (4 MB of ARGB). */
+    const val BAND_PIXELS = 1 shl 20
 
-    /** Pixel values (height x width x channels, 0..255) of the model's input for [image]. */
-    fun modelPixels(image: ArgbImage, orientation: Int, width: Int, height: Int, channels: Int): IntArray {
-        val upright = upright(image, orientation)
-        return resize(channelValues(upright, channels), upright.width, upright.height, channels, width, height)
-    }
+    /**
+     * Source-to-output overlap along one axis of [inSize] pixels resized to [outSize]: output o
+     * covers [o * inSize, (o + 1) * inSize), source s covers [s * outSize, (s + 1) * outSize), in
+     * units of 1/outSize source pixel.  Source s overlaps outputs first[s] until first[s + 1]'s
+     * list starts: weights[start[s] until start[s + 1]] are its overlaps with first[s], first[s] + 1, ...
+     */
+    private class Axis(inSize: Int, outSize: Int, flipped: Boolean) {
+        val first = IntArray(inSize)
+        val start = IntArray(inSize + 1)
+        var weights = LongArray(0)
 
-    // --- 1. EXIF orientation ------------------------------------------------------------------
-
-    /** The EXIF orientation (1..8) of encoded JPEG or PNG [bytes]; 1 when there is none. */
-    fun exifOrientation(bytes: ByteArray): Int = try {
-        when {
-            bytes.size > 4 && u8(bytes, 0) == 0xFF && u8(bytes, 1) == 0xD8 -> jpegOrientation(bytes)
-            bytes.size > 8 && u8(bytes, 0) == 0x89 && u8(bytes, 1) == 'P'.code && u8(bytes, 2) == 'N'.code -> pngOrientation(bytes)
-            else -> 1
-        }
-    } catch (e: IndexOutOfBoundsException) {
-        1   // truncated metadata: show the image as stored
-    }
-
-    private fun u8(b: ByteArray, i: Int): Int = b[i].toInt() and 0xFF
-
-    private fun jpegOrientation(b: ByteArray): Int {
-        var i = 2
-        while (i + 4 <= b.size && u8(b, i) == 0xFF) {
-            val marker = u8(b, i + 1)
-            if (marker == 0xDA || marker == 0xD9) return 1   // image data starts: no EXIF before it
-            val length = (u8(b, i + 2) shl 8) or u8(b, i + 3)
-            val body = i + 4
-            if (marker == 0xE1 && length >= 8 && String(b, body, 6, Charsets.ISO_8859_1) == "Exif\u0000\u0000") {
-                return tiffOrientation(b, body + 6)
-            }
-            i += 2 + length
-        }
-        return 1
-    }
-
-    private fun pngOrientation(b: ByteArray): Int {
-        var i = 8
-        while (i + 8 <= b.size) {
-            val length = ((u8(b, i) shl 24) or (u8(b, i + 1) shl 16) or (u8(b, i + 2) shl 8) or u8(b, i + 3))
-            val type = String(b, i + 4, 4, Charsets.ISO_8859_1)
-            if (type == "eXIf") return tiffOrientation(b, i + 8)
-            if (type == "IDAT" || type == "IEND" || length < 0) return 1
-            i += 12 + length
-        }
-        return 1
-    }
-
-    /** Tag 0x0112 of IFD0 in the TIFF structure at [base]. */
-    private fun tiffOrientation(b: ByteArray, base: Int): Int {
-        val little = u8(b, base) == 'I'.code
-        fun u16(at: Int) = if (little) u8(b, base + at) or (u8(b, base + at + 1) shl 8) else (u8(b, base + at) shl 8) or u8(b, base + at + 1)
-        fun u32(at: Int) = if (little) u16(at) or (u16(at + 2) shl 16) else (u16(at) shl 16) or u16(at + 2)
-        if (u16(2) != 42) return 1
-        val ifd = u32(4)
-        val entries = u16(ifd)
-        for (e in 0 until entries) {
-            val at = ifd + 2 + 12 * e
-            if (u16(at) == 0x0112) return u16(at + 8).takeIf { it in 1..8 } ?: 1
-        }
-        return 1
-    }
-
-    /** [image] as a viewer shows it for EXIF orientation [orientation] (1 = as stored). */
-    fun upright(image: ArgbImage, orientation: Int): ArgbImage {
-        val w = image.width
-        val h = image.height
-        if (orientation !in 2..8) return image
-        val swap = orientation >= 5
-        val ow = if (swap) h else w
-        val oh = if (swap) w else h
-        val out = IntArray(ow * oh)
-        for (y in 0 until oh) {
-            for (x in 0 until ow) {
-                // the stored pixel (column, row) shown at (x, y)
-                val source = when (orientation) {
-                    2 -> y * w + (w - 1 - x)                   // mirrored
-                    3 -> (h - 1 - y) * w + (w - 1 - x)         // rotated 180
-                    4 -> (h - 1 - y) * w + x                   // mirrored vertically
-                    5 -> x * w + y                             // transposed
-                    6 -> (h - 1 - x) * w + y                   // stored rotated: turn 90 degrees clockwise
-                    7 -> (h - 1 - x) * w + (w - 1 - y)         // transversed
-                    else -> x * w + (w - 1 - y)                // 8: turn 90 degrees counter-clockwise
+        init {
+            for (pass in 0..1) {            // first count the overlaps, then write them
+                var n = 0
+                for (i in 0 until inSize) {
+                    val s = if (flipped) inSize - 1 - i else i   // the upright position of stored index i
+                    val lo = s.toLong() * outSize
+                    val hi = lo + outSize
+                    val o0 = (lo / inSize).toInt()
+                    val o1 = ((hi - 1) / inSize).toInt()
+                    first[i] = o0
+                    start[i] = n
+                    for (o in o0..o1) {
+                        if (pass == 1) weights[n] = minOf(hi, (o + 1).toLong() * inSize) - maxOf(lo, o.toLong() * inSize)
+                        n++
+                    }
                 }
-                out[y * ow + x] = image.pixels[source]
+                start[inSize] = n
+                if (pass == 0) weights = LongArray(n)
             }
         }
-        return ArgbImage(ow, oh, out)
     }
 
-    // --- 2. channels ----------------------------------------------------------------------------
-
-    /** Interleaved channel values (0..255): 1 = luminance, 3 = RGB, 4 = RGBA. */
-    fun channelValues(image: ArgbImage, channels: Int): IntArray {
+    /** Pixel values (height x width x channels, 0..255) of the model's input for [source], read [bandPixels] at a time. */
+    fun modelPixels(source: PixelBands, orientation: Int, width: Int, height: Int, channels: Int, bandPixels: Int = BAND_PIXELS): IntArray {
         require(channels == 1 || channels == 3 || channels == 4) { "an image input has 1, 3 or 4 channels, not $channels" }
-        val out = IntArray(image.pixels.size * channels)
-        var k = 0
-        for (p in image.pixels) {
+        val w = source.width
+        val h = source.height
+        val o = if (orientation in 2..8) orientation else 1
+        val swap = o >= 5                                 // stored rows become upright columns
+        // Stored x runs along upright x (or upright y when swapped), mirrored for these orientations:
+        val flipColumns = o == 2 || o == 3 || o == 7 || o == 8
+        val flipRows = o == 3 || o == 4 || o == 6 || o == 7
+        val cols = Axis(w, if (swap) height else width, flipColumns)
+        val rows = Axis(h, if (swap) width else height, flipRows)
+        val lineSize = if (swap) height else width
+        val line = LongArray(lineSize * channels)         // one stored row, summed along its output axis
+        val acc = LongArray(width * height * channels)
+        val bandRows = maxOf(1, minOf(h, bandPixels / w))
+        val band = IntArray(bandRows * w)
+        var top = 0
+        while (top < h) {
+            val n = minOf(bandRows, h - top)
+            source.read(top, n, band)
+            for (r in 0 until n) {
+                line.fill(0L)
+                sumRow(band, r * w, w, cols, line, channels)
+                addRow(line, rows, top + r, acc, swap, width, channels)
+            }
+            top += n
+        }
+        val total = w.toLong() * h
+        return IntArray(acc.size) { ((2 * acc[it] + total) / (2 * total)).toInt() }
+    }
+
+    /** Adds the stored row at [band] offset [at] to [line]: each pixel's channels times its column overlaps. */
+    private fun sumRow(band: IntArray, at: Int, w: Int, cols: Axis, line: LongArray, channels: Int) {
+        for (x in 0 until w) {
+            val p = band[at + x]
             val r = (p shr 16) and 0xFF
             val g = (p shr 8) and 0xFF
             val b = p and 0xFF
-            when (channels) {
-                1 -> out[k++] = (r * 19595 + g * 38470 + b * 7471 + 0x8000) shr 16
-                else -> {
-                    out[k++] = r
-                    out[k++] = g
-                    out[k++] = b
-                    if (channels == 4) out[k++] = (p ushr 24) and 0xFF
+            var o = cols.first[x] * channels
+            for (j in cols.start[x] until cols.start[x + 1]) {
+                val wt = cols.weights[j]
+                if (channels == 1) {
+                    line[o] += wt * ((r * 19595 + g * 38470 + b * 7471 + 0x8000) shr 16)
+                } else {
+                    line[o] += wt * r
+                    line[o + 1] += wt * g
+                    line[o + 2] += wt * b
+                    if (channels == 4) line[o + 3] += wt * ((p ushr 24) and 0xFF)
                 }
+                o += channels
             }
         }
-        return out
     }
 
-    // --- 3. area-average resize -------------------------------------------------------------------
-
-    /**
-     * Overlap weights of source pixels for each output pixel along one axis, in units of
-     * 1/[outSize] source pixel: output o covers [o * inSize, (o + 1) * inSize), source s covers
-     * [s * outSize, (s + 1) * outSize).  Returns (first source index, weights) per output pixel.
-     */
-    private fun axisWeights(inSize: Int, outSize: Int): Array<Pair<Int, LongArray>> = Array(outSize) { o ->
-        val lo = o.toLong() * inSize
-        val hi = (o + 1).toLong() * inSize
-        val first = (lo / outSize).toInt()
-        val last = ((hi - 1) / outSize).toInt()
-        Pair(first, LongArray(last - first + 1) { j ->
-            val s = (first + j).toLong()
-            minOf(hi, (s + 1) * outSize) - maxOf(lo, s * outSize)
-        })
-    }
-
-    /** Area-average resize of interleaved [values] (height x width x channels). */
-    fun resize(values: IntArray, width: Int, height: Int, channels: Int, outWidth: Int, outHeight: Int): IntArray {
-        require(values.size == width * height * channels) { "resize: ${values.size} values for $width x $height x $channels" }
-        if (width == outWidth && height == outHeight) return values.copyOf()
-        val wx = axisWeights(width, outWidth)
-        val wy = axisWeights(height, outHeight)
-        // Horizontal pass: every source row to outWidth columns (sums, not yet divided).
-        val rows = LongArray(height * outWidth * channels)
-        for (y in 0 until height) {
-            for (ox in 0 until outWidth) {
-                val (first, weights) = wx[ox]
-                for (c in 0 until channels) {
-                    var acc = 0L
-                    for (j in weights.indices) acc += weights[j] * values[(y * width + first + j) * channels + c]
-                    rows[(y * outWidth + ox) * channels + c] = acc
-                }
+    /** Adds [line] (stored row [y]) into the output sums, times the row's overlaps. */
+    private fun addRow(line: LongArray, rows: Axis, y: Int, acc: LongArray, swap: Boolean, width: Int, channels: Int) {
+        var out = rows.first[y]
+        for (j in rows.start[y] until rows.start[y + 1]) {
+            val wt = rows.weights[j]
+            for (k in 0 until line.size / channels) {
+                // not swapped: the row is output row `out`, k its column; swapped: output column `out`, row k
+                val base = (if (swap) k * width + out else out * width + k) * channels
+                for (c in 0 until channels) acc[base + c] += wt * line[k * channels + c]
             }
+            out++
         }
-        // Vertical pass, then divide by the total weight (width * height units) rounding half up.
-        val total = width.toLong() * height
-        val out = IntArray(outWidth * outHeight * channels)
-        for (oy in 0 until outHeight) {
-            val (first, weights) = wy[oy]
-            for (ox in 0 until outWidth) {
-                for (c in 0 until channels) {
-                    var acc = 0L
-                    for (j in weights.indices) acc += weights[j] * rows[((first + j) * outWidth + ox) * channels + c]
-                    out[(oy * outWidth + ox) * channels + c] = ((2 * acc + total) / (2 * total)).toInt()
-                }
-            }
-        }
-        return out
     }
 }

@@ -4,12 +4,10 @@ package com.example.digitsdemo
 import android.Manifest
 import android.app.Activity
 import android.content.ActivityNotFoundException
+import android.content.ClipData
 import android.content.Intent
 import android.content.pm.PackageManager
 import android.graphics.Bitmap
-import android.graphics.BitmapFactory
-import android.graphics.Matrix
-import android.net.Uri
 import android.os.Build
 import android.os.Bundle
 import android.provider.MediaStore
@@ -22,6 +20,8 @@ import android.widget.ImageView
 import android.widget.Spinner
 import android.widget.TextView
 import android.widget.Toast
+import java.io.FileInputStream
+import java.io.InputStream
 import java.nio.ByteBuffer
 import java.util.Locale
 import kotlin.math.PI
@@ -39,6 +39,7 @@ class MainActivity : Activity() {
     private var runner: ModelRunner? = null
     private var labels: List<String> = emptyList()
     private var sampleIndex = 0
+    @Volatile
     private var lastImage: Bitmap? = null
 
     override fun onCreate(savedInstanceState: Bundle?) {
@@ -148,10 +149,16 @@ class MainActivity : Activity() {
     }
 
     private fun takePhoto() {
-        // Without EXTRA_OUTPUT the camera app returns a small bitmap: enough for the model's input
-        // and no storage permission or FileProvider is needed.
+        // Full resolution: the camera app writes the photo to a content URI this app serves
+        // (PhotoProvider, platform APIs only), granted for this one request.
+        val uri = PhotoProvider.uri(this)
+        PhotoProvider.photoFile(this).delete()
+        val intent = Intent(MediaStore.ACTION_IMAGE_CAPTURE)
+            .putExtra(MediaStore.EXTRA_OUTPUT, uri)
+            .addFlags(Intent.FLAG_GRANT_WRITE_URI_PERMISSION or Intent.FLAG_GRANT_READ_URI_PERMISSION)
+        intent.clipData = ClipData.newRawUri("photo", uri)
         try {
-            startActivityForResult(Intent(MediaStore.ACTION_IMAGE_CAPTURE), REQUEST_CAMERA)
+            startActivityForResult(intent, REQUEST_CAMERA)
         } catch (e: ActivityNotFoundException) {
             toast(R.string.no_camera)
         }
@@ -164,72 +171,50 @@ class MainActivity : Activity() {
         }
         val name = ModelConfig.SAMPLE_FILES[sampleIndex % ModelConfig.SAMPLE_FILES.size]
         sampleIndex++
-        onEncodedImage(assets.open(name).use { it.readBytes() })
+        loadPhoto { assets.open(name) }
     }
 
     @Deprecated("Platform Activity result API (the app uses no AndroidX).")
     override fun onActivityResult(requestCode: Int, resultCode: Int, data: Intent?) {
         super.onActivityResult(requestCode, resultCode, data)
-        if (resultCode != RESULT_OK || data == null) return
+        if (resultCode != RESULT_OK) return
         when (requestCode) {
-            REQUEST_PICK -> data.data?.let { uri -> contentResolver.openInputStream(uri)?.use { it.readBytes() }?.let { onEncodedImage(it) } }
-            REQUEST_CAMERA -> cameraBitmap(data)?.let { onImage(it, TensorCodec.argbOf(it), 1) }
-        }
-    }
-
-    private fun cameraBitmap(data: Intent): Bitmap? {
-        val extras = data.extras ?: return null
-        return if (Build.VERSION.SDK_INT >= 33) {
-            extras.getParcelable("data", Bitmap::class.java)
-        } else {
-            @Suppress("DEPRECATION")
-            extras.getParcelable("data")
+            REQUEST_PICK -> data?.data?.let { uri -> loadPhoto { contentResolver.openInputStream(uri) ?: throw java.io.FileNotFoundException("$uri") } }
+            REQUEST_CAMERA -> {
+                val file = PhotoProvider.photoFile(this)
+                if (file.length() > 0) loadPhoto { FileInputStream(file) } else toast(R.string.not_an_image)
+            }
         }
     }
 
     /**
-     * Decodes a picked image or a sample at full resolution (subsampled only beyond
-     * MAX_DECODE_SIDE px, to bound memory), reads its EXIF orientation, and feeds the model the
-     * same pixels mobilepack's Python reader computes ([ImageInput]).
+     * Decodes a photo (picker, camera, sample) on the worker, where its EXIF orientation is read and
+     * the model's input computed at full resolution in bounded memory ([PhotoDecoder]); the UI
+     * thread only shows the preview and then the results.
      */
-    private fun onEncodedImage(bytes: ByteArray) {
-        val bounds = BitmapFactory.Options().apply { inJustDecodeBounds = true }
-        BitmapFactory.decodeByteArray(bytes, 0, bytes.size, bounds)
-        var sample = 1
-        while (maxOf(bounds.outWidth, bounds.outHeight) / sample > MAX_DECODE_SIDE) sample *= 2
-        val options = BitmapFactory.Options().apply {
-            inSampleSize = sample
-            inPreferredConfig = Bitmap.Config.ARGB_8888
+    private fun loadPhoto(open: () -> InputStream) {
+        val choice = currentChoice()
+        statusView.text = getString(R.string.decoding)
+        worker.submit {
+            val photo = try {
+                PhotoDecoder.decode(open)
+            } catch (e: Exception) {
+                null
+            }
+            if (photo == null) {
+                onUi {
+                    statusView.text = ""
+                    toast(R.string.not_an_image)
+                }
+                return@submit
+            }
+            onUi {
+                lastImage = photo.preview
+                preview.setImageBitmap(photo.preview)
+                statusView.text = getString(R.string.running, choice.label)
+            }
+            runModel(choice, photo.inputs, photo.preview)
         }
-        val bitmap = BitmapFactory.decodeByteArray(bytes, 0, bytes.size, options)
-        if (bitmap == null) {
-            toast(R.string.not_an_image)
-            return
-        }
-        val orientation = ImageInput.exifOrientation(bytes)
-        onImage(uprightBitmap(bitmap, orientation), TensorCodec.argbOf(bitmap), orientation)
-    }
-
-    /** The bitmap as a viewer shows it (for the preview and the drawn results). */
-    private fun uprightBitmap(bitmap: Bitmap, orientation: Int): Bitmap {
-        if (orientation !in 2..8) return bitmap
-        val m = Matrix()
-        when (orientation) {
-            2 -> m.setScale(-1f, 1f)
-            3 -> m.setRotate(180f)
-            4 -> { m.setRotate(180f); m.postScale(-1f, 1f) }
-            5 -> { m.setRotate(90f); m.postScale(-1f, 1f) }
-            6 -> m.setRotate(90f)
-            7 -> { m.setRotate(-90f); m.postScale(-1f, 1f) }
-            else -> m.setRotate(-90f)
-        }
-        return Bitmap.createBitmap(bitmap, 0, 0, bitmap.width, bitmap.height, m, true)
-    }
-
-    private fun onImage(shown: Bitmap, pixels: ArgbImage, orientation: Int) {
-        lastImage = shown
-        preview.setImageBitmap(shown)
-        infer(TensorCodec.fromImage(pixels, orientation), shown)
     }
 
     private fun testTone(): FloatArray {
@@ -302,38 +287,41 @@ class MainActivity : Activity() {
     private fun infer(inputs: Array<ByteBuffer>, image: Bitmap?) {
         val choice = currentChoice()
         statusView.text = getString(R.string.running, choice.label)
-        worker.submit {
-            var message: String
-            var results = ""
-            var shown: Bitmap? = null
-            try {
-                val active = runnerFor(choice)
-                val result = active.run(inputs)
-                message = String.format(Locale.ROOT, "%s: %.2f ms", active.status.label, result.micros / 1000.0)
-                when (ModelConfig.OUTPUT_KIND) {
-                    "classification" -> results = Results.format(Results.topK(result.outputs[0], labels))
-                    "detection" -> {
-                        val base = image ?: lastImage
-                        val found = Results.detections(result.outputs, labels, base?.width ?: 1, base?.height ?: 1)
-                        results = if (found.isEmpty()) "no detections above ${Results.percent(ModelConfig.DETECTION_MIN_SCORE)}"
-                        else found.joinToString("\n") { "${Results.percent(it.score)}  ${it.label}" }
-                        if (base != null) shown = Results.drawDetections(base, found)
-                    }
-                    "segmentation" -> {
-                        results = Results.format(Results.maskSummary(result.outputs[0], ModelConfig.OUTPUTS[0], labels))
-                        val base = image ?: lastImage
-                        if (base != null) shown = Results.overlayMask(base, result.outputs[0], ModelConfig.OUTPUTS[0])
-                    }
-                    else -> results = Results.summary(result.outputs)
+        worker.submit { runModel(choice, inputs, image) }
+    }
+
+    /** Runs the model and shows its answer (called on the worker thread). */
+    private fun runModel(choice: DelegateChoice, inputs: Array<ByteBuffer>, image: Bitmap?) {
+        var message: String
+        var results = ""
+        var shown: Bitmap? = null
+        try {
+            val active = runnerFor(choice)
+            val result = active.run(inputs)
+            message = String.format(Locale.ROOT, "%s: %.2f ms", active.status.label, result.micros / 1000.0)
+            when (ModelConfig.OUTPUT_KIND) {
+                "classification" -> results = Results.format(Results.topK(result.outputs[0], labels))
+                "detection" -> {
+                    val base = image ?: lastImage
+                    val found = Results.detections(result.outputs, labels, base?.width ?: 1, base?.height ?: 1)
+                    results = if (found.isEmpty()) "no detections above ${Results.percent(ModelConfig.DETECTION_MIN_SCORE)}"
+                    else found.joinToString("\n") { "${Results.percent(it.score)}  ${it.label}" }
+                    if (base != null) shown = Results.drawDetections(base, found)
                 }
-            } catch (e: Exception) {
-                message = failure(e, choice)
+                "segmentation" -> {
+                    results = Results.format(Results.maskSummary(result.outputs[0], ModelConfig.OUTPUTS[0], labels))
+                    val base = image ?: lastImage
+                    if (base != null) shown = Results.overlayMask(base, result.outputs[0], ModelConfig.OUTPUTS[0])
+                }
+                else -> results = Results.summary(result.outputs)
             }
-            onUi {
-                statusView.text = message
-                resultsView.text = results
-                shown?.let { preview.setImageBitmap(it) }
-            }
+        } catch (e: Exception) {
+            message = failure(e, choice)
+        }
+        onUi {
+            statusView.text = message
+            resultsView.text = results
+            shown?.let { preview.setImageBitmap(it) }
         }
     }
 
@@ -344,8 +332,5 @@ class MainActivity : Activity() {
         private const val REQUEST_PICK = 1
         private const val REQUEST_CAMERA = 2
         private const val REQUEST_AUDIO = 3
-
-        /** Longer image sides are decoded subsampled (by powers of two) to bound memory. */
-        private const val MAX_DECODE_SIDE = 4096
     }
 }
