@@ -41,8 +41,11 @@ def convert_command(
     doctor_seconds: Annotated[float, typer.Option(
         "--doctor-seconds", help="Time limit of the doctor's search, in seconds.")] = 120.0,
     max_accuracy_drop: Annotated[float, typer.Option(
-        "--max-accuracy-drop", help="The doctor's budget: accuracy drop vs the source on labelled validation data "
-        "(else 1 - top-1 agreement with it).")] = 0.01,
+        "--max-accuracy-drop", help="The doctor's budget with labelled validation data (a classifier's top-1 "
+        "accuracy drop vs the source); without labels the task's agreement threshold applies, as in build.")] = 0.01,
+    task: Annotated[Optional[str], typer.Option(
+        "--task", help="The model's task (detected when unset): the metric validation and the doctor judge by, "
+        "as build's selection does.")] = None,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -61,7 +64,7 @@ def convert_command(
                 validation=validation, io_dtype=io_dtype, signature=signature, input_shapes=shapes, batch=batch,
                 mean=mean, std=std, allow_float_fallback=allow_float_fallback, unsafe_load=unsafe_load,
                 padding=padding or "post", doctor=doctor, doctor_seconds=doctor_seconds,
-                max_accuracy_drop=max_accuracy_drop, progress=on_event)
+                max_accuracy_drop=max_accuracy_drop, task=task, progress=on_event)
         if json_out:
             print_json(result.to_dict())
             return

@@ -50,6 +50,14 @@ def check_spec(spec: ModelSpec, md: dict[str, Any], labels: tuple[str, ...], *, 
     return task.name
 
 
+def task_of(spec: ModelSpec, task: str | None = None) -> str:
+    """The task ``--task`` names, else the one the metadata stage will detect from the tensors."""
+    from mobilepack.metadata.writer import choose_task
+
+    chosen, _, _ = choose_task(task, _fb_tensors(spec.inputs), _fb_tensors(spec.outputs), spec=spec, existing=None)
+    return chosen.name
+
+
 def for_build(source: Any, md: dict[str, Any], labels: tuple[str, ...], plan) -> Callable[[ModelSpec], str]:
     """Check a .tflite source now; return the check for a source that must be loaded first (it
     returns the task the metadata will describe)."""
