@@ -105,7 +105,7 @@ def test_no_mixed_variant_when_int8_meets_the_budget(outlier, tmp_path):
     paths, _, _ = outlier
     result = mobilepack.convert(paths["model"], tmp_path / "o", quantize="int8-mixed",
                                 calibration=paths["calibration"], validation=paths["validation"],
-                                max_accuracy_drop=0.5)
+                                max_accuracy_drop=0.5, task="image_classification")
     assert result.variants == ()
     assert result.doctor["status"] == "int8-meets-budget" and result.doctor["mixed"] is None
     assert not list((tmp_path / "o").glob("*.tflite"))

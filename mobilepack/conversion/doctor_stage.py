@@ -235,6 +235,10 @@ def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, 
     outcome = _reject_larger(outcome, float_model)
     record = {**outcome.to_dict(), "data": {"source": val.source, "kind": val.kind,
                                             "labelled": val.labels is not None}}
+    if val.labels is not None and outcome.budget.metric != "accuracy":
+        warn(f"the doctor did not use the validation labels: a {task} model is judged by {outcome.budget.metric} "
+             f"≥ {outcome.budget.floor:g}, as the selection judges it (pass --task image_classification for a "
+             "classifier's top-1 accuracy)")
     if fallback:
         record["fallback"] = fallback[0]
     record["other_variants"] = diagnose_variants(produced, float_model, list(val.batches))

@@ -102,11 +102,14 @@ def _custom(ctx: LintContext) -> list[Finding]:
     custom = ctx.model["ops"]["custom"]
     if not custom:
         return []
+    unchecked: list[str] = []
     if ctx.load is not None:
         missing = [op for op in custom if op in ctx.load.unresolved_ops]
         resolved = [op for op in custom if op not in missing]
-        if ctx.load.status != "ok" and not ctx.load.unresolved_ops and not ctx.load.flex_unsupported:
-            resolved = []
+        if ctx.load.status != "ok":
+            # LiteRT stops at the first op it cannot resolve: the others were never tried
+            unchecked = [op for op in resolved if op not in STOCK_CUSTOM_OPS] if ctx.load.unresolved_ops else []
+            resolved = [op for op in resolved if op in STOCK_CUSTOM_OPS] if ctx.load.unresolved_ops else []
     else:
         missing = [op for op in custom if op not in STOCK_CUSTOM_OPS]
         resolved = [op for op in custom if op in STOCK_CUSTOM_OPS]
@@ -119,6 +122,11 @@ def _custom(ctx: LintContext) -> list[Finding]:
                            "and the GPU delegate leaves custom ops on the CPU",
                            "replace the custom ops with builtin ops before conversion, or ship their kernels "
                            "with the app"))
+    if unchecked:
+        out.append(Finding("unchecked_custom_ops", "warning", f"custom op(s) not checked: {', '.join(unchecked)}",
+                           "LiteRT stopped loading at the first custom op it could not resolve, so whether it "
+                           "resolves these is unknown; they are not stock LiteRT ops",
+                           "ship kernels for them too, or replace them with builtin ops"))
     if resolved:
         out.append(Finding("custom_ops", "info", f"custom op(s) stock LiteRT resolves: {', '.join(resolved)}",
                            "these run on the CPU; GPU delegates usually leave them there",

@@ -117,6 +117,9 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
                          "decides the I/O (int8/int16 for its static recipes, float32 otherwise)",
                          "drop --io-dtype, or convert the original model")
     check_io_dtype(io, modes)
+    if fmt == SourceFormat.TFLITE and not modes:
+        _check_passthrough(calibration=calibration, validation=validation,
+                           allow_float_fallback=allow_float_fallback)
     needs_cal = [m for m in modes if mode_spec(m).needs_calibration]
     if needs_cal and calibration is None:
         raise UsageError(f"{', '.join(needs_cal)} need(s) calibration data",
@@ -141,13 +144,43 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
                        keep_going=keep_going, task=task)
 
 
+def _check_passthrough(**given: Any) -> None:
+    """A .tflite source without ``--quantize`` is passed through unchanged: data and converter options
+    would go unused, silently."""
+    flags = {"calibration": "--calibration", "validation": "--validation",
+             "allow_float_fallback": "--allow-float-fallback"}
+    unused = [flags[k] for k, v in given.items() if v]
+    if unused:
+        raise UsageError(f"{' and '.join(unused)} would go unused: a .tflite source without --quantize is passed "
+                         "through unchanged (not quantized, not validated)",
+                         "add --quantize (e.g. -q int8 with --calibration: AI Edge Quantizer quantizes a float "
+                         f".tflite), or drop {' and '.join(unused)}")
+
+
+# convert's options that only act with another one (given explicitly, they must take effect)
+NEEDS = {"calibration_samples": ("calibration", "--calibration-samples", "--calibration DATA"),
+         "validation_samples": ("validation", "--validation-samples", "--validation DATA"),
+         "doctor_seconds": ("doctor", "--doctor-seconds", "--doctor (or int8-mixed in --quantize)"),
+         "max_accuracy_drop": ("doctor", "--max-accuracy-drop", "--doctor (or int8-mixed in --quantize)")}
+
+
+def check_unused(plan: ConvertOptions, given: set[str]) -> None:
+    """An option given explicitly that cannot take effect is an error that says what to add."""
+    for key, (needs, flag, add) in NEEDS.items():
+        if key in given and not getattr(plan, needs):
+            raise UsageError(f"{flag} has no effect without {add.split(' ')[0]}", f"add {add}, or drop {flag}")
+
+
 def convert(source: Any, out: str | Path, *, progress: ProgressCallback | None = None, **options: Any) -> ConvertResult:
     """Convert ``source`` into one ``.tflite`` per quantization mode under ``out`` (atomically).
 
     Options (all keyword): quantize, calibration, calibration_samples, validation, validation_samples,
     io_dtype, signature, input_shapes, batch, mean, std, allow_float_fallback, unsafe_load, doctor,
-    doctor_seconds, max_accuracy_drop, task."""
-    plan = plan_convert(source, **options)
+    doctor_seconds, max_accuracy_drop, task.  An option given that cannot take effect (``--doctor-seconds``
+    without the doctor, ``--calibration-samples`` without calibration data...) is an error."""
+    given = {k for k, v in options.items() if v is not None}
+    plan = plan_convert(source, **{k: v for k, v in options.items() if v is not None})
+    check_unused(plan, given)
     with StagedOutput(out, record=RECORD) as stage:
         result = convert_into(stage.path, source, plan, progress=progress, out_label=str(stage.out),
                               check_names=stage.check_names)
