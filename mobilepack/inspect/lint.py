@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mobilepack.inspect.commands import input_shape_flags, integer_io_fix, metadata_command
 from mobilepack.inspect.findings import Finding
 from mobilepack.metadata.reader import ModelMetadata
 from mobilepack.model.flatbuffer import FbModel, FbTensor
@@ -76,7 +77,7 @@ def _loads(ctx: LintContext) -> list[Finding]:
                         f"{dyn} failed (LiteRT said: {load.message}); it runs once those inputs are resized "
                         "(the app must call resizeInput/resizeInputTensor before allocating)",
                         f"inspect/bench it with {example} (N set); or convert the source model with fixed shapes "
-                        "(`mobilepack convert --input-shape ...`)")]
+                        f"(`mobilepack convert SRC -o DIR {input_shape_flags(ctx.fb, _dynamic_inputs(ctx))}`)")]
     if load.unresolved_ops or load.flex_unsupported:
         return []  # reported by the custom/flex checks with the op names
     return [Finding("runtime_load_failed", "error", "stock LiteRT cannot load this model",
@@ -134,6 +135,10 @@ def _custom(ctx: LintContext) -> list[Finding]:
     return out
 
 
+def _dynamic_inputs(ctx: LintContext) -> list[FbTensor]:
+    return [t for t in ctx.inputs if t.shape_signature is not None and any(d < 0 for d in t.shape_signature)]
+
+
 @check("dynamic_shapes")
 def _dynamic(ctx: LintContext) -> list[Finding]:
     dyn = [t for t in ctx.inputs + ctx.outputs
@@ -144,7 +149,9 @@ def _dynamic(ctx: LintContext) -> list[Finding]:
                     "GPU delegates run one fixed shape: a dynamic (-1) dimension is rejected or compiled at its "
                     "placeholder size, and resizing at run time rebuilds or drops the delegate; the Core ML/Metal "
                     "delegate rejects dynamic shapes, so the model falls back to the CPU",
-                    "convert with fixed shapes (`mobilepack convert --input-shape NAME=1,H,W,C`)")]
+                    "convert the source model with fixed shapes" + (
+                        f" (`mobilepack convert SRC -o DIR {input_shape_flags(ctx.fb, _dynamic_inputs(ctx))}`)"
+                        if _dynamic_inputs(ctx) else "") + "; convert does not reshape a .tflite")]
 
 
 def _looks_nchw(t: FbTensor) -> bool:
@@ -190,8 +197,7 @@ def _io_types(ctx: LintContext) -> list[Finding]:
                            "integer-quantized model with float inputs/outputs",
                            "every run quantizes the float input and dequantizes the output on the CPU, and "
                            "integer-only accelerators (NNAPI/Edge TPU/Hexagon DSP) need integer I/O",
-                           "keep float I/O for simplicity, or convert with `--io-dtype int8` (or uint8) and feed "
-                           "quantized values using the input's scale/zero point"))
+                           integer_io_fix(ctx.inputs)))
     if io_int and float_ops:
         out.append(Finding("float_internals_integer_io", "warning",
                            f"integer inputs/outputs but float compute inside: {', '.join(float_ops[:8])}",
@@ -212,15 +218,15 @@ def _metadata(ctx: LintContext) -> list[Finding]:
         return [Finding("missing_metadata", "warning", "no TFLite metadata",
                         "without metadata the app cannot read labels, normalization or the task from the model, "
                         "and Android Studio ML Binding / the TFLite Task library cannot use it",
-                        "attach it: `mobilepack metadata MODEL.tflite -o OUT.tflite --labels labels.txt "
-                        "--mean M --std S`")]
+                        f"attach it: `{metadata_command(ctx.fb, ctx.inputs, ctx.outputs)}`")]
     out = []
     images = [t for t in _image_inputs(ctx) if t.type in FLOAT_TYPES]
     if images and md.normalization is None:
         out.append(Finding("missing_normalization", "warning", f"no input normalization in the metadata for "
                            f"{_names(images)}",
                            "the app cannot know how to scale pixels; a wrong guess silently ruins accuracy",
-                           "re-attach metadata with `mobilepack metadata ... --mean M --std S`"))
+                           "re-attach metadata with "
+                           f"`{metadata_command(ctx.fb, ctx.inputs, ctx.outputs, existing=md, only=('normalization',))}`"))
     return out
 
 
@@ -236,7 +242,8 @@ def _labels(ctx: LintContext) -> list[Finding]:
     if labels is None:
         return [Finding("labels_missing_file", "error", f"metadata names label file {f.name!r} but it is not packed",
                         "apps reading labels from the model will fail",
-                        "re-attach metadata with `mobilepack metadata ... --labels FILE`")]
+                        "re-attach metadata with "
+                        f"`{metadata_command(ctx.fb, ctx.inputs, ctx.outputs, existing=md, only=('labels',))}`")]
     if get_task(md.task()).labels == "any":   # detection: category labels, not one per element of an output
         return []
     names = [t.name for t in md.outputs]

@@ -34,13 +34,14 @@ def detect_format(path: str | Path) -> SourceFormat:
     suffix = p.suffix.lower()
     if suffix == ".keras":
         if not zipfile.is_zipfile(p):
-            raise ModelLoadError(f"{p} is not a Keras 3 archive (a .keras file is a zip)",
-                                 "re-save the model with model.save('model.keras')")
+            from mobilepack.model.filecheck import check_keras
+
+            check_keras(p)   # says what it is: truncated, another format, weights only
         return SourceFormat.KERAS
     if suffix in (".h5", ".hdf5"):
-        with open(p, "rb") as fh:
-            if fh.read(8) != b"\x89HDF\r\n\x1a\n":
-                raise ModelLoadError(f"{p} is not an HDF5 file", "re-save the model with model.save('model.h5')")
+        from mobilepack.model.filecheck import check_h5
+
+        check_h5(p)
         return SourceFormat.H5
     if suffix == ".tflite":
         with open(p, "rb") as fh:
@@ -367,7 +368,7 @@ def _from_tflite(path: Path) -> SourceModel:
                          f"input(s) {names} failed, and a .tflite source is passed through as it is (it cannot be "
                          f"resized for the apps)",
                          f"inspect/bench it with {example}; to ship it, convert the original model with fixed "
-                         f"shapes (`mobilepack convert SRC --input-shape ...`)") from exc
+                         f"shapes (`mobilepack convert SRC -o DIR --input-shape ...`)") from exc
     spec = ModelSpec(name=_model_name(path), source_path=str(path), source_format=SourceFormat.TFLITE,
                      inputs=inputs, outputs=outputs, signature_key=key, provenance={"inputs": "tflite"})
     return SourceModel(spec=spec, raw_input_shapes={t.name: t.shape_signature for t in inputs}, tflite_bytes=data)
