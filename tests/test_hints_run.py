@@ -32,7 +32,11 @@ def models(tmp_path_factory):
     gray["tflite"] = work / "gray_conv" / out.variants[0].path
     digits = mobilepack.convert(DIGITS / "digits.keras", work / "digits", quantize="int8",
                                 calibration=DIGITS / "calibration", calibration_samples=20)
-    return {"work": work, "gray": gray, "dynamic": hint_models.dynamic_batch(work),
+    from tests.task_sources import labels, vocab
+
+    text = {"tflite": hint_models.string_input(work), "labels": labels(work / "three.txt", 3),
+            "vocab": vocab(work / "vocab.txt")}
+    return {"work": work, "gray": gray, "dynamic": hint_models.dynamic_batch(work), "text": text,
             "digits_int8": work / "digits" / digits.variants[0].path}
 
 
@@ -49,7 +53,9 @@ def _commands(findings: list[dict]) -> dict[str, list[str]]:
 
 def _run(command: str, fill: dict[str, str]) -> None:
     argv = [fill.get(a, a) for a in shlex.split(command)]
-    left = [a for a in argv if a in ("MODEL.tflite", "OUT.tflite", "SRC", "DIR", "DATA", "labels.txt", "M", "S")]
+    from mobilepack.inspect.commands import PLACEHOLDERS
+
+    left = [a for a in argv if a in PLACEHOLDERS]
     assert not left, f"placeholders {left} not filled in {command!r}"
     r = run_cli(*argv[1:])
     assert r.returncode == 0, (command, argv, r.stderr[-1500:])
@@ -67,6 +73,8 @@ def test_the_lint_hints_run_for_the_model_they_are_given_for(models, tmp_path):
         (gray["tflite"], {}),
         (dyn["tflite"], {"SRC": str(dyn["saved_model"])}),
         (models["digits_int8"], {"SRC": str(DIGITS / "digits.keras"), "DATA": str(DIGITS / "calibration")}),
+        (models["text"]["tflite"], {"labels.txt": str(models["text"]["labels"]),
+                                    "vocab.txt": str(models["text"]["vocab"])}),
     ]
     for i, (model, fill) in enumerate(cases):
         fill = {**common, **fill}
