@@ -185,6 +185,22 @@ def _reject_larger(outcome: DoctorOutcome, float_model: Callable[[], bytes]) -> 
     return outcome
 
 
+def _data_record(val) -> dict[str, Any]:
+    return {"source": val.source, "kind": val.kind, "labelled": val.labels is not None}
+
+
+def _fallback_variant(model: bytes, val, references, settings, float_model, emit, warn, extra) -> bytes | None:
+    """int8 with only the kernel-less ops in float, when it meets the budget and is smaller than fp32."""
+    outcome = _reject_larger(fallback_outcome(model, val, references, settings), float_model)
+    if outcome.status == "not-smaller":
+        warn(outcome.summary)
+    if outcome.model is None:
+        return None
+    extra["doctor"] = {**outcome.to_dict(), "data": _data_record(val)}
+    emit(ProgressEvent("doctor", outcome.summary))
+    return outcome.model
+
+
 def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, references, emit, warn,
                    extra: dict, cal_batches=(), produced: dict[str, bytes] | None = None,
                    task: str = "generic") -> bytes | None:
@@ -200,14 +216,9 @@ def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, 
         return None
     fallback_model = extra.pop("int8_float_fallback", None)
     if plan.doctor == AUTO and "int8" not in produced and fallback_model is not None:
-        outcome = _reject_larger(fallback_outcome(fallback_model, val, references, settings), float_model)
-        if outcome.status == "not-smaller":
-            warn(outcome.summary)
-        if outcome.model is not None:    # int8 with only the kernel-less ops in float meets the budget
-            extra["doctor"] = {**outcome.to_dict(), "data": {"source": val.source, "kind": val.kind,
-                                                             "labelled": val.labels is not None}}
-            emit(ProgressEvent("doctor", outcome.summary))
-            return outcome.model
+        found = _fallback_variant(fallback_model, val, references, settings, float_model, emit, warn, extra)
+        if found is not None:
+            return found
     emit(ProgressEvent("doctor", "diagnosing int8 per layer (quantization doctor)"))
     fallback: list[str] = []
 
@@ -233,8 +244,7 @@ def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, 
         warn(f"the quantization doctor could not run: {exc.message}")   # build goes on without int8-mixed
         return None
     outcome = _reject_larger(outcome, float_model)
-    record = {**outcome.to_dict(), "data": {"source": val.source, "kind": val.kind,
-                                            "labelled": val.labels is not None}}
+    record = {**outcome.to_dict(), "data": _data_record(val)}
     if val.labels is not None and outcome.budget.metric != "accuracy":
         warn(f"the doctor did not use the validation labels: a {task} model is judged by {outcome.budget.metric} "
              f"≥ {outcome.budget.floor:g}, as the selection judges it (pass --task image_classification for a "

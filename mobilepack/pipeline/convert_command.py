@@ -159,7 +159,6 @@ def _check_passthrough(**given: Any) -> None:
 
 # convert's options that only act with another one (given explicitly, they must take effect)
 NEEDS = {"calibration_samples": ("calibration", "--calibration-samples", "--calibration DATA"),
-         "validation_samples": ("validation", "--validation-samples", "--validation DATA"),
          "doctor_seconds": ("doctor", "--doctor-seconds", "--doctor (or int8-mixed in --quantize)"),
          "max_accuracy_drop": ("doctor", "--max-accuracy-drop", "--doctor (or int8-mixed in --quantize)")}
 
