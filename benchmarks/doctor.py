@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         result = mobilepack.convert(paths["model"], work / "converted", quantize="fp32,fp16,int8",
                                     calibration=paths["calibration"], validation=paths["validation"],
-                                    doctor=True, max_accuracy_drop=0.01)
+                                    doctor=True, max_accuracy_drop=0.01, task="image_classification")
         seconds = time.perf_counter() - t0
         report = figures(work / "converted", paths, result)
         report["convert_seconds"] = seconds
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         tfl = mobilepack.convert(source, work / "from-tflite", quantize="fp32,fp16,int8",
                                  calibration=paths["calibration"], validation=paths["validation"],
-                                 doctor=True, max_accuracy_drop=0.01)
+                                 doctor=True, max_accuracy_drop=0.01, task="image_classification")
         report["tflite"] = figures(work / "from-tflite", paths, tfl)
         report["tflite"]["convert_seconds"] = time.perf_counter() - t0
     if args.json:

@@ -23,8 +23,10 @@ def outlier(tmp_path_factory):
 
     work = tmp_path_factory.mktemp("doctor")
     paths = make_outlier_digits(work / "data", epochs=20)
+    # a digits classifier (an 8×8 image, flattened): judged by top-1 accuracy on the labelled validation data
     result = mobilepack.convert(paths["model"], work / "out", quantize="fp16,int8", calibration=paths["calibration"],
-                                validation=paths["validation"], doctor=True, max_accuracy_drop=0.01)
+                                validation=paths["validation"], doctor=True, max_accuracy_drop=0.01,
+                                task="image_classification")
     return paths, work / "out", result
 
 
@@ -103,7 +105,7 @@ def test_no_mixed_variant_when_int8_meets_the_budget(outlier, tmp_path):
     paths, _, _ = outlier
     result = mobilepack.convert(paths["model"], tmp_path / "o", quantize="int8-mixed",
                                 calibration=paths["calibration"], validation=paths["validation"],
-                                max_accuracy_drop=0.5)
+                                max_accuracy_drop=0.5, task="image_classification")
     assert result.variants == ()
     assert result.doctor["status"] == "int8-meets-budget" and result.doctor["mixed"] is None
     assert not list((tmp_path / "o").glob("*.tflite"))
@@ -134,7 +136,9 @@ def test_build_runs_the_doctor_when_int8_misses_and_ships_int8_mixed(outlier, tm
     assert report["selection"]["winner"] == "int8-mixed", report["selection"]
     assert "int8" in report["selection"]["rejected"]
     doctor = report["doctor"]
-    assert doctor["budget"]["metric"] == "top-1 agreement" and doctor["budget"]["floor"] == pytest.approx(0.99)
+    # detected generic (a flat input): the doctor searched on the metric the selection judges by
+    assert doctor["budget"]["metric"] == report["accuracy"]["agreement_metric"] == "cosine similarity"
+    assert doctor["budget"]["floor"] == pytest.approx(report["accuracy"]["agreement_threshold"])
     assert doctor["status"] == "found" and doctor["mixed"]["score"] >= 0.99
     html = (tmp_path / "b" / "reports" / "report.html").read_text()
     assert 'id="doctor-layers"' in html and 'id="doctor-float-ops"' in html and "<svg" in html

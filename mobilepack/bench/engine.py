@@ -110,7 +110,7 @@ def collect_models(paths: list[str | Path]) -> tuple[ModelFile, ...]:
         if p.is_dir():
             found = sorted(p.glob("*.tflite"))
             if not found:
-                raise InputError(f"no .tflite files in {p}", "convert a model first: mobilepack convert MODEL -o DIR")
+                raise InputError(f"no .tflite files in {p}", "convert a model first: `mobilepack convert MODEL -o DIR`")
             files.extend(found)
         elif p.is_file():
             files.append(p)
@@ -120,7 +120,7 @@ def collect_models(paths: list[str | Path]) -> tuple[ModelFile, ...]:
         with open(f, "rb") as fh:
             head = fh.read(8)
         if len(head) < 8 or head[4:8] != b"TFL3":
-            raise InputError(f"not a TFLite model: {f}", "bench takes .tflite files; convert first with mobilepack convert")
+            raise InputError(f"not a TFLite model: {f}", "bench takes .tflite files; convert first with `mobilepack convert`")
     seen: dict[Path, None] = {}
     for f in files:
         seen.setdefault(f.resolve(), None)

@@ -21,7 +21,8 @@ def convert_command(
         "Default: fp32,fp16,dynamic, plus int8 when --calibration is given.")] = None,
     calibration: Annotated[Optional[str], typer.Option(
         "--calibration", help="Calibration data: image folder, .npy, .npz, or 'random' (explicit; int8 may collapse).")] = None,
-    calibration_samples: Annotated[int, typer.Option("--calibration-samples", help="Samples used for calibration.")] = 100,
+    calibration_samples: Annotated[Optional[int], typer.Option(
+        "--calibration-samples", help="Samples used for calibration (default 100).")] = None,
     validation: Annotated[Optional[str], typer.Option(
         "--validation", help="Validation data (default: the calibration data).")] = None,
     io_dtype: Annotated[str, typer.Option("--io-dtype", help="I/O dtype of the int8 variant: float32, int8 or uint8.")] = "float32",
@@ -38,11 +39,15 @@ def convert_command(
     doctor: Annotated[bool, typer.Option(
         "--doctor", help="Quantization doctor: rank int8's error per layer and add int8-mixed, the smallest set of "
         "ops kept in float that meets --max-accuracy-drop (needs --calibration).")] = False,
-    doctor_seconds: Annotated[float, typer.Option(
-        "--doctor-seconds", help="Time limit of the doctor's search, in seconds.")] = 120.0,
-    max_accuracy_drop: Annotated[float, typer.Option(
-        "--max-accuracy-drop", help="The doctor's budget: accuracy drop vs the source on labelled validation data "
-        "(else 1 - top-1 agreement with it).")] = 0.01,
+    doctor_seconds: Annotated[Optional[float], typer.Option(
+        "--doctor-seconds", help="Time limit of the doctor's search, in seconds (default 120).")] = None,
+    max_accuracy_drop: Annotated[Optional[float], typer.Option(
+        "--max-accuracy-drop", help="The doctor's budget with labelled validation data (a classifier's top-1 "
+        "accuracy drop vs the source, default 0.01); without labels the task's agreement threshold applies, as in "
+        "build.")] = None,
+    task: Annotated[Optional[str], typer.Option(
+        "--task", help="The model's task (detected when unset): the metric validation and the doctor judge by, "
+        "as build's selection does.")] = None,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -61,7 +66,7 @@ def convert_command(
                 validation=validation, io_dtype=io_dtype, signature=signature, input_shapes=shapes, batch=batch,
                 mean=mean, std=std, allow_float_fallback=allow_float_fallback, unsafe_load=unsafe_load,
                 padding=padding or "post", doctor=doctor, doctor_seconds=doctor_seconds,
-                max_accuracy_drop=max_accuracy_drop, progress=on_event)
+                max_accuracy_drop=max_accuracy_drop, task=task, progress=on_event)
         if json_out:
             print_json(result.to_dict())
             return

@@ -3,17 +3,20 @@
 1. **Diagnose** full int8 per layer (:mod:`mobilepack.conversion.layer_errors`): TensorFlow's
    ``QuantizationDebugger`` calibrates once and reports, for every quantized op, the error it
    adds (RMSE / scale), ranked worst first.
-2. **Judge** a candidate against the accuracy budget on the validation samples, in the real
-   LiteRT runtime: with labels, its top-1 accuracy may drop at most ``max_accuracy_drop``
-   below the source model's; without labels, its top-1 agreement with the source (cosine
-   similarity when no output looks like class scores) must reach ``1 - max_accuracy_drop``.
+2. **Judge** a candidate on the validation samples, in the real LiteRT runtime, by the task's
+   metric — the one the build's selection uses (:class:`Scorer`): with labels, a classifier's
+   top-1 accuracy may drop at most ``max_accuracy_drop`` below the source model's; without
+   labels, its agreement with the source (top-1 agreement, mask IoU, box agreement, cosine
+   similarity) must reach the task's threshold.  A candidate with NaN/Inf outputs, or one
+   LiteRT cannot run, is a miss and the search goes on.
 3. **Search** (bounded by ``seconds``): keep the k worst layers in float
    (``QuantizationDebugOptions(denylisted_nodes=...)``, re-quantizing the one calibrated model,
    no recalibration), k = 1, 2, 4, ... until the budget is met, then the smallest k by bisection,
    then a pruning pass that returns every op to int8 whose removal still meets the budget.  Each
    op left in float is recorded with what it costs: bytes, latency and the score it buys.
 
-The result ships as the variant ``int8-mixed`` (float I/O; int8 everywhere but the listed ops).
+The result ships as the variant ``int8-mixed`` (float I/O; int8 everywhere but the listed ops),
+unless it is not smaller than fp32 (``doctor_stage``: status ``not-smaller``).
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mobilepack.conversion.doctor_budget import Budget, Scorer  # noqa: F401 - re-exported
 from mobilepack.conversion.layer_errors import LayerError
-from mobilepack.errors import ConversionError
 
 DEFAULT_SECONDS = 120.0
 LATENCY_RUNS = 50
@@ -34,74 +37,10 @@ LATENCY_RUNS = 50
 class DoctorSettings:
     max_accuracy_drop: float = 0.01
     seconds: float = DEFAULT_SECONDS
+    task: str = "generic"      # whose metric the budget is (evaluate.tasks), as the selection's
 
     def to_dict(self) -> dict[str, Any]:
-        return {"max_accuracy_drop": self.max_accuracy_drop, "seconds": self.seconds}
-
-
-@dataclass(frozen=True)
-class Budget:
-    """What a candidate must reach on the validation samples."""
-
-    metric: str            # "accuracy" | "top-1 agreement" | "cosine similarity"
-    reference: float       # the source model's accuracy (labelled), else 1.0 (perfect agreement)
-    max_drop: float
-    samples: int
-
-    @property
-    def floor(self) -> float:
-        return self.reference - self.max_drop
-
-    def meets(self, score: float) -> bool:
-        return score + 1e-12 >= self.floor
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "reference": round(self.reference, 6), "max_drop": self.max_drop,
-                "floor": round(self.floor, 6), "samples": self.samples}
-
-
-class Scorer:
-    """Scores a model's outputs on the validation batches by the budget's metric."""
-
-    def __init__(self, references: Sequence[dict[str, Any]], labels: Sequence[int] | None, max_drop: float) -> None:
-        import numpy as np
-
-        from mobilepack.conversion.validation import looks_like_class_scores
-
-        self.references = list(references)
-        first = self.references[0]
-        # class scores: [N, C] of probabilities; a vector with negative values (an embedding, logits) is
-        # judged by cosine similarity, never by its argmax
-        self.class_output = next((k for k in sorted(first) if looks_like_class_scores(np.asarray(first[k]).shape)
-                                  and all(float(np.min(r[k])) >= 0.0 and float(np.max(r[k])) <= 1.0
-                                          for r in self.references)), None)
-        self.labels = np.asarray(labels) if labels is not None and self.class_output else None
-        count = sum(int(np.asarray(next(iter(r.values()))).shape[0]) for r in self.references)
-        if self.labels is not None and len(self.labels) != count:
-            self.labels = None
-        if self.labels is not None:
-            self.budget = Budget("accuracy", self._accuracy(self.references), max_drop, count)
-        elif self.class_output:
-            self.budget = Budget("top-1 agreement", 1.0, max_drop, count)
-        else:
-            self.budget = Budget("cosine similarity", 1.0, max_drop, count)
-
-    def _accuracy(self, outputs) -> float:
-        import numpy as np
-
-        pred = np.concatenate([np.asarray(o[self.class_output]).argmax(axis=-1) for o in outputs])
-        return float((pred == self.labels).mean())
-
-    def score(self, outputs: Sequence[dict[str, Any]]) -> float:
-        from mobilepack.conversion.quantization import Tolerance
-        from mobilepack.conversion.validation import compare
-
-        if self.budget.metric == "accuracy":
-            return self._accuracy(outputs)
-        result = compare(self.references, list(outputs), label="int8-mixed", tolerance=Tolerance(0.0, 0.0))
-        if self.budget.metric == "top-1 agreement":
-            return float(result.top1_agreement)
-        return float(result.cosine_similarity)
+        return {"max_accuracy_drop": self.max_accuracy_drop, "seconds": self.seconds, "task": self.task}
 
 
 @dataclass(frozen=True)
@@ -111,16 +50,18 @@ class Candidate:
     score: float
     meets: bool
     seconds: float
+    failure: str = ""               # why it scored 0: NaN/Inf outputs, or LiteRT could not run it
 
     def to_dict(self) -> dict[str, Any]:
-        return {"float_ops": list(self.float_ops), "bytes": self.bytes, "score": round(self.score, 6),
-                "meets": self.meets, "seconds": round(self.seconds, 4)}
+        out = {"float_ops": list(self.float_ops), "bytes": self.bytes, "score": round(self.score, 6),
+               "meets": self.meets, "seconds": round(self.seconds, 4)}
+        return {**out, "failure": self.failure} if self.failure else out
 
 
 @dataclass
 class DoctorOutcome:
     model: bytes | None              # the int8-mixed .tflite, or None (int8 meets the budget / not found)
-    status: str                      # "int8-meets-budget" | "found" | "not-found" | "timeout"
+    status: str                      # "int8-meets-budget" | "found" | "not-found" | "timeout" | "not-smaller"
     summary: str
     layers: list[LayerError]
     budget: Budget
@@ -210,16 +151,22 @@ class _Search:
 
     KEEP_MODELS = 2
 
-    def __init__(self, quant, scorer: Scorer, validation_batches: Sequence[dict[str, Any]], deadline: float):
+    def __init__(self, quant, scorer: Scorer, validation_batches: Sequence[dict[str, Any]], deadline: float,
+                 clock: Callable[[], float] = time.perf_counter):
         self.quant, self.scorer, self.batches, self.deadline = quant, scorer, validation_batches, deadline
+        self.clock = clock
+        self.step = 0.0                                  # the longest candidate so far, seconds
+        self.lat_step = 0.0                              # the longest latency measurement so far
         self.budget = scorer.budget
         self.cache: dict[frozenset, Candidate] = {}
         self.models: dict[frozenset, bytes] = {}      # the last KEEP_MODELS candidates' bytes, oldest first
         self.trail: list[Candidate] = []
         self.order = [layer.tensor for layer in quant.layers]   # worst first
 
-    def late(self) -> bool:
-        return time.perf_counter() > self.deadline
+    def late(self, cost: float | None = None) -> bool:
+        """Whether work costing ``cost`` seconds (default: the longest candidate so far) would end past
+        the deadline: the limit holds because nothing is started that would overrun it."""
+        return self.clock() + (self.step if cost is None else cost) > self.deadline
 
     def _keep(self, key: frozenset, data: bytes) -> None:
         self.models.pop(key, None)
@@ -239,20 +186,24 @@ class _Search:
             data = self.quant.model(ops)
             self._keep(key, data)
             return self.cache[key], data
-        t0 = time.perf_counter()
+        t0 = self.clock()
         data = self.quant.model(ops)
+        failure = ""
         try:
             with silenced():
                 session = SignatureSession(data)
                 outputs = [session.run(b) for b in self.batches]
-        except RuntimeFailure as exc:
-            raise ConversionError(f"int8-mixed: a candidate does not run in LiteRT: {exc.message}",
-                                  "drop --doctor and report this model") from exc
-        del session
-        score = self.scorer.score(outputs)
-        del outputs
+            del session
+            score = self.scorer.score(outputs)
+            if self.scorer.non_finite(outputs):
+                failure = "NaN or Inf outputs"
+            del outputs
+        except RuntimeFailure as exc:     # a miss: the search goes on with the next candidate
+            score, failure = 0.0, f"does not run in LiteRT: {exc.message}"[:200]
         release_memory()
-        cand = Candidate(tuple(ops), len(data), score, self.budget.meets(score), time.perf_counter() - t0)
+        cand = Candidate(tuple(ops), len(data), score, self.budget.meets(score) and not failure,
+                         self.clock() - t0, failure)
+        self.step = max(self.step, cand.seconds)
         self.cache[key] = cand
         self._keep(key, data)
         self.trail.append(cand)
@@ -267,7 +218,8 @@ class _Search:
             if self.late():
                 return None, last_miss, True
             cand, _ = self.evaluate(self.order[:k])
-            note(f"{k} op(s) in float: {self.budget.metric} {cand.score:.4f}")
+            note(f"{k} op(s) in float: {self.budget.metric} {cand.score:.4f}"
+                 + (f" (a miss: {cand.failure})" if cand.failure else ""))
             if cand.meets:
                 return k, last_miss, False
             last_miss = k
@@ -294,33 +246,45 @@ class _Search:
                 chosen = trial
         return chosen
 
+    def _latency(self, data: bytes, sample: dict[str, Any]) -> float | None:
+        """``latency_us`` when it fits the time left (estimated by the last measurement, at first by the
+        longest candidate), else None."""
+        if self.late(self.lat_step if self.lat_step else self.step):
+            return None
+        t0 = self.clock()
+        value = latency_us(data, sample)
+        self.lat_step = max(self.lat_step, self.clock() - t0)
+        return value
+
     def costs(self, chosen: list[str], sample: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, float]]:
         """What each float op costs: the variant with it minus the variant without it.  Within the
         time limit only: an op whose cost was not measured in time has ``None`` for bytes, latency
         and score gain."""
         final, data = self.evaluate(chosen)
         by_tensor = {layer.tensor: layer for layer in self.quant.layers}
-        lat_final = latency_us(data, sample)
+        lat_final = self._latency(data, sample)
         out = []
         for op in chosen:
             layer = by_tensor[op]
             row = {"tensor": op, "op": layer.op, "rank": layer.rank,
                    "rmse_over_scale": layer.to_dict()["rmse_over_scale"], "bytes": None, "latency_us": None,
                    "score_gain": None}
-            if not self.late():
+            if lat_final is not None and not self.late(self.step + self.lat_step):
                 without, without_data = self.evaluate([o for o in chosen if o != op])
-                row.update(bytes=final.bytes - without.bytes,
-                           latency_us=round(lat_final - latency_us(without_data, sample), 2),
-                           score_gain=round(final.score - without.score, 6))
+                lat_without = self._latency(without_data, sample)
+                row.update(bytes=final.bytes - without.bytes, score_gain=round(final.score - without.score, 6),
+                           latency_us=round(lat_final - lat_without, 2) if lat_without is not None else None)
             out.append(row)
-        int8_data = self.evaluate(())[1] if not self.late() else None
-        return out, {"int8": latency_us(int8_data, sample) if int8_data is not None else None,
-                     "int8-mixed": lat_final}
+        lat_int8 = None
+        if lat_final is not None and not self.late(self.step + self.lat_step):
+            lat_int8 = self._latency(self.evaluate(())[1], sample)
+        return out, {"int8": lat_int8, "int8-mixed": lat_final}
 
 
 def run_doctor(make_quantizer: Callable[[], Any], *, validation_batches: Sequence[dict[str, Any]],
                references: Sequence[dict[str, Any]], labels: Sequence[int] | None, settings: DoctorSettings,
-               on_step: Callable[[str], None] | None = None, int8_missing: bool = False) -> DoctorOutcome:
+               on_step: Callable[[str], None] | None = None, int8_missing: bool = False,
+               clock: Callable[[], float] = time.perf_counter) -> DoctorOutcome:
     """Diagnose int8 per layer, then search the smallest float set that meets the budget.
 
     ``int8_missing``: the plain int8 variant could not be produced (ops without an integer kernel);
@@ -328,20 +292,23 @@ def run_doctor(make_quantizer: Callable[[], Any], *, validation_batches: Sequenc
     the int8-mixed variant.
 
     ``make_quantizer()`` calibrates once and returns an object with ``layers`` (ranked
-    :class:`LayerError`), ``model(float_ops) -> bytes``, ``method`` and ``name``."""
+    :class:`LayerError`), ``model(float_ops) -> bytes``, ``method`` and ``name``.
+
+    The time limit (``settings.seconds``, diagnosis included) holds: no candidate, and no latency
+    measurement, is started that would end past it by the longest one so far (``clock``: the time)."""
     note = on_step or (lambda _text: None)
-    t_start = time.perf_counter()
+    t_start = clock()
     quant = make_quantizer()
-    search = _Search(quant, Scorer(references, labels, settings.max_accuracy_drop), validation_batches,
-                     t_start + settings.seconds)
+    search = _Search(quant, Scorer(references, labels, settings.max_accuracy_drop, settings.task),
+                     validation_batches, t_start + settings.seconds, clock)
     budget = search.budget
     int8, _ = search.evaluate(())
     outcome = DoctorOutcome(None, "", "", quant.layers, budget, int8, search.trail, settings=settings,
-                            diagnosis_seconds=time.perf_counter() - t_start, method=quant.method,
+                            diagnosis_seconds=clock() - t_start, method=quant.method,
                             quantizer=quant.name)
 
     def done(status: str, summary: str) -> DoctorOutcome:
-        outcome.status, outcome.summary, outcome.seconds = status, summary, time.perf_counter() - t_start
+        outcome.status, outcome.summary, outcome.seconds = status, summary, clock() - t_start
         return outcome
 
     if int8.meets and int8_missing:

@@ -60,10 +60,11 @@ class VariantProducer:
     adds no variant).  ``extra["doctor"]`` receives the doctor's record."""
 
     def __init__(self, src, saved_model_dir, *, plan, options, representative, cal, val, references, emit, warn,
-                 produced: Callable[[], dict[str, bytes]], extra: dict):
+                 produced: Callable[[], dict[str, bytes]], extra: dict, task: str = "generic"):
         self.src, self.saved, self.plan, self.options = src, saved_model_dir, plan, options
         self.representative, self.cal, self.val, self.references = representative, cal, val, references
         self.emit, self.warn, self.produced, self.extra = emit, warn, produced, extra
+        self.task = task
         self.tflite = None
         if src.is_tflite:
             from mobilepack.conversion.tflite_quantization import TfliteQuantizer
@@ -74,7 +75,7 @@ class VariantProducer:
         if mode == QuantMode.INT8_MIXED:
             return doctor_variant(self.saved, self.src, self.plan, self.representative, self.val, self.references,
                                   self.emit, self.warn, self.extra, cal_batches=self.cal.batches if self.cal else (),
-                                  produced=self.produced())
+                                  produced=self.produced(), task=self.task)
         if self.tflite is not None:
             from mobilepack.conversion.tflite_quantization import convert_tflite
 
@@ -107,7 +108,7 @@ def _score(model: bytes, val, references, settings: DoctorSettings):
     from mobilepack.model.tfimport import silenced
     from mobilepack.runtime.interpreter import SignatureSession
 
-    scorer = Scorer(references, val.labels, settings.max_accuracy_drop)
+    scorer = Scorer(references, val.labels, settings.max_accuracy_drop, settings.task)
     with silenced():
         session = SignatureSession(model)
         score = scorer.score([session.run(b) for b in val.batches])
@@ -163,27 +164,62 @@ def fallback_outcome(model: bytes, val, references: Sequence[dict[str, Any]],
     return outcome
 
 
+def _larger_than_float(outcome: DoctorOutcome, float_model: Callable[[], bytes]) -> str | None:
+    """Why the found int8-mixed model cannot ship: it is not smaller than fp32 (None when it is)."""
+    if outcome.model is None:
+        return None
+    from mobilepack.model.flatbuffer import float_compute_ops
+
+    fp32 = len(float_model())
+    if len(outcome.model) < fp32:
+        return None
+    floats = ", ".join(float_compute_ops(outcome.model)) or "none"
+    return (f"int8-mixed is not smaller than fp32 ({len(outcome.model)} ≥ {fp32} bytes; ops in float: {floats}): "
+            "its quantize/dequantize pairs cost more than int8 saves, so it is not added (fp32 or fp16 ships)")
+
+
+def _reject_larger(outcome: DoctorOutcome, float_model: Callable[[], bytes]) -> DoctorOutcome:
+    why = _larger_than_float(outcome, float_model)
+    if why is not None:
+        outcome.model, outcome.status, outcome.summary = None, "not-smaller", why
+    return outcome
+
+
+def _data_record(val) -> dict[str, Any]:
+    return {"source": val.source, "kind": val.kind, "labelled": val.labels is not None}
+
+
+def _fallback_variant(model: bytes, val, references, settings, float_model, emit, warn, extra) -> bytes | None:
+    """int8 with only the kernel-less ops in float, when it meets the budget and is smaller than fp32."""
+    outcome = _reject_larger(fallback_outcome(model, val, references, settings), float_model)
+    if outcome.status == "not-smaller":
+        warn(outcome.summary)
+    if outcome.model is None:
+        return None
+    extra["doctor"] = {**outcome.to_dict(), "data": _data_record(val)}
+    emit(ProgressEvent("doctor", outcome.summary))
+    return outcome.model
+
+
 def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, references, emit, warn,
-                   extra: dict, cal_batches=(), produced: dict[str, bytes] | None = None) -> bytes | None:
+                   extra: dict, cal_batches=(), produced: dict[str, bytes] | None = None,
+                   task: str = "generic") -> bytes | None:
     """Run the doctor; record it in ``extra["doctor"]`` and return the int8-mixed model (None when int8
     already meets the budget, no set was found, or — build's automatic doctor — it could not run)."""
     from mobilepack.conversion.tflite_quantization import LiteRTQuantizer
     from mobilepack.conversion.tf_debugger import DebuggerQuantizer
 
     produced = dict(produced or {})
-    settings = DoctorSettings(max_accuracy_drop=plan.max_accuracy_drop, seconds=plan.doctor_seconds)
+    settings = DoctorSettings(max_accuracy_drop=plan.max_accuracy_drop, seconds=plan.doctor_seconds, task=task)
+    float_model = _float_model_of(src, saved_model_dir, produced)
     if plan.doctor == AUTO and "int8" in produced and _int8_meets(produced["int8"], val, references, settings, emit):
         return None
     fallback_model = extra.pop("int8_float_fallback", None)
     if plan.doctor == AUTO and "int8" not in produced and fallback_model is not None:
-        outcome = fallback_outcome(fallback_model, val, references, settings)
-        if outcome.model is not None:    # int8 with only the kernel-less ops in float meets the budget
-            extra["doctor"] = {**outcome.to_dict(), "data": {"source": val.source, "kind": val.kind,
-                                                             "labelled": val.labels is not None}}
-            emit(ProgressEvent("doctor", outcome.summary))
-            return outcome.model
+        found = _fallback_variant(fallback_model, val, references, settings, float_model, emit, warn, extra)
+        if found is not None:
+            return found
     emit(ProgressEvent("doctor", "diagnosing int8 per layer (quantization doctor)"))
-    float_model = _float_model_of(src, saved_model_dir, produced)
     fallback: list[str] = []
 
     def make():
@@ -207,8 +243,12 @@ def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, 
             raise
         warn(f"the quantization doctor could not run: {exc.message}")   # build goes on without int8-mixed
         return None
-    record = {**outcome.to_dict(), "data": {"source": val.source, "kind": val.kind,
-                                            "labelled": val.labels is not None}}
+    outcome = _reject_larger(outcome, float_model)
+    record = {**outcome.to_dict(), "data": _data_record(val)}
+    if val.labels is not None and outcome.budget.metric != "accuracy":
+        warn(f"the doctor did not use the validation labels: a {task} model is judged by {outcome.budget.metric} "
+             f"≥ {outcome.budget.floor:g}, as the selection judges it (pass --task image_classification for a "
+             "classifier's top-1 accuracy)")
     if fallback:
         record["fallback"] = fallback[0]
     record["other_variants"] = diagnose_variants(produced, float_model, list(val.batches))

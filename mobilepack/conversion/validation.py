@@ -37,9 +37,18 @@ def looks_like_class_scores(shape: tuple[int, ...]) -> bool:
     return len(shape) == 2 and shape[1] > 1
 
 
+def top1_applies(task: str | None) -> bool:
+    """Whether top-1 agreement means anything for ``task``: classifiers only (their labelled metric is
+    top-1 accuracy); an embedding's or a generic output's argmax is judged by cosine similarity alone."""
+    from mobilepack.evaluate.tasks import get
+
+    return get(task).labelled_metric == "top-1 accuracy"
+
+
 def compare(references: list[dict[str, Any]], outputs: list[dict[str, Any]], *, label: str,
-            tolerance: Tolerance) -> ValidationResult:
-    """Compare variant outputs with source outputs batch by batch."""
+            tolerance: Tolerance, class_scores: bool = True) -> ValidationResult:
+    """Compare variant outputs with source outputs batch by batch (``class_scores``: whether [N, C]
+    outputs are class scores, judged by top-1 agreement too)."""
     import numpy as np
 
     if not references:
@@ -76,7 +85,7 @@ def compare(references: list[dict[str, Any]], outputs: list[dict[str, Any]], *, 
         cos = np.where(den > 0, num / np.where(den > 0, den, 1), np.where(np.abs(rf - of).max(axis=1) == 0, 1.0, 0.0))
         cosines.append(float(cos.mean()))
         total = len(r)
-        if looks_like_class_scores(r.shape):
+        if class_scores and looks_like_class_scores(r.shape):
             tops.append(float((r.argmax(axis=1) == o.argmax(axis=1)).mean()))
     cosine = min(cosines)
     top1 = min(tops) if tops else None
@@ -118,7 +127,8 @@ def reference_outputs(src, batches) -> list[dict[str, Any]]:
     return out
 
 
-def validate_variant(mode: str, data: bytes, batches, references, tolerance: Tolerance):
+def validate_variant(mode: str, data: bytes, batches, references, tolerance: Tolerance, *,
+                     class_scores: bool = True):
     """(validation result, the LiteRT session that ran it): a variant LiteRT cannot run is an error."""
     from mobilepack.model.tfimport import silenced
     from mobilepack.runtime.interpreter import SignatureSession
@@ -131,4 +141,4 @@ def validate_variant(mode: str, data: bytes, batches, references, tolerance: Tol
         raise ValidationError(f"{mode}: the converted model does not run in LiteRT: "
                               f"{exc.message.split(': ', 1)[-1]}",
                               "drop this mode from --quantize, or calibrate with representative data") from exc
-    return compare(references, outputs, label=mode, tolerance=tolerance), session
+    return compare(references, outputs, label=mode, tolerance=tolerance, class_scores=class_scores), session

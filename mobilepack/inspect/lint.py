@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mobilepack.inspect.commands import input_shape_flags, integer_io_fix, metadata_command
 from mobilepack.inspect.findings import Finding
 from mobilepack.metadata.reader import ModelMetadata
 from mobilepack.model.flatbuffer import FbModel, FbTensor
@@ -75,8 +76,8 @@ def _loads(ctx: LintContext) -> list[Finding]:
                         f"it loads, but allocating its tensors at the placeholder shape of the dynamic input(s) "
                         f"{dyn} failed (LiteRT said: {load.message}); it runs once those inputs are resized "
                         "(the app must call resizeInput/resizeInputTensor before allocating)",
-                        f"inspect/bench it with {example} (N set); `mobilepack convert` or `build` of this .tflite "
-                        f"with the same option writes it with those shapes fixed")]
+                        f"inspect/bench it with {example} (N set); "
+                        + _fix_shapes_hint(ctx))]
     if load.unresolved_ops or load.flex_unsupported:
         return []  # reported by the custom/flex checks with the op names
     return [Finding("runtime_load_failed", "error", "stock LiteRT cannot load this model",
@@ -102,11 +103,14 @@ def _custom(ctx: LintContext) -> list[Finding]:
     custom = ctx.model["ops"]["custom"]
     if not custom:
         return []
+    unchecked: list[str] = []
     if ctx.load is not None:
         missing = [op for op in custom if op in ctx.load.unresolved_ops]
         resolved = [op for op in custom if op not in missing]
-        if ctx.load.status != "ok" and not ctx.load.unresolved_ops and not ctx.load.flex_unsupported:
-            resolved = []
+        if ctx.load.status != "ok":
+            # LiteRT stops at the first op it cannot resolve: the others were never tried
+            unchecked = [op for op in resolved if op not in STOCK_CUSTOM_OPS] if ctx.load.unresolved_ops else []
+            resolved = [op for op in resolved if op in STOCK_CUSTOM_OPS] if ctx.load.unresolved_ops else []
     else:
         missing = [op for op in custom if op not in STOCK_CUSTOM_OPS]
         resolved = [op for op in custom if op in STOCK_CUSTOM_OPS]
@@ -119,11 +123,20 @@ def _custom(ctx: LintContext) -> list[Finding]:
                            "and the GPU delegate leaves custom ops on the CPU",
                            "replace the custom ops with builtin ops before conversion, or ship their kernels "
                            "with the app"))
+    if unchecked:
+        out.append(Finding("unchecked_custom_ops", "warning", f"custom op(s) not checked: {', '.join(unchecked)}",
+                           "LiteRT stopped loading at the first custom op it could not resolve, so whether it "
+                           "resolves these is unknown; they are not stock LiteRT ops",
+                           "ship kernels for them too, or replace them with builtin ops"))
     if resolved:
         out.append(Finding("custom_ops", "info", f"custom op(s) stock LiteRT resolves: {', '.join(resolved)}",
                            "these run on the CPU; GPU delegates usually leave them there",
                            "nothing to do unless the GPU check below reports them on the CPU"))
     return out
+
+
+def _dynamic_inputs(ctx: LintContext) -> list[FbTensor]:
+    return [t for t in ctx.inputs if t.shape_signature is not None and any(d < 0 for d in t.shape_signature)]
 
 
 @check("dynamic_shapes")
@@ -136,19 +149,16 @@ def _dynamic(ctx: LintContext) -> list[Finding]:
                     "GPU delegates run one fixed shape: a dynamic (-1) dimension is rejected or compiled at its "
                     "placeholder size, and resizing at run time rebuilds or drops the delegate; the Core ML/Metal "
                     "delegate rejects dynamic shapes, so the model falls back to the CPU",
-                    _fix_shapes_hint([t for t in ctx.inputs if t.shape_signature is not None
-                                      and any(d < 0 for d in t.shape_signature)]))]
+                    _fix_shapes_hint(ctx))]
 
 
-def _fix_shapes_hint(inputs: list[FbTensor]) -> str:
+def _fix_shapes_hint(ctx: LintContext) -> str:
     """What fixes dynamic inputs of this .tflite: convert (or build) it with ``--input-shape``."""
+    inputs = _dynamic_inputs(ctx)
     if not inputs:
         return "only outputs are dynamic: they follow the inputs; fixed inputs may still give dynamic outputs"
-    example = " ".join(f"--input-shape {t.name}=" + ",".join(str(d) if d >= 0 else ("1" if i == 0 else "N")
-                                                             for i, d in enumerate(t.shape_signature))
-                       for t in inputs)
-    return (f"fix them in this .tflite: `mobilepack convert MODEL.tflite {example}` (N set; `build` takes the "
-            f"same option) writes it with those shapes")
+    return (f"fix them in this .tflite: `mobilepack convert MODEL.tflite -o DIR {input_shape_flags(ctx.fb, inputs)}` "
+            "(N set; `build` takes the same option) writes it with those shapes")
 
 
 def _looks_nchw(t: FbTensor) -> bool:
@@ -194,8 +204,7 @@ def _io_types(ctx: LintContext) -> list[Finding]:
                            "integer-quantized model with float inputs/outputs",
                            "every run quantizes the float input and dequantizes the output on the CPU, and "
                            "integer-only accelerators (NNAPI/Edge TPU/Hexagon DSP) need integer I/O",
-                           "keep float I/O for simplicity, or convert with `--io-dtype int8` (or uint8) and feed "
-                           "quantized values using the input's scale/zero point"))
+                           integer_io_fix(ctx.inputs)))
     if io_int and float_ops:
         out.append(Finding("float_internals_integer_io", "warning",
                            f"integer inputs/outputs but float compute inside: {', '.join(float_ops[:8])}",
@@ -216,15 +225,15 @@ def _metadata(ctx: LintContext) -> list[Finding]:
         return [Finding("missing_metadata", "warning", "no TFLite metadata",
                         "without metadata the app cannot read labels, normalization or the task from the model, "
                         "and Android Studio ML Binding / the TFLite Task library cannot use it",
-                        "attach it: `mobilepack metadata MODEL.tflite -o OUT.tflite --labels labels.txt "
-                        "--mean M --std S`")]
+                        f"attach it: `{metadata_command(ctx.fb, ctx.inputs, ctx.outputs)}`")]
     out = []
     images = [t for t in _image_inputs(ctx) if t.type in FLOAT_TYPES]
     if images and md.normalization is None:
         out.append(Finding("missing_normalization", "warning", f"no input normalization in the metadata for "
                            f"{_names(images)}",
                            "the app cannot know how to scale pixels; a wrong guess silently ruins accuracy",
-                           "re-attach metadata with `mobilepack metadata ... --mean M --std S`"))
+                           "re-attach metadata with "
+                           f"`{metadata_command(ctx.fb, ctx.inputs, ctx.outputs, existing=md, only=('normalization',))}`"))
     return out
 
 
@@ -240,7 +249,8 @@ def _labels(ctx: LintContext) -> list[Finding]:
     if labels is None:
         return [Finding("labels_missing_file", "error", f"metadata names label file {f.name!r} but it is not packed",
                         "apps reading labels from the model will fail",
-                        "re-attach metadata with `mobilepack metadata ... --labels FILE`")]
+                        "re-attach metadata with "
+                        f"`{metadata_command(ctx.fb, ctx.inputs, ctx.outputs, existing=md, only=('labels',))}`")]
     if get_task(md.task()).labels == "any":   # detection: category labels, not one per element of an output
         return []
     names = [t.name for t in md.outputs]

@@ -31,23 +31,33 @@ def _fb_tensors(tensors) -> tuple[FbTensor, ...]:
 def check_spec(spec: ModelSpec, md: dict[str, Any], labels: tuple[str, ...], *, norm_source: str) -> str:
     """What ``attach`` would refuse for this model, from its tensors alone; returns the task."""
     from mobilepack.metadata.labels import check_labels
+    from mobilepack.metadata.task_evidence import task_evidence
     from mobilepack.metadata.writer import _resolve_normalization, check_image_input, check_task_labels, choose_task
     from mobilepack.model.normalization import from_flags
 
     inputs, outputs = _fb_tensors(spec.inputs), _fb_tensors(spec.outputs)
-    task, _, _ = choose_task(md.get("task"), inputs, outputs, spec=spec, existing=None)
-    check_image_input(task, inputs)
-    if task.check_inputs is not None:
-        task.check_inputs(inputs)
-    if task.vocab and not md.get("vocab"):
-        raise UsageError(f"{task.name} needs a vocabulary", "pass --vocab FILE (one token per line)")
-    if task.sample_rate and not md.get("sample_rate"):
-        raise UsageError(f"{task.name} needs the sample rate", "pass --sample-rate HZ, e.g. 16000")
-    if labels:
-        check_task_labels(task, check_labels(labels) if task.labels != "none" else tuple(labels), outputs)
-    explicit = from_flags(md.get("mean"), md.get("std"), source=norm_source)
-    _resolve_normalization(task, inputs, explicit=explicit, spec=spec, existing=None)
+    task, source, reason = choose_task(md.get("task"), inputs, outputs, spec=spec, existing=None)
+    with task_evidence(source, reason, inputs, outputs):
+        check_image_input(task, inputs)
+        if task.check_inputs is not None:
+            task.check_inputs(inputs)
+        if task.vocab and not md.get("vocab"):
+            raise UsageError(f"{task.name} needs a vocabulary", "pass --vocab FILE (one token per line)")
+        if task.sample_rate and not md.get("sample_rate"):
+            raise UsageError(f"{task.name} needs the sample rate", "pass --sample-rate HZ, e.g. 16000")
+        if labels:
+            check_task_labels(task, check_labels(labels) if task.labels != "none" else tuple(labels), outputs)
+        explicit = from_flags(md.get("mean"), md.get("std"), source=norm_source)
+        _resolve_normalization(task, inputs, explicit=explicit, spec=spec, existing=None)
     return task.name
+
+
+def task_of(spec: ModelSpec, task: str | None = None) -> str:
+    """The task ``--task`` names, else the one the metadata stage will detect from the tensors."""
+    from mobilepack.metadata.writer import choose_task
+
+    chosen, _, _ = choose_task(task, _fb_tensors(spec.inputs), _fb_tensors(spec.outputs), spec=spec, existing=None)
+    return chosen.name
 
 
 def for_build(source: Any, md: dict[str, Any], labels: tuple[str, ...], plan) -> Callable[[ModelSpec], str]:

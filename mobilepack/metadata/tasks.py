@@ -360,8 +360,20 @@ def generic_writer(req: WriteRequest) -> Draft:
     if unknown:
         raise UsageError(f"--value-range names unknown tensor {unknown[0]!r}",
                          f"tensors: {', '.join(t.name for t in req.inputs + req.outputs)}")
-    return draft(req, [tensor_md(t, "input", req.value_ranges) for t in req.inputs],
-                 [tensor_md(t, "output", req.value_ranges) for t in req.outputs])
+    inputs = [tensor_md(t, "input", req.value_ranges) for t in req.inputs]
+    for md, t in zip(inputs, req.inputs):
+        if req.mean and req.std and generic_image_input(t):   # what the apps feed it: written as for an image
+            md["process_units"] = [{"options": ("NormalizationOptions", {"mean": list(req.mean),
+                                                                         "std": list(req.std)})}]
+    return draft(req, inputs, [tensor_md(t, "output", req.value_ranges) for t in req.outputs])
+
+
+def generic_image_input(t) -> bool:
+    """A float input shaped like an image ([1, H, W, 1|3|4]): a generic model's input the apps feed
+    pixels to, normalized as its metadata says."""
+    from mobilepack.tasks.tensors import is_image
+
+    return is_image(t) and t.type in ("FLOAT32", "FLOAT16")
 
 
 def _shapes(tensors) -> str:

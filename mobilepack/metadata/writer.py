@@ -3,9 +3,8 @@
 Writes TFLite metadata with mobilepack's own writers (one per task, see
 :mod:`mobilepack.metadata.tasks`; the flatbuffer is built by :mod:`mobilepack.metadata.schema`
 and put into the model by :mod:`mobilepack.metadata.packing`), replaces metadata the model
-already had, then reads the result back with mobilepack's reader and compares it with what
-was intended.  Pure function over bytes: it writes no files
-(the CLI writes ``-o`` atomically) and never imports TensorFlow."""
+already had, then reads the result back with mobilepack's reader and compares it with what was
+intended.  Pure function over bytes: writes no files (the CLI writes ``-o`` atomically), no TensorFlow."""
 
 from __future__ import annotations
 
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mobilepack.errors import InputError, UsageError
+from mobilepack.metadata.task_evidence import by_signature_name, image_evidence, signature_names, task_evidence
 from mobilepack.metadata.calibration import CALIBRATION_FILE, ScoreCalibration, check as check_calibration
 from mobilepack.metadata.labels import check_count, check_labels, labels_file_bytes
 from mobilepack.metadata.reader import ModelMetadata, parse_metadata, read_metadata
@@ -149,20 +149,6 @@ def _resolve_normalization(task: TaskSpec, fb_inputs, *, explicit: Normalization
     return chosen, (tuple(chosen.mean) * (n // len(chosen.mean)), tuple(chosen.std) * (n // len(chosen.std)))
 
 
-def image_evidence(spec: ModelSpec | None, existing: ModelMetadata | None) -> str | None:
-    """What, besides 3 channels, says the input is an image: a normalizing layer or image metadata."""
-    if spec is not None and spec.normalization is not None and spec.normalization.source == "model_layer":
-        return "a leading Rescaling/Normalization layer"
-    if existing is not None and any(t.content == "image" for t in existing.inputs):
-        return "image metadata"
-    return None
-
-
-def signature_names(fb) -> dict[int, str]:
-    """Tensor index -> its signature name (subgraph 0): what the detectors and writers match by name."""
-    return {i: n for s in fb.signatures if s.subgraph == 0 for n, i in s.inputs + s.outputs}
-
-
 def choose_task(task: Any, inputs, outputs, *, spec: ModelSpec | None,
                 existing: ModelMetadata | None, aliases: dict[int, str] | None = None) -> tuple[TaskSpec, str, str]:
     """(task, source, reason).  Order: --task, the model spec, the model's existing metadata,
@@ -256,8 +242,11 @@ def _labels(task: TaskSpec, labels, spec: ModelSpec | None, existing, outputs, n
 
 def _normalization(task: TaskSpec, inputs, explicit, spec, existing, notes: list[str]):
     norm, written = _resolve_normalization(task, inputs, explicit=explicit, spec=spec, existing=existing)
-    if written is not None and not task.image_input:
-        # TFLite metadata carries normalization for image inputs only; the writers of other tasks drop it
+    from mobilepack.metadata.tasks import generic_image_input
+
+    imagelike = task.name == "generic" and any(generic_image_input(t) for t in inputs)
+    if written is not None and not task.image_input and not imagelike:
+        # TFLite metadata carries normalization for image(-like) inputs only; other tasks' writers drop it
         written = None
         notes.append(f"normalization is not written into {task.name} metadata (it describes image "
                      "inputs only); it stays in the model spec")
@@ -344,12 +333,15 @@ def attach(model: bytes, *, task: str | None = None, spec: ModelSpec | None = No
     if task_source == "undetected":
         notes.append(f"the task could not be detected ({task_reason}): wrote generic metadata "
                      "(pass --task to choose one)")
-    _check_task_fits(chosen, inputs, outputs, score_threshold)
-    cal_bytes = _calibration(chosen, score_calibration, outputs)
-    sample_rate, sample_rate_source, channels = _audio(chosen, sample_rate, channels, existing, notes)
-    padding = _padding(chosen, padding, spec)
-    label_tuple = _labels(chosen, labels, spec, existing, outputs, notes)
-    norm, written = _normalization(chosen, inputs, normalization, spec, existing, notes)
+    # errors name tensors as the preflight on the source model does, with or without a cached conversion
+    named_in, named_out = by_signature_name(inputs, fb), by_signature_name(outputs, fb)
+    with task_evidence(task_source, task_reason, inputs, outputs, signature_names(fb)):
+        _check_task_fits(chosen, named_in, named_out, score_threshold)
+        cal_bytes = _calibration(chosen, score_calibration, outputs)
+        sample_rate, sample_rate_source, channels = _audio(chosen, sample_rate, channels, existing, notes)
+        padding = _padding(chosen, padding, spec)
+        label_tuple = _labels(chosen, labels, spec, existing, named_out, notes)
+        norm, written = _normalization(chosen, inputs, normalization, spec, existing, notes)
     info, name, general = _general(chosen, info, spec, existing)
     out, vocab_file = _write(chosen, strip_associated_files(model), fb, inputs, outputs, general, written,
                              label_tuple, vocab, tokenizer=tokenizer, sample_rate=sample_rate, channels=channels,

@@ -34,13 +34,14 @@ def detect_format(path: str | Path) -> SourceFormat:
     suffix = p.suffix.lower()
     if suffix == ".keras":
         if not zipfile.is_zipfile(p):
-            raise ModelLoadError(f"{p} is not a Keras 3 archive (a .keras file is a zip)",
-                                 "re-save the model with model.save('model.keras')")
+            from mobilepack.model.filecheck import check_keras
+
+            check_keras(p)   # says what it is: truncated, another format, weights only
         return SourceFormat.KERAS
     if suffix in (".h5", ".hdf5"):
-        with open(p, "rb") as fh:
-            if fh.read(8) != b"\x89HDF\r\n\x1a\n":
-                raise ModelLoadError(f"{p} is not an HDF5 file", "re-save the model with model.save('model.h5')")
+        from mobilepack.model.filecheck import check_h5
+
+        check_h5(p)
         return SourceFormat.H5
     if suffix == ".tflite":
         with open(p, "rb") as fh:

@@ -62,6 +62,7 @@ class ConvertOptions:
     doctor_seconds: float = 120.0
     max_accuracy_drop: float = 0.01
     keep_going: bool = False             # build: a mode that cannot be produced is recorded, not fatal
+    task: str | None = None              # --task (None: detected): the metric the doctor and validation use
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,7 +75,7 @@ class ConvertOptions:
             "unsafe_load": self.unsafe_load, "padding": self.padding,
             "normalization_source": self.normalization_source if self.mean else None,
             "doctor": self.doctor, "doctor_seconds": self.doctor_seconds,
-            "max_accuracy_drop": self.max_accuracy_drop,
+            "max_accuracy_drop": self.max_accuracy_drop, "task": self.task,
         }
 
 
@@ -89,7 +90,7 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
                  allow_float_fallback: bool = False, unsafe_load: bool = False,
                  normalization_source: str = "flags", padding: str = "post", doctor: bool | str = False,
                  doctor_seconds: float = 120.0, max_accuracy_drop: float = 0.01,
-                 keep_going: bool = False) -> ConvertOptions:
+                 keep_going: bool = False, task: str | None = None) -> ConvertOptions:
     from mobilepack.model.loading import detect_format
     from mobilepack.model.normalization import from_flags
     from mobilepack.model.spec import SourceFormat
@@ -102,6 +103,9 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
         raise UsageError("sample counts must be ≥ 1", "e.g. --calibration-samples 100")
     if batch < 1:
         raise UsageError(f"--batch must be ≥ 1 (got {batch})", "the default is 1")
+    from mobilepack.tasks import parse as parse_task
+
+    task = parse_task(task)   # an unknown --task is refused before anything is loaded
     fmt = detect_format(source) if isinstance(source, (str, Path)) else SourceFormat.KERAS_OBJECT
     modes = _plan_modes(quantize, fmt == SourceFormat.TFLITE, calibration)
     from mobilepack.conversion.doctor_stage import plan_doctor
@@ -113,6 +117,9 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
                          "decides the I/O (int8/int16 for its static recipes, float32 otherwise)",
                          "drop --io-dtype, or convert the original model")
     check_io_dtype(io, modes)
+    if fmt == SourceFormat.TFLITE and not modes:
+        _check_passthrough(calibration=calibration, validation=validation,
+                           allow_float_fallback=allow_float_fallback)
     needs_cal = [m for m in modes if mode_spec(m).needs_calibration]
     if needs_cal and calibration is None:
         raise UsageError(f"{', '.join(needs_cal)} need(s) calibration data",
@@ -134,7 +141,33 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
                        allow_float_fallback=allow_float_fallback, unsafe_load=unsafe_load,
                        normalization_source=normalization_source, padding=padding, doctor=doctor,
                        doctor_seconds=float(doctor_seconds), max_accuracy_drop=float(max_accuracy_drop),
-                       keep_going=keep_going)
+                       keep_going=keep_going, task=task)
+
+
+def _check_passthrough(**given: Any) -> None:
+    """A .tflite source without ``--quantize`` is passed through unchanged: data and converter options
+    would go unused, silently."""
+    flags = {"calibration": "--calibration", "validation": "--validation",
+             "allow_float_fallback": "--allow-float-fallback"}
+    unused = [flags[k] for k, v in given.items() if v]
+    if unused:
+        raise UsageError(f"{' and '.join(unused)} would go unused: a .tflite source without --quantize is passed "
+                         "through unchanged (not quantized, not validated)",
+                         "add --quantize (e.g. -q int8 with --calibration: AI Edge Quantizer quantizes a float "
+                         f".tflite), or drop {' and '.join(unused)}")
+
+
+# convert's options that only act with another one (given explicitly, they must take effect)
+NEEDS = {"calibration_samples": ("calibration", "--calibration-samples", "--calibration DATA"),
+         "doctor_seconds": ("doctor", "--doctor-seconds", "--doctor (or int8-mixed in --quantize)"),
+         "max_accuracy_drop": ("doctor", "--max-accuracy-drop", "--doctor (or int8-mixed in --quantize)")}
+
+
+def check_unused(plan: ConvertOptions, given: set[str]) -> None:
+    """An option given explicitly that cannot take effect is an error that says what to add."""
+    for key, (needs, flag, add) in NEEDS.items():
+        if key in given and not getattr(plan, needs):
+            raise UsageError(f"{flag} has no effect without {add.split(' ')[0]}", f"add {add}, or drop {flag}")
 
 
 def convert(source: Any, out: str | Path, *, progress: ProgressCallback | None = None, **options: Any) -> ConvertResult:
@@ -142,8 +175,11 @@ def convert(source: Any, out: str | Path, *, progress: ProgressCallback | None =
 
     Options (all keyword): quantize, calibration, calibration_samples, validation, validation_samples,
     io_dtype, signature, input_shapes, batch, mean, std, allow_float_fallback, unsafe_load, doctor,
-    doctor_seconds, max_accuracy_drop."""
-    plan = plan_convert(source, **options)
+    doctor_seconds, max_accuracy_drop, task.  An option given that cannot take effect (``--doctor-seconds``
+    without the doctor, ``--calibration-samples`` without calibration data...) is an error."""
+    given = {k for k, v in options.items() if v is not None}
+    plan = plan_convert(source, **{k: v for k, v in options.items() if v is not None})
+    check_unused(plan, given)
     with StagedOutput(out, record=RECORD) as stage:
         result = convert_into(stage.path, source, plan, progress=progress, out_label=str(stage.out),
                               check_names=stage.check_names)
@@ -184,8 +220,11 @@ def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress
     src = _with_flags(load(source, signature_key=plan.signature, input_shapes=plan.input_shapes, batch=plan.batch,
                            safe_mode=not plan.unsafe_load), plan)
     timings["load"] = time.perf_counter() - t_start
-    if preflight is not None:  # checks that need the loaded model's tensors, before the heavy work
-        preflight(src.spec)
+    # the task the metadata will describe (build's preflight checks it), so that the doctor and the
+    # validation judge the variants by the metric the selection uses
+    from mobilepack.metadata.preflight import task_of
+
+    task = preflight(src.spec) if preflight is not None else task_of(src.spec, plan.task)
     spec = src.spec
     planned = [mode_spec(m).variant_file(spec.name) for m in plan.modes] or [f"{spec.name}.tflite"]
     if check_names is not None:
@@ -206,7 +245,7 @@ def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress
             calibration_samples=plan.calibration_samples, validation=plan.validation,
             validation_samples=plan.validation_samples,
             options=ConverterOptions(io_dtype=plan.io_dtype, allow_float_fallback=plan.allow_float_fallback),
-            tools=tools, emit=emit, warn=warn, timings=timings, plan=plan, extra=extra)
+            tools=tools, emit=emit, warn=warn, timings=timings, plan=plan, extra=extra, task=task or "generic")
     files = tuple([v.path for v in variants] + [RECORD, "convert.md"])
     emit(ProgressEvent("write", f"writing {out_label or directory}"))
     timings["total"] = time.perf_counter() - t_start  # everything but writing the record itself
@@ -278,10 +317,10 @@ def _references(src, val) -> list[dict[str, Any]]:
 
 def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration, calibration_samples, validation,
                    validation_samples, options: ConverterOptions, tools, emit, warn, timings, plan=None,
-                   extra=None):
+                   extra=None, task: str = "generic"):
     from mobilepack.conversion.doctor_stage import VariantProducer
     from mobilepack.conversion.failures import RECORDED, failure, none_produced
-    from mobilepack.conversion.validation import validate_variant
+    from mobilepack.conversion.validation import top1_applies, validate_variant
 
     spec = src.spec
     t0 = time.perf_counter()
@@ -301,7 +340,7 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
             emit(ProgressEvent("export", "exporting a fixed-shape SavedModel"))
         saved = None if src.is_tflite else src.export_saved_model(Path(tmp) / "saved_model")
         producer = VariantProducer(src, saved, plan=plan, options=options, representative=representative, cal=cal,
-                                   val=val, references=references, emit=emit, warn=warn, extra=extra,
+                                   val=val, references=references, emit=emit, warn=warn, extra=extra, task=task,
                                    produced=lambda: {v.mode: (staging / v.path).read_bytes() for v in variants})
         timings["export"] = time.perf_counter() - t0
         timings["convert"] = timings["validate"] = 0.0
@@ -318,7 +357,8 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
                 (staging / filename).write_bytes(data)
                 emit(ProgressEvent("validate", f"validating {mode}", i, len(modes)))
                 stage, t1 = "validate", time.perf_counter()
-                result, session = validate_variant(mode, data, val.batches, references, mode_spec(mode).tolerance)
+                result, session = validate_variant(mode, data, val.batches, references, mode_spec(mode).tolerance,
+                                                   class_scores=top1_applies(task))
             except RECORDED as exc:
                 if plan is None or not plan.keep_going:
                     raise
