@@ -139,15 +139,22 @@ def _runs(models, tmp: Path) -> dict[str, list]:
                                                             "fp32", "--input-shape", "x=1,4"],
         "mobilepack convert": ["convert", gray["keras"], "-o", tmp / "c2", "-q", "fp32"],
         "mobilepack convert MODEL -o DIR": ["convert", gray["keras"], "-o", tmp / "c3", "-q", "fp32"],
+        "mobilepack convert MODEL.tflite --input-shape …": ["convert", dyn["tflite"], "-o", tmp / "c4",
+                                                             "--input-shape", "x=1,4"],
         "mobilepack init": ["init", "--path", tmp / "mobilepack.toml"],
         "mobilepack build --help": ["build", "--help"],
+        "mobilepack build": ["build", gray["tflite"], "-o", tmp / "b1", "--target", "android", "--delegates", "cpu"],
+        "mobilepack build MODEL --target server": ["build", gray["keras"], "-o", tmp / "b2", "--target", "server",
+                                                   "-q", "fp32", "--delegates", "xnnpack", "--server-batch", "1",
+                                                   "--server-concurrency", "1", "--server-requests", "20",
+                                                   "--server-seconds", "1"],
     }
 
 
 def test_every_command_an_error_hint_names_is_known_here():
     """A new hint naming a command must be added to the runs below (so that it is run)."""
-    missing = _source_hint_commands() - set(_runs({"dynamic": {"saved_model": ""}, "gray": {"tflite": "",
-                                                                                           "keras": ""}}, Path()))
+    missing = _source_hint_commands() - set(_runs({"dynamic": {"saved_model": "", "tflite": ""},
+                                                   "gray": {"tflite": "", "keras": ""}}, Path()))
     assert not missing, f"hints naming commands with no run in tests/test_hints_run.py: {sorted(missing)}"
 
 
