@@ -41,19 +41,8 @@ def inspect_command(
         shapes = parse_input_shapes(input_shape)
         if gpu_timeout <= 0:
             raise UsageError(f"--gpu-timeout must be > 0 (got {gpu_timeout})", "e.g. --gpu-timeout 120")
-        layer_errors = None
-        if against is not None:  # the quantization doctor's tensor comparison (conversion/layer_errors.py)
-            from mobilepack.conversion.layer_errors import diagnose_files
-
-            layer_errors = diagnose_files(model, against, data)
-        elif data is not None and delegates is None:
-            raise UsageError("--data is read only with --against or --delegates",
-                             "add --against FLOAT.tflite or --delegates cpu,xnnpack,gpu")
+        layer_errors = _checked_extras(model, against, data, delegates)
         doctor = None
-        if delegates is not None:
-            from mobilepack.inspect.delegate_doctor import parse_delegates
-
-            parse_delegates(delegates)   # a bad list is exit 2 before anything runs
         if json_out:
             result = inspect_model(model, gpu=gpu, gpu_timeout=gpu_timeout, input_shapes=shapes)
             if delegates is not None:
@@ -78,6 +67,25 @@ def inspect_command(
         if strict and result.errors:
             err_console().print(f"[bold red]strict:[/] {len(result.errors)} error-severity finding(s)")
             raise typer.Exit(1)
+
+
+def _checked_extras(model: Path, against: Path | None, data: str | None, delegates: str | None):
+    """The quantization doctor's table for ``--against`` (else None); ``--data`` and ``--delegates``
+    checked before anything runs."""
+    from mobilepack.errors import UsageError
+
+    if delegates is not None:
+        from mobilepack.inspect.delegate_doctor import parse_delegates
+
+        parse_delegates(delegates)   # a bad list is exit 2 before anything runs
+    if against is not None:  # the quantization doctor's tensor comparison (conversion/layer_errors.py)
+        from mobilepack.conversion.layer_errors import diagnose_files
+
+        return diagnose_files(model, against, data)
+    if data is not None and delegates is None:
+        raise UsageError("--data is read only with --against or --delegates",
+                         "add --against FLOAT.tflite or --delegates cpu,xnnpack,gpu")
+    return None
 
 
 def _doctor(model: Path, delegates: str, data: str | None, progress) -> dict:
