@@ -139,3 +139,15 @@ def test_software_gpu_rows_get_no_speedup():
                        dict(base, delegate="gpu", latency_us=10.0, software=True)]}
     speed = {r["delegate"]: r["speedup"] for r in rows(doc)}
     assert speed == {"cpu": 1.0, "xnnpack": 2.0, "gpu": None}
+
+
+def test_build_report_and_selection_name_the_culprit(reference_departs, tmp_path, vulkan):
+    out = tmp_path / "out"
+    r = run_cli("build", reference_departs, "-o", out, "--target", "android")
+    assert r.returncode == 0, r.stderr
+    report = json.loads((out / "reports" / "report.json").read_text())
+    dep = report["delegate_doctor"]["passthrough"]["departure"]
+    assert dep["delegate"] == "cpu" and dep["op"]["type"] == "FULLY_CONNECTED"
+    assert "delegate doctor: cpu (reference CPU kernels) departs at op 2" in report["selection"]["reasons"]["passthrough"]
+    md = (out / "reports" / "report.md").read_text()
+    assert "## Delegate doctor" in md and "departs: cpu (reference CPU kernels)" in md
