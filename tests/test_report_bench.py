@@ -27,7 +27,7 @@ PINNED_RECORD_KEYS = (
     # additive in 1.0 (records without them read as None): the benchmark definition, the achieved interval
     "definition", "ci95_us", "ci95_rel", "target_ci", "stop", "numerics",
     # additive in 1.0: the headline latency (host: 20 % trimmed mean), what it is, its interval
-    "latency_us", "latency_statistic", "latency_ci95_us", "latency_ci95_rel")
+    "latency_us", "latency_statistic", "latency_ci95_us", "latency_ci95_rel", "departure")
 
 
 def _ok(file, variant, delegate, threads, mean, **extra):

@@ -238,6 +238,10 @@ def run_bench(plan: BenchPlan, *, progress: ProgressCallback | None = None) -> B
         if record["status"] != "ok":
             on_event(ProgressEvent("bench", f"{label}: {record['error']}", current=i + 1, total=len(configs),
                                    warning=True))
+    from mobilepack.bench.departures import explain_numerics
+
+    explain_numerics(records, plan.delegates, timeout=plan.timeout,
+                     progress=lambda message: on_event(ProgressEvent("bench", message)))
     on_event(ProgressEvent("bench", "done", current=len(configs), total=len(configs)))
     return BenchResult(plan=plan, records=tuple(records), host=device)
 

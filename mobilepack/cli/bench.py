@@ -124,6 +124,8 @@ def print_table(doc: dict) -> None:
         if r["software"]:
             notes.append(f"[yellow]{escape(r.get('note') or SOFTWARE_NOTE)}[/]")
             adapters.add(r["adapter"] or "software adapter")
+        if r.get("departs"):
+            notes.append(f"[red]departs: {escape(r['departs'])}[/]")
         if r["noisy"]:
             notes.append(f"[magenta]noisy[/] (cv {100 * r['cv']:.0f}%)")
         spread = f"{fmt_us(r['p50_us'])}–{fmt_us(r['p90_us'])}" if r["p50_us"] is not None else "–"

@@ -26,8 +26,11 @@ def inspect_command(
         "--against", help="The float .tflite MODEL was quantized from: add the error per quantized layer "
         "(RMSE/scale, LiteRT tensor comparison), ranked.", show_default=False)] = None,
     data: Annotated[Optional[str], typer.Option(
-        "--data", help="Inputs for --against: image folder, .npy or .npz (default: seeded random inputs).",
-        show_default=False)] = None,
+        "--data", help="Inputs for --against or --delegates: image folder, .npy or .npz (default: seeded random "
+        "inputs for --against, the bench's input pattern for --delegates).", show_default=False)] = None,
+    delegates: Annotated[Optional[str], typer.Option(
+        "--delegates", help="Run the delegate doctor on these delegates (e.g. cpu,xnnpack,gpu): the first op at "
+        "which one departs from the others.", show_default=False)] = None,
 ) -> None:
     """Show inputs/outputs, signatures, ops, metadata and a deployability lint for a .tflite."""
     with handle_errors():
@@ -38,16 +41,14 @@ def inspect_command(
         shapes = parse_input_shapes(input_shape)
         if gpu_timeout <= 0:
             raise UsageError(f"--gpu-timeout must be > 0 (got {gpu_timeout})", "e.g. --gpu-timeout 120")
-        layer_errors = None
-        if against is not None:  # the quantization doctor's tensor comparison (conversion/layer_errors.py)
-            from mobilepack.conversion.layer_errors import diagnose_files
-
-            layer_errors = diagnose_files(model, against, data)
-        elif data is not None:
-            raise UsageError("--data is read only with --against", "add --against FLOAT.tflite")
+        layer_errors = _checked_extras(model, against, data, delegates)
+        doctor = None
         if json_out:
             result = inspect_model(model, gpu=gpu, gpu_timeout=gpu_timeout, input_shapes=shapes)
-            print_json({**result.to_dict(), **({"layer_errors": layer_errors} if layer_errors else {})})
+            if delegates is not None:
+                doctor = _doctor(model, delegates, data, None)
+            print_json({**result.to_dict(), **({"layer_errors": layer_errors} if layer_errors else {}),
+                        **({"delegate_doctor": doctor} if doctor else {})})
         else:
             with err_console().status("inspecting…") as status:
                 result = inspect_model(model, gpu=gpu, gpu_timeout=gpu_timeout, input_shapes=shapes,
@@ -57,9 +58,43 @@ def inspect_command(
                 from mobilepack.cli.doctor_table import print_layer_errors
 
                 print_layer_errors(out_console(), layer_errors)
+            if delegates is not None:
+                from mobilepack.inspect.delegate_doctor import print_doctor
+
+                with err_console().status("delegate doctor…") as status:
+                    doctor = _doctor(model, delegates, data, lambda message: status.update(message))
+                print_doctor(out_console(), doctor)
         if strict and result.errors:
             err_console().print(f"[bold red]strict:[/] {len(result.errors)} error-severity finding(s)")
             raise typer.Exit(1)
+
+
+def _checked_extras(model: Path, against: Path | None, data: str | None, delegates: str | None):
+    """The quantization doctor's table for ``--against`` (else None); ``--data`` and ``--delegates``
+    checked before anything runs."""
+    from mobilepack.errors import UsageError
+
+    if delegates is not None:
+        from mobilepack.inspect.delegate_doctor import parse_delegates
+
+        parse_delegates(delegates)   # a bad list is exit 2 before anything runs
+    if against is not None:  # the quantization doctor's tensor comparison (conversion/layer_errors.py)
+        from mobilepack.conversion.layer_errors import diagnose_files
+
+        return diagnose_files(model, against, data)
+    if data is not None and delegates is None:
+        raise UsageError("--data is read only with --against or --delegates",
+                         "add --against FLOAT.tflite or --delegates cpu,xnnpack,gpu")
+    return None
+
+
+def _doctor(model: Path, delegates: str, data: str | None, progress) -> dict:
+    from mobilepack.errors import InputError
+    from mobilepack.inspect.delegate_doctor import doctor_file
+
+    if not model.is_file():
+        raise InputError(f"model not found: {model}", "pass the path of a .tflite file")
+    return doctor_file(model, delegates, data, progress)
 
 
 def _shape(t: dict) -> str:

@@ -21,8 +21,21 @@ def select_stage(state, options):
              for v in state.models.variants]
     selection = select(cands, max_accuracy_drop=options.max_accuracy_drop,
                        criterion=Criterion.of_matrix(acc.document))
+    selection = _name_departures(selection, state.bench.document)
     state.emit(ProgressEvent("select", f"the apps ship {selection.winner}"))
     return selection
+
+
+def _name_departures(selection, bench: dict):
+    """Each variant's reason says which delegate departs where the delegate doctor ran for it."""
+    from dataclasses import replace
+
+    from mobilepack.report.build import departures
+
+    found = departures(bench)
+    reasons = {mode: (f"{why} (delegate doctor: {found[mode]['message']})" if mode in found else why)
+               for mode, why in selection.reasons.items()}
+    return replace(selection, reasons=reasons)
 
 
 def render_stage(state, options) -> tuple[App, ...]:

@@ -40,6 +40,8 @@ RECORD_KEYS = (
     "latency_us",       # host bench: the 20 % trimmed mean of every timed run; imported records: mean_us
     "latency_statistic",  # "trimmed_mean_20" | "mean" (imported records, and host records of < 5 runs)
     "latency_ci95_us", "latency_ci95_rel",
+    # additive: the delegate doctor's diagnosis (runtime.departure) where a delegate's outputs departed
+    "departure",        # {departure: {op, delegate, label, agreeing, ...}, message, method, ...} or None
 )
 
 MODEL_KEYS = ("name", "file", "variant", "bytes", "path")

@@ -17,7 +17,9 @@ def _baseline_key(rec: dict) -> tuple:
 
 def rows(doc: dict) -> list[dict]:
     """Every record, measured ones first by latency (``latency_us``), failed ones after; each with a ``label`` and
-    ``speedup`` (vs the same model's fp32 variant on ``cpu`` on the same device, where measured)."""
+    ``speedup`` (vs the same model's fp32 variant on ``cpu`` on the same device, where measured; never on a
+    software-GPU row, whose latency is not representative) and ``departs`` (the delegate doctor's line where
+    this record's delegate departs, else None)."""
     base: dict[tuple, float] = {}
     for r in doc["results"]:
         if r["status"] == "ok" and r["delegate"] == "cpu" and r["model"].get("variant") == "fp32" and r["latency_us"]:
@@ -27,7 +29,10 @@ def rows(doc: dict) -> list[dict]:
         row = dict(r)
         row["label"] = config_label(r)
         b = base.get(_baseline_key(r))
-        row["speedup"] = b / r["latency_us"] if r["status"] == "ok" and b and r["latency_us"] else None
+        row["speedup"] = (b / r["latency_us"] if r["status"] == "ok" and b and r["latency_us"] and not r.get("software")
+                          else None)
+        dep = (r.get("departure") or {}).get("departure") or {}
+        row["departs"] = dep.get("message") if dep.get("delegate") == r["delegate"] else None
         out.append(row)
     ok = sorted((r for r in out if r["status"] == "ok"), key=lambda r: r["latency_us"])
     failed = [r for r in out if r["status"] != "ok"]

@@ -41,9 +41,20 @@ def build_document(*, out: Path, config: dict, record: dict, descriptions: dict[
         "warnings": list(record.get("warnings", [])) + list(accuracy.get("warnings", [])),
         "compression": compression,
         **({"doctor": record["doctor"]} if record.get("doctor") else {}),   # the quantization doctor's record
+        **({"delegate_doctor": departures(bench)} if departures(bench) else {}),   # who departs, per variant
         **({"failed_modes": record["failed_modes"]} if record.get("failed_modes") else {}),  # not produced
         **({"server": server} if server else {}),   # --target server: its server.json (the Server section)
     }
+
+
+def departures(bench: dict) -> dict[str, dict]:
+    """variant (or file) -> the delegate doctor's diagnosis that bench ran for it (``runtime.departure``)."""
+    out: dict[str, dict] = {}
+    for rec in bench.get("results", []):
+        if rec.get("departure"):
+            model = rec.get("model") or {}
+            out.setdefault(model.get("variant") or model.get("file") or "?", rec["departure"])
+    return out
 
 
 def write_reports(directory: Path, report: dict, bench: dict) -> None:

@@ -36,6 +36,7 @@ class Delegate:
     host: bool = True              # runs on this machine (False: phones only)
     adb_flags: tuple[str, ...] | None = None   # benchmark_model flags on a phone (None: host only)
     source: str | None = None      # the module file that registers it (run in the child before opening)
+    label: str = ""                # what reports call it beside its name ("reference CPU kernels")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -72,11 +73,11 @@ def register(delegate: Delegate, opener: Callable[..., Session] | None = None,
 
 
 register(Delegate("cpu", "built-in CPU kernels (no default delegates, no XNNPACK)", "reference",
-                  adb_flags=("--use_xnnpack=false",)))
+                  adb_flags=("--use_xnnpack=false",), label="reference CPU kernels"))
 register(Delegate("xnnpack", "XNNPACK (LiteRT's default CPU delegate)", "default", threaded=True,
-                  adb_flags=("--use_xnnpack=true",)))
+                  adb_flags=("--use_xnnpack=true",), label="XNNPACK"))
 register(Delegate("gpu", "LiteRT GPU accelerator (CompiledModel, no CPU fallback)", "gpu",
-                  adb_flags=("--use_gpu=true",)), behaviour=GpuBehaviour())
+                  adb_flags=("--use_gpu=true",), label="GPU"), behaviour=GpuBehaviour())
 register(Delegate("nnapi", "Android NNAPI (phones only, with --adb)", "", host=False,
                   adb_flags=("--use_nnapi=true",)))
 
