@@ -129,3 +129,13 @@ def write_coco(folder: Path, data) -> Path:
     (folder / "annotations.json").write_text(json.dumps({"images": images, "annotations": annotations,
                                                          "categories": categories}))
     return folder
+
+
+_TRAINED: dict = {}
+
+
+def trained():
+    """The trained detector, once per test session (shared by test_yolo.py and the JVM harness)."""
+    if "model" not in _TRAINED:
+        _TRAINED["model"] = train()
+    return _TRAINED["model"]

@@ -25,7 +25,8 @@ def yolo_writer(req: WriteRequest) -> Draft:
                          f"with N ≥ {yolo.MIN_ANCHORS} anchors; this model has {_shapes(req.outputs)}",
                          "use --task generic, or --task object_detection for SSD-style outputs")
     iou = req.iou_threshold if req.iou_threshold is not None else yolo.DEFAULT_IOU
-    text = (f"{yolo.describe(layout).capitalize()}. Boxes are ratios of the input (pixels when a coordinate "
+    head_text = yolo.describe(layout)
+    text = (f"{head_text[0].upper()}{head_text[1:]}. Boxes are ratios of the input (pixels when a coordinate "
             f"exceeds {yolo.PIXEL_COORDINATES:g}); decoded with class-wise NMS, NMS IoU threshold {iou:g}.")
     head = plain_md(yolo.HEAD_NAME, text, files=_label_files(req, "TENSOR_VALUE_LABELS"))
     return draft(req, [image_input_md(req, "Input image to be detected.")], [head], files=_label_paths(req))
