@@ -139,3 +139,28 @@ def trained():
     if "model" not in _TRAINED:
         _TRAINED["model"] = train()
     return _TRAINED["model"]
+
+
+def tflite(score_threshold: float = 0.3) -> bytes:
+    """The trained detector converted (real TFLiteConverter, fp32) with its metadata (labels, the
+    score threshold; the input normalization is the model's own Rescaling layer)."""
+    from mobilepack.metadata.writer import attach
+    from mobilepack.model.spec import Normalization
+    from tests.models import tf
+
+    model = tf().lite.TFLiteConverter.from_keras_model(trained()).convert()
+    norm = Normalization(mean=(0.0,), std=(1.0,), source="model_layer", in_model=True)
+    return attach(model, task="yolo_detection", labels=CLASSES, score_threshold=score_threshold,
+                  normalization=norm).model
+
+
+def pictures(folder: Path, count: int = 4, seed: int = 11) -> list[Path]:
+    """Shape pictures as PNGs (samples the apps decode)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, (img, _, _) in enumerate(dataset(count, seed)):
+        Image.fromarray(img).save(folder / f"shapes_{i}.png")
+        out.append(folder / f"shapes_{i}.png")
+    return out
