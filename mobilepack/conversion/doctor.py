@@ -25,6 +25,7 @@ from typing import Any
 
 from mobilepack.conversion.layer_errors import LayerError
 from mobilepack.errors import ConversionError
+from mobilepack.evaluate.families import yolo_head_shape
 
 DEFAULT_SECONDS = 120.0
 LATENCY_RUNS = 50
@@ -76,6 +77,8 @@ class Scorer:
                                   and all(float(np.min(r[k])) >= 0.0 and float(np.max(r[k])) <= 1.0
                                           for r in self.references)), None)
         self.labels = np.asarray(labels) if labels is not None and self.class_output else None
+        # one YOLO head (boxes and class scores share the output): judged by its decoded boxes, not cosine
+        self.yolo_head = len(first) == 1 and yolo_head_shape(np.asarray(next(iter(first.values()))).shape)
         count = sum(int(np.asarray(next(iter(r.values()))).shape[0]) for r in self.references)
         if self.labels is not None and len(self.labels) != count:
             self.labels = None
@@ -83,6 +86,8 @@ class Scorer:
             self.budget = Budget("accuracy", self._accuracy(self.references), max_drop, count)
         elif self.class_output:
             self.budget = Budget("top-1 agreement", 1.0, max_drop, count)
+        elif self.yolo_head:
+            self.budget = Budget("box agreement", 1.0, max_drop, count)
         else:
             self.budget = Budget("cosine similarity", 1.0, max_drop, count)
 
@@ -98,6 +103,10 @@ class Scorer:
 
         if self.budget.metric == "accuracy":
             return self._accuracy(outputs)
+        if self.budget.metric == "box agreement":
+            from mobilepack.evaluate.families import head_agreement
+
+            return head_agreement(self.references, list(outputs))
         result = compare(self.references, list(outputs), label="int8-mixed", tolerance=Tolerance(0.0, 0.0))
         if self.budget.metric == "top-1 agreement":
             return float(result.top1_agreement)

@@ -49,3 +49,22 @@ def _yolo_hints(model_bytes: bytes) -> dict:
 
 
 YOLO_BOXES = replace(BOXES, reduce=_reduce_yolo, model_hints=_yolo_hints)
+
+
+def yolo_head_shape(shape) -> bool:
+    """Whether a batch of outputs ``[B, ...]`` is a YOLO head (the task detector's shape rule)."""
+    from mobilepack.tasks import yolo
+
+    return len(shape) == 3 and yolo.layout_of_shape((1, *shape[1:])) is not None
+
+
+def head_agreement(references, outputs) -> float:
+    """The doctor's score of a YOLO head: box agreement with the reference (score ≥ DETECTION_SCORE,
+    IoU ≥ 0.5) of the heads decoded with the default thresholds, over every validation sample."""
+    import numpy as np
+
+    def reduced(batches):
+        heads = np.concatenate([np.asarray(next(iter(b.values())), np.float64) for b in batches])
+        return _reduce_yolo([("head", heads)], {})
+
+    return YOLO_BOXES.agreement(reduced(outputs), reduced(references))["box_agreement"]
