@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from mobilepack.errors import InputError
+from mobilepack.errors import InputError, UsageError
 from mobilepack.metadata.packing import Draft
 from mobilepack.metadata.tasks import WriteRequest, _label_files, _label_paths, _shapes, draft, image_input_md, plain_md
 from mobilepack.tasks import yolo
@@ -59,3 +59,14 @@ def yolo_model_decode(model_bytes: bytes) -> dict[str, float]:
         return yolo_decode(read_metadata(model_bytes, parse_model(model_bytes)))
     except FlatbufferError:
         return yolo_decode(None)
+
+
+def check_iou(task: str, iou_threshold: float | None) -> None:
+    """``--iou-threshold`` applies to YOLO heads only, within (0, 1]."""
+    if iou_threshold is None:
+        return
+    if task != "yolo_detection":
+        raise UsageError(f"--iou-threshold applies to yolo_detection (NMS of a YOLO head), not {task}",
+                         "drop --iou-threshold, or pass --task yolo_detection")
+    if not 0.0 < iou_threshold <= 1.0:
+        raise UsageError(f"--iou-threshold must be within (0, 1] (got {iou_threshold})", "e.g. 0.45")
