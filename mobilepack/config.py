@@ -99,6 +99,8 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "author": Option("str", None, "model author", example="Example Inc."),
         "license": Option("str", None, "model license", example="Apache-2.0"),
         "score_threshold": Option("float", None, "classification score threshold (0..1)", example=0.5),
+        "iou_threshold": Option("float", None, "yolo_detection: the NMS IoU threshold (0..1; unset: 0.45)",
+                                example=0.45),
         "vocab": Option("path", None, "vocabulary file for text_classification and text_embedding", example="vocab.txt"),
         "tokenizer": Option("str", None, "text tokenizer", ("regex", "bert"), example="regex"),
         "padding": Option("str", "post", "text models: pad/cut token ids at the end (post) or start (pre), as "

@@ -280,11 +280,15 @@ def task_inputs(task: str, model_bytes: bytes, app_name: str | None = None, labe
     norm = Normalization(mean=(0.0,), std=(255.0,), source="model_layer", in_model=True) \
         if task == "image_classification" else (Normalization(mean=(127.5,), std=(127.5,), source="config")
                                                  if task in ("object_detection", "image_segmentation") else None)
-    labels = tuple(LABELS[task] if labels is None else labels)
+    if task == YOLO:   # the trained shapes detector rescales its input itself
+        from tests.yolo_models import CLASSES
+
+        norm = Normalization(mean=(0.0,), std=(1.0,), source="model_layer", in_model=True)
+    labels = tuple((CLASSES if task == YOLO else LABELS[task]) if labels is None else labels)
     spec = ModelSpec(name=f"tiny_{task}", source_path=f"{task}.tflite", source_format=SourceFormat.TFLITE,
                      inputs=ins, outputs=outs, signature_key=key, task=Task(task), labels=labels, normalization=norm)
     samples = ((("sample.png", (ROOT / "examples" / "digits" / "samples" / "3_three.png").read_bytes()),)
-               if task in ("image_classification", "object_detection", "image_segmentation") else ())
+               if task in ("image_classification", "object_detection", "image_segmentation", YOLO) else ())
     return RenderInputs(spec=spec, model_bytes=model_bytes, variant="int8" if task == "image_classification" else "fp32",
                         labels=labels, app_name=app_name or f"Tiny {task.replace('_', ' ').title()}",
                         app_id=package or f"com.mobilepack.checks.{task.replace('_', '')}", sample_images=samples)
@@ -293,6 +297,8 @@ def task_inputs(task: str, model_bytes: bytes, app_name: str | None = None, labe
 TASKS = tuple(LABELS)
 INT8 = "image_classification_int8"          # the image classifier with int8 (not uint8) input and output
 BROKEN = ("broken_channel_order", "broken_zero_point")
+YOLO = "yolo_detection"                    # a YOLO-layout detector trained on drawn shapes (tests/yolo_models.py)
+BROKEN_YOLO = ("broken_yolo_nms", "broken_yolo_xywh")   # its app with NMS off / xywh taken as corners
 BROKEN_EMBEDDING = ("broken_cosine", "broken_routing")   # sentence-embedding apps broken on purpose (tests/jvm)
 BERT = "text_classification_bert"          # a BERT-style classifier: WordPiece over the real MiniLM vocabulary
 BROKEN_TOKENIZER = "broken_accent_stripping"
@@ -336,12 +342,19 @@ def _render_all(tmp_path_factory):
     projects[INT8] = base / INT8
     # The JVM execution tests (test_android_jvm.py) run these projects' code: their probe and two
     # deliberately broken copies compile in this same kotlinc run.
-    from tests.jvm.execution import add_broken_embedding_projects, add_broken_projects, add_probe
+    from tests.jvm.execution import (add_broken_embedding_projects, add_broken_projects, add_broken_yolo_projects,
+                                     add_probe)
 
+    from tests.yolo_models import tflite as yolo_tflite
+
+    model_bytes[YOLO] = yolo_tflite()
+    render_project("android", task_inputs(YOLO, model_bytes[YOLO]), base / YOLO)
+    projects[YOLO] = base / YOLO
+    projects.update(add_broken_yolo_projects(base, model_bytes[YOLO]))
     projects.update(add_broken_projects(base, model_bytes[INT8]))
     projects.update(add_broken_embedding_projects(base, model_bytes["text_embedding"]))
     projects.update(_bert_projects(base, model_bytes))
-    for name in (*TASKS, INT8, *BROKEN, *BROKEN_EMBEDDING, BERT, BROKEN_TOKENIZER):
+    for name in (*TASKS, INT8, YOLO, *BROKEN_YOLO, *BROKEN, *BROKEN_EMBEDDING, BERT, BROKEN_TOKENIZER):
         if name in projects:
             add_probe(projects[name])
     render_project("android", task_inputs("image_classification", model_bytes["image_classification"],
@@ -382,7 +395,7 @@ def require_bert(projects: dict) -> None:
     require(BERT in projects, f"the all-MiniLM-L6-v2 vocabulary is not available: {minilm_vocabulary()}")
 
 
-PROJECTS = ("sample", *TASKS, INT8, "injection")
+PROJECTS = ("sample", *TASKS, INT8, YOLO, "injection")
 
 
 @pytest.mark.parametrize("name", PROJECTS)

@@ -54,14 +54,15 @@ import pytest
 
 from mobilepack.model.spec import pad_ids
 from tests.bert_models import INPUT_NAMES, SEQUENCE
+from tests.yolo_models import SIZE
 from tests.conftest import DIGITS, require
 from tests.jvm.execution import compile_standin, find_java, run_probe
-from tests.test_android_checks import (BERT, BROKEN, BROKEN_EMBEDDING, BROKEN_TOKENIZER, INT8, JARS, KOTLINC, TASKS,
-                                       TEXT_VOCAB, render_all, require_bert, task_inputs)
+from tests.test_android_checks import (BERT, BROKEN, BROKEN_EMBEDDING, BROKEN_TOKENIZER, BROKEN_YOLO, INT8, JARS, KOTLINC,
+                                       TASKS, TEXT_VOCAB, YOLO, render_all, require_bert, task_inputs)
 
-IMAGE_PROJECTS = ("image_classification", INT8, "object_detection", "image_segmentation")
-PROJECTS = (*TASKS, INT8)
-TASK_OF = {INT8: "image_classification", **{b: "image_classification" for b in BROKEN},
+IMAGE_PROJECTS = ("image_classification", INT8, "object_detection", "image_segmentation", YOLO, *BROKEN_YOLO)
+PROJECTS = (*TASKS, INT8, YOLO)
+TASK_OF = {INT8: "image_classification", **{b: "image_classification" for b in BROKEN}, **{b: YOLO for b in BROKEN_YOLO},
            BERT: "text_classification", BROKEN_TOKENIZER: "text_classification",
            **{b: "text_embedding" for b in BROKEN_EMBEDDING}}
 
@@ -151,6 +152,9 @@ def samples(tmp_path_factory):
             oriented.append(d / f"orient{o}{suffix}")
     Image.fromarray(_asymmetric(12, 20)).save(d / "no_exif.webp", lossless=True)
     oriented.append(d / "no_exif.webp")
+    from tests.yolo_models import pictures
+
+    images += pictures(d / "shapes")   # drawn shapes: what the YOLO detector finds
 
     clips = []
     t = np.arange(1600) / 16000.0
@@ -355,7 +359,7 @@ def executed(rendered, jvm, samples, tmp_path_factory):
     java, classpath = jvm
     work = tmp_path_factory.mktemp("jvm-runs")
     out = {}
-    for name in (*PROJECTS, *BROKEN, *BROKEN_EMBEDDING, BERT, BROKEN_TOKENIZER):
+    for name in (*PROJECTS, *BROKEN_YOLO, *BROKEN, *BROKEN_EMBEDDING, BERT, BROKEN_TOKENIZER):
         if name not in projects:      # the BERT projects, when the vocabulary could not be fetched
             continue
         assert checks[name].kotlin_errors == [] and checks[name].aapt_rc == 0, (name, checks[name].kotlin_errors)
@@ -399,7 +403,27 @@ def _iou(a, b) -> float:
     return inter / union
 
 
-def answer_problems(name: str, app: dict, py: dict, labels: list[str], sample: dict) -> list[str]:
+def yolo_problems(outs: dict, decoded: dict, labels: list[str], sample: dict, model: bytes) -> list[str]:
+    """The app's YOLO detections against mobilepack.tasks.yolo.decode of LiteRT's head, with the
+    thresholds the model's metadata records: same labels in the same order, box IoU ≥ 0.99, scores equal."""
+    from mobilepack.metadata.families import yolo_model_decode
+    from mobilepack.tasks import yolo
+
+    (head,) = outs.values()
+    layout = yolo.layout_of_shape(head.shape)
+    boxes, classes, scores = yolo.decode(head[0], layout, SIZE, SIZE, **yolo_model_decode(model))
+    w, h = sample["width"], sample["height"]
+    want = [(label(labels, int(c)), [float(np.clip(b[1], 0, 1)) * w, float(np.clip(b[0], 0, 1)) * h,
+                                     float(np.clip(b[3], 0, 1)) * w, float(np.clip(b[2], 0, 1)) * h], float(s))
+            for b, c, s in zip(boxes, classes, scores)]
+    got = [(d[0], d[2:], d[1]) for d in decoded["detections"]]
+    if [g[0] for g in got] != [x[0] for x in want]:
+        return [f"detections {[g[0] for g in got]}, Python {[x[0] for x in want]}"]
+    return [f"box IoU {_iou(g[1], x[1]):.3f}, score {g[2]:.6f} vs {x[2]:.6f}" for g, x in zip(got, want)
+            if _iou(g[1], x[1]) < 0.99 or abs(g[2] - x[2]) > 1e-6]
+
+
+def answer_problems(name: str, app: dict, py: dict, labels: list[str], sample: dict, model: bytes = b"") -> list[str]:
     """Differences between the app's decoded answer and Python's (per task's criterion)."""
     outs = py["outputs"]
     decoded = app["decoded"]
@@ -426,6 +450,8 @@ def answer_problems(name: str, app: dict, py: dict, labels: list[str], sample: d
         if [g[0] for g in got] != [x[0] for x in want]:
             return [f"detections {[g[0] for g in got]}, Python {[x[0] for x in want]}"]
         return [f"box IoU {_iou(g[1], x[1]):.3f}" for g, x in zip(got, want) if _iou(g[1], x[1]) < 0.99]
+    if task == YOLO:
+        return yolo_problems(outs, decoded, labels, sample, model)
     if task == "image_segmentation":
         (mask,) = outs.values()
         want = np.argmax(mask.reshape(-1, mask.shape[-1]), axis=1)
@@ -456,10 +482,27 @@ def test_app_answers_equal_pythons(executed, rendered, name):
     _, projects, _, _ = rendered
     report, kind, job, pairs = executed[name]
     labels = _labels(projects[name])
+    model = (projects[name] / "app/src/main/assets/model.tflite").read_bytes()
     for app, (item, py), sample in zip(report["samples"], pairs, job["samples"]):
-        assert answer_problems(name, app, py, labels, sample) == [], item
+        assert answer_problems(name, app, py, labels, sample, model) == [], item
     if name == "object_detection":   # not vacuous: boxes were found and compared
         assert sum(len(app["decoded"]["detections"]) for app in report["samples"]) >= len(pairs)
+    if name == YOLO:   # not vacuous: the drawn shapes were found (several per picture, NMS had work)
+        found = [len(app["decoded"]["detections"]) for app, (item, _) in zip(report["samples"], pairs)
+                 if "shapes_" in str(item)]
+        assert len(found) == 4 and sum(found) >= 4, found
+
+
+def test_broken_yolo_decodes_fail_the_answer_check(executed, rendered):
+    """NMS off, and cx, cy, w, h taken as corners, in the app's Results.kt: its detections differ
+    from Python's, on shape pictures among others."""
+    _, projects, _, _ = rendered
+    for name in BROKEN_YOLO:
+        report, _, job, pairs = executed[name]
+        model = (projects[name] / "app/src/main/assets/model.tflite").read_bytes()
+        failing = [item for app, (item, py), sample in zip(report["samples"], pairs, job["samples"])
+                   if answer_problems(name, app, py, _labels(projects[name]), sample, model)]
+        assert len(failing) >= 3 and any("shapes_" in str(f) for f in failing), (name, failing)
 
 
 def test_exif_orientation_is_read_and_honoured(executed):

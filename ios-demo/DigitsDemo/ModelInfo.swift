@@ -110,6 +110,16 @@ enum ModelInfo {
     static let detectionCount = -1
     static let detectionMinScore: Float = 0.3
 
+    // A YOLO-style head (one output): "anchor_free" [1, 4+C, N] or "anchor_based" [1, N, 5+C]; "" for none.
+    // Decoded in ResultDecoder.yoloDetections with class-wise NMS (mobilepack/tasks/yolo.py describes the rules).
+    static let yoloLayout = ""
+    static let yoloAnchors = 0
+    static let yoloClasses = 0
+    static let yoloScoreThreshold: Double = 0.0
+    static let yoloIouThreshold: Double = 0.0
+    static let yoloMaxDetections = 0
+    static let yoloPixelCoordinates: Double = 0.0
+
     // Segmentation: one output channel is a foreground probability, thresholded at this (class 1 at or
     // above it); with two or more channels each pixel takes the argmax (the Android app's rule too).
     static let oneChannelThreshold: Float = 0.5

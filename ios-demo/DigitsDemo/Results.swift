@@ -58,6 +58,8 @@ enum ResultDecoder {
         switch ModelInfo.outputKind {
         case "classification" where !outputs.isEmpty:
             return .classification(topK(outputs[0].values, k: ModelInfo.topK))
+        case "detection" where !ModelInfo.yoloLayout.isEmpty && outputs.count == 1:
+            return .detection(yoloDetections(outputs[0].values))
         case "detection" where outputs.count == 4:
             return .detection(detections(outputs))
         case "segmentation" where !outputs.isEmpty:
@@ -100,6 +102,56 @@ enum ResultDecoder {
             return Detection(id: i, label: Labels.name(Int(classes[i])), score: scores[i],
                              box: CGRect(x: xmin, y: ymin, width: max(0, xmax - xmin), height: max(0, ymax - ymin)))
         }
+    }
+
+    /// A YOLO-style head (ModelInfo.yoloLayout) decoded as mobilepack/tasks/yolo.py and the Android app's
+    /// Results.yoloDetections do: each anchor's best class (the first on a tie; × objectness when
+    /// anchor-based), anchors below yoloScoreThreshold dropped, cx/cy/w/h as ratios of the input (pixels
+    /// when any coordinate exceeds yoloPixelCoordinates), then class-wise NMS (highest score first, the
+    /// lower anchor on a tie; IoU > yoloIouThreshold with a kept box of its class drops a box), in Double.
+    static func yoloDetections(_ head: [Float]) -> [Detection] {
+        let n = ModelInfo.yoloAnchors, c = ModelInfo.yoloClasses
+        let anchorFree = ModelInfo.yoloLayout == "anchor_free"
+        let first = anchorFree ? 4 : 5
+        let stride = anchorFree ? 1 : 5 + c, step = anchorFree ? n : 1
+        guard head.count >= n * (first + c) else { return [] }
+        func at(_ i: Int, _ k: Int) -> Double { Double(head[i * stride + k * step]) }
+        var pixels = false
+        for i in 0..<n { for k in 0..<4 where abs(at(i, k)) > ModelInfo.yoloPixelCoordinates { pixels = true } }
+        let sx = pixels ? Double(ModelInfo.imageWidth) : 1.0, sy = pixels ? Double(ModelInfo.imageHeight) : 1.0
+        var boxes: [[Double]] = [], classes: [Int] = [], scores: [Double] = []
+        for i in 0..<n {
+            var best = 0
+            for k in 1..<max(c, 1) where at(i, first + k) > at(i, first + best) { best = k }
+            let score = anchorFree ? at(i, first + best) : at(i, 4) * at(i, first + best)
+            if score < ModelInfo.yoloScoreThreshold { continue }
+            let cx = at(i, 0) / sx, cy = at(i, 1) / sy, w = at(i, 2) / sx, h = at(i, 3) / sy
+            boxes.append([cy - h / 2.0, cx - w / 2.0, cy + h / 2.0, cx + w / 2.0])
+            classes.append(best)
+            scores.append(score)
+        }
+        let order = scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+        var kept: [Int] = []
+        for i in order {
+            if kept.count >= ModelInfo.yoloMaxDetections { break }
+            if kept.allSatisfy({ classes[$0] != classes[i] || iou(boxes[i], boxes[$0]) <= ModelInfo.yoloIouThreshold }) {
+                kept.append(i)
+            }
+        }
+        return kept.map { i in
+            let b = boxes[i].map { min(max($0, 0.0), 1.0) }
+            return Detection(id: i, label: Labels.name(classes[i]), score: Float(scores[i]),
+                             box: CGRect(x: b[1], y: b[0], width: max(0, b[3] - b[1]), height: max(0, b[2] - b[0])))
+        }
+    }
+
+    /// Intersection over union of two [ymin, xmin, ymax, xmax] boxes.
+    static func iou(_ a: [Double], _ b: [Double]) -> Double {
+        let ih = min(a[2], b[2]) - max(a[0], b[0]), iw = min(a[3], b[3]) - max(a[1], b[1])
+        if ih <= 0 || iw <= 0 { return 0 }
+        let inter = ih * iw
+        let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+        return union > 0 ? inter / union : 0
     }
 
     /// The class of each pixel of a [1, H, W, C] output: the argmax over its C channels, or, for one

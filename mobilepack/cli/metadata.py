@@ -12,6 +12,9 @@ import typer
 from mobilepack.cli._console import err_console, handle_errors, out_console, print_json
 from mobilepack.cli._options import JsonOpt, MeanOpt, PaddingOpt, StdOpt
 
+SCORE_HELP = "Classification score threshold (0..1); yolo_detection: the decode's (default 0.25)."
+IOU_HELP = "yolo_detection: the NMS IoU threshold (0..1, default 0.45)."
+
 
 def metadata_command(
     model: Annotated[Path, typer.Argument(help="The .tflite model.", show_default=False)],
@@ -29,8 +32,8 @@ def metadata_command(
     author: Annotated[Optional[str], typer.Option("--author", help="Model author.")] = None,
     license_: Annotated[Optional[str], typer.Option("--license", help="Model license.")] = None,
     description: Annotated[Optional[str], typer.Option("--description", help="Model description.")] = None,
-    score_threshold: Annotated[Optional[float], typer.Option(
-        "--score-threshold", help="Classification score threshold (0..1).")] = None,
+    score_threshold: Annotated[Optional[float], typer.Option("--score-threshold", help=SCORE_HELP)] = None,
+    iou_threshold: Annotated[Optional[float], typer.Option("--iou-threshold", help=IOU_HELP)] = None,
     score_calibration: Annotated[Optional[Path], typer.Option(
         "--score-calibration", help="Classification: score calibration file, one line per class: "
         "scale,slope,offset[,min_score] (an empty line: no calibration for that class).")] = None,
@@ -65,7 +68,7 @@ def metadata_command(
             data, task=task, spec=model_spec, labels=read_labels(labels) if labels is not None else None,
             normalization=from_flags(mean, std), info=GeneralInfo(name=name, description=description,
                                                                   version=version, author=author, license=license_),
-            score_threshold=score_threshold, vocab=vocab, tokenizer=tokenizer, sample_rate=sample_rate,
+            score_threshold=score_threshold, iou_threshold=iou_threshold, vocab=vocab, tokenizer=tokenizer, sample_rate=sample_rate,
             channels=channels, value_ranges=_parse_ranges(value_range), padding=padding,
             score_calibration=_calibration(score_calibration, score_transformation, default_score))
         _write_atomic(out, result.model)

@@ -277,6 +277,8 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
     picked: dict[tuple[str, str], list[int] | None] = {}
     request = {"threads": threads, "task": evaluator.task, "task_source": get_task(evaluator.task).source,
                "hints": {"labels": list(labels)}}
+    if evaluator.model_hints is not None and variants:
+        request["hints"].update(evaluator.model_hints(Path(variants[0][1]).read_bytes()))
     with tempfile.TemporaryDirectory(prefix="mobilepack-eval-") as tmp:
         data_path = Path(tmp) / "data.npz"
         np.savez(data_path, **{f"in::{n}": np.stack([b[n] for b in samples.batches]) for n in names})

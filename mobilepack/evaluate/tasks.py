@@ -59,6 +59,8 @@ class Evaluator:
     # without labels: "fallback" (the quantization registry's no-label order, gated modes at the
     # threshold) or "smallest" (the smallest variant whose agreement reaches the threshold)
     agreement_rule: str = "fallback"
+    # the shipped model's bytes -> what ``reduce`` needs beyond the outputs (decode thresholds, input size)
+    model_hints: Callable[[bytes], dict] | None = None
     task: str = ""                        # the task it judges (filled in by :func:`get`)
 
     def describe(self) -> dict[str, Any]:

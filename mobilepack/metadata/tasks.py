@@ -36,6 +36,7 @@ class WriteRequest:
     aliases: dict[int, str] = field(default_factory=dict)   # tensor index -> signature name (subgraph 0)
     padding: str | None = None          # text: "pre" | "post", recorded in the input's description
     score_calibration: ScoreCalibration | None = None   # classifiers: the parameters (path: the packed copy)
+    iou_threshold: float | None = None  # yolo_detection: the NMS IoU threshold recorded in the head's description
 
 
 def _check_token_inputs(inputs, task: str, allowed: tuple[str, ...], what: str) -> None:

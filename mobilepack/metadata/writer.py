@@ -283,7 +283,8 @@ def _calibration(task: TaskSpec, cal: ScoreCalibration | None, outputs) -> bytes
 
 def _write(task: TaskSpec, base: bytes, fb, inputs, outputs, general, written, label_tuple, vocab, *, tokenizer,
            sample_rate, channels, value_ranges, padding, score_threshold,
-           calibration: tuple[ScoreCalibration, bytes] | None = None) -> tuple[bytes, str | None]:
+           calibration: tuple[ScoreCalibration, bytes] | None = None,
+           iou_threshold: float | None = None) -> tuple[bytes, str | None]:
     """(the model with metadata, the vocabulary file name packed, if any)."""
     with tempfile.TemporaryDirectory(prefix="mobilepack-metadata-") as tmp:
         label_path = None
@@ -300,7 +301,7 @@ def _write(task: TaskSpec, base: bytes, fb, inputs, outputs, general, written, l
                            label_path=label_path, vocab_path=vocab_path, tokenizer=tokenizer,
                            sample_rate=sample_rate, channels=channels, value_ranges=dict(value_ranges or {}),
                            aliases=signature_names(fb),
-                           padding=padding, score_calibration=cal)
+                           padding=padding, score_calibration=cal, iou_threshold=iou_threshold)
         amendments = []
         if task.amend_metadata is not None:
             amendments.append(task.amend_metadata(req))
@@ -314,7 +315,8 @@ def attach(model: bytes, *, task: str | None = None, spec: ModelSpec | None = No
            info: GeneralInfo = GeneralInfo(), score_threshold: float | None = None,
            vocab: str | Path | None = None, tokenizer: str | None = None, sample_rate: int | None = None,
            channels: int = 1, value_ranges: dict[str, tuple[float, float]] | None = None,
-           padding: str | None = None, score_calibration: ScoreCalibration | None = None) -> MetadataResult:
+           padding: str | None = None, score_calibration: ScoreCalibration | None = None,
+           iou_threshold: float | None = None) -> MetadataResult:
     """Write TFLite metadata into ``model`` (bytes of a .tflite) and return the new bytes.
 
     ``normalization`` is the explicit choice (flags or config); otherwise the spec's
@@ -337,6 +339,9 @@ def attach(model: bytes, *, task: str | None = None, spec: ModelSpec | None = No
     named_in, named_out = by_signature_name(inputs, fb), by_signature_name(outputs, fb)
     with task_evidence(task_source, task_reason, inputs, outputs, signature_names(fb)):
         _check_task_fits(chosen, named_in, named_out, score_threshold)
+        from mobilepack.metadata.families import check_iou
+
+        check_iou(chosen.name, iou_threshold)
         cal_bytes = _calibration(chosen, score_calibration, outputs)
         sample_rate, sample_rate_source, channels = _audio(chosen, sample_rate, channels, existing, notes)
         padding = _padding(chosen, padding, spec)
@@ -346,7 +351,8 @@ def attach(model: bytes, *, task: str | None = None, spec: ModelSpec | None = No
     out, vocab_file = _write(chosen, strip_associated_files(model), fb, inputs, outputs, general, written,
                              label_tuple, vocab, tokenizer=tokenizer, sample_rate=sample_rate, channels=channels,
                              value_ranges=value_ranges, padding=padding, score_threshold=score_threshold,
-                             calibration=(score_calibration, cal_bytes) if cal_bytes is not None else None)
+                             calibration=(score_calibration, cal_bytes) if cal_bytes is not None else None,
+                             iou_threshold=iou_threshold)
     audio = chosen.sample_rate
     packed = {CALIBRATION_FILE: cal_bytes} if cal_bytes is not None else {}
     written_files = verify(out, name=name, info=info, labels=label_tuple, written=written,

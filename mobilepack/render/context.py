@@ -78,6 +78,8 @@ def build_context(inputs: RenderInputs) -> dict[str, Any]:
             "integer_kernels": integer_kernels(inputs.model_bytes),
             # text models: where the tokenizer pads/cuts token ids ("pre" | "post"), as the model was trained
             "padding": spec.padding,
+            # YOLO heads: the decode thresholds the model's metadata records (None for other tasks)
+            "decode": _decode_options(spec, inputs.model_bytes),
         },
         "labels": list(inputs.labels),
         "labels_file": "labels.txt",
@@ -87,6 +89,16 @@ def build_context(inputs: RenderInputs) -> dict[str, Any]:
         # text models: which tokenizer the apps run, over which vocabulary, into which inputs
         "tokenizer": tokenizer_context(spec, inputs.model_bytes),
     }
+
+
+def _decode_options(spec: ModelSpec, model_bytes: bytes) -> dict[str, Any] | None:
+    if str(getattr(spec.task, "value", spec.task)) != "yolo_detection":
+        return None
+    from mobilepack.metadata.families import yolo_model_decode
+    from mobilepack.tasks import yolo
+
+    return {**yolo_model_decode(model_bytes), "max_detections": yolo.MAX_DETECTIONS,
+            "pixel_coordinates": yolo.PIXEL_COORDINATES}
 
 
 def common_assets(inputs: RenderInputs) -> dict[str, bytes]:
@@ -145,6 +157,8 @@ def app_io(context: dict[str, Any], *, platform: str) -> dict[str, Any]:
                              f"supported dtypes: {', '.join(sorted(DTYPE_BYTES))}")
     task = get_task(model["task"])
     detection = task.output_layout(model["outputs"]) if task.output_layout else None
+    if detection is not None and model.get("decode"):
+        detection = {**detection, **model["decode"]}
     image = model["image_input"]
     norm = context["normalization"]
     channels = image["channels"] if image else 1

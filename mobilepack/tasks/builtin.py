@@ -1,4 +1,4 @@
-"""The seven built-in tasks, registered in the order ``--task`` lists them.
+"""The built-in tasks, registered in the order ``--task`` lists them.
 
 Detection priority (lower first) is the order the metadata reader has always tried them: a
 tokenizer means text (a sentence embedding first: its output is named so, in the tensors and in
@@ -10,12 +10,14 @@ nothing: it is what an undetected model gets."""
 
 from __future__ import annotations
 
+from mobilepack.evaluate.families import YOLO_BOXES
 from mobilepack.evaluate.tasks import BOXES, EMBEDDINGS, FLAT, MASKS, SCORES, TOP1
 from mobilepack.metadata.tasks import (EMBEDDING, audio_classifier_writer, check_embedding_inputs, check_text_inputs,
                                        detection_order, generic_writer, image_classifier_writer,
                                        image_segmenter_writer, object_detector_writer, text_classifier_writer,
                                        text_embedding_writer)
-from mobilepack.tasks import TaskSpec, register
+from mobilepack.metadata.families import is_yolo_metadata, yolo_writer
+from mobilepack.tasks import TaskSpec, register, yolo
 from mobilepack.tasks.tensors import (EMBEDDING_NAME, Signature, bert_inputs, detection_roles, is_token_ids,
                                       is_vector, shape_text, ssd_layout)
 
@@ -139,6 +141,10 @@ register(TaskSpec("object_detection", "one image in, SSD boxes, classes, scores 
                   object_detector_writer, BOXES, detect=_object_detection, from_metadata=_md_detection, priority=30,
                   image_input=True, labels="any", amend_metadata=detection_order, app_input="image",
                   app_output="detection", output_layout=ssd_layout))
+register(TaskSpec("yolo_detection", "one image in, one YOLO head out ([1,4+C,N] anchor-free or [1,N,5+C] "
+                  "anchor-based), decoded with class-wise NMS", yolo_writer, YOLO_BOXES, detect=yolo.head_of,
+                  from_metadata=is_yolo_metadata, priority=35, image_input=True, one_output=True, labels="any",
+                  score_threshold=True, app_input="image", app_output="detection", output_layout=yolo.app_layout))
 register(TaskSpec("image_segmentation", "one image in, one per-pixel class map out", image_segmenter_writer, MASKS,
                   detect=_image_segmentation, from_metadata=_md_segmentation, priority=40, image_input=True,
                   one_output=True, app_input="image", app_output="segmentation"))

@@ -87,7 +87,8 @@ object AppProbe {
     private fun decoded(outputs: List<FloatArray>, labels: List<String>, width: Int, height: Int): JSONObject = JSONObject().apply {
         when (ModelConfig.OUTPUT_KIND) {
             "classification" -> put("top", JSONArray(Results.topK(outputs[0], labels).map { JSONArray(listOf(it.label, it.score.toDouble())) }))
-            "detection" -> put("detections", JSONArray(Results.detections(outputs, labels, width, height).map { d ->
+            "detection" -> put("detections", JSONArray((if (ModelConfig.YOLO_LAYOUT.isNotEmpty()) Results.yoloDetections(outputs, labels, width, height)
+                else Results.detections(outputs, labels, width, height)).map { d ->
                 JSONArray(listOf(d.label, d.score.toDouble(), d.box.left.toDouble(), d.box.top.toDouble(), d.box.right.toDouble(), d.box.bottom.toDouble()))
             }))
             "segmentation" -> put("classes", JSONArray(Results.classMap(outputs[0], ModelConfig.OUTPUTS[0]).toList()))

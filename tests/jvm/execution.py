@@ -88,6 +88,18 @@ def add_broken_embedding_projects(base: Path, model: bytes) -> dict[str, Path]:
          "else if (n == Tokenizer.MASK_INPUT) segmentIds\n                else mask")))
 
 
+def add_broken_yolo_projects(base: Path, model: bytes) -> dict[str, Path]:
+    """Two YOLO detection apps rendered from the templates, then broken on purpose in Results.kt: NMS
+    off (no IoU suppresses a box), and cx, cy, w, h taken as corners.  The detection answers must
+    differ from Python's decode (test_android_jvm.py shows it)."""
+    return _render_broken(base, "yolo_detection", model, (
+        ("broken_yolo_nms", "com.mobilepack.checks.brokenyolonms", "Results.kt",
+         "iou(boxes[i], boxes[it]) <= ModelConfig.YOLO_IOU_THRESHOLD", "iou(boxes[i], boxes[it]) <= 2.0"),
+        ("broken_yolo_xywh", "com.mobilepack.checks.brokenyoloxywh", "Results.kt",
+         "boxes.add(doubleArrayOf(cy - h / 2.0, cx - w / 2.0, cy + h / 2.0, cx + w / 2.0))",
+         "boxes.add(doubleArrayOf(cx, cy, w, h))")))
+
+
 def add_broken_tokenizer(base: Path, bert_model: bytes) -> Path:
     """The BERT text app rendered from the templates, then broken on purpose: WordPiece keeps the
     accents (the non-spacing marks NFD splits off are no longer dropped).  The id comparison must

@@ -97,4 +97,14 @@ object ModelConfig {
     const val DETECTION_SCORES = -1
     const val DETECTION_COUNT = -1
     const val DETECTION_MIN_SCORE = 0.3f
+
+    // A YOLO-style head (one output): "anchor_free" [1, 4+C, N] or "anchor_based" [1, N, 5+C]; "" for none.
+    // Decoded in Results.yoloDetections with class-wise NMS (mobilepack/tasks/yolo.py describes the rules).
+    const val YOLO_LAYOUT = ""
+    const val YOLO_ANCHORS = 0
+    const val YOLO_CLASSES = 0
+    const val YOLO_SCORE_THRESHOLD = 0.0
+    const val YOLO_IOU_THRESHOLD = 0.0
+    const val YOLO_MAX_DETECTIONS = 0
+    const val YOLO_PIXEL_COORDINATES = 0.0
 }

@@ -41,6 +41,71 @@ object Results {
         }
     }
 
+    /**
+     * A YOLO-style head (ModelConfig.YOLO_LAYOUT) decoded as mobilepack/tasks/yolo.py does: each anchor's
+     * best class (the first on a tie; its score × objectness when anchor-based), anchors below
+     * YOLO_SCORE_THRESHOLD dropped, cx/cy/w/h as ratios of the input (pixels when any coordinate exceeds
+     * YOLO_PIXEL_COORDINATES), then class-wise NMS (highest score first, the lower anchor on a tie; a box
+     * overlapping a kept box of its class by IoU > YOLO_IOU_THRESHOLD is dropped), in double precision.
+     * Boxes scaled to [width] x [height], highest score first.
+     */
+    fun yoloDetections(outputs: List<FloatArray>, labels: List<String>, width: Int, height: Int): List<Detection> {
+        if (ModelConfig.YOLO_LAYOUT.isEmpty()) return emptyList()
+        val head = outputs[0]
+        val n = ModelConfig.YOLO_ANCHORS
+        val c = ModelConfig.YOLO_CLASSES
+        val anchorFree = ModelConfig.YOLO_LAYOUT == "anchor_free"
+        val first = if (anchorFree) 4 else 5
+        val stride = if (anchorFree) 1 else 5 + c           // element (anchor i, value k)
+        val step = if (anchorFree) n else 1
+        fun at(i: Int, k: Int): Double = head[i * stride + k * step].toDouble()
+        var pixels = false
+        for (i in 0 until n) for (k in 0 until 4) if (Math.abs(at(i, k)) > ModelConfig.YOLO_PIXEL_COORDINATES) pixels = true
+        val sx = if (pixels) ModelConfig.IMAGE_WIDTH.toDouble() else 1.0
+        val sy = if (pixels) ModelConfig.IMAGE_HEIGHT.toDouble() else 1.0
+        val boxes = ArrayList<DoubleArray>()
+        val classes = ArrayList<Int>()
+        val scores = ArrayList<Double>()
+        for (i in 0 until n) {
+            var best = 0
+            for (k in 1 until c) if (at(i, first + k) > at(i, first + best)) best = k
+            val score = if (anchorFree) at(i, first + best) else at(i, 4) * at(i, first + best)
+            if (score < ModelConfig.YOLO_SCORE_THRESHOLD) continue
+            val cx = at(i, 0) / sx
+            val cy = at(i, 1) / sy
+            val w = at(i, 2) / sx
+            val h = at(i, 3) / sy
+            boxes.add(doubleArrayOf(cy - h / 2.0, cx - w / 2.0, cy + h / 2.0, cx + w / 2.0))
+            classes.add(best)
+            scores.add(score)
+        }
+        val kept = ArrayList<Int>()
+        for (i in scores.indices.sortedByDescending { scores[it] }) {
+            if (kept.size >= ModelConfig.YOLO_MAX_DETECTIONS) break
+            if (kept.all { classes[it] != classes[i] || iou(boxes[i], boxes[it]) <= ModelConfig.YOLO_IOU_THRESHOLD }) kept.add(i)
+        }
+        return kept.map { i ->
+            val b = boxes[i]
+            val box = RectF(
+                (b[1].coerceIn(0.0, 1.0) * width).toFloat(),
+                (b[0].coerceIn(0.0, 1.0) * height).toFloat(),
+                (b[3].coerceIn(0.0, 1.0) * width).toFloat(),
+                (b[2].coerceIn(0.0, 1.0) * height).toFloat(),
+            )
+            Detection(label(labels, classes[i]), scores[i].toFloat(), box)
+        }
+    }
+
+    /** Intersection over union of two [ymin, xmin, ymax, xmax] boxes. */
+    fun iou(a: DoubleArray, b: DoubleArray): Double {
+        val ih = minOf(a[2], b[2]) - maxOf(a[0], b[0])
+        val iw = minOf(a[3], b[3]) - maxOf(a[1], b[1])
+        if (ih <= 0.0 || iw <= 0.0) return 0.0
+        val inter = ih * iw
+        val union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+        return if (union > 0.0) inter / union else 0.0
+    }
+
     /** Draws detection boxes and labels on a copy of [image]. */
     fun drawDetections(image: Bitmap, detections: List<Detection>): Bitmap {
         val copy = image.copy(Bitmap.Config.ARGB_8888, true)
