@@ -303,7 +303,8 @@ class MainActivity : Activity() {
                 "classification" -> results = Results.format(Results.topK(result.outputs[0], labels))
                 "detection" -> {
                     val base = image ?: lastImage
-                    val found = Results.detections(result.outputs, labels, base?.width ?: 1, base?.height ?: 1)
+                    val found = if (ModelConfig.YOLO_LAYOUT.isNotEmpty()) Results.yoloDetections(result.outputs, labels, base?.width ?: 1, base?.height ?: 1)
+                    else Results.detections(result.outputs, labels, base?.width ?: 1, base?.height ?: 1)
                     results = if (found.isEmpty()) "no detections above ${Results.percent(ModelConfig.DETECTION_MIN_SCORE)}"
                     else found.joinToString("\n") { "${Results.percent(it.score)}  ${it.label}" }
                     if (base != null) shown = Results.drawDetections(base, found)
