@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from mobilepack.compress import measure as m, strategy as strategies
+from mobilepack.compress import measure as m, strategy as strategies, workers
 from mobilepack.compress.errors import TrainingError, UnsupportedModel
 from mobilepack.compress.options import DistillOptions
 from mobilepack.compress.preparation import check_paths, load_keras, prepare
@@ -65,6 +65,7 @@ def hard_accuracy(classes: int):
 
 
 def _strategy(train, tf):
+    workers.apply(workers.for_job(train))
     try:
         return strategies.make(train.strategy, tf)
     except RuntimeError as exc:

@@ -29,6 +29,8 @@ class TrainOptions:
     holdout: float = 0.2
     labels: str | None = None            # labels file mapping class-folder names to output indices
     strategy: str = "auto"               # see mobilepack.compress.strategy
+    workers: tuple[str, ...] = ()        # host:port of every training worker, the chief first
+    worker_index: int = 0                # this process's position in ``workers``
     seed: int = 0
     unsafe_load: bool = False
     bench: bool = True                   # measure latency through the bench engine
@@ -47,6 +49,9 @@ class TrainOptions:
 
         if self.strategy not in names():
             raise UsageError(f"unknown --strategy {self.strategy!r}", f"valid: {', '.join(names())}")
+        from mobilepack.compress.workers import check
+
+        check(self.workers, self.worker_index, self.strategy)
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,8 @@ def config_schema() -> dict[str, dict[str, Option]]:
         "batch_size": Option("int", 32, "training batch size"),
         "learning_rate": Option("float", None, "optimizer learning rate (default per technique)", example=0.0005),
         "strategy": Option("str", "auto", "tf.distribute strategy", _strategies),
+        "workers": Option("list[str]", [], "host:port of every training worker, the chief first "
+                          "(index from MOBILEPACK_WORKER_INDEX)", example=["host1:12345", "host2:12345"]),
         "target_sparsity": Option("float", 0.5, "prune: fraction of each prunable kernel set to zero"),
         "clusters": Option("int", 16, "cluster: distinct values per kernel"),
         "student": Option("path", None, "distill: the student model (.keras)", example="student.keras"),
@@ -161,8 +168,12 @@ class CompressConfig:
             raise UsageError("[compress] stages lists a stage twice", "name each stage once")
         if stages and not values["data"]:
             raise UsageError("[compress] stages need labelled training data", "set [compress] data = \"data/train\"")
+        from mobilepack.compress import workers
+
         train = TrainOptions(epochs=values["epochs"], batch_size=values["batch_size"],
                              learning_rate=values["learning_rate"], strategy=values["strategy"],
+                             workers=workers.parse(values["workers"] or None),
+                             worker_index=workers.index_from_env() if values["workers"] else 0,
                              eval_data=eval_data, labels=labels)
         built = {
             Technique.PRUNE: PruneOptions(target_sparsity=values["target_sparsity"], train=train),
