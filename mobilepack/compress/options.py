@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from enum import Enum
 
+from mobilepack.compress import workers
 from mobilepack.errors import UsageError
 from mobilepack.option import Option
 
@@ -49,9 +50,7 @@ class TrainOptions:
 
         if self.strategy not in names():
             raise UsageError(f"unknown --strategy {self.strategy!r}", f"valid: {', '.join(names())}")
-        from mobilepack.compress.workers import check
-
-        check(self.workers, self.worker_index, self.strategy)
+        workers.check(self.workers, self.worker_index, self.strategy)
 
 
 @dataclass(frozen=True)
@@ -166,14 +165,15 @@ class CompressConfig:
             raise UsageError(f"[compress] stages: {exc}", f"valid: {', '.join(t.value for t in Technique)}") from None
         if len(set(stages)) != len(stages):
             raise UsageError("[compress] stages lists a stage twice", "name each stage once")
+        cluster = workers.parse(values["workers"] or None)
+        if cluster and not stages:
+            raise UsageError("--workers ([compress] workers) trains the compression stages, but none is set",
+                             'set [compress] stages, e.g. stages = ["qat"], or drop --workers')
         if stages and not values["data"]:
             raise UsageError("[compress] stages need labelled training data", "set [compress] data = \"data/train\"")
-        from mobilepack.compress import workers
-
         train = TrainOptions(epochs=values["epochs"], batch_size=values["batch_size"],
                              learning_rate=values["learning_rate"], strategy=values["strategy"],
-                             workers=workers.parse(values["workers"] or None),
-                             worker_index=workers.index_from_env() if values["workers"] else 0,
+                             workers=cluster, worker_index=workers.index_from_env() if cluster else 0,
                              eval_data=eval_data, labels=labels)
         built = {
             Technique.PRUNE: PruneOptions(target_sparsity=values["target_sparsity"], train=train),
