@@ -126,6 +126,18 @@ def test_worker_index_and_strategy_must_fit_the_workers(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_distill_on_several_workers_is_refused_up_front(tmp_path):
+    """Keras 3 (distillation trains in it) cannot fit under MultiWorkerMirroredStrategy with several workers."""
+    base = ("compress", "distill", "--teacher", MODEL, "--student-preset", "small-cnn", "--data", EVAL,
+            "-o", tmp_path / "out")
+    assert_clean_error(run_cli(*base, "--workers", "127.0.0.1:1,127.0.0.1:2"), 2, "cannot train on several workers",
+                       "prune, cluster and qat")
+    tf_config = json.dumps({"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
+                            "task": {"type": "worker", "index": 0}})
+    assert_clean_error(run_cli(*base, env={"TF_CONFIG": tf_config}), 2, "cannot train on several workers")
+    assert not (tmp_path / "out").exists()
+
+
 def test_config_workers_take_the_index_from_the_environment(monkeypatch):
     from mobilepack.compress import CompressConfig, Technique
     from mobilepack.errors import UsageError
