@@ -28,7 +28,7 @@ def _ints(text: str | None, flag: str = "--threads") -> list[int] | None:
 
 
 _NOT_OPTIONS = ("src", "config", "json_out", "quiet", "verbose", "set_verbose", "mobilepack", "parse_input_shapes")
-_LISTS = ("quantize", "delegates")
+_LISTS = ("quantize", "delegates", "workers")
 _INT_LISTS = ("threads", "server_batch", "server_concurrency", "server_replicas")
 
 
@@ -93,6 +93,7 @@ def build_command(
     strict: Annotated[Optional[bool], typer.Option(
         "--strict", help="Stop at a quantization mode that cannot be produced (default: record it and go on).")] = None,
     server_p99_ms: ServerP99Opt = None,
+    workers: Annotated[Optional[str], typer.Option("--workers", help="[compress] stages: train on several machines, host:port of every worker, the chief first (index from MOBILEPACK_WORKER_INDEX).")] = None,
     server_batch: Annotated[Optional[str], typer.Option("--server-batch", help="--target server: max batch sizes load-tested, e.g. 1,8.")] = None,
     server_concurrency: Annotated[Optional[str], typer.Option("--server-concurrency", help="--target server: client concurrencies load-tested, e.g. 1,8.")] = None,
     server_replicas: Annotated[Optional[str], typer.Option("--server-replicas", help="--target server: replica counts load-tested, e.g. 1,2.")] = None,

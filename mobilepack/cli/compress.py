@@ -27,17 +27,25 @@ LabelsOpt = Annotated[Optional[Path], typer.Option(
 StrategyOpt = Annotated[str, typer.Option(
     "--strategy", help="tf.distribute strategy: auto (multi-worker with TF_CONFIG, mirrored with >1 GPU, "
     "else default), default, mirrored, multi-worker.")]
+WorkersOpt = Annotated[Optional[str], typer.Option(
+    "--workers", help="Train on several machines: host:port of every worker, the chief (this one by default) first.",
+    show_default=False)]
+WorkerIndexOpt = Annotated[int, typer.Option(
+    "--worker-index", envvar="MOBILEPACK_WORKER_INDEX",
+    help="This machine's position in --workers (0: the chief).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for shuffling, initialization and the held-out split.")]
 BenchOpt = Annotated[bool, typer.Option("--bench/--no-bench", help="Measure latency through the bench engine.")]
 
 
-def _train(epochs, default_epochs, batch_size, learning_rate, eval_data, labels, strategy, seed, unsafe_load, bench):
-    from mobilepack.compress import TrainOptions
+def _train(epochs, default_epochs, batch_size, learning_rate, eval_data, labels, strategy, seed, unsafe_load, bench,
+           cluster=(None, 0)):
+    from mobilepack.compress import TrainOptions, workers
 
     return TrainOptions(epochs=default_epochs if epochs is None else epochs, batch_size=batch_size,
                         learning_rate=learning_rate, eval_data=str(eval_data) if eval_data else None,
                         labels=str(labels) if labels else None, strategy=strategy, seed=seed,
-                        unsafe_load=unsafe_load, bench=bench)
+                        workers=workers.parse(cluster[0]), worker_index=cluster[1], unsafe_load=unsafe_load,
+                        bench=bench)
 
 
 def _run(stage_name: str, src, data, out, make_options, json_out: bool, verbose: bool) -> None:
@@ -63,12 +71,12 @@ def prune_command(src: SrcArg, data: DataOpt, out: OutOpt,
                       "--target-sparsity", help="Fraction of each prunable kernel set to zero.")] = 0.5,
                   epochs: EpochsOpt = None, batch_size: BatchOpt = 32, learning_rate: LrOpt = None,
                   eval_data: EvalOpt = None, labels: LabelsOpt = None, strategy: StrategyOpt = "auto",
-                  seed: SeedOpt = 0, bench: BenchOpt = True, unsafe_load: UnsafeLoadOpt = False,
+                  workers: WorkersOpt = None, worker_index: WorkerIndexOpt = 0, seed: SeedOpt = 0, bench: BenchOpt = True, unsafe_load: UnsafeLoadOpt = False,
                   json_out: JsonOpt = False, verbose: VerboseOpt = False) -> None:
     """Magnitude pruning (polynomial decay), fine-tuned on --data; writes the pruned .keras and .tflite."""
     _run("prune", src, data, out, lambda c: c.PruneOptions(target_sparsity=target_sparsity, train=_train(
         epochs, c.PruneOptions().train.epochs, batch_size, learning_rate, eval_data, labels, strategy, seed,
-        unsafe_load, bench)), json_out, verbose)
+        unsafe_load, bench, (workers, worker_index))), json_out, verbose)
 
 
 @compress_app.command("cluster")
@@ -76,24 +84,24 @@ def cluster_command(src: SrcArg, data: DataOpt, out: OutOpt,
                     clusters: Annotated[int, typer.Option("--clusters", help="Distinct values per kernel.")] = 16,
                     epochs: EpochsOpt = None, batch_size: BatchOpt = 32, learning_rate: LrOpt = None,
                     eval_data: EvalOpt = None, labels: LabelsOpt = None, strategy: StrategyOpt = "auto",
-                    seed: SeedOpt = 0, bench: BenchOpt = True, unsafe_load: UnsafeLoadOpt = False,
+                    workers: WorkersOpt = None, worker_index: WorkerIndexOpt = 0, seed: SeedOpt = 0, bench: BenchOpt = True, unsafe_load: UnsafeLoadOpt = False,
                     json_out: JsonOpt = False, verbose: VerboseOpt = False) -> None:
     """Weight clustering, fine-tuned on --data; writes the clustered .keras and .tflite."""
     _run("cluster", src, data, out, lambda c: c.ClusterOptions(clusters=clusters, train=_train(
         epochs, c.ClusterOptions().train.epochs, batch_size, learning_rate, eval_data, labels, strategy, seed,
-        unsafe_load, bench)), json_out, verbose)
+        unsafe_load, bench, (workers, worker_index))), json_out, verbose)
 
 
 @compress_app.command("qat")
 def qat_command(src: SrcArg, data: DataOpt, out: OutOpt,
                 epochs: EpochsOpt = None, batch_size: BatchOpt = 32, learning_rate: LrOpt = None,
                 eval_data: EvalOpt = None, labels: LabelsOpt = None, strategy: StrategyOpt = "auto",
-                seed: SeedOpt = 0, bench: BenchOpt = True, unsafe_load: UnsafeLoadOpt = False,
+                workers: WorkersOpt = None, worker_index: WorkerIndexOpt = 0, seed: SeedOpt = 0, bench: BenchOpt = True, unsafe_load: UnsafeLoadOpt = False,
                 json_out: JsonOpt = False, verbose: VerboseOpt = False) -> None:
     """Quantization-aware training on --data; writes an int8 .tflite and compares it with post-training int8."""
     _run("qat", src, data, out, lambda c: c.QatOptions(train=_train(
         epochs, c.QatOptions().train.epochs, batch_size, learning_rate, eval_data, labels, strategy, seed,
-        unsafe_load, bench)), json_out, verbose)
+        unsafe_load, bench, (workers, worker_index))), json_out, verbose)
 
 
 @compress_app.command("distill")
@@ -110,13 +118,14 @@ def distill_command(data: DataOpt, out: OutOpt,
                         "--alpha", help="Weight of the hard-label loss (1 - alpha weighs the soft targets).")] = 0.1,
                     epochs: EpochsOpt = None, batch_size: BatchOpt = 32, learning_rate: LrOpt = None,
                     eval_data: EvalOpt = None, labels: LabelsOpt = None, strategy: StrategyOpt = "auto",
-                    seed: SeedOpt = 0, bench: BenchOpt = True, unsafe_load: UnsafeLoadOpt = False,
+                    workers: WorkersOpt = None, worker_index: WorkerIndexOpt = 0, seed: SeedOpt = 0, bench: BenchOpt = True, unsafe_load: UnsafeLoadOpt = False,
                     json_out: JsonOpt = False, verbose: VerboseOpt = False) -> None:
     """Knowledge distillation: train a smaller student on the teacher's soft targets plus the labels."""
     _run("distill", teacher, data, out, lambda c: c.DistillOptions(
         student=str(student) if student else None, student_preset=student_preset, temperature=temperature,
         alpha=alpha, train=_train(epochs, c.DistillOptions(student_preset="small-cnn").train.epochs, batch_size,
-                                  learning_rate, eval_data, labels, strategy, seed, unsafe_load, bench)),
+                                  learning_rate, eval_data, labels, strategy, seed, unsafe_load, bench,
+                                  (workers, worker_index))),
          json_out, verbose)
 
 

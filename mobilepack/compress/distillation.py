@@ -16,9 +16,10 @@ from pathlib import Path
 
 from mobilepack.compress import measure as m, strategy as strategies
 from mobilepack.compress.errors import TrainingError, UnsupportedModel
-from mobilepack.compress.options import DistillOptions
+from mobilepack.compress.options import MULTI_WORKER_DISTILL, DistillOptions
 from mobilepack.compress.preparation import check_paths, load_keras, prepare
 from mobilepack.compress.result import RECORD, SUMMARY, CompressResult, write
+from mobilepack.errors import UsageError
 from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
 from mobilepack.report.schema import tool_versions
 from mobilepack.staging import StagedOutput
@@ -65,6 +66,9 @@ def hard_accuracy(classes: int):
 
 
 def _strategy(train, tf):
+    if strategies.cluster_size() > 1:
+        raise UsageError(MULTI_WORKER_DISTILL, "distill on one machine (unset TF_CONFIG); prune, cluster and qat "
+                         "train on several")
     try:
         return strategies.make(train.strategy, tf)
     except RuntimeError as exc:

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from enum import Enum
 
+from mobilepack.compress import workers
 from mobilepack.errors import UsageError
 from mobilepack.option import Option
 
@@ -29,6 +30,8 @@ class TrainOptions:
     holdout: float = 0.2
     labels: str | None = None            # labels file mapping class-folder names to output indices
     strategy: str = "auto"               # see mobilepack.compress.strategy
+    workers: tuple[str, ...] = ()        # host:port of every training worker, the chief first
+    worker_index: int = 0                # this process's position in ``workers``
     seed: int = 0
     unsafe_load: bool = False
     bench: bool = True                   # measure latency through the bench engine
@@ -47,6 +50,7 @@ class TrainOptions:
 
         if self.strategy not in names():
             raise UsageError(f"unknown --strategy {self.strategy!r}", f"valid: {', '.join(names())}")
+        workers.check(self.workers, self.worker_index, self.strategy)
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,11 @@ class QatOptions:
         self.train.check()
 
 
+# keras-team/keras#20585: Keras 3's fit fails under MultiWorkerMirroredStrategy with several workers
+MULTI_WORKER_DISTILL = ("distill trains in Keras 3, which cannot train on several workers "
+                        "(MultiWorkerMirroredStrategy, keras-team/keras#20585)")
+
+
 @dataclass(frozen=True)
 class DistillOptions:
     student: str | None = None           # a Keras model file
@@ -102,6 +111,9 @@ class DistillOptions:
         if not 0.0 <= self.alpha <= 1.0:
             raise UsageError(f"--alpha must be in [0, 1] (got {self.alpha})",
                              "alpha weighs the hard-label loss, 1 - alpha the teacher's soft targets")
+        if self.train.workers:
+            raise UsageError(MULTI_WORKER_DISTILL, "distill on one machine (drop --workers); prune, cluster and "
+                             "qat train on several")
         self.train.check()
 
 
@@ -131,6 +143,8 @@ def config_schema() -> dict[str, dict[str, Option]]:
         "batch_size": Option("int", 32, "training batch size"),
         "learning_rate": Option("float", None, "optimizer learning rate (default per technique)", example=0.0005),
         "strategy": Option("str", "auto", "tf.distribute strategy", _strategies),
+        "workers": Option("list[str]", [], "host:port of every training worker, the chief first "
+                          "(index from MOBILEPACK_WORKER_INDEX)", example=["host1:12345", "host2:12345"]),
         "target_sparsity": Option("float", 0.5, "prune: fraction of each prunable kernel set to zero"),
         "clusters": Option("int", 16, "cluster: distinct values per kernel"),
         "student": Option("path", None, "distill: the student model (.keras)", example="student.keras"),
@@ -159,10 +173,15 @@ class CompressConfig:
             raise UsageError(f"[compress] stages: {exc}", f"valid: {', '.join(t.value for t in Technique)}") from None
         if len(set(stages)) != len(stages):
             raise UsageError("[compress] stages lists a stage twice", "name each stage once")
+        cluster = workers.parse(values["workers"] or None)
+        if cluster and not stages:
+            raise UsageError("--workers ([compress] workers) trains the compression stages, but none is set",
+                             'set [compress] stages, e.g. stages = ["qat"], or drop --workers')
         if stages and not values["data"]:
             raise UsageError("[compress] stages need labelled training data", "set [compress] data = \"data/train\"")
         train = TrainOptions(epochs=values["epochs"], batch_size=values["batch_size"],
                              learning_rate=values["learning_rate"], strategy=values["strategy"],
+                             workers=cluster, worker_index=workers.index_from_env() if cluster else 0,
                              eval_data=eval_data, labels=labels)
         built = {
             Technique.PRUNE: PruneOptions(target_sparsity=values["target_sparsity"], train=train),

@@ -26,7 +26,8 @@ def names() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
-def _workers() -> int:
+def cluster_size() -> int:
+    """How many tasks (chief and workers) ``TF_CONFIG`` lists; 0 without it."""
     raw = os.environ.get("TF_CONFIG")
     if not raw:
         return 0
@@ -50,7 +51,7 @@ def _mirrored(tf):
 
 @register("multi-worker")
 def _multi_worker(tf):
-    if _workers() < 1:
+    if cluster_size() < 1:
         raise UsageError("--strategy multi-worker needs TF_CONFIG describing the cluster",
                          'set TF_CONFIG on every worker, e.g. {"cluster": {"worker": ["h1:12345", "h2:12345"]}, '
                          '"task": {"type": "worker", "index": 0}}')
@@ -59,7 +60,7 @@ def _multi_worker(tf):
 
 @register("auto")
 def _auto(tf):
-    if _workers() > 1:
+    if cluster_size() > 1:
         return _multi_worker(tf)
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return _mirrored(tf)

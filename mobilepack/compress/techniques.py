@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from mobilepack.compress import bridge, measure as m
+from mobilepack.compress import bridge, measure as m, workers
 from mobilepack.compress.options import ClusterOptions, PruneOptions, QatOptions, Technique, TrainOptions
 from mobilepack.compress.preparation import Prepared, check_paths, load_keras, prepare
 from mobilepack.compress.result import RECORD, SUMMARY, CompressResult, write
@@ -129,7 +129,7 @@ def _write_job(job: Path, technique: Technique, graph, prepared: Prepared, optio
     payload = {
         "technique": technique.value, "options": _options_dict(options), "epochs": train.epochs,
         "batch_size": train.batch_size, "learning_rate": train.learning_rate, "seed": train.seed,
-        "strategy": train.strategy, "from_logits": not _outputs_probabilities(prepared),
+        "strategy": train.strategy, "tf_config": workers.for_job(train), "from_logits": not _outputs_probabilities(prepared),
         "input": {"name": spec.inputs[0].name, "shape": list(spec.inputs[0].shape), "dtype": spec.inputs[0].dtype},
         "output_name": spec.outputs[0].name,
     }

@@ -155,7 +155,10 @@ class Qat(_Technique):
         keras = self.keras
         layers = [l for l in model.layers if type(l).__name__ != "InputLayer"]
         probe = keras.Model(model.inputs, [l.output for l in layers] + [l.input for l in layers])
-        found = probe.predict(self.sample, verbose=0, batch_size=64)
+        # called directly, not through predict: under a multi-worker strategy predict would see only
+        # this worker's shard, and the workers would start from different ranges
+        batches = [probe(self.sample[i:i + 64], training=False) for i in range(0, len(self.sample), 64)]
+        found = [np.concatenate([np.asarray(b[j]) for b in batches]) for j in range(2 * len(layers))]
         outputs, inputs = found[:len(layers)], found[len(layers):]
         ranges = {("quantize_layer", "quantize_layer"): np.asarray(self.sample)}  # the model input (single input)
         for layer, out, inp in zip(layers, outputs, inputs):
@@ -236,9 +239,10 @@ def run(job_dir: Path) -> dict[str, Any]:
     import tensorflow as tf
     import tf_keras as keras
 
-    from mobilepack.compress import legacy_graph, strategy as strategies
+    from mobilepack.compress import legacy_graph, strategy as strategies, workers
 
     job = json.loads((job_dir / "job.json").read_text(encoding="utf-8"))
+    workers.apply(job.get("tf_config"))
     strategy = strategies.make(job["strategy"], tf)  # first: multi-worker must precede other TF work
     import tensorflow_model_optimization as tfmot
 
