@@ -509,7 +509,7 @@ def test_exif_orientation_is_read_and_honoured(executed):
     report, _, job, pairs = executed["image_classification"]
     orientations = {Path(s["path"]).name: app["orientation"] for s, app in zip(job["samples"], report["samples"])}
     assert orientations == {"3_three.png": 1, "7_seven.png": 1, "exif6.jpg": 6, "exif3.png": 3, "exif8.jpg": 8,
-                            "large_photo.jpg": 1}
+                            "large_photo.jpg": 1, **{f"shapes_{i}.png": 1 for i in range(4)}}
 
 
 def test_platform_exif_orientation_equals_pythons_for_every_format(executed):

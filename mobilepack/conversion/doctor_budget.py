@@ -53,8 +53,10 @@ class Scorer:
         if self.labels is not None:
             self.budget = Budget("accuracy", self._accuracy(self.reference), max_drop, count)
         else:
+            # the no-label selection needs the task's threshold; with labels it needs the task's metric
+            # within max_drop, which agreement below 1 - max_drop does not ensure: the stricter of the two
             self.budget = Budget(self.evaluator.agreement_metric, 1.0,
-                                 round(1.0 - self.evaluator.agreement_threshold, 6), count)
+                                 round(min(1.0 - self.evaluator.agreement_threshold, max_drop), 6), count)
 
     def _predictions(self, outputs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         import numpy as np

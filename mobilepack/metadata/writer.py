@@ -20,6 +20,7 @@ from typing import Any
 from mobilepack.errors import InputError, UsageError
 from mobilepack.metadata.task_evidence import by_signature_name, image_evidence, signature_names, task_evidence
 from mobilepack.metadata.calibration import CALIBRATION_FILE, ScoreCalibration, check as check_calibration
+from mobilepack.metadata.families import check_iou
 from mobilepack.metadata.labels import check_count, check_labels, labels_file_bytes
 from mobilepack.metadata.reader import ModelMetadata, parse_metadata, read_metadata
 from mobilepack.metadata.tasks import WriteRequest, class_count, with_runtime_shapes
@@ -339,8 +340,6 @@ def attach(model: bytes, *, task: str | None = None, spec: ModelSpec | None = No
     named_in, named_out = by_signature_name(inputs, fb), by_signature_name(outputs, fb)
     with task_evidence(task_source, task_reason, inputs, outputs, signature_names(fb)):
         _check_task_fits(chosen, named_in, named_out, score_threshold)
-        from mobilepack.metadata.families import check_iou
-
         check_iou(chosen.name, iou_threshold)
         cal_bytes = _calibration(chosen, score_calibration, outputs)
         sample_rate, sample_rate_source, channels = _audio(chosen, sample_rate, channels, existing, notes)
