@@ -46,18 +46,12 @@ def built(tmp_path_factory):
     return out, json.loads(result.stdout)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(built):
     out, _ = built
-    port = _free_port()
+    from mobilepack.server.running import free_port
+
+    port = free_port()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "mobilepack", "serve", str(out / "server"), "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
