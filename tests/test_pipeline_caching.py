@@ -76,3 +76,21 @@ def test_runner_fills_the_state_in_order_and_times_each_stage(tmp_path):
     assert (state.lint, state.bench) == ("one", "two")
     assert seen == [("first", None), ("second", "one")]
     assert set(state.ledger.timings) == {"a", "b"}
+
+
+def test_a_cached_convert_record_names_this_builds_source(tmp_path):
+    """The convert stage's key hashes the source's bytes, so a build of the same model from another
+    folder hits the cache: the restored record must name the source where this build found it (a
+    record naming the first build's folder sent `render --target server` to a path that was gone)."""
+    from mobilepack.pipeline.convert_record import ConvertResult
+    from mobilepack.pipeline.models import _restored_convert
+
+    record = ConvertResult(out_dir="o/models", source={"path": "first/m.keras", "format": "keras", "sha256": "ab"},
+                           model={"name": "m", "source_path": "first/m.keras"}, options={}, calibration=None,
+                           validation_data={}, variants=(), warnings=(), tools={}).to_dict()
+    state = _state(tmp_path, Cache(tmp_path / "cache"))
+    restored = _restored_convert(record, state)
+    assert restored.source == {"path": "model.keras", "format": "keras", "sha256": "ab"}
+    assert restored.model["source_path"] == "model.keras"
+    record["source"]["path"] = record["model"]["source_path"] = "model.keras"   # the same folder: unchanged
+    assert _restored_convert(record, state).to_dict() == record

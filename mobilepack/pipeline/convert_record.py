@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,16 @@ class ConvertResult:
                    variants=tuple(VariantResult.from_dict(v) for v in d["variants"]), warnings=tuple(d["warnings"]),
                    tools=d["tools"], files=tuple(d["files"]), timings=dict(d["timings"]), doctor=d.get("doctor"),
                    failed=tuple(ModeFailure.from_dict(f) for f in d.get("failed_modes", ())))
+
+
+def from_source(result: ConvertResult, source: str) -> ConvertResult:
+    """A cached record (its key hashes the source's bytes, not its place) as this build's: the source
+    model where this build found it, never where the build that filled the cache did."""
+    old = result.source.get("path")
+    if old == source:
+        return result
+    model = {**result.model, "source_path": source} if result.model.get("source_path") == old else result.model
+    return replace(result, source={**result.source, "path": source}, model=model)
 
 
 def add_variant(result: ConvertResult, directory: Path, mode: str, tflite: Path, *, origin: str) -> ConvertResult:

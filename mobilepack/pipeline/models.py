@@ -88,8 +88,13 @@ def _convert_dir(state) -> Path:
     return state.work / "convert"
 
 
-@cached("convert", _convert_key, Codec(lambda r: r.to_dict(),
-                                       lambda doc, state: convert_module.ConvertResult.from_dict(doc), _convert_dir))
+def _restored_convert(doc: dict, state):
+    from mobilepack.pipeline.convert_record import from_source
+
+    return from_source(convert_module.ConvertResult.from_dict(doc), str(Path(state.compressed.model or state.source)))
+
+
+@cached("convert", _convert_key, Codec(lambda r: r.to_dict(), _restored_convert, _convert_dir))
 def convert_stage(state, options):
     """One .tflite per quantization mode (plus QAT's int8 .tflite when [compress] made one)."""
     directory = _convert_dir(state)
