@@ -45,9 +45,19 @@ class CliResult:
     stderr: str
 
 
-def run_cli(*args: str, timeout: float = 300, env: dict | None = None, cwd: str | Path | None = None) -> CliResult:
+def run_cli(*args: str, timeout: float = 300, env: dict | None = None, cwd: str | Path | None = None,
+            fresh: bool = False) -> CliResult:
+    """``python -m mobilepack ARGS`` in a process of its own: forked from a worker that has imported
+    TensorFlow once (tests/cli_zygote.py), or a fresh interpreter when ``fresh`` or when the call's
+    environment is read at import time (tests/cli_runner.py)."""
+    from tests.cli_runner import forkable, run_forked
+
     full_env = dict(os.environ, **(env or {}))
     full_env.pop("MOBILEPACK_DEBUG", None)
+    if not fresh and forkable(full_env):
+        forked = run_forked([str(a) for a in args], full_env, cwd, timeout)
+        if forked is not None:
+            return CliResult(*forked)
     proc = subprocess.run([sys.executable, "-m", "mobilepack", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=full_env, cwd=cwd)
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
@@ -95,3 +105,12 @@ def snapshot(path: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="session")
 def digits_model() -> Path:
     return DIGITS / "digits.keras"
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` runs with the grouping and order of tests/scheduling.py."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from tests.scheduling import GroupedFileScheduling
+
+    return GroupedFileScheduling(config, log)
