@@ -128,7 +128,10 @@ def test_encoder_is_judged_and_selected_by_cosine(encoder_build):
     assert sel["winner"] == agreeing[0]
     assert sel["rule"].startswith("no labelled data: the smallest, then fastest, variant whose cosine similarity")
     assert "≥ 99%" in sel["rule"]
-    assert "cosine similarity" in (encoder_build[0] / "reports/report.md").read_text(encoding="utf-8")
+    md = (encoder_build[0] / "reports/report.md").read_text(encoding="utf-8")
+    assert "cosine similarity" in md
+    for (mode, delegate), c in every.items():   # the agreement table names each cell's delegate and sample count
+        assert f"`{mode}` on {delegate}, {c['samples']} samples" in md
 
 
 def test_encoder_apps_show_the_similarity_of_two_sentences(encoder_build, sources):
