@@ -395,8 +395,13 @@ def test_a_gpu_refusal_lint_saw_is_recorded_without_compiling_again():
     assert next(r for r in records if r["delegate"] == "cpu")["status"] == "ok"   # only the known pair is skipped
     # only a refusal of the same GPU-only compilation is known; a partial or full probe is compiled by bench
     variants = [SimpleNamespace(mode=m, path=Path(f"m_{m}.tflite")) for m in ("fp32", "int8", "fp16", "dynamic")]
-    by_mode = {"fp32": {"gpu": {"status": "rejected", "message": "x"}}, "int8": {"gpu": {"status": "partial"}},
-               "fp16": {"gpu": {"status": "full"}}, "dynamic": {"gpu": None}}
+    refused = "Some ops are not accelerated. Add kLiteRtHwAcceleratorCpu to the compilation accelerator set"
+    by_mode = {"fp32": {"gpu": {"status": "rejected", "message": "x"}},
+               "int8": {"gpu": {"status": "partial", "message": ""}},                  # compiled, partly on the CPU
+               "fp16": {"gpu": {"status": "full", "message": ""}},
+               "dynamic": {"gpu": {"status": "partial", "message": refused, "cpu_ops": ["GATHER"]}}}
     state = SimpleNamespace(lint=SimpleNamespace(by_mode=by_mode), models=SimpleNamespace(variants=variants))
-    assert list(_gpu_known(state)) == ["m_fp32.tflite"]
+    known = _gpu_known(state)
+    assert list(known) == ["m_fp32.tflite", "m_dynamic.tflite"]
+    assert known["m_dynamic.tflite"]["message"] == refused + " (not on the GPU: GATHER)"   # as bench's own record says
     assert _gpu_known(SimpleNamespace(lint=None, models=SimpleNamespace(variants=variants))) == {}

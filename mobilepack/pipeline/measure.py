@@ -44,17 +44,19 @@ def _bench_key(state, options) -> str:
                     sorted(_gpu_known(state).items()))
 
 
-KNOWN_GPU_STATUSES = ("rejected",)   # the probe's GPU-only compilation failed: bench's would too
-
-
 def _gpu_known(state) -> dict[str, dict]:
-    """variant file name -> lint's GPU probe verdict, where that probe already saw the compilation fail."""
+    """variant file name -> lint's GPU probe verdict, where that probe's GPU-only compilation (the
+    one bench's GPU session makes) already failed: ``rejected``, or ``partial`` with LiteRT's
+    refusal (ops it would leave on the CPU; a model that compiled has no message)."""
+    from mobilepack.runtime.gpu import with_cpu_ops
+
     by_mode = getattr(state.lint, "by_mode", None) or {}
     out = {}
     for v in state.models.variants:
         g = (by_mode.get(v.mode) or {}).get("gpu") or {}
-        if g.get("status") in KNOWN_GPU_STATUSES:
-            out[v.path.name] = {k: g.get(k) for k in ("status", "message", "adapter", "software")}
+        if g.get("status") == "rejected" or (g.get("status") == "partial" and g.get("message")):
+            out[v.path.name] = {"status": g["status"], "message": with_cpu_ops(g.get("message") or "", g.get("cpu_ops") or ()),
+                                "adapter": g.get("adapter"), "software": g.get("software")}
     return out
 
 
