@@ -227,6 +227,20 @@ def _cross_subset(samples, names, tmp: Path, size: int, warnings: list[str]):
     return rows, path
 
 
+def _sample_files(samples, tmp: Path, setups: dict, warnings: list[str], cross_check, cross_modes: set) -> dict:
+    """The .npz files the children read: every sample, the software GPU's subset, and the reference
+    kernels' cross-check subset for ``cross_modes`` (empty: no cross-check)."""
+    import numpy as np
+
+    names = list(samples.batches[0])
+    data_path = tmp / "data.npz"
+    np.savez(data_path, **{f"in::{n}": np.stack([b[n] for b in samples.batches]) for n in names})
+    subset, subset_path = _software_subset(samples, names, tmp, setups, warnings)
+    rows, rows_path = _cross_subset(samples, names, tmp, cross_check, warnings) if cross_modes else (None, None)
+    return {"all": data_path, "subset": subset, "subset_path": subset_path, "cross": rows, "cross_path": rows_path,
+            "cross_modes": cross_modes}
+
+
 def _predict(mode: str, path, dname: str, out_path: Path, data: dict, setup, request: dict, timeout: float):
     """One (variant, delegate) in a child: (its cell, its predictions or None, the sample rows it ran).
     ``setup``: the delegate's ``behaviour.child_setup()``."""
@@ -282,8 +296,6 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
     when it is None.  ``cross_check``: without labels, and with xnnpack among ``delegates``, the
     variants other than the reference run on the reference kernels on this many seeded samples only
     (and on xnnpack on all of them)."""
-    import numpy as np
-
     from mobilepack.evaluate.tasks import get as get_evaluator
     from mobilepack.runtime.delegates import get as get_delegate
     from mobilepack.tasks import get as get_task
@@ -294,7 +306,6 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
     if truth is None and evaluator.truth_of_samples is not None:
         truth, warnings = evaluator.truth_of_samples(samples, labels)
     labelled = truth is not None and evaluator.score is not None
-    names = list(samples.batches[0])
     cross = not labelled and bool(cross_check) and "xnnpack" in delegates and len(variants) > 1
     if not labelled:   # agreement only: the reference kernels (and xnnpack for a cross-checked matrix)
         delegates = ["cpu", "xnnpack"] if cross else ["cpu"]
@@ -308,12 +319,8 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
     if evaluator.model_hints is not None and variants:
         request["hints"].update(evaluator.model_hints(Path(variants[0][1]).read_bytes()))
     with tempfile.TemporaryDirectory(prefix="mobilepack-eval-") as tmp:
-        data_path = Path(tmp) / "data.npz"
-        np.savez(data_path, **{f"in::{n}": np.stack([b[n] for b in samples.batches]) for n in names})
-        subset, subset_path = _software_subset(samples, names, Path(tmp), setups, warnings)
-        rows, rows_path = _cross_subset(samples, names, Path(tmp), cross_check, warnings) if cross else (None, None)
-        data = {"all": data_path, "subset": subset, "subset_path": subset_path, "cross": rows, "cross_path": rows_path,
-                "cross_modes": {m for m, _ in variants if reference is None or (m, "cpu") != reference}}
+        cross_modes = {m for m, _ in variants if reference is None or (m, "cpu") != reference} if cross else set()
+        data = _sample_files(samples, Path(tmp), setups, warnings, cross_check, cross_modes)
         jobs = [(m, p, d) for m, p in variants for d in delegates]
         for i, (mode, path, dname) in enumerate(jobs):
             emit(ProgressEvent("evaluate", f"{mode} · {dname}", i, len(jobs)))
