@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = {"small": ("bert-tiny", 4_000_000), "medium": ("minilm-l6", 25_000_000), "large": ("bert-base", 110_000_000)}
 RSS_TARGET = {"medium": 4 << 30, "large": 8 << 30}
+RATIO_TARGET = 1.5
 
 PREPARE = r'''
 import json, sys
@@ -205,13 +206,14 @@ def main() -> None:
                 print(f"  {r['params'] / 1e6:.1f} M params: build {r['build_s']:.0f} s / direct {r['direct_s']:.0f} s, "
                       f"peak RSS {r['build_rss'] / 2**30:.2f} GB (exit {r['exit']}, ships {r['ships']})",
                       file=sys.stderr, flush=True)
-    print(f"{'model':<22}{'params':>9}{'build s':>9}{'direct s':>10}{'ratio':>7}{'build RSS':>11}"
+    print(f"{'model':<22}{'params':>9}{'build s':>9}{'direct s':>10}{'ratio':>7}{'≤1.5':>6}{'build RSS':>11}"
           f"{'direct RSS':>12}{'RSS target':>12}  ships")
     for r in rows:
         target = RSS_TARGET.get(r["size"])
         mark = "" if target is None else (" ok" if r["build_rss"] <= target else " OVER")
         print(f"{r['family'] + ' ' + r['size']:<22}{r['params'] / 1e6:>8.1f}M{r['build_s']:>9.0f}{r['direct_s']:>10.0f}"
-              f"{r['ratio']:>7.2f}{r['build_rss'] / 2**30:>10.2f}G{r['direct_rss'] / 2**30:>11.2f}G"
+              f"{r['ratio']:>7.2f}{'ok' if r['ratio'] <= RATIO_TARGET else 'OVER':>6}"
+              f"{r['build_rss'] / 2**30:>10.2f}G{r['direct_rss'] / 2**30:>11.2f}G"
               f"{(f'{target / 2**30:.0f}G' + mark) if target else '–':>12}  {r['ships']}")
     print("where the build's time goes (seconds per stage):")
     for r in rows:

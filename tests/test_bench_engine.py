@@ -366,3 +366,42 @@ def test_build_bench_cache_is_per_host(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "host_key", lambda: {**real, "cpu_count": (real["cpu_count"] or 1) + 2})
     other = mobilepack.build(str(d / "digits.keras"), **opts)
     assert other.cache_hits["convert"] is True and other.cache_hits["bench"] is False
+
+
+def test_a_slow_warm_up_stops_after_max_seconds():
+    """Warm-up runs stop once they have taken max_seconds (at least one); the record says how many ran."""
+    plan = plan_bench([FIX / "dense.tflite"], delegates="cpu", runs=2, warmup=50, target_ci=0, max_seconds=1e-6)
+    [rec] = run_bench(plan).records
+    assert rec["status"] == "ok" and rec["warmup"] == 1 and rec["runs"] == 2
+    plan = plan_bench([FIX / "dense.tflite"], delegates="cpu", runs=2, warmup=3, target_ci=0, max_seconds=30)
+    [rec] = run_bench(plan).records
+    assert rec["warmup"] == 3          # a fast model gets every warm-up run it asked for
+
+
+def test_a_gpu_refusal_lint_saw_is_recorded_without_compiling_again():
+    from types import SimpleNamespace
+
+    from mobilepack.bench.engine import KNOWN_NOTE
+    from mobilepack.pipeline.measure import _gpu_known
+
+    plan = plan_bench([FIX / "dense.tflite"], delegates="cpu,gpu", runs=1, warmup=0, target_ci=0)
+    seen = {"status": "rejected", "message": "Failed to compile: ADD is not supported", "adapter": "SwiftShader",
+            "software": True}
+    records = run_bench(plan, known={("dense.tflite", "gpu"): seen}).records
+    gpu = next(r for r in records if r["delegate"] == "gpu")
+    assert tuple(gpu) == RECORD_KEYS and gpu["definition"] == DEFINITION
+    assert (gpu["status"], gpu["failure"], gpu["note"]) == ("failed", "delegate_refused", KNOWN_NOTE)
+    assert "ADD is not supported" in gpu["error"] and gpu["software"] is True
+    assert next(r for r in records if r["delegate"] == "cpu")["status"] == "ok"   # only the known pair is skipped
+    # only a refusal of the same GPU-only compilation is known; a partial or full probe is compiled by bench
+    variants = [SimpleNamespace(mode=m, path=Path(f"m_{m}.tflite")) for m in ("fp32", "int8", "fp16", "dynamic")]
+    refused = "Some ops are not accelerated. Add kLiteRtHwAcceleratorCpu to the compilation accelerator set"
+    by_mode = {"fp32": {"gpu": {"status": "rejected", "message": "x"}},
+               "int8": {"gpu": {"status": "partial", "message": ""}},                  # compiled, partly on the CPU
+               "fp16": {"gpu": {"status": "full", "message": ""}},
+               "dynamic": {"gpu": {"status": "partial", "message": refused, "cpu_ops": ["GATHER"]}}}
+    state = SimpleNamespace(lint=SimpleNamespace(by_mode=by_mode), models=SimpleNamespace(variants=variants))
+    known = _gpu_known(state)
+    assert list(known) == ["m_fp32.tflite", "m_dynamic.tflite"]
+    assert known["m_dynamic.tflite"]["message"] == refused + " (not on the GPU: GATHER)"   # as bench's own record says
+    assert _gpu_known(SimpleNamespace(lint=None, models=SimpleNamespace(variants=variants))) == {}

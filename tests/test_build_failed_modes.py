@@ -59,6 +59,8 @@ def test_failed_mode_is_recorded_and_the_rest_ships(sin_model, tmp_path):
     assert [v["mode"] for v in report["variants"]] == ["fp32", "int8-mixed"]
     assert report["doctor"]["status"] == "found" and "(SIN)" in report["doctor"]["summary"]
     assert report["doctor"]["method"] == "float-fallback"     # the refused int8 conversion, scored: no search
+    mixed = next(v for v in json.loads((out / "models/convert.json").read_text())["variants"] if v["mode"] == "int8-mixed")
+    assert mixed["validation"]["samples"] == 32        # validated (on the outputs the doctor scored)
     assert "Not produced" in (out / "reports/report.md").read_text()
     assert 'id="failed-modes"' in (out / "reports/report.html").read_text()
     record = json.loads((out / "models/convert.json").read_text())
@@ -89,3 +91,26 @@ def test_convert_still_fails_for_a_named_mode(sin_model, tmp_path):
     r = run_cli("convert", str(model), "-o", str(tmp_path / "c"), "--quantize", "fp32,int8", "--calibration",
                 str(calibration))
     assert_clean_error(r, 1, "int8: op(s) SIN have no integer kernel")
+
+
+def test_validation_reads_outputs_already_computed_for_the_same_bytes():
+    """The doctor's float-fallback scoring hands its LiteRT outputs to the convert loop's validation
+    (one pass of int8-mixed instead of two): given outputs are compared as they are, and a NaN in
+    them fails the variant exactly as a NaN the model computed would."""
+    from mobilepack.conversion.quantization import Tolerance
+    from mobilepack.conversion.validation import validate_variant
+    from mobilepack.errors import ValidationError
+    from mobilepack.runtime.interpreter import SignatureSession
+
+    data = (Path(__file__).parent / "fixtures" / "bench" / "dense.tflite").read_bytes()
+    session = SignatureSession(data)
+    batches = [{n: np.full(d["shape"], 0.1 * (i + 1), np.float32) for n, d in session.inputs.items()} for i in range(3)]
+    references = [session.run(b) for b in batches]
+    tol = Tolerance(min_cosine=0.99, min_top1=0.0)
+    result, _ = validate_variant("int8-mixed", data, batches, references, tol, class_scores=False)
+    given, _ = validate_variant("int8-mixed", data, batches, references, tol, class_scores=False,
+                                outputs=[dict(r) for r in references])
+    assert result.to_dict() == given.to_dict() and given.max_abs_error == 0.0
+    broken = [{k: np.full_like(v, np.nan) for k, v in r.items()} for r in references]
+    with pytest.raises(ValidationError, match="NaN"):
+        validate_variant("int8-mixed", data, batches, references, tol, class_scores=False, outputs=broken)

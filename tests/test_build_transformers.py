@@ -113,19 +113,44 @@ def test_encoder_is_judged_and_selected_by_cosine(encoder_build):
     assert (acc["task"], acc["metric"], acc["labelled"]) == ("text_embedding", None, False)
     assert (acc["agreement_metric"], acc["agreement_key"], acc["agreement_rule"]) == \
         ("cosine similarity", "cosine", "smallest")
-    cells = {c["mode"]: c for c in acc["cells"]}
-    assert set(cells) == {"fp32", "fp16", "dynamic"} and all(c["status"] == "ok" for c in cells.values())
-    for mode, c in cells.items():
+    every = {(c["mode"], c["delegate"]): c for c in acc["cells"]}
+    # without labels and without xnnpack among the delegates (FAST): the reference kernels alone, every sample
+    assert set(every) == {(m, "cpu") for m in ("fp32", "fp16", "dynamic")}
+    assert all(c["status"] == "ok" and c["samples"] == acc["samples"] for c in every.values())
+    for (mode, _), c in every.items():
         assert set(c["metrics"]) == {"cosine", "cosine_min", "max_abs_error"}, mode       # no top-1
         assert c["agreement"] == c["metrics"]["cosine"] and 0.9 < c["metrics"]["cosine_min"] <= c["agreement"] <= 1.0001
-    assert cells["fp32"]["agreement"] == pytest.approx(1.0)
+    assert every[("fp32", "cpu")]["agreement"] == pytest.approx(1.0)
+    worst = {m: min(c["agreement"] for (mode, _), c in every.items() if mode == m) for m in ("fp32", "fp16", "dynamic")}
     sizes = {v["mode"]: v["bytes"] for v in report["variants"]}
-    agreeing = [m for m in sorted(sizes, key=sizes.get) if cells[m]["agreement"] >= 0.99]
+    agreeing = [m for m in sorted(sizes, key=sizes.get) if worst[m] >= 0.99]
     sel = report["selection"]
     assert sel["winner"] == agreeing[0]
     assert sel["rule"].startswith("no labelled data: the smallest, then fastest, variant whose cosine similarity")
     assert "≥ 99%" in sel["rule"]
-    assert "cosine similarity" in (encoder_build[0] / "reports/report.md").read_text(encoding="utf-8")
+    md = (encoder_build[0] / "reports/report.md").read_text(encoding="utf-8")
+    assert "cosine similarity" in md and "` on cpu, " not in md      # one delegate: one row per variant
+
+
+def test_cross_checked_agreement_table_names_each_delegate(encoder_build, tmp_path):
+    """build's matrix with xnnpack (the default delegates): the agreement table lists every cell with
+    its delegate and sample count (the reference kernels' subset is visible)."""
+    from mobilepack.report.build import write_reports
+
+    out, report = encoder_build
+    report = json.loads(json.dumps(report))
+    cells = report["accuracy"]["cells"]
+    cells += [{**c, "delegate": "xnnpack"} for c in cells]
+    for c in cells:
+        if c["delegate"] == "cpu" and c["mode"] != "fp32":
+            c["samples"] = 2
+    write_reports(tmp_path, report, report["bench"])
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    n = report["accuracy"]["samples"]
+    for mode in ("fp16", "dynamic"):
+        assert f"`{mode}` on cpu, 2 samples" in md and f"`{mode}` on xnnpack, {n} samples" in md
+    assert f"`fp32` on cpu, {n} samples" in md
+    assert f"fp16 on xnnpack, {n} samples" in (tmp_path / "report.html").read_text(encoding="utf-8")
 
 
 def test_encoder_apps_show_the_similarity_of_two_sentences(encoder_build, sources):

@@ -21,6 +21,7 @@ from mobilepack.evaluate.accuracy import NOT_APPLICABLE, evaluate
 from mobilepack.evaluate.selection import Candidate, Criterion, select
 from mobilepack.evaluate.tasks import check_eval_data, get as get_evaluator
 from mobilepack.model.spec import spec_from_dict
+from mobilepack.pipeline.state import Accuracy
 from tests.models import keras
 
 # -- oracle models ------------------------------------------------------------------------------
@@ -627,6 +628,21 @@ def test_text_classifier_cosine_without_labels_and_accuracy_with_them(tmp_path):
     m = evaluate([("fp32", a), ("int8", b)], samples, task="text_classification", truth=truth, delegates=["cpu"])
     assert m.cell("fp32", "cpu").accuracy == 1.0
     assert m.cell("int8", "cpu").accuracy == pytest.approx((ya == yb).mean())
+    # build's cross-checked matrix: xnnpack runs every sample, the reference kernels the reference's
+    # every sample and the other variants' seeded subset; the agreement that selects is the worst cell
+    cross = evaluate([("fp32", a), ("int8", b)], read_samples(tmp_path / "x.npz", spec), task="text_classification",
+                     delegates=["cpu", "xnnpack", "gpu"], cross_check=4)
+    assert [(c.mode, c.delegate, c.status, c.samples) for c in cross.cells] == [
+        ("fp32", "cpu", "ok", 12), ("fp32", "xnnpack", "ok", 12), ("int8", "cpu", "ok", 4), ("int8", "xnnpack", "ok", 12)]
+    assert cross.cell("int8", "xnnpack").metrics["top1_agreement"] == pytest.approx((ya == yb).mean())
+    assert any("seeded subset of 4" in w for w in cross.warnings)
+    acc = Accuracy(cross.to_dict())
+    assert acc.agreement("int8") == min(cross.cell("int8", d).agreement for d in ("cpu", "xnnpack")) < 1.0
+    doc = cross.to_dict()
+    doc["cells"][3].update(status="failed", agreement=None)      # a delegate that failed: agreement unknown
+    assert Accuracy(doc).agreement("int8") is None and Accuracy(doc).agreement("fp32") == pytest.approx(1.0)
+    doc["cells"][3].update(status="ok", agreement=0.5)           # the worst delegate decides
+    assert Accuracy(doc).agreement("int8") == 0.5
 
 
 def test_real_uint8_classifier_gets_integer_samples_as_they_are(tmp_path):

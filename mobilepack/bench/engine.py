@@ -223,8 +223,13 @@ def host_key() -> dict:
     return {"machine": facts["machine"], "cpu": facts["cpu"], "cpu_count": facts["cpu_count"]}
 
 
-def run_bench(plan: BenchPlan, *, progress: ProgressCallback | None = None) -> BenchResult:
+def run_bench(plan: BenchPlan, *, progress: ProgressCallback | None = None,
+              known: dict[tuple[str, str], dict] | None = None) -> BenchResult:
+    """``known``: (model file name, delegate name) -> a failure already seen by a probe that opens the
+    model the same way (lint's GPU probe compiles with the same GPU-only accelerator): that
+    configuration is recorded as failed with the probe's reason instead of being compiled again."""
     on_event = or_ignore(progress)
+    known = known or {}
     configs = plan.configurations()
     setups = {d.name: d.behaviour.child_setup() for d in plan.delegates}   # e.g. the GPU's Vulkan driver, found once
     device = host_facts()
@@ -232,7 +237,9 @@ def run_bench(plan: BenchPlan, *, progress: ProgressCallback | None = None) -> B
     for i, (model, delegate, threads) in enumerate(configs):
         label = f"{model.path.name} · {delegate.name}" + (f" ×{threads}" if delegate.threaded else "")
         on_event(ProgressEvent("bench", label, current=i, total=len(configs)))
-        record = measure_one(plan, model, delegate, threads, setup=setups[delegate.name])
+        seen = known.get((model.path.name, delegate.name))
+        record = (known_failure(model, delegate, threads, seen, plan.warmup) if seen is not None
+                  else measure_one(plan, model, delegate, threads, setup=setups[delegate.name]))
         record["device"] = dict(device)
         records.append(record)
         if record["status"] != "ok":
@@ -276,6 +283,21 @@ def measure_one(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: 
     return _finish(plan, delegate, record, outcome, functional)
 
 
+KNOWN_NOTE = "not compiled again: lint's GPU probe (the same GPU-only compilation) already failed on it"
+
+
+def known_failure(model: ModelFile, delegate: Delegate, threads: int, seen: dict, warmup: int) -> dict:
+    """The record of a configuration a probe already saw fail (``seen``: the probe's ``status``,
+    ``message``, ``adapter``, ``software``), classified as a failure of the bench itself would be."""
+    from mobilepack.bench.definition import DEFINITION
+
+    record = empty_record(model.to_dict(), delegate.name, threads, warmup=warmup)
+    failure = delegate.behaviour.classify_failure(seen.get("message") or seen.get("status"), "")
+    record.update({"definition": DEFINITION, "adapter": seen.get("adapter"), "software": bool(seen.get("software")),
+                   "note": KNOWN_NOTE})
+    return fail(record, failure.kind, failure.message)
+
+
 def _finish(plan: BenchPlan, delegate: Delegate, record: dict, outcome, functional: bool) -> dict:
     """The record of a child that ran: failed (crash, timeout, the delegate's classified error, numerics)
     or its statistics."""
@@ -294,7 +316,7 @@ def _finish(plan: BenchPlan, delegate: Delegate, record: dict, outcome, function
     record.update(stats)
     record.update({
         "status": "ok", "init_us": answer["init_us"], "first_us": answer["first_us"],
-        "warmup_mean_us": sum(warm) / len(warm) if warm else None,
+        "warmup_mean_us": sum(warm) / len(warm) if warm else None, "warmup": len(warm),
         "peak_rss_bytes": answer["peak_rss_kib"] * 1024,
         "rss_growth_bytes": (answer["rss_kib_after"] - answer["rss_kib_before"]) * 1024,
         "fully_delegated": answer["fully_delegated"],   # None where the session cannot tell

@@ -2,7 +2,8 @@
 
 It follows the shared benchmark definition (:mod:`mobilepack.bench.definition`): open the model
 (``init_us``), prepare the input pattern once, one first iteration (``first_us``), the warm-up
-iterations, then timed iterations.  One iteration copies the prepared inputs into the input
+iterations (``warmup`` of them, but no longer than ``max_seconds``: at least one, so a slow
+model warms up in one or two runs), then timed iterations.  One iteration copies the prepared inputs into the input
 tensors, invokes, and reads every output back (for the GPU, reading the outputs is what waits for
 the asynchronous work to finish).
 
@@ -66,10 +67,14 @@ def measure_in_child(request: dict) -> dict:
         if request.get("functional"):
             return _functional(request, session, iteration, first_out, init_us, first_us, now)
         warmup_us = []
-        for _ in range(int(request["warmup"])):
+        warm_ns = float(request.get("max_seconds", 60.0)) * 1e9
+        warm_start = now()
+        for _ in range(int(request["warmup"])):   # a slow model: no more than max_seconds (at least one run)
             t = now()
             iteration()
             warmup_us.append((now() - t) / 1000)
+            if now() - warm_start >= warm_ns:
+                break
         rss_before, _ = _rss_kib()
         samples, stop = _timed(iteration, runs=int(request["runs"]), min_seconds=float(request["min_seconds"]),
                                max_seconds=float(request.get("max_seconds", 60.0)),

@@ -103,15 +103,20 @@ def diagnose_variants(produced: dict[str, bytes], float_model: Callable[[], byte
     return out
 
 
-def _score(model: bytes, val, references, settings: DoctorSettings):
-    """(score, budget) of ``model`` on the validation batches, by the budget's metric."""
+def _score(model: bytes, val, references, settings: DoctorSettings, keep: dict | None = None):
+    """(score, budget) of ``model`` on the validation batches, by the budget's metric.  ``keep``
+    receives ``{"model": model, "outputs": [...]}``: the convert loop's validation of the same bytes
+    reads those outputs instead of running the model again."""
     from mobilepack.model.tfimport import silenced
     from mobilepack.runtime.interpreter import SignatureSession
 
     scorer = Scorer(references, val.labels, settings.max_accuracy_drop, settings.task)
     with silenced():
         session = SignatureSession(model)
-        score = scorer.score([session.run(b) for b in val.batches])
+        outputs = [session.run(b) for b in val.batches]
+        score = scorer.score(outputs)
+    if keep is not None:
+        keep.update(model=model, outputs=outputs)
     return score, scorer.budget
 
 
@@ -145,14 +150,14 @@ def _float_model_of(src, saved_model_dir, produced: dict[str, bytes]) -> Callabl
 
 
 def fallback_outcome(model: bytes, val, references: Sequence[dict[str, Any]],
-                     settings: DoctorSettings) -> DoctorOutcome:
+                     settings: DoctorSettings, keep: dict | None = None) -> DoctorOutcome:
     """The int8 conversion that kept the ops without an integer kernel in float (the plain int8 mode
     refused it), scored on the validation samples: when it meets the budget it is int8-mixed, with no
     search (one LiteRT pass instead of calibrating the quantization debugger)."""
     from mobilepack.model.flatbuffer import float_compute_ops
 
     t0 = time.perf_counter()
-    score, budget = _score(model, val, references, settings)
+    score, budget = _score(model, val, references, settings, keep)
     floats = float_compute_ops(model)
     cand = Candidate(tuple(floats), len(model), score, budget.meets(score), time.perf_counter() - t0)
     outcome = DoctorOutcome(model if cand.meets else None, "found" if cand.meets else "not-found", "", [], budget,
@@ -191,7 +196,8 @@ def _data_record(val) -> dict[str, Any]:
 
 def _fallback_variant(model: bytes, val, references, settings, float_model, emit, warn, extra) -> bytes | None:
     """int8 with only the kernel-less ops in float, when it meets the budget and is smaller than fp32."""
-    outcome = _reject_larger(fallback_outcome(model, val, references, settings), float_model)
+    outcome = _reject_larger(fallback_outcome(model, val, references, settings, extra.setdefault("scored", {})),
+                             float_model)
     if outcome.status == "not-smaller":
         warn(outcome.summary)
     if outcome.model is None:

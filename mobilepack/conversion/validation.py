@@ -128,15 +128,18 @@ def reference_outputs(src, batches) -> list[dict[str, Any]]:
 
 
 def validate_variant(mode: str, data: bytes, batches, references, tolerance: Tolerance, *,
-                     class_scores: bool = True):
-    """(validation result, the LiteRT session that ran it): a variant LiteRT cannot run is an error."""
+                     class_scores: bool = True, outputs: list | None = None):
+    """(validation result, the LiteRT session that ran it): a variant LiteRT cannot run is an error.
+    ``outputs``: this variant's outputs on ``batches``, already computed by the same LiteRT session
+    kind (the doctor scoring it), compared as they are."""
     from mobilepack.model.tfimport import silenced
     from mobilepack.runtime.interpreter import SignatureSession
 
     try:
         with silenced():
             session = SignatureSession(data)
-            outputs = [session.run(b) for b in batches]
+            if outputs is None:
+                outputs = [session.run(b) for b in batches]
     except RuntimeFailure as exc:
         raise ValidationError(f"{mode}: the converted model does not run in LiteRT: "
                               f"{exc.message.split(': ', 1)[-1]}",

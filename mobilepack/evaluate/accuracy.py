@@ -8,7 +8,11 @@ class mask, flat outputs) and saves them; the parent computes the metrics.  With
 labels: the task's labelled metric per cell (top-1 accuracy, mAP@0.5, mIoU); always:
 agreement with the reference (fp32 on the reference CPU kernels; for a single
 pass-through ``.tflite``, the source itself), by the task's agreement metric.
-Without labels only the reference kernels run."""
+Without labels only the reference kernels run — or, with ``cross_check=N`` (what ``build`` asks),
+the reference (fp32) on every sample of the reference kernels, every variant on every sample of
+XNNPACK (the kernels a CPU app runs), and the other variants on the reference kernels on a seeded
+subset of N samples, a cross-check that shows where those kernels depart (issue 26).  Each cell
+says how many samples it ran; the matrix's warnings say which subset."""
 
 from __future__ import annotations
 
@@ -205,6 +209,38 @@ def _software_subset(samples, names, tmp: Path, setups: dict, warnings: list[str
     return subset, path
 
 
+def _cross_subset(samples, names, tmp: Path, size: int, warnings: list[str]):
+    """(sample rows, their .npz) of the reference kernels' cross-check, or (None, None) when there
+    are no more than ``size`` samples (then every variant runs them all)."""
+    import numpy as np
+
+    per_batch = samples.count // max(1, len(samples.batches))
+    chosen = software_subset(len(samples.batches), max(1, size // max(1, per_batch)))
+    if chosen is None:
+        return None, None
+    rows = [b * per_batch + k for b in chosen for k in range(per_batch)]
+    path = tmp / "cross.npz"
+    np.savez(path, **{f"in::{n}": np.stack([samples.batches[i][n] for i in chosen]) for n in names})
+    warnings.append(f"without labels, every variant is evaluated on all {samples.count} samples on xnnpack; on the "
+                    f"reference CPU kernels (cpu) the reference runs all {samples.count} and the other variants a "
+                    f"seeded subset of {len(rows)} (a cross-check of those kernels)")
+    return rows, path
+
+
+def _sample_files(samples, tmp: Path, setups: dict, warnings: list[str], cross_check, cross_modes: set) -> dict:
+    """The .npz files the children read: every sample, the software GPU's subset, and the reference
+    kernels' cross-check subset for ``cross_modes`` (empty: no cross-check)."""
+    import numpy as np
+
+    names = list(samples.batches[0])
+    data_path = tmp / "data.npz"
+    np.savez(data_path, **{f"in::{n}": np.stack([b[n] for b in samples.batches]) for n in names})
+    subset, subset_path = _software_subset(samples, names, tmp, setups, warnings)
+    rows, rows_path = _cross_subset(samples, names, tmp, cross_check, warnings) if cross_modes else (None, None)
+    return {"all": data_path, "subset": subset, "subset_path": subset_path, "cross": rows, "cross_path": rows_path,
+            "cross_modes": cross_modes}
+
+
 def _predict(mode: str, path, dname: str, out_path: Path, data: dict, setup, request: dict, timeout: float):
     """One (variant, delegate) in a child: (its cell, its predictions or None, the sample rows it ran).
     ``setup``: the delegate's ``behaviour.child_setup()``."""
@@ -217,10 +253,12 @@ def _predict(mode: str, path, dname: str, out_path: Path, data: dict, setup, req
     if setup.unavailable:
         return Cell(mode, dname, "failed", error=setup.unavailable), None, None
     software = setup.software
-    rows = data["subset"] if software else None
+    cross = dname == "cpu" and mode in data["cross_modes"] and data["cross"] is not None
+    rows = data["subset"] if software else data["cross"] if cross else None
+    subset_path = data["subset_path"] if software else data["cross_path"]
     outcome = run_in_child("mobilepack.evaluate.accuracy:predict_in_child",
                            {**request, "model": str(path), "delegate": delegate.to_dict(), "out": str(out_path),
-                            "data": str(data["subset_path"] if rows is not None else data["all"])},
+                            "data": str(subset_path if rows is not None else data["all"])},
                            timeout=timeout, env=setup.env, forkable=setup.forkable)
     failure = outcome.failure()
     answer = outcome.answer or {}
@@ -250,13 +288,14 @@ def _scored(cells, predictions, picked, evaluator, truth, labelled: bool, ref_pr
 
 def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = None, truth=None,
              labels: tuple[str, ...] = (), delegates: list[str] = ("cpu", "xnnpack", "gpu"), threads: int = 2,
-             timeout: float = 300.0, progress: ProgressCallback | None = None) -> AccuracyMatrix:
+             timeout: float = 300.0, progress: ProgressCallback | None = None,
+             cross_check: int | None = None) -> AccuracyMatrix:
     """``variants``: (mode, .tflite path).  ``samples``: a ``data.readers.Samples``.  ``task`` picks the
     evaluator (default image_classification).  ``truth``: the labels in the evaluator's form (class
     indices, per-image boxes, masks); for classification, folder/.npz labels of ``samples`` are used
-    when it is None."""
-    import numpy as np
-
+    when it is None.  ``cross_check``: without labels, and with xnnpack among ``delegates``, the
+    variants other than the reference run on the reference kernels on this many seeded samples only
+    (and on xnnpack on all of them)."""
     from mobilepack.evaluate.tasks import get as get_evaluator
     from mobilepack.runtime.delegates import get as get_delegate
     from mobilepack.tasks import get as get_task
@@ -267,9 +306,9 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
     if truth is None and evaluator.truth_of_samples is not None:
         truth, warnings = evaluator.truth_of_samples(samples, labels)
     labelled = truth is not None and evaluator.score is not None
-    names = list(samples.batches[0])
-    if not labelled:
-        delegates = ["cpu"]  # agreement only: the reference kernels
+    cross = not labelled and bool(cross_check) and "xnnpack" in delegates and len(variants) > 1
+    if not labelled:   # agreement only: the reference kernels (and xnnpack for a cross-checked matrix)
+        delegates = ["cpu", "xnnpack"] if cross else ["cpu"]
     setups = {d: get_delegate(d).behaviour.child_setup() for d in dict.fromkeys(delegates)}   # e.g. the GPU's Vulkan
     reference, note = _reference(variants)
     cells: list[Cell] = []
@@ -280,10 +319,8 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
     if evaluator.model_hints is not None and variants:
         request["hints"].update(evaluator.model_hints(Path(variants[0][1]).read_bytes()))
     with tempfile.TemporaryDirectory(prefix="mobilepack-eval-") as tmp:
-        data_path = Path(tmp) / "data.npz"
-        np.savez(data_path, **{f"in::{n}": np.stack([b[n] for b in samples.batches]) for n in names})
-        subset, subset_path = _software_subset(samples, names, Path(tmp), setups, warnings)
-        data = {"all": data_path, "subset": subset, "subset_path": subset_path}
+        cross_modes = {m for m, _ in variants if reference is None or (m, "cpu") != reference} if cross else set()
+        data = _sample_files(samples, Path(tmp), setups, warnings, cross_check, cross_modes)
         jobs = [(m, p, d) for m, p in variants for d in delegates]
         for i, (mode, path, dname) in enumerate(jobs):
             emit(ProgressEvent("evaluate", f"{mode} · {dname}", i, len(jobs)))

@@ -357,8 +357,10 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
                 (staging / filename).write_bytes(data)
                 emit(ProgressEvent("validate", f"validating {mode}", i, len(modes)))
                 stage, t1 = "validate", time.perf_counter()
+                scored = (extra or {}).pop("scored", None) or {}   # the doctor ran these bytes already
                 result, session = validate_variant(mode, data, val.batches, references, mode_spec(mode).tolerance,
-                                                   class_scores=top1_applies(task))
+                                                   class_scores=top1_applies(task),
+                                                   outputs=scored.get("outputs") if scored.get("model") is data else None)
             except RECORDED as exc:
                 if plan is None or not plan.keep_going:
                     raise

@@ -10,8 +10,11 @@ from mobilepack.pipeline.caching import LAYOUT, Codec, cached, json_codec
 from mobilepack.pipeline.state import Accuracy, Bench, Lint
 from mobilepack.progress import ProgressEvent
 
-EVALUATE_VERSION = 4   # part of the evaluation cache key: per-task evaluators, few self-check samples, agreement rule
+EVALUATE_VERSION = 5   # part of the evaluation cache key: per-task evaluators, few self-check samples, agreement rule,
+                       # the reference kernels' cross-check subset
 SELF_CHECK_SAMPLES = 8   # samples a single variant is compared with itself on
+CROSS_CHECK_SAMPLES = 8  # without labels: samples the non-reference variants run on the reference kernels
+                         # (all of them on xnnpack; evaluate.accuracy)
 
 
 def _lint_key(state, options) -> str:
@@ -37,7 +40,24 @@ def _bench_key(state, options) -> str:
     from mobilepack.bench.definition import DEFINITION
     from mobilepack.bench.engine import host_key
 
-    return make_key("bench", LAYOUT, state.models.key, options.bench.key(), host_key(), DEFINITION, state.tools)
+    return make_key("bench", LAYOUT, state.models.key, options.bench.key(), host_key(), DEFINITION, state.tools,
+                    sorted(_gpu_known(state).items()))
+
+
+def _gpu_known(state) -> dict[str, dict]:
+    """variant file name -> lint's GPU probe verdict, where that probe's GPU-only compilation (the
+    one bench's GPU session makes) already failed: ``rejected``, or ``partial`` with LiteRT's
+    refusal (ops it would leave on the CPU; a model that compiled has no message)."""
+    from mobilepack.runtime.gpu import with_cpu_ops
+
+    by_mode = getattr(state.lint, "by_mode", None) or {}
+    out = {}
+    for v in state.models.variants:
+        g = (by_mode.get(v.mode) or {}).get("gpu") or {}
+        if g.get("status") == "rejected" or (g.get("status") == "partial" and g.get("message")):
+            out[v.path.name] = {"status": g["status"], "message": with_cpu_ops(g.get("message") or "", g.get("cpu_ops") or ()),
+                                "adapter": g.get("adapter"), "software": g.get("software")}
+    return out
 
 
 def _in_out(document: dict, state, options) -> Bench:
@@ -64,7 +84,8 @@ def _bench(state, options) -> Bench:
     plan = plan_bench([v.path for v in state.models.variants], delegates=bn.delegates, threads=bn.threads,
                       runs=bn.runs, warmup=bn.warmup, min_seconds=0.0, target_ci=bn.target_ci,
                       max_seconds=bn.max_seconds, gpu_latency=bn.gpu_latency, max_runs=bn.max_runs)
-    return Bench(run_bench(plan, progress=state.progress).to_dict())
+    known = {(name, "gpu"): seen for name, seen in _gpu_known(state).items()}
+    return Bench(run_bench(plan, progress=state.progress, known=known).to_dict())
 
 
 def _evaluate_key(state, options) -> str:
@@ -96,7 +117,8 @@ def evaluate_stage(state, options) -> Accuracy:
         samples = read_samples(options.eval_source or "random", spec, limit=limit, what="validation")
         samples = replace(samples, labels=None, class_names=None)
     matrix = evaluate(state.models.paths, samples, task=evaluator.task, truth=truth, labels=labels,
-                      delegates=list(options.bench.delegates), progress=state.progress)
+                      delegates=list(options.bench.delegates), progress=state.progress,
+                      cross_check=CROSS_CHECK_SAMPLES)
     if warnings:
         matrix = replace(matrix, warnings=tuple(warnings) + matrix.warnings)
     return Accuracy(matrix.to_dict())

@@ -116,8 +116,15 @@ class Accuracy:
                 and not (c.get("software") and c["samples"] < self.document["samples"])}  # a subset: numerics only
 
     def agreement(self, mode: str) -> float | None:
-        return next((c["agreement"] for c in self.document["cells"]
-                     if c["mode"] == mode and c["delegate"] == "cpu"), None)
+        """``mode``'s agreement with fp32 on the reference kernels; without labels the worst over the
+        delegates that ran it (the reference kernels, and xnnpack on every sample where the matrix
+        cross-checks those kernels on a subset), unknown (None) when any of them failed."""
+        cells = [c for c in self.document["cells"] if c["mode"] == mode and (c["delegate"] == "cpu" or
+                                                                             not self.labelled)]
+        values = [c["agreement"] for c in cells]
+        if not cells or any(c["status"] != "ok" or v is None for c, v in zip(cells, values)):
+            return None
+        return min(values)
 
 
 @dataclass(frozen=True)

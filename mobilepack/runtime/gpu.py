@@ -75,8 +75,11 @@ def litert_message(error: str | None, log: str) -> str:
 
 def refusal_message(error: str | None, log: str) -> str:
     """Why the GPU accelerator refused a model: LiteRT's reason plus the ops it left on the CPU."""
-    ops = parse_cpu_ops(log)
-    return litert_message(error, log) + (f" (not on the GPU: {', '.join(ops)})" if ops else "")
+    return with_cpu_ops(litert_message(error, log), parse_cpu_ops(log))
+
+
+def with_cpu_ops(message: str, ops) -> str:
+    return message + (f" (not on the GPU: {', '.join(ops)})" if ops else "")
 
 
 def classify(error: str | None, log: str) -> str:
