@@ -152,6 +152,10 @@ def samples(tmp_path_factory):
             oriented.append(d / f"orient{o}{suffix}")
     Image.fromarray(_asymmetric(12, 20)).save(d / "no_exif.webp", lossless=True)
     oriented.append(d / "no_exif.webp")
+    from tests.heif_fixtures import write as write_heic
+
+    heic = write_heic(d / "heic", _asymmetric(12, 20))   # irot/imir in all 8, EXIF disagreeing, EXIF only
+    oriented += list(heic)
     from tests.yolo_models import pictures
 
     shapes = pictures(d / "shapes")   # drawn shapes: what the YOLO detector finds (its projects only)
@@ -167,7 +171,7 @@ def samples(tmp_path_factory):
     gpu_logs = d / "gpu_logs.json"
     gpu_logs.write_text(json.dumps(GPU_LOGS), encoding="utf-8")
     return {"images": images, "shapes": shapes, "clips": clips, "texts": TEXTS, "gpu_logs": gpu_logs,
-            "oriented": oriented}
+            "oriented": oriented, "heic": {p.name: want for p, (want, _) in heic.items()}}
 
 
 # --- Python's side ---------------------------------------------------------------------------------
@@ -513,19 +517,37 @@ def test_exif_orientation_is_read_and_honoured(executed):
                             "large_photo.jpg": 1}
 
 
-def test_platform_exif_orientation_equals_pythons_for_every_format(executed):
+def test_platform_exif_orientation_equals_pythons_for_every_format(executed, samples):
     """PhotoDecoder.orientation runs the platform's android.media.ExifInterface (android-all; only
     android.util.Log is stood in): for JPEG, PNG and WebP with each of the 8 orientations it reads the
-    orientation Pillow's exif_transpose (mobilepack's reader) applies."""
+    orientation Pillow's exif_transpose (mobilepack's reader) applies.  For HEIC it reads the file's
+    irot/imir transforms (HeifOrientation, pure Kotlin): the orientation that turns the stored pixels
+    into what Python's reader (pillow-heif) decodes, for all 8, for irot with an EXIF block rewritten
+    to 1, and for an EXIF orientation 6 without transforms (1: the platform ExifInterface would say 6
+    there, and 1 for the rewritten ones)."""
     from PIL import Image
+
+    from mobilepack.data.readers import load_image
+    from tests.heif_fixtures import upright
 
     report, _, job, _ = executed["image_classification"]
     want = {}
     for path in map(Path, job["orientations"]):
+        if path.suffix == ".heic":
+            continue
         with Image.open(path) as img:
             want[path.name] = int(img.getexif().get(0x0112, 1))
-    assert report["orientations"] == want
     assert sorted(set(want.values())) == list(range(1, 9))
+    stored = _asymmetric(12, 20)
+    for path in (p for p in map(Path, job["orientations"]) if p.suffix == ".heic"):
+        decoded = load_image(path, *upright(stored, samples["heic"][path.name]).shape)
+        matching = [o for o in range(1, 9) if upright(stored, o).shape == decoded.shape
+                    and np.array_equal(upright(stored, o), decoded)]
+        assert matching == [samples["heic"][path.name]], path.name
+        want[path.name] = matching[0]
+    assert report["orientations"] == want
+    assert {want[f"irot{o}.heic"] for o in range(1, 9)} == set(range(1, 9))
+    assert want["exif6_only.heic"] == 1 and want["irot6_exif1.heic"] == 6
 
 
 def test_bands_do_not_change_the_input(executed):

@@ -127,3 +127,32 @@ def test_webp_and_avif_are_read_upright_like_the_apps(tmp_path, suffix, options)
         assert np.array_equal(got, want)
     else:                    # AVIF is lossy even at quality 100: the orientation shows in the layout
         assert np.abs(got - want).mean() < 8 < np.abs(got - want[::-1, ::-1]).mean()
+
+
+def test_heic_is_read_upright_by_its_container_transforms(tmp_path):
+    """HEIC (pillow-heif): every orientation stored as irot/imir (with the EXIF block saying the same,
+    as phones write it), irot with the EXIF orientation rewritten to 1, and an EXIF orientation 6
+    without transforms: the reader's tensor equals the upright reference computed from the stored
+    pixels by the transforms alone (the rule the Android app applies, test_android_jvm).  The check
+    discriminates: the two wrong rules — the EXIF orientation applied on top of libheif's transforms
+    (a double rotation), or the EXIF tag followed instead of the transforms — give another image for
+    every file where they differ from the right one."""
+    from mobilepack.data.readers import list_images, load_image
+    from tests.heif_fixtures import upright, write
+
+    y, x = np.mgrid[0:12, 0:20]
+    stored = np.stack([x * 12, y * 20, (x + 2 * y) % 256], -1).astype(np.uint8)
+    stored[:4, :5] = (250, 30, 10)
+    fixtures = write(tmp_path, stored)
+    assert sorted(list_images(tmp_path)) == sorted(fixtures)
+    wrong_rules = 0
+    for path, (orientation, tag) in fixtures.items():
+        reference = upright(stored, orientation)
+        h, w = reference.shape[:2]
+        assert np.array_equal(load_image(path, h, w, 3), reference.astype(np.float32)), path.name
+        double, exif_rule = upright(reference, tag), upright(stored, tag)
+        for wrong, applies in ((double, tag != 1), (exif_rule, tag != orientation)):
+            if applies:
+                assert wrong.shape != reference.shape or not np.array_equal(wrong, reference), path.name
+                wrong_rules += 1
+    assert wrong_rules == 8 + 4   # double: irot2..8 and exif6_only; EXIF instead: the 3 exif1 files and exif6_only

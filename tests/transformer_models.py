@@ -99,8 +99,9 @@ def minilm_files(weights_dir: Path) -> tuple[dict[str, np.ndarray], Shape, list[
     return weights, shape, [t for t, _ in sorted(vocab.items(), key=lambda kv: kv[1])]
 
 
-def encoder_module(shape: Shape, weights: dict[str, np.ndarray]):
-    """The encoder as a ``tf.Module`` whose ``serve`` is the signature (see the module docstring)."""
+def encoder_module(shape: Shape, weights: dict[str, np.ndarray], batch: int | None = 1):
+    """The encoder as a ``tf.Module`` whose ``serve`` is the signature (see the module docstring);
+    ``batch=None`` leaves the batch dimension open (a server batches requests)."""
     tf = _tf()
     h, heads = shape.hidden, shape.heads
     head = h // heads
@@ -121,18 +122,18 @@ def encoder_module(shape: Shape, weights: dict[str, np.ndarray]):
             return (x - mean) * tf.math.rsqrt(var + 1e-12) * self._get(name + ".weight") + self._get(name + ".bias")
 
         def _heads(self, x):
-            return tf.transpose(tf.reshape(x, [1, shape.seq, heads, head]), [0, 2, 1, 3])
+            return tf.transpose(tf.reshape(x, [-1, shape.seq, heads, head]), [0, 2, 1, 3])
 
         def _layer(self, x, bias, n):
             p = f"encoder.layer.{n}."
             q, k, v = (self._heads(self._dense(x, p + f"attention.self.{t}")) for t in ("query", "key", "value"))
             scores = tf.matmul(q, k, transpose_b=True) / math.sqrt(head) + bias
-            ctx = tf.reshape(tf.transpose(tf.matmul(tf.nn.softmax(scores), v), [0, 2, 1, 3]), [1, shape.seq, h])
+            ctx = tf.reshape(tf.transpose(tf.matmul(tf.nn.softmax(scores), v), [0, 2, 1, 3]), [-1, shape.seq, h])
             x = self._norm(x + self._dense(ctx, p + "attention.output.dense"), p + "attention.output.LayerNorm")
             ff = tf.nn.gelu(self._dense(x, p + "intermediate.dense"), approximate=False)
             return self._norm(x + self._dense(ff, p + "output.dense"), p + "output.LayerNorm")
 
-        @tf.function(input_signature=[tf.TensorSpec([1, shape.seq], tf.int32, name=n)
+        @tf.function(input_signature=[tf.TensorSpec([batch, shape.seq], tf.int32, name=n)
                                       for n in ("input_ids", "attention_mask", "token_type_ids")])
         def serve(self, input_ids, attention_mask, token_type_ids):
             positions = tf.range(shape.seq)[tf.newaxis, :]
@@ -163,7 +164,7 @@ def encoder(shape: Shape | str, directory: Path, seed: int = 0) -> Path:
     return save(encoder_module(shape, random_weights(shape, seed)), directory)
 
 
-def minilm(weights_dir: Path, directory: Path) -> tuple[Path, list[str]]:
+def minilm(weights_dir: Path, directory: Path, batch: int | None = 1) -> tuple[Path, list[str]]:
     """The real all-MiniLM-L6-v2 encoder saved in ``directory``, and its vocabulary."""
     weights, shape, vocab = minilm_files(weights_dir)
-    return save(encoder_module(shape, weights), directory), vocab
+    return save(encoder_module(shape, weights, batch), directory), vocab

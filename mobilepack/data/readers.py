@@ -1,6 +1,6 @@
 """Readers for calibration, validation and evaluation data.
 
-Sources: a folder of images (jpg/png/webp/avif, searched recursively; a folder per class
+Sources: a folder of images (jpg/png/webp/avif/heic, searched recursively; a folder per class
 gives labels), ``.npy`` (N, ...) for single-input models, ``.npz`` with a key per
 input name (``x``/``y`` for labelled data), or the literal ``random``.
 Every reader checks shapes and dtypes against the model's inputs and yields
@@ -16,7 +16,7 @@ from typing import Any
 from mobilepack.errors import DataError, UsageError
 from mobilepack.model.spec import ModelSpec, Normalization, TensorSpec
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".avif")   # Pillow reads each, EXIF orientation included
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".avif", ".heic", ".heif")   # Pillow (HEIF: pillow-heif) reads each
 RANDOM = "random"
 
 
@@ -52,19 +52,41 @@ def list_images(folder: Path) -> list[Path]:
 
 def load_image(path: Path, height: int, width: int, channels: int):
     """An image file as the model's pixels (height x width x channels, 0..255 float32), by the
-    same steps as the demo apps (templates/android ImageInput.kt): upright per EXIF orientation,
-    converted to L/RGB/RGBA, then :func:`area_resize`."""
+    same steps as the demo apps (templates/android ImageInput.kt, PhotoDecoder.kt): upright, converted
+    to L/RGB/RGBA, then :func:`area_resize`.
+
+    Upright: per the EXIF orientation, except for HEIF (HEIC), whose orientation is the container's
+    ``irot``/``imir`` transforms of the primary image (ISO/IEC 23008-12: they are normative, an EXIF
+    orientation in the file only describes them).  pillow-heif's libheif applies those transforms
+    while decoding, so an EXIF orientation is not applied on top (it would rotate twice, or follow a
+    tag that disagrees with ``irot``).  The Android app computes the same transform from the same boxes."""
     import numpy as np
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    _register_heif()
     try:
         with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img)
+            if img.format != "HEIF":
+                img = ImageOps.exif_transpose(img)
             img = img.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])
             arr = np.asarray(img, dtype=np.uint8).reshape(img.height, img.width, channels)
     except (UnidentifiedImageError, OSError) as exc:
-        raise DataError(f"cannot read image {path}: {exc}", "remove it or replace it with a valid PNG/JPEG/WebP/AVIF") from exc
+        raise DataError(f"cannot read image {path}: {exc}",
+                        "remove it or replace it with a valid PNG/JPEG/WebP/AVIF/HEIC") from exc
     return area_resize(arr, height, width).astype(np.float32)
+
+
+def _register_heif() -> None:
+    """HEIF/HEIC through pillow-heif (a dependency), registered with Pillow once."""
+    global _HEIF_REGISTERED
+    if not _HEIF_REGISTERED:
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+        _HEIF_REGISTERED = True
+
+
+_HEIF_REGISTERED = False
 
 
 def _area_sums(a, axis: int, out_size: int):

@@ -3,7 +3,10 @@
 ``POST /v1/models/NAME:predict`` (also ``/v1/models/NAME/versions/1:predict``) runs the variant named
 in ``server.json`` (the SavedModel through TensorFlow, or a ``.tflite`` through LiteRT/XNNPACK);
 requests are grouped by ``@serve.batch`` (``max_batch_size`` requests or ``batch_wait_timeout_s``,
-both in the deployment's ``user_config`` so they change without a restart).  ``GET
+both in the deployment's ``user_config`` so they change without a restart).  A batch runs on one
+inference thread of its own (the runtimes release the GIL), so the replica's event loop reads,
+decodes and answers the next requests while the model runs; one thread, so the runtime is never
+entered twice at once.  ``GET
 /v1/models/NAME`` is TF Serving's model status.  A bad request gets a 4xx and ``{"error": ...}``;
 nothing a client sends stops the replica.
 
@@ -11,7 +14,9 @@ nothing a client sends stops the replica.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +44,7 @@ class Predictor:
         limits = record["limits"]
         self.max_body_bytes, self.max_instances = limits["max_body_bytes"], limits["max_instances"]
         self.output_order = tuple(t.name for t in self.runner.outputs)
+        self.inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
 
     def reconfigure(self, config: dict[str, Any]) -> None:
         self.predict_batch.set_max_batch_size(int(config["max_batch_size"]))
@@ -47,8 +53,9 @@ class Predictor:
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.002)
     async def predict_batch(self, requests: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
         sizes = [len(next(iter(r.values()))) for r in requests]
-        feeds = {k: np.concatenate([r[k] for r in requests]) for k in requests[0]}
-        outputs = self.runner.run(feeds)
+        feeds = ({k: np.concatenate([r[k] for r in requests]) for k in requests[0]} if len(requests) > 1
+                 else requests[0])
+        outputs = await asyncio.get_running_loop().run_in_executor(self.inference, self.runner.run, feeds)
         bounds = np.cumsum([0, *sizes])
         return [{k: v[bounds[i]:bounds[i + 1]] for k, v in outputs.items()} for i in range(len(requests))]
 

@@ -33,12 +33,15 @@ object PhotoDecoder {
     const val PREVIEW_SIDE = 1600
 
     /**
-     * The EXIF orientation (1..8) by the platform's ExifInterface, which reads JPEG, PNG, WebP, HEIF
-     * (and so HEIC/AVIF containers on API 28+) and raw formats; 1 when there is none.
+     * The orientation (an EXIF code, 1..8) to apply to the stored pixels, as mobilepack's Python reader
+     * applies it: for HEIF (HEIC), the file's `irot`/`imir` transforms ([HeifOrientation]; the
+     * platform decoders used here hand out the pixels without them); for every other format, the
+     * EXIF orientation by the platform's ExifInterface (JPEG, PNG, WebP, raw formats); 1 when there is none.
      */
     fun orientation(open: () -> InputStream): Int = try {
-        open().use { ExifInterface(it).getAttributeInt(ExifInterface.TAG_ORIENTATION, ExifInterface.ORIENTATION_NORMAL) }
-            .takeIf { it in 1..8 } ?: 1
+        open().use { HeifOrientation.read(it) }
+            ?: open().use { ExifInterface(it).getAttributeInt(ExifInterface.TAG_ORIENTATION, ExifInterface.ORIENTATION_NORMAL) }
+                .takeIf { it in 1..8 } ?: 1
     } catch (e: IOException) {
         1   // unreadable metadata: the image as stored
     } catch (e: RuntimeException) {
