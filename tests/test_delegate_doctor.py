@@ -176,8 +176,8 @@ def test_build_runs_the_doctor_when_the_matrix_delegates_disagree(reference_depa
     on the evaluation sample where the two differ most, with the GPU as a third voter.  The second
     build into the same cache gets the diagnosis from the cache."""
     data = _labelled_by_xnnpack(reference_departs, tmp_path / "eval.npz")
-    args = ["--target", "android", "--task", "image_classification", "--eval-data", data, "--delegates",
-            "cpu,xnnpack", "--runs", "1", "--max-seconds", "0.1", "--cache-dir", tmp_path / "cache"]
+    args = ["--target", "android", "--task", "image_classification", "--mean", "0", "--std", "255", "--eval-data", data,
+            "--delegates", "cpu,xnnpack", "--runs", "1", "--max-seconds", "0.1", "--cache-dir", tmp_path / "cache"]
     r = run_cli("build", reference_departs, "-o", tmp_path / "a", *args, "--json")
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
