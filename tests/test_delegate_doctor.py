@@ -104,6 +104,15 @@ def test_agreeing_delegates_name_no_op(gpu_departs):
     assert "agree at every output" in d.message()
 
 
+def test_a_spent_budget_stops_the_search_and_says_so(reference_departs):
+    from mobilepack.runtime.delegates import get
+    from mobilepack.runtime.departure import diagnose
+
+    d = diagnose(reference_departs, [get("cpu"), get("xnnpack")], budget=0.0)
+    assert not d.complete and d.probes == 0 and d.departure is None, d.to_dict()
+    assert "stopped at its time budget" in d.message() and d.to_dict()["complete"] is False
+
+
 def test_data_feeds_the_doctor(gpu_departs, tmp_path, vulkan):
     np.save(tmp_path / "x.npy", np.linspace(0, 1, 64, dtype="float32").reshape(1, 64))
     d = _doctor(gpu_departs, "--data", tmp_path / "x.npy")

@@ -76,7 +76,7 @@ class Diagnosis:
 
     def message(self) -> str:
         if not self.complete:
-            stop = f"the search stopped at its {self.seconds:.0f} s budget"
+            stop = f"the search stopped at its time budget, after {self.seconds:.1f} s"
             return (f"{self.departure.message()} ({stop}: the first departing op is this one or an earlier one)"
                     if self.departure is not None else f"{stop} before any op was found to depart")
         if self.departure is not None:
