@@ -81,3 +81,25 @@ def string_input(work: Path) -> Path:
     conv.allow_custom_ops = True                       # the string hashing, a custom op
     (work / "text.tflite").write_bytes(conv.convert())
     return work / "text.tflite"
+
+
+def string_saved_model(work: Path) -> Path:
+    """A SavedModel fed text: each string is looked up in a five-word vocabulary (one-hot, builtin
+    EQUAL and CAST, no custom op) and mixed by a dense layer into three float scores."""
+    t = tf()
+    rng = np.random.default_rng(0)
+
+    class Module(t.Module):
+        def __init__(self):
+            super().__init__()
+            self.vocab = t.constant(["red", "green", "blue", "cat", "dog"])
+            self.w = t.Variable(rng.normal(size=(5, 3)).astype(np.float32))
+
+        @t.function(input_signature=[t.TensorSpec([1, 1], t.string, name="text")])
+        def serve(self, s):
+            hot = t.cast(t.equal(s, self.vocab), t.float32)          # [1, 5]: which word it is
+            return {"scores": t.matmul(hot, self.w) + 0.5}
+
+    m = Module()
+    t.saved_model.save(m, str(work / "text_sm"), signatures={"serving_default": m.serve})
+    return work / "text_sm"

@@ -104,6 +104,15 @@ def test_agreeing_delegates_name_no_op(gpu_departs):
     assert "agree at every output" in d.message()
 
 
+def test_a_spent_budget_stops_the_search_and_says_so(reference_departs):
+    from mobilepack.runtime.delegates import get
+    from mobilepack.runtime.departure import diagnose
+
+    d = diagnose(reference_departs, [get("cpu"), get("xnnpack")], budget=0.0)
+    assert not d.complete and d.probes == 0 and d.departure is None, d.to_dict()
+    assert "stopped at its time budget" in d.message() and d.to_dict()["complete"] is False
+
+
 def test_data_feeds_the_doctor(gpu_departs, tmp_path, vulkan):
     np.save(tmp_path / "x.npy", np.linspace(0, 1, 64, dtype="float32").reshape(1, 64))
     d = _doctor(gpu_departs, "--data", tmp_path / "x.npy")
@@ -151,3 +160,51 @@ def test_build_report_and_selection_name_the_culprit(reference_departs, tmp_path
     assert "delegate doctor: cpu (reference CPU kernels) departs at op 2" in report["selection"]["reasons"]["passthrough"]
     md = (out / "reports" / "report.md").read_text()
     assert "## Delegate doctor" in md and "departs: cpu (reference CPU kernels)" in md
+
+
+def _labelled_by_xnnpack(model, path):
+    """16 samples labelled with XNNPACK's answers (the right ones: the reference kernels compute the
+    16,384-input FULLY_CONNECTED wrongly, and every sample's top class with it)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    xs = np.random.default_rng(1).uniform(0, 1, (16, 64, 64, 1)).astype("f")
+    it = Interpreter(model_path=str(model))
+    it.allocate_tensors()
+    ys = []
+    for x in xs:
+        it.set_tensor(it.get_input_details()[0]["index"], x[None])
+        it.invoke()
+        ys.append(int(it.get_tensor(it.get_output_details()[0]["index"])[0].argmax()))
+    np.savez(path, x=xs, y=np.array(ys))
+    return path
+
+
+def test_build_runs_the_doctor_when_the_matrix_delegates_disagree(reference_departs, tmp_path, vulkan):
+    """The accuracy matrix (labelled, so every delegate runs) has the reference kernels far from
+    XNNPACK.  No GPU in --delegates: bench's GPU check never runs the doctor; build's own trigger does,
+    on the evaluation sample where the two differ most, with the GPU as a third voter.  The second
+    build into the same cache gets the diagnosis from the cache."""
+    data = _labelled_by_xnnpack(reference_departs, tmp_path / "eval.npz")
+    args = ["--target", "android", "--task", "image_classification", "--mean", "0", "--std", "255", "--eval-data", data,
+            "--delegates", "cpu,xnnpack", "--runs", "1", "--max-seconds", "0.1", "--cache-dir", tmp_path / "cache"]
+    r = run_cli("build", reference_departs, "-o", tmp_path / "a", *args, "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert not any(rec.get("departure") for rec in report["bench"]["results"])   # bench ran no doctor
+    entry = report["delegate_doctor"]["passthrough"]
+    assert entry["trigger"]["delegates"] == ["cpu", "xnnpack"] and entry["trigger"]["gap"] > 0.5, entry["trigger"]
+    dep = entry["departure"]
+    assert dep["delegate"] == "cpu" and dep["op"]["index"] == 2 and dep["op"]["type"] == "FULLY_CONNECTED", dep
+    assert sorted(dep["agreeing"]) == ["gpu", "xnnpack"] and entry["complete"]
+    assert entry["explanation"].startswith("cpu 0.0000 vs xnnpack 1.0000 top-1 accuracy on 16 samples")
+    assert "cpu (reference CPU kernels) departs at op 2 FULLY_CONNECTED" in entry["explanation"]
+    assert "departs at op 2 FULLY_CONNECTED" in report["selection"]["reasons"]["passthrough"]
+    md = (tmp_path / "a" / "reports" / "report.md").read_text()
+    assert "0.0000‡" in md and "- `passthrough`: cpu 0.0000 vs xnnpack 1.0000" in md
+    assert 'id="delegate-doctor"' in (tmp_path / "a" / "reports" / "report.html").read_text()
+    again = run_cli("build", reference_departs, "-o", tmp_path / "b", *args)
+    assert again.returncode == 0, again.stderr
+    assert "delegate doctor (passthrough): cpu 0.0000 vs xnnpack 1.0000" in " ".join(again.stdout.split())
+    second = json.loads((tmp_path / "b" / "reports" / "report.json").read_text())
+    assert second["cache_hits"]["delegates"] is True
+    assert second["delegate_doctor"]["passthrough"]["departure"] == dep

@@ -25,8 +25,8 @@ class Counted:
 
 
 def test_stages_run_in_the_documented_order():
-    assert [s.name for s in STAGES] == ["compress", "convert", "metadata", "lint", "bench", "evaluate", "select",
-                                        "render", "report"]
+    assert [s.name for s in STAGES] == ["compress", "convert", "metadata", "lint", "bench", "evaluate", "delegates",
+                                        "select", "render", "report"]
     assert len({s.result for s in STAGES}) == len(STAGES)   # each fills its own BuildState field
     assert all(hasattr(BuildState, s.result) for s in STAGES)
 

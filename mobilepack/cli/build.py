@@ -150,8 +150,9 @@ def _table(result):
         row = [v.mode, f"{v.bytes / 1024:,.1f}"]
         gone = {d for m, d in result.skipped if m == v.mode}
         row += [f"{latency[d]:,.0f}" if d in latency else "skipped" if d in gone else "failed" for d in bench_delegates]
-        row += [f"{scores[d]:.4f}" if scores.get(d) is not None else "skipped" if d in gone else "failed"
-                for d in delegates]
+        departs = ((r.get("delegate_doctor", {}).get(v.mode) or {}).get("departure") or {}).get("delegate")
+        row += [(f"{scores[d]:.4f}" + ("‡" if d == departs else "")) if scores.get(d) is not None
+                else "skipped" if d in gone else "failed" for d in delegates]
         row.append("[green]✔[/]" if v.mode == sel.winner else "")
         table.add_row(*row)
     return table
@@ -168,6 +169,10 @@ def _summary(result, *, quiet: bool) -> None:
                           + ("a functional check (≤ 3 invocations, numerics vs CPU; --gpu-latency times it)"
                              if result.gpu_functional_only else "functional only — latency not representative")
                           + "[/]")
+        for mode, d in r.get("delegate_doctor", {}).items():
+            from rich.markup import escape
+
+            console.print(f"[yellow]delegate doctor ({escape(mode)}): {escape(d.get('explanation') or d['message'])}[/]")
         if result.gpu_unavailable is not None:
             from rich.markup import escape
 

@@ -138,6 +138,8 @@ def _check_array(name: str, arr, t: TensorSpec, source: str):
     if tuple(arr.shape[1:]) != want:
         raise DataError(f"{source}: {name!r} has shape {list(arr.shape)}, expected [N, {', '.join(map(str, want))}] "
                         f"for input {t.name!r}", "re-export the data with the model's input shape")
+    if t.dtype == "string":
+        return _text(name, arr, t, source)
     target = np.dtype(t.dtype)
     if arr.dtype != target:
         float_to_float = np.issubdtype(arr.dtype, np.floating) and np.issubdtype(target, np.floating)
@@ -146,6 +148,28 @@ def _check_array(name: str, arr, t: TensorSpec, source: str):
                             f"save the array as {target}")
         arr = arr.astype(target)
     return arr
+
+
+def random_text(rng, shape):
+    """Random text for a string input: 1-6 lowercase words of 1-8 letters per element, as UTF-8 bytes."""
+    import numpy as np
+
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    words = lambda: " ".join("".join(rng.choice(letters, rng.integers(1, 9))) for _ in range(rng.integers(1, 7)))  # noqa: E731
+    out = np.empty(shape, dtype=object)
+    for index in np.ndindex(*shape):
+        out[index] = words().encode()
+    return out
+
+
+def _text(name: str, arr, t: TensorSpec, source: str):
+    """A string input's samples as UTF-8 bytes (object array), from str or bytes arrays."""
+    import numpy as np
+
+    if arr.dtype.kind not in "USO":
+        raise DataError(f"{source}: {name!r} has dtype {arr.dtype}, expected text for the string input {t.name!r}",
+                        "save the samples as a string array, e.g. np.array([\"some text\"])")
+    return np.vectorize(lambda v: v if isinstance(v, bytes) else str(v).encode(), otypes=[object])(arr)
 
 
 def read_samples(source: str | Path, spec: ModelSpec, *, limit: int | None = None, seed: int = 0,
@@ -162,7 +186,9 @@ def read_samples(source: str | Path, spec: ModelSpec, *, limit: int | None = Non
         feeds = {}
         for t in spec.inputs:
             shape = (n, *t.shape[1:])
-            if np.issubdtype(np.dtype(t.dtype), np.floating):
+            if t.dtype == "string":
+                feeds[t.name] = random_text(rng, shape)
+            elif np.issubdtype(np.dtype(t.dtype), np.floating):
                 if norm is not None and norm.in_model:
                     feeds[t.name] = rng.uniform(0, 255, shape).astype(t.dtype)
                 else:

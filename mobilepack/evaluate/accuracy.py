@@ -71,6 +71,7 @@ class AccuracyMatrix:
     agreement_rule: str = "fallback"                 # how agreement selects without labels (evaluate.tasks)
     reference: str | None = "fp32"                   # the mode agreement is measured against
     agreement_note: str | None = None                # why agreement is not applicable, or what it is against
+    disagreements: tuple[dict[str, Any], ...] = ()   # delegates of one variant that score differently (labelled)
 
     def cell(self, mode: str, delegate: str) -> Cell | None:
         return next((c for c in self.cells if c.mode == mode and c.delegate == delegate), None)
@@ -80,7 +81,8 @@ class AccuracyMatrix:
                 "cells": [c.to_dict() for c in self.cells], "warnings": list(self.warnings), "task": self.task,
                 "metric": self.metric, "agreement_metric": self.agreement_metric,
                 "agreement_key": self.agreement_key, "agreement_threshold": self.agreement_threshold,
-                "agreement_rule": self.agreement_rule, "reference": self.reference, "agreement_note": self.agreement_note}
+                "agreement_rule": self.agreement_rule, "reference": self.reference, "agreement_note": self.agreement_note,
+                "disagreements": list(self.disagreements)}
 
 
 def _signature_view(session, model_path: str):
@@ -337,12 +339,14 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
         note = f"{NOT_APPLICABLE}: the {reference[0]} variant did not run on the reference CPU kernels"
         warnings.append(f"the {reference[0]} variant did not run on the reference CPU kernels: agreement is "
                         f"{NOT_APPLICABLE}")
+    split = tuple(_disagreements(cells, predictions, picked, evaluator, truth)) if labelled else ()
     return AccuracyMatrix(labelled, samples.source, samples.count,
                           tuple(_scored(cells, predictions, picked, evaluator, truth, labelled, ref_pred)),
                           tuple(warnings), task=evaluator.task, metric=evaluator.labelled_metric,
                           agreement_metric=evaluator.agreement_metric, agreement_key=evaluator.agreement_key,
                           agreement_threshold=evaluator.agreement_threshold,
-                          agreement_rule=evaluator.agreement_rule, reference=reference[0] if reference else None, agreement_note=note)
+                          agreement_rule=evaluator.agreement_rule, reference=reference[0] if reference else None, agreement_note=note,
+                          disagreements=split)
 
 
 def _take(values, rows):
@@ -354,3 +358,33 @@ def _take(values, rows):
     if isinstance(values, np.ndarray):
         return values[rows]
     return [values[i] for i in rows]
+
+
+def _disagreements(cells, predictions, picked, evaluator, truth):
+    """Each pair of delegates of one variant whose labelled metric differs on the samples both ran:
+    both scores there and the sample on which their predictions differ most (the delegate doctor's
+    input, ``pipeline.delegate_check``)."""
+    from mobilepack.runtime.departure import distance
+
+    ran = [c for c in cells if (c.mode, c.delegate) in predictions]
+    for i, a in enumerate(ran):
+        for b in (b for b in ran[i + 1:] if b.mode == a.mode):
+            ra, rb = picked.get((a.mode, a.delegate)), picked.get((b.mode, b.delegate))
+            rows = ra if ra is not None else rb          # a software GPU's subset, else every sample
+            pa, pb = (_on(predictions[(c.mode, c.delegate)], own, rows) for c, own in ((a, ra), (b, rb)))
+            sa, sb = evaluator.score(pa, _take(truth, rows)), evaluator.score(pb, _take(truth, rows))
+            if sa is None or sb is None or sa == sb:
+                continue
+            count = len(next(iter(pa.values())))
+            far = [max(distance(pa[k][j], pb[k][j]) for k in pa) for j in range(count)]
+            worst = max(range(count), key=lambda j: far[j])
+            yield {"mode": a.mode, "delegates": [a.delegate, b.delegate],
+                   "scores": {a.delegate: float(sa), b.delegate: float(sb)}, "samples": count,
+                   "sample": int(rows[worst]) if rows is not None else worst}
+
+
+def _on(prediction: dict, own_rows, rows) -> dict:
+    """``prediction`` (made on ``own_rows``; None: every sample) on ``rows``."""
+    if rows is None or own_rows is not None:
+        return prediction
+    return {k: _take(v, rows) for k, v in prediction.items()}

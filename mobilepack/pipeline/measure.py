@@ -10,8 +10,8 @@ from mobilepack.pipeline.caching import LAYOUT, Codec, cached, json_codec
 from mobilepack.pipeline.state import Accuracy, Bench, Lint
 from mobilepack.progress import ProgressEvent
 
-EVALUATE_VERSION = 5   # part of the evaluation cache key: per-task evaluators, few self-check samples, agreement rule,
-                       # the reference kernels' cross-check subset
+EVALUATE_VERSION = 6   # part of the evaluation cache key: per-task evaluators, few self-check samples, agreement rule,
+                       # the reference kernels' cross-check subset, delegates that disagree (the doctor's trigger)
 SELF_CHECK_SAMPLES = 8   # samples a single variant is compared with itself on
 CROSS_CHECK_SAMPLES = 8  # without labels: samples the non-reference variants run on the reference kernels
                          # (all of them on xnnpack; evaluate.accuracy)
@@ -88,20 +88,32 @@ def _bench(state, options) -> Bench:
     return Bench(run_bench(plan, progress=state.progress, known=known).to_dict())
 
 
-def _evaluate_key(state, options) -> str:
+def evaluate_key(state, options) -> str:
     source = options.eval_source
     return make_key("evaluate", LAYOUT, EVALUATE_VERSION, state.models.spec.task, state.models.key,
                     hash_path(source) if source else None, bool(options.eval_data), list(options.bench.delegates),
                     list(options.metadata.labels), state.tools)
 
 
-@cached("evaluate", _evaluate_key, json_codec(Accuracy))
+@cached("evaluate", evaluate_key, json_codec(Accuracy))
 def evaluate_stage(state, options) -> Accuracy:
     """The task's evaluator judges the variants: its labelled metric on ``eval_data`` (read in the
     task's layout), else its agreement with fp32 on the validation/calibration samples.  Samples are
     read with the source's float description; the child quantizes them for each variant's input."""
-    from mobilepack.data.readers import read_samples
     from mobilepack.evaluate.accuracy import evaluate
+
+    evaluator, samples, truth, warnings = evaluation_samples(state, options)
+    matrix = evaluate(state.models.paths, samples, task=evaluator.task, truth=truth, labels=options.metadata.labels,
+                      delegates=list(options.bench.delegates), progress=state.progress,
+                      cross_check=CROSS_CHECK_SAMPLES)
+    if warnings:
+        matrix = replace(matrix, warnings=tuple(warnings) + matrix.warnings)
+    return Accuracy(matrix.to_dict())
+
+
+def evaluation_samples(state, options):
+    """(the task's evaluator, the samples evaluate reads, their truth or None, warnings)."""
+    from mobilepack.data.readers import read_samples
     from mobilepack.evaluate.tasks import check_eval_data, get as get_evaluator
 
     spec, labels = state.models.spec, options.metadata.labels
@@ -116,9 +128,4 @@ def evaluate_stage(state, options) -> Accuracy:
         limit = SELF_CHECK_SAMPLES if len(state.models.paths) == 1 else 200
         samples = read_samples(options.eval_source or "random", spec, limit=limit, what="validation")
         samples = replace(samples, labels=None, class_names=None)
-    matrix = evaluate(state.models.paths, samples, task=evaluator.task, truth=truth, labels=labels,
-                      delegates=list(options.bench.delegates), progress=state.progress,
-                      cross_check=CROSS_CHECK_SAMPLES)
-    if warnings:
-        matrix = replace(matrix, warnings=tuple(warnings) + matrix.warnings)
-    return Accuracy(matrix.to_dict())
+    return evaluator, samples, truth, warnings

@@ -1,7 +1,8 @@
 """``mobilepack build``: one command from a model to reports and app projects.
 
 The build is the ordered list :data:`STAGES` — compress (when [compress] names
-stages), convert, metadata, lint, bench, evaluate, select, render, report — each
+stages), convert, metadata, lint, bench, evaluate, delegates (the delegate doctor, when the
+accuracy matrix's delegates disagree), select, render, report — each
 ``stage(state, options) -> result`` over a :class:`~mobilepack.pipeline.state.BuildState`
 of the typed results so far.  Everything is written into a staging tree beside OUT
 and swapped in at the end (``staging.StagedTree``), so a failure or Ctrl-C at any
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mobilepack.pipeline.delegate_check import delegate_check_stage
 from mobilepack.pipeline.measure import bench_stage, evaluate_stage, lint_stage
 from mobilepack.pipeline.models import compress_stage, convert_stage, metadata_stage
 from mobilepack.pipeline.options import BuildOptions, resolve_build_options
@@ -42,6 +44,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("lint", lint_stage, "lint"),
     Stage("bench", bench_stage, "bench"),
     Stage("evaluate", evaluate_stage, "accuracy"),
+    Stage("delegates", delegate_check_stage, "departures"),
     Stage("select", select_stage, "selection"),
     Stage("render", render_stage, "apps"),
     Stage("report", report_stage, "report"),

@@ -21,19 +21,21 @@ def select_stage(state, options):
              for v in state.models.variants]
     selection = select(cands, max_accuracy_drop=options.max_accuracy_drop,
                        criterion=Criterion.of_matrix(acc.document))
-    selection = _name_departures(selection, state.bench.document)
+    selection = _name_departures(selection, state.bench.document, state.departures.document)
     state.emit(ProgressEvent("select", f"the apps ship {selection.winner}"))
     return selection
 
 
-def _name_departures(selection, bench: dict):
-    """Each variant's reason says which delegate departs where the delegate doctor ran for it."""
+def _name_departures(selection, bench: dict, matrix: dict):
+    """Each variant's reason says which delegate departs where the delegate doctor ran for it (bench's
+    GPU check, the accuracy matrix's disagreement)."""
     from dataclasses import replace
 
     from mobilepack.report.build import departures
 
-    found = departures(bench)
-    reasons = {mode: (f"{why} (delegate doctor: {found[mode]['message']})" if mode in found else why)
+    found = departures(bench, matrix)
+    reasons = {mode: (f"{why} (delegate doctor: {found[mode].get('explanation') or found[mode]['message']})"
+                      if mode in found else why)
                for mode, why in selection.reasons.items()}
     return replace(selection, reasons=reasons)
 
@@ -78,6 +80,7 @@ def report_stage(state, options) -> Report:
         out=options.out, config=options.resolved, record=models.record,
         descriptions={v.mode: v.spec.to_dict() for v in models.variants}, lint=state.lint.by_mode,
         bench=state.bench.document, accuracy=state.accuracy.document, selection=state.selection.to_dict(),
+        delegate_doctor=state.departures.document,
         apps={a.target: {"files": a.files, "app_id": a.app_id, "app_name": a.app_name} for a in state.apps},
         server=next((a.record for a in state.apps if a.record is not None), None),
         timings=ledger.timings, hits=ledger.hits, tools=state.tools, compression=list(state.compressed.stages))

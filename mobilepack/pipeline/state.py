@@ -128,6 +128,13 @@ class Accuracy:
 
 
 @dataclass(frozen=True)
+class Departures:
+    """The delegate doctor on the variants whose delegates disagree in the accuracy matrix."""
+
+    document: dict[str, dict[str, Any]]        # mode -> the doctor's diagnosis + trigger, explanation
+
+
+@dataclass(frozen=True)
 class App:
     target: str
     files: int
@@ -165,6 +172,7 @@ class BuildState:
     lint: Lint | None = None
     bench: Bench | None = None
     accuracy: Accuracy | None = None
+    departures: Departures = Departures({})
     selection: Any = None                      # evaluate.selection.Selection
     apps: tuple[App, ...] = ()
     report: Report | None = None

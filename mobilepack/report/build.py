@@ -18,8 +18,10 @@ _VARIANT_KEYS = ("mode", "path", "bytes", "sha256", "input_dtypes", "output_dtyp
 def build_document(*, out: Path, config: dict, record: dict, descriptions: dict[str, dict], lint: dict,
                    bench: dict, accuracy: dict, selection: dict, apps: dict[str, dict], timings: dict[str, float],
                    hits: dict[str, bool], tools: dict, compression: list[dict],
-                   server: dict | None = None) -> dict[str, Any]:
-    """``record`` is convert.json; ``descriptions`` each variant's own ModelSpec (as a dict)."""
+                   server: dict | None = None, delegate_doctor: dict | None = None) -> dict[str, Any]:
+    """``record`` is convert.json; ``descriptions`` each variant's own ModelSpec (as a dict);
+    ``delegate_doctor`` the doctor's diagnoses of the accuracy matrix's disagreements."""
+    found = departures(bench, delegate_doctor or {})
     return {
         "schema_version": BUILD_SCHEMA_VERSION,
         "kind": "build",
@@ -41,15 +43,17 @@ def build_document(*, out: Path, config: dict, record: dict, descriptions: dict[
         "warnings": list(record.get("warnings", [])) + list(accuracy.get("warnings", [])),
         "compression": compression,
         **({"doctor": record["doctor"]} if record.get("doctor") else {}),   # the quantization doctor's record
-        **({"delegate_doctor": departures(bench)} if departures(bench) else {}),   # who departs, per variant
+        **({"delegate_doctor": found} if found else {}),   # who departs, per variant
         **({"failed_modes": record["failed_modes"]} if record.get("failed_modes") else {}),  # not produced
         **({"server": server} if server else {}),   # --target server: its server.json (the Server section)
     }
 
 
-def departures(bench: dict) -> dict[str, dict]:
-    """variant (or file) -> the delegate doctor's diagnosis that bench ran for it (``runtime.departure``)."""
-    out: dict[str, dict] = {}
+def departures(bench: dict, matrix: dict | None = None) -> dict[str, dict]:
+    """variant (or file) -> the delegate doctor's diagnosis (``runtime.departure``): the one build ran
+    on the evaluation data when the accuracy matrix's delegates disagreed (``trigger``, ``explanation``),
+    else the one bench's GPU check ran on its input pattern."""
+    out: dict[str, dict] = dict(matrix or {})
     for rec in bench.get("results", []):
         if rec.get("departure"):
             model = rec.get("model") or {}
@@ -87,4 +91,8 @@ def report_context(report: dict, bench: dict) -> dict[str, Any]:
         "latency_svg": charts.latency_chart([x for x in rows if x["status"] == "ok"]) if rows else "",
         "size_svg": charts.size_chart(bench_views.models(bench)) if rows else "",
         "server": server_view.view(report.get("server")),
+        "departs_cells": {(mode, d["departure"]["delegate"]) for mode, d in report.get("delegate_doctor", {}).items()
+                          if d.get("departure") and d["departure"].get("delegate")},
+        "explained": {mode: d["explanation"] for mode, d in report.get("delegate_doctor", {}).items()
+                      if d.get("explanation")},
     }

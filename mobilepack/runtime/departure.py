@@ -72,8 +72,13 @@ class Diagnosis:
     seconds: float
     method: str
     skipped: dict[str, str] = field(default_factory=dict)   # delegate -> why it took no part
+    complete: bool = True            # False: the search stopped at its time budget
 
     def message(self) -> str:
+        if not self.complete:
+            stop = f"the search stopped at its time budget, after {self.seconds:.1f} s"
+            return (f"{self.departure.message()} ({stop}: the first departing op is this one or an earlier one)"
+                    if self.departure is not None else f"{stop} before any op was found to depart")
         if self.departure is not None:
             return self.departure.message()
         if len(self.delegates) < 2:
@@ -85,7 +90,8 @@ class Diagnosis:
         return {"model": self.model, "delegates": list(self.delegates), "tolerance": self.tolerance,
                 "departure": self.departure.to_dict() if self.departure else None,
                 "outputs_agree": self.outputs_agree, "probes": self.probes, "seconds": round(self.seconds, 3),
-                "method": self.method, "skipped": dict(self.skipped), "message": self.message()}
+                "method": self.method, "skipped": dict(self.skipped), "complete": self.complete,
+                "message": self.message()}
 
 
 def _num(x: float):
@@ -210,11 +216,15 @@ def verdict(op: OpInfo, values: dict[str, list], tolerance: float, labels: dict[
 
 # -- the search (parent process) ----------------------------------------------------------------
 
+class _OutOfTime(Exception):
+    """The doctor's time budget is spent."""
+
+
 class _Runs:
     """Op ``k``'s outputs per delegate, each read once: from the kept tensors, or a sub-model's run."""
 
     def __init__(self, data: bytes, ops: list[OpInfo], delegates: list, setups: dict, feeds: dict, tmp: Path,
-                 timeout: float) -> None:
+                 timeout: float, deadline: float = float("inf")) -> None:
         import numpy as np
 
         from mobilepack.model.flatbuffer import parse_model
@@ -229,6 +239,8 @@ class _Runs:
         self.kept: dict[str, dict[int, object]] = {}
         self.cache: dict[int, dict[str, list]] = {}
         self.failed: dict[str, str] = {}
+        self.deadline = deadline
+        self.earliest: int | None = None     # the first op found to depart so far
 
     def _child(self, target: str, request: dict, delegate) -> dict | None:
         import numpy as np
@@ -237,9 +249,14 @@ class _Runs:
 
         setup = self.setups[delegate.name]
         request = {**request, "feeds": self.feeds, "out": str(self.tmp / "out.npz")}
-        outcome = run_in_child(f"mobilepack.runtime.departure:{target}", request, timeout=self.timeout,
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise _OutOfTime
+        outcome = run_in_child(f"mobilepack.runtime.departure:{target}", request, timeout=min(self.timeout, left),
                                env=setup.env, forkable=setup.forkable)
         answer = outcome.answer
+        if outcome.answer is None and time.monotonic() >= self.deadline:
+            raise _OutOfTime
         if answer is None or not answer["ok"]:
             reason = outcome.failure() or delegate.behaviour.classify_failure(answer["error"], outcome.log).message
             self.failed.setdefault(delegate.name, reason)
@@ -313,9 +330,11 @@ def feeds_from_batch(data: bytes, batch: dict) -> dict[int, object]:
 
 
 def diagnose(model_path, delegates: list, *, feeds: dict | None = None, tolerance: float = TOLERANCE,
-             timeout: float = 120.0, progress=None) -> Diagnosis:
+             timeout: float = 120.0, budget: float | None = None, progress=None) -> Diagnosis:
     """Compare ``delegates`` (registry :class:`~mobilepack.runtime.delegates.Delegate`\\ s) op by op on
-    ``model_path`` with ``feeds`` (tensor index -> array; default: the bench's input pattern)."""
+    ``model_path`` with ``feeds`` (tensor index -> array; default: the bench's input pattern).
+    ``timeout``: the longest run of one delegate; ``budget``: the longest whole search (seconds; at
+    its end the search stops and names the first op found to depart so far, ``complete`` False)."""
     start = time.perf_counter()
     data = Path(model_path).read_bytes()
     ops = op_table(data)
@@ -332,12 +351,18 @@ def diagnose(model_path, delegates: list, *, feeds: dict | None = None, toleranc
     with tempfile.TemporaryDirectory(prefix="mobilepack-doctor-") as tmp:
         (Path(tmp) / "model.tflite").write_bytes(data)
         runs = _Runs(data, ops, present, setups, feeds if feeds is not None else default_feeds(data), Path(tmp),
-                     timeout)
-        departure, agree = _search(runs, ops, tolerance, labels, progress)
+                     timeout, time.monotonic() + budget if budget is not None else float("inf"))
+        complete = True
+        try:
+            departure, agree = _search(runs, ops, tolerance, labels, progress)
+        except _OutOfTime:   # the first op found to depart so far (a later op's inputs may depart earlier)
+            complete, agree = False, False
+            departure = (verdict(ops[runs.earliest], runs.cache[runs.earliest], tolerance, labels)
+                         if runs.earliest is not None else None)
     ran = tuple(d.name for d in present if any(d.name in v for v in runs.cache.values()))
     skipped.update({d: why for d, why in runs.failed.items() if d not in ran})
     return Diagnosis(str(model_path), ran, tolerance, departure, agree, len(runs.cache),
-                     time.perf_counter() - start, method, skipped)
+                     time.perf_counter() - start, method, skipped, complete)
 
 
 def _search(runs: _Runs, ops: list[OpInfo], tolerance: float, labels: dict, progress) -> tuple:
@@ -348,7 +373,10 @@ def _search(runs: _Runs, ops: list[OpInfo], tolerance: float, labels: dict, prog
         if progress and k not in runs.cache:
             progress(f"comparing op {k} {ops[k].type}")
         values = runs.at(k)
-        return verdict(ops[k], values, tolerance, labels) if len(values) >= 2 else None
+        found = verdict(ops[k], values, tolerance, labels) if len(values) >= 2 else None
+        if found is not None and (runs.earliest is None or k < runs.earliest):
+            runs.earliest = k
+        return found
 
     writer = producers(ops)
     outputs = parse_model(runs.data).subgraphs[0].outputs
