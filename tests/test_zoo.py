@@ -146,6 +146,13 @@ def _check_build_record(m: ZooModel, doc: dict) -> None:
     for mode, lowest in e.get("build_cosine", {}).items():
         cell = cells[mode]
         assert cell["status"] == "ok" and cell["metrics"]["cosine"] >= lowest, (m.id, mode, cell)
+    agreement = dict(e.get("build_agreement", {}))
+    if agreement:   # the task's own metric: the one the build selects by, and its value per mode
+        metric = agreement.pop("metric")
+        assert doc["accuracy"]["agreement_key"] == metric, (m.id, doc["accuracy"]["agreement_key"])
+        for mode, lowest in agreement.items():
+            cell = cells[mode]
+            assert cell["status"] == "ok" and cell["metrics"][metric] >= lowest, (m.id, mode, cell)
     failed = {f["mode"]: f for f in doc.get("failed_modes", [])}
     for mode, fragment in e.get("build_not_produced", {}).items():
         assert mode in failed and fragment in failed[mode]["reason"], (m.id, mode, doc.get("failed_modes"))
