@@ -322,10 +322,9 @@ def attach(model: bytes, *, task: str | None = None, spec: ModelSpec | None = No
            iou_threshold: float | None = None, keypoints_layout: str | None = None) -> MetadataResult:
     """Write TFLite metadata into ``model`` (bytes of a .tflite) and return the new bytes.
 
-    ``normalization`` is the explicit choice (flags or config); otherwise the spec's
-    (a leading Rescaling/Normalization layer: written as mean 0 / std 1, since the
-    model normalizes itself), otherwise the model's existing metadata; image tasks
-    with none of these are an error."""
+    ``normalization`` is the explicit choice (flags or config); otherwise the spec's (a leading
+    Rescaling/Normalization layer: written as mean 0 / std 1, since the model normalizes itself),
+    otherwise the model's existing metadata; image tasks with none of these are an error."""
     fb = parse_model(model)
     existing = read_metadata(model, fb)
     sg = fb.subgraphs[0]
