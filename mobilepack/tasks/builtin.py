@@ -2,8 +2,9 @@
 
 Detection priority (lower first) is the order the metadata reader has always tried them: a
 tokenizer means text (a sentence embedding first: its output is named so, in the tensors and in
-the metadata), audio content means audio, then detection, segmentation and classification among
-image models.  On tensors the detectors are disjoint (an image input, token ids and a waveform
+the metadata), audio content means audio, then keypoints (metadata naming an output ``keypoints``;
+on tensors only MediaPipe's landmark sizes beside a one-element score, see ``tasks.keypoints``),
+detection, segmentation and classification among image models.  On tensors the detectors are disjoint (an image input, token ids and a waveform
 never look alike) except text_embedding, which only takes token-id models whose one output is
 named as a sentence vector and is tried before text_classification.  ``generic`` detects
 nothing: it is what an undetected model gets."""
