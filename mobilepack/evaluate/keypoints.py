@@ -23,17 +23,10 @@ HINT = f"give --eval-data a folder of images with {LABELS_FILE}: {{\"image.jpg\"
 
 
 def _hints(model_bytes: bytes) -> dict:
+    from mobilepack.evaluate.families import input_size
     from mobilepack.metadata.keypoints import model_layout
-    from mobilepack.model.flatbuffer import FlatbufferError, parse_model
 
-    hints: dict = {"keypoints": model_layout(model_bytes)}
-    try:
-        sg = parse_model(model_bytes).subgraphs[0]
-        shape = sg.tensors[sg.inputs[0]].shape
-        hints["input_size"] = (int(shape[2]), int(shape[1])) if len(shape) == 4 else (1, 1)
-    except (FlatbufferError, IndexError):
-        pass
-    return hints
+    return {"keypoints": model_layout(model_bytes), **input_size(model_bytes)}
 
 
 def _reduce(outputs, hints):
