@@ -123,7 +123,7 @@ def _check(path, layout: str) -> None:
         raise DataError(f"--eval-data {path}: keypoints needs labelled points", f"pass {layout}")
 
 
-KEYPOINTS = Evaluator(f"PCK@{kp.PCK_THRESHOLD:g} against fp32", "pck", kp.AGREEMENT_PCK, f"PCK@{kp.PCK_THRESHOLD:g}",
+KEYPOINTS = Evaluator(f"keypoint agreement (PCK@{kp.PCK_THRESHOLD:g})", "pck", kp.AGREEMENT_PCK, f"PCK@{kp.PCK_THRESHOLD:g}",
                       _reduce, _agreement, _read_labelled, _pck,
                       f"a folder of images with {LABELS_FILE} ({{image name: [[x, y] in image pixels, ...]}})",
                       check_data=_check, model_hints=_hints)
