@@ -99,6 +99,8 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "author": Option("str", None, "model author", example="Example Inc."),
         "license": Option("str", None, "model license", example="Apache-2.0"),
         "score_threshold": Option("float", None, "classification score threshold (0..1)", example=0.5),
+        "keypoints_layout": Option("str", None, "keypoints: POINTSxVALUES[,output=N][,presence=N|none]"
+                                   "[,units=pixels|ratios][,skeleton=FILE] (unset: detected)", example="21x3,presence=1"),
         "iou_threshold": Option("float", None, "yolo_detection: the NMS IoU threshold (0..1; unset: 0.45)",
                                 example=0.45),
         "vocab": Option("path", None, "vocabulary file for text_classification and text_embedding", example="vocab.txt"),

@@ -284,11 +284,13 @@ def task_inputs(task: str, model_bytes: bytes, app_name: str | None = None, labe
         from tests.yolo_models import CLASSES
 
         norm = Normalization(mean=(0.0,), std=(1.0,), source="model_layer", in_model=True)
-    labels = tuple((CLASSES if task == YOLO else LABELS[task]) if labels is None else labels)
+    if task == KEYPOINTS:   # MediaPipe's hand landmarks take pixels in [0, 1]
+        norm = Normalization(mean=(0.0,), std=(255.0,), source="config")
+    labels = tuple((CLASSES if task == YOLO else LABELS.get(task, ())) if labels is None else labels)
     spec = ModelSpec(name=f"tiny_{task}", source_path=f"{task}.tflite", source_format=SourceFormat.TFLITE,
                      inputs=ins, outputs=outs, signature_key=key, task=Task(task), labels=labels, normalization=norm)
     samples = ((("sample.png", (ROOT / "examples" / "digits" / "samples" / "3_three.png").read_bytes()),)
-               if task in ("image_classification", "object_detection", "image_segmentation", YOLO) else ())
+               if task in ("image_classification", "object_detection", "image_segmentation", YOLO, KEYPOINTS) else ())
     return RenderInputs(spec=spec, model_bytes=model_bytes, variant="int8" if task == "image_classification" else "fp32",
                         labels=labels, app_name=app_name or f"Tiny {task.replace('_', ' ').title()}",
                         app_id=package or f"com.mobilepack.checks.{task.replace('_', '')}", sample_images=samples)
@@ -299,6 +301,7 @@ INT8 = "image_classification_int8"          # the image classifier with int8 (no
 BROKEN = ("broken_channel_order", "broken_zero_point")
 YOLO = "yolo_detection"                    # a YOLO-layout detector trained on drawn shapes (tests/yolo_models.py)
 BROKEN_YOLO = ("broken_yolo_nms", "broken_yolo_xywh")   # its app with NMS off / xywh taken as corners
+KEYPOINTS = "keypoints"                    # the zoo's MediaPipe hand landmark model (tests/keypoint_models.py)
 BROKEN_EMBEDDING = ("broken_cosine", "broken_routing")   # sentence-embedding apps broken on purpose (tests/jvm)
 BERT = "text_classification_bert"          # a BERT-style classifier: WordPiece over the real MiniLM vocabulary
 BROKEN_TOKENIZER = "broken_accent_stripping"
@@ -351,12 +354,13 @@ def _render_all(tmp_path_factory):
     render_project("android", task_inputs(YOLO, model_bytes[YOLO]), base / YOLO)
     projects[YOLO] = base / YOLO
     projects.update(add_broken_yolo_projects(base, model_bytes[YOLO]))
+    projects.update(_keypoints_project(base, model_bytes))
     projects.update(add_broken_projects(base, model_bytes[INT8]))
     projects.update(add_broken_embedding_projects(base, model_bytes["text_embedding"]))
     projects.update(_bert_projects(base, model_bytes))
-    for name in (*TASKS, INT8, YOLO, *BROKEN_YOLO, *BROKEN, *BROKEN_EMBEDDING, BERT, BROKEN_TOKENIZER):
+    for name in (*TASKS, INT8, YOLO, *BROKEN_YOLO, *BROKEN, *BROKEN_EMBEDDING, BERT, BROKEN_TOKENIZER, KEYPOINTS):
         if name in projects:
-            add_probe(projects[name])
+            add_probe(projects[name], keypoints=name == KEYPOINTS)
     render_project("android", task_inputs("image_classification", model_bytes["image_classification"],
                                           app_name=INJECTION_NAME, labels=INJECTION_LABELS,
                                           package="com.mobilepack.checks.injection"), base / "injection")
@@ -370,6 +374,20 @@ def _render_all(tmp_path_factory):
         encoding="utf-8")
     checks = check_projects(projects, base / "work")
     return base, projects, checks, model_bytes
+
+
+def _keypoints_project(base: Path, model_bytes: dict) -> dict[str, Path]:
+    """The hand landmark app, when the zoo's archive can be fetched (its tests skip with the reason
+    otherwise, fail under CI=true)."""
+    from mobilepack.render.renderer import render_project
+    from tests.keypoint_models import hand_model, with_metadata
+
+    path = hand_model()
+    if not isinstance(path, Path):
+        return {}
+    model_bytes[KEYPOINTS] = with_metadata(path.read_bytes())
+    render_project("android", task_inputs(KEYPOINTS, model_bytes[KEYPOINTS]), base / KEYPOINTS)
+    return {KEYPOINTS: base / KEYPOINTS}
 
 
 def _bert_projects(base: Path, model_bytes: dict) -> dict[str, Path]:

@@ -54,13 +54,14 @@ import pytest
 
 from mobilepack.model.spec import pad_ids
 from tests.bert_models import INPUT_NAMES, SEQUENCE
+from tests.keypoint_models import SIZE as KP_SIZE, photos
 from tests.yolo_models import SIZE
 from tests.conftest import DIGITS, require
 from tests.jvm.execution import compile_standin, find_java, run_probe
-from tests.test_android_checks import (BERT, BROKEN, BROKEN_EMBEDDING, BROKEN_TOKENIZER, BROKEN_YOLO, INT8, JARS, KOTLINC,
-                                       TASKS, TEXT_VOCAB, YOLO, render_all, require_bert, task_inputs)
+from tests.test_android_checks import (BERT, BROKEN, BROKEN_EMBEDDING, BROKEN_TOKENIZER, BROKEN_YOLO, INT8, JARS, KEYPOINTS,
+                                       KOTLINC, TASKS, TEXT_VOCAB, YOLO, render_all, require_bert, task_inputs)
 
-IMAGE_PROJECTS = ("image_classification", INT8, "object_detection", "image_segmentation", YOLO, *BROKEN_YOLO)
+IMAGE_PROJECTS = ("image_classification", INT8, "object_detection", "image_segmentation", YOLO, *BROKEN_YOLO, KEYPOINTS)
 PROJECTS = (*TASKS, INT8, YOLO)
 TASK_OF = {INT8: "image_classification", **{b: "image_classification" for b in BROKEN}, **{b: YOLO for b in BROKEN_YOLO},
            BERT: "text_classification", BROKEN_TOKENIZER: "text_classification",
@@ -180,6 +181,11 @@ def _details(model: bytes):
     from ai_edge_litert.interpreter import Interpreter
 
     it = Interpreter(model_content=model)
+    if not it.get_signature_list():   # a source without a signature (MediaPipe's): named by the naming rule
+        from mobilepack.runtime.tensor_io import Runner
+
+        runner = Runner(it)
+        return it, runner, runner.inputs, runner.outputs
     runner = it.get_signature_runner("serving_default")
     return it, runner, runner.get_input_details(), runner.get_output_details()
 
@@ -322,7 +328,8 @@ def _job(name: str, project: Path, samples: dict) -> tuple[dict, str, list]:
     if name in IMAGE_PROJECTS or name in BROKEN:
         from PIL import Image, ImageOps
 
-        kind, items = "image", samples["images"] + (samples["shapes"] if name == YOLO or name in BROKEN_YOLO else [])
+        kind, items = "image", samples["images"] + (samples["shapes"] if name == YOLO or name in BROKEN_YOLO else []) + \
+            (photos()[:3] if name == KEYPOINTS else [])
         for p in items:
             with Image.open(p) as img:
                 upright = ImageOps.exif_transpose(img)
@@ -364,8 +371,8 @@ def executed(rendered, jvm, samples, tmp_path_factory):
     java, classpath = jvm
     work = tmp_path_factory.mktemp("jvm-runs")
     out = {}
-    for name in (*PROJECTS, *BROKEN_YOLO, *BROKEN, *BROKEN_EMBEDDING, BERT, BROKEN_TOKENIZER):
-        if name not in projects:      # the BERT projects, when the vocabulary could not be fetched
+    for name in (*PROJECTS, *BROKEN_YOLO, *BROKEN, *BROKEN_EMBEDDING, BERT, BROKEN_TOKENIZER, KEYPOINTS):
+        if name not in projects:      # the BERT and keypoints projects, when the vocabulary or model could not be fetched
             continue
         assert checks[name].kotlin_errors == [] and checks[name].aapt_rc == 0, (name, checks[name].kotlin_errors)
         job, kind, items = _job(name, projects[name], samples)
@@ -428,6 +435,25 @@ def yolo_problems(outs: dict, decoded: dict, labels: list[str], sample: dict, mo
             if _iou(g[1], x[1]) < 0.99 or abs(g[2] - x[2]) > 1e-6]
 
 
+def keypoint_problems(outs: dict, decoded: dict, model: bytes, decode=None) -> list[str]:
+    """The app's keypoints against mobilepack.tasks.keypoints.decode of LiteRT's outputs (model order),
+    with the layout the model's metadata records: every x, y and the presence score equal to 1e-9.
+    ``decode``: another decode in its place (the tests' broken ones)."""
+    from mobilepack.metadata.keypoints import model_layout
+    from mobilepack.tasks import keypoints as kp
+
+    layout = model_layout(model)
+    assert layout is not None, "the keypoints project's model records no layout"
+    points, presence = (decode or kp.decode)([y[0] for y in outs.values()], layout, KP_SIZE, KP_SIZE)
+    got = decoded["keypoints"]
+    app = np.stack([got["x"], got["y"]], 1)
+    if app.shape != points.shape or not np.allclose(app, points, rtol=0, atol=1e-9):
+        return [f"points differ by up to {float(np.abs(app - points).max()) if app.shape == points.shape else app.shape}"]
+    if (presence is None) != (got["presence"] is None) or (presence is not None and abs(presence - got["presence"]) > 1e-9):
+        return [f"presence {got['presence']}, Python {presence}"]
+    return []
+
+
 def answer_problems(name: str, app: dict, py: dict, labels: list[str], sample: dict, model: bytes = b"") -> list[str]:
     """Differences between the app's decoded answer and Python's (per task's criterion)."""
     outs = py["outputs"]
@@ -457,6 +483,8 @@ def answer_problems(name: str, app: dict, py: dict, labels: list[str], sample: d
         return [f"box IoU {_iou(g[1], x[1]):.3f}" for g, x in zip(got, want) if _iou(g[1], x[1]) < 0.99]
     if task == YOLO:
         return yolo_problems(outs, decoded, labels, sample, model)
+    if task == KEYPOINTS:
+        return keypoint_problems(outs, decoded, model)
     if task == "image_segmentation":
         (mask,) = outs.values()
         want = np.argmax(mask.reshape(-1, mask.shape[-1]), axis=1)
@@ -510,6 +538,26 @@ def test_broken_yolo_decodes_fail_the_answer_check(executed, rendered):
         assert len(failing) >= 3 and any("shapes_" in str(f) for f in failing), (name, failing)
 
 
+def test_app_keypoints_equal_pythons_and_broken_decodes_do_not(executed, rendered):
+    """The hand landmark app's Results.keypoints equals mobilepack.tasks.keypoints.decode on LiteRT's
+    outputs for every sample (the photos among them), and the same comparison rejects Python decodes
+    broken on purpose (x/y swapped, the wrong stride, no normalization): it could tell them apart."""
+    from tests.test_keypoints import BROKEN
+
+    _, projects, _, _ = rendered
+    require(KEYPOINTS in projects, "the zoo's hand landmark model is not available (tests/keypoint_models.py)")
+    report, _, _, pairs = executed[KEYPOINTS]
+    model = (projects[KEYPOINTS] / "app/src/main/assets/model.tflite").read_bytes()
+    assert len(report["samples"]) == len(pairs) >= 8
+    for app, (item, py) in zip(report["samples"], pairs):
+        assert input_problems(app, py) == [], item
+        assert keypoint_problems(py["outputs"], app["decoded"], model) == [], item
+        for why, broken in BROKEN.items():
+            def wrong(o, layout, w, h, broken=broken):
+                return broken([o], layout)[0], None if layout["presence"] < 0 else float(o[layout["presence"]][0])
+            assert keypoint_problems(py["outputs"], app["decoded"], model, wrong) != [], (item, why)
+
+
 def test_exif_orientation_is_read_and_honoured(executed):
     report, _, job, pairs = executed["image_classification"]
     orientations = {Path(s["path"]).name: app["orientation"] for s, app in zip(job["samples"], report["samples"])}
@@ -553,7 +601,7 @@ def test_platform_exif_orientation_equals_pythons_for_every_format(executed, sam
 def test_bands_do_not_change_the_input(executed):
     """ImageInput sums stored rows band by band: bands of 3 rows give what one band gives, for every
     sample (the EXIF-rotated ones included)."""
-    for name in IMAGE_PROJECTS:
+    for name in (n for n in IMAGE_PROJECTS if n in executed):   # the keypoints project needs the zoo's model
         report, _, _, _ = executed[name]
         assert [app["bands_agree"] for app in report["samples"]] == [True] * len(report["samples"]), name
 

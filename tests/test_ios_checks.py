@@ -534,6 +534,13 @@ def ios_projects(tmp_path_factory):
         render_project("ios", task_inputs("text_classification", bert, package="com.mobilepack.checks.textbert"),
                        base / "text_bert")
         projects["text_bert"] = base / "text_bert"
+    # The zoo's MediaPipe hand landmark model (when it can be fetched): the keypoints app.
+    from tests.keypoint_models import hand_model, with_metadata
+
+    if isinstance(hand_model(), Path):
+        render_project("ios", task_inputs("keypoints", with_metadata(hand_model().read_bytes()),
+                                          package="com.mobilepack.checks.keypoints"), base / "keypoints")
+        projects["keypoints"] = base / "keypoints"
     return projects
 
 
@@ -563,6 +570,28 @@ def test_semantic_check_covers_every_task_project(ios_projects, name):
     for switch in ("TensorCodec.swift:ElementType", "ModelInfo.swift:ElementType", "ResultView.swift:InferenceResult"):
         assert f"{app}/{switch}" in stats["switched"], (name, switch)
     assert stats["implicit_checked"] >= 50 and stats["explicit_checked"] >= 150, stats
+
+
+def test_keypoints_project_draws_the_layout_its_model_records(ios_projects):
+    """The hand landmark app passes every check (the semantic one resolves its keypoints members and
+    the exhaustive ResultView switch) and carries the layout of the model's metadata: 21 points × 3
+    values of output 0 in pixels, presence in output 1, the 21 skeleton pairs drawn over the image."""
+    from tests.conftest import require
+    from tests.swift_semantics import check
+
+    require("keypoints" in ios_projects, "the zoo's hand landmark model is not available (tests/keypoint_models.py)")
+    project = ios_projects["keypoints"]
+    assert project_problems(project) == []
+    _, stats = check(project)
+    app = next(project.glob("*/ModelInfo.swift")).parent.name
+    assert f"{app}/ResultView.swift:InferenceResult" in stats["switched"]
+    info = next(project.rglob("ModelInfo.swift")).read_text(encoding="utf-8")
+    for line in ('static let outputKind = "keypoints"', "static let keypointsOutput = 0", "static let keypointsPoints = 21",
+                 "static let keypointsValues = 3", "static let keypointsPresence = 1", "static let keypointsPixels = true",
+                 "static let keypointsSkeleton: [(Int, Int)] = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 5),"):
+        assert line in info, line
+    assert ".keypoints(keypoints(outputs))" in next(project.rglob("Results.swift")).read_text(encoding="utf-8")
+    assert "KeypointsShape(points: found.points)" in next(project.rglob("ResultView.swift")).read_text(encoding="utf-8")
 
 
 def test_core_ml_refusal_follows_the_shipped_model(ios_projects):

@@ -142,11 +142,22 @@ def _check_build_record(m: ZooModel, doc: dict) -> None:
     e = m.expect
     if "build_ships" in e:
         assert doc["selection"]["winner"] == e["build_ships"], (m.id, doc["selection"])
+
+    def mode_cells(mode):   # every delegate that ran the mode
+        found = [c for c in doc["accuracy"]["cells"] if c["mode"] == mode]
+        assert found, (m.id, mode)
+        return found
+
     for mode, lowest in e.get("build_cosine", {}).items():
-        cells = [c for c in doc["accuracy"]["cells"] if c["mode"] == mode]   # every delegate that ran it
-        assert cells, (m.id, mode)
-        for cell in cells:
+        for cell in mode_cells(mode):
             assert cell["status"] == "ok" and cell["metrics"]["cosine"] >= lowest, (m.id, mode, cell)
+    agreement = dict(e.get("build_agreement", {}))
+    if agreement:   # the task's own metric: the one the build selects by, and its value per mode
+        metric = agreement.pop("metric")
+        assert doc["accuracy"]["agreement_key"] == metric, (m.id, doc["accuracy"]["agreement_key"])
+        for mode, lowest in agreement.items():
+            for cell in mode_cells(mode):
+                assert cell["status"] == "ok" and cell["metrics"][metric] >= lowest, (m.id, mode, cell)
     failed = {f["mode"]: f for f in doc.get("failed_modes", [])}
     for mode, fragment in e.get("build_not_produced", {}).items():
         assert mode in failed and fragment in failed[mode]["reason"], (m.id, mode, doc.get("failed_modes"))

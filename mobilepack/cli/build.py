@@ -73,6 +73,7 @@ def build_command(
     sample_rate: Annotated[Optional[int], typer.Option("--sample-rate", help="Audio sample rate in Hz.")] = None,
     score_threshold: Annotated[Optional[float], typer.Option("--score-threshold", help="Classification score threshold.")] = None,
     iou_threshold: Annotated[Optional[float], typer.Option("--iou-threshold", help="yolo_detection: NMS IoU threshold.")] = None,
+    keypoints_layout: Annotated[Optional[str], typer.Option("--keypoints-layout", help="keypoints: POINTSxVALUES[,output=N][,presence=N|none][,units=pixels|ratios][,skeleton=FILE].")] = None,
     delegates: Annotated[Optional[str], typer.Option("--delegates", help="Host delegates to bench: cpu,xnnpack,gpu.")] = None,
     threads: Annotated[Optional[str], typer.Option("--threads", help="XNNPACK thread counts, e.g. 1,2.")] = None,
     runs: Annotated[Optional[int], typer.Option("--runs", help="Minimum timed runs per configuration.")] = None,

@@ -14,6 +14,10 @@ from mobilepack.cli._options import JsonOpt, MeanOpt, PaddingOpt, StdOpt
 
 SCORE_HELP = "Classification score threshold (0..1); yolo_detection: the decode's (default 0.25)."
 IOU_HELP = "yolo_detection: the NMS IoU threshold (0..1, default 0.45)."
+CALIBRATION_HELP = ("Classification: score calibration file, one line per class: scale,slope,offset[,min_score] "
+                    "(an empty line: no calibration for that class).")
+KEYPOINTS_HELP = ("keypoints: which output holds the points and how: "
+                  "POINTSxVALUES[,output=N][,presence=N|none][,units=pixels|ratios][,skeleton=FILE].")
 
 
 def metadata_command(
@@ -34,9 +38,8 @@ def metadata_command(
     description: Annotated[Optional[str], typer.Option("--description", help="Model description.")] = None,
     score_threshold: Annotated[Optional[float], typer.Option("--score-threshold", help=SCORE_HELP)] = None,
     iou_threshold: Annotated[Optional[float], typer.Option("--iou-threshold", help=IOU_HELP)] = None,
-    score_calibration: Annotated[Optional[Path], typer.Option(
-        "--score-calibration", help="Classification: score calibration file, one line per class: "
-        "scale,slope,offset[,min_score] (an empty line: no calibration for that class).")] = None,
+    keypoints_layout: Annotated[Optional[str], typer.Option("--keypoints-layout", help=KEYPOINTS_HELP)] = None,
+    score_calibration: Annotated[Optional[Path], typer.Option("--score-calibration", help=CALIBRATION_HELP)] = None,
     score_transformation: Annotated[str, typer.Option(
         "--score-transformation", help="With --score-calibration: identity, log or inverse_logistic.")] = "identity",
     default_score: Annotated[float, typer.Option(
@@ -69,7 +72,7 @@ def metadata_command(
             normalization=from_flags(mean, std), info=GeneralInfo(name=name, description=description,
                                                                   version=version, author=author, license=license_),
             score_threshold=score_threshold, iou_threshold=iou_threshold, vocab=vocab, tokenizer=tokenizer, sample_rate=sample_rate,
-            channels=channels, value_ranges=_parse_ranges(value_range), padding=padding,
+            channels=channels, value_ranges=_parse_ranges(value_range), padding=padding, keypoints_layout=keypoints_layout,
             score_calibration=_calibration(score_calibration, score_transformation, default_score))
         _write_atomic(out, result.model)
         if json_out:

@@ -38,6 +38,7 @@ class DoctorSettings:
     max_accuracy_drop: float = 0.01
     seconds: float = DEFAULT_SECONDS
     task: str = "generic"      # whose metric the budget is (evaluate.tasks), as the selection's
+    hints: dict = field(default_factory=dict)   # the evaluator's model hints (input size, decode layout)
 
     def to_dict(self) -> dict[str, Any]:
         return {"max_accuracy_drop": self.max_accuracy_drop, "seconds": self.seconds, "task": self.task}
@@ -299,7 +300,7 @@ def run_doctor(make_quantizer: Callable[[], Any], *, validation_batches: Sequenc
     note = on_step or (lambda _text: None)
     t_start = clock()
     quant = make_quantizer()
-    search = _Search(quant, Scorer(references, labels, settings.max_accuracy_drop, settings.task),
+    search = _Search(quant, Scorer(references, labels, settings.max_accuracy_drop, settings.task, settings.hints),
                      validation_batches, t_start + settings.seconds, clock)
     budget = search.budget
     int8, _ = search.evaluate(())

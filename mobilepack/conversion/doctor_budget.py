@@ -37,12 +37,13 @@ class Scorer:
     score 0 (a miss, never an error: the search goes on)."""
 
     def __init__(self, references: Sequence[dict[str, Any]], labels: Sequence[int] | None, max_drop: float,
-                 task: str | None = None) -> None:
+                 task: str | None = None, hints: dict | None = None) -> None:
         import numpy as np
 
         from mobilepack.evaluate.tasks import get as evaluator_of
 
         self.evaluator = evaluator_of(task)
+        self.hints = dict(hints or {})   # the evaluator's model hints (input size, decode thresholds)
         self.names = list(references[0])
         self.reference = self._predictions(references)
         count = sum(int(np.asarray(next(iter(r.values()))).shape[0]) for r in references)
@@ -61,7 +62,7 @@ class Scorer:
     def _predictions(self, outputs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         import numpy as np
 
-        per_batch = [self.evaluator.reduce([(n, np.asarray(o[n], np.float64)) for n in self.names], {})
+        per_batch = [self.evaluator.reduce([(n, np.asarray(o[n], np.float64)) for n in self.names], self.hints)
                      for o in outputs]
         return {k: np.concatenate([np.asarray(p[k]) for p in per_batch]) for k in per_batch[0]}
 

@@ -110,7 +110,7 @@ def _score(model: bytes, val, references, settings: DoctorSettings, keep: dict |
     from mobilepack.model.tfimport import silenced
     from mobilepack.runtime.interpreter import SignatureSession
 
-    scorer = Scorer(references, val.labels, settings.max_accuracy_drop, settings.task)
+    scorer = Scorer(references, val.labels, settings.max_accuracy_drop, settings.task, settings.hints)
     with silenced():
         session = SignatureSession(model)
         outputs = [session.run(b) for b in val.batches]
@@ -207,6 +207,15 @@ def _fallback_variant(model: bytes, val, references, settings, float_model, emit
     return outcome.model
 
 
+def _model_hints(task: str, produced: dict[str, bytes]) -> dict:
+    """What the task's evaluator reads from a model beyond its outputs (the input size keypoints are
+    scaled by), from any variant produced; {} when there is none or the task needs nothing."""
+    from mobilepack.evaluate.tasks import get as evaluator_of
+
+    hints_of = evaluator_of(task).model_hints
+    return dict(hints_of(next(iter(produced.values())))) if hints_of is not None and produced else {}
+
+
 def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, references, emit, warn,
                    extra: dict, cal_batches=(), produced: dict[str, bytes] | None = None,
                    task: str = "generic") -> bytes | None:
@@ -216,7 +225,8 @@ def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, 
     from mobilepack.conversion.tf_debugger import DebuggerQuantizer
 
     produced = dict(produced or {})
-    settings = DoctorSettings(max_accuracy_drop=plan.max_accuracy_drop, seconds=plan.doctor_seconds, task=task)
+    settings = DoctorSettings(max_accuracy_drop=plan.max_accuracy_drop, seconds=plan.doctor_seconds, task=task,
+                              hints=_model_hints(task, produced))
     float_model = _float_model_of(src, saved_model_dir, produced)
     if plan.doctor == AUTO and "int8" in produced and _int8_meets(produced["int8"], val, references, settings, emit):
         return None

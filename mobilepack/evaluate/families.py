@@ -34,18 +34,22 @@ def _reduce_yolo(outputs, hints):
     return {"boxes": boxes, "classes": classes, "scores": scores, "count": count}
 
 
-def _yolo_hints(model_bytes: bytes) -> dict:
-    from mobilepack.metadata.families import yolo_model_decode
+def input_size(model_bytes: bytes) -> dict:
+    """``{"input_size": (width, height)}`` of the model's first input ((1, 1) when not an image; {} when unreadable)."""
     from mobilepack.model.flatbuffer import FlatbufferError, parse_model
 
-    hints: dict = dict(yolo_model_decode(model_bytes))
     try:
         sg = parse_model(model_bytes).subgraphs[0]
         shape = sg.tensors[sg.inputs[0]].shape
-        hints["input_size"] = (int(shape[2]), int(shape[1])) if len(shape) == 4 else (1, 1)
+        return {"input_size": (int(shape[2]), int(shape[1])) if len(shape) == 4 else (1, 1)}
     except (FlatbufferError, IndexError):
-        pass
-    return hints
+        return {}
+
+
+def _yolo_hints(model_bytes: bytes) -> dict:
+    from mobilepack.metadata.families import yolo_model_decode
+
+    return {**yolo_model_decode(model_bytes), **input_size(model_bytes)}
 
 
 YOLO_BOXES = replace(BOXES, reduce=_reduce_yolo, model_hints=_yolo_hints)

@@ -16,6 +16,7 @@ An evaluator says how a task is judged:
 | text_embedding | – (refused: an embedding has no label) | cosine similarity of the vectors (mean, and the minimum) |
 | object_detection | mAP@0.5 (annotations.json, COCO) | box agreement (score ≥ 0.5, IoU ≥ 0.5) |
 | image_segmentation | mIoU (masks/<image>.png) | mask IoU |
+| keypoints (evaluate/keypoints.py) | PCK@0.05 (keypoints.json) | PCK@0.05, normalized keypoint error |
 | generic | – | cosine similarity (and max-abs error) |
 
 Without labels the selection follows ``agreement_rule``: ``"fallback"`` tries the modes in the
@@ -34,7 +35,9 @@ DETECTION_SCORE = 0.5   # detections below this score are not compared with fp32
 # how the reports name each number an evaluator's ``agreement`` returns
 METRIC_NAMES = {"top1_agreement": "top-1 agreement", "cosine": "cosine similarity",
                 "cosine_min": "minimum cosine similarity", "max_abs_error": "max-abs error",
-                "box_agreement": "box agreement", "mask_iou": "mask IoU", "pixel_agreement": "pixel agreement"}
+                "box_agreement": "box agreement", "mask_iou": "mask IoU", "pixel_agreement": "pixel agreement",
+                "pck": "PCK@0.05", "nke": "normalized keypoint error", "nke_max": "largest keypoint error",
+                "presence_max_abs_error": "presence max-abs error"}
 
 
 class LayoutError(Exception):

@@ -38,6 +38,7 @@ class Draft:
 
     metadata: dict
     files: list[str] = field(default_factory=list)
+    contents: dict[str, bytes] = field(default_factory=dict)   # files given by content, packed after ``files``
 
 
 def finalize(metadata: dict) -> bytes:
@@ -93,6 +94,7 @@ def populate(model: bytes, draft: Draft) -> bytes:
     for path in draft.files:
         with open(path, "rb") as fh:
             files[os.path.basename(path)] = fh.read()
+    files.update(draft.contents)
     missing = sorted(named - set(files))
     if missing:
         raise ValueError(f"the metadata names {missing[0]!r}, but no such file is packed")

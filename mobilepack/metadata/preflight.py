@@ -46,6 +46,9 @@ def check_spec(spec: ModelSpec, md: dict[str, Any], labels: tuple[str, ...], *, 
         from mobilepack.metadata.families import check_iou
 
         check_iou(task.name, md.get("iou_threshold"))   # a bad --iou-threshold stops build before converting
+        from mobilepack.metadata.keypoints import resolve
+
+        resolve(task.name, md.get("keypoints_layout"), outputs)   # so does a keypoints model without a layout
         if task.sample_rate and not md.get("sample_rate"):
             raise UsageError(f"{task.name} needs the sample rate", "pass --sample-rate HZ, e.g. 16000")
         if labels:
@@ -73,6 +76,7 @@ def for_build(source: Any, md: dict[str, Any], labels: tuple[str, ...], plan) ->
         result = attach(Path(source).read_bytes(), task=md.get("task"), labels=labels or None,
                         normalization=from_flags(md.get("mean"), md.get("std"), source=plan.normalization_source),
                         score_threshold=md.get("score_threshold"), iou_threshold=md.get("iou_threshold"),
+                        keypoints_layout=md.get("keypoints_layout"),
                         vocab=md.get("vocab"),
                         tokenizer=md.get("tokenizer"), sample_rate=md.get("sample_rate"),
                         channels=md.get("channels") or 1)

@@ -37,6 +37,7 @@ class WriteRequest:
     padding: str | None = None          # text: "pre" | "post", recorded in the input's description
     score_calibration: ScoreCalibration | None = None   # classifiers: the parameters (path: the packed copy)
     iou_threshold: float | None = None  # yolo_detection: the NMS IoU threshold recorded in the head's description
+    keypoints: dict | None = None       # keypoints: the layout (tasks.keypoints) the outputs are described with
 
 
 def _check_token_inputs(inputs, task: str, allowed: tuple[str, ...], what: str) -> None:

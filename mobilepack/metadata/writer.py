@@ -21,6 +21,7 @@ from mobilepack.errors import InputError, UsageError
 from mobilepack.metadata.task_evidence import by_signature_name, image_evidence, signature_names, task_evidence
 from mobilepack.metadata.calibration import CALIBRATION_FILE, ScoreCalibration, check as check_calibration
 from mobilepack.metadata.families import check_iou
+from mobilepack.metadata.keypoints import packed as keypoint_files, resolve as resolve_keypoints
 from mobilepack.metadata.labels import check_count, check_labels, labels_file_bytes
 from mobilepack.metadata.reader import ModelMetadata, parse_metadata, read_metadata
 from mobilepack.metadata.tasks import WriteRequest, class_count, with_runtime_shapes
@@ -285,7 +286,7 @@ def _calibration(task: TaskSpec, cal: ScoreCalibration | None, outputs) -> bytes
 def _write(task: TaskSpec, base: bytes, fb, inputs, outputs, general, written, label_tuple, vocab, *, tokenizer,
            sample_rate, channels, value_ranges, padding, score_threshold,
            calibration: tuple[ScoreCalibration, bytes] | None = None,
-           iou_threshold: float | None = None) -> tuple[bytes, str | None]:
+           iou_threshold: float | None = None, keypoints: dict | None = None) -> tuple[bytes, str | None]:
     """(the model with metadata, the vocabulary file name packed, if any)."""
     with tempfile.TemporaryDirectory(prefix="mobilepack-metadata-") as tmp:
         label_path = None
@@ -302,7 +303,8 @@ def _write(task: TaskSpec, base: bytes, fb, inputs, outputs, general, written, l
                            label_path=label_path, vocab_path=vocab_path, tokenizer=tokenizer,
                            sample_rate=sample_rate, channels=channels, value_ranges=dict(value_ranges or {}),
                            aliases=signature_names(fb),
-                           padding=padding, score_calibration=cal, iou_threshold=iou_threshold)
+                           padding=padding, score_calibration=cal, iou_threshold=iou_threshold,
+                           keypoints=keypoints)
         amendments = []
         if task.amend_metadata is not None:
             amendments.append(task.amend_metadata(req))
@@ -317,13 +319,12 @@ def attach(model: bytes, *, task: str | None = None, spec: ModelSpec | None = No
            vocab: str | Path | None = None, tokenizer: str | None = None, sample_rate: int | None = None,
            channels: int = 1, value_ranges: dict[str, tuple[float, float]] | None = None,
            padding: str | None = None, score_calibration: ScoreCalibration | None = None,
-           iou_threshold: float | None = None) -> MetadataResult:
+           iou_threshold: float | None = None, keypoints_layout: str | None = None) -> MetadataResult:
     """Write TFLite metadata into ``model`` (bytes of a .tflite) and return the new bytes.
 
-    ``normalization`` is the explicit choice (flags or config); otherwise the spec's
-    (a leading Rescaling/Normalization layer: written as mean 0 / std 1, since the
-    model normalizes itself), otherwise the model's existing metadata; image tasks
-    with none of these are an error."""
+    ``normalization`` is the explicit choice (flags or config); otherwise the spec's (a leading
+    Rescaling/Normalization layer: written as mean 0 / std 1, since the model normalizes itself),
+    otherwise the model's existing metadata; image tasks with none of these are an error."""
     fb = parse_model(model)
     existing = read_metadata(model, fb)
     sg = fb.subgraphs[0]
@@ -341,6 +342,7 @@ def attach(model: bytes, *, task: str | None = None, spec: ModelSpec | None = No
     with task_evidence(task_source, task_reason, inputs, outputs, signature_names(fb)):
         _check_task_fits(chosen, named_in, named_out, score_threshold)
         check_iou(chosen.name, iou_threshold)
+        kp_layout = resolve_keypoints(chosen.name, keypoints_layout, named_out, existing)
         cal_bytes = _calibration(chosen, score_calibration, outputs)
         sample_rate, sample_rate_source, channels = _audio(chosen, sample_rate, channels, existing, notes)
         padding = _padding(chosen, padding, spec)
@@ -351,9 +353,9 @@ def attach(model: bytes, *, task: str | None = None, spec: ModelSpec | None = No
                              label_tuple, vocab, tokenizer=tokenizer, sample_rate=sample_rate, channels=channels,
                              value_ranges=value_ranges, padding=padding, score_threshold=score_threshold,
                              calibration=(score_calibration, cal_bytes) if cal_bytes is not None else None,
-                             iou_threshold=iou_threshold)
+                             iou_threshold=iou_threshold, keypoints=kp_layout)
     audio = chosen.sample_rate
-    packed = {CALIBRATION_FILE: cal_bytes} if cal_bytes is not None else {}
+    packed = {**({CALIBRATION_FILE: cal_bytes} if cal_bytes is not None else {}), **keypoint_files(kp_layout)}
     written_files = verify(out, name=name, info=info, labels=label_tuple, written=written,
                            score_threshold=score_threshold, sample_rate=sample_rate if audio else None,
                            expected_files=[LABELS_FILE] * bool(label_tuple) + list(packed) +

@@ -22,6 +22,7 @@ class Task(str, Enum):
     IMAGE_CLASSIFICATION = "image_classification"
     OBJECT_DETECTION = "object_detection"
     YOLO_DETECTION = "yolo_detection"
+    KEYPOINTS = "keypoints"
     IMAGE_SEGMENTATION = "image_segmentation"
     TEXT_CLASSIFICATION = "text_classification"
     TEXT_EMBEDDING = "text_embedding"

@@ -172,7 +172,7 @@ def metadata_stage(state, options) -> Models:
         data = path.read_bytes()
         result = attach(data, task=md["task"], spec=variant_spec(spec, data), labels=labels or None,
                         normalization=norm, info=info, score_threshold=md["score_threshold"], vocab=md["vocab"],
-                        iou_threshold=md["iou_threshold"],
+                        iou_threshold=md["iou_threshold"], keypoints_layout=md["keypoints_layout"],
                         tokenizer=md["tokenizer"], sample_rate=md["sample_rate"], channels=md["channels"])
         path.write_bytes(result.model)
         v["bytes"], v["sha256"] = len(result.model), hashlib.sha256(result.model).hexdigest()

@@ -80,6 +80,8 @@ def build_context(inputs: RenderInputs) -> dict[str, Any]:
             "padding": spec.padding,
             # YOLO heads: the decode thresholds the model's metadata records (None for other tasks)
             "decode": _decode_options(spec, inputs.model_bytes),
+            # keypoint models: the layout (points, values, presence, units, skeleton) the metadata records
+            "keypoints": _keypoints(spec, inputs.model_bytes),
         },
         "labels": list(inputs.labels),
         "labels_file": "labels.txt",
@@ -99,6 +101,14 @@ def _decode_options(spec: ModelSpec, model_bytes: bytes) -> dict[str, Any] | Non
 
     return {**yolo_model_decode(model_bytes), "max_detections": yolo.MAX_DETECTIONS,
             "pixel_coordinates": yolo.PIXEL_COORDINATES}
+
+
+def _keypoints(spec: ModelSpec, model_bytes: bytes) -> dict[str, Any] | None:
+    if str(getattr(spec.task, "value", spec.task)) != "keypoints":
+        return None
+    from mobilepack.metadata.keypoints import model_layout
+
+    return model_layout(model_bytes)
 
 
 def common_assets(inputs: RenderInputs) -> dict[str, bytes]:
@@ -133,6 +143,8 @@ def _output_kind(context: dict[str, Any], task, layout: dict[str, int] | None) -
     kind = task.app_output
     if kind == "detection":
         return kind if layout else "generic"
+    if kind == "keypoints":
+        return kind if context["model"].get("keypoints") else "generic"
     if kind == "segmentation":
         return kind if len(outputs) == 1 and len(outputs[0]["shape"]) == 4 else "generic"
     if kind == "classification":
@@ -171,6 +183,7 @@ def app_io(context: dict[str, Any], *, platform: str) -> dict[str, Any]:
         "input_kind": _input_kind(context, task),
         "output_kind": _output_kind(context, task, detection),
         "detection": detection,
+        "keypoints": model.get("keypoints"),   # tasks.keypoints layout, or None
         "pixel_mean": mean,
         "pixel_std": std,
         "normalize_in_app": bool(norm and not norm["in_model"]),

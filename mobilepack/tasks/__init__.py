@@ -20,7 +20,7 @@ from typing import Any
 from mobilepack.errors import UsageError
 
 APP_INPUTS = ("image", "text", "audio", "tensor")
-APP_OUTPUTS = ("classification", "detection", "segmentation", "embedding", "generic")
+APP_OUTPUTS = ("classification", "detection", "segmentation", "embedding", "keypoints", "generic")
 LABEL_RULES = ("output", "any", "none")
 _BUILTIN = "mobilepack.tasks.builtin"
 

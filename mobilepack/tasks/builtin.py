@@ -2,8 +2,9 @@
 
 Detection priority (lower first) is the order the metadata reader has always tried them: a
 tokenizer means text (a sentence embedding first: its output is named so, in the tensors and in
-the metadata), audio content means audio, then detection, segmentation and classification among
-image models.  On tensors the detectors are disjoint (an image input, token ids and a waveform
+the metadata), audio content means audio, then keypoints (metadata naming an output ``keypoints``;
+on tensors only MediaPipe's landmark sizes beside a one-element score, see ``tasks.keypoints``),
+detection, segmentation and classification among image models.  On tensors the detectors are disjoint (an image input, token ids and a waveform
 never look alike) except text_embedding, which only takes token-id models whose one output is
 named as a sentence vector and is tried before text_classification.  ``generic`` detects
 nothing: it is what an undetected model gets."""
@@ -11,13 +12,15 @@ nothing: it is what an undetected model gets."""
 from __future__ import annotations
 
 from mobilepack.evaluate.families import YOLO_BOXES
+from mobilepack.evaluate.keypoints import KEYPOINTS
 from mobilepack.evaluate.tasks import BOXES, EMBEDDINGS, FLAT, MASKS, SCORES, TOP1
 from mobilepack.metadata.tasks import (EMBEDDING, audio_classifier_writer, check_embedding_inputs, check_text_inputs,
                                        detection_order, generic_writer, image_classifier_writer,
                                        image_segmenter_writer, object_detector_writer, text_classifier_writer,
                                        text_embedding_writer)
 from mobilepack.metadata.families import is_yolo_metadata, yolo_writer
-from mobilepack.tasks import TaskSpec, register, yolo
+from mobilepack.metadata.keypoints import is_keypoints_metadata, keypoints_writer
+from mobilepack.tasks import TaskSpec, keypoints, register, yolo
 from mobilepack.tasks.tensors import (EMBEDDING_NAME, Signature, bert_inputs, detection_roles, is_token_ids,
                                       is_vector, shape_text, ssd_layout)
 
@@ -148,6 +151,10 @@ register(TaskSpec("yolo_detection", "one image in, one YOLO head out ([1,4+C,N] 
 register(TaskSpec("image_segmentation", "one image in, one per-pixel class map out", image_segmenter_writer, MASKS,
                   detect=_image_segmentation, from_metadata=_md_segmentation, priority=40, image_input=True,
                   one_output=True, app_input="image", app_output="segmentation"))
+register(TaskSpec("keypoints", "one image in, P points × V values out (x, y first; landmarks), with an optional "
+                  "presence score", keypoints_writer, KEYPOINTS, detect=keypoints.detect,
+                  from_metadata=is_keypoints_metadata, priority=25, image_input=True, labels="none", app_input="image",
+                  app_output="keypoints"))
 register(TaskSpec("text_classification", "token ids (or a string) in, one class-score vector out",
                   text_classifier_writer, SCORES, detect=_text_classification, from_metadata=_md_text, priority=10,
                   one_output=True, score_threshold=True, vocab=True, padding=True, check_inputs=check_text_inputs,

@@ -92,6 +92,7 @@ object AppProbe {
                 JSONArray(listOf(d.label, d.score.toDouble(), d.box.left.toDouble(), d.box.top.toDouble(), d.box.right.toDouble(), d.box.bottom.toDouble()))
             }))
             "segmentation" -> put("classes", JSONArray(Results.classMap(outputs[0], ModelConfig.OUTPUTS[0]).toList()))
+            // __KEYPOINTS__ (execution.add_probe puts the keypoints branch here in a keypoints project only)
             else -> put("values", JSONArray(outputs.map { floats(it) }))
         }
     }

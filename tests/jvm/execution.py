@@ -37,9 +37,17 @@ def _java_dir(project: Path) -> Path:
     return project / "app" / "src" / "main" / "java" / Path(*_package(project).split("."))
 
 
-def add_probe(project: Path) -> None:
+# The probe's keypoints branch: Results.keypoints exists only in a keypoints project's Results.kt.
+KEYPOINTS_BRANCH = (
+    '"keypoints" -> Results.keypoints(outputs).let { k -> put("keypoints", JSONObject().put("x", JSONArray(k.x.toList()))'
+    '.put("y", JSONArray(k.y.toList())).put("presence", k.presence ?: JSONObject.NULL)) }')
+
+
+def add_probe(project: Path, *, keypoints: bool = False) -> None:
     """Copies the probe into the project's package (compiled with it, run by :func:`run_probe`)."""
     source = PROBE.read_text(encoding="utf-8").replace("__PACKAGE__", _package(project))
+    if keypoints:
+        source = source.replace("// __KEYPOINTS__", KEYPOINTS_BRANCH + "  //")
     (_java_dir(project) / "AppProbe.kt").write_text(source, encoding="utf-8")
 
 
