@@ -178,3 +178,38 @@ def test_labelled_keypoints_are_scored_by_pck(hand, outputs, tmp_path):
     (tmp_path / "keypoints.json").write_text(json.dumps({photos()[0].name: [[1, 2, 3]]}))
     with pytest.raises(DataError, match="is not \\[x, y\\] or null"):
         KEYPOINTS.read_labelled(tmp_path, spec, ())
+
+
+def _undetectable_keypoints_model(path: Path) -> Path:
+    """A small Keras model whose points output (5 points × x, y) is no layout detection knows: the build
+    needs --keypoints-layout.  Weights are random: what is checked is that every stage reads the layout."""
+    from tests.models import keras
+
+    k = keras()
+    k.utils.set_random_seed(0)
+    x_in = k.Input((28, 28, 1), name="image")
+    x = k.layers.Rescaling(1 / 255.0)(x_in)
+    x = k.layers.Conv2D(4, 3, strides=2, activation="relu")(x)
+    x = k.layers.Flatten()(x)
+    points = k.layers.Dense(10, name="points")(x)
+    presence = k.layers.Dense(1, activation="sigmoid", name="presence")(x)
+    k.Model(x_in, {"points": points, "presence": presence}).save(path)
+    return path
+
+
+def test_a_build_given_the_layout_quantizes_int8_with_the_doctor_on_it(tmp_path):
+    """The convert stage's doctor scores int8 by the task's metric before any metadata exists: it must
+    decode the points with the layout the build was given, not fail looking for one in the variant."""
+    from tests.conftest import DIGITS
+
+    model = _undetectable_keypoints_model(tmp_path / "five_points.keras")
+    out = tmp_path / "out"
+    r = run_cli("build", model, "--target", "android", "-o", out, "--quantize", "fp32,int8", "--task", "keypoints",
+                "--keypoints-layout", "5x2,output=1,presence=0,units=pixels", "--calibration", DIGITS / "calibration",
+                "--delegates", "cpu", "--runs", "1", "--warmup", "0", "--target-ci", "0",
+                "--cache-dir", tmp_path / "cache", "--json")
+    assert r.returncode == 0, r.stderr[-3000:]
+    doc = json.loads(r.stdout)
+    assert doc["accuracy"]["agreement_key"] == "pck"
+    assert {c["mode"] for c in doc["accuracy"]["cells"]} >= {"fp32", "int8"}
+    assert "internal error" not in r.stderr

@@ -207,13 +207,30 @@ def _fallback_variant(model: bytes, val, references, settings, float_model, emit
     return outcome.model
 
 
-def _model_hints(task: str, produced: dict[str, bytes]) -> dict:
+def _model_hints(task: str, produced: dict[str, bytes], keypoints_layout: str | None = None,
+                 scored: Sequence[str] = ()) -> dict:
     """What the task's evaluator reads from a model beyond its outputs (the input size keypoints are
-    scaled by), from any variant produced; {} when there is none or the task needs nothing."""
+    scaled by), from any variant produced; {} when there is none or the task needs nothing.  The variants
+    have no metadata yet, so a keypoints layout the build was given (``--keypoints-layout``, its indices
+    in the converted model's output order, as the metadata and the apps count them) is read here and
+    pointed at the same tensors in ``scored``, the outputs the doctor's scorer decodes."""
     from mobilepack.evaluate.tasks import get as evaluator_of
 
     hints_of = evaluator_of(task).model_hints
-    return dict(hints_of(next(iter(produced.values())))) if hints_of is not None and produced else {}
+    if hints_of is None or not produced:
+        return {}
+    model = next(iter(produced.values()))
+    hints = dict(hints_of(model))
+    if keypoints_layout and not hints.get("keypoints"):
+        from mobilepack.metadata.keypoints import resolve, written_outputs
+
+        outputs = written_outputs(model)
+        layout = resolve(task, keypoints_layout, outputs)
+        names = [t.name for t in outputs]
+        scored = list(scored) or names
+        hints["keypoints"] = {**layout, "output": scored.index(names[layout["output"]]),
+                              "presence": scored.index(names[layout["presence"]]) if layout["presence"] >= 0 else -1}
+    return hints
 
 
 def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, references, emit, warn,
@@ -226,7 +243,8 @@ def doctor_variant(saved_model_dir: str | None, src, plan, representative, val, 
 
     produced = dict(produced or {})
     settings = DoctorSettings(max_accuracy_drop=plan.max_accuracy_drop, seconds=plan.doctor_seconds, task=task,
-                              hints=_model_hints(task, produced))
+                              hints=_model_hints(task, produced, plan.keypoints_layout,
+                                                 list(references[0]) if references else ()))
     float_model = _float_model_of(src, saved_model_dir, produced)
     if plan.doctor == AUTO and "int8" in produced and _int8_meets(produced["int8"], val, references, settings, emit):
         return None

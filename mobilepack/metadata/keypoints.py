@@ -100,3 +100,15 @@ def model_layout(model_bytes: bytes) -> dict[str, Any] | None:
         return layout_of(read_metadata(model_bytes, parse_model(model_bytes)))
     except (FlatbufferError, UsageError):
         return None
+
+
+def written_outputs(model_bytes: bytes):
+    """A converted model's outputs in the order the metadata writer describes them and the apps index
+    them (the subgraph's), named as the writer names them: what ``--keypoints-layout`` counts in."""
+    from mobilepack.metadata.task_evidence import by_signature_name
+    from mobilepack.metadata.tasks import with_runtime_shapes
+    from mobilepack.model.flatbuffer import parse_model
+
+    fb = parse_model(model_bytes)
+    sg = fb.subgraphs[0]
+    return by_signature_name(with_runtime_shapes(model_bytes, tuple(sg.tensors[i] for i in sg.outputs)), fb)

@@ -48,7 +48,10 @@ def check_spec(spec: ModelSpec, md: dict[str, Any], labels: tuple[str, ...], *, 
         check_iou(task.name, md.get("iou_threshold"))   # a bad --iou-threshold stops build before converting
         from mobilepack.metadata.keypoints import resolve
 
-        resolve(task.name, md.get("keypoints_layout"), outputs)   # so does a keypoints model without a layout
+        # so does a keypoints model without a layout; a given layout counts in the converted model's
+        # output order, checked against the tensors when the metadata is written (a .tflite: now)
+        resolve(task.name, md.get("keypoints_layout"),
+                outputs if spec.source_format.value == "tflite" or not md.get("keypoints_layout") else None)
         if task.sample_rate and not md.get("sample_rate"):
             raise UsageError(f"{task.name} needs the sample rate", "pass --sample-rate HZ, e.g. 16000")
         if labels:

@@ -63,6 +63,7 @@ class ConvertOptions:
     max_accuracy_drop: float = 0.01
     keep_going: bool = False             # build: a mode that cannot be produced is recorded, not fatal
     task: str | None = None              # --task (None: detected): the metric the doctor and validation use
+    keypoints_layout: str | None = None  # build's --keypoints-layout: how the doctor's scorer reads the points
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +77,7 @@ class ConvertOptions:
             "normalization_source": self.normalization_source if self.mean else None,
             "doctor": self.doctor, "doctor_seconds": self.doctor_seconds,
             "max_accuracy_drop": self.max_accuracy_drop, "task": self.task,
+            **({"keypoints_layout": self.keypoints_layout} if self.keypoints_layout else {}),
         }
 
 
@@ -90,7 +92,8 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
                  allow_float_fallback: bool = False, unsafe_load: bool = False,
                  normalization_source: str = "flags", padding: str = "post", doctor: bool | str = False,
                  doctor_seconds: float = 120.0, max_accuracy_drop: float = 0.01,
-                 keep_going: bool = False, task: str | None = None) -> ConvertOptions:
+                 keep_going: bool = False, task: str | None = None,
+                 keypoints_layout: str | None = None) -> ConvertOptions:
     from mobilepack.model.loading import detect_format
     from mobilepack.model.normalization import from_flags
     from mobilepack.model.spec import SourceFormat
@@ -141,7 +144,7 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
                        allow_float_fallback=allow_float_fallback, unsafe_load=unsafe_load,
                        normalization_source=normalization_source, padding=padding, doctor=doctor,
                        doctor_seconds=float(doctor_seconds), max_accuracy_drop=float(max_accuracy_drop),
-                       keep_going=keep_going, task=task)
+                       keep_going=keep_going, task=task, keypoints_layout=keypoints_layout)
 
 
 def _check_passthrough(**given: Any) -> None:
