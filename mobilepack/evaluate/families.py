@@ -1,15 +1,20 @@
-"""Evaluators of the model families beyond the seven built-in tasks: YOLO-style detection heads.
+"""Evaluators of the model families beyond the seven built-in tasks: YOLO-style detection heads and
+image-to-image models.
 
 A YOLO head is decoded (:func:`mobilepack.tasks.yolo.decode`: score threshold, class-wise NMS) into
 the SSD-style predictions the object-detection evaluator reads (boxes, classes, scores, count per
 sample), so mAP@0.5 against labelled boxes and box agreement with fp32 are computed exactly as for
-SSD.  The thresholds come from the model's metadata (``model_hints``)."""
+SSD.  The thresholds come from the model's metadata (``model_hints``).
+
+An image-to-image model is judged against the source model's output image: SSIM (the selection's and
+the doctor's number, in [0, 1]) and PSNR in dB, with the output's value range (from its metadata; else
+the reference's own spread) as the data range."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from mobilepack.evaluate.tasks import BOXES, LayoutError, _batch_of
+from mobilepack.evaluate.tasks import BOXES, Evaluator, LayoutError, _batch_of
 
 
 def _reduce_yolo(outputs, hints):
@@ -68,3 +73,45 @@ def head_agreement(references, outputs) -> float:
         return _reduce_yolo([("head", heads)], {})
 
     return YOLO_BOXES.agreement(reduced(outputs), reduced(references))["box_agreement"]
+
+
+# -- image to image ----------------------------------------------------------------------------
+
+def _reduce_images(outputs, hints):
+    import numpy as np
+
+    from mobilepack.tasks import image_to_image
+
+    if len(outputs) != 1 or image_to_image.layout_of(outputs[0][1].shape) is None:
+        shapes = ", ".join(f"{n} {list(y.shape)}" for n, y in outputs)
+        raise LayoutError(f"the outputs are not one image [1,H,W,1 or 3]: {shapes}")
+    y = np.asarray(outputs[0][1], np.float32)
+    lo, hi = hints.get("output_range") or ((np.nan,), (np.nan,))
+    span = float(np.mean(np.asarray(hi, np.float64) - np.asarray(lo, np.float64)))
+    return {"image": y, "span": np.full(len(y), span, np.float64)}
+
+
+def _image_agreement(pred, ref):
+    """SSIM and PSNR of each variant image against the reference's, averaged over the samples; the
+    data range is the output's stated range, else the reference image's spread."""
+    import numpy as np
+
+    from mobilepack.evaluate.metrics import psnr, ssim
+
+    ssims, psnrs = [], []
+    for p, r, span in zip(pred["image"], ref["image"], ref["span"]):
+        data_range = float(span) if np.isfinite(span) and span > 0 else float(np.ptp(r)) or 1.0
+        ssims.append(ssim(r, p, data_range))
+        psnrs.append(psnr(r, p, data_range))
+    return {"ssim": float(np.mean(ssims)) if ssims else 0.0, "psnr": float(np.mean(psnrs)) if psnrs else 0.0}
+
+
+def _image_hints(model_bytes: bytes) -> dict:
+    from mobilepack.metadata.families import image_output_range
+
+    found = image_output_range(model_bytes)
+    return {"output_range": found} if found else {}
+
+
+SSIM_THRESHOLD = 0.95   # without labels, int8 ships only at or above this SSIM with the source's images
+IMAGES = Evaluator("SSIM", "ssim", SSIM_THRESHOLD, None, _reduce_images, _image_agreement, model_hints=_image_hints)

@@ -16,6 +16,7 @@ An evaluator says how a task is judged:
 | text_embedding | – (refused: an embedding has no label) | cosine similarity of the vectors (mean, and the minimum) |
 | object_detection | mAP@0.5 (annotations.json, COCO) | box agreement (score ≥ 0.5, IoU ≥ 0.5) |
 | image_segmentation | mIoU (masks/<image>.png) | mask IoU |
+| image_to_image | – | SSIM and PSNR of the output image (evaluate.families) |
 | generic | – | cosine similarity (and max-abs error) |
 
 Without labels the selection follows ``agreement_rule``: ``"fallback"`` tries the modes in the
@@ -34,7 +35,8 @@ DETECTION_SCORE = 0.5   # detections below this score are not compared with fp32
 # how the reports name each number an evaluator's ``agreement`` returns
 METRIC_NAMES = {"top1_agreement": "top-1 agreement", "cosine": "cosine similarity",
                 "cosine_min": "minimum cosine similarity", "max_abs_error": "max-abs error",
-                "box_agreement": "box agreement", "mask_iou": "mask IoU", "pixel_agreement": "pixel agreement"}
+                "box_agreement": "box agreement", "mask_iou": "mask IoU", "pixel_agreement": "pixel agreement",
+                "ssim": "SSIM", "psnr": "PSNR (dB)"}
 
 
 class LayoutError(Exception):

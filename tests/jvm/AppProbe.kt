@@ -92,6 +92,7 @@ object AppProbe {
                 JSONArray(listOf(d.label, d.score.toDouble(), d.box.left.toDouble(), d.box.top.toDouble(), d.box.right.toDouble(), d.box.bottom.toDouble()))
             }))
             "segmentation" -> put("classes", JSONArray(Results.classMap(outputs[0], ModelConfig.OUTPUTS[0]).toList()))
+            "image" -> put("pixels", JSONArray(Results.outputPixels(outputs[0]).toList()))
             else -> put("values", JSONArray(outputs.map { floats(it) }))
         }
     }
