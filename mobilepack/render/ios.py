@@ -254,8 +254,8 @@ def _check_app_name(name: str) -> None:
 
 # The platform-neutral decisions (render.context.app_io) about input kind, output kind, SSD
 # output order and pixel normalization: shared so that both apps treat a model the same way.
-_SHARED_KEYS = ("input_kind", "output_kind", "detection", "normalize_in_app", "pixel_mean", "pixel_std",
-                "bench_schema_version", "bench_definition", "element_types", "bench_pattern", "one_channel_threshold")
+_SHARED_KEYS = ("input_kind", "output_kind", "detection", "image_output", "normalize_in_app", "pixel_mean",
+                "pixel_std", "bench_schema_version", "bench_definition", "element_types", "bench_pattern", "one_channel_threshold")
 
 
 def extend_context(context: dict[str, Any]) -> dict[str, Any]:
