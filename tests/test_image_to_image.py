@@ -40,6 +40,13 @@ def test_detection_from_the_tensors(ins, outs, want):
     assert task_of(ins, outs) == want
 
 
+def test_the_ambiguous_case_says_which_task_to_pass():
+    _, why = detect(signature([T("x", (1, 64, 64, 3))], [T("y", (1, 64, 64, 1), "FLOAT32", 1)]))
+    assert "pass --task image_to_image" in why
+    _, why = detect(signature([T("x", (1, 64, 64, 3))], [T("y", (1, 64, 64, 21), "FLOAT32", 1)]))
+    assert "image_to_image" not in why
+
+
 def test_an_integer_output_is_never_an_image():
     assert task_of((1, 64, 64, 3), (1, 128, 128, 3), "UINT8") == "image_segmentation"
 

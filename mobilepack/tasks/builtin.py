@@ -45,7 +45,7 @@ def _object_detection(sig: Signature) -> str | None:
 def _image_segmentation(sig: Signature) -> str | None:
     out = sig.outputs[0] if len(sig.outputs) == 1 else None
     if sig.image and out is not None and len(out.shape) == 4 and out.shape[1] > 1 and out.shape[2] > 1:
-        return f"{sig.image_why}; one per-pixel output {sig.outs}"
+        return f"{sig.image_why}; one per-pixel output {sig.outs}{image_to_image.ambiguity(sig)}"
     return None
 
 

@@ -50,6 +50,15 @@ def image_output(sig) -> str | None:
     return None
 
 
+def ambiguity(sig) -> str:
+    """What a segmentation reason adds when the output could as well be a grayscale image (see the module)."""
+    inp, out = sig.inputs[0], sig.outputs[0]
+    if out.type in FLOAT_TYPES and out.shape[-1] == 1 and scale_of(inp.shape, out.shape) == 1:
+        return (" (one float channel the size of the input: a mask, or a grayscale image — pass --task "
+                "image_to_image if the model outputs an image)")
+    return ""
+
+
 def layout_of(out_shape) -> dict[str, int] | None:
     """Height, width and channels of an image output [1, H, W, C] (C in 1, 3), or None."""
     if len(out_shape) != 4 or out_shape[-1] not in (1, 3) or min(out_shape[1:3]) < 1:
