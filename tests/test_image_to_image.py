@@ -101,7 +101,7 @@ def upscaler(tmp_path_factory):
     from tests.models import keras, tf
 
     k = keras()
-    inp = k.Input(shape=(8, 8, 3), name="image")
+    inp = k.Input(shape=(8, 8, 3), batch_size=1, name="image")
     out = k.layers.Conv2D(3, 3, padding="same", name="picture")(k.layers.UpSampling2D(2)(inp))
     path = tmp_path_factory.mktemp("i2i") / "up.tflite"
     path.write_bytes(tf().lite.TFLiteConverter.from_keras_model(k.Model(inp, out)).convert())
@@ -114,7 +114,8 @@ def test_metadata_records_the_output_range_and_reads_back(upscaler, tmp_path):
     out = tmp_path / "with.tflite"
     ok = run_cli("metadata", upscaler, "-o", out, "--mean", "127.5", "--std", "127.5", "--json")
     assert ok.returncode == 0, ok.stderr
-    assert __import__("json").loads(ok.stdout)["task"] == "image_to_image"
+    doc = __import__("json").loads(ok.stdout)
+    assert doc["task"] == "image_to_image", doc
     assert image_output_range(out.read_bytes()) == ([-1.0] * 3, [1.0] * 3)
     stated = tmp_path / "stated.tflite"
     name = _output_name(upscaler)

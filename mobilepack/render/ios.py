@@ -67,7 +67,8 @@ _RESERVED_PROJECT_NAMES = frozenset(n.lower() for n in """
 Pods Podfile Swift SwiftUI UIKit Foundation PhotosUI AVFoundation CoreGraphics CoreML Metal Darwin Accelerate
 TensorFlowLite TensorFlowLiteC TensorFlowLiteCMetal TensorFlowLiteCCoreML Combine Dispatch
 Accelerator AudioRecorder BenchConfig Benchmark BenchmarkView CameraPicker ContentView DemoApp DemoModel Detection
-ElementType ImageInput InferenceResult Labels MaskPainter ModelInfo ModelInput ModelRunner OutputValues ResultDecoder ResultView
+ElementType ImageInput InferenceResult Labels MaskPainter ModelInfo ModelInput ModelRunner OutputImage OutputValues
+ResultDecoder ResultView
 RunnerError ScoreList ScoredLabel SegmentationMask TensorCodec TensorInfo TensorSummary Tokenizer WordPiece""".split())
 
 
