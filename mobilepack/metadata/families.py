@@ -89,15 +89,17 @@ def image_to_image_writer(req: WriteRequest) -> Draft:
                          f"this model has {_shapes(req.inputs)} in and {_shapes(req.outputs)} out",
                          "use --task image_segmentation for a class map, or --task generic")
     lo, hi = image_to_image.default_range(req.inputs[0].type, req.mean, req.std, layout["channels"])
-    unknown = sorted(set(req.value_ranges) - {out.name})
+    name = req.aliases.get(out.index) or out.name   # the signature's name, else the tensor's
+    unknown = sorted(set(req.value_ranges) - {out.name, name})
     if unknown:
-        raise UsageError(f"--value-range names {unknown[0]!r}, not the output image {out.name!r}",
-                         f"image_to_image takes the output's range only: --value-range {out.name}=MIN,MAX")
-    if out.name in req.value_ranges:   # the stated output range, over every channel
-        a, b = req.value_ranges[out.name]
+        raise UsageError(f"--value-range names {unknown[0]!r}, not the output image {name!r}",
+                         f"image_to_image takes the output's range only: --value-range {name}=MIN,MAX")
+    stated = [req.value_ranges[n] for n in (name, out.name) if n in req.value_ranges]
+    if stated:   # the stated output range, over every channel
+        a, b = stated[0]
         if not b > a:
-            raise UsageError(f"--value-range {out.name}={a:g},{b:g}: the output range needs MIN < MAX",
-                             f"e.g. --value-range {out.name}=0,1 for an output in [0, 1]")
+            raise UsageError(f"--value-range {name}={a:g},{b:g}: the output range needs MIN < MAX",
+                             f"e.g. --value-range {name}=0,1 for an output in [0, 1]")
         lo, hi = [float(a)] * layout["channels"], [float(b)] * layout["channels"]
     colour = "RGB" if layout["channels"] == 3 else "GRAYSCALE"
     md = plain_md(image_to_image.OUTPUT_NAME, image_to_image.describe(layout, lo, hi), min_values=lo, max_values=hi,
