@@ -30,7 +30,7 @@ def task_of(in_shape, out_shape, out_type="FLOAT32") -> str | None:
 @pytest.mark.parametrize(("ins", "outs", "want"), [
     ((1, 64, 64, 3), (1, 128, 128, 3), "image_to_image"),       # 2x super-resolution
     ((1, 32, 32, 3), (1, 128, 128, 1), "image_to_image"),       # 4x, grayscale out
-    ((1, 64, 64, 3), (1, 64, 64, 3), "image_to_image"),         # a denoiser / style transfer
+    ((1, 64, 64, 3), (1, 64, 64, 3), "image_segmentation"),     # a denoiser, or 3 classes: ambiguous
     ((1, 64, 64, 3), (1, 64, 64, 1), "image_segmentation"),     # a foreground mask: ambiguous, stays a mask
     ((1, 64, 64, 3), (1, 64, 64, 21), "image_segmentation"),    # class scores per pixel
     ((1, 64, 64, 3), (1, 32, 32, 3), "image_segmentation"),     # smaller than the input: not an image out
@@ -41,8 +41,9 @@ def test_detection_from_the_tensors(ins, outs, want):
 
 
 def test_the_ambiguous_case_says_which_task_to_pass():
-    _, why = detect(signature([T("x", (1, 64, 64, 3))], [T("y", (1, 64, 64, 1), "FLOAT32", 1)]))
-    assert "pass --task image_to_image" in why
+    for channels in (1, 3):
+        _, why = detect(signature([T("x", (1, 64, 64, 3))], [T("y", (1, 64, 64, channels), "FLOAT32", 1)]))
+        assert "pass --task image_to_image" in why
     _, why = detect(signature([T("x", (1, 64, 64, 3))], [T("y", (1, 64, 64, 21), "FLOAT32", 1)]))
     assert "image_to_image" not in why
 

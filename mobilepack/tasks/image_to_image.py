@@ -11,11 +11,10 @@ value range (``stats``: min, max per channel) and the apps read it from there.  
 implement the one rule in double precision.
 
 Detection from the tensors: a float output [1, kH, kW, C] for an image input [1, H, W, C'] with
-C in (1, 3) and k ≥ 2 an integer is super-resolution (no segmentation upsamples past its input); k = 1
-is taken only when C equals C' and is 3 (a 3-channel picture out of a 3-channel picture).  One
-channel the size of the input is ambiguous with a foreground mask and stays segmentation: pass
-``--task image_to_image`` for a grayscale denoiser.  A class map (C > 3, or a softmax over a few
-classes) is never an image here."""
+C in (1, 3) and k ≥ 2 an integer is super-resolution (no segmentation upsamples past its input).  An
+output the size of the input (k = 1) is ambiguous: 1 channel may be a foreground mask, 3 channels a
+softmax over 3 classes, exactly as an image would look; it stays segmentation and the reason says to
+pass ``--task image_to_image`` for a denoiser or style transfer.  C > 3 is never an image here."""
 
 from __future__ import annotations
 
@@ -45,17 +44,15 @@ def image_output(sig) -> str | None:
         return None
     if k >= 2:
         return f"{sig.image_why}; one {out.shape[-1]}-channel float output {sig.outs}, {k}× the input's size"
-    if out.shape[-1] == 3 and inp.shape[-1] == 3:
-        return f"{sig.image_why}; one 3-channel float output {sig.outs} the size of the input"
     return None
 
 
 def ambiguity(sig) -> str:
     """What a segmentation reason adds when the output could as well be a grayscale image (see the module)."""
     inp, out = sig.inputs[0], sig.outputs[0]
-    if out.type in FLOAT_TYPES and out.shape[-1] == 1 and scale_of(inp.shape, out.shape) == 1:
-        return (" (one float channel the size of the input: a mask, or a grayscale image — pass --task "
-                "image_to_image if the model outputs an image)")
+    if out.type in FLOAT_TYPES and out.shape[-1] in (1, 3) and scale_of(inp.shape, out.shape) == 1:
+        return (f" ({out.shape[-1]} float channel(s) the size of the input: class scores, or an image — pass "
+                "--task image_to_image if the model outputs an image)")
     return ""
 
 
