@@ -191,6 +191,13 @@ def _tiny_models():
     count = k.layers.Dense(1, activation="relu", bias_initializer=k.initializers.Constant(3.0), name="count")(x)
     models["object_detection"] = k.Model(inp, [boxes, classes, scores, count])
 
+    # image to image: 2x super-resolution shaped, untrained; weights wide enough that some outputs fall
+    # outside [-1, 1] (the range its normalization gives pixels), so the apps' clamping is exercised too
+    inp = k.Input(shape=(16, 16, 3), name="image")
+    x = k.layers.UpSampling2D(2)(k.layers.Conv2D(4, 3, padding="same", activation="relu")(inp))
+    models[I2I] = k.Model(inp, k.layers.Conv2D(3, 3, padding="same", name="picture",
+                                               kernel_initializer=k.initializers.RandomNormal(0.0, 0.6))(x))
+
     inp = k.Input(shape=(16, 16, 3), name="image")
     x = k.layers.Conv2D(4, 3, padding="same", activation="relu")(inp)
     models["image_segmentation"] = k.Model(inp, k.layers.Conv2D(3, 1, activation="softmax", name="mask")(x))
@@ -279,7 +286,7 @@ def task_inputs(task: str, model_bytes: bytes, app_name: str | None = None, labe
     ins, outs, key = describe_tflite(model_bytes)
     norm = Normalization(mean=(0.0,), std=(255.0,), source="model_layer", in_model=True) \
         if task == "image_classification" else (Normalization(mean=(127.5,), std=(127.5,), source="config")
-                                                 if task in ("object_detection", "image_segmentation") else None)
+                                                 if task in ("object_detection", "image_segmentation", I2I) else None)
     if task == YOLO:   # the trained shapes detector rescales its input itself
         from tests.yolo_models import CLASSES
 
@@ -290,7 +297,8 @@ def task_inputs(task: str, model_bytes: bytes, app_name: str | None = None, labe
     spec = ModelSpec(name=f"tiny_{task}", source_path=f"{task}.tflite", source_format=SourceFormat.TFLITE,
                      inputs=ins, outputs=outs, signature_key=key, task=Task(task), labels=labels, normalization=norm)
     samples = ((("sample.png", (ROOT / "examples" / "digits" / "samples" / "3_three.png").read_bytes()),)
-               if task in ("image_classification", "object_detection", "image_segmentation", YOLO, KEYPOINTS) else ())
+               if task in ("image_classification", "object_detection", "image_segmentation", YOLO, KEYPOINTS, I2I)
+               else ())
     return RenderInputs(spec=spec, model_bytes=model_bytes, variant="int8" if task == "image_classification" else "fp32",
                         labels=labels, app_name=app_name or f"Tiny {task.replace('_', ' ').title()}",
                         app_id=package or f"com.mobilepack.checks.{task.replace('_', '')}", sample_images=samples)
@@ -300,6 +308,8 @@ TASKS = tuple(LABELS)
 INT8 = "image_classification_int8"          # the image classifier with int8 (not uint8) input and output
 BROKEN = ("broken_channel_order", "broken_zero_point")
 YOLO = "yolo_detection"                    # a YOLO-layout detector trained on drawn shapes (tests/yolo_models.py)
+I2I = "image_to_image"                     # an image-to-image model (2x the input's size), float output
+BROKEN_I2I = ("broken_i2i_channels", "broken_i2i_range")   # its app with red/blue swapped / the range inverted
 BROKEN_YOLO = ("broken_yolo_nms", "broken_yolo_xywh")   # its app with NMS off / xywh taken as corners
 KEYPOINTS = "keypoints"                    # the zoo's MediaPipe hand landmark model (tests/keypoint_models.py)
 BROKEN_EMBEDDING = ("broken_cosine", "broken_routing")   # sentence-embedding apps broken on purpose (tests/jvm)
@@ -345,8 +355,8 @@ def _render_all(tmp_path_factory):
     projects[INT8] = base / INT8
     # The JVM execution tests (test_android_jvm.py) run these projects' code: their probe and two
     # deliberately broken copies compile in this same kotlinc run.
-    from tests.jvm.execution import (add_broken_embedding_projects, add_broken_projects, add_broken_yolo_projects,
-                                     add_probe)
+    from tests.jvm.execution import (add_broken_embedding_projects, add_broken_i2i_projects, add_broken_projects,
+                                     add_broken_yolo_projects, add_probe)
 
     from tests.yolo_models import tflite as yolo_tflite
 
@@ -355,10 +365,15 @@ def _render_all(tmp_path_factory):
     projects[YOLO] = base / YOLO
     projects.update(add_broken_yolo_projects(base, model_bytes[YOLO]))
     projects.update(_keypoints_project(base, model_bytes))
+    model_bytes[I2I] = _convert(models[I2I], I2I)
+    render_project("android", task_inputs(I2I, model_bytes[I2I]), base / I2I)
+    projects[I2I] = base / I2I
+    projects.update(add_broken_i2i_projects(base, model_bytes[I2I]))
     projects.update(add_broken_projects(base, model_bytes[INT8]))
     projects.update(add_broken_embedding_projects(base, model_bytes["text_embedding"]))
     projects.update(_bert_projects(base, model_bytes))
-    for name in (*TASKS, INT8, YOLO, *BROKEN_YOLO, *BROKEN, *BROKEN_EMBEDDING, BERT, BROKEN_TOKENIZER, KEYPOINTS):
+    for name in (*TASKS, INT8, YOLO, *BROKEN_YOLO, I2I, *BROKEN_I2I, *BROKEN, *BROKEN_EMBEDDING, BERT, BROKEN_TOKENIZER,
+                 KEYPOINTS):
         if name in projects:
             add_probe(projects[name], keypoints=name == KEYPOINTS)
     render_project("android", task_inputs("image_classification", model_bytes["image_classification"],
@@ -413,7 +428,7 @@ def require_bert(projects: dict) -> None:
     require(BERT in projects, f"the all-MiniLM-L6-v2 vocabulary is not available: {minilm_vocabulary()}")
 
 
-PROJECTS = ("sample", *TASKS, INT8, YOLO, "injection")
+PROJECTS = ("sample", *TASKS, INT8, YOLO, I2I, "injection")
 
 
 @pytest.mark.parametrize("name", PROJECTS)

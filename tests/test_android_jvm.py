@@ -58,12 +58,15 @@ from tests.keypoint_models import SIZE as KP_SIZE, photos
 from tests.yolo_models import SIZE
 from tests.conftest import DIGITS, require
 from tests.jvm.execution import compile_standin, find_java, run_probe
-from tests.test_android_checks import (BERT, BROKEN, BROKEN_EMBEDDING, BROKEN_TOKENIZER, BROKEN_YOLO, INT8, JARS, KEYPOINTS,
-                                       KOTLINC, TASKS, TEXT_VOCAB, YOLO, render_all, require_bert, task_inputs)
+from tests.test_android_checks import (BERT, BROKEN, BROKEN_EMBEDDING, BROKEN_I2I, BROKEN_TOKENIZER, BROKEN_YOLO, I2I,
+                                       INT8, JARS, KEYPOINTS, KOTLINC, TASKS, TEXT_VOCAB, YOLO, render_all,
+                                       require_bert, task_inputs)
 
-IMAGE_PROJECTS = ("image_classification", INT8, "object_detection", "image_segmentation", YOLO, *BROKEN_YOLO, KEYPOINTS)
-PROJECTS = (*TASKS, INT8, YOLO)
+IMAGE_PROJECTS = ("image_classification", INT8, "object_detection", "image_segmentation", YOLO, *BROKEN_YOLO, I2I,
+                  *BROKEN_I2I, KEYPOINTS)
+PROJECTS = (*TASKS, INT8, YOLO, I2I)
 TASK_OF = {INT8: "image_classification", **{b: "image_classification" for b in BROKEN}, **{b: YOLO for b in BROKEN_YOLO},
+           **{b: I2I for b in BROKEN_I2I},
            BERT: "text_classification", BROKEN_TOKENIZER: "text_classification",
            **{b: "text_embedding" for b in BROKEN_EMBEDDING}}
 
@@ -371,7 +374,7 @@ def executed(rendered, jvm, samples, tmp_path_factory):
     java, classpath = jvm
     work = tmp_path_factory.mktemp("jvm-runs")
     out = {}
-    for name in (*PROJECTS, *BROKEN_YOLO, *BROKEN, *BROKEN_EMBEDDING, BERT, BROKEN_TOKENIZER, KEYPOINTS):
+    for name in (*PROJECTS, *BROKEN_YOLO, *BROKEN_I2I, *BROKEN, *BROKEN_EMBEDDING, BERT, BROKEN_TOKENIZER, KEYPOINTS):
         if name not in projects:      # the BERT and keypoints projects, when the vocabulary or model could not be fetched
             continue
         assert checks[name].kotlin_errors == [] and checks[name].aapt_rc == 0, (name, checks[name].kotlin_errors)
@@ -452,6 +455,21 @@ def keypoint_problems(outs: dict, decoded: dict, model: bytes, decode=None) -> l
     if (presence is None) != (got["presence"] is None) or (presence is not None and abs(presence - got["presence"]) > 1e-9):
         return [f"presence {got['presence']}, Python {presence}"]
     return []
+def image_problems(outs: dict, decoded: dict) -> list[str]:
+    """The app's output pixels (Results.outputPixels, ARGB) against mobilepack.tasks.image_to_image.to_pixels of
+    LiteRT's output, over the range the app is given (no metadata: the inverse of its mean/std 127.5 input
+    normalization, [-1, 1]): every pixel equal."""
+    from mobilepack.tasks import image_to_image
+
+    (image,) = outs.values()
+    lo, hi = image_to_image.default_range("FLOAT32", (127.5,), (127.5,), image.shape[-1])
+    rgb = image_to_image.to_pixels(image[0], lo, hi).astype(np.int64)
+    want = (0xFF << 24) | (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    got = np.asarray(decoded["pixels"], np.int64) & 0xFFFFFFFF
+    if got.shape != want.reshape(-1).shape:
+        return [f"{got.size} pixels, Python {want.size}"]
+    wrong = int(np.sum(got != want.reshape(-1)))
+    return [f"{wrong} of {want.size} output pixels differ from Python's"] if wrong else []
 
 
 def answer_problems(name: str, app: dict, py: dict, labels: list[str], sample: dict, model: bytes = b"") -> list[str]:
@@ -485,6 +503,8 @@ def answer_problems(name: str, app: dict, py: dict, labels: list[str], sample: d
         return yolo_problems(outs, decoded, labels, sample, model)
     if task == KEYPOINTS:
         return keypoint_problems(outs, decoded, model)
+    if task == I2I:
+        return image_problems(outs, decoded)
     if task == "image_segmentation":
         (mask,) = outs.values()
         want = np.argmax(mask.reshape(-1, mask.shape[-1]), axis=1)
@@ -556,6 +576,15 @@ def test_app_keypoints_equal_pythons_and_broken_decodes_do_not(executed, rendere
             def wrong(o, layout, w, h, broken=broken):
                 return broken([o], layout)[0], None if layout["presence"] < 0 else float(o[layout["presence"]][0])
             assert keypoint_problems(py["outputs"], app["decoded"], model, wrong) != [], (item, why)
+def test_broken_image_outputs_fail_the_pixel_check(executed, rendered):
+    """The image-to-image app with red and blue swapped, or its output range inverted, gives other pixels than
+    Python's to_pixels of the same output tensor on every sample; the unbroken app gives the same (above)."""
+    _, projects, _, _ = rendered
+    for name in BROKEN_I2I:
+        report, _, _, pairs = executed[name]
+        labels = _labels(projects[name])
+        for app, (sample, py) in zip(report["samples"], pairs):
+            assert answer_problems(name, app, py, labels, sample), (name, sample)
 
 
 def test_exif_orientation_is_read_and_honoured(executed):

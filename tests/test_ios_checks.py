@@ -505,13 +505,15 @@ def ios_projects(tmp_path_factory):
     """One rendered project per task type plus an injection project (the tiny models of the
     Android checks, converted once here)."""
     from mobilepack.render.renderer import render_project
-    from tests.test_android_checks import TASKS, _tiny_models, task_inputs, task_models
+    from tests.test_android_checks import I2I, TASKS, _convert, _tiny_models, task_inputs, task_models
 
     base = tmp_path_factory.mktemp("ios")
     # The text models carry a vocabulary in their metadata (written by mobilepack's metadata writer).
-    model_bytes = task_models(base, _tiny_models())
+    models = _tiny_models()
+    model_bytes = task_models(base, models)
+    model_bytes[I2I] = _convert(models[I2I], I2I)
     projects = {}
-    for task in TASKS:
+    for task in (*TASKS, I2I):
         inputs = task_inputs(task, model_bytes[task], package=f"com.mobilepack.checks.{task.replace('_', '-')}")
         render_project("ios", inputs, base / task)
         projects[task] = base / task
@@ -544,7 +546,7 @@ def ios_projects(tmp_path_factory):
     return projects
 
 
-TASK_NAMES = ("image_classification", "object_detection", "image_segmentation", "text_classification",
+TASK_NAMES = ("image_classification", "object_detection", "image_segmentation", "image_to_image", "text_classification",
               "text_embedding", "audio_classification", "generic")
 
 
@@ -607,7 +609,8 @@ def test_core_ml_refusal_follows_the_shipped_model(ios_projects):
 
 def test_each_task_gets_its_input_and_output_path(ios_projects):
     expected = {"image_classification": ("image", "classification"), "object_detection": ("image", "detection"),
-                "image_segmentation": ("image", "segmentation"), "text_classification": ("text", "classification"),
+                "image_segmentation": ("image", "segmentation"), "image_to_image": ("image", "image"),
+                "text_classification": ("text", "classification"),
                 "text_embedding": ("text", "embedding"), "audio_classification": ("audio", "classification"),
                 "generic": ("tensor", "generic")}
     for task, (inp, out) in expected.items():
@@ -621,6 +624,12 @@ def test_each_task_gets_its_input_and_output_path(ios_projects):
     normalized = next(ios_projects["object_detection"].rglob("ModelInfo.swift")).read_text(encoding="utf-8")
     assert "static let normalizeInApp = true" in normalized
     assert "static let pixelMean: [Float] = [127.5, 127.5, 127.5]" in normalized
+    # the image-to-image app: the output's size and the range its values map to pixels 0..255 (no metadata on
+    # the tiny model: the inverse of its mean/std 127.5 input normalization)
+    i2i = next(ios_projects["image_to_image"].rglob("ModelInfo.swift")).read_text(encoding="utf-8")
+    for line in ("static let outputImageHeight = 32", "static let outputImageWidth = 32", "static let outputImageChannels = 3",
+                 "static let outputMin: [Double] = [-1.0, -1.0, -1.0]", "static let outputMax: [Double] = [1.0, 1.0, 1.0]"):
+        assert line in i2i, line
     audio = plistlib.loads(next(ios_projects["audio_classification"].rglob("Info.plist")).read_bytes())
     assert "NSMicrophoneUsageDescription" in audio
     image = plistlib.loads(next(ios_projects["image_classification"].rglob("Info.plist")).read_bytes())
@@ -908,3 +917,34 @@ def test_podfile_checks_bite(tmp_path, old, new, fragment):
     _edit(project / "Podfile", old, new)
     problems = podfile_problems(project)
     assert any(fragment in p for p in problems), problems
+
+
+# --- the image-to-image output -----------------------------------------------------------------------
+
+# ResultDecoder.outputImage's statements (whitespace ignored): mobilepack.tasks.image_to_image.to_pixels's rule,
+# value by value (range, +0.5 floored, clamp, NaN to 0) and channel by channel (R, G, B in order; grey copied).
+I2I_SWIFT_RULES = (
+    "let x = ((Double(v) - ModelInfo.outputMin[c]) / (ModelInfo.outputMax[c] - ModelInfo.outputMin[c]) * 255.0 + 0.5)"
+    ".rounded(.down)",
+    "return x.isNaN ? 0 : UInt8(min(255.0, max(0.0, x)))",
+    "let r = pixel(values[p * channels], 0)",
+    "rgba[p * 4] = r",
+    "rgba[p * 4 + 1] = channels == 3 ? pixel(values[p * channels + 1], 1) : r",
+    "rgba[p * 4 + 2] = channels == 3 ? pixel(values[p * channels + 2], 2) : r",
+)
+
+
+def i2i_swift_problems(results_swift: str) -> list[str]:
+    squeeze = re.sub(r"\s+", "", results_swift)
+    return [rule for rule in I2I_SWIFT_RULES if re.sub(r"\s+", "", rule) not in squeeze]
+
+
+def test_ios_output_image_follows_pythons_pixel_rule(ios_projects):
+    """The rendered ResultDecoder.outputImage holds to_pixels's statements (no Swift compiler runs here: the
+    Android app's twin of it is executed against Python in tests/test_android_jvm.py); the same file with red
+    and blue swapped, or the range inverted, is caught."""
+    text = next(ios_projects["image_to_image"].rglob("Results.swift")).read_text(encoding="utf-8")
+    assert i2i_swift_problems(text) == []
+    swapped = text.replace("rgba[p * 4] = r", "rgba[p * 4 + 2] = r", 1)
+    inverted = text.replace("(Double(v) - ModelInfo.outputMin[c])", "(ModelInfo.outputMax[c] - Double(v))", 1)
+    assert i2i_swift_problems(swapped) and i2i_swift_problems(inverted)

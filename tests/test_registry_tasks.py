@@ -129,12 +129,15 @@ def test_unregistered_task_is_refused_listing_the_valid_ones(tmp_path):
 
 
 def test_builtin_tasks_are_registered_in_the_order_task_lists_them():
-    assert tasks.names()[:9] == ["image_classification", "object_detection", "yolo_detection", "image_segmentation",
-                                 "keypoints", "text_classification", "text_embedding", "audio_classification", "generic"]
+    assert tasks.names()[:10] == ["image_classification", "object_detection", "yolo_detection", "image_to_image",
+                                  "image_segmentation", "keypoints", "text_classification", "text_embedding",
+                                  "audio_classification", "generic"]
     assert tasks.get("generic").detect is None    # the fallback: never detected, chosen when nothing fits
     # a sentence embedding is tried before the text classifier (which would take any token-id model)
     order = [spec.name for spec in tasks.by_priority()]
     assert order.index("text_embedding") < order.index("text_classification")
+    # an image out is tried before segmentation (which takes any 4-D output)
+    assert order.index("image_to_image") < order.index("image_segmentation")
     emb = tasks.get("text_embedding")
     assert (emb.app_input, emb.app_output, emb.labels, emb.vocab, emb.evaluator.agreement_rule) == \
         ("text", "embedding", "none", True, "smallest")

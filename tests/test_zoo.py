@@ -138,7 +138,8 @@ def test_zoo_command(runs, model_id: str, command: str) -> None:
 
 
 def _check_build_record(m: ZooModel, doc: dict) -> None:
-    """The optional build_* expectations: what ships, each variant's cosine with fp32, the modes not produced."""
+    """The optional build_* expectations: what ships, each variant's cosine with fp32 (or the task's own
+    numbers, build_metrics), the modes not produced."""
     e = m.expect
     if "build_ships" in e:
         assert doc["selection"]["winner"] == e["build_ships"], (m.id, doc["selection"])
@@ -158,6 +159,10 @@ def _check_build_record(m: ZooModel, doc: dict) -> None:
         for mode, lowest in agreement.items():
             for cell in mode_cells(mode):
                 assert cell["status"] == "ok" and cell["metrics"][metric] >= lowest, (m.id, mode, cell)
+    for mode, lowest in e.get("build_metrics", {}).items():
+        for cell in mode_cells(mode):
+            assert cell["status"] == "ok", (m.id, mode, cell)
+            assert all(cell["metrics"][k] >= v for k, v in lowest.items()), (m.id, mode, cell["metrics"], lowest)
     failed = {f["mode"]: f for f in doc.get("failed_modes", [])}
     for mode, fragment in e.get("build_not_produced", {}).items():
         assert mode in failed and fragment in failed[mode]["reason"], (m.id, mode, doc.get("failed_modes"))
@@ -528,3 +533,56 @@ def test_an_unknown_weights_format_is_a_fetch_error() -> None:
     m = replace(BY_ID["all_minilm_l6_v2"], weights="onnx")
     with pytest.raises(FetchError, match="unknown weights format 'onnx'"):
         zoo_fetch.build_from_weights(m, b"")
+
+
+# -- UpscalerJS's 2x super-resolution: a Keras model rebuilt from the TensorFlow.js files it ships -----
+
+UPSCALER = "upscalerjs_esrgan_2x"
+
+
+def _package_png(m: ZooModel, member: str):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from fetch import _members, archive_path
+
+    data = dict(_members(archive_path(m.archive, offline=True)))[member]()
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.float32)
+
+
+def test_upscaler_reproduces_the_packages_own_2x_sample(runs) -> None:
+    """The .keras rebuilt from model.json and its shard turns the package's fixture.png into the package's
+    own 2x result.png: at most one level apart on any pixel, and equal on nearly all."""
+    import numpy as np
+
+    from tests.models import keras
+
+    m = BY_ID[UPSCALER]
+    model = keras().models.load_model(runs.source(m), compile=False)
+    lr = _package_png(m, "package/assets/fixture.png")
+    want = _package_png(m, "package/assets/samples/2x/result.png")
+    got = np.floor(np.clip(model.predict(lr[None], verbose=0)[0], 0, 255) + 0.5)
+    assert got.shape == want.shape == (2 * lr.shape[0], 2 * lr.shape[1], 3)
+    diff = np.abs(got - want)
+    assert diff.max() <= 1 and (diff == 0).mean() > 0.999, (diff.max(), (diff == 0).mean())
+
+
+def test_upscaler_build_shows_the_image_and_scores_it_by_ssim(runs) -> None:
+    """build --target all: image_to_image with SSIM and PSNR per variant in the report, and both apps told
+    to show the output image over the 0..255 range the metadata records."""
+    m = BY_ID[UPSCALER]
+    result = runs.run(m, "build")
+    require(result.returncode == 0, f"the build failed: {result.stderr[-500:]}")
+    doc = json.loads(result.stdout)
+    assert doc["accuracy"]["agreement_metric"] == "SSIM", doc["accuracy"]
+    report = Path(doc["reports"]["report.md"]).read_text(encoding="utf-8")
+    assert "SSIM" in report and "PSNR" in report
+    android = Path(doc["apps"]["android"]["path"])
+    config = next(android.rglob("ModelConfig.kt")).read_text(encoding="utf-8")
+    assert 'const val OUTPUT_KIND = "image"' in config
+    assert "val OUTPUT_MAX = doubleArrayOf(255.0, 255.0, 255.0)" in config
+    assert "OUTPUT_IMAGE_HEIGHT = 128" in config and "OUTPUT_IMAGE_WIDTH = 128" in config
+    info = next(Path(doc["apps"]["ios"]["path"]).rglob("ModelInfo.swift")).read_text(encoding="utf-8")
+    assert 'static let outputKind = "image"' in info and "outputMin: [Double] = [0.0, 0.0, 0.0]" in info

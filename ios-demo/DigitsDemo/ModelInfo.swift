@@ -65,7 +65,8 @@ enum ModelInfo {
 
     /// How the app obtains the input: "image", "text", "audio" or "tensor" (a generated test input).
     static let inputKind = "image"
-    /// How the app shows the output: "classification", "detection", "segmentation", "embedding" (the
+    /// How the app shows the output: "classification", "detection", "segmentation", "image" (the output
+    /// image beside the input), "embedding" (the
     /// cosine similarity of two sentences' vectors) or "generic".
     static let outputKind = "classification"
     /// The model computes with integer (quantized) tensors: the float-only Core ML delegate refuses it.
@@ -123,6 +124,14 @@ enum ModelInfo {
     // Segmentation: one output channel is a foreground probability, thresholded at this (class 1 at or
     // above it); with two or more channels each pixel takes the argmax (the Android app's rule too).
     static let oneChannelThreshold: Float = 0.5
+
+    // An image output [1, H, W, C] (C 1 or 3; zero when there is none): channel c's values outputMin[c]...outputMax[c]
+    // are pixels 0...255 (linear, clamped), the range the model's metadata records (mobilepack/tasks/image_to_image.py).
+    static let outputImageHeight = 0
+    static let outputImageWidth = 0
+    static let outputImageChannels = 0
+    static let outputMin: [Double] = []
+    static let outputMax: [Double] = []
 
     // The benchmark's input pattern (the same as `mobilepack bench` and the Android app's): for flat
     // element index i, v = (i * benchPatternStep) mod benchPatternModulus, stored per element type.

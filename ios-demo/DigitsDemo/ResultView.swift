@@ -39,6 +39,16 @@ struct ResultView: View {
                 }
                 ScoreList(labels: shares)
             }
+        case .image(let output):
+            VStack(alignment: .leading) {
+                HStack(spacing: 8) {
+                    if let image = image { Image(uiImage: image).resizable().scaledToFit() }
+                    if let picture = MaskPainter.picture(output) {
+                        Image(uiImage: picture).resizable().interpolation(.none).scaledToFit()
+                    }
+                }
+                Text("input | output \(output.width)x\(output.height)").font(.caption)
+            }
         case .similarity(let value, let dimensions):
             Text(String(format: "cosine similarity %.4f (%d-dimensional embeddings)", value, dimensions))
                 .font(.system(.body, design: .monospaced))
@@ -64,6 +74,11 @@ struct ScoreList: View {
 
 /// Colors a segmentation mask, one color per class (class 0 transparent).
 enum MaskPainter {
+    /// The model's output image (opaque RGBA bytes).
+    static func picture(_ output: OutputImage) -> UIImage? {
+        rgbaImage(output.rgba, width: output.width, height: output.height)
+    }
+
     static func image(_ mask: SegmentationMask) -> UIImage? {
         guard mask.width > 0, mask.height > 0 else { return nil }
         var rgba = [UInt8](repeating: 0, count: mask.width * mask.height * 4)
@@ -74,10 +89,15 @@ enum MaskPainter {
             rgba[pixel * 4 + 2] = UInt8(truncatingIfNeeded: hue)
             rgba[pixel * 4 + 3] = 255
         }
+        return rgbaImage(rgba, width: mask.width, height: mask.height)
+    }
+
+    static func rgbaImage(_ rgba: [UInt8], width: Int, height: Int) -> UIImage? {
+        guard width > 0, height > 0, rgba.count == width * height * 4 else { return nil }
         let data = Data(rgba) as CFData
         guard let provider = CGDataProvider(data: data),
-              let cgImage = CGImage(width: mask.width, height: mask.height, bitsPerComponent: 8, bitsPerPixel: 32,
-                                    bytesPerRow: mask.width * 4, space: CGColorSpaceCreateDeviceRGB(),
+              let cgImage = CGImage(width: width, height: height, bitsPerComponent: 8, bitsPerPixel: 32,
+                                    bytesPerRow: width * 4, space: CGColorSpaceCreateDeviceRGB(),
                                     bitmapInfo: CGBitmapInfo(rawValue: CGImageAlphaInfo.last.rawValue),
                                     provider: provider, decode: nil, shouldInterpolate: false,
                                     intent: .defaultIntent) else { return nil }

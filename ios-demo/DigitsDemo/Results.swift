@@ -24,6 +24,13 @@ struct SegmentationMask {
     let classes: [Int]
 }
 
+/// An image the model produced: RGBA bytes, row-major.
+struct OutputImage {
+    let width: Int
+    let height: Int
+    let rgba: [UInt8]
+}
+
 struct TensorSummary: Identifiable {
     let id: Int
     let text: String
@@ -33,6 +40,8 @@ enum InferenceResult {
     case classification([ScoredLabel])
     case detection([Detection])
     case segmentation(SegmentationMask, [ScoredLabel])
+    /// The output image (shown beside the input).
+    case image(OutputImage)
     /// Two sentences compared: the cosine similarity of their embeddings, and the embedding size.
     case similarity(Float, dimensions: Int)
     case generic([TensorSummary])
@@ -65,6 +74,8 @@ enum ResultDecoder {
         case "segmentation" where !outputs.isEmpty:
             let mask = segmentation(outputs[0])
             return .segmentation(mask, classShares(mask))
+        case "image" where outputs.count == 1:
+            return .image(outputImage(outputs[0].values))
         default:
             return .generic(outputs.enumerated().map { TensorSummary(id: $0.offset, text: summary($0.element)) })
         }
@@ -171,6 +182,27 @@ enum ResultDecoder {
             return best
         }
         return SegmentationMask(width: width, height: height, classes: classes)
+    }
+
+    /// An image output [1, H, W, C] (C 1 or 3) as RGBA bytes: channel c's value v becomes
+    /// floor((v - outputMin[c]) / (outputMax[c] - outputMin[c]) * 255 + 0.5) clamped to 0...255 (NaN is 0), in
+    /// double precision: mobilepack/tasks/image_to_image.py's to_pixels and the Android app's Results.outputPixels.
+    static func outputImage(_ values: [Float]) -> OutputImage {
+        let width = ModelInfo.outputImageWidth, height = ModelInfo.outputImageHeight
+        let channels = ModelInfo.outputImageChannels
+        var rgba = [UInt8](repeating: 255, count: width * height * 4)
+        func pixel(_ v: Float, _ c: Int) -> UInt8 {
+            let x = ((Double(v) - ModelInfo.outputMin[c]) / (ModelInfo.outputMax[c] - ModelInfo.outputMin[c]) * 255.0 + 0.5)
+                .rounded(.down)
+            return x.isNaN ? 0 : UInt8(min(255.0, max(0.0, x)))
+        }
+        for p in 0..<(width * height) where (p + 1) * channels <= values.count {
+            let r = pixel(values[p * channels], 0)
+            rgba[p * 4] = r
+            rgba[p * 4 + 1] = channels == 3 ? pixel(values[p * channels + 1], 1) : r
+            rgba[p * 4 + 2] = channels == 3 ? pixel(values[p * channels + 2], 2) : r
+        }
+        return OutputImage(width: width, height: height, rgba: rgba)
     }
 
     /// The share of pixels per class, largest first.

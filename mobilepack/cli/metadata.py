@@ -25,9 +25,9 @@ def metadata_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .tflite (written atomically; may equal MODEL).",
                                       show_default=False)],
     task: Annotated[Optional[str], typer.Option(
-        "--task", help="A registered task: image_classification, object_detection, image_segmentation, "
-        "text_classification, text_embedding, audio_classification, generic or a plug-in's. Default: detected from the model's "
-        "inputs/outputs.")] = None,
+        "--task", help="A registered task (image_classification, object_detection, yolo_detection, image_to_image, "
+        "image_segmentation, text_classification, text_embedding, audio_classification, generic or a plug-in's). "
+        "Default: detected from the model's inputs/outputs.")] = None,
     labels: Annotated[Optional[Path], typer.Option("--labels", help="Labels file, one per line (UTF-8).")] = None,
     mean: MeanOpt = None,
     std: StdOpt = None,
@@ -52,7 +52,7 @@ def metadata_command(
     channels: Annotated[int, typer.Option("--channels", help="Audio channels.")] = 1,
     padding: PaddingOpt = None,
     value_range: Annotated[Optional[list[str]], typer.Option(
-        "--value-range", help="generic: a tensor's value range, NAME=MIN,MAX (repeatable).")] = None,
+        "--value-range", help="A tensor's value range, NAME=MIN,MAX (generic; image_to_image: its output's).")] = None,
     spec: Annotated[Optional[Path], typer.Option(
         "--spec", help="convert.json whose model spec to use (default: the convert.json beside MODEL, if it "
         "lists MODEL).")] = None,

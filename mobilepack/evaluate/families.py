@@ -1,15 +1,20 @@
-"""Evaluators of the model families beyond the seven built-in tasks: YOLO-style detection heads.
+"""Evaluators of the model families beyond the seven built-in tasks: YOLO-style detection heads and
+image-to-image models.
 
 A YOLO head is decoded (:func:`mobilepack.tasks.yolo.decode`: score threshold, class-wise NMS) into
 the SSD-style predictions the object-detection evaluator reads (boxes, classes, scores, count per
 sample), so mAP@0.5 against labelled boxes and box agreement with fp32 are computed exactly as for
-SSD.  The thresholds come from the model's metadata (``model_hints``)."""
+SSD.  The thresholds come from the model's metadata (``model_hints``).
+
+An image-to-image model is judged against the source model's output image: SSIM (the selection's and
+the doctor's number, in [0, 1]) and PSNR in dB, both in pixel units 0..255 through the output's value
+range (from its metadata; else the reference image's own min..max)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from mobilepack.evaluate.tasks import BOXES, LayoutError, _batch_of
+from mobilepack.evaluate.tasks import BOXES, Evaluator, LayoutError, _batch_of
 
 
 def _reduce_yolo(outputs, hints):
@@ -72,3 +77,53 @@ def head_agreement(references, outputs) -> float:
         return _reduce_yolo([("head", heads)], {})
 
     return YOLO_BOXES.agreement(reduced(outputs), reduced(references))["box_agreement"]
+
+
+# -- image to image ----------------------------------------------------------------------------
+
+def _reduce_images(outputs, hints):
+    """The output images in pixel units (the output's range mapped to 0..255, not clamped nor rounded)
+    when the range is known (``hints["output_range"]``), else as they are (``known`` False)."""
+    import numpy as np
+
+    from mobilepack.tasks import image_to_image
+
+    if len(outputs) != 1 or image_to_image.layout_of(outputs[0][1].shape) is None:
+        shapes = ", ".join(f"{n} {list(y.shape)}" for n, y in outputs)
+        raise LayoutError(f"the outputs are not one image [1,H,W,1 or 3]: {shapes}")
+    y = np.asarray(outputs[0][1], np.float64)
+    known = bool(hints.get("output_range"))
+    if known:
+        c = y.shape[-1]
+        lo, hi = (np.asarray(image_to_image.per_channel(v, c), np.float64) for v in hints["output_range"])
+        y = (y - lo) / (hi - lo) * 255.0
+    return {"image": y.astype(np.float32), "known": np.full(len(y), known)}
+
+
+def _image_agreement(pred, ref):
+    """SSIM and PSNR of each variant image against the reference's, in pixel units (0..255): through the
+    output's stated range, else the reference image's own min..max taken as 0..255."""
+    import numpy as np
+
+    from mobilepack.evaluate.metrics import psnr, ssim
+
+    ssims, psnrs = [], []
+    for p, r, known in zip(pred["image"], ref["image"], ref["known"]):
+        p, r = np.asarray(p, np.float64), np.asarray(r, np.float64)
+        if not known:
+            lo, span = float(np.min(r)), float(np.ptp(r)) or 1.0
+            p, r = (p - lo) / span * 255.0, (r - lo) / span * 255.0
+        ssims.append(ssim(r, p, 255.0))
+        psnrs.append(psnr(r, p, 255.0))
+    return {"ssim": float(np.mean(ssims)) if ssims else 0.0, "psnr": float(np.mean(psnrs)) if psnrs else 0.0}
+
+
+def _image_hints(model_bytes: bytes) -> dict:
+    from mobilepack.metadata.families import image_output_range
+
+    found = image_output_range(model_bytes)
+    return {"output_range": found} if found else {}
+
+
+SSIM_THRESHOLD = 0.95   # without labels, int8 ships only at or above this SSIM with the source's images
+IMAGES = Evaluator("SSIM", "ssim", SSIM_THRESHOLD, None, _reduce_images, _image_agreement, model_hints=_image_hints)

@@ -10,7 +10,7 @@ from mobilepack.data.annotations import Detections
 from mobilepack.data.masks import IGNORE as MASK_IGNORE
 
 __all__ = ["Detections", "box_iou", "detection_agreement", "mean_average_precision", "mask_iou",
-           "mean_iou_from_confusion", "confusion", "cosine", "max_abs_error"]
+           "mean_iou_from_confusion", "confusion", "cosine", "max_abs_error", "psnr", "ssim"]
 
 IOU_MATCH = 0.5          # a detection matches a box at IoU >= 0.5 (the "@0.5" of mAP@0.5)
 IGNORE = MASK_IGNORE      # mask value of pixels that are not scored
@@ -174,3 +174,51 @@ def max_abs_error(a, b) -> float:
     import numpy as np
 
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)), initial=0.0))
+
+
+PSNR_CAP = 100.0   # dB: identical images (no error) are reported at this value rather than infinity
+
+
+def psnr(reference, other, data_range: float) -> float:
+    """Peak signal-to-noise ratio in dB of ``other`` against ``reference`` (same shape), for values
+    spanning ``data_range``; capped at PSNR_CAP; NaN anywhere gives 0."""
+    import numpy as np
+
+    a, b = np.asarray(reference, np.float64), np.asarray(other, np.float64)
+    mse = float(np.mean((a - b) ** 2)) if a.size else 0.0
+    if not np.isfinite(mse):
+        return 0.0
+    if mse == 0.0:
+        return PSNR_CAP
+    return float(min(PSNR_CAP, 10.0 * np.log10(data_range * data_range / mse)))
+
+
+def _gaussian_blur(x, radius: int, sigma: float = 1.5):
+    """Separable Gaussian filter over the first two axes of ``x`` [H, W, C], "valid" region only."""
+    import numpy as np
+
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    n = 2 * radius + 1
+    rows = sum(taps[i] * x[i:x.shape[0] - n + 1 + i] for i in range(n))
+    return sum(taps[i] * rows[:, i:rows.shape[1] - n + 1 + i] for i in range(n))
+
+
+def ssim(reference, other, data_range: float) -> float:
+    """Structural similarity (Wang et al. 2004: 11-tap Gaussian window, sigma 1.5, K1 0.01, K2 0.03)
+    of two images [H, W, C], averaged over the valid window positions and the channels; NaN gives 0."""
+    import numpy as np
+
+    a, b = np.asarray(reference, np.float64), np.asarray(other, np.float64)
+    if a.ndim == 2:
+        a, b = a[..., None], b[..., None]
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return 0.0
+    radius = max(0, min(5, (min(a.shape[0], a.shape[1]) - 1) // 2))
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    mu_a, mu_b = _gaussian_blur(a, radius), _gaussian_blur(b, radius)
+    var_a = _gaussian_blur(a * a, radius) - mu_a ** 2
+    var_b = _gaussian_blur(b * b, radius) - mu_b ** 2
+    cov = _gaussian_blur(a * b, radius) - mu_a * mu_b
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    return float(s.mean())

@@ -17,6 +17,7 @@ An evaluator says how a task is judged:
 | object_detection | mAP@0.5 (annotations.json, COCO) | box agreement (score ≥ 0.5, IoU ≥ 0.5) |
 | image_segmentation | mIoU (masks/<image>.png) | mask IoU |
 | keypoints (evaluate/keypoints.py) | PCK@0.05 (keypoints.json) | PCK@0.05, normalized keypoint error |
+| image_to_image | – | SSIM and PSNR of the output image (evaluate.families) |
 | generic | – | cosine similarity (and max-abs error) |
 
 Without labels the selection follows ``agreement_rule``: ``"fallback"`` tries the modes in the
@@ -37,7 +38,7 @@ METRIC_NAMES = {"top1_agreement": "top-1 agreement", "cosine": "cosine similarit
                 "cosine_min": "minimum cosine similarity", "max_abs_error": "max-abs error",
                 "box_agreement": "box agreement", "mask_iou": "mask IoU", "pixel_agreement": "pixel agreement",
                 "pck": "PCK@0.05", "nke": "normalized keypoint error", "nke_max": "largest keypoint error",
-                "presence_max_abs_error": "presence max-abs error"}
+                "presence_max_abs_error": "presence max-abs error", "ssim": "SSIM", "psnr": "PSNR (dB)"}
 
 
 class LayoutError(Exception):

@@ -24,6 +24,7 @@ class Task(str, Enum):
     YOLO_DETECTION = "yolo_detection"
     KEYPOINTS = "keypoints"
     IMAGE_SEGMENTATION = "image_segmentation"
+    IMAGE_TO_IMAGE = "image_to_image"
     TEXT_CLASSIFICATION = "text_classification"
     TEXT_EMBEDDING = "text_embedding"
     AUDIO_CLASSIFICATION = "audio_classification"

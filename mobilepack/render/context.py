@@ -94,7 +94,10 @@ def build_context(inputs: RenderInputs) -> dict[str, Any]:
 
 
 def _decode_options(spec: ModelSpec, model_bytes: bytes) -> dict[str, Any] | None:
-    if str(getattr(spec.task, "value", spec.task)) != "yolo_detection":
+    task = str(getattr(spec.task, "value", spec.task))
+    if task == "image_to_image":
+        return _image_range(spec, model_bytes)
+    if task != "yolo_detection":
         return None
     from mobilepack.metadata.families import yolo_model_decode
     from mobilepack.tasks import yolo
@@ -109,6 +112,23 @@ def _keypoints(spec: ModelSpec, model_bytes: bytes) -> dict[str, Any] | None:
     from mobilepack.metadata.keypoints import model_layout
 
     return model_layout(model_bytes)
+
+
+def _image_range(spec: ModelSpec, model_bytes: bytes) -> dict[str, Any]:
+    """An image output's value range, per channel, that the apps map to pixels 0..255: the one its
+    metadata records, else the inverse of the input normalization the app feeds."""
+    from mobilepack.metadata.families import image_output_range
+    from mobilepack.tasks import image_to_image
+
+    channels = spec.outputs[0].shape[-1] if spec.outputs and spec.outputs[0].shape else 3
+    found = image_output_range(model_bytes)
+    if found is None:
+        norm = spec.normalization
+        fed = norm is not None and not norm.in_model
+        dtype = (spec.inputs[0].dtype if spec.inputs else "float32").upper()
+        found = image_to_image.default_range(dtype, norm.mean if fed else None, norm.std if fed else None, channels)
+    lo, hi = found
+    return {"output_min": image_to_image.per_channel(lo, channels), "output_max": image_to_image.per_channel(hi, channels)}
 
 
 def common_assets(inputs: RenderInputs) -> dict[str, bytes]:
@@ -147,6 +167,8 @@ def _output_kind(context: dict[str, Any], task, layout: dict[str, int] | None) -
         return kind if context["model"].get("keypoints") else "generic"
     if kind == "segmentation":
         return kind if len(outputs) == 1 and len(outputs[0]["shape"]) == 4 else "generic"
+    if kind == "image":   # the output image beside the input
+        return kind if layout else "generic"
     if kind == "classification":
         return kind if outputs else "generic"
     if kind == "embedding":   # one vector per sentence: the apps compare two by cosine similarity
@@ -171,6 +193,9 @@ def app_io(context: dict[str, Any], *, platform: str) -> dict[str, Any]:
     detection = task.output_layout(model["outputs"]) if task.output_layout else None
     if detection is not None and model.get("decode"):
         detection = {**detection, **model["decode"]}
+    image_output = None
+    if task.app_output == "image":   # not a detection: the output image's size, channels and value range
+        image_output, detection = detection, None
     image = model["image_input"]
     norm = context["normalization"]
     channels = image["channels"] if image else 1
@@ -181,9 +206,10 @@ def app_io(context: dict[str, Any], *, platform: str) -> dict[str, Any]:
         mean, std = [0.0] * channels, [1.0] * channels
     return {
         "input_kind": _input_kind(context, task),
-        "output_kind": _output_kind(context, task, detection),
+        "output_kind": _output_kind(context, task, detection or image_output),
         "detection": detection,
         "keypoints": model.get("keypoints"),   # tasks.keypoints layout, or None
+        "image_output": image_output,
         "pixel_mean": mean,
         "pixel_std": std,
         "normalize_in_app": bool(norm and not norm["in_model"]),

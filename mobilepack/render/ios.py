@@ -67,7 +67,8 @@ _RESERVED_PROJECT_NAMES = frozenset(n.lower() for n in """
 Pods Podfile Swift SwiftUI UIKit Foundation PhotosUI AVFoundation CoreGraphics CoreML Metal Darwin Accelerate
 TensorFlowLite TensorFlowLiteC TensorFlowLiteCMetal TensorFlowLiteCCoreML Combine Dispatch
 Accelerator AudioRecorder BenchConfig Benchmark BenchmarkView CameraPicker ContentView DemoApp DemoModel Detection
-ElementType ImageInput InferenceResult Labels MaskPainter ModelInfo ModelInput ModelRunner OutputValues ResultDecoder ResultView
+ElementType ImageInput InferenceResult Labels MaskPainter ModelInfo ModelInput ModelRunner OutputImage OutputValues
+ResultDecoder ResultView
 RunnerError ScoreList ScoredLabel SegmentationMask TensorCodec TensorInfo TensorSummary Tokenizer WordPiece""".split())
 
 
@@ -254,8 +255,8 @@ def _check_app_name(name: str) -> None:
 
 # The platform-neutral decisions (render.context.app_io) about input kind, output kind, SSD
 # output order and pixel normalization: shared so that both apps treat a model the same way.
-_SHARED_KEYS = ("input_kind", "output_kind", "detection", "keypoints", "normalize_in_app", "pixel_mean", "pixel_std",
-                "bench_schema_version", "bench_definition", "element_types", "bench_pattern", "one_channel_threshold")
+_SHARED_KEYS = ("input_kind", "output_kind", "detection", "keypoints", "image_output", "normalize_in_app", "pixel_mean",
+                "pixel_std", "bench_schema_version", "bench_definition", "element_types", "bench_pattern", "one_channel_threshold")
 
 
 def extend_context(context: dict[str, Any]) -> dict[str, Any]:

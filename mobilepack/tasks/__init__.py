@@ -4,7 +4,7 @@ A task is one :class:`TaskSpec` given to :func:`register`: how it is recognised 
 tensors, from existing metadata), which metadata writer describes it, what the
 model must look like for it (one image input, one output), which metadata options apply
 (labels, score threshold, vocabulary, sample rate, padding), what the demo apps feed and show,
-and how the variants are evaluated.  The seven built-in tasks are registered by
+and how the variants are evaluated.  The built-in tasks are registered by
 ``mobilepack.tasks.builtin`` (imported on first use, like the built-in render targets); any
 other module that calls :func:`register` adds a task to ``--task``, mobilepack.toml and
 ``build``.  This module is a leaf: the stages import it, it imports none of them.
@@ -20,7 +20,7 @@ from typing import Any
 from mobilepack.errors import UsageError
 
 APP_INPUTS = ("image", "text", "audio", "tensor")
-APP_OUTPUTS = ("classification", "detection", "segmentation", "embedding", "keypoints", "generic")
+APP_OUTPUTS = ("classification", "detection", "segmentation", "image", "embedding", "keypoints", "generic")
 LABEL_RULES = ("output", "any", "none")
 _BUILTIN = "mobilepack.tasks.builtin"
 

@@ -11,16 +11,17 @@ nothing: it is what an undetected model gets."""
 
 from __future__ import annotations
 
-from mobilepack.evaluate.families import YOLO_BOXES
+from mobilepack.evaluate.families import IMAGES, YOLO_BOXES
 from mobilepack.evaluate.keypoints import KEYPOINTS
 from mobilepack.evaluate.tasks import BOXES, EMBEDDINGS, FLAT, MASKS, SCORES, TOP1
 from mobilepack.metadata.tasks import (EMBEDDING, audio_classifier_writer, check_embedding_inputs, check_text_inputs,
                                        detection_order, generic_writer, image_classifier_writer,
                                        image_segmenter_writer, object_detector_writer, text_classifier_writer,
                                        text_embedding_writer)
-from mobilepack.metadata.families import is_yolo_metadata, yolo_writer
+from mobilepack.metadata.families import (image_to_image_writer, is_image_to_image_metadata, is_yolo_metadata,
+                                          yolo_writer)
 from mobilepack.metadata.keypoints import is_keypoints_metadata, keypoints_writer
-from mobilepack.tasks import TaskSpec, keypoints, register, yolo
+from mobilepack.tasks import TaskSpec, image_to_image, keypoints, register, yolo
 from mobilepack.tasks.tensors import (EMBEDDING_NAME, Signature, bert_inputs, detection_roles, is_token_ids,
                                       is_vector, shape_text, ssd_layout)
 
@@ -47,7 +48,7 @@ def _object_detection(sig: Signature) -> str | None:
 def _image_segmentation(sig: Signature) -> str | None:
     out = sig.outputs[0] if len(sig.outputs) == 1 else None
     if sig.image and out is not None and len(out.shape) == 4 and out.shape[1] > 1 and out.shape[2] > 1:
-        return f"{sig.image_why}; one per-pixel output {sig.outs}"
+        return f"{sig.image_why}; one per-pixel output {sig.outs}{image_to_image.ambiguity(sig)}"
     return None
 
 
@@ -148,6 +149,11 @@ register(TaskSpec("yolo_detection", "one image in, one YOLO head out ([1,4+C,N] 
                   "anchor-based), decoded with class-wise NMS", yolo_writer, YOLO_BOXES, detect=yolo.head_of,
                   from_metadata=is_yolo_metadata, priority=35, image_input=True, one_output=True, labels="any",
                   score_threshold=True, app_input="image", app_output="detection", output_layout=yolo.app_layout))
+register(TaskSpec("image_to_image", "one image in, one image out (denoising, super-resolution, style transfer): the "
+                  "input's size or an integer multiple, 1 or 3 channels", image_to_image_writer, IMAGES,
+                  detect=image_to_image.image_output, from_metadata=is_image_to_image_metadata, priority=38,
+                  image_input=True, one_output=True, labels="none", app_input="image", app_output="image",
+                  output_layout=image_to_image.app_layout))
 register(TaskSpec("image_segmentation", "one image in, one per-pixel class map out", image_segmenter_writer, MASKS,
                   detect=_image_segmentation, from_metadata=_md_segmentation, priority=40, image_input=True,
                   one_output=True, app_input="image", app_output="segmentation"))

@@ -93,6 +93,7 @@ object AppProbe {
             }))
             "segmentation" -> put("classes", JSONArray(Results.classMap(outputs[0], ModelConfig.OUTPUTS[0]).toList()))
             // __KEYPOINTS__ (execution.add_probe puts the keypoints branch here in a keypoints project only)
+            "image" -> put("pixels", JSONArray(Results.outputPixels(outputs[0]).toList()))
             else -> put("values", JSONArray(outputs.map { floats(it) }))
         }
     }

@@ -108,6 +108,18 @@ def add_broken_yolo_projects(base: Path, model: bytes) -> dict[str, Path]:
          "boxes.add(doubleArrayOf(cx, cy, w, h))")))
 
 
+def add_broken_i2i_projects(base: Path, model: bytes) -> dict[str, Path]:
+    """Two image-to-image apps rendered from the templates, then broken on purpose in Results.kt: red and
+    blue swapped, and the output range inverted (OUTPUT_MAX taken as pixel 0).  Their output pixels must
+    differ from Python's to_pixels (test_android_jvm.py shows it)."""
+    return _render_broken(base, "image_to_image", model, (
+        ("broken_i2i_channels", "com.mobilepack.checks.brokeni2ichannels", "Results.kt",
+         "(0xFF shl 24) or (r shl 16) or (g shl 8) or b", "(0xFF shl 24) or (b shl 16) or (g shl 8) or r"),
+        ("broken_i2i_range", "com.mobilepack.checks.brokeni2irange", "Results.kt",
+         "Math.floor((v.toDouble() - lo) / (hi - lo) * 255.0 + 0.5)",
+         "Math.floor((hi - v.toDouble()) / (hi - lo) * 255.0 + 0.5)")))
+
+
 def add_broken_tokenizer(base: Path, bert_model: bytes) -> Path:
     """The BERT text app rendered from the templates, then broken on purpose: WordPiece keeps the
     accents (the non-spacing marks NFD splits off are no longer dropped).  The id comparison must

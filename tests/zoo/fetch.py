@@ -76,7 +76,9 @@ class ZooModel:
     @property
     def path(self) -> Path:
         """Where the extracted model lives (a directory for a SavedModel, also one built from weights)."""
-        return cache_root() / "models" / self.id / (self.id if self.weights else self.file_name)
+        if self.weights:   # built by our own code: a SavedModel directory, or a .keras file
+            return cache_root() / "models" / self.id / (self.id + (".keras" if self.format == "keras" else ""))
+        return cache_root() / "models" / self.id / self.file_name
 
 
 def load_archives(path: Path = MODELS_TOML) -> dict[str, Archive]:
@@ -211,6 +213,8 @@ WEIGHT_BUILDERS = {
     # a BERT checkpoint in PyTorch names (bert.encoder.layer.N...), sentence-transformers layout
     "bert_safetensors": WeightBuilder("tests.transformer_models", "minilm",
                                       ("config.json", "model.safetensors", "tokenizer.json")),
+    # a Keras model as TensorFlow.js ships it (model.json: the Keras config and the weight manifest; one shard)
+    "tfjs_layers": WeightBuilder("tests.tfjs_models", "tfjs_layers", ("model.json", "group1-shard1of1.bin")),
 }
 
 _BUILD_CHILD = """
@@ -219,7 +223,8 @@ from importlib import import_module
 from pathlib import Path
 module, function, weights, out, vocab = sys.argv[1:]
 _, tokens = getattr(import_module(module), function)(Path(weights), Path(out))
-Path(vocab).write_text("\\n".join(tokens) + "\\n", encoding="utf-8")
+if tokens:
+    Path(vocab).write_text("\\n".join(tokens) + "\\n", encoding="utf-8")
 """
 
 
@@ -237,18 +242,27 @@ def _stamp_of(model: ZooModel) -> str:
     return text
 
 
-def build_from_weights(model: ZooModel, member_data: bytes) -> None:
-    """The weight files out of the member (a zip when ``inner`` is set), then the SavedModel and vocab.txt."""
+def build_from_weights(model: ZooModel, member_data: bytes, members=()) -> None:
+    """The weight files out of the member (a zip when ``inner`` is set; else the archive's files beside the
+    member), then the model (a SavedModel, or a .keras file) and, when the builder gives one, vocab.txt."""
     builder = _builder(model)
-    folder = Path(model.inner).parent if model.inner else Path()
     weights = model.path.parent / "weights"
     weights.mkdir(parents=True, exist_ok=True)
-    try:
-        with zipfile.ZipFile(io.BytesIO(member_data)) as zf:
-            for name in builder.files:
-                (weights / name).write_bytes(zf.read((folder / name).as_posix()))
-    except KeyError as exc:
-        raise FetchError(f"{model.member} has no weight file {exc.args[0]}") from None
+    if model.inner:
+        folder = Path(model.inner).parent
+        try:
+            with zipfile.ZipFile(io.BytesIO(member_data)) as zf:
+                for name in builder.files:
+                    (weights / name).write_bytes(zf.read((folder / name).as_posix()))
+        except KeyError as exc:
+            raise FetchError(f"{model.member} has no weight file {exc.args[0]}") from None
+    else:
+        beside = dict(members)
+        for name in builder.files:
+            key = (Path(model.member).parent / name).as_posix()
+            if key not in beside:
+                raise FetchError(f"{model.archive.file} has no weight file {key}")
+            (weights / name).write_bytes(beside[key]())
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                TF_CPP_MIN_LOG_LEVEL="2")
     cmd = [sys.executable, "-c", _BUILD_CHILD, builder.module, builder.function, str(weights), str(model.path),
@@ -258,7 +272,8 @@ def build_from_weights(model: ZooModel, member_data: bytes) -> None:
                               stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise FetchError(f"{model.id}: building the SavedModel from its weights failed: {exc}") from None
-    if proc.returncode != 0 or not (model.path / "saved_model.pb").is_file():
+    built = model.path.is_file() if model.format == "keras" else (model.path / "saved_model.pb").is_file()
+    if proc.returncode != 0 or not built:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         raise FetchError(f"{model.id}: building the SavedModel from its weights failed: {tail[0]}")
     shutil.rmtree(weights)  # the archive keeps them; the SavedModel holds the same numbers
@@ -287,7 +302,7 @@ def extract(model: ZooModel, archive_file: Path) -> Path:
             raise FetchError(f"{model.archive.file} has no member {model.member}")
         data = found[0]()
         if model.weights:
-            build_from_weights(model, data)
+            build_from_weights(model, data, members)
         else:
             if model.inner:
                 with zipfile.ZipFile(io.BytesIO(data)) as inner:

@@ -30,6 +30,10 @@ def _cell(value: str) -> str:
     return "refused: " + value[len("error:"):] if value.startswith("error:") else value
 
 
+def _metric(key: str, lowest: float) -> str:
+    return f"PSNR ≥ {lowest:g} dB" if key == "psnr" else f"{key.upper() if key == 'ssim' else key} ≥ {lowest:g}"
+
+
 def render_table(models) -> str:
     lines = ["| model | package (registry) | file | format | task | detected | inspect | convert | metadata | bench "
              "| build --target all | note |",
@@ -46,6 +50,8 @@ def render_table(models) -> str:
         agreement = dict(e.get("build_agreement", {}))
         metric = METRIC_NAMES.get(agreement.pop("metric", ""), "")
         build += "".join(f"; {mode} {metric} ≥ {v}" for mode, v in agreement.items())
+        build += "".join(f"; {mode} " + ", ".join(_metric(k, v) for k, v in lows.items())
+                         for mode, lows in e.get("build_metrics", {}).items())
         build += "".join(f"; {mode} not produced ({why})" for mode, why in e.get("build_not_produced", {}).items())
         pkg = f"`{m.archive.package}` {m.archive.version} ({m.archive.registry})"
         lines.append(f"| {m.id} | {pkg} | `{m.file_name}` | {m.kind} | {m.task} | {_cell(e['detected_task'])} | "

@@ -314,6 +314,12 @@ class MainActivity : Activity() {
                     val base = image ?: lastImage
                     if (base != null) shown = Results.overlayMask(base, result.outputs[0], ModelConfig.OUTPUTS[0])
                 }
+                "image" -> {
+                    val output = Results.outputImage(result.outputs[0])
+                    results = Results.imageCaption()
+                    val base = image ?: lastImage
+                    shown = if (base != null) Results.besideInput(base, output) else output
+                }
                 else -> results = Results.summary(result.outputs)
             }
         } catch (e: Exception) {

@@ -50,8 +50,8 @@ object ModelConfig {
     const val INPUT_KIND = "image"
 
     /**
-     * How the app shows the output: "classification", "detection", "segmentation", "embedding" (the
-     * cosine similarity of two sentences' vectors) or "generic".
+     * How the app shows the output: "classification", "detection", "segmentation", "image" (the output
+     * image beside the input), "embedding" (the cosine similarity of two sentences' vectors) or "generic".
      */
     const val OUTPUT_KIND = "classification"
 
@@ -107,4 +107,12 @@ object ModelConfig {
     const val YOLO_IOU_THRESHOLD = 0.0
     const val YOLO_MAX_DETECTIONS = 0
     const val YOLO_PIXEL_COORDINATES = 0.0
+
+    // An image output [1, H, W, C] (C 1 or 3; zero when there is none): channel c's values OUTPUT_MIN[c]..OUTPUT_MAX[c]
+    // are pixels 0..255 (linear, clamped), the range the model's metadata records (mobilepack/tasks/image_to_image.py).
+    const val OUTPUT_IMAGE_HEIGHT = 0
+    const val OUTPUT_IMAGE_WIDTH = 0
+    const val OUTPUT_IMAGE_CHANNELS = 0
+    val OUTPUT_MIN = doubleArrayOf()
+    val OUTPUT_MAX = doubleArrayOf()
 }

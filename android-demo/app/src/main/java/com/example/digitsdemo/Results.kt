@@ -176,6 +176,50 @@ object Results {
         return Color.HSVToColor(140, floatArrayOf(hue, 0.8f, 1f))
     }
 
+    /**
+     * An image output [1, H, W, C] (C 1 or 3) as ARGB pixels, row by row: channel c's value v becomes
+     * floor((v - OUTPUT_MIN[c]) / (OUTPUT_MAX[c] - OUTPUT_MIN[c]) * 255 + 0.5) clamped to 0..255 (NaN is 0),
+     * in double precision, as mobilepack/tasks/image_to_image.py to_pixels; one channel is grey.
+     */
+    fun outputPixels(output: FloatArray): IntArray {
+        val c = ModelConfig.OUTPUT_IMAGE_CHANNELS
+        return IntArray(ModelConfig.OUTPUT_IMAGE_HEIGHT * ModelConfig.OUTPUT_IMAGE_WIDTH) { p ->
+            val r = pixelValue(output[p * c], 0)
+            val g = if (c == 3) pixelValue(output[p * c + 1], 1) else r
+            val b = if (c == 3) pixelValue(output[p * c + 2], 2) else r
+            (0xFF shl 24) or (r shl 16) or (g shl 8) or b
+        }
+    }
+
+    private fun pixelValue(v: Float, c: Int): Int {
+        val lo = ModelConfig.OUTPUT_MIN[c]
+        val hi = ModelConfig.OUTPUT_MAX[c]
+        val x = Math.floor((v.toDouble() - lo) / (hi - lo) * 255.0 + 0.5)
+        return if (x.isNaN()) 0 else x.coerceIn(0.0, 255.0).toInt()
+    }
+
+    /** The output image as a bitmap ([outputPixels]). */
+    fun outputImage(output: FloatArray): Bitmap = Bitmap.createBitmap(outputPixels(output),
+        ModelConfig.OUTPUT_IMAGE_WIDTH, ModelConfig.OUTPUT_IMAGE_HEIGHT, Bitmap.Config.ARGB_8888)
+
+    /** [input] (scaled to the output's height) and [output] side by side, with a gap between them. */
+    fun besideInput(input: Bitmap, output: Bitmap): Bitmap {
+        val h = output.height
+        val w = maxOf(1, Math.round(input.width.toDouble() * h / maxOf(1, input.height)).toInt())
+        val gap = maxOf(2, h / 32)
+        val both = Bitmap.createBitmap(w + gap + output.width, h, Bitmap.Config.ARGB_8888)
+        val canvas = Canvas(both)
+        canvas.drawColor(Color.WHITE)
+        canvas.drawBitmap(Bitmap.createScaledBitmap(input, w, h, true), 0f, 0f, null)
+        canvas.drawBitmap(output, (w + gap).toFloat(), 0f, null)
+        return both
+    }
+
+    /** The line shown under the two images. */
+    fun imageCaption(): String = String.format(Locale.ROOT, "input | output %dx%d, values %s are pixels 0..255",
+        ModelConfig.OUTPUT_IMAGE_WIDTH, ModelConfig.OUTPUT_IMAGE_HEIGHT,
+        ModelConfig.OUTPUT_MIN.indices.joinToString(", ") { String.format(Locale.ROOT, "[%.4g, %.4g]", ModelConfig.OUTPUT_MIN[it], ModelConfig.OUTPUT_MAX[it]) })
+
     /** Name, shape and statistics of every output (for models without a known task). */
     fun summary(outputs: List<FloatArray>): String = buildString {
         outputs.forEachIndexed { i, values ->
