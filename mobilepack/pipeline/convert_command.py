@@ -123,14 +123,7 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
     if fmt == SourceFormat.TFLITE and not modes:
         _check_passthrough(calibration=calibration, validation=validation,
                            allow_float_fallback=allow_float_fallback)
-    needs_cal = [m for m in modes if mode_spec(m).needs_calibration]
-    if needs_cal and calibration is None:
-        raise UsageError(f"{', '.join(needs_cal)} need(s) calibration data",
-                         "pass --calibration DIR|FILE.npy|FILE.npz (or --calibration random, accepting "
-                         "that int8 accuracy may collapse)")
-    for what, p in (("calibration", calibration), ("validation", validation)):
-        if p is not None and str(p) != "random" and not Path(p).exists():
-            raise DataError(f"{what} data not found: {p}", "pass a folder of images, a .npy or a .npz file")
+    _check_data(modes, calibration, validation)
     norm = from_flags(mean, std, source=normalization_source)
     from mobilepack.model.spec import check_padding
 
@@ -145,6 +138,18 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
                        normalization_source=normalization_source, padding=padding, doctor=doctor,
                        doctor_seconds=float(doctor_seconds), max_accuracy_drop=float(max_accuracy_drop),
                        keep_going=keep_going, task=task, keypoints_layout=keypoints_layout)
+
+
+def _check_data(modes, calibration, validation) -> None:
+    """Calibration for the modes that need it, and the data files named, before anything is loaded."""
+    needs_cal = [m for m in modes if mode_spec(m).needs_calibration]
+    if needs_cal and calibration is None:
+        raise UsageError(f"{', '.join(needs_cal)} need(s) calibration data",
+                         "pass --calibration DIR|FILE.npy|FILE.npz (or --calibration random, accepting "
+                         "that int8 accuracy may collapse)")
+    for what, p in (("calibration", calibration), ("validation", validation)):
+        if p is not None and str(p) != "random" and not Path(p).exists():
+            raise DataError(f"{what} data not found: {p}", "pass a folder of images, a .npy or a .npz file")
 
 
 def _check_passthrough(**given: Any) -> None:
