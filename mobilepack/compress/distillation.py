@@ -67,8 +67,10 @@ def _strategy(train, tf):
         raise TrainingError(f"cannot start the {train.strategy} strategy: {str(exc).splitlines()[0]}",
                             "run distillation in its own process (the CLI does)") from exc
     finally:
-        if config:
-            os.environ.pop("TF_CONFIG") if before is None else os.environ.__setitem__("TF_CONFIG", before)
+        if config and before is None:
+            del os.environ["TF_CONFIG"]
+        elif config:
+            os.environ["TF_CONFIG"] = before
 
 
 def _teacher_targets(prepared, classes: int, emit):
