@@ -5,8 +5,8 @@ loss = alpha * CE(labels, student) + (1 - alpha) * T² * KL(softmax(t/T) || soft
 
 where t and s are the teacher's and student's logits (log-probabilities when a model
 ends in a softmax).  The teacher is run once over the training data; its logits travel
-with the labels, so training is a plain ``fit`` under the chosen ``tf.distribute``
-strategy."""
+with the labels; :mod:`mobilepack.compress.distill_loop` trains the student under the chosen
+``tf.distribute`` strategy, on one worker or several."""
 
 from __future__ import annotations
 
@@ -14,12 +14,11 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from mobilepack.compress import measure as m, strategy as strategies
+from mobilepack.compress import measure as m, strategy as strategies, workers
 from mobilepack.compress.errors import TrainingError, UnsupportedModel
-from mobilepack.compress.options import MULTI_WORKER_DISTILL, DistillOptions
+from mobilepack.compress.options import DistillOptions
 from mobilepack.compress.preparation import check_paths, load_keras, prepare
 from mobilepack.compress.result import RECORD, SUMMARY, CompressResult, write
-from mobilepack.errors import UsageError
 from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
 from mobilepack.report.schema import tool_versions
 from mobilepack.staging import StagedOutput
@@ -56,24 +55,22 @@ def distillation_loss(keras, classes: int, temperature: float, alpha: float, stu
     return loss
 
 
-def hard_accuracy(classes: int):
-    def accuracy(y_true, y_pred):
-        from mobilepack.model.tfimport import keras
-
-        ops = keras().ops
-        return ops.mean(ops.cast(ops.argmax(y_true[:, :classes], axis=-1) == ops.argmax(y_pred, axis=-1), "float32"))
-    return accuracy
-
-
 def _strategy(train, tf):
-    if strategies.cluster_size() > 1:
-        raise UsageError(MULTI_WORKER_DISTILL, "distill on one machine (unset TF_CONFIG); prune, cluster and qat "
-                         "train on several")
+    """The strategy to train under; ``--workers`` becomes ``TF_CONFIG`` only while it is made."""
+    import os
+
+    config, before = workers.for_job(train), os.environ.get("TF_CONFIG")
+    workers.apply(config)
     try:
         return strategies.make(train.strategy, tf)
     except RuntimeError as exc:
         raise TrainingError(f"cannot start the {train.strategy} strategy: {str(exc).splitlines()[0]}",
                             "run distillation in its own process (the CLI does)") from exc
+    finally:
+        if config and before is None:
+            del os.environ["TF_CONFIG"]
+        elif config:
+            os.environ["TF_CONFIG"] = before
 
 
 def _teacher_targets(prepared, classes: int, emit):
@@ -92,7 +89,9 @@ def _teacher_targets(prepared, classes: int, emit):
     return np.concatenate([np.eye(classes, dtype=np.float32)[y], t_logits.astype(np.float32)], axis=1), teacher_probs
 
 
-def _compiled_student(keras, strategy, options: DistillOptions, spec, classes: int, teacher_probs: bool, x):
+def _student_and_loop(keras, tf, strategy, options: DistillOptions, spec, classes: int, teacher_probs: bool, x):
+    """The student and its training loop, both made under ``strategy``."""
+    from mobilepack.compress.distill_loop import Loop
     from mobilepack.model.tfimport import silenced
 
     train = options.train
@@ -103,30 +102,26 @@ def _compiled_student(keras, strategy, options: DistillOptions, spec, classes: i
         lr = train.learning_rate or DEFAULT_LR
         steps = -(-len(x) // train.batch_size) * train.epochs  # the last 30% of the steps at a tenth of the rate
         schedule = keras.optimizers.schedules.PiecewiseConstantDecay([int(steps * 0.7)], [lr, lr / 10])
-        student.compile(optimizer=keras.optimizers.Adam(schedule),
-                        loss=distillation_loss(keras, classes, options.temperature, options.alpha, s_probs),
-                        metrics=[hard_accuracy(classes)])
-    return student
+        optimizer = keras.optimizers.Adam(schedule)
+        optimizer.build(student.trainable_variables)
+    loss = distillation_loss(keras, classes, options.temperature, options.alpha, s_probs)
+    return student, Loop(tf, strategy, student, optimizer, loss, classes)
 
 
-def _fit(keras, student, x, targets, train, emit) -> list[float]:
+def _train(loop, x, targets, train, emit) -> list[float]:
     import numpy as np
 
     from mobilepack.model.tfimport import silenced
 
-    epochs = train.epochs
-
-    class Report(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            emit(ProgressEvent("distill", f"epoch {epoch + 1}/{epochs}: loss {logs.get('loss', float('nan')):.4f}, "
-                               f"accuracy {logs.get('accuracy', float('nan')):.4f}", epoch + 1, epochs))
-
-    with silenced():
-        history = student.fit(x, targets, batch_size=train.batch_size, epochs=epochs, shuffle=True, verbose=0,
-                              callbacks=[Report()])
-    losses = [float(v) for v in history.history.get("loss", [])]
-    if not losses or not np.all(np.isfinite(losses)):
+    order = np.random.default_rng(train.seed)  # the same on every worker: one shuffle, split by replica
+    losses = []
+    for epoch in range(train.epochs):
+        with silenced():
+            loss, accuracy = loop.epoch(x, targets, order.permutation(len(x)), train.batch_size)
+        losses.append(loss)
+        emit(ProgressEvent("distill", f"epoch {epoch + 1}/{train.epochs}: loss {loss:.4f}, accuracy {accuracy:.4f}",
+                           epoch + 1, train.epochs))
+    if not np.all(np.isfinite(losses)):
         raise TrainingError("distillation diverged (non-finite loss)", "lower --learning-rate or --temperature")
     return losses
 
@@ -183,8 +178,9 @@ def distill(teacher_path: str | Path, data: str | Path, out: str | Path, options
     prepared = prepare(teacher, data, train, emit)
     classes = int(prepared.spec.outputs[0].shape[-1])
     targets, teacher_probs = _teacher_targets(prepared, classes, emit)
-    student = _compiled_student(keras, strategy, options, prepared.spec, classes, teacher_probs, prepared.train.x)
-    losses = _fit(keras, student, prepared.train.x, targets, train, emit)
+    student, loop = _student_and_loop(keras, tf, strategy, options, prepared.spec, classes, teacher_probs,
+                                      prepared.train.x)
+    losses = _train(loop, prepared.train.x, targets, train, emit)
     training = {"strategy": strategies.describe(strategy), "epochs": train.epochs,
                 "learning_rate": train.learning_rate or DEFAULT_LR, "final_loss": losses[-1],
                 "teacher_outputs": "probabilities" if teacher_probs else "logits"}

@@ -85,11 +85,6 @@ class QatOptions:
         self.train.check()
 
 
-# keras-team/keras#20585: Keras 3's fit fails under MultiWorkerMirroredStrategy with several workers
-MULTI_WORKER_DISTILL = ("distill trains in Keras 3, which cannot train on several workers "
-                        "(MultiWorkerMirroredStrategy, keras-team/keras#20585)")
-
-
 @dataclass(frozen=True)
 class DistillOptions:
     student: str | None = None           # a Keras model file
@@ -111,9 +106,6 @@ class DistillOptions:
         if not 0.0 <= self.alpha <= 1.0:
             raise UsageError(f"--alpha must be in [0, 1] (got {self.alpha})",
                              "alpha weighs the hard-label loss, 1 - alpha the teacher's soft targets")
-        if self.train.workers:
-            raise UsageError(MULTI_WORKER_DISTILL, "distill on one machine (drop --workers); prune, cluster and "
-                             "qat train on several")
         self.train.check()
 
 
