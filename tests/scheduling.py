@@ -5,7 +5,8 @@ things it cannot see are added here:
 
 * **Groups of files that share a session's work.**  test_android_checks.py and test_android_jvm.py use
   the same rendered projects, compiled in one kotlinc run of about four minutes (``render_all``).  On two
-  workers each file built them for itself; grouped, they are built once.
+  workers each file built them for itself; grouped, they are built once.  test_yolo.py joins them: the
+  YOLO project among them is the detector tests/yolo_models.py trains (about a minute), once per process.
 * **The longest files first.**  xdist orders files by their number of tests; a file of few but long
   tests that starts last leaves the other worker idle at the end.  ``WEIGHTS`` holds seconds measured
   with ``--durations=0`` (a hint for the order only, never an assertion); files not named keep xdist's
@@ -18,13 +19,15 @@ from collections import OrderedDict
 
 from xdist.scheduler import LoadFileScheduling
 
+ANDROID = "android apps (tests/test_android_checks.py, tests/test_android_jvm.py, tests/test_yolo.py)"
 GROUPS = {
-    "tests/test_android_checks.py": "android apps (tests/test_android_checks.py, tests/test_android_jvm.py)",
-    "tests/test_android_jvm.py": "android apps (tests/test_android_checks.py, tests/test_android_jvm.py)",
+    "tests/test_android_checks.py": ANDROID,
+    "tests/test_android_jvm.py": ANDROID,
+    "tests/test_yolo.py": ANDROID,
 }
 
 WEIGHTS = {
-    "android apps (tests/test_android_checks.py, tests/test_android_jvm.py)": 400,
+    ANDROID: 400,
 }
 
 

@@ -117,7 +117,7 @@ def test_a_signature_less_model_is_quantized_benched_described_and_rendered(zoo,
     assert bench.returncode == 0 and json.loads(bench.stdout)["results"][0]["status"] == "ok", bench.stderr
     md = run_cli("metadata", int8, "-o", tmp_path / "md.tflite", "--mean", "0", "--std", "255", "--json")
     assert md.returncode == 0, md.stderr
-    assert json.loads(md.stdout)["task"] == "generic"
+    assert json.loads(md.stdout)["task"] == "keypoints"   # MediaPipe hand landmarks: detected (tests/test_keypoints.py)
     assert _run(tmp_path / "md.tflite")[0].shape == (1, 63)          # the packed file still runs
     for target in ("android", "ios"):
         rendered = run_cli("render", tmp_path / "md.tflite", "--target", target, "-o", tmp_path / target)
