@@ -28,7 +28,9 @@ def forkable(env: dict) -> bool:
     """Whether a call with this environment can be a fork of the zygote."""
     if os.environ.get("MOBILEPACK_TEST_INSTALLED") == "1" or os.environ.get("MOBILEPACK_TEST_FRESH") == "1":
         return False
-    changed = {k for k in set(env) | set(os.environ) if env.get(k) != os.environ.get(k)}
+    # compared with the environment the zygote imported TensorFlow under (a test may have changed os.environ since)
+    started = _ZYGOTE.get("env", os.environ)
+    changed = {k for k in set(env) | set(started) if env.get(k) != started.get(k)}
     return not any(k.startswith(IMPORT_TIME_PREFIXES) for k in changed)
 
 
@@ -40,7 +42,7 @@ def _zygote() -> subprocess.Popen | None:
         return None
     proc = subprocess.Popen([sys.executable, "-m", "tests.cli_zygote"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, cwd=ROOT, bufsize=1)
-    _ZYGOTE["proc"] = proc
+    _ZYGOTE["proc"], _ZYGOTE["env"] = proc, dict(os.environ)
     atexit.register(_stop, proc)
     return proc
 
