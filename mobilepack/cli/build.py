@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from mobilepack.cli._console import err_console, handle_errors, out_console, print_json
-from mobilepack.cli._options import JsonOpt, MeanOpt, PaddingOpt, ServerP99Opt, StdOpt, UnsafeLoadOpt, VerboseOpt
+from mobilepack.cli._options import JobsOpt, JsonOpt, MeanOpt, PaddingOpt, ServerP99Opt, StdOpt, UnsafeLoadOpt, VerboseOpt
 from mobilepack.cli._progress import progress_display
 
 
@@ -101,6 +101,7 @@ def build_command(
     server_requests: Annotated[Optional[int], typer.Option("--server-requests", help="--target server: most requests per load-test cell.")] = None,
     server_seconds: Annotated[Optional[float], typer.Option("--server-seconds", help="--target server: longest time per load-test cell.")] = None,
     unsafe_load: UnsafeLoadOpt = False,
+    jobs: JobsOpt = None,
     json_out: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output; just the final paths.")] = False,
     verbose: VerboseOpt = False,

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from mobilepack.cli._console import err_console, handle_errors, out_console, print_json
-from mobilepack.cli._options import JsonOpt, MeanOpt, OutOpt, StdOpt, UnsafeLoadOpt, VerboseOpt, PaddingOpt
+from mobilepack.cli._options import JobsOpt, JsonOpt, MeanOpt, OutOpt, StdOpt, UnsafeLoadOpt, VerboseOpt, PaddingOpt
 from mobilepack.cli._progress import progress_display
 
 
@@ -36,6 +36,7 @@ def convert_command(
     allow_float_fallback: Annotated[bool, typer.Option(
         "--allow-float-fallback", help="Let integer modes keep ops without integer kernels in float.")] = False,
     unsafe_load: UnsafeLoadOpt = False,
+    jobs: JobsOpt = None,
     doctor: Annotated[bool, typer.Option(
         "--doctor", help="Quantization doctor: rank int8's error per layer and add int8-mixed, the smallest set of "
         "ops kept in float that meets --max-accuracy-drop (needs --calibration).")] = False,
@@ -66,7 +67,7 @@ def convert_command(
                 validation=validation, io_dtype=io_dtype, signature=signature, input_shapes=shapes, batch=batch,
                 mean=mean, std=std, allow_float_fallback=allow_float_fallback, unsafe_load=unsafe_load,
                 padding=padding or "post", doctor=doctor, doctor_seconds=doctor_seconds,
-                max_accuracy_drop=max_accuracy_drop, task=task, progress=on_event)
+                max_accuracy_drop=max_accuracy_drop, task=task, jobs=jobs, progress=on_event)
         if json_out:
             print_json(result.to_dict())
             return

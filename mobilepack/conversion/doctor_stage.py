@@ -66,6 +66,7 @@ class VariantProducer:
         self.emit, self.warn, self.produced, self.extra = emit, warn, produced, extra
         self.task = task
         self.tflite = None
+        self.child = None   # conversion.parallel.ChildConverter: the modes a second process converts
         if src.is_tflite:
             from mobilepack.conversion.tflite_quantization import TfliteQuantizer
 
@@ -83,6 +84,8 @@ class VariantProducer:
         from mobilepack.conversion.converter import convert_saved_model
 
         try:
+            if self.child is not None and mode in self.child.modes:
+                return self.child.take(mode)
             return convert_saved_model(self.saved, mode, options=self.options, representative=self.representative)
         except ConversionError as exc:
             if mode == QuantMode.INT8 and getattr(exc, "float_fallback", None) is not None:

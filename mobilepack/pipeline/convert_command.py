@@ -64,6 +64,7 @@ class ConvertOptions:
     keep_going: bool = False             # build: a mode that cannot be produced is recorded, not fatal
     task: str | None = None              # --task (None: detected): the metric the doctor and validation use
     keypoints_layout: str | None = None  # build's --keypoints-layout: how the doctor's scorer reads the points
+    jobs: str = "auto"                   # converter processes: "1", "2" or "auto" (conversion/parallel.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,7 +77,7 @@ class ConvertOptions:
             "unsafe_load": self.unsafe_load, "padding": self.padding,
             "normalization_source": self.normalization_source if self.mean else None,
             "doctor": self.doctor, "doctor_seconds": self.doctor_seconds,
-            "max_accuracy_drop": self.max_accuracy_drop, "task": self.task,
+            "max_accuracy_drop": self.max_accuracy_drop, "task": self.task, "jobs": self.jobs,
             **({"keypoints_layout": self.keypoints_layout} if self.keypoints_layout else {}),
         }
 
@@ -93,7 +94,7 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
                  normalization_source: str = "flags", padding: str = "post", doctor: bool | str = False,
                  doctor_seconds: float = 120.0, max_accuracy_drop: float = 0.01,
                  keep_going: bool = False, task: str | None = None,
-                 keypoints_layout: str | None = None) -> ConvertOptions:
+                 keypoints_layout: str | None = None, jobs: str | int = "auto") -> ConvertOptions:
     from mobilepack.model.loading import detect_format
     from mobilepack.model.normalization import from_flags
     from mobilepack.model.spec import SourceFormat
@@ -106,6 +107,9 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
         raise UsageError("sample counts must be ≥ 1", "e.g. --calibration-samples 100")
     if batch < 1:
         raise UsageError(f"--batch must be ≥ 1 (got {batch})", "the default is 1")
+    from mobilepack.conversion.parallel import parse_jobs
+
+    jobs = parse_jobs(jobs)
     from mobilepack.tasks import parse as parse_task
 
     task = parse_task(task)   # an unknown --task is refused before anything is loaded
@@ -137,7 +141,7 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
                        allow_float_fallback=allow_float_fallback, unsafe_load=unsafe_load,
                        normalization_source=normalization_source, padding=padding, doctor=doctor,
                        doctor_seconds=float(doctor_seconds), max_accuracy_drop=float(max_accuracy_drop),
-                       keep_going=keep_going, task=task, keypoints_layout=keypoints_layout)
+                       keep_going=keep_going, task=task, keypoints_layout=keypoints_layout, jobs=jobs)
 
 
 def _check_data(modes, calibration, validation) -> None:
@@ -183,7 +187,7 @@ def convert(source: Any, out: str | Path, *, progress: ProgressCallback | None =
 
     Options (all keyword): quantize, calibration, calibration_samples, validation, validation_samples,
     io_dtype, signature, input_shapes, batch, mean, std, allow_float_fallback, unsafe_load, doctor,
-    doctor_seconds, max_accuracy_drop, task.  An option given that cannot take effect (``--doctor-seconds``
+    doctor_seconds, max_accuracy_drop, task, jobs.  An option given that cannot take effect (``--doctor-seconds``
     without the doctor, ``--calibration-samples`` without calibration data...) is an error."""
     given = {k for k, v in options.items() if v is not None}
     plan = plan_convert(source, **{k: v for k, v in options.items() if v is not None})
@@ -327,8 +331,7 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
                    validation_samples, options: ConverterOptions, tools, emit, warn, timings, plan=None,
                    extra=None, task: str = "generic"):
     from mobilepack.conversion.doctor_stage import VariantProducer
-    from mobilepack.conversion.failures import RECORDED, failure, none_produced
-    from mobilepack.conversion.validation import top1_applies, validate_variant
+    from mobilepack.conversion.failures import none_produced
 
     spec = src.spec
     t0 = time.perf_counter()
@@ -353,40 +356,72 @@ def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration
         timings["export"] = time.perf_counter() - t0
         timings["convert"] = timings["validate"] = 0.0
         failed = extra.setdefault("failed", []) if extra is not None else []
-        for i, (mode, filename) in enumerate(zip(modes, planned), start=1):
-            emit(ProgressEvent("convert", f"converting {mode}", i, len(modes)))
-            t0 = time.perf_counter()
-            stage = "convert"
-            try:
-                data = producer.produce(mode)
-                if data is None:  # the doctor added no int8-mixed (conversion/doctor_stage.py)
-                    continue
-                seconds = time.perf_counter() - t0
-                (staging / filename).write_bytes(data)
-                emit(ProgressEvent("validate", f"validating {mode}", i, len(modes)))
-                stage, t1 = "validate", time.perf_counter()
-                scored = (extra or {}).pop("scored", None) or {}   # the doctor ran these bytes already
-                result, session = validate_variant(mode, data, val.batches, references, mode_spec(mode).tolerance,
-                                                   class_scores=top1_applies(task),
-                                                   outputs=scored.get("outputs") if scored.get("model") is data else None)
-            except RECORDED as exc:
-                if plan is None or not plan.keep_going:
-                    raise
-                failed.append(failure(mode, stage, exc))
-                warn(failed[-1].line)
-                (staging / filename).unlink(missing_ok=True)   # a variant that failed validation is not kept
-                continue
-            vseconds = time.perf_counter() - t1
-            timings["convert"] += seconds
-            timings["validate"] += vseconds
-            for w in result.warnings:
-                warn(w)
-            variants.append(VariantResult(
-                mode=mode, path=filename, bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
-                input_dtypes=tuple(str(session.inputs[t.name]["dtype"].__name__) for t in spec.inputs),
-                output_dtypes=tuple(str(session.outputs[t.name]["dtype"].__name__) for t in spec.outputs),
-                conversion_seconds=seconds, validation_seconds=vseconds, validation=result.to_dict(),
-                tool_versions=tools))
+        order = _start_child(producer, saved, modes, plan, options, cal, timings["reference"])
+        try:
+            _convert_each(producer, order, modes, planned, staging, variants, failed, val=val, references=references,
+                          spec=spec, plan=plan, task=task, tools=tools, emit=emit, warn=warn, timings=timings,
+                          extra=extra)
+        finally:
+            if producer.child is not None:
+                producer.child.close()
     if failed and not variants:
         raise none_produced(failed)
+    variants.sort(key=lambda v: modes.index(v.mode))
+    failed.sort(key=lambda f: modes.index(f.mode) if f.mode in modes else len(modes))
     return cal_info, val_info, variants
+
+
+def _start_child(producer, saved, modes, plan, options, cal, reference_seconds: float) -> list[int]:
+    """Start the second converter process where ``plan.jobs`` allows (``conversion.parallel``), and
+    return the order the loop takes the modes in: the parent's own first, the child's after."""
+    from mobilepack.conversion.parallel import ChildConverter, plan_jobs
+
+    child_modes = plan_jobs(plan.jobs if plan is not None else "1", saved, modes, reference_seconds)
+    if child_modes:
+        producer.child = ChildConverter(str(saved), child_modes, options, cal.batches if cal is not None else ())
+    rank = {m: (m == "int8-mixed", m in child_modes) for m in modes}
+    return sorted(range(len(modes)), key=lambda i: rank[modes[i]])
+
+
+def _convert_each(producer, order, modes, planned, staging, variants, failed, *, val, references, spec, plan,
+                  task, tools, emit, warn, timings, extra) -> None:
+    from mobilepack.conversion.failures import RECORDED, failure
+    from mobilepack.conversion.validation import top1_applies, validate_variant
+
+    for i in order:
+        mode, filename = modes[i], planned[i]
+        emit(ProgressEvent("convert", f"converting {mode}", i + 1, len(modes)))
+        t0 = time.perf_counter()
+        stage = "convert"
+        try:
+            data = producer.produce(mode)
+            if data is None:  # the doctor added no int8-mixed (conversion/doctor_stage.py)
+                continue
+            seconds = time.perf_counter() - t0
+            if producer.child is not None and mode in producer.child.seconds:
+                seconds = producer.child.seconds[mode]   # its own conversion time, not the wait for it
+            (staging / filename).write_bytes(data)
+            emit(ProgressEvent("validate", f"validating {mode}", i + 1, len(modes)))
+            stage, t1 = "validate", time.perf_counter()
+            scored = (extra or {}).pop("scored", None) or {}   # the doctor ran these bytes already
+            result, session = validate_variant(mode, data, val.batches, references, mode_spec(mode).tolerance,
+                                               class_scores=top1_applies(task),
+                                               outputs=scored.get("outputs") if scored.get("model") is data else None)
+        except RECORDED as exc:
+            if plan is None or not plan.keep_going:
+                raise
+            failed.append(failure(mode, stage, exc))
+            warn(failed[-1].line)
+            (staging / filename).unlink(missing_ok=True)   # a variant that failed validation is not kept
+            continue
+        vseconds = time.perf_counter() - t1
+        timings["convert"] += seconds
+        timings["validate"] += vseconds
+        for w in result.warnings:
+            warn(w)
+        variants.append(VariantResult(
+            mode=mode, path=filename, bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
+            input_dtypes=tuple(str(session.inputs[t.name]["dtype"].__name__) for t in spec.inputs),
+            output_dtypes=tuple(str(session.outputs[t.name]["dtype"].__name__) for t in spec.outputs),
+            conversion_seconds=seconds, validation_seconds=vseconds, validation=result.to_dict(),
+            tool_versions=tools))

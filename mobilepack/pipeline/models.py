@@ -77,6 +77,7 @@ def compress_stage(state, options) -> Compressed:
 
 def _convert_key(state, options) -> str:
     plan = options.convert.to_dict()
+    del plan["jobs"]   # one process or two, the same bytes (conversion/parallel.py)
     for k in ("calibration", "validation"):
         if plan[k] is not None:
             plan[k] = hash_path(plan[k])

@@ -162,7 +162,8 @@ def _convert_options(b: dict[str, Any], c: dict[str, Any], md: dict[str, Any], *
                         unsafe_load=c["unsafe_load"], normalization_source="flags" if mean_from_flags else "config",
                         padding=md["padding"], doctor="auto" if c["doctor"] is None else c["doctor"],
                         doctor_seconds=c["doctor_seconds"], max_accuracy_drop=b["max_accuracy_drop"],
-                        keep_going=not b["strict"], task=md["task"], keypoints_layout=md["keypoints_layout"])
+                        keep_going=not b["strict"], task=md["task"], keypoints_layout=md["keypoints_layout"],
+                        jobs=c["jobs"])
 
 
 def _check_eval_data(b: dict[str, Any], md: dict[str, Any], convert: ConvertOptions) -> None:

@@ -1,0 +1,182 @@
+"""A second converter process beside the convert loop.
+
+TFLiteConverter works on one core, and a build converts three to five modes of the same model one
+after another.  Where memory allows, the calibrated modes (int8, int16x8 — the longest: they run
+the model on every calibration sample) are converted in a child process while the parent converts
+the others and validates them, so the two cores work at once.  The child is a new interpreter
+(``python -m mobilepack.conversion.parallel REQUEST``): TensorFlow cannot be forked once its
+threads run.  It writes each mode's bytes, or the ``ConversionError`` that stopped it (with the
+float-fallback model build's doctor reads), and the parent reads them when its loop reaches that
+mode.  The bytes are TFLiteConverter's own, from the same SavedModel and calibration samples: the
+same as a conversion in the parent (``tests/test_convert_parallel.py``).
+
+``jobs``: 1 converts everything in the parent; 2 always uses the child; ``auto`` uses it when the
+model's weights are between :data:`MIN_WEIGHTS` and :data:`MAX_WEIGHTS` bytes, the machine has the
+memory for a second converter, and calibration is long: the source model took at least
+:data:`MIN_REFERENCE_SECONDS` on the validation samples (:func:`plan_jobs`).  Measured on this 2-core
+machine (#21): a 22.6 M-parameter encoder's convert stage 37 s → 27 s; a 25 M-parameter CNN,
+whose int8 conversion is short, gains nothing (both converters then compete for the cores), so
+``auto`` leaves it in one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mobilepack.conversion.quantization import get
+from mobilepack.errors import ConversionError
+
+AUTO = "auto"
+MIN_WEIGHTS = 8 << 20      # below: a child's start (importing TensorFlow, ~4 s) costs what it saves
+MAX_WEIGHTS = 256 << 20    # above: two converters side by side would pass ~8 GB (each peaks at ~8× the weights)
+MIN_REFERENCE_SECONDS = 1.0   # the source model's time on the validation samples below which calibration is short
+PEAK_PER_WEIGHT_BYTE = 8   # a converter's peak resident memory per byte of weights, plus ~1 GB (measured, #21)
+
+
+def parse_jobs(jobs: str | int) -> str:
+    """``"auto"``, ``"1"`` or ``"2"``; anything else is a usage error."""
+    from mobilepack.errors import UsageError
+
+    text = str(jobs).strip().lower()
+    if text not in (AUTO, "1", "2"):
+        raise UsageError(f"--jobs must be 1, 2 or auto (got {jobs!r})",
+                         "auto runs a second converter process where the model's size and memory allow it")
+    return text
+
+
+def _weights(saved_model_dir: Path) -> int:
+    return sum(p.stat().st_size for p in (saved_model_dir / "variables").glob("*") if p.is_file())
+
+
+def _available() -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def plan_jobs(jobs: str | int, saved_model_dir: str | Path | None, modes: tuple[str, ...],
+              reference_seconds: float = 0.0) -> tuple[str, ...]:
+    """The modes the child converts (empty: every mode in the parent).  ``reference_seconds``: how
+    long the source model took on the validation samples — calibration runs the model on every
+    calibration sample, and only where that is long does a second process pay for its start."""
+    if saved_model_dir is None or str(jobs) == "1":
+        return ()
+    converted = [m for m in modes if m != "int8-mixed"]
+    child = tuple(m for m in converted if get(m).needs_calibration)
+    if not child or len(child) == len(converted):   # nothing to run beside them
+        half = len(converted) // 2
+        child = tuple(converted[half:]) if half else ()
+    if not child or str(jobs) == "2":
+        return child
+    weights = _weights(Path(saved_model_dir))
+    available = _available()
+    fits = available is None or 2 * (PEAK_PER_WEIGHT_BYTE * weights + (1 << 30)) < available
+    slow = reference_seconds >= MIN_REFERENCE_SECONDS
+    return child if slow and MIN_WEIGHTS <= weights <= MAX_WEIGHTS and fits else ()
+
+
+class ChildConverter:
+    """The child converting ``modes``; :meth:`take` waits for one mode's bytes (or raises its error)."""
+
+    def __init__(self, saved_model_dir: str, modes: tuple[str, ...], options, cal_batches) -> None:
+        import numpy as np
+
+        self.modes = modes
+        self.seconds: dict[str, float] = {}   # each mode's conversion time in the child
+        self._tmp = tempfile.TemporaryDirectory(prefix="mobilepack-convert-")
+        root = Path(self._tmp.name)
+        calibration = None
+        if cal_batches:
+            calibration = str(root / "calibration.npz")
+            names = list(cal_batches[0])
+            np.savez(calibration, **{f"{i}::{n}": b[n] for i, b in enumerate(cal_batches) for n in names})
+        request = {"saved_model": saved_model_dir, "modes": list(modes), "out": str(root),
+                   "io_dtype": options.io_dtype.value, "allow_float_fallback": options.allow_float_fallback,
+                   "calibration": calibration, "count": len(cal_batches or ())}
+        (root / "request.json").write_text(json.dumps(request))
+        self._log = open(root / "log.txt", "wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "mobilepack.conversion.parallel", str(root / "request.json")],
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.root = root
+
+    def take(self, mode: str) -> bytes:
+        answer = self.root / f"{mode}.json"
+        while not answer.exists():
+            try:
+                self.proc.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                continue
+            if not answer.exists():   # it exited without answering for this mode
+                self._log.flush()
+                tail = (self.root / "log.txt").read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+                raise ConversionError(f"{mode}: the converter process exited with code {self.proc.returncode}: "
+                                      f"{tail[0][:300]}", "rerun with --jobs 1 to convert in one process")
+        doc = json.loads(answer.read_text())
+        self.seconds[mode] = doc["seconds"]
+        data = (self.root / f"{mode}.tflite").read_bytes() if doc.get("bytes") else None
+        if doc["ok"]:
+            return data
+        error = ConversionError(doc["message"], doc["hint"])
+        if data is not None:
+            error.float_fallback = data
+        raise error
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+        self._log.close()
+        self._tmp.cleanup()
+
+
+def _child(request_path: str) -> int:
+    """In the child: convert each mode, writing ``MODE.json`` (and ``MODE.tflite``) as it finishes."""
+    import numpy as np
+
+    from mobilepack.conversion.converter import convert_saved_model
+    from mobilepack.conversion.quantization import ConverterOptions, IODtype
+
+    request = json.loads(Path(request_path).read_text())
+    out = Path(request["out"])
+    representative = None
+    if request["calibration"]:
+        with np.load(request["calibration"]) as z:
+            batches = [{} for _ in range(request["count"])]
+            for key in z.files:
+                i, name = key.split("::", 1)
+                batches[int(i)][name] = z[key]
+        representative = lambda: (dict(b) for b in batches)  # noqa: E731
+    options = ConverterOptions(io_dtype=IODtype(request["io_dtype"]),
+                               allow_float_fallback=request["allow_float_fallback"])
+    for mode in request["modes"]:
+        data, doc, start = None, {"ok": True}, time.perf_counter()
+        try:
+            data = convert_saved_model(request["saved_model"], mode, options=options, representative=representative)
+        except ConversionError as exc:
+            data = getattr(exc, "float_fallback", None)
+            doc = {"ok": False, "message": exc.message, "hint": exc.hint}
+        if data is not None:
+            (out / f"{mode}.tflite").write_bytes(data)
+        doc.update(bytes=data is not None, seconds=time.perf_counter() - start)
+        tmp = out / f"{mode}.json.tmp"
+        tmp.write_text(json.dumps(doc))
+        os.replace(tmp, out / f"{mode}.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1]))

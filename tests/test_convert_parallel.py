@@ -1,0 +1,73 @@
+"""A second converter process (``conversion/parallel.py``, ``--jobs``) makes exactly the bytes the
+parent would: TFLiteConverter's own, from the same fixed-shape SavedModel and the same calibration
+samples in the same order.  Its refused modes come back as the same recorded failures."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import assert_clean_error, run_cli
+from tests.test_build_failed_modes import FAST, sin_model  # noqa: F401 - the module's fixture
+
+ROOT = Path(__file__).resolve().parent.parent
+DIGITS = ROOT / "examples" / "digits"
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.tflite"))}
+
+
+def test_the_child_converts_the_same_bytes_as_the_parent(digits_model, tmp_path):
+    common = ["--quantize", "fp32,dynamic,int8,int16x8", "--calibration", str(DIGITS / "calibration"), "--json"]
+    one = run_cli("convert", str(digits_model), "-o", str(tmp_path / "one"), "--jobs", "1", *common, timeout=600)
+    two = run_cli("convert", str(digits_model), "-o", str(tmp_path / "two"), "--jobs", "2", *common, timeout=600)
+    assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
+    assert _hashes(tmp_path / "one") == _hashes(tmp_path / "two") and len(_hashes(tmp_path / "one")) == 4
+    a, b = json.loads(one.stdout), json.loads(two.stdout)
+    assert [v["mode"] for v in b["variants"]] == ["fp32", "dynamic", "int8", "int16x8"]   # the order asked for
+    assert [v["validation"] for v in a["variants"]] == [v["validation"] for v in b["variants"]]
+    assert a["options"]["jobs"] == "1" and b["options"]["jobs"] == "2"
+
+
+def test_a_mode_the_child_cannot_produce_is_recorded_as_in_the_parent(sin_model, tmp_path):  # noqa: F811
+    model, calibration = sin_model
+    reports = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}"
+        r = run_cli("build", str(model), "-o", str(out), "--target", "android", "--quantize", "fp32,int8",
+                    "--calibration", str(calibration), "--cache-dir", str(tmp_path / f"cache{jobs}"), "--jobs", jobs,
+                    *FAST, timeout=600)
+        assert r.returncode == 0, r.stderr
+        reports[jobs] = json.loads((out / "reports/report.json").read_text())
+        assert _hashes(out / "models") == _hashes(tmp_path / "out1" / "models")
+    assert reports["2"]["failed_modes"] == reports["1"]["failed_modes"] and "SIN" in reports["2"]["failed_modes"][0]["reason"]
+    # the int8 bytes with SIN in float came from the child, and the doctor shipped them as int8-mixed
+    assert [v["mode"] for v in reports["2"]["variants"]] == ["fp32", "int8-mixed"]
+    assert reports["2"]["doctor"]["method"] == "float-fallback"
+
+
+@pytest.mark.parametrize("jobs", ["3", "0", "many"])
+def test_jobs_other_than_one_two_or_auto_is_refused(digits_model, tmp_path, jobs):
+    r = run_cli("convert", str(digits_model), "-o", str(tmp_path / "c"), "--jobs", jobs)
+    assert_clean_error(r, 2, "--jobs must be 1, 2 or auto")
+    assert not (tmp_path / "c").exists()
+
+
+def test_auto_keeps_small_models_and_short_calibrations_in_one_process(tmp_path):
+    from mobilepack.conversion.parallel import MAX_WEIGHTS, MIN_WEIGHTS, plan_jobs
+
+    modes = ("fp32", "fp16", "dynamic", "int8", "int8-mixed")
+    (tmp_path / "variables").mkdir()
+    weights = tmp_path / "variables" / "variables.data-00000-of-00001"
+    for size, seconds, child in ((MIN_WEIGHTS // 2, 5.0, ()), (MIN_WEIGHTS * 2, 0.2, ()),
+                                 (MIN_WEIGHTS * 2, 5.0, ("int8",)), (MAX_WEIGHTS * 2, 5.0, ())):
+        with open(weights, "wb") as f:
+            f.truncate(size)
+        assert plan_jobs("auto", tmp_path, modes, seconds) == child, (size, seconds)
+        assert plan_jobs("1", tmp_path, modes, seconds) == ()
+        assert plan_jobs("2", tmp_path, modes, 0.0) == ("int8",)
+    assert plan_jobs("2", tmp_path, ("fp32", "fp16", "dynamic"), 0.0) == ("fp16", "dynamic")   # no calibrated mode
