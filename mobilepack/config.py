@@ -113,7 +113,9 @@ SCHEMA: dict[str, dict[str, Option]] = {
     "bench": {
         "delegates": Option("list[str]", ["cpu", "xnnpack", "gpu"], "host delegates to measure", _delegates),
         "threads": Option("list[int]", [1, 2], "thread counts swept for xnnpack"),
-        "runs": Option("int", 10, "minimum timed runs per configuration"),
+        "runs": Option("int", None, "minimum timed runs per configuration, honoured exactly when set (unset: 10, "
+                       "or 3 once max_seconds has passed, so a slow model is timed for max_seconds, not 10 runs)",
+                       example=10),
         "warmup": Option("int", 5, "warm-up runs per configuration"),
         "target_ci": Option("float", 0.02, "stop timing once the 95% confidence interval of the latency (20% trimmed mean) is within "
                             "± this fraction of it (0: exactly `runs` runs)"),
