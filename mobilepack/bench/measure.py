@@ -1,20 +1,20 @@
 """The timing loop that runs inside a fresh child process, one configuration per process.
 
-It follows the shared benchmark definition (:mod:`mobilepack.bench.definition`): open the model
-(``init_us``), prepare the input pattern once, one first iteration (``first_us``), the warm-up
-iterations (``warmup`` of them, but no longer than ``max_seconds`` counted from the first iteration's
-start: at least one, so a slow model warms up in one or two runs), then timed iterations.  One iteration copies the prepared inputs into the input
-tensors, invokes, and reads every output back (for the GPU, reading the outputs is what waits for
-the asynchronous work to finish).
+It follows the shared benchmark definition (:mod:`mobilepack.bench.definition`): open the model (``init_us``),
+prepare the input pattern once, one first iteration (``first_us``), the warm-up iterations (``warmup`` of
+them, but no longer than ``max_seconds`` counted from the first iteration's start: at least one, so a slow
+model warms up in one or two runs), then timed iterations. One iteration copies the prepared inputs into the
+input tensors, invokes, and reads every output back (for the GPU, reading the outputs is what waits for the
+asynchronous work to finish).
 
-Stop rule: at least ``runs`` iterations and ``min_seconds`` — or, with ``target_ci`` > 0 and a
-``floor_runs`` below ``runs``, at least ``floor_runs`` once ``max_seconds`` has passed (``build``'s
-default: a slow configuration is timed for its time budget, not for 10 runs); then, with ``target_ci`` > 0, stop as
-soon as the 95 % confidence interval of the headline latency (the 20 % trimmed mean,
-:mod:`mobilepack.bench.stats`) is within ± ``target_ci`` of it (adaptive), or
-with ``target_ci`` = 0 right away (fixed); adaptive timing also stops at ``max_seconds`` (once the
-minimum run count is reached) and at ``max_runs`` runs (default 50, the fixed scheme's count, so adaptive
-timing never spends more runs than it).  ``hard_seconds`` (half the configuration's timeout) cuts everything.
+Stop rule: at least ``runs`` iterations and ``min_seconds`` — or, with ``target_ci`` > 0 and a ``floor_runs``
+below ``runs``, at least ``floor_runs`` once ``max_seconds`` has passed (``build``'s default: a slow
+configuration is timed for its time budget, not for 10 runs); then, with ``target_ci`` > 0, stop as soon as
+the 95 % confidence interval of the headline latency (the 20 % trimmed mean, :mod:`mobilepack.bench.stats`) is
+within ± ``target_ci`` of it (adaptive), or with ``target_ci`` = 0 right away (fixed); adaptive timing also
+stops at ``max_seconds`` (once the minimum run count is reached) and at ``max_runs`` runs (default 50, the
+fixed scheme's count, so adaptive timing never spends more runs than it). ``hard_seconds`` (half the
+configuration's timeout) cuts everything.
 
 ``functional`` (a software GPU such as SwiftShader): no latency series — compile, at most
 three iterations, and the outputs compared with the reference CPU kernels on the same inputs."""

@@ -42,8 +42,8 @@ def _bench_key(state, options) -> str:
     from mobilepack.bench.definition import DEFINITION
     from mobilepack.bench.engine import host_key
 
-    return make_key("bench", LAYOUT, BENCH_VERSION, state.models.key, options.bench.key(), host_key(), DEFINITION, state.tools,
-                    sorted(_gpu_known(state).items()))
+    return make_key("bench", LAYOUT, BENCH_VERSION, state.models.key, options.bench.key(), host_key(), DEFINITION,
+                    state.tools, sorted(_gpu_known(state).items()))
 
 
 def _gpu_known(state) -> dict[str, dict]:

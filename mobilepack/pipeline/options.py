@@ -50,7 +50,7 @@ class BenchOptions:
     max_seconds: float
     gpu_latency: bool
     max_runs: int
-    floor_runs: int      # past max_seconds adaptive timing needs only this many: 3 when [bench] runs is unset, else runs
+    floor_runs: int      # past max_seconds adaptive timing needs only this many: 3 with [bench] runs unset, else runs
 
     @classmethod
     def from_section(cls, section: dict[str, Any]) -> BenchOptions:
@@ -69,7 +69,8 @@ class BenchOptions:
                              "e.g. --target-ci 0.02 --max-seconds 3")
         return cls(tuple(section["delegates"]), tuple(section["threads"]), runs, section["warmup"],
                    section["target_ci"], section["max_seconds"], section["gpu_latency"],
-                   check_max_runs(runs, section.get("max_runs")), runs if explicit else min(runs, BUILD_FLOOR_RUNS))
+                   check_max_runs(runs, section.get("max_runs")),
+                   runs if explicit else min(runs, BUILD_FLOOR_RUNS))
 
     def key(self) -> dict[str, Any]:
         return {"delegates": list(self.delegates), "threads": list(self.threads), "runs": self.runs,
