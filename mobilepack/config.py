@@ -115,8 +115,11 @@ SCHEMA: dict[str, dict[str, Option]] = {
     "bench": {
         "delegates": Option("list[str]", ["cpu", "xnnpack", "gpu"], "host delegates to measure", _delegates),
         "threads": Option("list[int]", [1, 2], "thread counts swept for xnnpack"),
-        "runs": Option("int", 10, "minimum timed runs per configuration"),
-        "warmup": Option("int", 5, "warm-up runs per configuration"),
+        "runs": Option("int", None, "minimum timed runs per configuration, honoured exactly when set (unset: 10, "
+                       "or 3 once max_seconds has passed, so a slow model is timed for max_seconds, not 10 runs)",
+                       example=10),
+        "warmup": Option("int", 5, "warm-up runs per configuration (at most: they stop once they and the first "
+                          "inference have taken max_seconds, after at least one)"),
         "target_ci": Option("float", 0.02, "stop timing once the 95% confidence interval of the latency (20% trimmed mean) is within "
                             "± this fraction of it (0: exactly `runs` runs)"),
         "max_seconds": Option("float", 0.5, "stop timing a configuration after this long even if the interval is wider"),

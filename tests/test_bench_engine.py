@@ -405,3 +405,44 @@ def test_a_gpu_refusal_lint_saw_is_recorded_without_compiling_again():
     assert list(known) == ["m_fp32.tflite", "m_dynamic.tflite"]
     assert known["m_dynamic.tflite"]["message"] == refused + " (not on the GPU: GATHER)"   # as bench's own record says
     assert _gpu_known(SimpleNamespace(lint=None, models=SimpleNamespace(variants=variants))) == {}
+
+
+def test_the_run_floor_stops_a_slow_configuration_and_not_a_fast_one():
+    """build's run floor (``floor_runs``): past max_seconds adaptive timing needs only 3 runs, not 10.  A
+    configuration slower than its budget (here: a budget of 1 µs) stops at the floor with one warm-up
+    run; one within budget goes past it; without a floor (an explicit --runs) the 10 runs are honoured."""
+    slow = plan_bench([FIX / "dense.tflite"], delegates="cpu", runs=10, floor_runs=3, warmup=5, target_ci=1e-9,
+                      max_seconds=1e-6)
+    [rec] = run_bench(slow).records
+    assert (rec["status"], rec["runs"], rec["stop"], rec["warmup"]) == ("ok", 3, "max_seconds", 1)
+    assert run_bench(slow).to_dict()["settings"]["floor_runs"] == 3
+    fast = plan_bench([FIX / "dense.tflite"], delegates="cpu", runs=10, floor_runs=3, warmup=0, target_ci=1e-9,
+                      max_seconds=60, max_runs=20)
+    [rec] = run_bench(fast).records
+    assert (rec["runs"], rec["stop"]) == (20, "max_runs")       # the floor never cuts a configuration in budget
+    exact = plan_bench([FIX / "dense.tflite"], delegates="cpu", runs=10, warmup=0, target_ci=1e-9, max_seconds=1e-6)
+    [rec] = run_bench(exact).records
+    assert (rec["runs"], rec["stop"]) == (10, "max_seconds")    # no floor: the minimum holds past max_seconds
+    with pytest.raises(UsageError, match="run floor"):
+        plan_bench([FIX / "dense.tflite"], delegates="cpu", runs=3, floor_runs=5)
+
+
+def test_build_applies_the_run_floor_only_when_runs_is_unset(tmp_path):
+    """``build`` without --runs: each row of a configuration past --max-seconds gets the floor's 3 runs;
+    an explicit --runs 10 (or [bench] runs = 10) gets exactly its 10."""
+    import mobilepack
+    from mobilepack.pipeline.options import resolve_build_options
+
+    d = Path(__file__).resolve().parent.parent / "examples" / "digits"
+    toml = tmp_path / "mobilepack.toml"
+    toml.write_text("[bench]\nruns = 10\n", encoding="utf-8")
+    assert resolve_build_options(str(d / "digits.keras"), config=toml).bench.floor_runs == 10
+    opts = dict(out=str(tmp_path / "out"), quantize=["fp32"], calibration=str(d / "calibration"),
+                labels=str(d / "labels.txt"), delegates=["cpu"], warmup=5, target_ci=1e-9, threads=[1],
+                max_seconds=1e-6, cache_dir=str(tmp_path / "cache"), force=True)
+    floored = mobilepack.build(str(d / "digits.keras"), **opts).report["bench"]
+    assert floored["settings"]["runs"] == 10 and floored["settings"]["floor_runs"] == 3
+    assert [(r["runs"], r["stop"], r["warmup"]) for r in floored["results"]] == [(3, "max_seconds", 1)]
+    explicit = mobilepack.build(str(d / "digits.keras"), runs=10, **opts).report["bench"]
+    assert explicit["settings"]["floor_runs"] == 10
+    assert [(r["runs"], r["stop"]) for r in explicit["results"]] == [(10, "max_seconds")]

@@ -34,6 +34,8 @@ DEFAULT_TARGET_CI = 0.02     # stop when the 95 % CI of the latency (20 % trimme
 DEFAULT_MAX_RUNS = 50        # ...or at this many runs (the fixed scheme's count: adaptive never spends more;
                              # a larger --runs raises it to --runs)
 DEFAULT_MAX_SECONDS = 2.0    # ...or after this long (`build` uses 0.5)
+BUILD_FLOOR_RUNS = 3         # `build` without an explicit runs: past max_seconds, adaptive timing may stop at
+                             # this many (a 0.7 s configuration: 3 runs, not 10; a 1 ms one still gets ≥ 10)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class BenchPlan:
     max_seconds: float = DEFAULT_MAX_SECONDS
     max_runs: int = DEFAULT_MAX_RUNS       # adaptive timing's last run (≥ runs)
     gpu_latency: bool = False              # time the GPU even on a software adapter
+    floor_runs: int | None = None          # adaptive timing past max_seconds needs only this many (None: runs)
     input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()   # --input-shape: dynamic inputs resized
 
     def configurations(self) -> list[tuple[ModelFile, Delegate, int]]:
@@ -66,6 +69,7 @@ class BenchPlan:
         return {"delegates": [d.name for d in self.delegates], "threads": list(self.threads), "runs": self.runs,
                 "warmup": self.warmup, "min_seconds": self.min_seconds, "timeout_s": self.timeout,
                 "target_ci": self.target_ci, "max_seconds": self.max_seconds, "max_runs": self.max_runs,
+                "floor_runs": self.floor_runs if self.floor_runs is not None else self.runs,
                 "gpu_latency": self.gpu_latency,
                 "definition": DEFINITION,
                 **({"input_shapes": {n: list(v) for n, v in self.input_shapes}} if self.input_shapes else {})}
@@ -143,7 +147,7 @@ def plan_bench(models, *, delegates: str = DEFAULT_DELEGATES, threads: str = "1"
                warmup: int = 5, min_seconds: float = 0.0, delegate_libs: list[str] | None = None,
                timeout: float = 120.0, target_ci: float = DEFAULT_TARGET_CI,
                max_seconds: float = DEFAULT_MAX_SECONDS, gpu_latency: bool = False,
-               on_phone: bool = False, max_runs: int | None = None,
+               on_phone: bool = False, max_runs: int | None = None, floor_runs: int | None = None,
                input_shapes: dict[str, tuple[int, ...]] | None = None) -> BenchPlan:
     """Validate everything up front (``on_phone``: the plan is for ``--adb``)."""
     external = registry.parse_delegate_libs(delegate_libs)
@@ -162,6 +166,8 @@ def plan_bench(models, *, delegates: str = DEFAULT_DELEGATES, threads: str = "1"
             raise UsageError(f"delegate {d.name!r} cannot run on a phone", "on phones: cpu, xnnpack, gpu, nnapi")
     if runs < 1:
         raise UsageError(f"--runs must be at least 1, got {runs}", "e.g. --runs 50")
+    if floor_runs is not None and not 1 <= floor_runs <= runs:
+        raise UsageError(f"the run floor must be between 1 and --runs ({runs}), got {floor_runs}", "e.g. 3")
     if warmup < 0:
         raise UsageError(f"--warmup must be 0 or more, got {warmup}", "e.g. --warmup 5")
     if min_seconds < 0:
@@ -186,7 +192,7 @@ def plan_bench(models, *, delegates: str = DEFAULT_DELEGATES, threads: str = "1"
     max_runs = check_max_runs(runs, max_runs)
     return BenchPlan(models=collect_models(models), delegates=chosen, threads=_parse_ints(threads, "threads"),
                      runs=runs, warmup=warmup, min_seconds=min_seconds, timeout=timeout, target_ci=target_ci,
-                     max_seconds=max_seconds, max_runs=max_runs, gpu_latency=gpu_latency,
+                     max_seconds=max_seconds, max_runs=max_runs, gpu_latency=gpu_latency, floor_runs=floor_runs,
                      input_shapes=tuple((n, tuple(v)) for n, v in (input_shapes or {}).items()))
 
 
@@ -274,7 +280,7 @@ def measure_one(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: 
     request = {"model": str(model.path), "delegate": delegate.to_dict(), "threads": threads, "runs": plan.runs,
                "warmup": plan.warmup, "min_seconds": plan.min_seconds, "target_ci": plan.target_ci,
                "max_seconds": min(plan.max_seconds, plan.timeout * 0.5), "hard_seconds": plan.timeout * 0.5,
-               "max_runs": plan.max_runs,
+               "max_runs": plan.max_runs, "floor_runs": plan.floor_runs,
                "functional": functional, "input_shapes": {n: list(v) for n, v in plan.input_shapes}}
     outcome = run_in_child("mobilepack.bench.measure:measure_in_child", request, timeout=plan.timeout,
                            env=setup.env, forkable=setup.forkable)

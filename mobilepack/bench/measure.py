@@ -1,18 +1,20 @@
 """The timing loop that runs inside a fresh child process, one configuration per process.
 
-It follows the shared benchmark definition (:mod:`mobilepack.bench.definition`): open the model
-(``init_us``), prepare the input pattern once, one first iteration (``first_us``), the warm-up
-iterations (``warmup`` of them, but no longer than ``max_seconds``: at least one, so a slow
-model warms up in one or two runs), then timed iterations.  One iteration copies the prepared inputs into the input
-tensors, invokes, and reads every output back (for the GPU, reading the outputs is what waits for
-the asynchronous work to finish).
+It follows the shared benchmark definition (:mod:`mobilepack.bench.definition`): open the model (``init_us``),
+prepare the input pattern once, one first iteration (``first_us``), the warm-up iterations (``warmup`` of
+them, but no longer than ``max_seconds`` counted from the first iteration's start: at least one, so a slow
+model warms up in one or two runs), then timed iterations. One iteration copies the prepared inputs into the
+input tensors, invokes, and reads every output back (for the GPU, reading the outputs is what waits for the
+asynchronous work to finish).
 
-Stop rule: at least ``runs`` iterations and ``min_seconds``; then, with ``target_ci`` > 0, stop as
-soon as the 95 % confidence interval of the headline latency (the 20 % trimmed mean,
-:mod:`mobilepack.bench.stats`) is within ± ``target_ci`` of it (adaptive), or
-with ``target_ci`` = 0 right away (fixed); adaptive timing also stops at ``max_seconds`` (once the
-minimum run count is reached) and at ``max_runs`` runs (default 50, the fixed scheme's count, so adaptive
-timing never spends more runs than it).  ``hard_seconds`` (half the configuration's timeout) cuts everything.
+Stop rule: at least ``runs`` iterations and ``min_seconds`` — or, with ``target_ci`` > 0 and a ``floor_runs``
+below ``runs``, at least ``floor_runs`` once ``max_seconds`` has passed (``build``'s default: a slow
+configuration is timed for its time budget, not for 10 runs); then, with ``target_ci`` > 0, stop as soon as
+the 95 % confidence interval of the headline latency (the 20 % trimmed mean, :mod:`mobilepack.bench.stats`) is
+within ± ``target_ci`` of it (adaptive), or with ``target_ci`` = 0 right away (fixed); adaptive timing also
+stops at ``max_seconds`` (once the minimum run count is reached) and at ``max_runs`` runs (default 50, the
+fixed scheme's count, so adaptive timing never spends more runs than it). ``hard_seconds`` (half the
+configuration's timeout) cuts everything.
 
 ``functional`` (a software GPU such as SwiftShader): no latency series — compile, at most
 three iterations, and the outputs compared with the reference CPU kernels on the same inputs."""
@@ -68,7 +70,7 @@ def measure_in_child(request: dict) -> dict:
             return _functional(request, session, iteration, first_out, init_us, first_us, now)
         warmup_us = []
         warm_ns = float(request.get("max_seconds", 60.0)) * 1e9
-        warm_start = now()
+        warm_start = t   # the first inference warms up too: it counts towards the warm-up's time
         for _ in range(int(request["warmup"])):   # a slow model: no more than max_seconds (at least one run)
             t = now()
             iteration()
@@ -79,7 +81,7 @@ def measure_in_child(request: dict) -> dict:
         samples, stop = _timed(iteration, runs=int(request["runs"]), min_seconds=float(request["min_seconds"]),
                                max_seconds=float(request.get("max_seconds", 60.0)),
                                target_ci=float(request.get("target_ci", 0.0)), now=now,
-                               max_runs=request.get("max_runs"),
+                               max_runs=request.get("max_runs"), floor_runs=request.get("floor_runs"),
                                hard_seconds=request.get("hard_seconds"))
     except Exception as exc:
         return {"ok": False, "stage": "run", "error": str(exc)}
@@ -90,12 +92,15 @@ def measure_in_child(request: dict) -> dict:
 
 
 def _timed(iteration, *, runs: int, min_seconds: float, max_seconds: float, target_ci: float, now,
-           hard_seconds: float | None = None, max_runs: int | None = None) -> tuple[list, str]:
+           hard_seconds: float | None = None, max_runs: int | None = None,
+           floor_runs: int | None = None) -> tuple[list, str]:
     """Timed iterations until the stop rule holds; (samples in µs, why it stopped).  The minimum run
-    count is honoured past ``max_seconds``; only ``hard_seconds`` (the configuration's time budget) cuts it."""
+    count is honoured past ``max_seconds`` — adaptive timing with a ``floor_runs`` below it needs only
+    ``floor_runs`` there; only ``hard_seconds`` (the configuration's time budget) cuts it."""
     from mobilepack.bench.stats import TrimmedStop
 
     min_ns, max_ns = min_seconds * 1e9, max_seconds * 1e9
+    floor = min(runs, floor_runs) if floor_runs is not None and target_ci > 0 else runs
     hard_ns = (hard_seconds if hard_seconds is not None else max(max_seconds, 60.0)) * 1e9
     running = TrimmedStop()
     samples: list[float] = []
@@ -109,7 +114,7 @@ def _timed(iteration, *, runs: int, min_seconds: float, max_seconds: float, targ
         if target_ci > 0:   # the sorted runs serve only the adaptive rule
             running.add(us)
         elapsed = end - loop_start
-        if len(samples) >= runs and elapsed >= min_ns:
+        if (len(samples) >= runs or (len(samples) >= floor and elapsed >= max_ns)) and elapsed >= min_ns:
             if target_ci <= 0:
                 return samples, "runs"
             if running.ci_rel() <= target_ci:

@@ -76,7 +76,8 @@ def build_command(
     keypoints_layout: Annotated[Optional[str], typer.Option("--keypoints-layout", help="keypoints: POINTSxVALUES[,output=N][,presence=N|none][,units=pixels|ratios][,skeleton=FILE].")] = None,
     delegates: Annotated[Optional[str], typer.Option("--delegates", help="Host delegates to bench: cpu,xnnpack,gpu.")] = None,
     threads: Annotated[Optional[str], typer.Option("--threads", help="XNNPACK thread counts, e.g. 1,2.")] = None,
-    runs: Annotated[Optional[int], typer.Option("--runs", help="Minimum timed runs per configuration.")] = None,
+    runs: Annotated[Optional[int], typer.Option("--runs", help="Minimum timed runs per configuration, honoured exactly "
+                                                "(default: 10, or 3 once --max-seconds has passed).")] = None,
     warmup: Annotated[Optional[int], typer.Option("--warmup", help="Warm-up runs per configuration.")] = None,
     target_ci: Annotated[Optional[float], typer.Option("--target-ci", help="Stop timing once the 95% CI of the latency "
                                                        "(20% trimmed mean) is within ± this fraction (0: exactly --runs).")] = None,

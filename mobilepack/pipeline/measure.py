@@ -12,6 +12,8 @@ from mobilepack.progress import ProgressEvent
 
 EVALUATE_VERSION = 6   # part of the evaluation cache key: per-task evaluators, few self-check samples, agreement rule,
                        # the reference kernels' cross-check subset, delegates that disagree (the doctor's trigger)
+BENCH_VERSION = 2      # part of the bench cache key: 2 = a record's run count may be below settings.runs
+                       # (build's run floor past max_seconds)
 SELF_CHECK_SAMPLES = 8   # samples a single variant is compared with itself on
 CROSS_CHECK_SAMPLES = 8  # without labels: samples the non-reference variants run on the reference kernels
                          # (all of them on xnnpack; evaluate.accuracy)
@@ -40,8 +42,8 @@ def _bench_key(state, options) -> str:
     from mobilepack.bench.definition import DEFINITION
     from mobilepack.bench.engine import host_key
 
-    return make_key("bench", LAYOUT, state.models.key, options.bench.key(), host_key(), DEFINITION, state.tools,
-                    sorted(_gpu_known(state).items()))
+    return make_key("bench", LAYOUT, BENCH_VERSION, state.models.key, options.bench.key(), host_key(), DEFINITION,
+                    state.tools, sorted(_gpu_known(state).items()))
 
 
 def _gpu_known(state) -> dict[str, dict]:
@@ -83,7 +85,8 @@ def _bench(state, options) -> Bench:
     bn = options.bench
     plan = plan_bench([v.path for v in state.models.variants], delegates=bn.delegates, threads=bn.threads,
                       runs=bn.runs, warmup=bn.warmup, min_seconds=0.0, target_ci=bn.target_ci,
-                      max_seconds=bn.max_seconds, gpu_latency=bn.gpu_latency, max_runs=bn.max_runs)
+                      max_seconds=bn.max_seconds, gpu_latency=bn.gpu_latency, max_runs=bn.max_runs,
+                      floor_runs=bn.floor_runs)
     known = {(name, "gpu"): seen for name, seen in _gpu_known(state).items()}
     return Bench(run_bench(plan, progress=state.progress, known=known).to_dict())
 

@@ -50,6 +50,7 @@ class BenchOptions:
     max_seconds: float
     gpu_latency: bool
     max_runs: int
+    floor_runs: int      # past max_seconds adaptive timing needs only this many: 3 with [bench] runs unset, else runs
 
     @classmethod
     def from_section(cls, section: dict[str, Any]) -> BenchOptions:
@@ -57,21 +58,24 @@ class BenchOptions:
 
         for name in section["delegates"]:
             get_delegate(name)
-        if section["runs"] < 1 or section["warmup"] < 0 or any(t < 1 for t in section["threads"]):
+        explicit = section["runs"] is not None
+        from mobilepack.bench.engine import BUILD_FLOOR_RUNS, DEFAULT_RUNS, check_max_runs
+
+        runs = section["runs"] if explicit else DEFAULT_RUNS
+        if runs < 1 or section["warmup"] < 0 or any(t < 1 for t in section["threads"]):
             raise UsageError("[bench] runs must be ≥ 1, warmup ≥ 0 and threads ≥ 1", "e.g. --runs 10 --threads 1,2")
         if not 0 <= section["target_ci"] < 1 or section["max_seconds"] <= 0:
             raise UsageError("[bench] target_ci must be in [0, 1) and max_seconds > 0",
                              "e.g. --target-ci 0.02 --max-seconds 3")
-        from mobilepack.bench.engine import check_max_runs
-
-        return cls(tuple(section["delegates"]), tuple(section["threads"]), section["runs"], section["warmup"],
+        return cls(tuple(section["delegates"]), tuple(section["threads"]), runs, section["warmup"],
                    section["target_ci"], section["max_seconds"], section["gpu_latency"],
-                   check_max_runs(section["runs"], section.get("max_runs")))
+                   check_max_runs(runs, section.get("max_runs")),
+                   runs if explicit else min(runs, BUILD_FLOOR_RUNS))
 
     def key(self) -> dict[str, Any]:
         return {"delegates": list(self.delegates), "threads": list(self.threads), "runs": self.runs,
                 "warmup": self.warmup, "target_ci": self.target_ci, "max_seconds": self.max_seconds,
-                "gpu_latency": self.gpu_latency, "max_runs": self.max_runs}
+                "gpu_latency": self.gpu_latency, "max_runs": self.max_runs, "floor_runs": self.floor_runs}
 
 
 @dataclass(frozen=True)
