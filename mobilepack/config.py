@@ -84,7 +84,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "allow_float_fallback": Option("bool", False, "let integer modes keep ops without integer kernels in float"),
         "unsafe_load": Option("bool", False, "load Keras Lambda layers (runs the model's Python code)"),
         "jobs": Option("str", "auto", "converter processes: 1, 2 (the calibrated modes in a second process beside "
-                       "the others) or auto (2 for weights of 8–256 MiB when memory allows)", ("auto", "1", "2")),
+                       "the others) or auto (2 for weights of 8–512 MiB when memory allows)", ("auto", "1", "2")),
         "doctor": Option("bool", None, "quantization doctor: diagnose int8 per layer and add int8-mixed (the "
                          "smallest float set meeting max_accuracy_drop); unset: build runs it when int8 misses "
                          "the budget with real calibration data", example=True),

@@ -21,6 +21,6 @@ UnsafeLoadOpt = Annotated[bool, typer.Option(
     "--unsafe-load", help="Load Keras models with safe_mode off: runs Python code stored in Lambda layers.")]
 JobsOpt = Annotated[Optional[str], typer.Option(
     "--jobs", help="Converter processes: 1, 2 (the calibrated modes in a second process beside the others) or "
-    "auto (2 for weights of 8-256 MiB when memory allows; the default).")]
+    "auto (2 for weights of 8-512 MiB when memory allows; the default).")]
 ServerP99Opt = Annotated[Optional[float], typer.Option(
     "--server-p99-ms", help="--target server: the p99 latency budget (ms) the served setting must keep.")]

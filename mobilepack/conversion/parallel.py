@@ -34,7 +34,7 @@ from mobilepack.errors import ConversionError
 
 AUTO = "auto"
 MIN_WEIGHTS = 8 << 20      # below: a child's start (importing TensorFlow, ~4 s) costs what it saves
-MAX_WEIGHTS = 256 << 20    # above: two converters side by side would pass ~8 GB (each peaks at ~8× the weights)
+MAX_WEIGHTS = 512 << 20    # above: two converters side by side would pass ~8 GB (a 416 MiB encoder: 7.25 GB, #21)
 MIN_REFERENCE_SECONDS = 1.0   # the source model's time on the validation samples below which calibration is short
 PEAK_PER_WEIGHT_BYTE = 8   # a converter's peak resident memory per byte of weights, plus ~1 GB (measured, #21)
 

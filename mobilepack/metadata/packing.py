@@ -69,7 +69,8 @@ def with_metadata_buffer(model: bytes, metadata: bytes) -> bytes:
         entry.name = METADATA_NAME
         entry.buffer = len(m.buffers) - 1
         m.metadata = [*(m.metadata or []), entry]
-    builder = flatbuffers.Builder(0)
+    # sized for the whole model up front: growing by doubling copies a large model's weights again and again
+    builder = flatbuffers.Builder(len(model) + len(metadata) + (1 << 20))
     builder.Finish(m.Pack(builder), MODEL_IDENTIFIER)
     return bytes(builder.Output())
 
