@@ -234,6 +234,13 @@ def test_tiny_model_per_task_builds_both_apps(task, tmp_path, cache_dir):
     assert (out / "android/app/src/main/assets/model.tflite").is_file()
     assert (out / "ios/Podfile").is_file()
     assert any(r["status"] == "ok" for r in report["bench"]["results"])
+    # without labels, evaluation reads the calibration samples convert validated on, in the same XNNPACK
+    # session: the xnnpack cells are the validation's outputs (tests/test_evaluate_reuse.py: identical
+    # to a child's); random samples are drawn anew, so nothing is reused there
+    reused = {(c["mode"], c["delegate"]) for c in report["accuracy"]["cells"] if c.get("reused")}
+    validated = {(v["mode"], "xnnpack") for v in report["variants"] if v["mode"] in ("fp32", "int8")}
+    assert ("fp32", "xnnpack") in validated and reused >= (validated if spec["cal"] else set())
+    assert {d for _, d in reused} <= {"xnnpack"} and (spec["cal"] or not reused)
 
 
 def test_sigint_mid_build_leaves_out_unchanged(tmp_path, sample_build):

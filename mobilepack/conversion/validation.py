@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mobilepack.conversion.quantization import Tolerance
@@ -127,21 +127,56 @@ def reference_outputs(src, batches) -> list[dict[str, Any]]:
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class ValidationOutputs:
+    """What validating one variant computed, kept in memory for the build's evaluation (its xnnpack
+    cell uses them instead of running the variant again: ``evaluate.reuse``).  Never cached."""
+
+    mode: str
+    sha256: str                               # of the bytes that ran (the variant before metadata)
+    opener: str                               # the session kind (``runtime.delegates``): "default", XNNPACK
+    threads: int
+    batches: tuple[dict[str, Any], ...] = field(repr=False)   # the samples, batch by batch, as fed
+    outputs: tuple[dict[str, Any], ...] = field(repr=False)   # raw outputs (not dequantized), by name
+
+    @property
+    def nbytes(self) -> int:
+        return sum(int(v.nbytes) for run in self.outputs for v in run.values())
+
+
+KEPT_BYTES = 256 * 2 ** 20   # raw validation outputs a build keeps in memory for its evaluation, all variants
+
+
+def keep_within(kept: list, outputs: ValidationOutputs, budget: int = KEPT_BYTES) -> None:
+    """Add ``outputs`` to ``kept`` while all of them stay within ``budget`` bytes (beyond it the
+    evaluation runs those variants itself: memory stays bounded)."""
+    if sum(k.nbytes for k in kept) + outputs.nbytes <= budget:
+        kept.append(outputs)
+
+
 def validate_variant(mode: str, data: bytes, batches, references, tolerance: Tolerance, *,
                      class_scores: bool = True, outputs: list | None = None):
-    """(validation result, the LiteRT session that ran it): a variant LiteRT cannot run is an error.
-    ``outputs``: this variant's outputs on ``batches``, already computed by the same LiteRT session
-    kind (the doctor scoring it), compared as they are."""
-    from mobilepack.model.tfimport import silenced
-    from mobilepack.runtime.interpreter import SignatureSession
+    """(validation result, the LiteRT session that ran it, the :class:`ValidationOutputs` of this run
+    or None): a variant LiteRT cannot run is an error.  It runs in an XNNPACK session of
+    ``VALIDATION_THREADS`` threads.  ``outputs``: this variant's outputs on ``batches``, already
+    computed by the same LiteRT session kind (the doctor scoring it), compared as they are (then
+    nothing is kept: that session's thread count is not this one's)."""
+    import hashlib
 
+    from mobilepack.model.tfimport import silenced
+    from mobilepack.runtime.interpreter import VALIDATION_THREADS, SignatureSession
+
+    kept = None
     try:
         with silenced():
-            session = SignatureSession(data)
+            session = SignatureSession(data, num_threads=VALIDATION_THREADS)
             if outputs is None:
-                outputs = [session.run(b) for b in batches]
+                raw = tuple(session.run_raw(b) for b in batches)
+                outputs = [session.dequantized(r) for r in raw]
+                kept = ValidationOutputs(mode, hashlib.sha256(data).hexdigest(), "default", VALIDATION_THREADS,
+                                         tuple(batches), raw)
     except RuntimeFailure as exc:
         raise ValidationError(f"{mode}: the converted model does not run in LiteRT: "
                               f"{exc.message.split(': ', 1)[-1]}",
                               "drop this mode from --quantize, or calibrate with representative data") from exc
-    return compare(references, outputs, label=mode, tolerance=tolerance, class_scores=class_scores), session
+    return compare(references, outputs, label=mode, tolerance=tolerance, class_scores=class_scores), session, kept

@@ -17,7 +17,7 @@ says how many samples it ran; the matrix's warnings say which subset."""
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +49,12 @@ class Cell:
     error: str | None = None
     software: bool = False            # GPU cell computed on SwiftShader (numerics are real)
     metrics: dict[str, float] = field(default_factory=dict)   # every agreement number (cosine, max-abs, ...)
+    reused: str | None = None         # the outputs came from this earlier run, not a child (evaluate.reuse)
 
     def to_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "delegate": self.delegate, "status": self.status, "accuracy": self.accuracy,
                 "agreement": self.agreement, "samples": self.samples, "error": self.error, "software": self.software,
-                "metrics": dict(self.metrics)}
+                "metrics": dict(self.metrics), **({"reused": self.reused} if self.reused else {})}
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ def predict_in_child(request: dict) -> dict:
     (``evaluate.tasks``: ``reduce``) to ``request["out"]`` (.npz)."""
     import numpy as np
 
+    from mobilepack.evaluate.reuse import reduce_runs
     from mobilepack.evaluate.tasks import LayoutError, get as get_evaluator
     from mobilepack.runtime.delegates import open_session
 
@@ -146,36 +148,35 @@ def predict_in_child(request: dict) -> dict:
     order = list(stored)
     # feed by name (signature or naming rule); positional only when the stored data has other names
     arrays = [stored[n] if n in stored else stored[order[i]] for i, (n, _) in enumerate(ins)]
-    collected: dict[str, list] = {}
-    for n in range(len(arrays[0])):
-        feeds = []
-        for info, arr, (_, (scale, zp)) in zip(session.inputs, arrays, ins):
-            x = arr[n]
-            dtype = np.dtype(info["dtype"])
-            if np.issubdtype(dtype, np.integer) and scale and np.issubdtype(x.dtype, np.floating):
-                # real values for a quantized input; integer samples (a quantized source) go in as they are
-                ii = np.iinfo(dtype)
-                x = np.clip(np.rint(x.astype(np.float64) / scale + zp), ii.min, ii.max)
-            feeds.append(np.ascontiguousarray(x.astype(dtype)).reshape(info["shape"]))
-        session.feed(feeds)
-        named = []
-        for (name, (scale, zp), shape), y in zip(outs, session.run()):
-            y = np.asarray(y)
-            if y.size == int(np.prod(shape)):
-                y = y.reshape(shape)                               # GPU buffers come back flat
-            y = y.astype(np.float64)
-            if scale:
-                y = (y - zp) * scale
-            named.append((name, y))
-        try:
-            reduced = evaluator.reduce(named, request.get("hints") or {})
-        except LayoutError as exc:
-            return {"ok": False, "error": f"cannot evaluate as {evaluator.task}: {exc}"[:300]}
-        for k, v in reduced.items():
-            collected.setdefault(k, []).append(np.asarray(v))
-    np.savez(request["out"], **{k: np.concatenate(v) for k, v in collected.items()})
-    return {"ok": True, "samples": int(sum(len(v) for v in next(iter(collected.values()), []))),
+
+    def runs():
+        for n in range(len(arrays[0])):
+            yield _run_one(session, ins, arrays, n)
+
+    try:
+        predictions = reduce_runs(evaluator, request.get("hints") or {}, outs, runs())
+    except LayoutError as exc:
+        return {"ok": False, "error": f"cannot evaluate as {evaluator.task}: {exc}"[:300]}
+    np.savez(request["out"], **predictions)
+    return {"ok": True, "samples": int(len(next(iter(predictions.values()), []))),
             "fully_delegated": session.fully_delegated}
+
+
+def _run_one(session, ins, arrays, n: int) -> list:
+    """Sample ``n`` through ``session``: its outputs in the session's order."""
+    import numpy as np
+
+    feeds = []
+    for info, arr, (_, (scale, zp)) in zip(session.inputs, arrays, ins):
+        x = arr[n]
+        dtype = np.dtype(info["dtype"])
+        if np.issubdtype(dtype, np.integer) and scale and np.issubdtype(x.dtype, np.floating):
+            # real values for a quantized input; integer samples (a quantized source) go in as they are
+            ii = np.iinfo(dtype)
+            x = np.clip(np.rint(x.astype(np.float64) / scale + zp), ii.min, ii.max)
+        feeds.append(np.ascontiguousarray(x.astype(dtype)).reshape(info["shape"]))
+    session.feed(feeds)
+    return session.run()
 
 
 def _reference(variants) -> tuple[tuple[str, str] | None, str | None]:
@@ -283,21 +284,23 @@ def _scored(cells, predictions, picked, evaluator, truth, labelled: bool, ref_pr
         acc = evaluator.score(pred, _take(truth, rows)) if labelled else None
         ref = None if ref_pred is None else {k: _take(v, rows) for k, v in ref_pred.items()}
         metrics = evaluator.agreement(pred, ref) if ref is not None else {}
-        final.append(Cell(c.mode, c.delegate, "ok", acc, metrics.get(evaluator.agreement_key), c.samples, None,
-                          c.software, metrics))
+        final.append(replace(c, accuracy=acc, agreement=metrics.get(evaluator.agreement_key), metrics=metrics))
     return final
 
 
 def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = None, truth=None,
              labels: tuple[str, ...] = (), delegates: list[str] = ("cpu", "xnnpack", "gpu"), threads: int = 2,
              timeout: float = 300.0, progress: ProgressCallback | None = None,
-             cross_check: int | None = None) -> AccuracyMatrix:
+             cross_check: int | None = None, reuse: dict | None = None) -> AccuracyMatrix:
     """``variants``: (mode, .tflite path).  ``samples``: a ``data.readers.Samples``.  ``task`` picks the
     evaluator (default image_classification).  ``truth``: the labels in the evaluator's form (class
     indices, per-image boxes, masks); for classification, folder/.npz labels of ``samples`` are used
     when it is None.  ``cross_check``: without labels, and with xnnpack among ``delegates``, the
     variants other than the reference run on the reference kernels on this many seeded samples only
-    (and on xnnpack on all of them)."""
+    (and on xnnpack on all of them).  ``reuse``: mode -> its validation's outputs
+    (``conversion.validation.ValidationOutputs``), which its cells use instead of a child run where
+    they are exactly what that child would compute, without labels (``evaluate.reuse``)."""
+    from mobilepack.evaluate.reuse import reuse_note, reused_cell
     from mobilepack.evaluate.tasks import get as get_evaluator
     from mobilepack.runtime.delegates import get as get_delegate
     from mobilepack.tasks import get as get_task
@@ -326,14 +329,18 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
         jobs = [(m, p, d) for m, p in variants for d in delegates]
         for i, (mode, path, dname) in enumerate(jobs):
             emit(ProgressEvent("evaluate", f"{mode} · {dname}", i, len(jobs)))
-            cell, prediction, rows = _predict(mode, path, dname, Path(tmp) / f"pred-{i}.npz", data,
-                                              setups[dname], request, timeout)
+            out_path = Path(tmp) / f"pred-{i}.npz"
+            cell, prediction, rows = (
+                None if labelled else reused_cell(mode, path, dname, (reuse or {}).get(mode), threads, samples,
+                                                  evaluator, request["hints"], out_path)
+            ) or _predict(mode, path, dname, out_path, data, setups[dname], request, timeout)
             cells.append(cell)
             if cell.status == "ok" or rows is not None:
                 picked[(mode, dname)] = rows
             if prediction is not None:
                 predictions[(mode, dname)] = prediction
         emit(ProgressEvent("evaluate", "done", len(jobs), len(jobs)))
+    warnings.extend(reuse_note(cells, samples.count, threads))
     ref_pred = predictions.get(reference) if reference else None
     if reference and ref_pred is None:
         note = f"{NOT_APPLICABLE}: the {reference[0]} variant did not run on the reference CPU kernels"

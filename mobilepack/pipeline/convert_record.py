@@ -61,6 +61,9 @@ class ConvertResult:
     timings: dict[str, float] = field(default_factory=dict)
     doctor: dict[str, Any] | None = None     # the quantization doctor's record (--doctor)
     failed: tuple[ModeFailure, ...] = ()     # modes build could not produce (keep_going)
+    # what validation computed, in this process only (conversion.validation.ValidationOutputs): not
+    # in the record, so a cached result has none
+    kept: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

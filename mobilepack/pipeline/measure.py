@@ -10,8 +10,9 @@ from mobilepack.pipeline.caching import LAYOUT, Codec, cached, json_codec
 from mobilepack.pipeline.state import Accuracy, Bench, Lint
 from mobilepack.progress import ProgressEvent
 
-EVALUATE_VERSION = 6   # part of the evaluation cache key: per-task evaluators, few self-check samples, agreement rule,
-                       # the reference kernels' cross-check subset, delegates that disagree (the doctor's trigger)
+EVALUATE_VERSION = 7   # part of the evaluation cache key: per-task evaluators, few self-check samples, agreement rule,
+                       # the reference kernels' cross-check subset, delegates that disagree (the doctor's trigger),
+                       # xnnpack cells reused from convert's validation (Cell.reused, a warning)
 BENCH_VERSION = 2      # part of the bench cache key: 2 = a record's run count may be below settings.runs
                        # (build's run floor past max_seconds)
 SELF_CHECK_SAMPLES = 8   # samples a single variant is compared with itself on
@@ -108,10 +109,20 @@ def evaluate_stage(state, options) -> Accuracy:
     evaluator, samples, truth, warnings = evaluation_samples(state, options)
     matrix = evaluate(state.models.paths, samples, task=evaluator.task, truth=truth, labels=options.metadata.labels,
                       delegates=list(options.bench.delegates), progress=state.progress,
-                      cross_check=CROSS_CHECK_SAMPLES)
+                      cross_check=CROSS_CHECK_SAMPLES, reuse=None if truth is not None else validated(state))
     if warnings:
         matrix = replace(matrix, warnings=tuple(warnings) + matrix.warnings)
     return Accuracy(matrix.to_dict())
+
+
+def validated(state) -> dict:
+    """mode -> the outputs convert's validation computed for it in this process (none when the cache
+    answered convert), where they ran on the very bytes the variant was made of: their sha256 is the
+    one convert recorded before metadata, and metadata adds no tensor (``evaluate.reuse``)."""
+    converted = state.converted
+    recorded = {v.mode: v.sha256 for v in converted.variants}
+    shipped = {v.mode for v in state.models.variants}
+    return {k.mode: k for k in getattr(converted, "kept", ()) if k.mode in shipped and recorded.get(k.mode) == k.sha256}
 
 
 def evaluation_samples(state, options):

@@ -102,7 +102,7 @@ def convert_stage(state, options):
     directory.mkdir()
     result = convert_module.convert_into(directory, state.compressed.model or state.source, options.convert,
                                          progress=state.progress, out_label=str(options.out / "models"),
-                                         preflight=options.preflight)
+                                         preflight=options.preflight, keep_outputs=True)
     if state.compressed.qat_tflite:
         result = convert_module.add_variant(result, directory, "qat", Path(state.compressed.qat_tflite),
                                             origin="compress qat")

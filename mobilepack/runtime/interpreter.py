@@ -10,6 +10,10 @@ from typing import Any
 from mobilepack.errors import RuntimeFailure
 from mobilepack.model.spec import Quantization, TensorSpec
 
+# threads of the XNNPACK session that validates a variant: the build's evaluation opens its xnnpack
+# cells with as many (evaluate.accuracy's ``threads``), so it can use the validation's outputs
+VALIDATION_THREADS = 2
+
 
 def _interpreter(model: bytes, *, reference_kernels: bool = False, num_threads: int | None = None):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
@@ -55,14 +59,18 @@ class SignatureSession:
     Integer inputs are quantized with the tensor's scale/zero point, integer
     outputs dequantized, so a variant can be compared with the float source."""
 
-    def __init__(self, model: bytes, *, reference_kernels: bool = False) -> None:
+    def __init__(self, model: bytes, *, reference_kernels: bool = False, num_threads: int | None = None) -> None:
         from mobilepack.runtime.tensor_io import Runner
 
-        self.interpreter = _interpreter(model, reference_kernels=reference_kernels)
+        self.interpreter = _interpreter(model, reference_kernels=reference_kernels, num_threads=num_threads)
         self.runner = Runner(self.interpreter)
         self.key, self.inputs, self.outputs = self.runner.key, self.runner.inputs, self.runner.outputs
 
     def run(self, feeds: dict[str, Any]) -> dict[str, Any]:
+        return self.dequantized(self.run_raw(feeds))
+
+    def run_raw(self, feeds: dict[str, Any]) -> dict[str, Any]:
+        """The outputs as the model gives them (integer outputs not dequantized)."""
         import numpy as np
 
         args = {}
@@ -79,6 +87,11 @@ class SignatureSession:
         except (ValueError, RuntimeError) as exc:
             raise RuntimeFailure(f"LiteRT failed to run the model: {str(exc).strip().splitlines()[0]}",
                                  "run `mobilepack inspect` on it") from exc
+        return {name: np.array(value) for name, value in raw.items()}   # copies: kept past the next run
+
+    def dequantized(self, raw: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+
         out = {}
         for name, value in raw.items():
             scale, zp = self.outputs[name]["quantization"]
