@@ -108,18 +108,20 @@ def diagnose_variants(produced: dict[str, bytes], float_model: Callable[[], byte
 
 def _score(model: bytes, val, references, settings: DoctorSettings, keep: dict | None = None):
     """(score, budget) of ``model`` on the validation batches, by the budget's metric.  ``keep``
-    receives ``{"model": model, "outputs": [...]}``: the convert loop's validation of the same bytes
-    reads those outputs instead of running the model again."""
+    receives ``{"model": model, "outputs": [...], "raw": [...]}``: the convert loop's validation of the
+    same bytes reads those outputs instead of running the model again (the session is validation's:
+    XNNPACK, ``VALIDATION_THREADS``; ``raw``: before dequantization)."""
     from mobilepack.model.tfimport import silenced
-    from mobilepack.runtime.interpreter import SignatureSession
+    from mobilepack.runtime.interpreter import VALIDATION_THREADS, SignatureSession
 
     scorer = Scorer(references, val.labels, settings.max_accuracy_drop, settings.task, settings.hints)
     with silenced():
-        session = SignatureSession(model)
-        outputs = [session.run(b) for b in val.batches]
+        session = SignatureSession(model, num_threads=VALIDATION_THREADS)
+        raw = [session.run_raw(b) for b in val.batches]
+        outputs = [session.dequantized(r) for r in raw]
         score = scorer.score(outputs)
     if keep is not None:
-        keep.update(model=model, outputs=outputs)
+        keep.update(model=model, outputs=outputs, raw=raw)
     return score, scorer.budget
 
 

@@ -155,12 +155,12 @@ def keep_within(kept: list, outputs: ValidationOutputs, budget: int = KEPT_BYTES
 
 
 def validate_variant(mode: str, data: bytes, batches, references, tolerance: Tolerance, *,
-                     class_scores: bool = True, outputs: list | None = None):
+                     class_scores: bool = True, outputs: list | None = None, raw: list | None = None):
     """(validation result, the LiteRT session that ran it, the :class:`ValidationOutputs` of this run
     or None): a variant LiteRT cannot run is an error.  It runs in an XNNPACK session of
     ``VALIDATION_THREADS`` threads.  ``outputs``: this variant's outputs on ``batches``, already
-    computed by the same LiteRT session kind (the doctor scoring it), compared as they are (then
-    nothing is kept: that session's thread count is not this one's)."""
+    computed by the same LiteRT session kind (the doctor scoring it), compared as they are; ``raw``:
+    the same before dequantization, kept (without them nothing is)."""
     import hashlib
 
     from mobilepack.model.tfimport import silenced
@@ -171,10 +171,11 @@ def validate_variant(mode: str, data: bytes, batches, references, tolerance: Tol
         with silenced():
             session = SignatureSession(data, num_threads=VALIDATION_THREADS)
             if outputs is None:
-                raw = tuple(session.run_raw(b) for b in batches)
+                raw = [session.run_raw(b) for b in batches]
                 outputs = [session.dequantized(r) for r in raw]
+            if raw is not None:
                 kept = ValidationOutputs(mode, hashlib.sha256(data).hexdigest(), "default", VALIDATION_THREADS,
-                                         tuple(batches), raw)
+                                         tuple(batches), tuple(raw))
     except RuntimeFailure as exc:
         raise ValidationError(f"{mode}: the converted model does not run in LiteRT: "
                               f"{exc.message.split(': ', 1)[-1]}",

@@ -407,9 +407,9 @@ def _convert_each(producer, order, modes, planned, staging, variants, failed, *,
             emit(ProgressEvent("validate", f"validating {mode}", i + 1, len(modes)))
             stage, t1 = "validate", time.perf_counter()
             scored = (extra or {}).pop("scored", None) or {}   # the doctor ran these bytes already
+            given = {k: scored.get(k) for k in ("outputs", "raw")} if scored.get("model") is data else {}
             result, session, kept = validate_variant(mode, data, val.batches, references, mode_spec(mode).tolerance,
-                                                     class_scores=top1_applies(task),
-                                                     outputs=scored.get("outputs") if scored.get("model") is data else None)
+                                                     class_scores=top1_applies(task), **given)
         except RECORDED as exc:
             if plan is None or not plan.keep_going:
                 raise
