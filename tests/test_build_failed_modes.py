@@ -107,9 +107,9 @@ def test_validation_reads_outputs_already_computed_for_the_same_bytes():
     batches = [{n: np.full(d["shape"], 0.1 * (i + 1), np.float32) for n, d in session.inputs.items()} for i in range(3)]
     references = [session.run(b) for b in batches]
     tol = Tolerance(min_cosine=0.99, min_top1=0.0)
-    result, _, _ = validate_variant("int8-mixed", data, batches, references, tol, class_scores=False)
-    given, _, _ = validate_variant("int8-mixed", data, batches, references, tol, class_scores=False,
-                                   outputs=[dict(r) for r in references])
+    result, _ = validate_variant("int8-mixed", data, batches, references, tol, class_scores=False)
+    given, _ = validate_variant("int8-mixed", data, batches, references, tol, class_scores=False,
+                                outputs=[dict(r) for r in references])
     assert result.to_dict() == given.to_dict() and given.max_abs_error == 0.0
     broken = [{k: np.full_like(v, np.nan) for k, v in r.items()} for r in references]
     with pytest.raises(ValidationError, match="NaN"):

@@ -19,7 +19,7 @@ import pytest
 
 from mobilepack.data.readers import read_samples
 from mobilepack.evaluate.accuracy import evaluate, predict_in_child
-from mobilepack.evaluate.reuse import REUSED, reused_cell
+from mobilepack.evaluate.reuse import REUSED, reused_prediction
 from mobilepack.evaluate.tasks import get as get_evaluator
 from mobilepack.metadata import attach
 from mobilepack.model.spec import spec_from_dict
@@ -36,7 +36,9 @@ def _built(tmp: Path, model: Path, modes: list[str], calibration: Path, task: st
     their final files, the samples evaluation reads, what the build would hand evaluate)."""
     plan = plan_convert(str(model), quantize=modes, calibration=str(calibration), task=task)
     (tmp / "convert").mkdir()
-    result = convert_into(tmp / "convert", str(model), plan, keep_outputs=True)
+    kept: list = []
+    result = convert_into(tmp / "convert", str(model), plan, kept=kept)
+    result = replace(result, kept=tuple(kept))   # as build's convert stage hands it on
     spec = spec_from_dict(result.model)
     variants = []
     for v in result.variants:
@@ -113,10 +115,10 @@ def test_reused_predictions_are_the_childs_bit_for_bit(name, task, request, tmp_
     evaluator = get_evaluator(task)
     hints = {"labels": []}
     for mode, path in built.variants:
-        cell, pred, rows = reused_cell(mode, path, "xnnpack", built.kept[mode], 2, built.samples, evaluator, hints,
-                                       tmp_path / f"{mode}.npz")
+        count, pred = reused_prediction(mode, "xnnpack", built.kept[mode], path, 2, built.samples, evaluator, hints,
+                                        tmp_path / f"{mode}.npz")
         child = _child_prediction(tmp_path, mode, path, built.samples, evaluator, hints)
-        assert rows is None and cell.samples == built.samples.count and set(pred) == set(child)
+        assert count == built.samples.count and set(pred) == set(child)
         for k in child:
             assert pred[k].dtype == child[k].dtype and np.array_equal(pred[k], child[k]), (mode, k)
 
@@ -143,9 +145,9 @@ def test_outputs_in_another_order_change_the_predictions(detector, tmp_path):
     a, b = [n for n in shapes if shapes[n] == (1, 5)]
     swapped = replace(kept, outputs=tuple({**run, a: run[b], b: run[a]} for run in kept.outputs))
     child = _child_prediction(tmp_path, mode, path, detector.samples, evaluator, hints)
-    cell, pred, _ = reused_cell(mode, path, "xnnpack", swapped, 2, detector.samples, evaluator, hints,
-                                tmp_path / "swapped.npz")
-    assert cell.reused == REUSED and not np.array_equal(pred["scores"], child["scores"])
+    count, pred = reused_prediction(mode, "xnnpack", swapped, path, 2, detector.samples, evaluator, hints,
+                                    tmp_path / "swapped.npz")
+    assert count == detector.samples.count and not np.array_equal(pred["scores"], child["scores"])
 
 
 def test_reuse_refuses_other_samples_threads_delegates_and_bytes(digits, tmp_path):
@@ -159,12 +161,12 @@ def test_reuse_refuses_other_samples_threads_delegates_and_bytes(digits, tmp_pat
     changed = replace(digits.samples, batches=batches)
     reordered = replace(digits.samples, batches=digits.samples.batches[::-1])
     fewer = replace(digits.samples, batches=digits.samples.batches[:-1])
-    assert reused_cell(mode, path, "xnnpack", kept, 2, digits.samples, *args) is not None
+    assert reused_prediction(mode, "xnnpack", kept, path, 2, digits.samples, *args) is not None
     for samples in (changed, reordered, fewer):
-        assert reused_cell(mode, path, "xnnpack", kept, 2, samples, *args) is None
-    assert reused_cell(mode, path, "xnnpack", kept, 1, digits.samples, *args) is None     # another thread count
-    assert reused_cell(mode, path, "cpu", kept, 2, digits.samples, *args) is None         # the reference kernels
-    assert reused_cell("int8", digits.variants[2][1], "xnnpack", kept, 2, digits.samples, *args) is None
+        assert reused_prediction(mode, "xnnpack", kept, path, 2, samples, *args) is None
+    assert reused_prediction(mode, "xnnpack", kept, path, 1, digits.samples, *args) is None     # another thread count
+    assert reused_prediction(mode, "cpu", kept, path, 2, digits.samples, *args) is None         # the reference kernels
+    assert reused_prediction("int8", "xnnpack", kept, digits.variants[2][1], 2, digits.samples, *args) is None
     # the build hands over only outputs of the bytes convert recorded (before metadata)
     other = replace(digits.result, variants=tuple(replace(v, sha256="0" * 64) if v.mode == "int8" else v
                                                   for v in digits.result.variants))

@@ -155,29 +155,31 @@ def keep_within(kept: list, outputs: ValidationOutputs, budget: int = KEPT_BYTES
 
 
 def validate_variant(mode: str, data: bytes, batches, references, tolerance: Tolerance, *,
-                     class_scores: bool = True, outputs: list | None = None, raw: list | None = None):
-    """(validation result, the LiteRT session that ran it, the :class:`ValidationOutputs` of this run
-    or None): a variant LiteRT cannot run is an error.  It runs in an XNNPACK session of
-    ``VALIDATION_THREADS`` threads.  ``outputs``: this variant's outputs on ``batches``, already
-    computed by the same LiteRT session kind (the doctor scoring it), compared as they are; ``raw``:
-    the same before dequantization, kept (without them nothing is)."""
+                     class_scores: bool = True, outputs: list | None = None, raw: list | None = None,
+                     keep: list | None = None):
+    """(validation result, the LiteRT session that ran it): a variant LiteRT cannot run is an error.
+    It runs in an XNNPACK session of ``VALIDATION_THREADS`` threads.  ``outputs``: this variant's
+    outputs on ``batches``, already computed by the same LiteRT session kind (the doctor scoring it),
+    compared as they are; ``raw``: the same before dequantization.  ``keep``: a list that receives
+    the :class:`ValidationOutputs` of a variant that passes (``keep_within`` its budget; none without
+    raw outputs)."""
     import hashlib
 
     from mobilepack.model.tfimport import silenced
     from mobilepack.runtime.interpreter import VALIDATION_THREADS, SignatureSession
 
-    kept = None
     try:
         with silenced():
             session = SignatureSession(data, num_threads=VALIDATION_THREADS)
             if outputs is None:
                 raw = [session.run_raw(b) for b in batches]
                 outputs = [session.dequantized(r) for r in raw]
-            if raw is not None:
-                kept = ValidationOutputs(mode, hashlib.sha256(data).hexdigest(), "default", VALIDATION_THREADS,
-                                         tuple(batches), tuple(raw))
     except RuntimeFailure as exc:
         raise ValidationError(f"{mode}: the converted model does not run in LiteRT: "
                               f"{exc.message.split(': ', 1)[-1]}",
                               "drop this mode from --quantize, or calibrate with representative data") from exc
-    return compare(references, outputs, label=mode, tolerance=tolerance, class_scores=class_scores), session, kept
+    result = compare(references, outputs, label=mode, tolerance=tolerance, class_scores=class_scores)
+    if keep is not None and raw is not None:
+        keep_within(keep, ValidationOutputs(mode, hashlib.sha256(data).hexdigest(), "default", VALIDATION_THREADS,
+                                            tuple(batches), tuple(raw)))
+    return result, session

@@ -86,53 +86,12 @@ class AccuracyMatrix:
                 "disagreements": list(self.disagreements)}
 
 
-def _signature_view(session, model_path: str):
-    """Per session input and output, in the session's order: its signature name, (scale, zero
-    point) and shape after allocation, whatever the session kind."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    from mobilepack.runtime.tensor_io import Runner
-
-    it = getattr(session, "it", None)
-    if it is None:
-        it = Interpreter(model_path=model_path)
-        it.allocate_tensors()
-    runner = Runner(it)   # signature names, or the naming rule's for a model without a signature
-    in_details, out_details = runner.inputs, runner.outputs
-
-    def quant(d) -> tuple[float, int]:
-        q = d.get("quantization") or (0.0, 0)
-        return float(q[0]), int(q[1])
-
-    in_by_index = {d["index"]: (name, d) for name, d in in_details.items()}
-    inputs = []
-    for i, info in enumerate(session.inputs):
-        if "index" in info and info["index"] in in_by_index:       # interpreter sessions: tensor index
-            name, d = in_by_index[info["index"]]
-        elif info.get("name") in in_details:                       # GPU sessions: signature names
-            name, d = info["name"], in_details[info["name"]]
-        else:
-            name, d = info.get("name", f"input{i}"), info
-        inputs.append((name, quant(d)))
-    outputs = []
-    if getattr(session, "it", None) is not None:                   # interpreter sessions: tensor order
-        out_by_index = {d["index"]: (name, d) for name, d in out_details.items()}
-        for d in it.get_output_details():
-            name, sd = out_by_index.get(d["index"], (d["name"], d))
-            outputs.append((name, quant(sd), [int(x) for x in it.get_tensor(d["index"]).shape]))
-    else:                                                          # GPU sessions: signature order
-        for d_name in out_details:
-            d = out_details[d_name]
-            outputs.append((d_name, quant(d), [int(x) for x in it.get_tensor(d["index"]).shape]))
-    return inputs, outputs
-
-
 def predict_in_child(request: dict) -> dict:
     """Child process: run every sample under one delegate and save the task's predictions
     (``evaluate.tasks``: ``reduce``) to ``request["out"]`` (.npz)."""
     import numpy as np
 
-    from mobilepack.evaluate.reuse import reduce_runs
+    from mobilepack.evaluate.outputs import reduce_runs, signature_view
     from mobilepack.evaluate.tasks import LayoutError, get as get_evaluator
     from mobilepack.runtime.delegates import open_session
 
@@ -142,7 +101,7 @@ def predict_in_child(request: dict) -> dict:
         return {"ok": False, "error": (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300],
                 "adapter": None}
     evaluator = get_evaluator(request["task"], source=request.get("task_source"))   # a plug-in task registers here
-    ins, outs = _signature_view(session, request["model"])
+    ins, outs = signature_view(session, request["model"])
     with np.load(request["data"]) as z:
         stored = {k[len("in::"):]: z[k] for k in z.files}
     order = list(stored)
@@ -300,7 +259,7 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
     (and on xnnpack on all of them).  ``reuse``: mode -> its validation's outputs
     (``conversion.validation.ValidationOutputs``), which its cells use instead of a child run where
     they are exactly what that child would compute, without labels (``evaluate.reuse``)."""
-    from mobilepack.evaluate.reuse import reuse_note, reused_cell
+    from mobilepack.evaluate.reuse import REUSED, reuse_note, reused_prediction
     from mobilepack.evaluate.tasks import get as get_evaluator
     from mobilepack.runtime.delegates import get as get_delegate
     from mobilepack.tasks import get as get_task
@@ -330,10 +289,10 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
         for i, (mode, path, dname) in enumerate(jobs):
             emit(ProgressEvent("evaluate", f"{mode} · {dname}", i, len(jobs)))
             out_path = Path(tmp) / f"pred-{i}.npz"
-            cell, prediction, rows = (
-                None if labelled else reused_cell(mode, path, dname, (reuse or {}).get(mode), threads, samples,
-                                                  evaluator, request["hints"], out_path)
-            ) or _predict(mode, path, dname, out_path, data, setups[dname], request, timeout)
+            made = None if labelled else reused_prediction(mode, dname, (reuse or {}).get(mode), path, threads,
+                                                           samples, evaluator, request["hints"], out_path)
+            cell, prediction, rows = ((Cell(mode, dname, "ok", samples=made[0], reused=REUSED), made[1], None) if made
+                                      else _predict(mode, path, dname, out_path, data, setups[dname], request, timeout))
             cells.append(cell)
             if cell.status == "ok" or rows is not None:
                 picked[(mode, dname)] = rows

@@ -7,37 +7,12 @@ would open the same session kind with the same thread count, on the same samples
 compared: same inputs, same dtypes and shapes, same order), each fed as the child feeds it, and the
 variant is the one validated (the build checks its bytes' sha256 against the convert record before
 metadata, which adds no tensor).  Then the outputs go through the child's own reduction
-(:func:`reduce_runs`: the same output order, dequantization and ``evaluator.reduce``), so the cell is
-the child's, bit for bit.  Anything else runs a child as before."""
+(``evaluate.outputs``: the same output order, dequantization and ``evaluator.reduce``), so the cell
+is the child's, bit for bit.  Anything else runs a child as before."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 REUSED = "convert validation"   # Cell.reused: which run produced the cell's outputs
-
-
-def reduce_runs(evaluator, hints: dict, outs, runs: Iterable[list]) -> dict[str, Any]:
-    """The task's predictions over every sample: ``outs`` are ``(name, (scale, zero point), shape)``
-    per output in the session's order (``accuracy._signature_view``), ``runs`` each sample's outputs
-    in that order.  Raises the evaluator's ``LayoutError``."""
-    import numpy as np
-
-    collected: dict[str, list] = {}
-    for values in runs:
-        named = []
-        for (name, (scale, zp), shape), y in zip(outs, values):
-            y = np.asarray(y)
-            if y.size == int(np.prod(shape)):
-                y = y.reshape(shape)                               # GPU buffers come back flat
-            y = y.astype(np.float64)
-            if scale:
-                y = (y - zp) * scale
-            named.append((name, y))
-        for k, v in evaluator.reduce(named, hints).items():
-            collected.setdefault(k, []).append(np.asarray(v))
-    return {k: np.concatenate(v) for k, v in collected.items()}
 
 
 def same_samples(batches, kept_batches) -> bool:
@@ -72,24 +47,21 @@ def _fed_alike(session, ins, batches) -> bool:
     return True
 
 
-def reused_cell(mode: str, path, dname: str, kept, threads: int, samples, evaluator, hints: dict, out_path):
-    """(the cell, its predictions, None: every sample) of ``mode`` on ``dname`` from ``kept`` (a
-    ``ValidationOutputs`` of this variant, or None), exactly as its child would give them (its
-    predictions go through the same .npz); None when ``kept`` is not what that child would compute
-    (then the child runs)."""
-    from mobilepack.evaluate.accuracy import Cell
+def reused_prediction(mode: str, dname: str, kept, path, threads: int, samples, evaluator, hints: dict, out_path):
+    """(sample count, predictions) of ``mode`` on ``dname`` from ``kept`` (a ``ValidationOutputs`` of
+    this variant, or None), exactly as its child would give them: they go through the same reduction
+    and the same .npz.  None when ``kept`` is not what that child would compute (then the child runs)."""
+    import numpy as np
+
     from mobilepack.runtime.delegates import get as get_delegate
 
     if kept is None or kept.mode != mode or get_delegate(dname).opener != kept.opener or threads != kept.threads:
         return None
-    count = _reused_prediction(kept, path, samples, evaluator, hints, out_path)
+    count = _saved(kept, path, samples, evaluator, hints, out_path)
     if count is None:
         return None
-    import numpy as np
-
     with np.load(out_path) as z:
-        prediction = {k: z[k] for k in z.files}
-    return Cell(mode, dname, "ok", samples=count, reused=REUSED), prediction, None
+        return count, {k: z[k] for k in z.files}
 
 
 def reuse_note(cells, count: int, threads: int) -> list[str]:
@@ -102,12 +74,12 @@ def reuse_note(cells, count: int, threads: int) -> list[str]:
             f"({threads} threads) on the same {count} samples (reused, not run again)"]
 
 
-def _reused_prediction(kept, path, samples, evaluator, hints: dict, out_path) -> int | None:
+def _saved(kept, path, samples, evaluator, hints: dict, out_path) -> int | None:
     """Save the predictions the child would save to ``out_path`` from ``kept`` and return their
     sample count; None when the samples or the way they were fed differ."""
     import numpy as np
 
-    from mobilepack.evaluate.accuracy import _signature_view
+    from mobilepack.evaluate.outputs import reduce_runs, signature_view
     from mobilepack.evaluate.tasks import LayoutError
     from mobilepack.runtime.delegates import InterpreterSession
 
@@ -115,7 +87,7 @@ def _reused_prediction(kept, path, samples, evaluator, hints: dict, out_path) ->
         return None
     try:
         view = InterpreterSession(str(path), resolver="reference", threads=1)   # names and order only: nothing runs
-        ins, outs = _signature_view(view, str(path))
+        ins, outs = signature_view(view, str(path))
     except Exception:  # noqa: BLE001 - a model these kernels cannot open: its child says why
         return None
     if not _fed_alike(view, ins, kept.batches) or any(name not in run for name, _, _ in outs for run in kept.outputs):

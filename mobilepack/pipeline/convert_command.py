@@ -215,10 +215,8 @@ def _with_flags(src, plan: ConvertOptions):
 
 
 def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress: ProgressCallback | None = None,
-                 out_label: str | None = None, check_names=None, preflight=None,
-                 keep_outputs: bool = False) -> ConvertResult:
-    """The convert stage proper: writes the variants, convert.json and convert.md into ``directory``.
-    ``keep_outputs``: the result keeps what validation computed (``ConvertResult.kept``, for build's evaluate)."""
+                 out_label: str | None = None, check_names=None, preflight=None, kept: list | None = None) -> ConvertResult:
+    """The convert stage: the variants, convert.json and convert.md into ``directory``; ``kept`` gets validation's outputs."""
     from mobilepack.model.loading import load
 
     emit = or_ignore(progress)
@@ -248,7 +246,7 @@ def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress
         "sha256": hash_path(source) if isinstance(source, (str, Path)) else None,
     }
     tools = tool_versions()
-    extra: dict[str, Any] = {"kept": []} if keep_outputs else {}
+    extra: dict[str, Any] = {"kept": kept} if kept is not None else {}
     if src.is_tflite and not plan.modes:
         variants = [_passthrough(src, directory / planned[0], tools)]
         cal_info, val_info = None, {"source": None, "kind": None, "samples": 0}
@@ -266,8 +264,7 @@ def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress
     result = ConvertResult(out_dir=out_label or str(directory), source=source_info, model=spec.to_dict(),
                            options=plan.to_dict(), calibration=cal_info, validation_data=val_info,
                            variants=tuple(variants), warnings=tuple(warnings), tools=tools, files=files,
-                           timings=timings, doctor=extra.get("doctor"), failed=tuple(extra.get("failed", ())),
-                           kept=tuple(extra.get("kept", ())))
+                           timings=timings, doctor=extra.get("doctor"), failed=tuple(extra.get("failed", ())))
     payload = result.to_dict()
     (directory / RECORD).write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     from mobilepack.render.environment import render
@@ -389,7 +386,7 @@ def _start_child(producer, saved, modes, plan, options, cal, reference_seconds: 
 def _convert_each(producer, order, modes, planned, staging, variants, failed, *, val, references, spec, plan,
                   task, tools, emit, warn, timings, extra) -> None:
     from mobilepack.conversion.failures import RECORDED, failure
-    from mobilepack.conversion.validation import keep_within, top1_applies, validate_variant
+    from mobilepack.conversion.validation import top1_applies, validate_variant
 
     for i in order:
         mode, filename = modes[i], planned[i]
@@ -408,8 +405,8 @@ def _convert_each(producer, order, modes, planned, staging, variants, failed, *,
             stage, t1 = "validate", time.perf_counter()
             scored = (extra or {}).pop("scored", None) or {}   # the doctor ran these bytes already
             given = {k: scored.get(k) for k in ("outputs", "raw")} if scored.get("model") is data else {}
-            result, session, kept = validate_variant(mode, data, val.batches, references, mode_spec(mode).tolerance,
-                                                     class_scores=top1_applies(task), **given)
+            result, session = validate_variant(mode, data, val.batches, references, mode_spec(mode).tolerance,
+                                               class_scores=top1_applies(task), keep=(extra or {}).get("kept"), **given)
         except RECORDED as exc:
             if plan is None or not plan.keep_going:
                 raise
@@ -422,8 +419,6 @@ def _convert_each(producer, order, modes, planned, staging, variants, failed, *,
         timings["validate"] += vseconds
         for w in result.warnings:
             warn(w)
-        if kept is not None and "kept" in (extra or {}):
-            keep_within(extra["kept"], kept)
         variants.append(VariantResult(
             mode=mode, path=filename, bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
             input_dtypes=tuple(str(session.inputs[t.name]["dtype"].__name__) for t in spec.inputs),

@@ -100,9 +100,11 @@ def convert_stage(state, options):
     """One .tflite per quantization mode (plus QAT's int8 .tflite when [compress] made one)."""
     directory = _convert_dir(state)
     directory.mkdir()
+    kept: list = []   # what validation computed, for evaluate (evaluate.reuse): in memory only, never cached
     result = convert_module.convert_into(directory, state.compressed.model or state.source, options.convert,
                                          progress=state.progress, out_label=str(options.out / "models"),
-                                         preflight=options.preflight, keep_outputs=True)
+                                         preflight=options.preflight, kept=kept)
+    result = replace(result, kept=tuple(kept))
     if state.compressed.qat_tflite:
         result = convert_module.add_variant(result, directory, "qat", Path(state.compressed.qat_tflite),
                                             origin="compress qat")
