@@ -177,3 +177,19 @@ def test_reuse_refuses_other_samples_threads_delegates_and_bytes(digits, tmp_pat
     from mobilepack.pipeline.convert_record import ConvertResult
 
     assert ConvertResult.from_dict(digits.result.to_dict()).kept == ()
+
+
+def test_kept_outputs_stay_within_their_budget(digits):
+    """What convert keeps for evaluation is bounded: the samples once, plus every variant's outputs;
+    a variant past the budget is not kept (its cells run their children)."""
+    from mobilepack.conversion.validation import keep_within
+
+    first, second = digits.kept["fp32"], digits.kept["dynamic"]
+    budget = first.sample_bytes + first.nbytes
+    held: list = []
+    keep_within(held, first, budget)
+    keep_within(held, second, budget)
+    assert held == [first]
+    none: list = []
+    keep_within(none, first, budget - 1)
+    assert none == []

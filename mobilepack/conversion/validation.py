@@ -143,14 +143,18 @@ class ValidationOutputs:
     def nbytes(self) -> int:
         return sum(int(v.nbytes) for run in self.outputs for v in run.values())
 
+    @property
+    def sample_bytes(self) -> int:
+        return sum(int(getattr(v, "nbytes", 0)) for b in self.batches for v in b.values())
+
 
 KEPT_BYTES = 256 * 2 ** 20   # raw validation outputs a build keeps in memory for its evaluation, all variants
 
 
 def keep_within(kept: list, outputs: ValidationOutputs, budget: int = KEPT_BYTES) -> None:
-    """Add ``outputs`` to ``kept`` while all of them stay within ``budget`` bytes (beyond it the
-    evaluation runs those variants itself: memory stays bounded)."""
-    if sum(k.nbytes for k in kept) + outputs.nbytes <= budget:
+    """Add ``outputs`` to ``kept`` while all of them, with the samples they share, stay within
+    ``budget`` bytes (beyond it the evaluation runs those variants itself: memory stays bounded)."""
+    if outputs.sample_bytes + sum(k.nbytes for k in kept) + outputs.nbytes <= budget:
         kept.append(outputs)
 
 
