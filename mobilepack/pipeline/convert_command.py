@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,6 +217,7 @@ def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress
                  out_label: str | None = None, check_names=None, preflight=None, kept: list | None = None) -> ConvertResult:
     """The convert stage: the variants, convert.json and convert.md into ``directory``; ``kept`` gets validation's outputs."""
     from mobilepack.model.loading import load
+    from mobilepack.pipeline.convert_loop import convert_modes
 
     emit = or_ignore(progress)
     warnings: list[str] = []
@@ -241,10 +241,8 @@ def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress
     planned = [mode_spec(m).variant_file(spec.name) for m in plan.modes] or [f"{spec.name}.tflite"]
     if check_names is not None:
         check_names(planned + [RECORD, "convert.md"])
-    source_info = {
-        "path": spec.source_path, "format": spec.source_format.value,
-        "sha256": hash_path(source) if isinstance(source, (str, Path)) else None,
-    }
+    source_info = {"path": spec.source_path, "format": spec.source_format.value,
+                   "sha256": hash_path(source) if isinstance(source, (str, Path)) else None}
     tools = tool_versions()
     extra: dict[str, Any] = {"kept": kept} if kept is not None else {}
     if src.is_tflite and not plan.modes:
@@ -252,7 +250,7 @@ def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress
         cal_info, val_info = None, {"source": None, "kind": None, "samples": 0}
         warn("a .tflite source is passed through unchanged and not validated (no reference model)")
     else:
-        cal_info, val_info, variants = _convert_modes(
+        cal_info, val_info, variants = convert_modes(
             src, plan.modes, directory, planned, calibration=plan.calibration,
             calibration_samples=plan.calibration_samples, validation=plan.validation,
             validation_samples=plan.validation_samples,
@@ -265,15 +263,19 @@ def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress
                            options=plan.to_dict(), calibration=cal_info, validation_data=val_info,
                            variants=tuple(variants), warnings=tuple(warnings), tools=tools, files=files,
                            timings=timings, doctor=extra.get("doctor"), failed=tuple(extra.get("failed", ())))
-    payload = result.to_dict()
-    (directory / RECORD).write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    _write_record(directory, result)
+    return result
+
+
+def _write_record(directory: Path, result: ConvertResult) -> None:
+    """convert.json and convert.md."""
+    from mobilepack.conversion.doctor_report import view as doctor_view
     from mobilepack.render.environment import render
 
-    from mobilepack.conversion.doctor_report import view as doctor_view
-
+    payload = result.to_dict()
+    (directory / RECORD).write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     (directory / "convert.md").write_text(render("report/convert.md.j2", **payload,
                                                  doc=doctor_view(payload.get("doctor"))), encoding="utf-8")
-    return result
 
 
 def _passthrough(src, path: Path, tools) -> VariantResult:
@@ -283,145 +285,3 @@ def _passthrough(src, path: Path, tools) -> VariantResult:
     return VariantResult("passthrough", path.name, len(data), hashlib.sha256(data).hexdigest(),
                          tuple(t.dtype for t in spec.inputs), tuple(t.dtype for t in spec.outputs), 0.0, 0.0, None,
                          tools)
-
-
-def _read_data(spec, *, calibration, calibration_samples, validation, validation_samples, emit, warn):
-    """(calibration samples or None, validation samples, their descriptions for convert.json)."""
-    from mobilepack.data.readers import RANDOM, read_samples
-
-    cal = cal_info = None
-    if calibration is not None:
-        emit(ProgressEvent("calibration", f"reading calibration data {calibration}"))
-        cal = read_samples(calibration, spec, limit=calibration_samples, what="calibration")
-        cal_info = {"source": str(calibration), "kind": cal.kind, "samples": cal.count}
-        if cal.kind == "random":
-            warn("calibrating with random inputs (--calibration random): int8 accuracy may collapse; "
-                 "use real samples for anything you ship")
-    if validation is not None:
-        val = read_samples(validation, spec, limit=validation_samples, what="validation")
-    elif cal is not None:
-        val = cal
-    else:
-        val = read_samples(RANDOM, spec, limit=min(validation_samples, 32), what="validation")
-    if val.kind == "random":
-        warn("validating on random inputs: pass --validation (or --calibration) data for meaningful numbers")
-    return cal, val, cal_info, {"source": val.source, "kind": val.kind, "samples": val.count}
-
-
-def _references(src, val) -> list[dict[str, Any]]:
-    """The source model's outputs on the validation samples.  Random samples may be values the model
-    cannot take (a negative token id, a segment id past the embedding table): its failure on them is a
-    data problem with a next step, not an internal error."""
-    from mobilepack.conversion.doctor_stage import source_references
-    from mobilepack.errors import MobilepackError
-
-    try:
-        return source_references(src, val.batches)
-    except Exception as exc:
-        if val.kind != "random" or isinstance(exc, MobilepackError):
-            raise
-        noise = ("Graph execution error", "Detected at node", "<stack traces", "[[")
-        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip() and not ln.strip().startswith(noise)]
-        raise DataError(f"the source model fails on random validation inputs: {(lines or [type(exc).__name__])[0]}",
-                        "integer inputs (token ids, indices) need real values: pass --validation (or "
-                        "--calibration) data, an .npz with one key per input") from exc
-
-
-def _convert_modes(src, modes, staging: Path, planned: list[str], *, calibration, calibration_samples, validation,
-                   validation_samples, options: ConverterOptions, tools, emit, warn, timings, plan=None,
-                   extra=None, task: str = "generic"):
-    from mobilepack.conversion.doctor_stage import VariantProducer
-    from mobilepack.conversion.failures import none_produced
-
-    spec = src.spec
-    t0 = time.perf_counter()
-    cal, val, cal_info, val_info = _read_data(spec, calibration=calibration, calibration_samples=calibration_samples,
-                                              validation=validation, validation_samples=validation_samples,
-                                              emit=emit, warn=warn)
-    timings["data"] = time.perf_counter() - t0
-    emit(ProgressEvent("reference", f"running the source model on {val.count} validation samples"))
-    t0 = time.perf_counter()
-    references = _references(src, val)
-    timings["reference"] = time.perf_counter() - t0
-    representative = (lambda: ({k: v for k, v in b.items()} for b in cal.batches)) if cal is not None else None
-    variants = []
-    with tempfile.TemporaryDirectory(prefix="mobilepack-export-") as tmp:
-        t0 = time.perf_counter()
-        if not src.is_tflite:  # a float .tflite source is quantized as it is (AI Edge Quantizer)
-            emit(ProgressEvent("export", "exporting a fixed-shape SavedModel"))
-        saved = None if src.is_tflite else src.export_saved_model(Path(tmp) / "saved_model")
-        producer = VariantProducer(src, saved, plan=plan, options=options, representative=representative, cal=cal,
-                                   val=val, references=references, emit=emit, warn=warn, extra=extra, task=task,
-                                   produced=lambda: {v.mode: (staging / v.path).read_bytes() for v in variants})
-        timings["export"] = time.perf_counter() - t0
-        timings["convert"] = timings["validate"] = 0.0
-        failed = extra.setdefault("failed", []) if extra is not None else []
-        order = _start_child(producer, saved, modes, plan, options, cal, timings["reference"])
-        try:
-            _convert_each(producer, order, modes, planned, staging, variants, failed, val=val, references=references,
-                          spec=spec, plan=plan, task=task, tools=tools, emit=emit, warn=warn, timings=timings,
-                          extra=extra)
-        finally:
-            if producer.child is not None:
-                producer.child.close()
-    if failed and not variants:
-        raise none_produced(failed)
-    variants.sort(key=lambda v: modes.index(v.mode))
-    failed.sort(key=lambda f: modes.index(f.mode) if f.mode in modes else len(modes))
-    return cal_info, val_info, variants
-
-
-def _start_child(producer, saved, modes, plan, options, cal, reference_seconds: float) -> list[int]:
-    """Start the second converter process where ``plan.jobs`` allows (``conversion.parallel``), and
-    return the order the loop takes the modes in: the parent's own first, the child's after."""
-    from mobilepack.conversion.parallel import ChildConverter, plan_jobs
-
-    child_modes = plan_jobs(plan.jobs if plan is not None else "1", saved, modes, reference_seconds)
-    if child_modes:
-        producer.child = ChildConverter(str(saved), child_modes, options, cal.batches if cal is not None else ())
-    rank = {m: (m == "int8-mixed", m in child_modes) for m in modes}
-    return sorted(range(len(modes)), key=lambda i: rank[modes[i]])
-
-
-def _convert_each(producer, order, modes, planned, staging, variants, failed, *, val, references, spec, plan,
-                  task, tools, emit, warn, timings, extra) -> None:
-    from mobilepack.conversion.failures import RECORDED, failure
-    from mobilepack.conversion.validation import top1_applies, validate_variant
-
-    for i in order:
-        mode, filename = modes[i], planned[i]
-        emit(ProgressEvent("convert", f"converting {mode}", i + 1, len(modes)))
-        t0 = time.perf_counter()
-        stage = "convert"
-        try:
-            data = producer.produce(mode)
-            if data is None:  # the doctor added no int8-mixed (conversion/doctor_stage.py)
-                continue
-            seconds = time.perf_counter() - t0
-            if producer.child is not None and mode in producer.child.seconds:
-                seconds = producer.child.seconds[mode]   # its own conversion time, not the wait for it
-            (staging / filename).write_bytes(data)
-            emit(ProgressEvent("validate", f"validating {mode}", i + 1, len(modes)))
-            stage, t1 = "validate", time.perf_counter()
-            scored = (extra or {}).pop("scored", None) or {}   # the doctor ran these bytes already
-            given = {k: scored.get(k) for k in ("outputs", "raw")} if scored.get("model") is data else {}
-            result, session = validate_variant(mode, data, val.batches, references, mode_spec(mode).tolerance,
-                                               class_scores=top1_applies(task), keep=(extra or {}).get("kept"), **given)
-        except RECORDED as exc:
-            if plan is None or not plan.keep_going:
-                raise
-            failed.append(failure(mode, stage, exc))
-            warn(failed[-1].line)
-            (staging / filename).unlink(missing_ok=True)   # a variant that failed validation is not kept
-            continue
-        vseconds = time.perf_counter() - t1
-        timings["convert"] += seconds
-        timings["validate"] += vseconds
-        for w in result.warnings:
-            warn(w)
-        variants.append(VariantResult(
-            mode=mode, path=filename, bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
-            input_dtypes=tuple(str(session.inputs[t.name]["dtype"].__name__) for t in spec.inputs),
-            output_dtypes=tuple(str(session.outputs[t.name]["dtype"].__name__) for t in spec.outputs),
-            conversion_seconds=seconds, validation_seconds=vseconds, validation=result.to_dict(),
-            tool_versions=tools))
