@@ -47,8 +47,9 @@ def _build(tmp_path, model, calibration, *extra):
                         timeout=600)
 
 
-def test_failed_mode_is_recorded_and_the_rest_ships(sin_model, tmp_path):
-    out, r = _build(tmp_path, *sin_model)
+@pytest.mark.parametrize("jobs", ["auto", "2"])   # 2: int8 refused in the second converter process
+def test_failed_mode_is_recorded_and_the_rest_ships(sin_model, tmp_path, jobs):
+    out, r = _build(tmp_path, *sin_model, "--jobs", jobs)
     assert r.returncode == 0, r.stderr
     assert "int8 was not produced (convert)" in r.stderr and "SIN" in r.stderr
     report = json.loads((out / "reports/report.json").read_text())

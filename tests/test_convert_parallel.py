@@ -1,6 +1,7 @@
 """A second converter process (``conversion/parallel.py``, ``--jobs``) makes exactly the bytes the
 parent would: TFLiteConverter's own, from the same fixed-shape SavedModel and the same calibration
-samples in the same order.  Its refused modes come back as the same recorded failures."""
+samples in the same order.  Its refused modes come back as the same recorded failures
+(tests/test_build_failed_modes.py runs its build with ``--jobs 2`` too)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import assert_clean_error, run_cli
-from tests.test_build_failed_modes import FAST, sin_model  # noqa: F401 - the module's fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = ROOT / "examples" / "digits"
@@ -32,24 +32,6 @@ def test_the_child_converts_the_same_bytes_as_the_parent(digits_model, tmp_path)
     assert [v["mode"] for v in b["variants"]] == ["dynamic", "int8", "int16x8"]   # the order asked for
     assert [v["validation"] for v in a["variants"]] == [v["validation"] for v in b["variants"]]
     assert a["options"]["jobs"] == "1" and b["options"]["jobs"] == "2"
-
-
-def test_a_mode_the_child_cannot_produce_is_recorded_as_in_the_parent(sin_model, tmp_path):  # noqa: F811
-    """As tests/test_build_failed_modes.py's one-process build records it: int8 refused for SIN, and
-    the doctor ships int8-mixed from the float-fallback bytes, here the child's."""
-    model, calibration = sin_model
-    out = tmp_path / "out"
-    r = run_cli("build", str(model), "-o", str(out), "--target", "android", "--quantize", "fp32,int8",
-                "--calibration", str(calibration), "--cache-dir", str(tmp_path / "cache"), "--jobs", "2", *FAST,
-                timeout=600)
-    assert r.returncode == 0, r.stderr
-    assert "int8 was not produced (convert)" in r.stderr and "SIN" in r.stderr
-    report = json.loads((out / "reports/report.json").read_text())
-    (failed,) = report["failed_modes"]
-    assert failed["mode"] == "int8" and failed["stage"] == "convert" and "SIN" in failed["reason"]
-    assert "--allow-float-fallback" in failed["hint"]
-    assert [v["mode"] for v in report["variants"]] == ["fp32", "int8-mixed"]
-    assert report["doctor"]["method"] == "float-fallback" and "(SIN)" in report["doctor"]["summary"]
 
 
 @pytest.mark.parametrize("jobs", ["3", "0", "many"])

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -134,11 +133,9 @@ class ChildConverter:
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self.proc.wait()
+            from mobilepack.runtime.child import kill_group
+
+            kill_group(self.proc)
         self._log.close()
         self._tmp.cleanup()
 

@@ -117,9 +117,9 @@ def _spawn(target: str, request, result_path: str, log_path: str, child_env: dic
             proc.communicate(json.dumps(request).encode(), timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-            _kill_group(proc)
+            kill_group(proc)
         except KeyboardInterrupt:
-            _kill_group(proc)
+            kill_group(proc)
             raise
     return proc.returncode, timed_out
 
@@ -264,7 +264,8 @@ def _kill_pid_group(pid: int) -> None:
             pass
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def kill_group(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` and its process group (it was started with ``start_new_session``) and reap it."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
