@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from mobilepack.runtime.child import run_in_child
 
 
@@ -72,3 +74,67 @@ def test_hung_forked_child_is_killed_and_the_zygote_serves_the_next():
     assert hung.timed_out
     after = run_in_child("tests.test_runtime_limits:whoami", {}, timeout=60)
     assert after.answer is not None and after.returncode == 0
+
+
+def nap(request: dict) -> dict:
+    """Child: sleep ``seconds``; its pid, parent and wall-clock interval."""
+    import os
+    import time
+
+    start = time.time()
+    time.sleep(request["seconds"])
+    return {"pid": os.getpid(), "ppid": os.getppid(), "start": start, "end": time.time()}
+
+
+def _naps(workers: int, count: int = 3, seconds: float = 0.6) -> list[dict]:
+    from mobilepack.runtime.pool import run_concurrently
+
+    outcomes = run_concurrently(lambda i: run_in_child("tests.test_runtime_limits:nap", {"seconds": seconds},
+                                                       timeout=60), list(range(count)), workers)
+    return [o.answer for o in outcomes]
+
+
+def test_children_run_side_by_side_each_from_its_own_zygote():
+    """run_concurrently with 2 workers: children overlap in time, forked from two zygotes; with 1
+    worker they run one after another from one zygote.  Results come back in the items' order."""
+    from mobilepack.runtime import child
+
+    one = _naps(1)
+    assert all(a["end"] <= b["start"] for a, b in zip(one, one[1:]))
+    two = _naps(2)
+    assert len({a["pid"] for a in two}) == 3
+    assert any(a["start"] < b["end"] and b["start"] < a["end"] for a in two for b in two if a is not b)
+    if not child._ZYGOTE.broken and child._fork_allowed():
+        assert len({a["ppid"] for a in two}) == 2                 # a second zygote served the second worker
+        assert {a["ppid"] for a in one} <= {a["ppid"] for a in two}
+
+
+def test_interrupted_concurrent_children_are_killed(monkeypatch):
+    """Ctrl-C while two children run: both are killed (not waited for), and the interrupt reaches the
+    caller; the zygotes serve the next child."""
+    import time
+
+    from mobilepack.runtime.pool import run_concurrently
+
+    calls = []
+
+    def on_done(i, outcome):
+        calls.append(outcome)
+        raise KeyboardInterrupt
+
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        run_concurrently(lambda s: run_in_child("tests.test_runtime_limits:nap", {"seconds": s}, timeout=120),
+                         [0.1, 60, 60], 2, on_done=on_done)
+    assert time.perf_counter() - t0 < 30 and len(calls) == 1
+    after = run_in_child("tests.test_runtime_limits:whoami", {}, timeout=60)
+    assert after.answer is not None and after.returncode == 0
+
+
+def test_child_workers_follow_jobs_and_the_cores(monkeypatch):
+    from mobilepack.runtime.pool import child_workers
+
+    monkeypatch.setenv("MOBILEPACK_CHILD_WORKERS", "8")
+    assert child_workers() == 2 and child_workers("auto") == 2 and child_workers("1") == 1
+    monkeypatch.setenv("MOBILEPACK_CHILD_WORKERS", "1")
+    assert child_workers("2") == 1

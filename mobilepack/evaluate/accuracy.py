@@ -247,10 +247,41 @@ def _scored(cells, predictions, picked, evaluator, truth, labelled: bool, ref_pr
     return final
 
 
+def _run_cells(jobs, tmp: Path, data: dict, setups: dict, request: dict, timeout: float, emit, workers: int | None,
+               reuse=None) -> list:
+    """(cell, predictions or None, sample rows) per (mode, path, delegate) of ``jobs``, in their order:
+    the reused ones (``reuse(i, mode, path, delegate, out)``: (samples, predictions) or None) at once,
+    the others in children, up to ``workers`` at a time (``runtime.pool``; the results do not depend
+    on it)."""
+    from mobilepack.evaluate.reuse import REUSED
+    from mobilepack.runtime.pool import child_workers, run_concurrently
+
+    results: list = [None] * len(jobs)
+    for i, (mode, path, dname) in enumerate(jobs):
+        made = reuse(i, mode, path, dname, tmp / f"pred-{i}.npz") if reuse is not None else None
+        if made:
+            results[i] = (Cell(mode, dname, "ok", samples=made[0], reused=REUSED), made[1], None)
+    todo = [i for i, r in enumerate(results) if r is None]
+    finished = [len(jobs) - len(todo)]
+
+    def one(i):
+        mode, path, dname = jobs[i]
+        return _predict(mode, path, dname, tmp / f"pred-{i}.npz", data, setups[dname], request, timeout)
+
+    def done(k, result):
+        results[todo[k]] = result
+        mode, _, dname = jobs[todo[k]]
+        emit(ProgressEvent("evaluate", f"{mode} · {dname}", finished[0], len(jobs)))
+        finished[0] += 1
+
+    run_concurrently(one, todo, child_workers() if workers is None else workers, on_done=done)
+    return results
+
+
 def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = None, truth=None,
              labels: tuple[str, ...] = (), delegates: list[str] = ("cpu", "xnnpack", "gpu"), threads: int = 2,
              timeout: float = 300.0, progress: ProgressCallback | None = None,
-             cross_check: int | None = None, reuse: dict | None = None) -> AccuracyMatrix:
+             cross_check: int | None = None, reuse: dict | None = None, workers: int | None = None) -> AccuracyMatrix:
     """``variants``: (mode, .tflite path).  ``samples``: a ``data.readers.Samples``.  ``task`` picks the
     evaluator (default image_classification).  ``truth``: the labels in the evaluator's form (class
     indices, per-image boxes, masks); for classification, folder/.npz labels of ``samples`` are used
@@ -258,8 +289,9 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
     variants other than the reference run on the reference kernels on this many seeded samples only
     (and on xnnpack on all of them).  ``reuse``: mode -> its validation's outputs
     (``conversion.validation.ValidationOutputs``), which its cells use instead of a child run where
-    they are exactly what that child would compute, without labels (``evaluate.reuse``)."""
-    from mobilepack.evaluate.reuse import REUSED, reuse_note, reused_prediction
+    they are exactly what that child would compute, without labels (``evaluate.reuse``).  ``workers``:
+    children at once (default ``runtime.pool.child_workers()``)."""
+    from mobilepack.evaluate.reuse import reuse_note, reused_prediction
     from mobilepack.evaluate.tasks import get as get_evaluator
     from mobilepack.runtime.delegates import get as get_delegate
     from mobilepack.tasks import get as get_task
@@ -286,13 +318,10 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
         cross_modes = {m for m, _ in variants if reference is None or (m, "cpu") != reference} if cross else set()
         data = _sample_files(samples, Path(tmp), setups, warnings, cross_check, cross_modes)
         jobs = [(m, p, d) for m, p in variants for d in delegates]
-        for i, (mode, path, dname) in enumerate(jobs):
-            emit(ProgressEvent("evaluate", f"{mode} · {dname}", i, len(jobs)))
-            out_path = Path(tmp) / f"pred-{i}.npz"
-            made = None if labelled else reused_prediction(mode, dname, (reuse or {}).get(mode), path, threads,
-                                                           samples, evaluator, request["hints"], out_path)
-            cell, prediction, rows = ((Cell(mode, dname, "ok", samples=made[0], reused=REUSED), made[1], None) if made
-                                      else _predict(mode, path, dname, out_path, data, setups[dname], request, timeout))
+        results = _run_cells(jobs, Path(tmp), data, setups, request, timeout, emit, workers, reuse=None if labelled
+                             else lambda i, m, p, d, out: reused_prediction(m, d, (reuse or {}).get(m), p, threads,
+                                                                            samples, evaluator, request["hints"], out))
+        for (mode, path, dname), (cell, prediction, rows) in zip(jobs, results):
             cells.append(cell)
             if cell.status == "ok" or rows is not None:
                 picked[(mode, dname)] = rows

@@ -26,16 +26,26 @@ def _lint_key(state, options) -> str:
 
 @cached("lint", _lint_key, Codec(lambda r: r.by_mode, lambda doc, state: Lint(doc)))
 def lint_stage(state, options) -> Lint:
+    """Each variant's load check and GPU probe (children), one variant per core at a time
+    (``runtime.pool``; ``--jobs 1``: one at a time)."""
     from mobilepack.inspect import inspect_model
+    from mobilepack.runtime.pool import child_workers, run_concurrently
 
-    out = {}
     variants = state.models.variants
-    for i, v in enumerate(variants):
-        state.emit(ProgressEvent("inspect", f"lint {v.mode}", i, len(variants)))
+
+    def one(v):
         result = inspect_model(v.path, runtime=True, gpu="gpu" in options.bench.delegates)
-        out[v.mode] = {"findings": [f.to_dict() for f in result.findings], "gpu": result.gpu,
-                       "summary": result.to_dict()["summary"]}
-    return Lint(out)
+        return {"findings": [f.to_dict() for f in result.findings], "gpu": result.gpu,
+                "summary": result.to_dict()["summary"]}
+
+    finished = []
+
+    def done(i, _):
+        state.emit(ProgressEvent("inspect", f"lint {variants[i].mode}", len(finished), len(variants)))
+        finished.append(i)
+
+    found = run_concurrently(one, list(variants), child_workers(options.convert.jobs), on_done=done)
+    return Lint({v.mode: f for v, f in zip(variants, found)})
 
 
 def _bench_key(state, options) -> str:
@@ -105,11 +115,13 @@ def evaluate_stage(state, options) -> Accuracy:
     task's layout), else its agreement with fp32 on the validation/calibration samples.  Samples are
     read with the source's float description; the child quantizes them for each variant's input."""
     from mobilepack.evaluate.accuracy import evaluate
+    from mobilepack.runtime.pool import child_workers
 
     evaluator, samples, truth, warnings = evaluation_samples(state, options)
     matrix = evaluate(state.models.paths, samples, task=evaluator.task, truth=truth, labels=options.metadata.labels,
                       delegates=list(options.bench.delegates), progress=state.progress,
-                      cross_check=CROSS_CHECK_SAMPLES, reuse=None if truth is not None else validated(state))
+                      cross_check=CROSS_CHECK_SAMPLES, reuse=None if truth is not None else validated(state),
+                      workers=child_workers(options.convert.jobs))
     if warnings:
         matrix = replace(matrix, warnings=tuple(warnings) + matrix.warnings)
     return Accuracy(matrix.to_dict())

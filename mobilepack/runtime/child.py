@@ -25,6 +25,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from mobilepack.runtime.pool import _SPAWNED, ZYGOTES as _ZYGOTE
+
 
 @dataclass(frozen=True)
 class ChildOutcome:
@@ -112,6 +114,7 @@ def _spawn(target: str, request, result_path: str, log_path: str, child_env: dic
             [sys.executable, "-m", "mobilepack.runtime.child", target, result_path],
             stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, env=child_env,
             start_new_session=True)
+        _SPAWNED.add(proc)
         timed_out = False
         try:
             proc.communicate(json.dumps(request).encode(), timeout=timeout)
@@ -121,147 +124,19 @@ def _spawn(target: str, request, result_path: str, log_path: str, child_env: dic
         except KeyboardInterrupt:
             kill_group(proc)
             raise
+        finally:
+            _SPAWNED.discard(proc)
     return proc.returncode, timed_out
-
-
-# Only variables that native code reads when it starts working (not at load time) may differ
-# between the zygote and a forked child.  LD_LIBRARY_PATH is read once, at process start: the zygote
-# starts with the one the GPU needs (chromium's libvulkan.so.1 where no system loader exists), and a
-# request that needs another gets a new interpreter.
-_FORKABLE_ENV = {"VK_ICD_FILENAMES", "VK_DRIVER_FILES", "MOBILEPACK_CHILD_MEMORY_MB", "TF_CPP_MIN_LOG_LEVEL"}
 
 
 def _fork_allowed() -> bool:
     return os.environ.get("MOBILEPACK_CHILD_FORK", "1") != "0" and hasattr(os, "fork")
 
 
-class _ZygoteClient:
-    """The caller's side of :mod:`mobilepack.runtime.zygote` (started on first use, one per process)."""
-
-    def __init__(self) -> None:
-        import threading
-
-        self.proc: subprocess.Popen | None = None
-        self.library_path: str | None = None
-        self.broken = False
-        self.buf = b""
-        self.lock = threading.Lock()
-
-    def _start(self) -> bool:
-        if self.proc is not None and self.proc.poll() is None:
-            return True
-        if self.broken:
-            return False
-        try:
-            from mobilepack.runtime.vulkan import discover_vulkan
-
-            env = dict(os.environ)
-            env.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
-            self.library_path = discover_vulkan().env.get("LD_LIBRARY_PATH")
-            if self.library_path:
-                env["LD_LIBRARY_PATH"] = self.library_path
-            self.proc = subprocess.Popen([sys.executable, "-m", "mobilepack.runtime.zygote"], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-                                         start_new_session=True)
-            self.buf = b""
-            import atexit
-
-            atexit.register(self.close)
-            return True
-        except OSError:
-            self.broken = True
-            return False
-
-    def close(self) -> None:
-        """End of its stdin ends the zygote; nobody waits for it to finish tearing down."""
-        if self.proc is not None:
-            try:
-                self.proc.stdin.close()
-            except Exception:
-                self.proc.kill()
-            self.proc = None
-
-    def _give_up(self) -> None:
-        """The zygote cannot be trusted any more: close it; the caller starts a fresh child instead."""
-        self.broken = True
-        self.close()
-        return None
-
-    def _readline(self, deadline: float | None):
-        import select
-
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self.buf:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return None
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                return None
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                raise EOFError("zygote ended")
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\n")
-        return json.loads(line)
-
-    def run(self, job: dict, timeout: float, env: dict[str, str], forkable=frozenset()):
-        """(returncode, timed_out), or None when the zygote cannot serve (the caller then spawns)."""
-        with self.lock:
-            if not self._start():
-                return None
-            extra = {k: v for k, v in env.items() if k not in _FORKABLE_ENV and k not in forkable}
-            if extra and extra != ({"LD_LIBRARY_PATH": self.library_path} if self.library_path else {}):
-                return None
-            try:
-                self.proc.stdin.write((json.dumps(job) + "\n").encode())
-                self.proc.stdin.flush()
-                started = self._readline(time.monotonic() + 60)
-            except (OSError, EOFError, ValueError):
-                return self._give_up()
-            if started is None:
-                return self._give_up()
-            pid = started["pid"]
-            timed_out = False
-            try:
-                done = self._readline(time.monotonic() + timeout)
-                if done is None:
-                    timed_out = True
-                    _kill_pid_group(pid)
-                    done = self._readline(time.monotonic() + 60)
-            except KeyboardInterrupt:
-                _kill_pid_group(pid)
-                try:
-                    self._readline(time.monotonic() + 10)
-                except Exception:
-                    self.close()
-                raise
-            except (OSError, EOFError, ValueError):
-                _kill_pid_group(pid)
-                return self._give_up()
-            if done is None:
-                return self._give_up()
-            return os.waitstatus_to_exitcode(done["status"]), timed_out
-
-
-_ZYGOTE = _ZygoteClient()
-
-
 def prestart() -> None:
     """Start the zygote now, so its imports overlap the caller's own work (e.g. conversion)."""
     if _fork_allowed():
-        with _ZYGOTE.lock:
-            _ZYGOTE._start()
-
-
-def _kill_pid_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        _ZYGOTE.prestart()
 
 
 def kill_group(proc: subprocess.Popen) -> None:
