@@ -32,6 +32,22 @@ def test_the_child_converts_the_same_bytes_as_the_parent(digits_model, tmp_path)
     assert [v["mode"] for v in b["variants"]] == ["dynamic", "int8", "int16x8"]   # the order asked for
     assert [v["validation"] for v in a["variants"]] == [v["validation"] for v in b["variants"]]
     assert a["options"]["jobs"] == "1" and b["options"]["jobs"] == "2"
+    # --jobs 2 handed its request to the child started ahead (warm_child); where that one is gone, a
+    # new child is started and makes the same bytes
+    from mobilepack.conversion import parallel
+    from mobilepack.pipeline.convert_command import convert
+
+    dead = parallel.warm_child(str(digits_model), "2", ("dynamic", "int8"))
+    parallel.close_warm(dead)
+    assert dead.poll() is not None
+    real = parallel.warm_child
+    parallel.warm_child = lambda *args: dead
+    try:
+        convert(str(digits_model), tmp_path / "three", quantize="dynamic,int8,int16x8", jobs="2",
+                calibration=str(DIGITS / "calibration"), calibration_samples=24)
+    finally:
+        parallel.warm_child = real
+    assert _hashes(tmp_path / "three") == _hashes(tmp_path / "one")
 
 
 @pytest.mark.parametrize("jobs", ["3", "0", "many"])
@@ -55,3 +71,26 @@ def test_auto_keeps_small_models_and_short_calibrations_in_one_process(tmp_path)
         assert plan_jobs("1", tmp_path, modes, seconds) == ()
         assert plan_jobs("2", tmp_path, modes, 0.0) == ("int8",)
     assert plan_jobs("2", tmp_path, ("fp32", "fp16", "dynamic"), 0.0) == ("fp16", "dynamic")   # no calibrated mode
+    with open(weights, "wb") as f:
+        f.truncate(MIN_WEIGHTS * 2)
+    assert plan_jobs("auto", tmp_path, modes, 0.2, warm=True) == ("int8",)   # its start is paid already
+
+
+def test_a_child_is_started_ahead_only_where_it_may_be_used(tmp_path):
+    """warm_child: not for --jobs 1, one mode, or (auto) weights under MIN_WEIGHTS; always for --jobs 2.
+    A warm child that is never given a request is ended by close_warm."""
+    from mobilepack.conversion.parallel import MIN_WEIGHTS, close_warm, warm_child
+
+    (tmp_path / "variables").mkdir()
+    with open(tmp_path / "variables" / "variables.data-00000-of-00001", "wb") as f:
+        f.truncate(MIN_WEIGHTS // 2)
+    modes = ("fp32", "int8")
+    assert warm_child(tmp_path, "auto", modes) is None and warm_child(tmp_path, "1", modes) is None
+    assert warm_child(tmp_path, "2", ("int8",)) is None
+    with open(tmp_path / "variables" / "variables.data-00000-of-00001", "wb") as f:
+        f.truncate(MIN_WEIGHTS * 2)
+    for jobs in ("auto", "2"):
+        proc = warm_child(tmp_path, jobs, modes)
+        assert proc is not None and proc.poll() is None
+        close_warm(proc)
+        assert proc.poll() is not None

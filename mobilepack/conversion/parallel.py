@@ -12,11 +12,13 @@ same as a conversion in the parent (``tests/test_convert_parallel.py``).
 
 ``jobs``: 1 converts everything in the parent; 2 always uses the child; ``auto`` uses it when the
 model's weights are between :data:`MIN_WEIGHTS` and :data:`MAX_WEIGHTS` bytes, the machine has the
-memory for a second converter, and calibration is long: the source model took at least
-:data:`MIN_REFERENCE_SECONDS` on the validation samples (:func:`plan_jobs`).  Measured on this 2-core
-machine (#21): a 22.6 M-parameter encoder's convert stage 37 s → 27 s; a 25 M-parameter CNN,
-whose int8 conversion is short, gains nothing (both converters then compete for the cores), so
-``auto`` leaves it in one process."""
+memory for a second converter, and its start is paid: the child was started ahead
+(:func:`warm_child`, before the parent loads the model, so the two TensorFlow imports run side by
+side), or calibration is long: the source model took at least :data:`MIN_REFERENCE_SECONDS` on the
+validation samples (:func:`plan_jobs`).  With the child started ahead (#21, this 2-core machine): a
+25 M-parameter CNN's build 42 → 35-38 s, a 22.6 M-parameter encoder's convert stage 31 → 26 s.
+Before it was started ahead, the encoder's convert stage went 37 → 27 s with the child, and the
+CNN, whose int8 conversion is short, gained nothing (the child's import cost what it saved)."""
 
 from __future__ import annotations
 
@@ -65,10 +67,12 @@ def _available() -> int | None:
 
 
 def plan_jobs(jobs: str | int, saved_model_dir: str | Path | None, modes: tuple[str, ...],
-              reference_seconds: float = 0.0) -> tuple[str, ...]:
+              reference_seconds: float = 0.0, warm: bool = False) -> tuple[str, ...]:
     """The modes the child converts (empty: every mode in the parent).  ``reference_seconds``: how
     long the source model took on the validation samples — calibration runs the model on every
-    calibration sample, and only where that is long does a second process pay for its start."""
+    calibration sample, and only where that is long does a second process pay for its start;
+    ``warm``: a child started early (:func:`warm_child`) has imported TensorFlow already, beside the
+    parent's own import, so its start costs nothing more."""
     if saved_model_dir is None or str(jobs) == "1":
         return ()
     converted = [m for m in modes if m != "int8-mixed"]
@@ -81,14 +85,38 @@ def plan_jobs(jobs: str | int, saved_model_dir: str | Path | None, modes: tuple[
     weights = _weights(Path(saved_model_dir))
     available = _available()
     fits = available is None or 2 * (PEAK_PER_WEIGHT_BYTE * weights + (1 << 30)) < available
-    slow = reference_seconds >= MIN_REFERENCE_SECONDS
+    slow = warm or reference_seconds >= MIN_REFERENCE_SECONDS
     return child if slow and MIN_WEIGHTS <= weights <= MAX_WEIGHTS and fits else ()
 
 
-class ChildConverter:
-    """The child converting ``modes``; :meth:`take` waits for one mode's bytes (or raises its error)."""
+def _source_weights(source) -> int:
+    """Bytes of a source model's weights, known before it is loaded: a SavedModel's variables, a
+    Keras file's size; 0 for anything else."""
+    path = Path(source) if isinstance(source, (str, Path)) else None
+    if path is None or not path.exists():
+        return 0
+    return _weights(path) if path.is_dir() else path.stat().st_size if path.suffix in (".keras", ".h5") else 0
 
-    def __init__(self, saved_model_dir: str, modes: tuple[str, ...], options, cal_batches) -> None:
+
+def warm_child(source, jobs: str | int, modes: tuple[str, ...]) -> subprocess.Popen | None:
+    """Start the child now (``--wait``: it imports TensorFlow and the converter, then waits for its
+    request), so its import runs beside the parent's own and the model's loading, where ``jobs``
+    and the source allow a second converter: not ``1``, at least two modes to convert, and (for
+    ``auto``) weights of at least :data:`MIN_WEIGHTS` — a small test model never starts one.  The
+    caller closes it when the plan does not use it (:func:`plan_jobs`)."""
+    converted = [m for m in modes if m != "int8-mixed"]
+    if str(jobs) == "1" or len(converted) < 2 or (str(jobs) != "2" and _source_weights(source) < MIN_WEIGHTS):
+        return None
+    return subprocess.Popen([sys.executable, "-m", "mobilepack.conversion.parallel", "--wait"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+class ChildConverter:
+    """The child converting ``modes``; :meth:`take` waits for one mode's bytes (or raises its error).
+    ``warm``: the process :func:`warm_child` started, given its request on stdin; else a new one."""
+
+    def __init__(self, saved_model_dir: str, modes: tuple[str, ...], options, cal_batches, warm=None) -> None:
         import numpy as np
 
         self.modes = modes
@@ -105,9 +133,17 @@ class ChildConverter:
                    "calibration": calibration, "count": len(cal_batches or ())}
         (root / "request.json").write_text(json.dumps(request))
         self._log = open(root / "log.txt", "wb")
+        self.root = root
+        if warm is not None and warm.poll() is None:
+            try:
+                warm.stdin.write(f"{root / 'request.json'}\n".encode())
+                warm.stdin.close()
+                self.proc = warm
+                return
+            except OSError:
+                close_warm(warm)
         self.proc = subprocess.Popen([sys.executable, "-m", "mobilepack.conversion.parallel", str(root / "request.json")],
                                      stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.root = root
 
     def take(self, mode: str) -> bytes:
         answer = self.root / f"{mode}.json"
@@ -132,12 +168,17 @@ class ChildConverter:
         raise error
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            from mobilepack.runtime.child import kill_group
-
-            kill_group(self.proc)
+        close_warm(self.proc)
         self._log.close()
         self._tmp.cleanup()
+
+
+def close_warm(proc: subprocess.Popen | None) -> None:
+    """Kill a child (warm or converting) that is still running, and reap it."""
+    if proc is not None and proc.poll() is None:
+        from mobilepack.runtime.child import kill_group
+
+        kill_group(proc)
 
 
 def _child(request_path: str) -> int:
@@ -175,5 +216,20 @@ def _child(request_path: str) -> int:
     return 0
 
 
+def _wait() -> int:
+    """``--wait``: import what a conversion needs, then take the request's path from stdin (none: exit)."""
+    from mobilepack.model.tfimport import tensorflow
+
+    tensorflow()   # the import (~4 s) runs now, beside the parent's own
+    line = sys.stdin.readline().strip()
+    if not line:
+        return 0
+    log = Path(line).parent / "log.txt"
+    with open(log, "ab") as f:   # from here on, everything printed goes where a new child's output goes
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+    return _child(line)
+
+
 if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1]))
+    sys.exit(_wait() if sys.argv[1] == "--wait" else _child(sys.argv[1]))

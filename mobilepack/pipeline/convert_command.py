@@ -215,9 +215,9 @@ def _with_flags(src, plan: ConvertOptions):
 
 def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress: ProgressCallback | None = None,
                  out_label: str | None = None, check_names=None, preflight=None, kept: list | None = None) -> ConvertResult:
-    """The convert stage: the variants, convert.json and convert.md into ``directory``; ``kept`` gets validation's outputs."""
-    from mobilepack.model.loading import load
-    from mobilepack.pipeline.convert_loop import convert_modes
+    """The convert stage: the variants, convert.json and convert.md into ``directory``; ``kept`` gets validation's outputs.
+    Where a second converter may be used, its process starts first (``conversion.parallel.warm_child``)."""
+    from mobilepack.conversion.parallel import close_warm, warm_child
 
     emit = or_ignore(progress)
     warnings: list[str] = []
@@ -228,6 +228,19 @@ def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress
 
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
+    warm = warm_child(source, plan.jobs, tuple(plan.modes))
+    try:
+        return _convert_loaded(directory, source, plan, emit, warn, warnings, timings, t_start, out_label=out_label,
+                               check_names=check_names, preflight=preflight, kept=kept, warm=warm)
+    finally:
+        close_warm(warm)   # unused, or the loop's child converter already ended it
+
+
+def _convert_loaded(directory: Path, source: Any, plan: ConvertOptions, emit, warn, warnings, timings, t_start, *,
+                    out_label, check_names, preflight, kept, warm) -> ConvertResult:
+    from mobilepack.model.loading import load
+    from mobilepack.pipeline.convert_loop import convert_modes
+
     emit(ProgressEvent("load", f"loading {source if isinstance(source, (str, Path)) else 'model'}"))
     src = _with_flags(load(source, signature_key=plan.signature, input_shapes=plan.input_shapes, batch=plan.batch,
                            safe_mode=not plan.unsafe_load), plan)
@@ -255,7 +268,7 @@ def convert_into(directory: Path, source: Any, plan: ConvertOptions, *, progress
             calibration_samples=plan.calibration_samples, validation=plan.validation,
             validation_samples=plan.validation_samples,
             options=ConverterOptions(io_dtype=plan.io_dtype, allow_float_fallback=plan.allow_float_fallback),
-            tools=tools, emit=emit, warn=warn, timings=timings, plan=plan, extra=extra, task=task or "generic")
+            tools=tools, emit=emit, warn=warn, timings=timings, plan=plan, extra=extra, task=task or "generic", warm=warm)
     files = tuple([v.path for v in variants] + [RECORD, "convert.md"])
     emit(ProgressEvent("write", f"writing {out_label or directory}"))
     timings["total"] = time.perf_counter() - t_start  # everything but writing the record itself

@@ -61,7 +61,7 @@ def _references(src, val) -> list[dict[str, Any]]:
 
 def convert_modes(src, modes, staging: Path, planned: list[str], *, calibration, calibration_samples, validation,
                    validation_samples, options: ConverterOptions, tools, emit, warn, timings, plan=None,
-                   extra=None, task: str = "generic"):
+                   extra=None, task: str = "generic", warm=None):
     from mobilepack.conversion.doctor_stage import VariantProducer
     from mobilepack.conversion.failures import none_produced
 
@@ -88,7 +88,7 @@ def convert_modes(src, modes, staging: Path, planned: list[str], *, calibration,
         timings["export"] = time.perf_counter() - t0
         timings["convert"] = timings["validate"] = 0.0
         failed = extra.setdefault("failed", []) if extra is not None else []
-        order = _start_child(producer, saved, modes, plan, options, cal, timings["reference"])
+        order = _start_child(producer, saved, modes, plan, options, cal, timings["reference"], warm)
         try:
             _convert_each(producer, order, modes, planned, staging, variants, failed, val=val, references=references,
                           spec=spec, plan=plan, task=task, tools=tools, emit=emit, warn=warn, timings=timings,
@@ -103,14 +103,17 @@ def convert_modes(src, modes, staging: Path, planned: list[str], *, calibration,
     return cal_info, val_info, variants
 
 
-def _start_child(producer, saved, modes, plan, options, cal, reference_seconds: float) -> list[int]:
-    """Start the second converter process where ``plan.jobs`` allows (``conversion.parallel``), and
-    return the order the loop takes the modes in: the parent's own first, the child's after."""
+def _start_child(producer, saved, modes, plan, options, cal, reference_seconds: float, warm=None) -> list[int]:
+    """Start the second converter process where ``plan.jobs`` allows (``conversion.parallel``; ``warm``:
+    the one started ahead, if any), and return the order the loop takes the modes in: the parent's
+    own first, the child's after."""
     from mobilepack.conversion.parallel import ChildConverter, plan_jobs
 
-    child_modes = plan_jobs(plan.jobs if plan is not None else "1", saved, modes, reference_seconds)
+    child_modes = plan_jobs(plan.jobs if plan is not None else "1", saved, modes, reference_seconds,
+                            warm=warm is not None and warm.poll() is None)
     if child_modes:
-        producer.child = ChildConverter(str(saved), child_modes, options, cal.batches if cal is not None else ())
+        producer.child = ChildConverter(str(saved), child_modes, options, cal.batches if cal is not None else (),
+                                        warm=warm)
     rank = {m: (m == "int8-mixed", m in child_modes) for m in modes}
     return sorted(range(len(modes)), key=lambda i: rank[modes[i]])
 
