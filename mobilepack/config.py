@@ -122,7 +122,8 @@ SCHEMA: dict[str, dict[str, Option]] = {
                           "inference have taken max_seconds, after at least one)"),
         "target_ci": Option("float", 0.02, "stop timing once the 95% confidence interval of the latency (20% trimmed mean) is within "
                             "± this fraction of it (0: exactly `runs` runs)"),
-        "max_seconds": Option("float", 0.5, "stop timing a configuration after this long even if the interval is wider"),
+        "max_seconds": Option("float", 0.25, "stop timing a configuration after this long even if the interval is wider "
+                               "(build's quick look; `mobilepack bench` takes 2 s)"),
         "max_runs": Option("int", None, "stop timing a configuration at this many runs even if the interval is wider "
                            "(default: 50, the fixed scheme's count, or `runs` when larger)", example=200),
         "gpu_latency": Option("bool", False, "time the GPU even on a software adapter (SwiftShader); otherwise "

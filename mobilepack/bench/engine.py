@@ -33,7 +33,7 @@ DEFAULT_RUNS = 10            # minimum timed runs per configuration
 DEFAULT_TARGET_CI = 0.02     # stop when the 95 % CI of the latency (20 % trimmed mean) is within ±2 % of it
 DEFAULT_MAX_RUNS = 50        # ...or at this many runs (the fixed scheme's count: adaptive never spends more;
                              # a larger --runs raises it to --runs)
-DEFAULT_MAX_SECONDS = 2.0    # ...or after this long (`build` uses 0.5)
+DEFAULT_MAX_SECONDS = 2.0    # ...or after this long (`build` uses 0.25)
 BUILD_FLOOR_RUNS = 3         # `build` without an explicit runs: past max_seconds, adaptive timing may stop at
                              # this many (a 0.7 s configuration: 3 runs, not 10; a 1 ms one still gets ≥ 10)
 

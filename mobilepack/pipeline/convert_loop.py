@@ -95,6 +95,7 @@ def convert_modes(src, modes, staging: Path, planned: list[str], *, calibration,
                           extra=extra)
         finally:
             if producer.child is not None:
+                timings["child"] = sum(producer.child.seconds.values())   # the second converter's own time
                 producer.child.close()
     if failed and not variants:
         raise none_produced(failed)
