@@ -193,3 +193,32 @@ def test_kept_outputs_stay_within_their_budget(digits):
     none: list = []
     keep_within(none, first, budget - 1)
     assert none == []
+
+
+def test_the_reference_cell_runs_in_two_halves_with_the_same_predictions(digits, monkeypatch):
+    """With the xnnpack cells reused, fp32 on the reference kernels is the one cell running every
+    sample: with two workers it runs as two children on half the samples each, and the matrix is the
+    one computed with one worker (and without reuse); joining the halves in the wrong order breaks it."""
+    from mobilepack.evaluate import cells
+
+    shares = []
+    real = cells._predict
+
+    def counted(*args, **kwargs):
+        shares.append((args[0], args[2], args[-1] if len(args) > 8 else kwargs.get("part")))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cells, "_predict", counted)
+    two = evaluate(digits.variants, digits.samples, task="image_classification", cross_check=CROSS_CHECK_SAMPLES,
+                   reuse=digits.kept, workers=2)
+    parts = [p for m, d, p in shares if (m, d) == ("fp32", "cpu")]
+    assert len(parts) == 2 and all(p is not None for p in parts)
+    assert two.cell("fp32", "cpu").samples == digits.samples.count
+    one = evaluate(digits.variants, digits.samples, task="image_classification", cross_check=CROSS_CHECK_SAMPLES,
+                   reuse=digits.kept, workers=1)
+    assert _cells(two) == _cells(one) == _cells(digits.fresh)
+    real_join = cells._joined
+    monkeypatch.setattr(cells, "_joined", lambda results: real_join(results[::-1]))
+    swapped = evaluate(digits.variants, digits.samples, task="image_classification", cross_check=CROSS_CHECK_SAMPLES,
+                       reuse=digits.kept, workers=2)
+    assert _cells(swapped) != _cells(one)

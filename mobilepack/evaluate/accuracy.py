@@ -203,35 +203,6 @@ def _sample_files(samples, tmp: Path, setups: dict, warnings: list[str], cross_c
             "cross_modes": cross_modes}
 
 
-def _predict(mode: str, path, dname: str, out_path: Path, data: dict, setup, request: dict, timeout: float):
-    """One (variant, delegate) in a child: (its cell, its predictions or None, the sample rows it ran).
-    ``setup``: the delegate's ``behaviour.child_setup()``."""
-    import numpy as np
-
-    from mobilepack.runtime.child import run_in_child
-    from mobilepack.runtime.delegates import get as get_delegate
-
-    delegate = get_delegate(dname)
-    if setup.unavailable:
-        return Cell(mode, dname, "failed", error=setup.unavailable), None, None
-    software = setup.software
-    cross = dname == "cpu" and mode in data["cross_modes"] and data["cross"] is not None
-    rows = data["subset"] if software else data["cross"] if cross else None
-    subset_path = data["subset_path"] if software else data["cross_path"]
-    outcome = run_in_child("mobilepack.evaluate.accuracy:predict_in_child",
-                           {**request, "model": str(path), "delegate": delegate.to_dict(), "out": str(out_path),
-                            "data": str(subset_path if rows is not None else data["all"])},
-                           timeout=timeout, env=setup.env, forkable=setup.forkable)
-    failure = outcome.failure()
-    answer = outcome.answer or {}
-    if failure or not answer.get("ok"):
-        error = failure or delegate.behaviour.cell_error(answer.get("error"), outcome.log)
-        return Cell(mode, dname, "failed", error=error, software=software), None, rows
-    with np.load(out_path) as z:
-        prediction = {k: z[k] for k in z.files}
-    return Cell(mode, dname, "ok", samples=answer["samples"], software=software), prediction, rows
-
-
 def _scored(cells, predictions, picked, evaluator, truth, labelled: bool, ref_pred) -> list[Cell]:
     final = []
     for c in cells:
@@ -247,37 +218,6 @@ def _scored(cells, predictions, picked, evaluator, truth, labelled: bool, ref_pr
     return final
 
 
-def _run_cells(jobs, tmp: Path, data: dict, setups: dict, request: dict, timeout: float, emit, workers: int | None,
-               reuse=None) -> list:
-    """(cell, predictions or None, sample rows) per (mode, path, delegate) of ``jobs``, in their order:
-    the reused ones (``reuse(i, mode, path, delegate, out)``: (samples, predictions) or None) at once,
-    the others in children, up to ``workers`` at a time (``runtime.pool``; the results do not depend
-    on it)."""
-    from mobilepack.evaluate.reuse import REUSED
-    from mobilepack.runtime.pool import child_workers, run_concurrently
-
-    results: list = [None] * len(jobs)
-    for i, (mode, path, dname) in enumerate(jobs):
-        made = reuse(i, mode, path, dname, tmp / f"pred-{i}.npz") if reuse is not None else None
-        if made:
-            results[i] = (Cell(mode, dname, "ok", samples=made[0], reused=REUSED), made[1], None)
-    todo = [i for i, r in enumerate(results) if r is None]
-    finished = [len(jobs) - len(todo)]
-
-    def one(i):
-        mode, path, dname = jobs[i]
-        return _predict(mode, path, dname, tmp / f"pred-{i}.npz", data, setups[dname], request, timeout)
-
-    def done(k, result):
-        results[todo[k]] = result
-        mode, _, dname = jobs[todo[k]]
-        emit(ProgressEvent("evaluate", f"{mode} · {dname}", finished[0], len(jobs)))
-        finished[0] += 1
-
-    run_concurrently(one, todo, child_workers() if workers is None else workers, on_done=done)
-    return results
-
-
 def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = None, truth=None,
              labels: tuple[str, ...] = (), delegates: list[str] = ("cpu", "xnnpack", "gpu"), threads: int = 2,
              timeout: float = 300.0, progress: ProgressCallback | None = None,
@@ -291,6 +231,7 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
     (``conversion.validation.ValidationOutputs``), which its cells use instead of a child run where
     they are exactly what that child would compute, without labels (``evaluate.reuse``).  ``workers``:
     children at once (default ``runtime.pool.child_workers()``)."""
+    from mobilepack.evaluate.cells import run_cells
     from mobilepack.evaluate.reuse import reuse_note, reused_prediction
     from mobilepack.evaluate.tasks import get as get_evaluator
     from mobilepack.runtime.delegates import get as get_delegate
@@ -318,7 +259,7 @@ def evaluate(variants: list[tuple[str, Path]], samples, *, task: str | None = No
         cross_modes = {m for m, _ in variants if reference is None or (m, "cpu") != reference} if cross else set()
         data = _sample_files(samples, Path(tmp), setups, warnings, cross_check, cross_modes)
         jobs = [(m, p, d) for m, p in variants for d in delegates]
-        results = _run_cells(jobs, Path(tmp), data, setups, request, timeout, emit, workers, reuse=None if labelled
+        results = run_cells(jobs, Path(tmp), data, setups, request, timeout, emit, workers, reuse=None if labelled
                              else lambda i, m, p, d, out: reused_prediction(m, d, (reuse or {}).get(m), p, threads,
                                                                             samples, evaluator, request["hints"], out))
         for (mode, path, dname), (cell, prediction, rows) in zip(jobs, results):

@@ -1,0 +1,127 @@
+"""Running the accuracy matrix's cells (``evaluate.accuracy``): the reused ones from outputs computed
+earlier (``evaluate.reuse``), the others each in a child process, up to one per core at a time
+(``runtime.pool``).  A cell that runs every sample while the others run subsets (the reference,
+fp32 on the reference kernels, beside the cross-check's 8 samples) is the longest: with two workers
+it runs as two children on half the samples each, and its predictions are the two halves joined in
+order — the same arrays, since each sample's outputs depend on that sample only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mobilepack.progress import ProgressEvent
+
+MIN_SPLIT_SAMPLES = 8   # fewer: the second child's start costs what it saves
+
+
+def _predict(mode: str, path, dname: str, out_path: Path, data: dict, setup, request: dict, timeout: float,
+             part: str | None = None):
+    """One (variant, delegate) in a child: (its cell, its predictions or None, the sample rows it ran).
+    ``setup``: the delegate's ``behaviour.child_setup()``; ``part``: the .npz of a share of every
+    sample (:func:`run_cells`), run instead of all of them."""
+    import numpy as np
+
+    from mobilepack.evaluate.accuracy import Cell
+
+    from mobilepack.runtime.child import run_in_child
+    from mobilepack.runtime.delegates import get as get_delegate
+
+    delegate = get_delegate(dname)
+    if setup.unavailable:
+        return Cell(mode, dname, "failed", error=setup.unavailable), None, None
+    software = setup.software
+    cross = dname == "cpu" and mode in data["cross_modes"] and data["cross"] is not None
+    rows = data["subset"] if software else data["cross"] if cross else None
+    subset_path = data["subset_path"] if software else data["cross_path"]
+    outcome = run_in_child("mobilepack.evaluate.accuracy:predict_in_child",
+                           {**request, "model": str(path), "delegate": delegate.to_dict(), "out": str(out_path),
+                            "data": str(subset_path if rows is not None else part or data["all"])},
+                           timeout=timeout, env=setup.env, forkable=setup.forkable)
+    failure = outcome.failure()
+    answer = outcome.answer or {}
+    if failure or not answer.get("ok"):
+        error = failure or delegate.behaviour.cell_error(answer.get("error"), outcome.log)
+        return Cell(mode, dname, "failed", error=error, software=software), None, rows
+    with np.load(out_path) as z:
+        prediction = {k: z[k] for k in z.files}
+    return Cell(mode, dname, "ok", samples=answer["samples"], software=software), prediction, rows
+
+
+def _runs_everything(mode: str, dname: str, data: dict, setups: dict) -> bool:
+    setup = setups[dname]
+    cross = dname == "cpu" and mode in data["cross_modes"] and data["cross"] is not None
+    return not setup.unavailable and not setup.software and not cross
+
+
+def _parts(jobs, todo: list[int], data: dict, setups: dict, tmp: Path, workers: int) -> dict[int, list]:
+    """job index -> the .npz of each share of the samples, for the one job (if any) that runs every
+    sample while the others run subsets; with one worker or a single such job's matrix, none."""
+    import numpy as np
+
+    whole = [i for i in todo if _runs_everything(jobs[i][0], jobs[i][2], data, setups)]
+    if workers < 2 or len(whole) != 1 or len(todo) < 2:
+        return {}
+    with np.load(data["all"]) as z:
+        arrays = {k: z[k] for k in z.files}
+    count = len(next(iter(arrays.values())))
+    if count < MIN_SPLIT_SAMPLES:
+        return {}
+    cut = (count + 1) // 2
+    paths = []
+    for k, (a, b) in enumerate(((0, cut), (cut, count))):
+        paths.append(tmp / f"part-{k}.npz")
+        np.savez(paths[-1], **{name: v[a:b] for name, v in arrays.items()})
+    return {whole[0]: paths}
+
+
+def _joined(results: list):
+    """One cell from the cells of its shares: the first failure, or the predictions joined in order."""
+    import numpy as np
+    from dataclasses import replace
+
+    failed = [r for r in results if r[0].status != "ok"]
+    if failed:
+        return failed[0]
+    cell = replace(results[0][0], samples=sum(r[0].samples for r in results))
+    return cell, {k: np.concatenate([r[1][k] for r in results]) for k in results[0][1]}, None
+
+
+def run_cells(jobs, tmp: Path, data: dict, setups: dict, request: dict, timeout: float, emit, workers: int | None,
+              reuse=None) -> list:
+    """(cell, predictions or None, sample rows) per (mode, path, delegate) of ``jobs``, in their order:
+    the reused ones (``reuse(i, mode, path, delegate, out)``: (samples, predictions) or None) at once,
+    the others in children, up to ``workers`` at a time (default ``runtime.pool.child_workers()``; the
+    results do not depend on it)."""
+    from mobilepack.evaluate.accuracy import Cell
+    from mobilepack.evaluate.reuse import REUSED
+    from mobilepack.runtime.pool import child_workers, run_concurrently
+
+    workers = child_workers() if workers is None else workers
+    results: list = [None] * len(jobs)
+    for i, (mode, path, dname) in enumerate(jobs):
+        made = reuse(i, mode, path, dname, tmp / f"pred-{i}.npz") if reuse is not None else None
+        if made:
+            results[i] = (Cell(mode, dname, "ok", samples=made[0], reused=REUSED), made[1], None)
+    todo = [i for i, r in enumerate(results) if r is None]
+    parts = _parts(jobs, todo, data, setups, tmp, workers)
+    items = [(i, k, part) for i in todo for k, part in enumerate(parts.get(i, [None]))]
+    shares: dict[int, list] = {}
+    finished = [len(jobs) - len(todo)]
+
+    def one(item):
+        i, k, part = item
+        mode, path, dname = jobs[i]
+        return _predict(mode, path, dname, tmp / f"pred-{i}-{k}.npz", data, setups[dname], request, timeout, part)
+
+    def done(n, result):
+        i = items[n][0]
+        shares.setdefault(i, []).append((items[n][1], result))
+        if len(shares[i]) < len(parts.get(i, [None])):
+            return
+        ordered = [r for _, r in sorted(shares[i], key=lambda kr: kr[0])]
+        results[i] = ordered[0] if len(ordered) == 1 else _joined(ordered)
+        emit(ProgressEvent("evaluate", f"{jobs[i][0]} · {jobs[i][2]}", finished[0], len(jobs)))
+        finished[0] += 1
+
+    run_concurrently(one, items, workers, on_done=done)
+    return results
