@@ -1,7 +1,8 @@
 """Loading a model in stock LiteRT, in a child process.
 
-``check_load(path)`` runs ``python -m mobilepack.inspect.loadcheck MODEL RESULT [SHAPES]`` and
-reads the JSON the child writes to RESULT.  A model whose allocation fails at the placeholder
+``check_load(path)`` runs :func:`load_in_child` in a child process (``runtime.child``: forked from
+the pre-warmed zygote, or a new interpreter) and reads its JSON answer; ``python -m
+mobilepack.inspect.loadcheck MODEL RESULT [SHAPES]`` runs the same check by hand.  A model whose allocation fails at the placeholder
 shape of a dynamic (-1) input is ``status="needs_input_shape"``, not a load failure: it runs
 once that input is resized (``input_shapes``, the ``--input-shape`` option of inspect/bench).  A crash inside the runtime ends the child,
 not the caller, and is reported as ``status="crashed"``.  The child imports only
@@ -12,10 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,27 +47,19 @@ def _classify(message: str) -> LoadCheck:
 def check_load(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT,
                input_shapes: dict[str, tuple[int, ...]] | None = None) -> LoadCheck:
     """Load (and allocate) the model in stock LiteRT in a child; ``input_shapes`` resizes inputs first."""
-    shapes_arg = json.dumps({k: list(v) for k, v in (input_shapes or {}).items()})
-    with tempfile.TemporaryDirectory(prefix="mobilepack-load-") as tmp:
-        result = Path(tmp) / "result.json"
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-        try:
-            proc = subprocess.run([sys.executable, "-m", "mobilepack.inspect.loadcheck", str(path), str(result),
-                                   shapes_arg],
-                                  capture_output=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            return LoadCheck("timeout", f"LiteRT did not finish loading the model within {timeout:.0f} s")
-        if proc.returncode < 0:
-            try:
-                name = signal.Signals(-proc.returncode).name
-            except ValueError:
-                name = f"signal {-proc.returncode}"
-            return LoadCheck("crashed", f"LiteRT crashed ({name}) while loading the model")
-        try:
-            data = json.loads(result.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-            return LoadCheck("crashed", f"the LiteRT child process exited with {proc.returncode}: {tail[0][:300]}")
+    from mobilepack.runtime.child import run_in_child
+
+    shapes = {k: list(v) for k, v in (input_shapes or {}).items()}
+    outcome = run_in_child("mobilepack.inspect.loadcheck:load_in_child", {"model": str(path), "shapes": shapes},
+                           timeout=timeout, env={"TF_CPP_MIN_LOG_LEVEL": "3"})
+    if outcome.timed_out:
+        return LoadCheck("timeout", f"LiteRT did not finish loading the model within {timeout:.0f} s")
+    if outcome.signal_name:
+        return LoadCheck("crashed", f"LiteRT crashed ({outcome.signal_name}) while loading the model")
+    data = outcome.answer
+    if data is None:
+        tail = outcome.log.strip().splitlines()[-1:] or ["no output"]
+        return LoadCheck("crashed", f"the LiteRT child process exited with {outcome.returncode}: {tail[0][:300]}")
     if data.get("unknown_inputs"):
         from mobilepack.errors import UsageError
 
@@ -101,18 +91,19 @@ def _limit_memory(model_path: str) -> None:
         pass
 
 
-def _child(model_path: str, result_path: str, shapes_json: str = "{}") -> int:
-    _limit_memory(model_path)
+def load_in_child(request: dict) -> dict:
+    """In the child (``runtime.child``, forked from the zygote): load, resize and allocate."""
+    _limit_memory(request["model"])
     payload: dict = {"stage": "load"}
     try:
         from ai_edge_litert.interpreter import Interpreter
 
-        interpreter = Interpreter(model_path=model_path)
+        interpreter = Interpreter(model_path=request["model"])
         details = interpreter.get_input_details()
         payload["inputs"] = [d["name"] for d in details]
         payload["dynamic"] = {d["name"]: [int(x) for x in d["shape_signature"]] for d in details
                               if any(int(x) < 0 for x in d["shape_signature"])}
-        shapes = json.loads(shapes_json)
+        shapes = request.get("shapes") or {}
         unknown = sorted(set(shapes) - set(payload["inputs"]))
         if unknown:
             payload.update(ok=False, unknown_inputs=unknown)
@@ -127,6 +118,12 @@ def _child(model_path: str, result_path: str, shapes_json: str = "{}") -> int:
             payload["ok"] = True
     except Exception as exc:  # LiteRT raises ValueError/RuntimeError with its own message
         payload.update(ok=False, error=str(exc))
+    return payload
+
+
+def _child(model_path: str, result_path: str, shapes_json: str = "{}") -> int:
+    """``python -m mobilepack.inspect.loadcheck MODEL RESULT [SHAPES]``: the same check in a new interpreter."""
+    payload = load_in_child({"model": model_path, "shapes": json.loads(shapes_json)})
     Path(result_path).write_text(json.dumps(payload), encoding="utf-8")
     return 0
 
