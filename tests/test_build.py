@@ -129,6 +129,11 @@ def test_render_only_change_hits_the_cache(sample_build, cache_dir, monkeypatch)
     again = mobilepack.build(DIGITS / "digits.keras", out=str(out), target="all", cache_dir=str(cache_dir),
                              quantize=["fp32", "fp16", "dynamic", "int8"], app_name="Renamed Digits", **SAMPLE, **FAST)
     assert again.cache_hits == {"convert": True, "metadata": True, "lint": True, "bench": True, "evaluate": True}
+    import hashlib
+
+    restored = {v["path"]: hashlib.sha256((out / "models" / Path(v["path"]).name).read_bytes()).hexdigest()
+                for v in again.report["variants"]}
+    assert restored == {v["path"]: v["sha256"] for v in first.report["variants"]}   # the cached bytes, with metadata
     assert "Renamed Digits" in (out / "android/app/src/main/res/values/strings.xml").read_text()
     assert again.report["selection"] == first.report["selection"]
 

@@ -22,11 +22,12 @@ from mobilepack.progress import ProgressEvent
 LAYOUT = 2   # part of every key: the entry layout (result.json + files/)
 
 
-def copy_files(source: Path, dest: Path) -> None:
+def copy_files(source: Path, dest: Path, skip: set[str] = frozenset()) -> None:
     """Copy a folder file by file, so a full disk raises the OSError itself (``shutil.copytree``
-    would wrap it into ``shutil.Error``), which staging turns into one clear error."""
+    would wrap it into ``shutil.Error``), which staging turns into one clear error.  ``skip``: paths
+    relative to ``source`` (posix) left out."""
     for path in sorted(source.rglob("*")):
-        if path.name == ".complete":
+        if path.name == ".complete" or path.relative_to(source).as_posix() in skip:
             continue
         target = dest / path.relative_to(source)
         if path.is_dir():
@@ -67,13 +68,14 @@ def cached(name: str, key: Callable[[Any, Any], str], codec: Codec):
 
 
 def _store(cache, name: str, key: str, document, files: Path | None) -> None:
-    """Put an entry in the cache; failing to cache (a full disk) is never fatal."""
+    """Put an entry in the cache (the stage's files under ``files/``, copied once, and its
+    ``result.json``); failing to cache (a full disk) is never fatal."""
     if not cache.enabled:
         return
     try:
         with tempfile.TemporaryDirectory(prefix="mobilepack-cache-") as tmp:
-            if files is not None:
-                copy_files(files, Path(tmp) / "files")
+            if files is not None:   # files/ beside result.json, copied once: a link the cache copies through
+                (Path(tmp) / "files").symlink_to(Path(files).resolve(), target_is_directory=True)
             (Path(tmp) / "result.json").write_text(json.dumps(document, default=str), encoding="utf-8")
             cache.put(name, key, Path(tmp))
     except OSError:

@@ -165,14 +165,16 @@ def metadata_stage(state, options) -> Models:
 
     md, labels = options.metadata, options.metadata.labels
     directory = _models_dir(state)
-    copy_files(_convert_dir(state), directory)
     record = state.converted.to_dict()
+    directory.mkdir(parents=True, exist_ok=True)
+    # the variants are written below, with their metadata: copying them first would copy every byte twice
+    copy_files(_convert_dir(state), directory, skip={v["path"] for v in record["variants"]})
     spec = spec_from_dict(record["model"])
     norm, info = _metadata_info(spec, md, options.convert.normalization_source)
     for i, v in enumerate(record["variants"]):
         state.emit(ProgressEvent("metadata", f"metadata for {v['mode']}", i, len(record["variants"])))
         path = directory / v["path"]
-        data = path.read_bytes()
+        data = (_convert_dir(state) / v["path"]).read_bytes()
         result = attach(data, task=md["task"], spec=variant_spec(spec, data), labels=labels or None,
                         normalization=norm, info=info, score_threshold=md["score_threshold"], vocab=md["vocab"],
                         iou_threshold=md["iou_threshold"], keypoints_layout=md["keypoints_layout"],
