@@ -195,10 +195,11 @@ def test_kept_outputs_stay_within_their_budget(digits):
     assert none == []
 
 
-def test_the_reference_cell_runs_in_two_halves_with_the_same_predictions(digits, monkeypatch):
+def test_the_reference_cell_runs_in_two_shares_with_the_same_predictions(digits, monkeypatch):
     """With the xnnpack cells reused, fp32 on the reference kernels is the one cell running every
-    sample: with two workers it runs as two children on half the samples each, and the matrix is the
-    one computed with one worker (and without reuse); joining the halves in the wrong order breaks it."""
+    sample: with two workers it runs as two children on two shares of the samples (the second beside
+    the cross-check's cells), and the matrix is the one computed with one worker (and without reuse);
+    joining the shares in the wrong order breaks it."""
     from mobilepack.evaluate import cells
 
     shares = []

@@ -2,8 +2,9 @@
 earlier (``evaluate.reuse``), the others each in a child process, up to one per core at a time
 (``runtime.pool``).  A cell that runs every sample while the others run subsets (the reference,
 fp32 on the reference kernels, beside the cross-check's 8 samples) is the longest: with two workers
-it runs as two children on half the samples each, and its predictions are the two halves joined in
-order — the same arrays, since each sample's outputs depend on that sample only."""
+it runs as two children, one on the first share of the samples while the other worker runs the
+rest of them and the other cells (so both carry about as many samples), and its predictions are the
+two shares joined in order — the same arrays, since each sample's outputs depend on that sample only."""
 
 from __future__ import annotations
 
@@ -47,26 +48,37 @@ def _predict(mode: str, path, dname: str, out_path: Path, data: dict, setup, req
     return Cell(mode, dname, "ok", samples=answer["samples"], software=software), prediction, rows
 
 
-def _runs_everything(mode: str, dname: str, data: dict, setups: dict) -> bool:
+def _share(mode: str, dname: str, data: dict, setups: dict, count: int) -> int | None:
+    """How many samples the (variant, delegate) child runs: every one, a subset's, or None (no child:
+    the delegate is unavailable)."""
     setup = setups[dname]
+    if setup.unavailable:
+        return None
+    if setup.software:
+        return len(data["subset"]) if data["subset"] is not None else count
     cross = dname == "cpu" and mode in data["cross_modes"] and data["cross"] is not None
-    return not setup.unavailable and not setup.software and not cross
+    return len(data["cross"]) if cross else count
 
 
 def _parts(jobs, todo: list[int], data: dict, setups: dict, tmp: Path, workers: int) -> dict[int, list]:
     """job index -> the .npz of each share of the samples, for the one job (if any) that runs every
-    sample while the others run subsets; with one worker or a single such job's matrix, none."""
+    sample while the others run subsets: its first share runs alone on one worker while the second
+    worker runs the rest of it and every other child, so both carry about as many samples (two
+    workers; with one, or a matrix without such a single job, none)."""
     import numpy as np
 
-    whole = [i for i in todo if _runs_everything(jobs[i][0], jobs[i][2], data, setups)]
-    if workers < 2 or len(whole) != 1 or len(todo) < 2:
+    if workers != 2 or len(todo) < 2:
         return {}
     with np.load(data["all"]) as z:
         arrays = {k: z[k] for k in z.files}
     count = len(next(iter(arrays.values())))
-    if count < MIN_SPLIT_SAMPLES:
+    shares = {i: _share(jobs[i][0], jobs[i][2], data, setups, count) for i in todo}
+    whole = [i for i in todo if shares[i] == count]
+    if len(whole) != 1 or count < MIN_SPLIT_SAMPLES:
         return {}
-    cut = (count + 1) // 2
+    cut = (count + sum(n for i, n in shares.items() if i != whole[0] and n)) // 2
+    if cut >= count:
+        return {}
     paths = []
     for k, (a, b) in enumerate(((0, cut), (cut, count))):
         paths.append(tmp / f"part-{k}.npz")
