@@ -36,6 +36,11 @@ CLASSPATH_JARS = ("android-all-16-robolectric-13921718.jar", "tensorflow-lite-2.
 KOTLINC = Path(os.environ.get("MOBILEPACK_NPM_PREFIX", ROOT / ".cache" / "npm-tools")) / "node_modules" / \
     "kotlin-compiler" / "bin" / "kotlinc"
 KOTLIN_LANGUAGE = "2.2"   # AGP 9's built-in Kotlin (gradle/libs.versions.toml: agp 9.2.0 bundles Kotlin 2.2+)
+# The compiler's JVM: C1 only and the serial collector.  A kotlinc run is one short job, so C2 spends
+# more CPU compiling the compiler (117 of 167 CPU seconds on render_all's run) than it wins back; with
+# these flags the same run takes 88 CPU seconds and 76 s instead of 91 s, and writes the same classes.
+# CPU matters more than wall time here: the other xdist worker runs on the second core meanwhile.
+KOTLINC_JAVA_OPTS = "-Xmx2g -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 
 # --- tools ---------------------------------------------------------------------------------------
@@ -92,7 +97,7 @@ def kotlinc(sources: list[Path], out: Path) -> tuple[int, str]:
     proc = subprocess.run([str(KOTLINC), "-cp", cp, "-d", str(out), "-jvm-target", "17", "-language-version",
                            KOTLIN_LANGUAGE, "-api-version", KOTLIN_LANGUAGE, "-Werror",
                            *map(str, sources)], capture_output=True, text=True, timeout=900,
-                          env=dict(os.environ, JAVA_OPTS="-Xmx2g"))
+                          env=dict(os.environ, JAVA_OPTS=KOTLINC_JAVA_OPTS))
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -105,7 +110,8 @@ def kts_syntax_errors(projects: list[Path], out: Path) -> list[str]:
     count (Gradle's DSL classes are not on the class path, so unresolved references are expected)."""
     scripts = sorted(p for project in projects for p in project.rglob("*.gradle.kts"))
     assert scripts
-    proc = subprocess.run([str(KOTLINC), "-d", str(out), *map(str, scripts)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([str(KOTLINC), "-d", str(out), *map(str, scripts)], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, JAVA_OPTS=KOTLINC_JAVA_OPTS))
     return [ln for ln in (proc.stdout + proc.stderr).splitlines() if "error: syntax error" in ln]
 
 
