@@ -70,15 +70,16 @@ def _read(proc: subprocess.Popen, deadline: float | None) -> dict | None:
             return None
 
 
-def run_forked(args: list[str], env: dict, cwd, timeout: float) -> tuple[int, str, str] | None:
-    """(exit code, stdout, stderr) of a forked call, or None when no zygote could start."""
+def run_forked(args: list[str], env: dict, cwd, timeout: float,
+               module: str = "mobilepack") -> tuple[int, str, str] | None:
+    """(exit code, stdout, stderr) of a forked ``python -m MODULE ARGS``, or None when no zygote could start."""
     proc = _zygote()
     if proc is None:
         return None
     with tempfile.TemporaryDirectory(prefix="mobilepack-cli-") as tmp:
         out, err = Path(tmp) / "out", Path(tmp) / "err"
         request = {"args": args, "env": env, "cwd": str(Path(cwd or os.getcwd()).resolve()),
-                   "out": str(out), "err": str(err)}
+                   "out": str(out), "err": str(err), "module": module}
         proc.stdin.write(json.dumps(request) + "\n")
         proc.stdin.flush()
         pid = _read(proc, None)["pid"]
@@ -86,6 +87,6 @@ def run_forked(args: list[str], env: dict, cwd, timeout: float) -> tuple[int, st
         if reply is None:
             os.kill(pid, signal.SIGKILL)
             _read(proc, None)
-            raise subprocess.TimeoutExpired(["mobilepack", *args], timeout,
+            raise subprocess.TimeoutExpired([module, *args], timeout,
                                             out.read_text(errors="replace"), err.read_text(errors="replace"))
         return reply["rc"], out.read_text(errors="replace"), err.read_text(errors="replace")

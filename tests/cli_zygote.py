@@ -17,7 +17,8 @@ What a forked call does not see, and where the suite keeps real ``python -m mobi
   that changes one runs fresh;
 * an installed package under test (``MOBILEPACK_TEST_INSTALLED=1``): every call runs fresh.
 
-Protocol, one JSON object per line on stdin / stdout: ``{"args", "env", "cwd", "out", "err"}`` in;
+Protocol, one JSON object per line on stdin / stdout: ``{"args", "env", "cwd", "out", "err"}`` (and an
+optional ``"module"``, default ``mobilepack``) in;
 ``{"pid"}`` when the child started, then ``{"rc"}`` when it ended (``-N`` for signal N, as
 ``subprocess`` says).  Run as ``python -m tests.cli_zygote``.
 """
@@ -31,7 +32,8 @@ import sys
 
 
 def _child(request: dict) -> None:
-    """In the forked child: become ``python -m mobilepack ARGS`` and never return.  Its stdin, stdout
+    """In the forked child: become ``python -m mobilepack ARGS`` (or ``python -m MODULE ARGS`` for a
+    request naming ``module``, e.g. tests/interrupt_child.py) and never return.  Its stdin, stdout
     and stderr (the server's request and reply pipes among them) are replaced by /dev/null and the
     two files."""
     import atexit
@@ -48,10 +50,11 @@ def _child(request: dict) -> None:
     os.environ.update(request["env"])
     os.chdir(request["cwd"])
     sys.path[0] = request["cwd"]  # what `python -m` puts first
-    sys.argv = ["mobilepack", *request["args"]]
+    module = request.get("module", "mobilepack")
+    sys.argv = [module, *request["args"]]
     code = 0
     try:
-        runpy.run_module("mobilepack", run_name="__main__", alter_sys=True)
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
         if not isinstance(exit_.code, int) and exit_.code is not None:

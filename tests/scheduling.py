@@ -4,8 +4,9 @@
 things it cannot see are added here:
 
 * **Groups of files that share a session's work.**  test_android_checks.py and test_android_jvm.py use
-  the same rendered projects, compiled in one kotlinc run of about four minutes (``render_all``).  On two
-  workers each file built them for itself; grouped, they are built once.  test_yolo.py joins them: the
+  the same rendered projects, compiled in one kotlinc run (``render_all``: about 160 s with the YOLO
+  training below, beside a busy core).  On two workers each file built them for itself; grouped, they are
+  built once.  test_yolo.py joins them: the
   YOLO project among them is the detector tests/yolo_models.py trains (about a minute), once per process.
 * **The longest files first.**  xdist orders files by their number of tests; a file of few but long
   tests that starts last leaves the other worker idle at the end.  ``WEIGHTS`` holds seconds measured

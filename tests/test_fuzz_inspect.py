@@ -8,7 +8,7 @@ Property: every input gives a result or a MobilepackError — never another exce
 Every 50th input that passes verification also goes through the native load check (in a
 child process): the parent must survive whatever the runtime does.
 
-Budget: MOBILEPACK_FUZZ_SECONDS (default 30 s, which CI keeps); MOBILEPACK_FUZZ_SEED picks another
+Budget: MOBILEPACK_FUZZ_SECONDS (default 30 s; .ci/run sets 15 s); MOBILEPACK_FUZZ_SEED picks another
 mutation sequence.  Inputs that once crashed are kept in tests/fixtures/fuzz-*.tflite and replayed.  The number of executions is
 printed, and a failing input is saved under the pytest tmp dir for reproduction."""
 

@@ -138,7 +138,7 @@ def _runs(models, tmp: Path) -> dict[str, list]:
         "mobilepack convert SRC -o DIR --input-shape ...": ["convert", dyn["saved_model"], "-o", tmp / "c1", "-q",
                                                             "fp32", "--input-shape", "x=1,4"],
         "mobilepack convert": ["convert", gray["keras"], "-o", tmp / "c2", "-q", "fp32"],
-        "mobilepack convert MODEL -o DIR": ["convert", gray["keras"], "-o", tmp / "c3", "-q", "fp32"],
+        "mobilepack convert MODEL -o DIR": ["convert", gray["keras"], "-o", tmp / "c2", "-q", "fp32"],   # run once
         "mobilepack convert MODEL.tflite --input-shape …": ["convert", dyn["tflite"], "-o", tmp / "c4",
                                                              "--input-shape", "x=1,4"],
         "mobilepack init": ["init", "--path", tmp / "mobilepack.toml"],
@@ -159,6 +159,10 @@ def test_every_command_an_error_hint_names_is_known_here():
 
 
 def test_every_command_an_error_hint_names_runs(models, tmp_path):
+    ran: set[tuple[str, ...]] = set()
     for command, argv in _runs(models, tmp_path).items():
+        if tuple(map(str, argv)) in ran:    # two hints naming one run (`convert` and `convert MODEL -o DIR`)
+            continue
+        ran.add(tuple(map(str, argv)))
         r = run_cli(*argv)
         assert r.returncode == 0, (command, r.stderr[-1500:])

@@ -1,7 +1,7 @@
 """SIGINT during each stage of `convert` and `build`: OUT is left exactly as it was.
 
-A child Python process runs the library with a progress callback that sends SIGINT to its
-own process the first time a given stage reports — a real signal, delivered mid-stage,
+A child Python process (tests/interrupt_child.py) runs the library with a progress callback that
+sends SIGINT to its own process the first time a given stage reports — a real signal, delivered mid-stage,
 at a deterministic point.  The child reports whether KeyboardInterrupt surfaced; the test
 checks OUT (which already holds a previous build) byte for byte and that no staging
 directory is left behind."""
@@ -9,36 +9,15 @@ directory is left behind."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 
 import pytest
 
+from tests.cli_runner import ROOT, forkable, run_forked
 from tests.conftest import DIGITS, snapshot
-
-CHILD = r"""
-import json, os, signal, sys
-stage, kind, out, cache = sys.argv[1:5]
-import mobilepack
-fired = []
-def progress(event):
-    if event.stage == stage and not fired:
-        fired.append(event.message)
-        os.kill(os.getpid(), signal.SIGINT)
-D = os.environ["DIGITS"]
-try:
-    if kind == "convert":
-        mobilepack.convert(f"{D}/digits.keras", out, quantize="fp32,int8", calibration=f"{D}/calibration",
-                           calibration_samples=20, progress=progress)
-    else:
-        mobilepack.build(f"{D}/digits.keras", out=out, target="all", cache_dir=cache, quantize=["fp32", "int8"],
-                         calibration=f"{D}/calibration", calibration_samples=20, eval_data=f"{D}/eval",
-                         labels=f"{D}/labels.txt", runs=3, warmup=0, target_ci=0, threads=[1], progress=progress)
-    print(json.dumps({"interrupted": False, "fired": fired}))
-except KeyboardInterrupt:
-    print(json.dumps({"interrupted": True, "fired": fired}))
-"""
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +33,17 @@ def previous(tmp_path_factory):
 
 
 def _run(stage: str, kind: str, out, cache) -> dict:
-    r = subprocess.run([sys.executable, "-c", CHILD, stage, kind, str(out), str(cache)], capture_output=True,
-                       text=True, timeout=600, env={**__import__("os").environ, "DIGITS": str(DIGITS)})
-    assert r.returncode == 0, r.stderr[-2000:]
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    """tests/interrupt_child.py in a child process: forked from the CLI zygote (TensorFlow imported
+    once per worker, tests/cli_zygote.py), or a fresh interpreter where a fork would not be faithful."""
+    args, env = [stage, kind, str(out), str(cache)], {**os.environ, "DIGITS": str(DIGITS)}
+    forked = run_forked(args, env, ROOT, 600, module="tests.interrupt_child") if forkable(env) else None
+    if forked is None:
+        r = subprocess.run([sys.executable, "-m", "tests.interrupt_child", *args], capture_output=True, text=True,
+                           timeout=600, env=env, cwd=ROOT)
+        forked = (r.returncode, r.stdout, r.stderr)
+    rc, stdout, stderr = forked
+    assert rc == 0, stderr[-2000:]
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 CONVERT_STAGES = ["load", "calibration", "reference", "export", "convert", "validate", "write"]
