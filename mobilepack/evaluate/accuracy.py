@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mobilepack.evaluate.cells import Cell
 from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
 
 REFERENCE = ("fp32", "cpu")
@@ -36,25 +37,6 @@ def software_subset(count: int, size: int = SOFTWARE_GPU_SAMPLES, seed: int = SO
     if count <= size:
         return None
     return sorted(int(i) for i in np.random.default_rng(seed).choice(count, size, replace=False))
-
-
-@dataclass(frozen=True)
-class Cell:
-    mode: str
-    delegate: str
-    status: str                       # "ok" | "failed"
-    accuracy: float | None = None     # the task's labelled metric (top-1 accuracy, mAP@0.5, mIoU)
-    agreement: float | None = None    # the task's agreement metric vs the reference; None: not applicable
-    samples: int = 0
-    error: str | None = None
-    software: bool = False            # GPU cell computed on SwiftShader (numerics are real)
-    metrics: dict[str, float] = field(default_factory=dict)   # every agreement number (cosine, max-abs, ...)
-    reused: str | None = None         # the outputs came from this earlier run, not a child (evaluate.reuse)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode, "delegate": self.delegate, "status": self.status, "accuracy": self.accuracy,
-                "agreement": self.agreement, "samples": self.samples, "error": self.error, "software": self.software,
-                "metrics": dict(self.metrics), **({"reused": self.reused} if self.reused else {})}
 
 
 @dataclass(frozen=True)

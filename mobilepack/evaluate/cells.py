@@ -1,4 +1,4 @@
-"""Running the accuracy matrix's cells (``evaluate.accuracy``): the reused ones from outputs computed
+"""A cell of the accuracy matrix (``evaluate.accuracy``), and running them: the reused ones from outputs computed
 earlier (``evaluate.reuse``), the others each in a child process, up to one per core at a time
 (``runtime.pool``).  A cell that runs every sample while the others run subsets (the reference,
 fp32 on the reference kernels, beside the cross-check's 8 samples) is the longest: with two workers
@@ -8,11 +8,32 @@ two shares joined in order — the same arrays, since each sample's outputs depe
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mobilepack.progress import ProgressEvent
 
 MIN_SPLIT_SAMPLES = 8   # fewer: the second child's start costs what it saves
+
+
+@dataclass(frozen=True)
+class Cell:
+    mode: str
+    delegate: str
+    status: str                       # "ok" | "failed"
+    accuracy: float | None = None     # the task's labelled metric (top-1 accuracy, mAP@0.5, mIoU)
+    agreement: float | None = None    # the task's agreement metric vs the reference; None: not applicable
+    samples: int = 0
+    error: str | None = None
+    software: bool = False            # GPU cell computed on SwiftShader (numerics are real)
+    metrics: dict[str, float] = field(default_factory=dict)   # every agreement number (cosine, max-abs, ...)
+    reused: str | None = None         # the outputs came from this earlier run, not a child (evaluate.reuse)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "delegate": self.delegate, "status": self.status, "accuracy": self.accuracy,
+                "agreement": self.agreement, "samples": self.samples, "error": self.error, "software": self.software,
+                "metrics": dict(self.metrics), **({"reused": self.reused} if self.reused else {})}
 
 
 def _predict(mode: str, path, dname: str, out_path: Path, data: dict, setup, request: dict, timeout: float,
@@ -21,8 +42,6 @@ def _predict(mode: str, path, dname: str, out_path: Path, data: dict, setup, req
     ``setup``: the delegate's ``behaviour.child_setup()``; ``part``: the .npz of a share of every
     sample (:func:`run_cells`), run instead of all of them."""
     import numpy as np
-
-    from mobilepack.evaluate.accuracy import Cell
 
     from mobilepack.runtime.child import run_in_child
     from mobilepack.runtime.delegates import get as get_delegate
@@ -104,7 +123,6 @@ def run_cells(jobs, tmp: Path, data: dict, setups: dict, request: dict, timeout:
     the reused ones (``reuse(i, mode, path, delegate, out)``: (samples, predictions) or None) at once,
     the others in children, up to ``workers`` at a time (default ``runtime.pool.child_workers()``; the
     results do not depend on it)."""
-    from mobilepack.evaluate.accuracy import Cell
     from mobilepack.evaluate.reuse import REUSED
     from mobilepack.runtime.pool import child_workers, run_concurrently
 
