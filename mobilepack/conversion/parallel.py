@@ -66,6 +66,11 @@ def _available() -> int | None:
     return None
 
 
+def _converted(modes) -> list[str]:
+    """The modes a converter makes (int8-mixed is the doctor's, from int8's result)."""
+    return [m for m in modes if m != "int8-mixed"]
+
+
 def plan_jobs(jobs: str | int, saved_model_dir: str | Path | None, modes: tuple[str, ...],
               reference_seconds: float = 0.0, warm: bool = False) -> tuple[str, ...]:
     """The modes the child converts (empty: every mode in the parent).  ``reference_seconds``: how
@@ -75,7 +80,7 @@ def plan_jobs(jobs: str | int, saved_model_dir: str | Path | None, modes: tuple[
     parent's own import, so its start costs nothing more."""
     if saved_model_dir is None or str(jobs) == "1":
         return ()
-    converted = [m for m in modes if m != "int8-mixed"]
+    converted = _converted(modes)
     child = tuple(m for m in converted if get(m).needs_calibration)
     if not child or len(child) == len(converted):   # nothing to run beside them
         half = len(converted) // 2
@@ -104,7 +109,7 @@ def warm_child(source, jobs: str | int, modes: tuple[str, ...]) -> subprocess.Po
     and the source allow a second converter: not ``1``, at least two modes to convert, and (for
     ``auto``) weights of at least :data:`MIN_WEIGHTS` — a small test model never starts one.  The
     caller closes it when the plan does not use it (:func:`plan_jobs`)."""
-    converted = [m for m in modes if m != "int8-mixed"]
+    converted = _converted(modes)
     if str(jobs) == "1" or len(converted) < 2 or (str(jobs) != "2" and _source_weights(source) < MIN_WEIGHTS):
         return None
     return subprocess.Popen([sys.executable, "-m", "mobilepack.conversion.parallel", "--wait"],

@@ -178,10 +178,11 @@ def _sample_files(samples, tmp: Path, setups: dict, warnings: list[str], cross_c
 
     names = list(samples.batches[0])
     data_path = tmp / "data.npz"
-    np.savez(data_path, **{f"in::{n}": np.stack([b[n] for b in samples.batches]) for n in names})
+    arrays = {f"in::{n}": np.stack([b[n] for b in samples.batches]) for n in names}
+    np.savez(data_path, **arrays)
     subset, subset_path = _software_subset(samples, names, tmp, setups, warnings)
     rows, rows_path = _cross_subset(samples, names, tmp, cross_check, warnings) if cross_modes else (None, None)
-    return {"all": data_path, "subset": subset, "subset_path": subset_path, "cross": rows, "cross_path": rows_path,
+    return {"all": data_path, "arrays": arrays, "subset": subset, "subset_path": subset_path, "cross": rows, "cross_path": rows_path,
             "cross_modes": cross_modes}
 
 

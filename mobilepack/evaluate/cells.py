@@ -50,8 +50,7 @@ def _predict(mode: str, path, dname: str, out_path: Path, data: dict, setup, req
     if setup.unavailable:
         return Cell(mode, dname, "failed", error=setup.unavailable), None, None
     software = setup.software
-    cross = dname == "cpu" and mode in data["cross_modes"] and data["cross"] is not None
-    rows = data["subset"] if software else data["cross"] if cross else None
+    rows = _rows(mode, dname, data, setup)
     subset_path = data["subset_path"] if software else data["cross_path"]
     outcome = run_in_child("mobilepack.evaluate.accuracy:predict_in_child",
                            {**request, "model": str(path), "delegate": delegate.to_dict(), "out": str(out_path),
@@ -67,16 +66,21 @@ def _predict(mode: str, path, dname: str, out_path: Path, data: dict, setup, req
     return Cell(mode, dname, "ok", samples=answer["samples"], software=software), prediction, rows
 
 
-def _share(mode: str, dname: str, data: dict, setups: dict, count: int) -> int | None:
-    """How many samples the (variant, delegate) child runs: every one, a subset's, or None (no child:
-    the delegate is unavailable)."""
-    setup = setups[dname]
-    if setup.unavailable:
-        return None
+def _rows(mode: str, dname: str, data: dict, setup) -> list[int] | None:
+    """The sample rows the (variant, delegate) child runs: a software GPU's subset, the reference
+    kernels' cross-check subset, or None (every sample)."""
     if setup.software:
-        return len(data["subset"]) if data["subset"] is not None else count
+        return data["subset"]
     cross = dname == "cpu" and mode in data["cross_modes"] and data["cross"] is not None
-    return len(data["cross"]) if cross else count
+    return data["cross"] if cross else None
+
+
+def _share(mode: str, dname: str, data: dict, setups: dict, count: int) -> int | None:
+    """How many samples the (variant, delegate) child runs; None: no child (the delegate is unavailable)."""
+    if setups[dname].unavailable:
+        return None
+    rows = _rows(mode, dname, data, setups[dname])
+    return count if rows is None else len(rows)
 
 
 def _parts(jobs, todo: list[int], data: dict, setups: dict, tmp: Path, workers: int) -> dict[int, list]:
@@ -88,8 +92,7 @@ def _parts(jobs, todo: list[int], data: dict, setups: dict, tmp: Path, workers: 
 
     if workers != 2 or len(todo) < 2:
         return {}
-    with np.load(data["all"]) as z:
-        arrays = {k: z[k] for k in z.files}
+    arrays = data["arrays"]   # what data["all"] holds
     count = len(next(iter(arrays.values())))
     shares = {i: _share(jobs[i][0], jobs[i][2], data, setups, count) for i in todo}
     whole = [i for i in todo if shares[i] == count]

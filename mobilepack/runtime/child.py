@@ -25,7 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from mobilepack.runtime.pool import _SPAWNED, ZYGOTES as _ZYGOTE
+from mobilepack.runtime.pool import SPAWNED, ZYGOTES as _ZYGOTE, kill_pid_group
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def _spawn(target: str, request, result_path: str, log_path: str, child_env: dic
             [sys.executable, "-m", "mobilepack.runtime.child", target, result_path],
             stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, env=child_env,
             start_new_session=True)
-        _SPAWNED.add(proc)
+        SPAWNED.add(proc)
         timed_out = False
         try:
             proc.communicate(json.dumps(request).encode(), timeout=timeout)
@@ -125,7 +125,7 @@ def _spawn(target: str, request, result_path: str, log_path: str, child_env: dic
             kill_group(proc)
             raise
         finally:
-            _SPAWNED.discard(proc)
+            SPAWNED.discard(proc)
     return proc.returncode, timed_out
 
 
@@ -141,10 +141,7 @@ def prestart() -> None:
 
 def kill_group(proc: subprocess.Popen) -> None:
     """Kill ``proc`` and its process group (it was started with ``start_new_session``) and reap it."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    kill_pid_group(proc.pid)
     proc.wait()
 
 

@@ -183,19 +183,17 @@ class _ZygotePool:
 
 
 ZYGOTES = _ZygotePool()
-_SPAWNED: set = set()   # new-interpreter children in flight (runtime.child._spawn; an interrupted run_concurrently kills them)
+SPAWNED: set = set()   # new-interpreter children in flight (runtime.child._spawn; an interrupted run_concurrently kills them)
 
 
 def kill_spawned() -> None:
     """Kill the new-interpreter children in flight (their callers' threads then see them end)."""
-    for proc in list(_SPAWNED):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    for proc in list(SPAWNED):
+        kill_pid_group(proc.pid)
 
 
 def kill_pid_group(pid: int) -> None:
+    """SIGKILL the process group ``pid`` leads (a child started in its own session), else the process."""
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
