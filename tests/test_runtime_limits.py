@@ -62,8 +62,8 @@ def test_children_are_separate_sessions_with_the_callers_environment(monkeypatch
         assert o.answer["pid"] != os.getpid() and o.answer["sid"] == o.answer["pid"]
     assert (a.answer["marker"], a.answer["icd"]) == ("first", "/x.json")
     assert (b.answer["marker"], b.answer["icd"]) == ("second", os.environ.get("VK_ICD_FILENAMES"))
-    if child._ZYGOTE.proc is not None and not child._ZYGOTE.broken:
-        assert a.answer["ppid"] == child._ZYGOTE.proc.pid       # forked from the pre-warmed zygote
+    if child._ZYGOTE.pids() and not child._ZYGOTE.broken:
+        assert a.answer["ppid"] in child._ZYGOTE.pids()          # forked from a pre-warmed zygote
     monkeypatch.setenv("MOBILEPACK_CHILD_FORK", "0")
     c = run_in_child("tests.test_runtime_limits:whoami", {}, timeout=60)
     assert c.answer["ppid"] == os.getpid()                       # a new interpreter, started by us

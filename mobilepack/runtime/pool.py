@@ -172,10 +172,9 @@ class _ZygotePool:
             if client.running is not None:
                 kill_pid_group(client.running)
 
-    @property
-    def proc(self):
-        """The first zygote's process (the one a one-at-a-time caller uses), None before it starts."""
-        return self.clients[0].proc if self.clients else None
+    def pids(self) -> set[int]:
+        """The live zygotes' process ids (a caller may be served by any of them: the free one used last)."""
+        return {c.proc.pid for c in list(self.clients) if c.proc is not None and c.proc.poll() is None}
 
     @property
     def broken(self) -> bool:
