@@ -94,3 +94,62 @@ def test_a_child_is_started_ahead_only_where_it_may_be_used(tmp_path):
         assert proc is not None and proc.poll() is None
         close_warm(proc)
         assert proc.poll() is not None
+
+
+def test_the_child_takes_a_mode_the_parent_has_not_begun(digits_model, tmp_path, monkeypatch):
+    """Once its own modes are done, the child converts the parent's last mode if the parent has not
+    claimed it yet (here the parent is held in fp32's validation until the child has claimed dynamic):
+    the parent takes that mode from the child, after the others, and the bytes are the parent's own.
+    Without the child's claim the test fails on the wait."""
+    import time
+
+    from mobilepack.conversion import parallel, validation
+    from mobilepack.pipeline.convert_command import convert
+
+    common = dict(quantize="fp32,dynamic,int8", calibration=str(DIGITS / "calibration"), calibration_samples=24)
+    convert(str(digits_model), tmp_path / "one", jobs="1", **common)
+    children, taken = [], []
+    real_init, real_take, real_validate = parallel.ChildConverter.__init__, parallel.ChildConverter.take, \
+        validation.validate_variant
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        children.append(self)
+
+    def take(self, mode):
+        taken.append(mode)
+        return real_take(self, mode)
+
+    def validate(mode, *args, **kwargs):
+        deadline = time.monotonic() + 120
+        while mode == "fp32" and not (children[0].root / "dynamic.claim").exists():
+            assert time.monotonic() < deadline, "the child never claimed the parent's spare mode"
+            time.sleep(0.1)
+        return real_validate(mode, *args, **kwargs)
+
+    monkeypatch.setattr(parallel.ChildConverter, "__init__", init)
+    monkeypatch.setattr(parallel.ChildConverter, "take", take)
+    monkeypatch.setattr(validation, "validate_variant", validate)
+    result = convert(str(digits_model), tmp_path / "two", jobs="2", **common)
+    assert children[0].spare == ("dynamic", "fp32") and taken == ["int8", "dynamic"]
+    assert [v.mode for v in result.variants] == ["fp32", "dynamic", "int8"]
+    assert _hashes(tmp_path / "two") == _hashes(tmp_path / "one")
+
+
+def test_weights_count_each_variable_once(tmp_path):
+    """A Keras-exported SavedModel stores every variable twice; the plan counts the model's own weights."""
+    import numpy as np
+
+    from mobilepack.model.loading import load
+    from tests.models import keras as _keras
+
+    keras = _keras()
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(256), keras.layers.Dense(10)])
+    model.export(str(tmp_path / "sm"), verbose=False)
+    params = int(sum(np.prod(w.shape) for w in model.weights))
+    src = load(str(tmp_path / "sm"))
+    on_disk = sum(p.stat().st_size for p in (tmp_path / "sm" / "variables").glob("*"))
+    assert src.weight_bytes() == 4 * params and on_disk > 1.9 * 4 * params
+    assert load(model).weight_bytes() == 4 * params
+    src.release()
+    assert src._saved_model is None and src._signature_fn is None

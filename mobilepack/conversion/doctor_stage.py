@@ -84,8 +84,12 @@ class VariantProducer:
         from mobilepack.conversion.converter import convert_saved_model
 
         try:
-            if self.child is not None and mode in self.child.modes:
-                return self.child.take(mode)
+            if self.child is not None and self.child.owns(mode):
+                try:
+                    return self.child.take(mode)
+                except ConversionError as exc:
+                    if mode in self.child.modes or not getattr(exc, "child_exited", False):
+                        raise
             return convert_saved_model(self.saved, mode, options=self.options, representative=self.representative)
         except ConversionError as exc:
             if mode == QuantMode.INT8 and getattr(exc, "float_fallback", None) is not None:

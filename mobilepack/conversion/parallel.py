@@ -72,12 +72,14 @@ def _converted(modes) -> list[str]:
 
 
 def plan_jobs(jobs: str | int, saved_model_dir: str | Path | None, modes: tuple[str, ...],
-              reference_seconds: float = 0.0, warm: bool = False) -> tuple[str, ...]:
+              reference_seconds: float = 0.0, warm: bool = False, weights: int | None = None) -> tuple[str, ...]:
     """The modes the child converts (empty: every mode in the parent).  ``reference_seconds``: how
     long the source model took on the validation samples — calibration runs the model on every
     calibration sample, and only where that is long does a second process pay for its start;
     ``warm``: a child started early (:func:`warm_child`) has imported TensorFlow already, beside the
-    parent's own import, so its start costs nothing more."""
+    parent's own import, so its start costs nothing more; ``weights``: the model's weight bytes, each
+    variable once (``SourceModel.weight_bytes``), else the SavedModel's ``variables/`` folder (which
+    holds a Keras-exported model's variables twice)."""
     if saved_model_dir is None or str(jobs) == "1":
         return ()
     converted = _converted(modes)
@@ -87,7 +89,7 @@ def plan_jobs(jobs: str | int, saved_model_dir: str | Path | None, modes: tuple[
         child = tuple(converted[half:]) if half else ()
     if not child or str(jobs) == "2":
         return child
-    weights = _weights(Path(saved_model_dir))
+    weights = _weights(Path(saved_model_dir)) if weights is None else weights
     available = _available()
     fits = available is None or 2 * (PEAK_PER_WEIGHT_BYTE * weights + (1 << 30)) < available
     slow = warm or reference_seconds >= MIN_REFERENCE_SECONDS
@@ -121,10 +123,12 @@ class ChildConverter:
     """The child converting ``modes``; :meth:`take` waits for one mode's bytes (or raises its error).
     ``warm``: the process :func:`warm_child` started, given its request on stdin; else a new one."""
 
-    def __init__(self, saved_model_dir: str, modes: tuple[str, ...], options, cal_batches, warm=None) -> None:
+    def __init__(self, saved_model_dir: str, modes: tuple[str, ...], options, cal_batches, warm=None,
+                 spare: tuple[str, ...] = ()) -> None:
         import numpy as np
 
-        self.modes = modes
+        self.modes, self.spare = modes, spare
+        self.kept: set[str] = set()   # spare modes the parent claimed (converts itself)
         self.seconds: dict[str, float] = {}   # each mode's conversion time in the child
         self._tmp = tempfile.TemporaryDirectory(prefix="mobilepack-convert-")
         root = Path(self._tmp.name)
@@ -135,7 +139,7 @@ class ChildConverter:
             np.savez(calibration, **{f"{i}::{n}": b[n] for i, b in enumerate(cal_batches) for n in names})
         request = {"saved_model": saved_model_dir, "modes": list(modes), "out": str(root),
                    "io_dtype": options.io_dtype.value, "allow_float_fallback": options.allow_float_fallback,
-                   "calibration": calibration, "count": len(cal_batches or ())}
+                   "calibration": calibration, "count": len(cal_batches or ()), "spare": list(spare)}
         (root / "request.json").write_text(json.dumps(request))
         self._log = open(root / "log.txt", "wb")
         self.root = root
@@ -150,6 +154,18 @@ class ChildConverter:
         self.proc = subprocess.Popen([sys.executable, "-m", "mobilepack.conversion.parallel", str(root / "request.json")],
                                      stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
 
+    def owns(self, mode: str) -> bool:
+        """Whether the child converts ``mode``: one of its own, or a spare one it claimed first.  For a
+        spare mode the parent claims it here, before converting it itself."""
+        if mode in self.modes:
+            return True
+        if mode not in self.spare or mode in self.kept:
+            return False
+        if claim(self.root, mode):
+            self.kept.add(mode)
+            return False
+        return True
+
     def take(self, mode: str) -> bytes:
         answer = self.root / f"{mode}.json"
         while not answer.exists():
@@ -160,8 +176,10 @@ class ChildConverter:
             if not answer.exists():   # it exited without answering for this mode
                 self._log.flush()
                 tail = (self.root / "log.txt").read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-                raise ConversionError(f"{mode}: the converter process exited with code {self.proc.returncode}: "
-                                      f"{tail[0][:300]}", "rerun with --jobs 1 to convert in one process")
+                error = ConversionError(f"{mode}: the converter process exited with code {self.proc.returncode}: "
+                                        f"{tail[0][:300]}", "rerun with --jobs 1 to convert in one process")
+                error.child_exited = True   # a spare mode is then converted by the parent after all
+                raise error
         doc = json.loads(answer.read_text())
         self.seconds[mode] = doc["seconds"]
         data = (self.root / f"{mode}.tflite").read_bytes() if doc.get("bytes") else None
@@ -176,6 +194,15 @@ class ChildConverter:
         close_warm(self.proc)
         self._log.close()
         self._tmp.cleanup()
+
+
+def claim(root: Path, mode: str) -> bool:
+    """Take ``mode`` for this process: True for the first of parent and child to ask."""
+    try:
+        os.close(os.open(root / f"{mode}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
 
 
 def close_warm(proc: subprocess.Popen | None) -> None:
@@ -205,7 +232,10 @@ def _child(request_path: str) -> int:
         representative = lambda: (dict(b) for b in batches)  # noqa: E731
     options = ConverterOptions(io_dtype=IODtype(request["io_dtype"]),
                                allow_float_fallback=request["allow_float_fallback"])
-    for mode in request["modes"]:
+    spare = request.get("spare", [])   # the parent's modes, last first: taken once the child's own are done
+    for mode in [*request["modes"], *spare]:
+        if mode in spare and not claim(out, mode):   # the parent converts it, or has
+            continue
         data, doc, start = None, {"ok": True}, time.perf_counter()
         try:
             data = convert_saved_model(request["saved_model"], mode, options=options, representative=representative)

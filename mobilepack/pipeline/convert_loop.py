@@ -82,13 +82,15 @@ def convert_modes(src, modes, staging: Path, planned: list[str], *, calibration,
         if not src.is_tflite:  # a float .tflite source is quantized as it is (AI Edge Quantizer)
             emit(ProgressEvent("export", "exporting a fixed-shape SavedModel"))
         saved = None if src.is_tflite else src.export_saved_model(Path(tmp) / "saved_model")
+        weights = src.weight_bytes()
+        src.release()   # the conversions read the export; the TensorFlow model is not needed again
         producer = VariantProducer(src, saved, plan=plan, options=options, representative=representative, cal=cal,
                                    val=val, references=references, emit=emit, warn=warn, extra=extra, task=task,
                                    produced=lambda: {v.mode: (staging / v.path).read_bytes() for v in variants})
         timings["export"] = time.perf_counter() - t0
         timings["convert"] = timings["validate"] = 0.0
         failed = extra.setdefault("failed", []) if extra is not None else []
-        order = _start_child(producer, saved, modes, plan, options, cal, timings["reference"], warm)
+        order = _start_child(producer, saved, modes, plan, options, cal, timings["reference"], warm, weights)
         try:
             _convert_each(producer, order, modes, planned, staging, variants, failed, val=val, references=references,
                           spec=spec, plan=plan, task=task, tools=tools, emit=emit, warn=warn, timings=timings,
@@ -104,19 +106,22 @@ def convert_modes(src, modes, staging: Path, planned: list[str], *, calibration,
     return cal_info, val_info, variants
 
 
-def _start_child(producer, saved, modes, plan, options, cal, reference_seconds: float, warm=None) -> list[int]:
+def _start_child(producer, saved, modes, plan, options, cal, reference_seconds: float, warm=None,
+                 weights: int | None = None) -> list[int]:
     """Start the second converter process where ``plan.jobs`` allows (``conversion.parallel``; ``warm``:
     the one started ahead, if any), and return the order the loop takes the modes in: the parent's
     own first, the child's after."""
     from mobilepack.conversion.parallel import ChildConverter, plan_jobs
 
     child_modes = plan_jobs(plan.jobs if plan is not None else "1", saved, modes, reference_seconds,
-                            warm=warm is not None and warm.poll() is None)
-    if child_modes:
-        producer.child = ChildConverter(str(saved), child_modes, options, cal.batches if cal is not None else (),
-                                        warm=warm)
+                            warm=warm is not None and warm.poll() is None, weights=weights)
     rank = {m: (m == "int8-mixed", m in child_modes) for m in modes}
-    return sorted(range(len(modes)), key=lambda i: rank[modes[i]])
+    order = sorted(range(len(modes)), key=lambda i: rank[modes[i]])
+    if child_modes:   # once its own are done, the child takes the parent's modes it has not begun, last first
+        spare = tuple(modes[i] for i in reversed(order) if not any(rank[modes[i]]))
+        producer.child = ChildConverter(str(saved), child_modes, options, cal.batches if cal is not None else (),
+                                        warm=warm, spare=spare)
+    return order
 
 
 def _convert_each(producer, order, modes, planned, staging, variants, failed, *, val, references, spec, plan,
@@ -124,8 +129,15 @@ def _convert_each(producer, order, modes, planned, staging, variants, failed, *,
     from mobilepack.conversion.failures import RECORDED, failure
     from mobilepack.conversion.validation import top1_applies, validate_variant
 
-    for i in order:
+    pending, deferred = list(order), set()
+    while pending:
+        i = pending.pop(0)
         mode, filename = modes[i], planned[i]
+        child = producer.child
+        if child is not None and i not in deferred and mode in child.spare and child.owns(mode):
+            pending.append(i)   # the child took it: take the others first, while it converts
+            deferred.add(i)
+            continue
         emit(ProgressEvent("convert", f"converting {mode}", i + 1, len(modes)))
         t0 = time.perf_counter()
         stage = "convert"
