@@ -51,11 +51,10 @@ def finalize(metadata: dict) -> bytes:
 
 def with_metadata_buffer(model: bytes, metadata: bytes) -> bytes:
     """The model flatbuffer rebuilt with ``metadata`` as its ``TFLITE_METADATA`` buffer."""
-    import flatbuffers
     import numpy as np
     from ai_edge_litert import schema_py_generated as tfl
 
-    from mobilepack.model.tflite_edit import model_t
+    from mobilepack.model.tflite_edit import model_builder, model_t
 
     m = model_t(model)   # buffers stored after the flatbuffer (AI Edge Quantizer's output) inline again
     buffer = tfl.BufferT()
@@ -70,7 +69,7 @@ def with_metadata_buffer(model: bytes, metadata: bytes) -> bytes:
         entry.buffer = len(m.buffers) - 1
         m.metadata = [*(m.metadata or []), entry]
     # sized for the whole model up front: growing by doubling copies a large model's weights again and again
-    builder = flatbuffers.Builder(len(model) + len(metadata) + (1 << 20))
+    builder = model_builder(len(model) + len(metadata) + (1 << 20))
     builder.Finish(m.Pack(builder), MODEL_IDENTIFIER)
     return bytes(builder.Output())
 

@@ -188,14 +188,32 @@ def with_input_shapes(data: bytes, shapes: dict[str, tuple[int, ...]], file_name
     return repack(m, data)
 
 
+def model_builder(size: int = 0):
+    """A flatbuffers Builder of ``size`` bytes up front whose byte vectors (a model's weight buffers)
+    are copied in once: the runtime's ``CreateNumpyVector`` byte-swaps a copy of every array whose
+    dtype has no byte order ("|u1") and then copies it again with ``tobytes``, 1.6 s of a 440 MB
+    model's 3.7 s of metadata writing (#21).  The bytes written are the same."""
+    import flatbuffers
+
+    class Builder(flatbuffers.Builder):
+        def CreateNumpyVector(self, x):
+            if x.ndim != 1 or x.dtype.itemsize != 1 or not x.flags.c_contiguous:
+                return super().CreateNumpyVector(x)
+            self.StartVector(1, x.size, 1)
+            self.head = self.head - x.size
+            self.Bytes[self.head:self.head + x.size] = memoryview(x).cast("B")
+            self.vectorNumElems = x.size
+            return self.EndVector()
+
+    return Builder(size)
+
+
 def repack(m, original: bytes) -> bytes:
     """The object-API model ``m`` as a flatbuffer, followed by the zip archive ``original`` carried."""
     import io
     import zipfile
 
-    import flatbuffers
-
-    builder = flatbuffers.Builder(0)
+    builder = model_builder(len(original))
     builder.Finish(m.Pack(builder), b"TFL3")
     out = bytes(builder.Output())
     try:
