@@ -28,7 +28,7 @@ def result():
     plan = plan_bench(models, delegates="cpu,xnnpack,gpu", threads="1,2", runs=5, warmup=1, min_seconds=0,
                       target_ci=0.05, max_seconds=0.5)
     events = []
-    res = run_bench(plan, progress=events.append)
+    res = run_bench(plan, progress=events.append, workers=2)   # the software GPU's checks two at a time (build's)
     return res, events
 
 
@@ -46,6 +46,10 @@ def test_every_configuration_has_one_record_with_the_schema_keys(result):
         assert tuple(rec) == RECORD_KEYS
         assert rec["status"] in ("ok", "failed")
     assert events[-1].message == "done" and events[-1].current == events[-1].total == 20
+    if require_vulkan().software:   # the five GPU configurations were checked first, two at a time
+        assert any(e.message == "5 functional checks on the software GPU, 2 at a time" for e in events)
+    assert [(r["model"]["file"], r["delegate"], r["threads"]) for r in res.records] == \
+        [(m.path.name, d.name, t) for m, d, t in res.plan.configurations()]
 
 
 def test_measured_records_have_consistent_statistics(result):

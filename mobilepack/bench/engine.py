@@ -230,22 +230,26 @@ def host_key() -> dict:
 
 
 def run_bench(plan: BenchPlan, *, progress: ProgressCallback | None = None,
-              known: dict[tuple[str, str], dict] | None = None) -> BenchResult:
+              known: dict[tuple[str, str], dict] | None = None, workers: int = 1) -> BenchResult:
     """``known``: (model file name, delegate name) -> a failure already seen by a probe that opens the
     model the same way (lint's GPU probe compiles with the same GPU-only accelerator): that
-    configuration is recorded as failed with the probe's reason instead of being compiled again."""
+    configuration is recorded as failed with the probe's reason instead of being compiled again.
+    ``workers``: the functional checks on a software GPU (not timed: compile, at most three
+    invocations, a comparison) run first, that many at once; the timed configurations then run one
+    at a time, alone."""
     on_event = or_ignore(progress)
     known = known or {}
     configs = plan.configurations()
     setups = {d.name: d.behaviour.child_setup() for d in plan.delegates}   # e.g. the GPU's Vulkan driver, found once
     device = host_facts()
     records = []
+    early = _functional_first(plan, configs, setups, known, workers, on_event)
     for i, (model, delegate, threads) in enumerate(configs):
         label = f"{model.path.name} · {delegate.name}" + (f" ×{threads}" if delegate.threaded else "")
         on_event(ProgressEvent("bench", label, current=i, total=len(configs)))
         seen = known.get((model.path.name, delegate.name))
-        record = (known_failure(model, delegate, threads, seen, plan.warmup) if seen is not None
-                  else measure_one(plan, model, delegate, threads, setup=setups[delegate.name]))
+        record = (early[i] if i in early else known_failure(model, delegate, threads, seen, plan.warmup)
+                  if seen is not None else measure_one(plan, model, delegate, threads, setup=setups[delegate.name]))
         record["device"] = dict(device)
         records.append(record)
         if record["status"] != "ok":
@@ -257,6 +261,21 @@ def run_bench(plan: BenchPlan, *, progress: ProgressCallback | None = None,
                      progress=lambda message: on_event(ProgressEvent("bench", message)))
     on_event(ProgressEvent("bench", "done", current=len(configs), total=len(configs)))
     return BenchResult(plan=plan, records=tuple(records), host=device)
+
+
+def _functional_first(plan: BenchPlan, configs, setups, known, workers: int, on_event) -> dict[int, dict]:
+    """Index -> record of the configurations that get a functional check rather than a timing (a
+    software GPU without ``gpu_latency``), measured ``workers`` at a time; {} for one worker."""
+    from mobilepack.runtime.pool import run_concurrently
+
+    todo = [i for i, (model, delegate, _) in enumerate(configs)
+            if workers > 1 and setups[delegate.name].software and not setups[delegate.name].unavailable
+            and not plan.gpu_latency and (model.path.name, delegate.name) not in known]
+    if len(todo) < 2:
+        return {}
+    on_event(ProgressEvent("bench", f"{len(todo)} functional checks on the software GPU, {workers} at a time"))
+    found = run_concurrently(lambda i: measure_one(plan, *configs[i], setup=setups[configs[i][1].name]), todo, workers)
+    return dict(zip(todo, found))
 
 
 def measure_one(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: int, *, setup=None) -> dict:

@@ -92,6 +92,7 @@ def bench_stage(state, options) -> Bench:
 @cached("bench", _bench_key, json_codec(Bench))
 def _bench(state, options) -> Bench:
     from mobilepack.bench.engine import plan_bench, run_bench
+    from mobilepack.runtime.pool import child_workers
 
     bn = options.bench
     plan = plan_bench([v.path for v in state.models.variants], delegates=bn.delegates, threads=bn.threads,
@@ -99,7 +100,8 @@ def _bench(state, options) -> Bench:
                       max_seconds=bn.max_seconds, gpu_latency=bn.gpu_latency, max_runs=bn.max_runs,
                       floor_runs=bn.floor_runs)
     known = {(name, "gpu"): seen for name, seen in _gpu_known(state).items()}
-    return Bench(run_bench(plan, progress=state.progress, known=known).to_dict())
+    return Bench(run_bench(plan, progress=state.progress, known=known,
+                           workers=child_workers(options.convert.jobs)).to_dict())
 
 
 def evaluate_key(state, options) -> str:
