@@ -89,7 +89,18 @@ def interrupt_when(proc, ready, *, timeout: float, what: str, poll: float = 0.05
             time.sleep(poll)
     assert became_ready and proc.poll() is None, f"{what} never happened: {proc.communicate()}"
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=180)
+    try:
+        _, err = proc.communicate(timeout=180)
+    except subprocess.TimeoutExpired:   # say what still runs (and holds the pipes), then end it
+        tree = subprocess.run(["ps", "-eo", "pid,ppid,pgid,stat,etime,args", "--forest"], capture_output=True,
+                              text=True).stdout
+        proc.kill()
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            err = "(not read: another process still holds its stderr)"
+        raise AssertionError(f"{what}: no exit within 180 s of SIGINT (it exited {proc.returncode} once killed)\n"
+                             f"processes then:\n{tree[-6000:]}\nits stderr:\n{err[-3000:]}") from None
     return proc.returncode, err
 
 

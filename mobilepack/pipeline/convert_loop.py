@@ -16,6 +16,9 @@ from mobilepack.errors import DataError
 from mobilepack.pipeline.convert_record import VariantResult
 from mobilepack.progress import ProgressEvent
 
+RELEASE_WEIGHTS = 64 << 20   # from here the source model is released before converting (below, its ~0.2 s of
+                             # garbage collection costs more than the memory it frees)
+
 
 def _read_data(spec, *, calibration, calibration_samples, validation, validation_samples, emit, warn):
     """(calibration samples or None, validation samples, their descriptions for convert.json)."""
@@ -83,7 +86,8 @@ def convert_modes(src, modes, staging: Path, planned: list[str], *, calibration,
             emit(ProgressEvent("export", "exporting a fixed-shape SavedModel"))
         saved = None if src.is_tflite else src.export_saved_model(Path(tmp) / "saved_model")
         weights = src.weight_bytes()
-        src.release()   # the conversions read the export; the TensorFlow model is not needed again
+        if weights >= RELEASE_WEIGHTS:   # the conversions read the export; the TensorFlow model is not needed again
+            src.release()
         producer = VariantProducer(src, saved, plan=plan, options=options, representative=representative, cal=cal,
                                    val=val, references=references, emit=emit, warn=warn, extra=extra, task=task,
                                    produced=lambda: {v.mode: (staging / v.path).read_bytes() for v in variants})

@@ -15,8 +15,7 @@ op by op:
 At an op, two delegates agree when their largest difference is within ``tolerance`` of the op's
 value range (non-finite values where the other has finite ones never agree); one delegate
 *departs* when it disagrees with every other while those agree among themselves.  Every run is a
-child process (:mod:`mobilepack.runtime.child`) with the delegate's own environment.
-"""
+child process (:mod:`mobilepack.runtime.child`) with the delegate's own environment, one per core."""
 
 from __future__ import annotations
 
@@ -172,13 +171,12 @@ def distance(a, b) -> float:
 def _dequantize(arrays, op: OpInfo) -> list:
     import numpy as np
 
-    out = []
-    for value, q in zip(arrays, op.output_quantization):
+    def one(value, q):
         value = np.asarray(value)
-        if q is not None and q[0] and np.issubdtype(value.dtype, np.integer):
-            value = (value.astype(np.float64) - q[1]) * q[0]
-        out.append(value.astype(np.float64) if value.dtype != np.bool_ else value.astype(np.float64))
-    return out
+        scaled = q is not None and q[0] and np.issubdtype(value.dtype, np.integer)
+        return (value.astype(np.float64) - q[1]) * q[0] if scaled else value.astype(np.float64)
+
+    return [one(v, q) for v, q in zip(arrays, op.output_quantization)]
 
 
 def verdict(op: OpInfo, values: dict[str, list], tolerance: float, labels: dict[str, str]) -> Departure | None:
@@ -248,14 +246,14 @@ class _Runs:
         from mobilepack.runtime.child import run_in_child
 
         setup = self.setups[delegate.name]
-        request = {**request, "feeds": self.feeds, "out": str(self.tmp / "out.npz")}
+        request = {**request, "feeds": self.feeds, "out": str(self.tmp / f"out-{delegate.name}.npz")}
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise _OutOfTime
         outcome = run_in_child(f"mobilepack.runtime.departure:{target}", request, timeout=min(self.timeout, left),
                                env=setup.env, forkable=setup.forkable)
         answer = outcome.answer
-        if outcome.answer is None and time.monotonic() >= self.deadline:
+        if answer is None and time.monotonic() >= self.deadline:
             raise _OutOfTime
         if answer is None or not answer["ok"]:
             reason = outcome.failure() or delegate.behaviour.classify_failure(answer["error"], outcome.log).message
@@ -275,22 +273,24 @@ class _Runs:
     def at(self, k: int) -> dict[str, list]:
         if k in self.cache:
             return self.cache[k]
+        from mobilepack.runtime.pool import child_workers, run_concurrently
+
         op = self.ops[k]
         path = self.tmp / f"op{k}.tflite"
-        values: dict[str, list] = {}
-        for d in self.delegates:
+        if any(d.opener not in READABLE_OPENERS for d in self.delegates) and not path.exists():
+            path.write_bytes(cut_at(self.data, k))
+
+        def raw_of(d):   # one child per delegate, each writing its own file: the first op's run them side by side
             if d.opener in READABLE_OPENERS:
                 kept = self._kept(d)
-                raw = [kept[t] for t in op.outputs] if kept is not None else None
-            else:
-                if not path.exists():
-                    path.write_bytes(cut_at(self.data, k))
-                got = self._child("outputs_in_child", {"model": str(path), "delegate": d.to_dict(),
-                                                       "signature_inputs": self.signature_inputs,
-                                                       "shapes": [list(s) for s in op.output_shapes]}, d)
-                raw = [got[str(j)] for j in range(len(got))] if got is not None else None
-            if raw is not None:
-                values[d.name] = _dequantize(raw, op)
+                return [kept[t] for t in op.outputs] if kept is not None else None
+            got = self._child("outputs_in_child", {"model": str(path), "delegate": d.to_dict(),
+                                                   "signature_inputs": self.signature_inputs,
+                                                   "shapes": [list(s) for s in op.output_shapes]}, d)
+            return [got[str(j)] for j in range(len(got))] if got is not None else None
+
+        found = run_concurrently(raw_of, list(self.delegates), child_workers())
+        values = {d.name: _dequantize(raw, op) for d, raw in zip(self.delegates, found) if raw is not None}
         self.cache[k] = values
         return values
 
