@@ -153,3 +153,40 @@ def test_weights_count_each_variable_once(tmp_path):
     assert load(model).weight_bytes() == 4 * params
     src.release()
     assert src._saved_model is None and src._signature_fn is None
+
+
+def test_a_mode_the_child_took_and_never_answered_is_converted_by_the_parent(digits_model, tmp_path, monkeypatch):
+    """The child claims the parent's spare mode and is killed before it answers: the parent converts
+    that mode itself (same bytes as --jobs 1) instead of recording it as failed."""
+    import time
+
+    from mobilepack.conversion import parallel, validation
+    from mobilepack.pipeline.convert_command import convert
+    from mobilepack.runtime.child import kill_group
+
+    common = dict(quantize="fp32,dynamic,int8", calibration=str(DIGITS / "calibration"), calibration_samples=24)
+    convert(str(digits_model), tmp_path / "one", jobs="1", **common)
+    children, killed = [], []
+    real_init, real_validate = parallel.ChildConverter.__init__, validation.validate_variant
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        children.append(self)
+
+    def validate(mode, *args, **kwargs):
+        deadline = time.monotonic() + 120
+        while mode == "fp32" and not (children[0].root / "dynamic.claim").exists():
+            assert time.monotonic() < deadline, "the child never claimed the parent's spare mode"
+            time.sleep(0.005)
+        if mode == "fp32":
+            kill_group(children[0].proc)
+            killed.append(not (children[0].root / "dynamic.json").exists())
+        return real_validate(mode, *args, **kwargs)
+
+    monkeypatch.setattr(parallel.ChildConverter, "__init__", init)
+    monkeypatch.setattr(validation, "validate_variant", validate)
+    result = convert(str(digits_model), tmp_path / "two", jobs="2", **common)
+    if not killed[0]:
+        pytest.skip("the child answered for dynamic before it could be killed")
+    assert [v.mode for v in result.variants] == ["fp32", "dynamic", "int8"] and not result.failed
+    assert _hashes(tmp_path / "two") == _hashes(tmp_path / "one")
