@@ -96,40 +96,53 @@ def test_a_child_is_started_ahead_only_where_it_may_be_used(tmp_path):
         assert proc.poll() is not None
 
 
-def test_the_child_takes_a_mode_the_parent_has_not_begun(digits_model, tmp_path, monkeypatch):
-    """Once its own modes are done, the child converts the parent's last mode if the parent has not
-    claimed it yet (here the parent is held in fp32's validation until the child has claimed dynamic):
-    the parent takes that mode from the child, after the others, and the bytes are the parent's own.
-    Without the child's claim the test fails on the wait."""
+def _hold_parent_until_claimed(monkeypatch, mode: str, then=None) -> list:
+    """Patch the parent so that fp32's validation waits until the child has claimed ``mode`` (then
+    calls ``then(child)``); returns the list the ChildConverter made is appended to."""
     import time
 
     from mobilepack.conversion import parallel, validation
-    from mobilepack.pipeline.convert_command import convert
 
-    common = dict(quantize="fp32,dynamic,int8", calibration=str(DIGITS / "calibration"), calibration_samples=24)
-    convert(str(digits_model), tmp_path / "one", jobs="1", **common)
-    children, taken = [], []
-    real_init, real_take, real_validate = parallel.ChildConverter.__init__, parallel.ChildConverter.take, \
-        validation.validate_variant
+    children = []
+    real_init, real_validate = parallel.ChildConverter.__init__, validation.validate_variant
 
     def init(self, *args, **kwargs):
         real_init(self, *args, **kwargs)
         children.append(self)
 
+    def validate(name, *args, **kwargs):
+        deadline = time.monotonic() + 120
+        while name == "fp32" and not (children[0].root / f"{mode}.claim").exists():
+            assert time.monotonic() < deadline, "the child never claimed the parent's spare mode"
+            time.sleep(0.005)
+        if name == "fp32" and then is not None:
+            then(children[0])
+        return real_validate(name, *args, **kwargs)
+
+    monkeypatch.setattr(parallel.ChildConverter, "__init__", init)
+    monkeypatch.setattr(validation, "validate_variant", validate)
+    return children
+
+
+def test_the_child_takes_a_mode_the_parent_has_not_begun(digits_model, tmp_path, monkeypatch):
+    """Once its own modes are done, the child converts the parent's last mode if the parent has not
+    claimed it yet (here the parent is held in fp32's validation until the child has claimed dynamic):
+    the parent takes that mode from the child, after the others, and the bytes are the parent's own.
+    Without the child's claim the test fails on the wait."""
+    from mobilepack.conversion import parallel
+    from mobilepack.pipeline.convert_command import convert
+
+    common = dict(quantize="fp32,dynamic,int8", calibration=str(DIGITS / "calibration"), calibration_samples=24)
+    convert(str(digits_model), tmp_path / "one", jobs="1", **common)
+    taken = []
+    real_take = parallel.ChildConverter.take
+
     def take(self, mode):
         taken.append(mode)
         return real_take(self, mode)
 
-    def validate(mode, *args, **kwargs):
-        deadline = time.monotonic() + 120
-        while mode == "fp32" and not (children[0].root / "dynamic.claim").exists():
-            assert time.monotonic() < deadline, "the child never claimed the parent's spare mode"
-            time.sleep(0.1)
-        return real_validate(mode, *args, **kwargs)
-
-    monkeypatch.setattr(parallel.ChildConverter, "__init__", init)
+    children = _hold_parent_until_claimed(monkeypatch, "dynamic")
     monkeypatch.setattr(parallel.ChildConverter, "take", take)
-    monkeypatch.setattr(validation, "validate_variant", validate)
     result = convert(str(digits_model), tmp_path / "two", jobs="2", **common)
     assert children[0].spare == ("dynamic", "fp32") and taken == ["int8", "dynamic"]
     assert [v.mode for v in result.variants] == ["fp32", "dynamic", "int8"]
@@ -158,33 +171,18 @@ def test_weights_count_each_variable_once(tmp_path):
 def test_a_mode_the_child_took_and_never_answered_is_converted_by_the_parent(digits_model, tmp_path, monkeypatch):
     """The child claims the parent's spare mode and is killed before it answers: the parent converts
     that mode itself (same bytes as --jobs 1) instead of recording it as failed."""
-    import time
-
-    from mobilepack.conversion import parallel, validation
     from mobilepack.pipeline.convert_command import convert
     from mobilepack.runtime.child import kill_group
 
     common = dict(quantize="fp32,dynamic,int8", calibration=str(DIGITS / "calibration"), calibration_samples=24)
     convert(str(digits_model), tmp_path / "one", jobs="1", **common)
-    children, killed = [], []
-    real_init, real_validate = parallel.ChildConverter.__init__, validation.validate_variant
+    killed = []
 
-    def init(self, *args, **kwargs):
-        real_init(self, *args, **kwargs)
-        children.append(self)
+    def kill(child):
+        kill_group(child.proc)
+        killed.append(not (child.root / "dynamic.json").exists())
 
-    def validate(mode, *args, **kwargs):
-        deadline = time.monotonic() + 120
-        while mode == "fp32" and not (children[0].root / "dynamic.claim").exists():
-            assert time.monotonic() < deadline, "the child never claimed the parent's spare mode"
-            time.sleep(0.005)
-        if mode == "fp32":
-            kill_group(children[0].proc)
-            killed.append(not (children[0].root / "dynamic.json").exists())
-        return real_validate(mode, *args, **kwargs)
-
-    monkeypatch.setattr(parallel.ChildConverter, "__init__", init)
-    monkeypatch.setattr(validation, "validate_variant", validate)
+    _hold_parent_until_claimed(monkeypatch, "dynamic", then=kill)
     result = convert(str(digits_model), tmp_path / "two", jobs="2", **common)
     if not killed[0]:
         pytest.skip("the child answered for dynamic before it could be killed")

@@ -268,9 +268,10 @@ def _functional_first(plan: BenchPlan, configs, setups, known, workers: int, on_
     software GPU without ``gpu_latency``), measured ``workers`` at a time; {} for one worker."""
     from mobilepack.runtime.pool import run_concurrently
 
-    todo = [i for i, (model, delegate, _) in enumerate(configs)
-            if workers > 1 and setups[delegate.name].software and not setups[delegate.name].unavailable
-            and not plan.gpu_latency and (model.path.name, delegate.name) not in known]
+    if workers < 2 or plan.gpu_latency:
+        return {}
+    todo = [i for i, (model, delegate, _) in enumerate(configs) if setups[delegate.name].software
+            and not setups[delegate.name].unavailable and (model.path.name, delegate.name) not in known]
     if len(todo) < 2:
         return {}
     on_event(ProgressEvent("bench", f"{len(todo)} functional checks on the software GPU, {workers} at a time"))
