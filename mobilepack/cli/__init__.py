@@ -61,6 +61,9 @@ app.add_typer(compress_app, name="compress")
 def main() -> None:
     import sys
 
+    from mobilepack.model.tfimport import lean_import
+
+    lean_import()
     try:
         app(prog_name="mobilepack")
         code = 0

@@ -18,6 +18,17 @@ import warnings
 from collections.abc import Iterator
 
 _VERBOSE = False
+_LEAN = False
+
+
+def lean_import() -> None:
+    """In mobilepack's own processes (the CLI, its converter child): TensorFlow's import loads Keras, and
+    Keras loads scikit-learn (when installed) for its scikit-learn wrappers, ~1.7 s of a ~5.5 s import on
+    this 2-core machine.  mobilepack never uses those wrappers; Keras defines them without scikit-learn
+    when its import fails, so :func:`tensorflow` hides scikit-learn during the import.  Not done for a
+    library caller (``import mobilepack``), whose own Keras may need the wrappers."""
+    global _LEAN
+    _LEAN = True
 
 
 def set_verbose(verbose: bool) -> None:
@@ -79,9 +90,16 @@ def tensorflow():
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     _quiet_environment()
+    hidden = _LEAN and "sklearn" not in sys.modules
+    if hidden:
+        sys.modules["sklearn"] = None   # type: ignore[assignment]  # `import sklearn` raises ImportError
+    try:
+        with silenced():
+            import tensorflow as tf
+    finally:
+        if hidden and sys.modules.get("sklearn", 0) is None:
+            del sys.modules["sklearn"]   # importable again afterwards (Keras' wrappers stay without it)
     with silenced():
-        import tensorflow as tf
-
         tf.get_logger().setLevel(logging.ERROR)
         try:
             import absl.logging

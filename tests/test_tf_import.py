@@ -1,0 +1,67 @@
+"""TensorFlow's import in mobilepack's own processes: Keras' scikit-learn wrappers are left out
+(``model.tfimport.lean_import``), and everything mobilepack loads through TensorFlow and Keras still works."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DIGITS = ROOT / "examples" / "digits" / "digits.keras"
+
+
+def _run(code: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_lean_import_leaves_out_scikit_learn_and_keras_still_loads_a_model():
+    pytest.importorskip("sklearn")
+    line = _run(f"""
+import sys
+from mobilepack.model.tfimport import keras, lean_import, tensorflow
+lean_import()
+tensorflow()
+hidden = "sklearn" not in sys.modules
+import numpy as np
+model = keras().models.load_model({str(DIGITS)!r}, compile=False)
+y = model.predict(np.zeros((1, *model.input_shape[1:]), np.float32), verbose=0)
+import sklearn   # importable again afterwards
+print(hidden, y.shape[0], "sklearn" in sys.modules)
+""")
+    assert line == "True 1 True"
+
+
+def test_a_library_caller_gets_tensorflows_own_import():
+    """Without lean_import (``import mobilepack`` in someone's program) TensorFlow imports as it does on
+    its own — here, with the scikit-learn wrappers the lean import leaves out (so that test means something)."""
+    pytest.importorskip("sklearn")
+    line = _run("""
+import sys
+import mobilepack
+from mobilepack.model.tfimport import tensorflow
+tensorflow()
+print("sklearn" in sys.modules)
+""")
+    assert line == "True"
+
+
+def test_the_cli_imports_tensorflow_lean():
+    pytest.importorskip("sklearn")
+    line = _run("""
+import sys
+import mobilepack.cli as cli
+from mobilepack.model.tfimport import tensorflow
+
+def app(prog_name):
+    tensorflow()
+    print("sklearn" in sys.modules, flush=True)
+
+cli.app = app
+cli.main()
+""")
+    assert line == "False"
