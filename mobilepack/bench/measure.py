@@ -2,8 +2,8 @@
 
 It follows the shared benchmark definition (:mod:`mobilepack.bench.definition`): open the model (``init_us``),
 prepare the input pattern once, one first iteration (``first_us``), the warm-up iterations (``warmup`` of
-them, but no longer than ``max_seconds`` counted from the first iteration's start: at least one, so a slow
-model warms up in one or two runs), then timed iterations. One iteration copies the prepared inputs into the
+them, but no longer than ``max_seconds`` counted from the first iteration's start: none when the first one
+alone took that long, so a slow model's first run is its warm-up), then timed iterations. One iteration copies the prepared inputs into the
 input tensors, invokes, and reads every output back (for the GPU, reading the outputs is what waits for the
 asynchronous work to finish).
 
@@ -71,12 +71,11 @@ def measure_in_child(request: dict) -> dict:
         warmup_us = []
         warm_ns = float(request.get("max_seconds", 60.0)) * 1e9
         warm_start = t   # the first inference warms up too: it counts towards the warm-up's time
-        for _ in range(int(request["warmup"])):   # a slow model: no more than max_seconds (at least one run)
+        # a slow model: no more than max_seconds, and none once the first inference alone has taken them
+        while len(warmup_us) < int(request["warmup"]) and now() - warm_start < warm_ns:
             t = now()
             iteration()
             warmup_us.append((now() - t) / 1000)
-            if now() - warm_start >= warm_ns:
-                break
         rss_before, _ = _rss_kib()
         samples, stop = _timed(iteration, runs=int(request["runs"]), min_seconds=float(request["min_seconds"]),
                                max_seconds=float(request.get("max_seconds", 60.0)),

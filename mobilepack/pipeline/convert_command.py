@@ -20,12 +20,12 @@ from mobilepack.conversion.quantization import (ConverterOptions, IODtype, check
                                                 get as mode_spec, parse_modes)
 from mobilepack.errors import DataError, UsageError
 from mobilepack.progress import ProgressCallback, ProgressEvent, or_ignore
+from mobilepack.pipeline.convert_loop import DEFAULT_VALIDATION_SAMPLES  # noqa: F401 - re-exported
 from mobilepack.pipeline.convert_record import RECORD, ConvertResult, VariantResult, add_variant  # noqa: F401 - re-exported
 from mobilepack.report.schema import tool_versions
 from mobilepack.staging import StagedOutput
 
 DEFAULT_CALIBRATION_SAMPLES = 100
-DEFAULT_VALIDATION_SAMPLES = 200
 
 
 def _plan_modes(quantize, source_is_tflite: bool, calibration) -> tuple[str, ...]:
@@ -47,7 +47,7 @@ class ConvertOptions:
     calibration: str | None
     calibration_samples: int
     validation: str | None
-    validation_samples: int
+    validation_samples: int | None   # None: DEFAULT_VALIDATION_SAMPLES, fewer for a large model (convert_loop)
     signature: str | None
     input_shapes: dict[str, tuple[int, ...]]
     batch: int
@@ -86,7 +86,7 @@ ConvertPlan = ConvertOptions   # the earlier name
 
 def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibration: str | Path | None = None,
                  calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES, validation: str | Path | None = None,
-                 validation_samples: int = DEFAULT_VALIDATION_SAMPLES, io_dtype: str = "float32",
+                 validation_samples: int | None = None, io_dtype: str = "float32",
                  signature: str | None = None, input_shapes: dict | None = None, batch: int = 1,
                  mean: list[float] | None = None, std: list[float] | None = None,
                  allow_float_fallback: bool = False, unsafe_load: bool = False,
@@ -102,7 +102,7 @@ def plan_convert(source: Any, *, quantize: str | list[str] | None = None, calibr
         io = IODtype(io_dtype)
     except ValueError:
         raise UsageError(f"unknown --io-dtype {io_dtype!r}", f"valid: {', '.join(d.value for d in IODtype)}") from None
-    if calibration_samples < 1 or validation_samples < 1:
+    if calibration_samples < 1 or (validation_samples is not None and validation_samples < 1):
         raise UsageError("sample counts must be ≥ 1", "e.g. --calibration-samples 100")
     if batch < 1:
         raise UsageError(f"--batch must be ≥ 1 (got {batch})", "the default is 1")

@@ -16,13 +16,42 @@ from mobilepack.errors import DataError
 from mobilepack.pipeline.convert_record import VariantResult
 from mobilepack.progress import ProgressEvent
 
+DEFAULT_VALIDATION_SAMPLES = 200
+SAMPLE_WEIGHT_BUDGET = 8 << 30   # by default a model is validated on at most this many weight bytes × samples
+MIN_BOUNDED_SAMPLES = 16          # ... and on at least this many (a 436 MB BERT-base: 19; under 43 MB: the default 200)
 RELEASE_WEIGHTS = 64 << 20   # from here the source model is released before converting (below, its ~0.2 s of
                              # garbage collection costs more than the memory it frees)
 
 
-def _read_data(spec, *, calibration, calibration_samples, validation, validation_samples, emit, warn):
-    """(calibration samples or None, validation samples, their descriptions for convert.json)."""
+def sample_bound(weights: int) -> int | None:
+    """The most validation samples a model with ``weights`` bytes of weights is validated on when the
+    count is not given (None: no bound).  Every validation sample runs the source model and every
+    variant, and later the accuracy matrix's reference kernels: work per sample that grows with the
+    weights, where conversion's own grows only in calibration.  So a large model is validated on its
+    first samples only, ``SAMPLE_WEIGHT_BUDGET`` / weights of them and at least ``MIN_BOUNDED_SAMPLES``
+    (#21: BERT-base, 436 MB, on 19 of 32)."""
+    if weights <= 0:
+        return None
+    return max(MIN_BOUNDED_SAMPLES, SAMPLE_WEIGHT_BUDGET // weights)
+
+
+def _first(samples, count: int):
+    """``samples`` cut to its first ``count`` samples (whole batches)."""
+    from dataclasses import replace
+
+    size = samples.count // max(1, len(samples.batches))
+    keep = samples.batches[:max(1, -(-count // max(1, size)))]
+    labels = samples.labels[:len(keep) * size] if samples.labels is not None else None
+    return replace(samples, batches=keep, labels=labels)
+
+
+def _read_data(spec, *, calibration, calibration_samples, validation, validation_samples, emit, warn, weights=0):
+    """(calibration samples or None, validation samples, their descriptions for convert.json).
+    ``validation_samples`` None: up to DEFAULT_VALIDATION_SAMPLES, bounded by :func:`sample_bound`."""
     from mobilepack.data.readers import RANDOM, read_samples
+
+    bound = sample_bound(weights) if validation_samples is None else None
+    validation_samples = validation_samples or DEFAULT_VALIDATION_SAMPLES
 
     cal = cal_info = None
     if calibration is not None:
@@ -40,7 +69,13 @@ def _read_data(spec, *, calibration, calibration_samples, validation, validation
         val = read_samples(RANDOM, spec, limit=min(validation_samples, 32), what="validation")
     if val.kind == "random":
         warn("validating on random inputs: pass --validation (or --calibration) data for meaningful numbers")
-    return cal, val, cal_info, {"source": val.source, "kind": val.kind, "samples": val.count}
+    info = {"source": val.source, "kind": val.kind, "samples": val.count}
+    if bound is not None and val.count > bound:
+        total, val = val.count, _first(val, bound)
+        why = f"{weights / 1e6:.0f} MB of weights: each sample runs the source model and every variant"
+        info.update(samples=val.count, of=total, bound=why)
+        emit(ProgressEvent("reference", f"validating on the first {val.count} of {total} samples ({why})"))
+    return cal, val, cal_info, info
 
 
 def _references(src, val) -> list[dict[str, Any]]:
@@ -70,9 +105,10 @@ def convert_modes(src, modes, staging: Path, planned: list[str], *, calibration,
 
     spec = src.spec
     t0 = time.perf_counter()
+    weights = src.weight_bytes()
     cal, val, cal_info, val_info = _read_data(spec, calibration=calibration, calibration_samples=calibration_samples,
                                               validation=validation, validation_samples=validation_samples,
-                                              emit=emit, warn=warn)
+                                              emit=emit, warn=warn, weights=weights)
     timings["data"] = time.perf_counter() - t0
     emit(ProgressEvent("reference", f"running the source model on {val.count} validation samples"))
     t0 = time.perf_counter()
@@ -85,7 +121,6 @@ def convert_modes(src, modes, staging: Path, planned: list[str], *, calibration,
         if not src.is_tflite:  # a float .tflite source is quantized as it is (AI Edge Quantizer)
             emit(ProgressEvent("export", "exporting a fixed-shape SavedModel"))
         saved = None if src.is_tflite else src.export_saved_model(Path(tmp) / "saved_model")
-        weights = src.weight_bytes()
         if weights >= RELEASE_WEIGHTS:   # the conversions read the export; the TensorFlow model is not needed again
             src.release()
         producer = VariantProducer(src, saved, plan=plan, options=options, representative=representative, cal=cal,

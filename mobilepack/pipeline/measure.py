@@ -10,11 +10,13 @@ from mobilepack.pipeline.caching import LAYOUT, Codec, cached, json_codec
 from mobilepack.pipeline.state import Accuracy, Bench, Lint
 from mobilepack.progress import ProgressEvent
 
-EVALUATE_VERSION = 7   # part of the evaluation cache key: per-task evaluators, few self-check samples, agreement rule,
+EVALUATE_VERSION = 8   # part of the evaluation cache key: per-task evaluators, few self-check samples, agreement rule,
                        # the reference kernels' cross-check subset, delegates that disagree (the doctor's trigger),
-                       # xnnpack cells reused from convert's validation (Cell.reused, a warning)
-BENCH_VERSION = 2      # part of the bench cache key: 2 = a record's run count may be below settings.runs
-                       # (build's run floor past max_seconds)
+                       # xnnpack cells reused from convert's validation (Cell.reused, a warning), a large
+                       # model's samples bounded as convert's validation (convert_loop.sample_bound)
+BENCH_VERSION = 3      # part of the bench cache key: 2 = a record's run count may be below settings.runs
+                       # (build's run floor past max_seconds); 3 = no warm-up run after a first run that
+                       # alone took max_seconds
 SELF_CHECK_SAMPLES = 8   # samples a single variant is compared with itself on
 CROSS_CHECK_SAMPLES = 8  # without labels: samples the non-reference variants run on the reference kernels
                          # (all of them on xnnpack; evaluate.accuracy)
@@ -154,6 +156,11 @@ def evaluation_samples(state, options):
         # one variant alone (a pass-through .tflite) is compared with itself: a few samples show it runs
         # on the reference kernels; more would only repeat the same agreement
         limit = SELF_CHECK_SAMPLES if len(state.models.paths) == 1 else 200
+        bounded = (getattr(state.converted, "validation_data", None) or {}).get("bound")
+        if bounded:   # a large model: the samples convert validated it on (convert_loop.sample_bound), no more
+            limit = min(limit, state.converted.validation_data["samples"])
+            warnings.append(f"agreement on the first {limit} of {state.converted.validation_data['of']} samples, "
+                            f"those convert validated on ({bounded})")
         samples = read_samples(options.eval_source or "random", spec, limit=limit, what="validation")
         samples = replace(samples, labels=None, class_names=None)
     return evaluator, samples, truth, warnings
