@@ -188,3 +188,36 @@ def test_a_mode_the_child_took_and_never_answered_is_converted_by_the_parent(dig
         pytest.skip("the child answered for dynamic before it could be killed")
     assert [v.mode for v in result.variants] == ["fp32", "dynamic", "int8"] and not result.failed
     assert _hashes(tmp_path / "two") == _hashes(tmp_path / "one")
+
+
+def test_sized_packing_writes_the_converters_own_bytes(digits_model, tmp_path, monkeypatch):
+    """Each conversion packs TFLiteConverter's result with a Builder sized up front
+    (``conversion.converter.sized_packing``): the bytes TFLiteConverter writes without it, in a float,
+    a weight-only and a calibrated mode."""
+    import contextlib
+
+    import numpy as np
+
+    from mobilepack.conversion import converter
+    from mobilepack.conversion.quantization import ConverterOptions
+    from mobilepack.model.loading import load
+
+    saved = load(str(digits_model)).export_saved_model(tmp_path / "saved")
+    shape = (1, 32, 32, 3)
+    samples = [np.random.default_rng(i).random(shape, dtype=np.float32) for i in range(8)]
+
+    def convert(mode):
+        return converter.convert_saved_model(saved, mode, options=ConverterOptions(), representative=lambda: ([s] for s in samples))
+
+    sized = {m: convert(m) for m in ("fp32", "dynamic", "int8")}
+    with monkeypatch.context() as m:
+        m.setattr(converter, "sized_packing", contextlib.nullcontext)
+        plain = {mode: convert(mode) for mode in sized}
+    assert {m: hashlib.sha256(d).hexdigest() for m, d in sized.items()} == \
+        {m: hashlib.sha256(d).hexdigest() for m, d in plain.items()}
+    # the packing is TensorFlow's serialization: a different one would show here
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    with converter.sized_packing():
+        assert flatbuffer_utils.convert_object_to_bytearray.__module__ == converter.__name__
+    assert flatbuffer_utils.convert_object_to_bytearray.__module__ != converter.__name__
