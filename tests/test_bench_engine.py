@@ -435,7 +435,8 @@ def test_a_functional_check_lint_ran_makes_bench_s_record_without_compiling_agai
     known = {(name, "gpu"): seen for name, seen in _gpu_known(state).items()}
     children = []
     spawn = child.run_in_child
-    monkeypatch.setattr(child, "run_in_child", lambda target, *a, **kw: children.append(target) or spawn(target, *a, **kw))
+    monkeypatch.setattr(child, "run_in_child",
+                        lambda target, *a, **kw: children.append(target) or spawn(target, *a, **kw))
     [rec] = run_bench(plan_bench([path], delegates="gpu", runs=5, warmup=1, target_ci=0.05, max_seconds=0.5),
                       known=known).records
     assert children == []                      # bench did not compile it again
@@ -446,8 +447,8 @@ def test_a_functional_check_lint_ran_makes_bench_s_record_without_compiling_agai
     assert {k: rec[k] for k in same} == {k: own[k] for k in same} and rec["numerics"]["ok"] is True
     assert tuple(rec) == RECORD_KEYS and rec["init_us"] == lint["functional"]["init_us"] > 0
     # a numerics miss is bench's failure kind; with --gpu-latency bench times the GPU itself
-    off = {**known[("dense.tflite", "gpu")], "functional": {**lint["functional"], "numerics": {
-        "ok": False, "cosine": 0.5, "max_abs_err": 1.0, "message": "cosine 0.5000 < 0.99 vs the reference CPU kernels"}}}
+    miss = {"ok": False, "cosine": 0.5, "max_abs_err": 1.0, "message": "cosine 0.5000 < 0.99 vs the reference CPU kernels"}
+    off = {**known[("dense.tflite", "gpu")], "functional": {**lint["functional"], "numerics": miss}}
     [bad] = run_bench(plan_bench([path], delegates="gpu", runs=1, warmup=0, target_ci=0),
                       known={("dense.tflite", "gpu"): off}).records
     assert (bad["status"], bad["failure"]) == ("failed", "numerics") and "cosine 0.5000" in bad["error"]

@@ -236,9 +236,9 @@ def run_bench(plan: BenchPlan, *, progress: ProgressCallback | None = None,
     ``status`` and ``message``) is recorded as failed with the probe's reason, and a functional check
     the probe's child ran on its compilation (``functional``: :func:`measure_in_child`'s answer) makes
     the record bench's own check would — where bench would make one (a software adapter, no
-    ``gpu_latency``) — instead of compiling it again.  ``workers``: the functional checks on a software GPU (not timed: compile, at most three
-    invocations, a comparison) run first, that many at once; the timed configurations then run one
-    at a time, alone."""
+    ``gpu_latency``) — instead of compiling it again.  ``workers``: the functional checks on a
+    software GPU (not timed: compile, at most three invocations, a comparison) run first, that many
+    at once; the timed configurations then run one at a time, alone."""
     on_event = or_ignore(progress)
     configs = plan.configurations()
     setups = {d.name: d.behaviour.child_setup() for d in plan.delegates}   # e.g. the GPU's Vulkan driver, found once
