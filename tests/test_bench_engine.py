@@ -412,6 +412,52 @@ def test_a_gpu_refusal_lint_saw_is_recorded_without_compiling_again():
     assert _gpu_known(SimpleNamespace(lint=None, models=SimpleNamespace(variants=variants))) == {}
 
 
+def test_a_functional_check_lint_ran_makes_bench_s_record_without_compiling_again(result, monkeypatch):
+    """On a software GPU, build's lint probe (``probe_gpu(functional=PROBE_CHILD)``) also runs bench's
+    functional check in its child, on the model it compiled; bench builds the GPU record from that
+    answer — no child of its own — with the numerics bench's own check computes (the module's run)."""
+    from types import SimpleNamespace
+
+    from mobilepack.bench.engine import REUSED_NOTE
+    from mobilepack.bench.measure import PROBE_CHILD
+    from mobilepack.inspect.report import probe
+    from mobilepack.pipeline.measure import _gpu_known
+    from mobilepack.runtime import child
+
+    if not require_vulkan().software:
+        pytest.skip("a real GPU is timed by bench itself; lint's probe only compiles")
+    path = FIX / "dense.tflite"
+    lint = probe(path, timeout=120, functional=PROBE_CHILD)
+    plain = probe(path, timeout=120)   # `mobilepack inspect`: the probe alone, its verdict unchanged
+    assert "functional" not in plain and {k: lint[k] for k in plain} == plain
+    state = SimpleNamespace(lint=SimpleNamespace(by_mode={"fp32": {"gpu": lint}}),
+                            models=SimpleNamespace(variants=[SimpleNamespace(mode="fp32", path=path)]))
+    known = {(name, "gpu"): seen for name, seen in _gpu_known(state).items()}
+    children = []
+    spawn = child.run_in_child
+    monkeypatch.setattr(child, "run_in_child",
+                        lambda target, *a, **kw: children.append(target) or spawn(target, *a, **kw))
+    [rec] = run_bench(plan_bench([path], delegates="gpu", runs=5, warmup=1, target_ci=0.05, max_seconds=0.5),
+                      known=known).records
+    assert children == []                      # bench did not compile it again
+    own = _rec(result, "dense.tflite", "gpu")  # bench's own functional check of the same file
+    assert (rec["note"], own["note"]) == (REUSED_NOTE, FUNCTIONAL_NOTE)
+    same = ("status", "failure", "numerics", "adapter", "software", "fully_delegated", "stop", "runs", "warmup",
+            "target_ci", "noisy", "definition")
+    assert {k: rec[k] for k in same} == {k: own[k] for k in same} and rec["numerics"]["ok"] is True
+    assert tuple(rec) == RECORD_KEYS and rec["init_us"] == lint["functional"]["init_us"] > 0
+    # a numerics miss is bench's failure kind; with --gpu-latency bench times the GPU itself
+    miss = {"ok": False, "cosine": 0.5, "max_abs_err": 1.0, "message": "cosine 0.5000 < 0.99 vs the reference CPU kernels"}
+    off = {**known[("dense.tflite", "gpu")], "functional": {**lint["functional"], "numerics": miss}}
+    [bad] = run_bench(plan_bench([path], delegates="gpu", runs=1, warmup=0, target_ci=0),
+                      known={("dense.tflite", "gpu"): off}).records
+    assert (bad["status"], bad["failure"]) == ("failed", "numerics") and "cosine 0.5000" in bad["error"]
+    children.clear()   # (the miss ran the delegate doctor's children)
+    [timed] = run_bench(plan_bench([path], delegates="gpu", runs=1, warmup=0, target_ci=0, gpu_latency=True),
+                        known=known).records
+    assert children == ["mobilepack.bench.measure:measure_in_child"] and timed["stop"] == "runs"
+
+
 def test_the_run_floor_stops_a_slow_configuration_and_not_a_fast_one():
     """build's run floor (``floor_runs``): past max_seconds adaptive timing needs only 3 runs, not 10.  A
     configuration slower than its budget (here: a budget of 1 µs) stops at the floor, its first run its only

@@ -67,6 +67,24 @@ def test_accuracy_matrix_covers_every_variant_and_delegate(sample_build):
     assert cells[("fp32", "cpu")]["agreement"] == 1.0
 
 
+def test_software_gpu_records_come_from_lint_s_probe(sample_build):
+    """On a software GPU, build's lint probe ran bench's functional check on the model it compiled:
+    bench built each GPU record from that answer (not compiled again) — same numerics and timings."""
+    from mobilepack.bench.engine import REUSED_NOTE
+    from mobilepack.runtime.gpu import discover_vulkan
+
+    if not discover_vulkan().software:
+        pytest.skip("a real GPU is timed by bench itself; lint's probe only compiles")
+    report = sample_build[1].report
+    gpu = [r for r in report["bench"]["results"] if r["delegate"] == "gpu"]
+    assert len(gpu) == 4
+    for rec in gpu:
+        checked = report["lint"][rec["model"]["variant"]]["gpu"]["functional"]
+        assert rec["note"].startswith(REUSED_NOTE) and rec["stop"] == "functional", rec
+        assert (rec["numerics"], rec["init_us"], rec["first_us"]) == \
+            (checked["numerics"], checked["init_us"], checked["first_us"])
+
+
 def test_selection_is_explained_in_every_report(sample_build):
     out, result = sample_build
     sel = result.report["selection"]

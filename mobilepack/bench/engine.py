@@ -231,16 +231,19 @@ def host_key() -> dict:
 
 def run_bench(plan: BenchPlan, *, progress: ProgressCallback | None = None,
               known: dict[tuple[str, str], dict] | None = None, workers: int = 1) -> BenchResult:
-    """``known``: (model file name, delegate name) -> a failure already seen by a probe that opens the
-    model the same way (lint's GPU probe compiles with the same GPU-only accelerator): that
-    configuration is recorded as failed with the probe's reason instead of being compiled again.
-    ``workers``: the functional checks on a software GPU (not timed: compile, at most three
-    invocations, a comparison) run first, that many at once; the timed configurations then run one
-    at a time, alone."""
+    """``known``: (model file name, delegate name) -> what a probe that opens the model the same way
+    (lint's GPU probe compiles with the same GPU-only accelerator) already saw: a failure (its
+    ``status`` and ``message``) is recorded as failed with the probe's reason, and a functional check
+    the probe's child ran on its compilation (``functional``: :func:`measure_in_child`'s answer) makes
+    the record bench's own check would — where bench would make one (a software adapter, no
+    ``gpu_latency``) — instead of compiling it again.  ``workers``: the functional checks on a
+    software GPU (not timed: compile, at most three invocations, a comparison) run first, that many
+    at once; the timed configurations then run one at a time, alone."""
     on_event = or_ignore(progress)
-    known = known or {}
     configs = plan.configurations()
     setups = {d.name: d.behaviour.child_setup() for d in plan.delegates}   # e.g. the GPU's Vulkan driver, found once
+    known = {k: seen for k, seen in (known or {}).items() if "functional" not in seen
+             or (k[1] in setups and _is_functional(plan, setups[k[1]]))}
     device = host_facts()
     records = []
     early = _functional_first(plan, configs, setups, known, workers, on_event)
@@ -248,8 +251,8 @@ def run_bench(plan: BenchPlan, *, progress: ProgressCallback | None = None,
         label = f"{model.path.name} · {delegate.name}" + (f" ×{threads}" if delegate.threaded else "")
         on_event(ProgressEvent("bench", label, current=i, total=len(configs)))
         seen = known.get((model.path.name, delegate.name))
-        record = (early[i] if i in early else known_failure(model, delegate, threads, seen, plan.warmup)
-                  if seen is not None else measure_one(plan, model, delegate, threads, setup=setups[delegate.name]))
+        record = (early[i] if i in early else measure_one(plan, model, delegate, threads, setup=setups[delegate.name])
+                  if seen is None else known_record(plan, model, delegate, threads, seen))
         record["device"] = dict(device)
         records.append(record)
         if record["status"] != "ok":
@@ -286,17 +289,15 @@ def measure_one(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: 
     here and with which environment.  On a software adapter (the GPU on SwiftShader) it gets a
     functional check — compile, at most three invocations, outputs compared with the reference CPU
     kernels — unless ``plan.gpu_latency``."""
-    from mobilepack.bench.definition import DEFINITION
     from mobilepack.runtime.child import run_in_child
     from mobilepack.runtime.gpu import SOFTWARE_NOTE
 
-    record = empty_record(model.to_dict(), delegate.name, threads, warmup=plan.warmup)
-    record["definition"] = DEFINITION
+    record = _record(model, delegate, threads, plan.warmup)
     setup = setup or delegate.behaviour.child_setup()
     if setup.unavailable:
         record["note"] = setup.skipped_note
         return fail(record, setup.skipped_kind, setup.unavailable)
-    functional = setup.software and not plan.gpu_latency
+    functional = _is_functional(plan, setup)
     request = {"model": str(model.path), "delegate": delegate.to_dict(), "threads": threads, "runs": plan.runs,
                "warmup": plan.warmup, "min_seconds": plan.min_seconds, "target_ci": plan.target_ci,
                "max_seconds": min(plan.max_seconds, plan.timeout * 0.5), "hard_seconds": plan.timeout * 0.5,
@@ -309,18 +310,37 @@ def measure_one(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: 
     return _finish(plan, delegate, record, outcome, functional)
 
 
-KNOWN_NOTE = "not compiled again: lint's GPU probe (the same GPU-only compilation) already failed on it"
+def _is_functional(plan: BenchPlan, setup) -> bool:
+    """Whether a configuration gets a functional check rather than a timing: a software adapter
+    without ``gpu_latency``."""
+    return setup.software and not plan.gpu_latency
 
 
-def known_failure(model: ModelFile, delegate: Delegate, threads: int, seen: dict, warmup: int) -> dict:
-    """The record of a configuration a probe already saw fail (``seen``: the probe's ``status``,
-    ``message``, ``adapter``, ``software``), classified as a failure of the bench itself would be."""
+def _record(model: ModelFile, delegate: Delegate, threads: int, warmup: int) -> dict:
     from mobilepack.bench.definition import DEFINITION
 
     record = empty_record(model.to_dict(), delegate.name, threads, warmup=warmup)
+    record["definition"] = DEFINITION
+    return record
+
+
+KNOWN_NOTE = "not compiled again: lint's GPU probe (the same GPU-only compilation) already failed on it"
+
+
+def known_record(plan: BenchPlan, model: ModelFile, delegate: Delegate, threads: int, seen: dict) -> dict:
+    """The record of a configuration a probe already compiled (``seen``: the probe's ``status``,
+    ``message``, ``adapter``, ``software``, and ``functional`` where its child ran the functional
+    check): a failure classified as a failure of the bench itself would be, or the functional
+    check's record built from the probe child's answer as from bench's own child (:func:`_finish`)."""
+    from mobilepack.runtime.child import ChildOutcome
+
+    record = _record(model, delegate, threads, plan.warmup)
+    record.update({"adapter": seen.get("adapter"), "software": bool(seen.get("software")), "note": KNOWN_NOTE})
+    if "functional" in seen:
+        record["note"] = REUSED_NOTE
+        outcome = ChildOutcome(answer=seen["functional"], returncode=0, log="", timed_out=False, seconds=0.0)
+        return _finish(plan, delegate, record, outcome, True)
     failure = delegate.behaviour.classify_failure(seen.get("message") or seen.get("status"), "")
-    record.update({"definition": DEFINITION, "adapter": seen.get("adapter"), "software": bool(seen.get("software")),
-                   "note": KNOWN_NOTE})
     return fail(record, failure.kind, failure.message)
 
 
@@ -358,6 +378,7 @@ def _finish(plan: BenchPlan, delegate: Delegate, record: dict, outcome, function
 
 
 FUNCTIONAL_NOTE = "functional check only (software GPU: ≤ 3 invocations, numerics vs CPU; --gpu-latency times it)"
+REUSED_NOTE = FUNCTIONAL_NOTE + " — run by lint's GPU probe on its compilation (not compiled again)"
 
 
 def empty_record(model: dict, delegate: str, threads: int, *, warmup: int = 0, source: str = "host") -> dict:

@@ -83,11 +83,29 @@ def measure_in_child(request: dict) -> dict:
                                max_runs=request.get("max_runs"), floor_runs=request.get("floor_runs"),
                                hard_seconds=request.get("hard_seconds"))
     except Exception as exc:
-        return {"ok": False, "stage": "run", "error": str(exc)}
+        return {"ok": False, "stage": "run", "error": str(exc), "fully_delegated": session.fully_delegated}
     rss_after, peak = _rss_kib()
     return {"ok": True, "init_us": init_us, "first_us": first_us, "warmup_us": warmup_us, "samples_us": samples,
             "stop": stop, "rss_kib_before": rss_before, "rss_kib_after": rss_after, "peak_rss_kib": peak,
             "fully_delegated": session.fully_delegated}
+
+
+PROBE_CHILD = "mobilepack.bench.measure:probe_in_child"
+
+
+def probe_in_child(request: dict) -> dict:
+    """Lint's GPU probe on a software GPU (``runtime.gpu.probe_gpu(functional=PROBE_CHILD)``): the
+    GPU session bench's functional check opens (the probe's GPU-only compilation) and that check on
+    it — :func:`measure_in_child` with a functional request — so bench need not compile it again.
+    Answers as the probe's own child does (``compiled``, ``fully``, ``error``), plus ``functional``:
+    the check's answer, where the model compiled."""
+    from mobilepack.runtime.delegates import get
+
+    answer = measure_in_child({"model": request["model"], "delegate": get("gpu").to_dict(), "threads": 1,
+                               "functional": True})
+    if not answer["ok"] and answer["stage"] == "init":
+        return {"compiled": False, "error": answer["error"]}
+    return {"compiled": True, "fully": bool(answer["fully_delegated"]), "error": None, "functional": answer}
 
 
 def _timed(iteration, *, runs: int, min_seconds: float, max_seconds: float, target_ci: float, now,

@@ -133,9 +133,10 @@ def verify(data: bytes, path: str | Path) -> FbModel:
 
 def inspect_model(path: str | Path, *, runtime: bool = True, gpu: bool = True, gpu_timeout: float = 120.0,
                   load_timeout: float = 60.0, input_shapes: dict[str, tuple[int, ...]] | None = None,
-                  progress=None) -> InspectResult:
+                  progress=None, gpu_functional: str | None = None) -> InspectResult:
     """Inspect the .tflite at ``path``.  Malformed files raise ``InputError`` (exit 2)
-    before any native code sees them; native checks run in child processes."""
+    before any native code sees them; native checks run in child processes.  ``gpu_functional``:
+    the GPU probe's child on a software adapter (``probe_gpu(functional=...)``; build's lint)."""
     from mobilepack.inspect import lint
     from mobilepack.metadata.reader import metadata_dict, read_metadata
 
@@ -168,14 +169,14 @@ def inspect_model(path: str | Path, *, runtime: bool = True, gpu: bool = True, g
                         "--input-shape ones, so it was not run"}
         else:
             emit("compiling with LiteRT's GPU accelerator (child process)")
-            gpu_info = probe(path, timeout=gpu_timeout)
+            gpu_info = probe(path, timeout=gpu_timeout, functional=gpu_functional)
     findings = lint.run(lint.LintContext(fb=fb, data=data, metadata=md, model=model, load=load, gpu=gpu_info))
     return InspectResult(path=str(path), bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), model=model,
                          metadata=metadata_dict(md), runtime=None if load is None else load.to_dict(), gpu=gpu_info,
                          findings=tuple(findings))
 
 
-def probe(path: str | Path, *, timeout: float) -> dict[str, Any]:
+def probe(path: str | Path, *, timeout: float, functional: str | None = None) -> dict[str, Any]:
     """The GPU-delegation verdict from the runtime's GPU probe (``mobilepack.runtime.gpu``)."""
     try:
         from mobilepack.runtime.gpu import probe_gpu
@@ -183,10 +184,9 @@ def probe(path: str | Path, *, timeout: float) -> dict[str, Any]:
         return {"status": "unavailable", "fully_accelerated": None, "adapter": None, "software": False,
                 "message": "this installation has no GPU probe (mobilepack.runtime.gpu)", "cpu_ops": []}
     try:
-        p = probe_gpu(str(path), timeout=timeout)
+        p = probe_gpu(str(path), timeout=timeout, functional=functional)
     except Exception as exc:  # the probe isolates LiteRT in a child; this is a probe bug: report, go on
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         return {"status": "crashed", "fully_accelerated": None, "adapter": None, "software": False,
                 "message": f"the GPU probe failed: {type(exc).__name__}: {first}", "cpu_ops": []}
-    return {"status": p.status, "fully_accelerated": p.fully_accelerated, "adapter": p.adapter,
-            "software": bool(p.software), "message": p.message, "cpu_ops": list(p.cpu_ops)}
+    return {**p.to_dict(), "software": bool(p.software)}

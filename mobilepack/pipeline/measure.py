@@ -14,29 +14,40 @@ EVALUATE_VERSION = 8   # part of the evaluation cache key: per-task evaluators, 
                        # the reference kernels' cross-check subset, delegates that disagree (the doctor's trigger),
                        # xnnpack cells reused from convert's validation (Cell.reused, a warning), a large
                        # model's samples bounded as convert's validation (convert_loop.sample_bound)
-BENCH_VERSION = 3      # part of the bench cache key: 2 = a record's run count may be below settings.runs
+BENCH_VERSION = 4      # part of the bench cache key: 2 = a record's run count may be below settings.runs
                        # (build's run floor past max_seconds); 3 = no warm-up run after a first run that
-                       # alone took max_seconds
+                       # alone took max_seconds; 4 = a software GPU's record may come from lint's probe
 SELF_CHECK_SAMPLES = 8   # samples a single variant is compared with itself on
 CROSS_CHECK_SAMPLES = 8  # without labels: samples the non-reference variants run on the reference kernels
                          # (all of them on xnnpack; evaluate.accuracy)
 
 
 def _lint_key(state, options) -> str:
-    return make_key("lint", LAYOUT, state.models.key, "gpu" in options.bench.delegates, state.tools)
+    return make_key("lint", LAYOUT, state.models.key, "gpu" in options.bench.delegates, _gpu_functional(options),
+                    state.tools)
+
+
+def _gpu_functional(options) -> str | None:
+    """The GPU probe's child on a software GPU when bench will give the GPU a functional check (no
+    ``gpu_latency``): it runs that check on its own compilation, and bench reuses it (``_gpu_known``)."""
+    from mobilepack.bench.measure import PROBE_CHILD
+
+    return PROBE_CHILD if "gpu" in options.bench.delegates and not options.bench.gpu_latency else None
 
 
 @cached("lint", _lint_key, Codec(lambda r: r.by_mode, lambda doc, state: Lint(doc)))
 def lint_stage(state, options) -> Lint:
     """Each variant's load check and GPU probe (children), one variant per core at a time
-    (``runtime.pool``; ``--jobs 1``: one at a time)."""
+    (``runtime.pool``; ``--jobs 1``: one at a time).  On a software GPU the probe's child also runs
+    bench's functional check on the model it compiled (``_gpu_functional``)."""
     from mobilepack.inspect import inspect_model
     from mobilepack.runtime.pool import child_workers, run_concurrently
 
     variants = state.models.variants
 
     def one(v):
-        result = inspect_model(v.path, runtime=True, gpu="gpu" in options.bench.delegates)
+        result = inspect_model(v.path, runtime=True, gpu="gpu" in options.bench.delegates,
+                               gpu_functional=_gpu_functional(options))
         return {"findings": [f.to_dict() for f in result.findings], "gpu": result.gpu,
                 "summary": result.to_dict()["summary"]}
 
@@ -62,16 +73,21 @@ def _bench_key(state, options) -> str:
 def _gpu_known(state) -> dict[str, dict]:
     """variant file name -> lint's GPU probe verdict, where that probe's GPU-only compilation (the
     one bench's GPU session makes) already failed: ``rejected``, or ``partial`` with LiteRT's
-    refusal (ops it would leave on the CPU; a model that compiled has no message)."""
+    refusal (ops it would leave on the CPU; a model that compiled has no message); or where it
+    compiled and its child ran bench's functional check on it (``functional``: the check's answer,
+    kept where the check ran; bench builds its record from it)."""
     from mobilepack.runtime.gpu import with_cpu_ops
 
     by_mode = getattr(state.lint, "by_mode", None) or {}
     out = {}
     for v in state.models.variants:
         g = (by_mode.get(v.mode) or {}).get("gpu") or {}
+        seen = {"status": g.get("status"), "message": with_cpu_ops(g.get("message") or "", g.get("cpu_ops") or ()),
+                "adapter": g.get("adapter"), "software": g.get("software")}
         if g.get("status") == "rejected" or (g.get("status") == "partial" and g.get("message")):
-            out[v.path.name] = {"status": g["status"], "message": with_cpu_ops(g.get("message") or "", g.get("cpu_ops") or ()),
-                                "adapter": g.get("adapter"), "software": g.get("software")}
+            out[v.path.name] = seen
+        elif g.get("status") in ("full", "partial") and (g.get("functional") or {}).get("ok"):
+            out[v.path.name] = {**seen, "functional": g["functional"]}
     return out
 
 

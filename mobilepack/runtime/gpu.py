@@ -102,10 +102,12 @@ class GpuProbe:
     software: bool                 # True for SwiftShader: functional only, latency not representative
     message: str                   # LiteRT's own message (first line) when it refused/failed
     cpu_ops: tuple[str, ...]       # ops left on CPU, where LiteRT tells
+    functional: dict | None = None   # the functional check's answer, where the probe's child also ran it
 
     def to_dict(self) -> dict:
         return {"status": self.status, "fully_accelerated": self.fully_accelerated, "adapter": self.adapter,
-                "software": self.software, "message": self.message, "cpu_ops": list(self.cpu_ops)}
+                "software": self.software, "message": self.message, "cpu_ops": list(self.cpu_ops),
+                **({"functional": self.functional} if self.functional is not None else {})}
 
 
 def compile_gpu(model_path: str, *, cpu_fallback: bool = False):
@@ -125,16 +127,21 @@ def _probe_in_child(request: dict) -> dict:
     return {"compiled": True, "fully": bool(model.is_fully_accelerated()), "error": None}
 
 
-def probe_gpu(model_path, *, timeout: float = 120.0) -> GpuProbe:
+def probe_gpu(model_path, *, timeout: float = 120.0, functional: str | None = None) -> GpuProbe:
     """Compile ``model_path`` with ``CompiledModel`` + ``HardwareAccelerator.GPU`` (no CPU fallback)
-    in a child process and report what LiteRT said."""
+    in a child process and report what LiteRT said.
+
+    ``functional``: on a software adapter (SwiftShader), the child target (``"module:function"``,
+    e.g. bench's ``mobilepack.bench.measure:probe_in_child``) that makes this same compilation and
+    also runs a functional check on it; it answers as :func:`_probe_in_child` does, plus
+    ``functional`` (kept in :attr:`GpuProbe.functional`).  A real GPU gets the plain probe."""
     from mobilepack.runtime.child import run_in_child
 
     setup = discover_vulkan()
     if setup.source == "none":
         return GpuProbe("unavailable", None, None, False, setup.message, ())
-    outcome = run_in_child("mobilepack.runtime.gpu:_probe_in_child", {"model": str(model_path)},
-                           timeout=timeout, env=setup.env)
+    target = functional if functional and setup.software else "mobilepack.runtime.gpu:_probe_in_child"
+    outcome = run_in_child(target, {"model": str(model_path)}, timeout=timeout, env=setup.env)
     return probe_from_outcome(outcome, setup)
 
 
@@ -149,7 +156,8 @@ def probe_from_outcome(outcome, setup: VulkanSetup) -> GpuProbe:
         return GpuProbe("crashed", None, adapter, software, outcome.failure() or "crashed", cpu_ops)
     if answer["compiled"]:
         fully = bool(answer["fully"])
-        return GpuProbe("full" if fully else "partial", fully, adapter, software, "", cpu_ops)
+        return GpuProbe("full" if fully else "partial", fully, adapter, software, "", cpu_ops,
+                        answer.get("functional"))
     status = classify(answer["error"], outcome.log)
     fully = False if status == "partial" else None
     return GpuProbe(status, fully, adapter, software, litert_message(answer["error"], outcome.log), cpu_ops)
