@@ -1,8 +1,8 @@
 """The metadata stage's work on each variant, in the build's process or in child processes.
 
 Attaching metadata rebuilds a variant's whole flatbuffer in pure Python (``metadata.attach``) on
-one core: a 109 M-parameter encoder's four variants (0.87 GB) took 13-15 s with the second core
-idle.  Where the variants together hold at least :data:`PARALLEL_BYTES`, each variant is attached
+one core: a 109 M-parameter encoder's four variants (0.87 GB) took 10-15 s with the second core
+idle (6-8 s in two children).  Where the variants together hold at least :data:`PARALLEL_BYTES`, each variant is attached
 in a child process (``runtime.child.run_in_child``, forked from the zygote), up to
 ``runtime.pool.child_workers`` at a time, largest first; below that a child's start costs more than
 it saves, and they are attached one after another here.  Both ways run :func:`attach_variant` on the
