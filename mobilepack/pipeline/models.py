@@ -6,7 +6,6 @@ copies them into OUT/models, writes TFLite metadata into each, and writes the on
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -124,17 +123,22 @@ def _models_dir(state) -> Path:
     return state.root / "models"
 
 
-def models_from_record(record: dict[str, Any], directory: Path, labels: tuple[str, ...], key: str) -> Models:
-    """The typed view of a convert.json: the source's spec (labels applied) and each variant's own."""
+def models_from_record(record: dict[str, Any], directory: Path, labels: tuple[str, ...], key: str,
+                       tensors: list[dict[str, Any]] | None = None) -> Models:
+    """The typed view of a convert.json: the source's spec (labels applied) and each variant's own.
+    ``tensors``: each variant's ``model.variant.tensors_to_json``, in the record's order, where the
+    caller read them already (the metadata stage, before writing metadata, which leaves the tensors
+    as they were); else each file is read."""
     from mobilepack.model.spec import spec_from_dict
-    from mobilepack.model.variant import variant_spec
+    from mobilepack.model.variant import variant_spec, with_tensors
 
     spec = spec_from_dict(record["model"])
     if labels:
         spec = replace(spec, labels=labels)
-    variants = tuple(Variant(v["mode"], directory / v["path"], v["bytes"],
-                             variant_spec(spec, (directory / v["path"]).read_bytes()), v)
-                     for v in record["variants"])
+    specs = ([with_tensors(spec, t) for t in tensors] if tensors is not None else
+             [variant_spec(spec, (directory / v["path"]).read_bytes()) for v in record["variants"]])
+    variants = tuple(Variant(v["mode"], directory / v["path"], v["bytes"], s, v)
+                     for v, s in zip(record["variants"], specs))
     return Models(key=key, record=record, spec=spec, variants=variants)
 
 
@@ -146,44 +150,31 @@ def _dump_models(m: Models) -> dict[str, Any]:
     return {"record": m.record, "labels": list(m.spec.labels or ()), "key": m.key}
 
 
-def _metadata_info(spec, md, norm_source: str):
-    from mobilepack.metadata import GeneralInfo
-    from mobilepack.model.normalization import from_flags
-
-    norm = from_flags(md["mean"], md["std"], source=norm_source) or spec.normalization
-    info = GeneralInfo(name=md["name"] or spec.name, version=md["version"], author=md["author"],
-                       license=md["license"], description=f"{spec.name}, converted by mobilepack")
-    return norm, info
-
-
 @cached("metadata", _models_key, Codec(_dump_models, _load_models, _models_dir))
 def metadata_stage(state, options) -> Models:
-    """TFLite metadata into every variant; convert.json records what was written."""
-    from mobilepack.metadata import attach
-    from mobilepack.model.spec import spec_from_dict
-    from mobilepack.model.variant import variant_spec
+    """TFLite metadata into every variant (``metadata_jobs``: in child processes where the variants
+    are large); convert.json records what was written."""
+    from mobilepack.pipeline.metadata_jobs import attach_all, requests
+    from mobilepack.runtime.pool import child_workers
 
-    md, labels = options.metadata, options.metadata.labels
+    labels = options.metadata.labels
     directory = _models_dir(state)
     record = state.converted.to_dict()
     directory.mkdir(parents=True, exist_ok=True)
     # the variants are written below, with their metadata: copying them first would copy every byte twice
     copy_files(_convert_dir(state), directory, skip={v["path"] for v in record["variants"]})
-    spec = spec_from_dict(record["model"])
-    norm, info = _metadata_info(spec, md, options.convert.normalization_source)
-    for i, v in enumerate(record["variants"]):
-        state.emit(ProgressEvent("metadata", f"metadata for {v['mode']}", i, len(record["variants"])))
-        path = directory / v["path"]
-        data = (_convert_dir(state) / v["path"]).read_bytes()
-        result = attach(data, task=md["task"], spec=variant_spec(spec, data), labels=labels or None,
-                        normalization=norm, info=info, score_threshold=md["score_threshold"], vocab=md["vocab"],
-                        iou_threshold=md["iou_threshold"], keypoints_layout=md["keypoints_layout"],
-                        tokenizer=md["tokenizer"], sample_rate=md["sample_rate"], channels=md["channels"])
-        path.write_bytes(result.model)
-        v["bytes"], v["sha256"] = len(result.model), hashlib.sha256(result.model).hexdigest()
-        v["metadata"] = result.to_dict(output=v["path"])
+    jobs = requests(record, options.metadata, labels, options.convert.normalization_source, _convert_dir(state),
+                    directory)
+
+    def announce(done: int, mode: str) -> None:
+        state.emit(ProgressEvent("metadata", f"metadata for {mode}", done, len(jobs)))
+
+    answers = attach_all(jobs, child_workers(options.convert.jobs), announce)
+    for v, answer in zip(record["variants"], answers):
+        v["bytes"], v["sha256"], v["metadata"] = answer["bytes"], answer["sha256"], answer["metadata"]
     record["model"]["task"] = record["variants"][0]["metadata"]["task"] if record["variants"] else "generic"
     if labels:
         record["model"]["labels"] = list(labels)
     (directory / convert_module.RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    return models_from_record(record, directory, labels, _models_key(state, options))
+    return models_from_record(record, directory, labels, _models_key(state, options),
+                              tensors=[answer["tensors"] for answer in answers])

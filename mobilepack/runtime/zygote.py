@@ -21,7 +21,9 @@ import sys
 
 PRELOAD = ("numpy", "ai_edge_litert.interpreter", "ai_edge_litert.compiled_model",
            "ai_edge_litert.hardware_accelerator", "mobilepack.runtime.delegates", "mobilepack.runtime.gpu",
-           "mobilepack.bench.measure", "mobilepack.bench.definition", "mobilepack.evaluate.accuracy")
+           "mobilepack.bench.measure", "mobilepack.bench.definition", "mobilepack.evaluate.accuracy",
+           "mobilepack.pipeline.metadata_jobs", "mobilepack.metadata", "mobilepack.model.variant",
+           "mobilepack.runtime.interpreter")
 
 
 def _child(job: dict) -> None:
