@@ -1,6 +1,6 @@
 """How a build's time and memory grow with the model: transformer encoders and CNNs of three sizes.
 
-    .venv/bin/python benchmarks/scale.py [--sizes small,medium,large] [--families transformer,cnn]
+    .venv/bin/python benchmarks/scale.py [--sizes small,medium,large] [--families transformer,cnn] [--repeat N]
 
 For each model, side by side in this run, two fresh processes are measured from start to exit:
   * build: ``mobilepack build SRC --target all --calibration cal.npz`` (plus ``--vocab`` for a text
@@ -8,6 +8,8 @@ For each model, side by side in this run, two fresh processes are measured from 
     select, render, report);
   * direct: the same conversions written by hand — ``TFLiteConverter.from_saved_model`` per mode
     (fp32, fp16, dynamic, int8 with the same calibration samples), each .tflite written.
+With ``--repeat N`` each model gets N such pairs back to back, and the ratio printed is the median of the
+pairs' ratios (this shared machine's slow spells move one run by up to 30 %; a pair's two runs share them).
 It prints the wall time of each, their ratio (target ≤ 1.5), and the peak resident memory of the
 whole process tree (every child process counted; target: ≤ 4 GB for the ~25 M-parameter model and
 ≤ 8 GB for the ~110 M one), then the exponent of a power law fitted to each against the parameter
@@ -175,7 +177,28 @@ def fitted_exponent(xs: list[float], ys: list[float]) -> float:
     return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
 
 
-def run_one(family: str, size: str, root: Path) -> dict:
+def _pair(py: str, family: str, work: Path, cal: Path, k: int) -> tuple:
+    """One direct run and one build, back to back, each in fresh folders (the build with an empty cache):
+    (direct wall, direct RSS, build wall, build RSS, build exit code, report.json or {})."""
+    direct_dir = work / f"direct-{k}"
+    direct_dir.mkdir()
+    d_wall, d_rss, _ = measure([py, "-c", DIRECT, str(work / "model"), str(cal), str(direct_dir)])
+    out = work / f"out-{k}"
+    cmd = [py, "-m", "mobilepack", "build", str(work / "model"), "--target", "all", "-o", str(out),
+           "--calibration", str(cal), "--cache-dir", str(work / f"cache-{k}"), "--quiet"]
+    if family == "transformer":
+        cmd += ["--vocab", str(work / "vocab.txt")]
+    else:
+        cmd += ["--mean", "0", "--std", "255"]
+    b_wall, b_rss, code = measure(cmd)
+    report = out / "reports" / "report.json"
+    return d_wall, d_rss, b_wall, b_rss, code, json.loads(report.read_text()) if report.exists() else {}
+
+
+def run_one(family: str, size: str, root: Path, repeat: int = 1) -> dict:
+    """Prepare the model once, then ``repeat`` pairs of (direct, build) back to back: the ratio is the
+    median of the pairs' ratios (each pair measured side by side, so a slow spell of this shared
+    machine slows both of it), the times the pair's with that ratio, the peak RSS the highest."""
     work = root / f"{family}-{size}"
     work.mkdir()
     py = sys.executable
@@ -186,21 +209,14 @@ def run_one(family: str, size: str, root: Path) -> dict:
         raise SystemExit(f"preparing {family} {size} failed: {out.stderr[-2000:]}")
     params = json.loads(out.stdout.strip().splitlines()[-1])["params"]
     cal = work / ("cal.npz" if family == "transformer" else "cal.npy")
-    direct_dir = work / "direct"
-    direct_dir.mkdir()
-    d_wall, d_rss, _ = measure([py, "-c", DIRECT, str(work / "model"), str(cal), str(direct_dir)])
-    cmd = [py, "-m", "mobilepack", "build", str(work / "model"), "--target", "all", "-o", str(work / "out"),
-           "--calibration", str(cal), "--cache-dir", str(work / "cache"), "--quiet"]
-    if family == "transformer":
-        cmd += ["--vocab", str(work / "vocab.txt")]
-    else:
-        cmd += ["--mean", "0", "--std", "255"]
-    b_wall, b_rss, code = measure(cmd)
-    report = work / "out" / "reports" / "report.json"
-    doc = json.loads(report.read_text()) if report.exists() else {}
+    pairs = [_pair(py, family, work, cal, k) for k in range(repeat)]
+    ratios = [p[2] / p[0] for p in pairs]
+    mid = sorted(range(repeat), key=lambda k: ratios[k])[(repeat - 1) // 2]   # the median pair (the lower, for an even count)
+    d_wall, _, b_wall, _, code, doc = pairs[mid]
     stages = {k: round(v) for k, v in doc.get("timings", {}).items() if k != "total"}
     return {"family": family, "size": size, "params": params, "build_s": b_wall, "direct_s": d_wall,
-            "ratio": b_wall / d_wall, "build_rss": b_rss, "direct_rss": d_rss, "exit": code,
+            "ratio": ratios[mid], "ratios": ratios, "build_rss": max(p[3] for p in pairs),
+            "direct_rss": max(p[1] for p in pairs), "exit": max(p[4] for p in pairs),
             "ships": doc.get("selection", {}).get("winner"), "stages": stages}
 
 
@@ -209,13 +225,17 @@ def main() -> None:
     ap.add_argument("--sizes", default="small,medium,large")
     ap.add_argument("--families", default="transformer,cnn")
     ap.add_argument("--json", help="also write the rows to this file")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="pairs of (direct, build) per model, back to back; the median pair's ratio is printed")
     args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error("--repeat must be 1 or more")
     rows = []
     with tempfile.TemporaryDirectory(prefix="mobilepack-scale-") as tmp:
         for family in args.families.split(","):
             for size in args.sizes.split(","):
                 print(f"{family} {size} …", file=sys.stderr, flush=True)
-                rows.append(run_one(family, size, Path(tmp)))
+                rows.append(run_one(family, size, Path(tmp), args.repeat))
                 r = rows[-1]
                 print(f"  {r['params'] / 1e6:.1f} M params: build {r['build_s']:.0f} s / direct {r['direct_s']:.0f} s, "
                       f"peak RSS {r['build_rss'] / 2**30:.2f} GB (exit {r['exit']}, ships {r['ships']})",
@@ -229,7 +249,11 @@ def main() -> None:
               f"{r['ratio']:>7.2f}{'ok' if r['ratio'] <= RATIO_TARGET else 'OVER':>6}"
               f"{r['build_rss'] / 2**30:>10.2f}G{r['direct_rss'] / 2**30:>11.2f}G"
               f"{(f'{target / 2**30:.0f}G' + mark) if target else '–':>12}  {r['ships']}")
-    print("where the build's time goes (seconds per stage):")
+    if args.repeat > 1:
+        print(f"ratios of the {args.repeat} pairs (the median is above):")
+        for r in rows:
+            print(f"  {r['family'] + ' ' + r['size']:<20}" + ", ".join(f"{x:.2f}" for x in r["ratios"]))
+    print("where the build's time goes (seconds per stage, the median pair's build):")
     for r in rows:
         print(f"  {r['family'] + ' ' + r['size']:<20}" + ", ".join(f"{k} {v}" for k, v in r["stages"].items()))
     for family in args.families.split(","):
