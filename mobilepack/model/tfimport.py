@@ -23,7 +23,7 @@ _LEAN = False
 
 def lean_import() -> None:
     """In mobilepack's own processes (the CLI, its converter child): TensorFlow's import loads Keras, and
-    Keras loads scikit-learn (when installed) for its scikit-learn wrappers, ~1.7 s of a ~5.5 s import on
+    Keras loads scikit-learn (when installed) for its scikit-learn wrappers, 0.8-1.7 s of a ~5 s import on
     this 2-core machine.  mobilepack never uses those wrappers; Keras defines them without scikit-learn
     when its import fails, so :func:`tensorflow` hides scikit-learn during the import.  Not done for a
     library caller (``import mobilepack``), whose own Keras may need the wrappers."""
