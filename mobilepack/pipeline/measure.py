@@ -172,11 +172,11 @@ def evaluation_samples(state, options):
         # one variant alone (a pass-through .tflite) is compared with itself: a few samples show it runs
         # on the reference kernels; more would only repeat the same agreement
         limit = SELF_CHECK_SAMPLES if len(state.models.paths) == 1 else 200
-        bounded = (getattr(state.converted, "validation_data", None) or {}).get("bound")
-        if bounded:   # a large model: the samples convert validated it on (convert_loop.sample_bound), no more
-            limit = min(limit, state.converted.validation_data["samples"])
-            warnings.append(f"agreement on the first {limit} of {state.converted.validation_data['of']} samples, "
-                            f"those convert validated on ({bounded})")
+        validated_on = getattr(state.converted, "validation_data", None) or {}
+        if validated_on.get("bound"):   # a large model: the samples convert validated it on (convert_loop.sample_bound)
+            limit = min(limit, validated_on["samples"])
+            warnings.append(f"agreement on the first {limit} of {validated_on['of']} samples, "
+                            f"those convert validated on ({validated_on['bound']})")
         samples = read_samples(options.eval_source or "random", spec, limit=limit, what="validation")
         samples = replace(samples, labels=None, class_names=None)
     return evaluator, samples, truth, warnings
