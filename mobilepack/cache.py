@@ -25,12 +25,27 @@ def default_root() -> Path:
     return (Path(base) if base else Path.home() / ".cache") / "mobilepack"
 
 
+_DIGESTS: dict[tuple, str] = {}   # (path, device, inode, size, mtime_ns, ctime_ns) -> sha256, this process
+MEMO_BYTES = 16 << 20   # smaller files are hashed every time: cheap, and an edit within one clock tick stays seen
+
+
 def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """The file's sha256.  A build hashes its source and data several times (each stage's key, the
+    record, the manifest): a 436 MB SavedModel five times, ~1.5 s.  So each digest is remembered for
+    the process where it is large (:data:`MEMO_BYTES`), keyed by the file's identity and its size,
+    mtime and ctime: a file rewritten or replaced since is hashed again."""
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    digest = _DIGESTS.get(key) if st.st_size >= MEMO_BYTES else None
+    if digest is None:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        digest = h.hexdigest()
+        if st.st_size >= MEMO_BYTES:
+            _DIGESTS[key] = digest
+    return digest
 
 
 def hash_path(path: str | Path) -> str:

@@ -94,3 +94,39 @@ def test_a_cached_convert_record_names_this_builds_source(tmp_path):
     assert restored.model["source_path"] == "model.keras"
     record["source"]["path"] = record["model"]["source_path"] = "model.keras"   # the same folder: unchanged
     assert _restored_convert(record, state).to_dict() == record
+
+
+def test_a_large_files_digest_is_remembered_until_the_file_changes(tmp_path, monkeypatch):
+    """``sha256_file`` hashes a large file once per process (a build hashes its source several
+    times) and again once the file is rewritten, replaced or touched, also with the same size."""
+    import hashlib
+    import os
+
+    from mobilepack import cache
+
+    monkeypatch.setattr(cache, "MEMO_BYTES", 1 << 10)
+    monkeypatch.setattr(cache, "_DIGESTS", {})
+    reads = []
+    real_open = open
+
+    def counting_open(path, *args, **kwargs):
+        reads.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", counting_open)
+    big, small = tmp_path / "weights.bin", tmp_path / "labels.txt"
+    big.write_bytes(b"a" * 4096)
+    small.write_bytes(b"b" * 100)
+    assert cache.sha256_file(big) == cache.sha256_file(big) == hashlib.sha256(b"a" * 4096).hexdigest()
+    assert reads.count(str(big)) == 1
+    cache.sha256_file(small), cache.sha256_file(small)
+    assert reads.count(str(small)) == 2   # below MEMO_BYTES: hashed every time
+    before = big.stat()
+    big.write_bytes(b"c" * 4096)   # the same size, rewritten in place
+    os.utime(big, ns=(before.st_atime_ns, before.st_mtime_ns))   # even with its old mtime back: ctime moved
+    assert cache.sha256_file(big) == hashlib.sha256(b"c" * 4096).hexdigest()
+    replaced = tmp_path / "new.bin"
+    replaced.write_bytes(b"d" * 4096)
+    os.replace(replaced, big)       # another inode under the same name
+    assert cache.sha256_file(big) == hashlib.sha256(b"d" * 4096).hexdigest()
+    assert cache.hash_path(tmp_path) == cache.hash_path(tmp_path)
