@@ -177,9 +177,9 @@ def fitted_exponent(xs: list[float], ys: list[float]) -> float:
     return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
 
 
-def _pair(py: str, family: str, work: Path, cal: Path, k: int) -> tuple:
+def _pair(py: str, family: str, work: Path, cal: Path, k: int) -> dict:
     """One direct run and one build, back to back, each in fresh folders (the build with an empty cache):
-    (direct wall, direct RSS, build wall, build RSS, build exit code, report.json or {})."""
+    {direct_s, direct_rss, build_s, build_rss, exit, report (report.json, or {})}."""
     direct_dir = work / f"direct-{k}"
     direct_dir.mkdir()
     d_wall, d_rss, _ = measure([py, "-c", DIRECT, str(work / "model"), str(cal), str(direct_dir)])
@@ -192,7 +192,8 @@ def _pair(py: str, family: str, work: Path, cal: Path, k: int) -> tuple:
         cmd += ["--mean", "0", "--std", "255"]
     b_wall, b_rss, code = measure(cmd)
     report = out / "reports" / "report.json"
-    return d_wall, d_rss, b_wall, b_rss, code, json.loads(report.read_text()) if report.exists() else {}
+    return {"direct_s": d_wall, "direct_rss": d_rss, "build_s": b_wall, "build_rss": b_rss, "exit": code,
+            "report": json.loads(report.read_text()) if report.exists() else {}}
 
 
 def run_one(family: str, size: str, root: Path, repeat: int = 1) -> dict:
@@ -210,14 +211,14 @@ def run_one(family: str, size: str, root: Path, repeat: int = 1) -> dict:
     params = json.loads(out.stdout.strip().splitlines()[-1])["params"]
     cal = work / ("cal.npz" if family == "transformer" else "cal.npy")
     pairs = [_pair(py, family, work, cal, k) for k in range(repeat)]
-    ratios = [p[2] / p[0] for p in pairs]
+    ratios = [p["build_s"] / p["direct_s"] for p in pairs]
     mid = sorted(range(repeat), key=lambda k: ratios[k])[(repeat - 1) // 2]   # the median pair (the lower, for an even count)
-    d_wall, _, b_wall, _, code, doc = pairs[mid]
+    doc = pairs[mid]["report"]
     stages = {k: round(v) for k, v in doc.get("timings", {}).items() if k != "total"}
-    return {"family": family, "size": size, "params": params, "build_s": b_wall, "direct_s": d_wall,
-            "ratio": ratios[mid], "ratios": ratios, "build_rss": max(p[3] for p in pairs),
-            "direct_rss": max(p[1] for p in pairs), "exit": max(p[4] for p in pairs),
-            "ships": doc.get("selection", {}).get("winner"), "stages": stages}
+    return {"family": family, "size": size, "params": params, "build_s": pairs[mid]["build_s"],
+            "direct_s": pairs[mid]["direct_s"], "ratio": ratios[mid], "ratios": ratios,
+            "build_rss": max(p["build_rss"] for p in pairs), "direct_rss": max(p["direct_rss"] for p in pairs),
+            "exit": max(p["exit"] for p in pairs), "ships": doc.get("selection", {}).get("winner"), "stages": stages}
 
 
 def main() -> None:

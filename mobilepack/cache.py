@@ -38,15 +38,13 @@ def sha256_file(path: str | Path) -> str:
     place that fast during a build)."""
     st = os.stat(path)
     key = (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    digest = _DIGESTS.get(key) if st.st_size >= MEMO_BYTES else None
-    if digest is None:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        digest = h.hexdigest()
-        if st.st_size >= MEMO_BYTES:
-            _DIGESTS[key] = digest
+    memo = st.st_size >= MEMO_BYTES
+    if memo and key in _DIGESTS:
+        return _DIGESTS[key]
+    with open(path, "rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    if memo:
+        _DIGESTS[key] = digest
     return digest
 
 
