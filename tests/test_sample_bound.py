@@ -2,7 +2,8 @@
 validation sample runs the source model and every variant, and later the reference kernels, work that
 grows with the weights (``pipeline.convert_loop.sample_bound``).  Shown on the real digits classifier
 with the budget lowered so that its 0.4 MB of weights count as large: convert validates the first
-samples and says so, evaluation reads exactly those (so it still reuses the validation's outputs), and
+samples and says so, evaluation reads exactly those (so it still reuses the validation's outputs) and
+cross-checks the reference kernels on half as many (`pipeline.measure.cross_check_samples`), and
 a count given explicitly is not bounded."""
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from mobilepack.evaluate.accuracy import evaluate
 from mobilepack.evaluate.reuse import REUSED
 from mobilepack.pipeline import convert_loop
 from mobilepack.pipeline.convert_command import convert_into, plan_convert
-from mobilepack.pipeline.measure import CROSS_CHECK_SAMPLES, evaluation_samples, validated
+from mobilepack.pipeline.measure import (CROSS_CHECK_SAMPLES, LARGE_CROSS_CHECK_SAMPLES, cross_check_samples,
+                                         evaluation_samples, validated)
 from mobilepack.pipeline.models import models_from_record
 from tests.conftest import DIGITS
 
@@ -56,11 +58,16 @@ def test_a_large_model_is_validated_and_evaluated_on_its_first_samples(tmp_path,
     evaluator, samples, truth, warnings = evaluation_samples(state, options)
     assert samples.count == 12 and truth is None
     assert any(w.startswith("agreement on the first 12 of 40 samples") for w in warnings)
-    matrix = evaluate(models.paths, samples, task=evaluator.task, cross_check=CROSS_CHECK_SAMPLES,
+    # the reference kernels' cross-check of a large model runs half as many samples
+    assert cross_check_samples(state) == LARGE_CROSS_CHECK_SAMPLES < CROSS_CHECK_SAMPLES
+    matrix = evaluate(models.paths, samples, task=evaluator.task, cross_check=cross_check_samples(state),
                       reuse=validated(state), delegates=["cpu", "xnnpack"])
     reused = {(c.mode, c.delegate) for c in matrix.cells if c.reused == REUSED}
     assert reused == {("fp32", "xnnpack"), ("dynamic", "xnnpack")}
-    assert all(c.samples in (12, CROSS_CHECK_SAMPLES) for c in matrix.cells if c.status == "ok")
+    samples_of = {(c.mode, c.delegate): c.samples for c in matrix.cells if c.status == "ok"}
+    assert samples_of == {("fp32", "cpu"): 12, ("fp32", "xnnpack"): 12, ("dynamic", "cpu"): LARGE_CROSS_CHECK_SAMPLES,
+                          ("dynamic", "xnnpack"): 12}
+    assert any(f"seeded subset of {LARGE_CROSS_CHECK_SAMPLES}" in w for w in matrix.warnings)
 
 
 def test_a_count_given_explicitly_is_not_bounded(tmp_path, monkeypatch):
@@ -68,6 +75,7 @@ def test_a_count_given_explicitly_is_not_bounded(tmp_path, monkeypatch):
     result, events = _convert(tmp_path, calibration_samples=40, validation=str(CAL), validation_samples=30)
     assert result.validation_data["samples"] == 30 and "of" not in result.validation_data
     assert not any(e.message.startswith("validating on the first") for e in events)
+    assert cross_check_samples(SimpleNamespace(converted=result)) == CROSS_CHECK_SAMPLES   # nor its cross-check
 
 
 @pytest.mark.parametrize("count", [0, -3])

@@ -10,16 +10,18 @@ from mobilepack.pipeline.caching import LAYOUT, Codec, cached, json_codec
 from mobilepack.pipeline.state import Accuracy, Bench, Lint
 from mobilepack.progress import ProgressEvent
 
-EVALUATE_VERSION = 8   # part of the evaluation cache key: per-task evaluators, few self-check samples, agreement rule,
+EVALUATE_VERSION = 9   # part of the evaluation cache key: per-task evaluators, few self-check samples, agreement rule,
                        # the reference kernels' cross-check subset, delegates that disagree (the doctor's trigger),
                        # xnnpack cells reused from convert's validation (Cell.reused, a warning), a large
-                       # model's samples bounded as convert's validation (convert_loop.sample_bound)
+                       # model's samples bounded as convert's validation (convert_loop.sample_bound);
+                       # 9: a large model's cross-check runs LARGE_CROSS_CHECK_SAMPLES
 BENCH_VERSION = 4      # part of the bench cache key: 2 = a record's run count may be below settings.runs
                        # (build's run floor past max_seconds); 3 = no warm-up run after a first run that
                        # alone took max_seconds; 4 = a software GPU's record may come from lint's probe
 SELF_CHECK_SAMPLES = 8   # samples a single variant is compared with itself on
 CROSS_CHECK_SAMPLES = 8  # without labels: samples the non-reference variants run on the reference kernels
                          # (all of them on xnnpack; evaluate.accuracy)
+LARGE_CROSS_CHECK_SAMPLES = 4   # ... for a large model (cross_check_samples)
 
 
 def _lint_key(state, options) -> str:
@@ -140,11 +142,21 @@ def evaluate_stage(state, options) -> Accuracy:
     evaluator, samples, truth, warnings = evaluation_samples(state, options)
     matrix = evaluate(state.models.paths, samples, task=evaluator.task, truth=truth, labels=options.metadata.labels,
                       delegates=list(options.bench.delegates), progress=state.progress,
-                      cross_check=CROSS_CHECK_SAMPLES, reuse=None if truth is not None else validated(state),
+                      cross_check=cross_check_samples(state), reuse=None if truth is not None else validated(state),
                       workers=child_workers(options.convert.jobs))
     if warnings:
         matrix = replace(matrix, warnings=tuple(warnings) + matrix.warnings)
     return Accuracy(matrix.to_dict())
+
+
+def cross_check_samples(state) -> int:
+    """How many samples the variants other than the reference run on the reference kernels: half as
+    many for a large model, one whose validation convert bounded (``convert_loop.sample_bound``: each
+    sample's inference grows with the weights).  The reference runs every sample, and the split of its
+    samples between two workers (``evaluate.cells``) then evens their loads: BERT-base's evaluate
+    stage ran 19 + 3 × 8 reference-kernel inferences, ~1 s each, as two workers of ~20 s; now 19 + 3 × 4."""
+    validated_on = getattr(state.converted, "validation_data", None) or {}
+    return LARGE_CROSS_CHECK_SAMPLES if validated_on.get("bound") else CROSS_CHECK_SAMPLES
 
 
 def validated(state) -> dict:
