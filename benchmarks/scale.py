@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SIZES = {"small": ("bert-tiny", 4_000_000), "medium": ("minilm-l6", 25_000_000), "large": ("bert-base", 110_000_000)}
 RSS_TARGET = {"medium": 4 << 30, "large": 8 << 30}
 RATIO_TARGET = 1.5
+REPEAT = 3   # (direct, build) pairs per model by default (--repeat)
 
 PREPARE = r'''
 import json, sys
@@ -197,7 +198,7 @@ def _pair(py: str, family: str, work: Path, cal: Path, k: int) -> dict:
             "report": json.loads(report.read_text()) if report.exists() else {}}
 
 
-def run_one(family: str, size: str, root: Path, repeat: int = 1) -> dict:
+def run_one(family: str, size: str, root: Path, repeat: int = REPEAT) -> dict:
     """Prepare the model once, then ``repeat`` pairs of (direct, build) back to back: the ratio is the
     median of the pairs' ratios (each pair measured side by side, so a slow spell of this shared
     machine slows both of it), the times the pair's with that ratio, the peak RSS the highest."""
@@ -227,7 +228,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="small,medium,large")
     ap.add_argument("--families", default="transformer,cnn")
     ap.add_argument("--json", help="also write the rows to this file")
-    ap.add_argument("--repeat", type=int, default=3,
+    ap.add_argument("--repeat", type=int, default=REPEAT,
                     help="pairs of (direct, build) per model, back to back; the median pair's ratio is printed "
                          "(default 3: one pair moves by up to 30 %% with this shared machine's slow spells; "
                          "--repeat 1 for a quick look, ~18 min instead of ~40)")

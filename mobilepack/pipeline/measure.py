@@ -155,8 +155,13 @@ def cross_check_samples(state) -> int:
     sample's inference grows with the weights).  The reference runs every sample, and the split of its
     samples between two workers (``evaluate.cells``) then evens their loads: BERT-base's evaluate
     stage ran 19 + 3 × 8 reference-kernel inferences, ~1 s each, as two workers of ~20 s; now 19 + 3 × 4."""
-    validated_on = getattr(state.converted, "validation_data", None) or {}
-    return LARGE_CROSS_CHECK_SAMPLES if validated_on.get("bound") else CROSS_CHECK_SAMPLES
+    return LARGE_CROSS_CHECK_SAMPLES if _validated_on(state).get("bound") else CROSS_CHECK_SAMPLES
+
+
+def _validated_on(state) -> dict:
+    """convert.json's ``validation_data``: the samples convert validated on and, for a large model,
+    why it took only the first of them (``bound``, ``samples``, ``of``)."""
+    return getattr(state.converted, "validation_data", None) or {}
 
 
 def validated(state) -> dict:
@@ -184,7 +189,7 @@ def evaluation_samples(state, options):
         # one variant alone (a pass-through .tflite) is compared with itself: a few samples show it runs
         # on the reference kernels; more would only repeat the same agreement
         limit = SELF_CHECK_SAMPLES if len(state.models.paths) == 1 else 200
-        validated_on = getattr(state.converted, "validation_data", None) or {}
+        validated_on = _validated_on(state)
         if validated_on.get("bound"):   # a large model: the samples convert validated it on (convert_loop.sample_bound)
             limit = min(limit, validated_on["samples"])
             warnings.append(f"agreement on the first {limit} of {validated_on['of']} samples, "
