@@ -138,3 +138,29 @@ def test_child_workers_follow_jobs_and_the_cores(monkeypatch):
     assert child_workers() == 2 and child_workers("auto") == 2 and child_workers("1") == 1
     monkeypatch.setenv("MOBILEPACK_CHILD_WORKERS", "1")
     assert child_workers("2") == 1
+
+
+def test_prestart_starts_as_many_zygotes_as_asked_once(tmp_path):
+    """A build starts the second zygote when its conversions end (``prestart(2)``), not when lint's first
+    two probes wait for it: two live zygotes, started once however often it is asked, and both serve."""
+    from mobilepack.runtime import child
+    from mobilepack.runtime.pool import _ZygotePool, run_concurrently
+
+    if not child._fork_allowed():
+        pytest.skip("forking children is switched off here (MOBILEPACK_CHILD_FORK=0)")
+    pool = _ZygotePool()
+    try:
+        pool.prestart(2)
+        started = pool.pids()
+        pool.prestart(2)
+        assert len(started) == 2 and pool.pids() == started
+        job = {"target": "tests.test_runtime_limits:whoami", "request": {}, "environ": {}, "sys_path": [],
+               "cwd": "."}
+        # each served by a zygote already started: no new one appears
+        served = run_concurrently(lambda i: pool.run({**job, "result": str(tmp_path / f"answer{i}.json"),
+                                                      "log": str(tmp_path / f"log{i}.txt")}, 60, {}), [0, 1], 2)
+        assert served == [(0, False), (0, False)] and pool.pids() == started
+        assert all((tmp_path / f"answer{i}.json").exists() for i in (0, 1))
+    finally:
+        for client in pool.clients:
+            client.close()

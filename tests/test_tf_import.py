@@ -65,3 +65,22 @@ cli.app = app
 cli.main()
 """)
     assert line == "False"
+
+
+def test_the_second_converter_imports_tensorflow_without_keras_and_still_converts(tmp_path):
+    """The second converter (``conversion.parallel``) only runs TFLiteConverter on a SavedModel: its lean
+    import leaves Keras and matplotlib out too, it still converts, and Keras can be imported afterwards."""
+    line = _run(f"""
+import sys
+from mobilepack.model.tfimport import lean_import, tensorflow
+lean_import(converter_only=True)
+tf = tensorflow()
+left_out = [m for m in ("keras", "matplotlib", "sklearn") if m in sys.modules]
+module = tf.Module()
+module.f = tf.function(lambda x: {{"y": tf.nn.relu(x) * 2.0}}, input_signature=[tf.TensorSpec([1, 4], tf.float32)])
+tf.saved_model.save(module, {str(tmp_path / "sm")!r}, signatures={{"serving_default": module.f.get_concrete_function()}})
+data = tf.lite.TFLiteConverter.from_saved_model({str(tmp_path / "sm")!r}).convert()
+import keras   # importable again afterwards
+print(left_out, data[4:8] == b"TFL3", "keras" in sys.modules)
+""")
+    assert line == "[] True True"

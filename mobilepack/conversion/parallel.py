@@ -269,5 +269,5 @@ def _wait() -> int:
 if __name__ == "__main__":
     from mobilepack.model.tfimport import lean_import
 
-    lean_import()
+    lean_import(converter_only=True)
     sys.exit(_wait() if sys.argv[1] == "--wait" else _child(sys.argv[1]))

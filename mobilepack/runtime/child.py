@@ -133,10 +133,10 @@ def _fork_allowed() -> bool:
     return os.environ.get("MOBILEPACK_CHILD_FORK", "1") != "0" and hasattr(os, "fork")
 
 
-def prestart() -> None:
-    """Start the zygote now, so its imports overlap the caller's own work (e.g. conversion)."""
+def prestart(count: int = 1) -> None:
+    """Start ``count`` zygotes now, so their imports overlap the caller's own work (e.g. conversion)."""
     if _fork_allowed():
-        _ZYGOTE.prestart()
+        _ZYGOTE.prestart(count)
 
 
 def kill_group(proc: subprocess.Popen) -> None:

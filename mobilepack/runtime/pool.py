@@ -157,14 +157,20 @@ class _ZygotePool:
             with self.cond:
                 self.free.append(client)
 
-    def prestart(self) -> None:
-        client = self._take()
-        try:
-            with client.lock:
-                client._start()
-        finally:
-            with self.cond:
-                self.free.append(client)
+    def prestart(self, count: int = 1) -> None:
+        """Start ``count`` zygotes now (a new one's Popen returns at once; its imports run beside the
+        caller's work), so that the first ``count`` children run at once do not wait for them."""
+        with self.cond:
+            while len(self.clients) < count:
+                self.clients.append(_ZygoteClient())
+                self.free.insert(0, self.clients[-1])   # taken after the ones already warm
+            clients = self.clients[:count]
+        for client in clients:
+            if client.lock.acquire(blocking=False):   # one that is serving a caller is running already
+                try:
+                    client._start()
+                finally:
+                    client.lock.release()
 
     def kill_running(self) -> None:
         """Kill the children the zygotes' callers wait for (an interrupted :func:`run_concurrently`)."""
