@@ -67,14 +67,15 @@ cli.main()
     assert line == "False"
 
 
-def test_the_second_converter_imports_tensorflow_without_keras_and_still_converts(tmp_path):
-    """The second converter (``conversion.parallel``) only runs TFLiteConverter on a SavedModel: its lean
-    import leaves Keras and matplotlib out too, it still converts, and Keras can be imported afterwards."""
+def test_a_savedmodel_import_leaves_keras_out_and_still_converts(tmp_path):
+    """A SavedModel source and the second converter (``conversion.parallel``) need no Keras: their lean
+    import (``tensorflow(need_keras=False)``) leaves Keras and matplotlib out too, TFLiteConverter still
+    converts, and Keras can be imported afterwards."""
     line = _run(f"""
 import sys
 from mobilepack.model.tfimport import lean_import, tensorflow
-lean_import(converter_only=True)
-tf = tensorflow()
+lean_import()
+tf = tensorflow(need_keras=False)
 left_out = [m for m in ("keras", "matplotlib", "sklearn") if m in sys.modules]
 module = tf.Module()
 module.f = tf.function(lambda x: {{"y": tf.nn.relu(x) * 2.0}}, input_signature=[tf.TensorSpec([1, 4], tf.float32)])
@@ -84,3 +85,13 @@ import keras   # importable again afterwards
 print(left_out, data[4:8] == b"TFL3", "keras" in sys.modules)
 """)
     assert line == "[] True True"
+    # the CLI loading a SavedModel source: TensorFlow's first import comes from the loader, without Keras
+    line = _run(f"""
+import sys
+from mobilepack.model.tfimport import lean_import
+lean_import()
+from mobilepack.model.loading import load
+src = load({str(tmp_path / "sm")!r})
+print("keras" in sys.modules, "matplotlib" in sys.modules, [t.name for t in src.spec.outputs])
+""")
+    assert line == "False False ['y']"

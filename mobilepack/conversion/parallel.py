@@ -219,7 +219,9 @@ def _child(request_path: str) -> int:
 
     from mobilepack.conversion.converter import convert_saved_model
     from mobilepack.conversion.quantization import ConverterOptions, IODtype
+    from mobilepack.model.tfimport import tensorflow
 
+    tensorflow(need_keras=False)   # it converts a SavedModel: no Keras (where --wait did not import it already)
     request = json.loads(Path(request_path).read_text())
     out = Path(request["out"])
     representative = None
@@ -255,7 +257,7 @@ def _wait() -> int:
     """``--wait``: import what a conversion needs, then take the request's path from stdin (none: exit)."""
     from mobilepack.model.tfimport import tensorflow
 
-    tensorflow()   # the import (~4 s) runs now, beside the parent's own
+    tensorflow(need_keras=False)   # the import (~4 s) runs now, beside the parent's own; a SavedModel needs no Keras
     line = sys.stdin.readline().strip()
     if not line:
         return 0
@@ -269,5 +271,5 @@ def _wait() -> int:
 if __name__ == "__main__":
     from mobilepack.model.tfimport import lean_import
 
-    lean_import(converter_only=True)
+    lean_import()
     sys.exit(_wait() if sys.argv[1] == "--wait" else _child(sys.argv[1]))

@@ -335,7 +335,7 @@ def _check_override_names(overrides, names) -> None:
 
 
 def _from_saved_model(path: Path, *, signature_key, batch, overrides) -> SourceModel:
-    tf = _tf()
+    tf = _tf(need_keras=False)   # a SavedModel loads without Keras; the CLI's import leaves it out
     try:
         with silenced():
             loaded = tf.saved_model.load(str(path))

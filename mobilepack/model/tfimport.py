@@ -18,22 +18,17 @@ import warnings
 from collections.abc import Iterator
 
 _VERBOSE = False
-_HIDDEN: tuple[str, ...] = ()   # modules hidden while TensorFlow is imported (lean_import)
+_LEAN = False
 
 
-def lean_import(converter_only: bool = False) -> None:
+def lean_import() -> None:
     """In mobilepack's own processes (the CLI, its converter child): TensorFlow's import loads Keras, and
     Keras loads scikit-learn (when installed) for its scikit-learn wrappers, 0.8-1.7 s of a ~5 s import on
     this 2-core machine.  mobilepack never uses those wrappers; Keras defines them without scikit-learn
     when its import fails, so :func:`tensorflow` hides scikit-learn during the import.  Not done for a
-    library caller (``import mobilepack``), whose own Keras may need the wrappers.
-
-    ``converter_only``: a process that only runs TFLiteConverter on a SavedModel (the second converter,
-    ``conversion.parallel``) needs neither Keras nor the matplotlib Keras loads for its plotting
-    helpers; hiding both takes ~0.5 s (and ~60 MB) off its import, beside the parent's own (#21).
-    A module hidden is importable again after the import (``import keras`` then loads it)."""
-    global _HIDDEN
-    _HIDDEN = ("sklearn", "keras", "matplotlib") if converter_only else ("sklearn",)
+    library caller (``import mobilepack``), whose own Keras may need the wrappers."""
+    global _LEAN
+    _LEAN = True
 
 
 def set_verbose(verbose: bool) -> None:
@@ -90,12 +85,19 @@ def _quiet_environment() -> None:
         os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 
-def tensorflow():
-    """Return the ``tensorflow`` module, importing it quietly the first time."""
+def tensorflow(need_keras: bool = True):
+    """Return the ``tensorflow`` module, importing it quietly the first time.
+
+    ``need_keras`` False (a SavedModel or .tflite source, the second converter): after
+    :func:`lean_import`, Keras and the matplotlib it loads for its plotting helpers are left out of
+    the import too, ~0.7 s of it on this machine (#21).  Each is importable again afterwards:
+    ``import keras`` then loads Keras on its own (~1.6 s, more than within TensorFlow's import, so a
+    Keras source's import keeps it)."""
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     _quiet_environment()
-    hidden = [name for name in _HIDDEN if name not in sys.modules]
+    names = ("sklearn",) if need_keras else ("sklearn", "keras", "matplotlib")
+    hidden = [name for name in names if _LEAN and name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None   # type: ignore[assignment]  # `import sklearn` raises ImportError
     try:
