@@ -88,7 +88,7 @@ def _quiet_environment() -> None:
 def tensorflow(need_keras: bool = True):
     """Return the ``tensorflow`` module, importing it quietly the first time.
 
-    ``need_keras`` False (a SavedModel or .tflite source, the second converter): after
+    ``need_keras`` False (loading a SavedModel source, the second converter): after
     :func:`lean_import`, Keras and the matplotlib it loads for its plotting helpers are left out of
     the import too, ~0.7 s of it on this machine (#21).  Each is importable again afterwards:
     ``import keras`` then loads Keras on its own (~1.6 s, more than within TensorFlow's import, so a

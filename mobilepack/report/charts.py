@@ -68,7 +68,8 @@ def bar_chart(bars: list[Bar], *, axis: str, name: str, log: bool = False, marks
     ``name``: the chart's accessible name, also the prefix of its ids (charts share one HTML page)."""
     if not bars:
         return ""
-    values = [b.value for b in bars] + [v for b in bars if b.span for v in b.span if v > 0 or not log]
+    values = [b.value for b in bars] + [v for b in bars if b.span for v in b.span]
+    log = log and any(v > 0 for v in values)   # a decade axis needs a value above zero
     frac, ticks = _scale([v for v in values if v > 0] if log else values, log, marks)
     left = 12 + 6.2 * max(len(b.label) for b in bars)
     bottom = _TOP + _ROW * len(bars)
