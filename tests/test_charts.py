@@ -26,6 +26,8 @@ def test_latency_bars_are_log_scaled_in_order_with_the_software_gpu_hatched():
     svg = charts.latency_chart(rows)
     bars = _bars(svg)
     assert len(bars) == 3
+    root = ET.fromstring(svg)   # scaled, not cropped, by the reports' max-width: its viewBox is its size
+    assert root.get("viewBox") == f"0 0 {root.get('width')} {root.get('height')}"
     widths = [float(b.get("width")) for b in bars]
     # a decade apart each: equal steps on a log axis
     assert widths[0] < widths[1] < widths[2] and math.isclose(widths[2] - widths[1], widths[1] - widths[0], rel_tol=1e-3)
@@ -47,3 +49,10 @@ def test_speedup_chart_marks_one_and_size_chart_scales_linearly():
     sizes = _bars(charts.size_chart([{"file": "a", "bytes": 1024 * 300}, {"file": "b", "bytes": 1024 * 100}]))
     assert math.isclose(float(sizes[0].get("width")), 3 * float(sizes[1].get("width")), rel_tol=1e-3)
     assert charts.size_chart([]) == ""
+
+
+def test_a_time_that_is_not_finite_draws_no_bar():
+    bars = [charts.Bar("nan", float("nan"), "#000"), charts.Bar("ok", 2.0, "#000", span=(1.0, float("inf")))]
+    svg = charts.bar_chart(bars, axis="ms", name="t", log=True)
+    assert len(_bars(svg)) == 1 and "nan" not in svg and "inf" not in svg
+    assert charts.bar_chart(bars[:1], axis="ms", name="t") == ""

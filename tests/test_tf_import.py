@@ -81,10 +81,11 @@ module = tf.Module()
 module.f = tf.function(lambda x: {{"y": tf.nn.relu(x) * 2.0}}, input_signature=[tf.TensorSpec([1, 4], tf.float32)])
 tf.saved_model.save(module, {str(tmp_path / "sm")!r}, signatures={{"serving_default": module.f.get_concrete_function()}})
 data = tf.lite.TFLiteConverter.from_saved_model({str(tmp_path / "sm")!r}).convert()
-import keras   # importable again afterwards
-print(left_out, data[4:8] == b"TFL3", "keras" in sys.modules)
+import keras   # importable again afterwards, and as tensorflow.keras
+from tensorflow.keras import layers
+print(left_out, data[4:8] == b"TFL3", "keras" in sys.modules, None in tf.__path__, layers.Dense.__module__[:6])
 """)
-    assert line == "[] True True"
+    assert line == "[] True True False keras."
     # the CLI loading a SavedModel source: TensorFlow's first import comes from the loader, without Keras
     line = _run(f"""
 import sys

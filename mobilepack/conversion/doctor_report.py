@@ -57,7 +57,7 @@ def layer_chart(layers: list[dict[str, Any]], *, top: int = 20) -> str:
         return left + (math.log10(max(v, 1e-3)) - lo) / (hi - lo) * width
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 80}" height="{height}" '
-           f'role="img" aria-label="quantization error per layer (RMSE/scale)">',
+           f'viewBox="0 0 {left + width + 80} {height}" role="img" aria-label="quantization error per layer (RMSE/scale)">',
            '<style>text{font:11px sans-serif}</style>']
     for i, (layer, v) in enumerate(zip(shown, values)):
         y = 10 + i * row

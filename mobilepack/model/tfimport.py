@@ -107,6 +107,8 @@ def tensorflow(need_keras: bool = True):
         for name in hidden:
             if sys.modules.get(name, 0) is None:
                 del sys.modules[name]   # importable again afterwards (Keras' wrappers stay without it)
+    if "keras" in hidden:
+        _keras_on_path(tf)
     with silenced():
         tf.get_logger().setLevel(logging.ERROR)
         try:
@@ -116,6 +118,18 @@ def tensorflow(need_keras: bool = True):
         except ImportError:  # pragma: no cover - absl ships with TF
             pass
     return tf
+
+
+def _keras_on_path(tf) -> None:
+    """TensorFlow's ``__init__`` puts Keras' folders first on ``tf.__path__`` (so that ``import
+    tensorflow.keras`` works); with Keras hidden it put ``None`` there instead.  Put them back as it
+    would have (finding a package's folder imports nothing)."""
+    from tensorflow.python.tools.module_util import get_parent_dir_for_name
+
+    legacy = os.environ.get("TF_USE_LEGACY_KERAS") in ("true", "True", "1")
+    folders = [get_parent_dir_for_name("tf_keras.api._v2.keras" if legacy else "keras.api._v2.keras"),
+               get_parent_dir_for_name("keras._tf_keras.keras")]
+    tf.__path__[:] = [p for p in folders if p] + [p for p in tf.__path__ if p is not None and p not in folders]
 
 
 def keras():

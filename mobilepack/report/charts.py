@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 
 _SOFT_COLOR = "#b0b0b0"
@@ -66,6 +66,8 @@ def bar_chart(bars: list[Bar], *, axis: str, name: str, log: bool = False, marks
     """Horizontal bars, first at the top, one per row, each with its value at its end; ``log``: a
     decade axis (values must be > 0); ``marks``: vertical reference lines (e.g. 1.0 for a speed-up);
     ``name``: the chart's accessible name, also the prefix of its ids (charts share one HTML page)."""
+    bars = [b if b.span is None or all(map(math.isfinite, b.span)) else replace(b, span=None)
+            for b in bars if math.isfinite(b.value)]   # a NaN or infinite time is no bar
     if not bars:
         return ""
     values = [b.value for b in bars] + [v for b in bars if b.span for v in b.span]
@@ -78,7 +80,9 @@ def bar_chart(bars: list[Bar], *, axis: str, name: str, log: bool = False, marks
         return left + frac(v) * _PLOT_WIDTH
 
     pid = f"{name.split()[0]}-hatch"
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + _PLOT_WIDTH + 70:.0f}" height="{bottom + 40}" '
+    width, height = round(left + _PLOT_WIDTH + 70), bottom + 40
+    # the viewBox lets the reports' `svg {max-width: 100%; height: auto}` scale it rather than crop it
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
            f'role="img" aria-label="{escape(name)}">',
            '<style>text{font:11px sans-serif}</style>',
            f'<defs><pattern id="{pid}" width="6" height="6" patternUnits="userSpaceOnUse" '
