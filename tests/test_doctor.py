@@ -191,7 +191,7 @@ def test_config_file_takes_doctor(tmp_path):
 
 
 def test_layer_chart_marks_float_layers():
-    from mobilepack.conversion.doctor_report import view
+    from mobilepack.report.doctor_view import view
 
     doctor = {"summary": "", "layers": [
         {"rank": 1, "op": "FULLY_CONNECTED", "tensor": "m/a_1/MatMul;m/a_1/Relu", "rmse_over_scale": 38.0},

@@ -8,7 +8,7 @@ from typing import Any
 def print_doctor(console, doctor: dict[str, Any], *, top: int = 10) -> None:
     from rich.table import Table
 
-    from mobilepack.conversion.doctor_report import layer_label
+    from mobilepack.report.doctor_view import layer_label
 
     floats = set((doctor.get("mixed") or {}).get("float_ops") or [])
     table = Table(title=f"quantization doctor: int8 error per layer (RMSE/scale; rounding alone ≈ 0.289)",
@@ -35,7 +35,7 @@ def print_layer_errors(console, record: dict[str, Any], *, top: int = 15) -> Non
     """``inspect --against``: the ranked tensor comparison of a quantized and a float .tflite."""
     from rich.table import Table
 
-    from mobilepack.conversion.doctor_report import layer_label
+    from mobilepack.report.doctor_view import layer_label
 
     table = Table(title=f"error per quantized layer vs {record['against']} ({record['samples']} samples of "
                         f"{record['data']}; RMSE/scale, rounding alone ≈ 0.289)", title_justify="left")

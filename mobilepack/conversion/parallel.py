@@ -219,9 +219,7 @@ def _child(request_path: str) -> int:
 
     from mobilepack.conversion.converter import convert_saved_model
     from mobilepack.conversion.quantization import ConverterOptions, IODtype
-    from mobilepack.model.tfimport import tensorflow
 
-    tensorflow(need_keras=False)   # it converts a SavedModel: no Keras (where --wait did not import it already)
     request = json.loads(Path(request_path).read_text())
     out = Path(request["out"])
     representative = None
@@ -254,10 +252,7 @@ def _child(request_path: str) -> int:
 
 
 def _wait() -> int:
-    """``--wait``: import what a conversion needs, then take the request's path from stdin (none: exit)."""
-    from mobilepack.model.tfimport import tensorflow
-
-    tensorflow(need_keras=False)   # the import (~4 s) runs now, beside the parent's own; a SavedModel needs no Keras
+    """``--wait``: with TensorFlow imported, take the request's path from stdin (none: exit)."""
     line = sys.stdin.readline().strip()
     if not line:
         return 0
@@ -269,7 +264,10 @@ def _wait() -> int:
 
 
 if __name__ == "__main__":
-    from mobilepack.model.tfimport import lean_import
+    from mobilepack.model.tfimport import lean_import, tensorflow
 
     lean_import()
+    # the import (~4 s; with --wait, beside the parent's own, before the request comes): a SavedModel
+    # is converted, so Keras and matplotlib are left out
+    tensorflow(need_keras=False)
     sys.exit(_wait() if sys.argv[1] == "--wait" else _child(sys.argv[1]))

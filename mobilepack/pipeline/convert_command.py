@@ -282,7 +282,7 @@ def _convert_loaded(directory: Path, source: Any, plan: ConvertOptions, emit, wa
 
 def _write_record(directory: Path, result: ConvertResult) -> None:
     """convert.json and convert.md."""
-    from mobilepack.conversion.doctor_report import view as doctor_view
+    from mobilepack.report.doctor_view import view as doctor_view
     from mobilepack.render.environment import render
 
     payload = result.to_dict()

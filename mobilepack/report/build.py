@@ -75,7 +75,7 @@ _DELEGATE_ORDER = ("cpu", "xnnpack", "gpu")
 
 
 def report_context(report: dict, bench: dict) -> dict[str, Any]:
-    from mobilepack.conversion.doctor_report import view as doctor_view
+    from mobilepack.report.doctor_view import view as doctor_view
     from mobilepack.evaluate.tasks import METRIC_NAMES
     from mobilepack.report import bench_views, charts, server_view
 

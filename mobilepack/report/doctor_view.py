@@ -4,11 +4,10 @@ HTML tables are the templates ``report/_doctor.md.j2`` and ``report/_doctor.html
 
 from __future__ import annotations
 
-import math
-from html import escape
 from typing import Any
 
 from mobilepack.conversion.layer_errors import ROUNDING_RMSE_OVER_SCALE
+from mobilepack.report.charts import Bar, Mark, bar_chart
 
 
 def layer_label(tensor: str) -> str:
@@ -45,33 +44,11 @@ def layer_chart(layers: list[dict[str, Any]], *, top: int = 20) -> str:
     """Horizontal bars, worst layer first, on a log axis; the rounding-noise level is a dashed line;
     layers the doctor kept in float are drawn in the accent colour."""
     shown = layers[:top]
-    if not shown:
-        return ""
     values = [max(float(x["rmse_over_scale"]), 1e-3) for x in shown]
-    lo = math.log10(min(min(values), ROUNDING_RMSE_OVER_SCALE) / 2)
-    hi = math.log10(max(max(values), ROUNDING_RMSE_OVER_SCALE) * 2)
-    left, width, row = 230, 420, 20
-    height = row * len(shown) + 40
-
-    def x_of(v: float) -> float:
-        return left + (math.log10(max(v, 1e-3)) - lo) / (hi - lo) * width
-
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 80}" height="{height}" '
-           f'viewBox="0 0 {left + width + 80} {height}" role="img" aria-label="quantization error per layer (RMSE/scale)">',
-           '<style>text{font:11px sans-serif}</style>']
-    for i, (layer, v) in enumerate(zip(shown, values)):
-        y = 10 + i * row
-        colour = "#d9480f" if layer.get("float") else "#1c7ed6"
-        label = f'#{layer["rank"]} {layer["op"]} {layer.get("label", layer["tensor"])}'
-        out.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{escape(label[:40])}</text>')
-        out.append(f'<rect x="{left}" y="{y + 2}" width="{max(x_of(v) - left, 1):.1f}" height="{row - 6}" '
-                   f'fill="{colour}"><title>{escape(layer["tensor"])}: RMSE/scale {v:.3g}</title></rect>')
-        out.append(f'<text x="{x_of(v) + 4:.1f}" y="{y + 13}">{v:.3g}</text>')
-    xr = x_of(ROUNDING_RMSE_OVER_SCALE)
-    bottom = 10 + row * len(shown)
-    out.append(f'<line x1="{xr:.1f}" y1="6" x2="{xr:.1f}" y2="{bottom}" stroke="#555" stroke-dasharray="4 3"/>')
-    out.append(f'<text x="{xr:.1f}" y="{bottom + 14}" text-anchor="middle">rounding only (0.289)</text>')
-    out.append(f'<text x="{left}" y="{bottom + 28}">RMSE / scale per quantized op, log scale'
-               f'{"; orange: kept in float by int8-mixed" if any(x.get("float") for x in shown) else ""}</text>')
-    out.append("</svg>")
-    return "\n".join(out)
+    bars = [Bar(f'#{x["rank"]} {x["op"]} {x.get("label", x["tensor"])}'[:40], v,
+                "#d9480f" if x.get("float") else "#1c7ed6", title=f'{x["tensor"]}: RMSE/scale {v:.3g}')
+            for x, v in zip(shown, values)]
+    floats = "; orange: kept in float by int8-mixed" if any(x.get("float") for x in shown) else ""
+    rounding = Mark(ROUNDING_RMSE_OVER_SCALE, f"rounding only ({ROUNDING_RMSE_OVER_SCALE:.3g})", dashed=True)
+    return bar_chart(bars, axis=f"RMSE / scale per quantized op, log scale{floats}",
+                     name="quantization error per layer (RMSE/scale)", log=True, marks=(rounding,))
